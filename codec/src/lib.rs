@@ -1,4 +1,32 @@
 //! Mica: a hybrid learned-plus-traditional video codec.
+//!
+//! The public surface is small: [`Encoder`] with [`EncoderConfig`] turns
+//! [`Frame`]s into [`Packet`]s; [`Decoder`] turns packets back into frames,
+//! sample-for-sample equal to the encoder's reconstruction. [`y4m`] and
+//! [`ivf`] read and write the file formats the command-line tools use.
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 pub mod cpu;
+mod deblock;
+mod decoder;
+#[doc(hidden)]
+pub mod dsp;
+mod encoder;
+#[doc(hidden)]
+pub mod entropy;
+mod error;
+pub mod frame;
+mod headers;
+pub mod ivf;
+mod quant;
+mod recon;
+mod syntax;
+mod tables;
+pub mod y4m;
+
+pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
+pub use encoder::{Encoder, EncoderConfig, Packet};
+pub use error::{BitstreamError, ConfigError, Error};
+pub use frame::{Frame, Plane};
+pub use headers::{SequenceHeader, VideoInfo};

@@ -1,0 +1,672 @@
+//! HEVC intra prediction (H.265 section 8.4.4.2) for square 8-bit blocks of N = 4..32.
+//!
+//! All 35 modes predict from one line of reference samples, `refs`, of length 4N + 1,
+//! running from the bottom-left sample up the left column to the corner and then right
+//! along the top row:
+//!
+//! * `refs[2N - 1 - j]`: left sample at (x = -1, y = j), j in 0..2N
+//! * `refs[2N]`: corner sample at (-1, -1)
+//! * `refs[2N + 1 + i]`: top sample at (x = i, y = -1), i in 0..2N
+//!
+//! The caller has already substituted unavailable samples. Keeping both edges in one line
+//! lets [`filter_refs`] smooth straight across the corner, as HEVC does.
+//!
+//! `scalar` is the readable reference; `avx2` must match it bit for bit.
+
+use crate::cpu::CpuLevel;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod scalar;
+
+/// Planar mode: the average of a horizontal and a vertical linear interpolation.
+pub const PLANAR: u8 = 0;
+/// DC mode: the mean of the N top and N left samples.
+pub const DC: u8 = 1;
+/// Pure horizontal angular mode.
+pub const HOR: u8 = 10;
+/// Pure vertical angular mode.
+pub const VER: u8 = 26;
+/// Number of intra modes: planar, DC and 33 angular.
+pub const NUM_MODES: u8 = 35;
+
+/// intraPredAngle (H.265 Table 8-4) for modes 2..=34, indexed by `mode - 2`: the
+/// displacement, in 1/32 sample, per row (vertical class) or column (horizontal class).
+const INTRA_PRED_ANGLE: [i8; 33] = [
+    32, 26, 21, 17, 13, 9, 5, 2, 0, -2, -5, -9, -13, -17, -21, -26, -32, -26, -21, -17, -13, -9,
+    -5, -2, 0, 2, 5, 9, 13, 17, 21, 26, 32,
+];
+
+/// First mode of the vertical class, which predicts from the top row; modes below it
+/// predict from the left column.
+const FIRST_VERTICAL_MODE: u8 = 18;
+
+/// Side length of the largest block.
+const MAX_N: usize = 32;
+
+/// The angle of an angular mode (2..=34).
+const fn intra_pred_angle(mode: u8) -> i32 {
+    INTRA_PRED_ANGLE[mode as usize - 2] as i32
+}
+
+/// invAngle (H.265 Table 8-5), about 8192 / angle: projects the side reference onto the
+/// extension of the main reference for negative angles.
+const fn inv_angle(angle: i32) -> i32 {
+    match angle {
+        -2 => -4096,
+        -5 => -1638,
+        -9 => -910,
+        -13 => -630,
+        -17 => -482,
+        -21 => -390,
+        -26 => -315,
+        -32 => -256,
+        _ => panic!("invAngle exists only for negative angles"),
+    }
+}
+
+/// Index of the spec's `ref[0]` (the corner) in a [`MainRef`].
+const MAIN_ORIGIN: usize = MAX_N;
+
+/// Length of a [`MainRef`]: room for ref[-32..=64] plus slack so that whole-vector loads
+/// starting anywhere a kernel needs stay inside the array.
+const MAIN_LEN: usize = 4 * MAX_N;
+
+/// The main reference of an angular mode, H.265 8.4.4.2.6's `ref[k]` stored at
+/// `MAIN_ORIGIN + k` for k in [`first_main_index`]..=2N, zero elsewhere.
+type MainRef = [u8; MAIN_LEN];
+
+/// The lowest k for which an angular mode's ref[k] exists: negative angles that reach
+/// further than one sample back extend the main reference to (N * angle) >> 5.
+const fn first_main_index(mode: u8, n: usize) -> i32 {
+    let angle = intra_pred_angle(mode);
+    let last_projected = (n as i32 * angle) >> 5;
+    if angle < 0 && last_projected < -1 {
+        last_projected
+    } else {
+        0
+    }
+}
+
+/// Distance from the corner along the side edge that ref[k] (k < 0) is projected from.
+const fn projected_side(angle: i32, k: i32) -> i32 {
+    (k * inv_angle(angle) + 128) >> 8
+}
+
+/// Index in `refs` of the spec's ref[k] for angular `mode`, k in
+/// [`first_main_index`]..=2N: the corner and then the top row (vertical class) or the left
+/// column (horizontal class) for k >= 0, the other edge projected for k < 0.
+const fn main_source(mode: u8, n: usize, k: i32) -> usize {
+    assert!(first_main_index(mode, n) <= k && k <= 2 * n as i32);
+    let vertical = mode >= FIRST_VERTICAL_MODE;
+    let corner = 2 * n as i32;
+    let offset = if k >= 0 {
+        k
+    } else {
+        -projected_side(intra_pred_angle(mode), k)
+    };
+    (if vertical {
+        corner + offset
+    } else {
+        corner - offset
+    }) as usize
+}
+
+/// Builds the main reference of angular `mode`.
+fn main_reference(mode: u8, refs: &[u8], n: usize) -> MainRef {
+    let mut main = [0; MAIN_LEN];
+    for k in first_main_index(mode, n)..=2 * n as i32 {
+        main[(MAIN_ORIGIN as i32 + k) as usize] = refs[main_source(mode, n, k)];
+    }
+    main
+}
+
+/// Block side for `log2n`, rejecting sizes HEVC intra prediction does not have.
+fn block_size(log2n: u32) -> usize {
+    assert!(
+        (2..=5).contains(&log2n),
+        "intra blocks are 4x4..32x32, got log2n = {log2n}"
+    );
+    1 << log2n
+}
+
+/// Whether HEVC's [1,2,1] reference smoothing applies (luma only; N=4 never; DC never;
+/// planar for N>=8; angular when min(|mode-26|,|mode-10|) > threshold with thresholds
+/// 7 (N=8), 1 (N=16), 0 (N=32)).
+///
+/// Smoothing helps where the prediction direction is diagonal enough to smear reference
+/// noise across the block; near-horizontal and near-vertical modes keep sharp edges.
+pub fn needs_ref_filter(mode: u8, log2n: u32, is_luma: bool) -> bool {
+    assert!(mode < NUM_MODES, "intra mode {mode} out of range");
+    let n = block_size(log2n);
+    if !is_luma || n == 4 || mode == DC {
+        return false;
+    }
+    if mode == PLANAR {
+        return true;
+    }
+    let distance_to_hor_or_ver = mode.abs_diff(VER).min(mode.abs_diff(HOR));
+    let threshold = match n {
+        8 => 7,
+        16 => 1,
+        _ => 0,
+    };
+    distance_to_hor_or_ver > threshold
+}
+
+/// [1,2,1] smoothing along the whole refs line (the two end samples copied unchanged),
+/// and for N=32 HEVC's strong (bi-linear) intra smoothing when its flatness condition holds
+/// (|bottomleft + corner - 2*left[N-1]| < 8 and |corner + topright - 2*top[N-1]| < 8, with
+/// the H.265 8.4.4.2.3 definitions, threshold 1 << (bitDepth-5) = 8).
+///
+/// `refs` and `out` both hold 4N + 1 samples in the layout described in the module docs.
+pub fn filter_refs(refs: &[u8], log2n: u32, out: &mut [u8]) {
+    let n = block_size(log2n);
+    assert_eq!(refs.len(), 4 * n + 1, "refs must hold 4N + 1 samples");
+    assert_eq!(out.len(), 4 * n + 1, "out must hold 4N + 1 samples");
+    scalar::filter_refs(refs, n, out);
+}
+
+/// Predicts an NxN block into dst (row stride `stride`). `edge_filter` enables HEVC's boundary
+/// smoothing for luma blocks with N < 32: DC (first row/column [1,3]/4 and corner [1,2,1]),
+/// pure horizontal/vertical (first row/column adjusted by half the gradient of the other edge,
+/// clipped to [0,255]).
+///
+/// As in HEVC the boundary smoothing never applies to 32x32 blocks, so passing "is luma" as
+/// `edge_filter` is enough. Only the NxN block of `dst` is written.
+///
+/// Panics if `mode` or `log2n` is out of range, `refs` does not hold 4N + 1 samples, or
+/// `dst` cannot hold N rows of N samples at `stride`.
+pub fn predict(
+    mode: u8,
+    refs: &[u8],
+    log2n: u32,
+    edge_filter: bool,
+    dst: &mut [u8],
+    stride: usize,
+    cpu: CpuLevel,
+) {
+    assert!(mode < NUM_MODES, "intra mode {mode} out of range");
+    let n = block_size(log2n);
+    assert_eq!(refs.len(), 4 * n + 1, "refs must hold 4N + 1 samples");
+    assert!(
+        stride >= n && dst.len() >= (n - 1) * stride + n,
+        "dst of {} bytes at stride {stride} cannot hold a {n}x{n} block",
+        dst.len()
+    );
+    let edge_filter = edge_filter && n < MAX_N;
+    match cpu {
+        // Checking the (cached) CPU flag again keeps a hand-made `CpuLevel::Avx2` from
+        // reaching AVX2 code on a CPU without it, for the cost of one load and branch.
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+            // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
+            // kernels' only requirement (they bounds-check every access).
+            unsafe {
+                match mode {
+                    PLANAR => avx2::predict_planar(refs, n, dst, stride),
+                    DC => avx2::predict_dc(refs, n, edge_filter, dst, stride),
+                    _ => avx2::predict_angular(mode, refs, n, edge_filter, dst, stride),
+                }
+            }
+        }
+        _ => match mode {
+            PLANAR => scalar::predict_planar(refs, n, dst, stride),
+            DC => scalar::predict_dc(refs, n, edge_filter, dst, stride),
+            _ => scalar::predict_angular(mode, refs, n, edge_filter, dst, stride),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    const LOG2_SIZES: [u32; 4] = [2, 3, 4, 5];
+
+    fn all_modes() -> impl Iterator<Item = u8> {
+        0..NUM_MODES
+    }
+
+    fn random_refs(rng: &mut SmallRng, n: usize) -> Vec<u8> {
+        (0..4 * n + 1).map(|_| rng.gen()).collect()
+    }
+
+    /// Reference line with left[y] = left_at(y), corner, top[x] = top_at(x).
+    fn refs_from(
+        n: usize,
+        left_at: impl Fn(usize) -> u8,
+        corner: u8,
+        top_at: impl Fn(usize) -> u8,
+    ) -> Vec<u8> {
+        let mut refs = vec![0; 4 * n + 1];
+        for j in 0..2 * n {
+            refs[2 * n - 1 - j] = left_at(j);
+            refs[2 * n + 1 + j] = top_at(j);
+        }
+        refs[2 * n] = corner;
+        refs
+    }
+
+    /// Predicts into the middle of a larger buffer, with a stride wider than the block, and
+    /// returns the NxN block after checking that nothing outside it changed. The slice
+    /// handed to `predict` ends right after the block's last sample.
+    fn predict_block(
+        mode: u8,
+        refs: &[u8],
+        log2n: u32,
+        edge_filter: bool,
+        cpu: CpuLevel,
+    ) -> Vec<u8> {
+        let n = 1usize << log2n;
+        let stride = n + 11;
+        let start = 2 * stride + 5;
+        let len = start + (n + 2) * stride;
+        let mut buffer: Vec<u8> = (0..len).map(|i| (i * 151 + 7) as u8).collect();
+        let before = buffer.clone();
+        let block_len = (n - 1) * stride + n;
+        let dst = &mut buffer[start..start + block_len];
+        predict(mode, refs, log2n, edge_filter, dst, stride, cpu);
+        let mut block = Vec::with_capacity(n * n);
+        for (i, (&now, &old)) in buffer.iter().zip(&before).enumerate() {
+            let inside = i >= start && (i - start) / stride < n && (i - start) % stride < n;
+            if inside {
+                block.push(now);
+            } else {
+                assert_eq!(
+                    now, old,
+                    "{cpu:?} mode {mode} N={n} edge {edge_filter}: wrote outside the block at {i}"
+                );
+            }
+        }
+        block
+    }
+
+    /// Every level agrees with the scalar reference on `refs` for every mode and edge flag.
+    fn check_all_levels(refs: &[u8], log2n: u32, what: &str) {
+        for mode in all_modes() {
+            for edge_filter in [false, true] {
+                let expected = predict_block(mode, refs, log2n, edge_filter, CpuLevel::Scalar);
+                for cpu in CpuLevel::all_supported() {
+                    let got = predict_block(mode, refs, log2n, edge_filter, cpu);
+                    assert!(
+                        got == expected,
+                        "{cpu:?} differs from scalar: mode {mode}, N={}, edge {edge_filter}, {what}",
+                        1 << log2n
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_matches_scalar_on_random_refs() {
+        let mut rng = SmallRng::seed_from_u64(0x1d7a);
+        for log2n in LOG2_SIZES {
+            for round in 0..16 {
+                let refs = random_refs(&mut rng, 1 << log2n);
+                check_all_levels(&refs, log2n, &format!("random refs #{round}"));
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_matches_scalar_on_extreme_refs() {
+        for log2n in LOG2_SIZES {
+            let len = 4 * (1 << log2n) + 1;
+            let flat = |value: u8| vec![value; len];
+            let alternating = |phase: usize| -> Vec<u8> {
+                (0..len)
+                    .map(|k| if (k + phase) % 2 == 0 { 0 } else { 255 })
+                    .collect()
+            };
+            check_all_levels(&flat(0), log2n, "all 0");
+            check_all_levels(&flat(255), log2n, "all 255");
+            check_all_levels(&alternating(0), log2n, "alternating from 0");
+            check_all_levels(&alternating(1), log2n, "alternating from 255");
+            for spike in 0..len {
+                let mut refs = flat(0);
+                refs[spike] = 255;
+                check_all_levels(&refs, log2n, &format!("255 spike at {spike}"));
+            }
+        }
+    }
+
+    /// Scalar prediction as rows, for the checks of the reference itself.
+    fn scalar_rows(mode: u8, refs: &[u8], log2n: u32, edge_filter: bool) -> Vec<Vec<u8>> {
+        let n = 1 << log2n;
+        predict_block(mode, refs, log2n, edge_filter, CpuLevel::Scalar)
+            .chunks(n)
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    #[test]
+    fn pure_vertical_copies_the_top_row() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        for log2n in LOG2_SIZES {
+            let n = 1 << log2n;
+            let refs = random_refs(&mut rng, n);
+            for row in scalar_rows(VER, &refs, log2n, false) {
+                assert_eq!(row, refs[2 * n + 1..3 * n + 1]);
+            }
+        }
+    }
+
+    #[test]
+    fn pure_horizontal_copies_the_left_column() {
+        let mut rng = SmallRng::seed_from_u64(2);
+        for log2n in LOG2_SIZES {
+            let n = 1 << log2n;
+            let refs = random_refs(&mut rng, n);
+            for (y, row) in scalar_rows(HOR, &refs, log2n, false).iter().enumerate() {
+                assert!(
+                    row.iter().all(|&v| v == refs[2 * n - 1 - y]),
+                    "row {y}, N={n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn edge_filters_follow_the_other_edge_and_clip() {
+        // Left column rises by 2 per row from the corner, top row falls by 2 per column:
+        // the filtered first column/row moves by half of that, 1 per sample, and clips at
+        // 0 and 255.
+        for log2n in [2, 3, 4] {
+            let n = 1 << log2n;
+            let refs = refs_from(n, |y| 102 + 2 * y as u8, 100, |x| 98 - 2 * x as u8);
+            let vertical = scalar_rows(VER, &refs, log2n, true);
+            let horizontal = scalar_rows(HOR, &refs, log2n, true);
+            for i in 0..n {
+                assert_eq!(vertical[i][0], 98 + 1 + i as u8, "VER column, N={n}");
+                assert_eq!(horizontal[0][i], 102 - 1 - i as u8, "HOR row, N={n}");
+            }
+            let clipping = refs_from(n, |_| 255, 0, |_| 255);
+            assert!(scalar_rows(VER, &clipping, log2n, true)
+                .iter()
+                .all(|row| row[0] == 255));
+            let clipping = refs_from(n, |_| 0, 255, |_| 0);
+            assert!(scalar_rows(HOR, &clipping, log2n, true)[0]
+                .iter()
+                .all(|&v| v == 0));
+        }
+    }
+
+    #[test]
+    fn dc_of_constant_refs_is_the_constant() {
+        for log2n in LOG2_SIZES {
+            for value in [0, 1, 77, 128, 254, 255] {
+                let refs = vec![value; 4 * (1 << log2n) + 1];
+                for edge_filter in [false, true] {
+                    let rows = scalar_rows(DC, &refs, log2n, edge_filter);
+                    assert!(
+                        rows.iter().flatten().all(|&v| v == value),
+                        "{value}, N={}",
+                        1 << log2n
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dc_is_the_rounded_mean_of_the_near_edges() {
+        // Top row all 10, left column all 21: mean 15.5 rounds up to 16. The far halves
+        // of both edges must not count.
+        for log2n in LOG2_SIZES {
+            let n = 1 << log2n;
+            let refs = refs_from(
+                n,
+                |y| if y < n { 21 } else { 255 },
+                0,
+                |x| if x < n { 10 } else { 255 },
+            );
+            assert!(scalar_rows(DC, &refs, log2n, false)
+                .iter()
+                .flatten()
+                .all(|&v| v == 16));
+        }
+    }
+
+    /// Refs sampled from the plane c + a*x + b*y.
+    fn plane_refs(n: usize, a: f64, b: f64, c: f64) -> Vec<u8> {
+        let plane = |x: f64, y: f64| (c + a * x + b * y).round() as u8;
+        refs_from(
+            n,
+            |y| plane(-1.0, y as f64),
+            plane(-1.0, -1.0),
+            |x| plane(x as f64, -1.0),
+        )
+    }
+
+    #[test]
+    fn planar_reproduces_planes_that_fall_along_the_diagonal() {
+        // Planar blends towards the single top-right and bottom-left samples, which is exact
+        // for planes c + a*(x - y) (both corners then predict the same diagonal slope).
+        for log2n in LOG2_SIZES {
+            let n = 1 << log2n;
+            for a in [-3.0, -1.0, -0.5, 0.0, 0.75, 1.0, 2.0] {
+                let c = 128.0;
+                let refs = plane_refs(n, a, -a, c);
+                for (y, row) in scalar_rows(PLANAR, &refs, log2n, false).iter().enumerate() {
+                    for (x, &v) in row.iter().enumerate() {
+                        let expected = c + a * (x as f64 - y as f64);
+                        assert!(
+                            (f64::from(v) - expected).abs() <= 1.0,
+                            "a={a} N={n} ({x},{y}): {v} vs {expected}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn planar_of_any_plane_matches_the_closed_form() {
+        // Averaging the horizontal blend left[y] -> topRight and the vertical blend
+        // top[x] -> bottomLeft of a plane works out to the plane minus
+        // (a*y*(x+1) + b*x*(y+1)) / 2N, derived by hand from H.265 (8-51); rounding of the
+        // samples and the result stays within one.
+        for log2n in LOG2_SIZES {
+            let n = 1 << log2n;
+            for (a, b) in [
+                (1.0, 0.0),
+                (0.0, 1.0),
+                (1.0, 1.0),
+                (1.5, -0.75),
+                (-0.5, -1.25),
+            ] {
+                let c = 100.0;
+                let refs = plane_refs(n, a, b, c);
+                for (y, row) in scalar_rows(PLANAR, &refs, log2n, false).iter().enumerate() {
+                    for (x, &v) in row.iter().enumerate() {
+                        let (xf, yf) = (x as f64, y as f64);
+                        let bias = (a * yf * (xf + 1.0) + b * xf * (yf + 1.0)) / (2.0 * n as f64);
+                        let expected = c + a * xf + b * yf - bias;
+                        assert!(
+                            (f64::from(v) - expected).abs() <= 1.0,
+                            "({a},{b}) N={n} ({x},{y}): {v} vs {expected}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn diagonal_modes_copy_along_their_diagonal() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        for log2n in LOG2_SIZES {
+            let n = 1 << log2n;
+            let refs = random_refs(&mut rng, n);
+            let left = |y: usize| refs[2 * n - 1 - y];
+            let top = |x: usize| refs[2 * n + 1 + x];
+            for edge_filter in [false, true] {
+                let mode34 = scalar_rows(34, &refs, log2n, edge_filter);
+                let mode2 = scalar_rows(2, &refs, log2n, edge_filter);
+                let mode18 = scalar_rows(18, &refs, log2n, edge_filter);
+                for y in 0..n {
+                    for x in 0..n {
+                        assert_eq!(mode34[y][x], top(x + y + 1), "mode 34 N={n}");
+                        assert_eq!(mode2[y][x], left(x + y + 1), "mode 2 N={n}");
+                        let up_left = match x.cmp(&y) {
+                            std::cmp::Ordering::Greater => top(x - y - 1),
+                            std::cmp::Ordering::Equal => refs[2 * n],
+                            std::cmp::Ordering::Less => left(y - x - 1),
+                        };
+                        assert_eq!(mode18[y][x], up_left, "mode 18 N={n}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transposed_refs_give_the_transposed_block() {
+        // Swapping the left and top edges mirrors the block about its diagonal, and angular
+        // mode m into 36 - m: a check that the two angular classes agree with each other.
+        let mut rng = SmallRng::seed_from_u64(4);
+        for log2n in LOG2_SIZES {
+            let n = 1 << log2n;
+            let refs = random_refs(&mut rng, n);
+            let swapped: Vec<u8> = refs.iter().rev().copied().collect();
+            for mode in all_modes() {
+                let mirrored_mode = if mode < 2 { mode } else { 36 - mode };
+                for edge_filter in [false, true] {
+                    let block = scalar_rows(mode, &refs, log2n, edge_filter);
+                    let mirrored = scalar_rows(mirrored_mode, &swapped, log2n, edge_filter);
+                    for y in 0..n {
+                        for x in 0..n {
+                            assert_eq!(block[y][x], mirrored[x][y], "mode {mode} N={n}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn interpolation_weights_fractions_linearly() {
+        // Mode 33 (angle 26): row 0 sits 26/32 of the way from top[x] to top[x+1]. Top row
+        // 0, 32, 64, ... so the exact value is 32x + 26.
+        let n = 8;
+        let refs = refs_from(n, |_| 0, 0, |x| (32 * x).min(255) as u8);
+        let rows = scalar_rows(33, &refs, 3, false);
+        for x in 0..6 {
+            assert_eq!(u32::from(rows[0][x]), 32 * x as u32 + 26);
+        }
+    }
+
+    #[test]
+    fn filtering_a_constant_line_keeps_it() {
+        for log2n in LOG2_SIZES {
+            for value in [0, 9, 200, 255] {
+                let refs = vec![value; 4 * (1 << log2n) + 1];
+                let mut out = vec![0; refs.len()];
+                filter_refs(&refs, log2n, &mut out);
+                assert_eq!(out, refs);
+            }
+        }
+    }
+
+    #[test]
+    fn filtering_spreads_a_spike_as_1_2_1() {
+        for log2n in [2, 3, 4] {
+            let mut refs = vec![0; 4 * (1 << log2n) + 1];
+            refs[5] = 200;
+            let mut out = vec![0; refs.len()];
+            filter_refs(&refs, log2n, &mut out);
+            let mut expected = vec![0; refs.len()];
+            expected[4..7].copy_from_slice(&[50, 100, 50]);
+            assert_eq!(out, expected);
+            // The end samples are copied, not filtered.
+            let mut ends = vec![0; refs.len()];
+            let last = ends.len() - 1;
+            ends[0] = 200;
+            ends[last] = 200;
+            filter_refs(&ends, log2n, &mut out);
+            assert_eq!(
+                (out[0], out[1], out[last - 1], out[last]),
+                (200, 50, 50, 200)
+            );
+        }
+    }
+
+    #[test]
+    fn flat_32x32_refs_get_the_strong_bilinear_filter() {
+        // A spike away from the three samples of the flatness test leaves the line flat, so
+        // the strong filter replaces it by the straight lines from the corner to the ends.
+        let n = 32;
+        let mut refs = refs_from(n, |y| (65 + y) as u8, 64, |x| (63 - x) as u8);
+        refs[10] = 250;
+        let mut out = vec![0; refs.len()];
+        filter_refs(&refs, 5, &mut out);
+        let expected = refs_from(n, |y| (65 + y) as u8, 64, |x| (63 - x) as u8);
+        assert_eq!(out, expected);
+        // Bending the left edge at its midpoint by 8 breaks flatness: [1,2,1] instead.
+        let mut bent = expected.clone();
+        bent[n] += 8;
+        filter_refs(&bent, 5, &mut out);
+        assert_eq!(
+            out[n],
+            ((u16::from(bent[n - 1]) + 2 * u16::from(bent[n]) + u16::from(bent[n + 1]) + 2) >> 2)
+                as u8
+        );
+        assert_eq!(out[n - 2], bent[n - 2]);
+    }
+
+    #[test]
+    fn ref_filter_decisions_follow_hevc() {
+        let filtered = |log2n: u32| -> Vec<u8> {
+            all_modes()
+                .filter(|&m| needs_ref_filter(m, log2n, true))
+                .collect()
+        };
+        assert!(filtered(2).is_empty());
+        assert_eq!(filtered(3), [PLANAR, 2, 18, 34]);
+        let all_but =
+            |skip: &[u8]| -> Vec<u8> { all_modes().filter(|m| !skip.contains(m)).collect() };
+        assert_eq!(filtered(4), all_but(&[DC, 9, 10, 11, 25, 26, 27]));
+        assert_eq!(filtered(5), all_but(&[DC, 10, 26]));
+        for log2n in LOG2_SIZES {
+            assert!(all_modes().all(|m| !needs_ref_filter(m, log2n, false)));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "4x4..32x32")]
+    fn rejects_64x64() {
+        predict(
+            DC,
+            &[0; 257],
+            6,
+            false,
+            &mut [0; 64 * 64],
+            64,
+            CpuLevel::Scalar,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot hold")]
+    fn rejects_a_short_destination() {
+        predict(
+            DC,
+            &[0; 33],
+            3,
+            false,
+            &mut [0; 7 * 8 + 7],
+            8,
+            CpuLevel::detect(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "4N + 1")]
+    fn rejects_a_wrong_length_refs_line() {
+        predict(DC, &[0; 32], 3, false, &mut [0; 64], 8, CpuLevel::detect());
+    }
+}

@@ -1,0 +1,161 @@
+//! Scalar reference for HEVC intra prediction, written to follow H.265 8.4.4.2 closely.
+//! The SIMD kernels are tested for bit-exact agreement with it.
+//!
+//! Callers (the dispatch in `mod.rs`) have validated `n`, the slice lengths and the stride,
+//! and cleared `edge_filter` for 32x32 blocks.
+
+use super::{intra_pred_angle, main_reference, FIRST_VERTICAL_MODE, HOR, MAIN_ORIGIN, MAX_N, VER};
+
+/// Named access to the samples of a refs line for an NxN block.
+struct Refs<'a> {
+    line: &'a [u8],
+    n: usize,
+}
+
+impl Refs<'_> {
+    /// Left sample at (-1, y), y in 0..2N.
+    fn left(&self, y: usize) -> i32 {
+        i32::from(self.line[2 * self.n - 1 - y])
+    }
+
+    /// Top sample at (x, -1), x in 0..2N.
+    fn top(&self, x: usize) -> i32 {
+        i32::from(self.line[2 * self.n + 1 + x])
+    }
+
+    /// Corner sample at (-1, -1).
+    fn corner(&self) -> i32 {
+        i32::from(self.line[2 * self.n])
+    }
+
+    /// Bottom-most left sample at (-1, 2N - 1).
+    fn bottom_left(&self) -> i32 {
+        self.left(2 * self.n - 1)
+    }
+
+    /// Right-most top sample at (2N - 1, -1).
+    fn top_right(&self) -> i32 {
+        self.top(2 * self.n - 1)
+    }
+}
+
+/// Reference smoothing (H.265 8.4.4.2.3): strong bi-linear smoothing for flat 32x32
+/// references, [1,2,1] otherwise.
+pub fn filter_refs(refs: &[u8], n: usize, out: &mut [u8]) {
+    let r = Refs { line: refs, n };
+    // Flat: each edge's midpoint lies close to the straight line from the corner to the
+    // edge's far end, so a straight line loses nothing but noise.
+    let flat = || {
+        (r.bottom_left() + r.corner() - 2 * r.left(n - 1)).abs() < 8
+            && (r.corner() + r.top_right() - 2 * r.top(n - 1)).abs() < 8
+    };
+    if n == MAX_N && flat() {
+        // Each sample becomes the interpolation between the corner and the far end of its
+        // edge, by its distance d (0..=64) from the corner.
+        for (k, sample) in out.iter_mut().enumerate() {
+            let (d, far_end) = if k < 2 * n {
+                (2 * n - k, r.bottom_left())
+            } else {
+                (k - 2 * n, r.top_right())
+            };
+            let d = d as i32;
+            *sample = (((64 - d) * r.corner() + d * far_end + 32) >> 6) as u8;
+        }
+    } else {
+        let last = 4 * n;
+        out[0] = refs[0];
+        out[last] = refs[last];
+        for (sample, window) in out[1..last].iter_mut().zip(refs.windows(3)) {
+            let sum = u16::from(window[0]) + 2 * u16::from(window[1]) + u16::from(window[2]);
+            *sample = ((sum + 2) >> 2) as u8;
+        }
+    }
+}
+
+/// Planar prediction (H.265 8.4.4.2.5).
+pub fn predict_planar(refs: &[u8], n: usize, dst: &mut [u8], stride: usize) {
+    let r = Refs { line: refs, n };
+    let shift = n.trailing_zeros() + 1;
+    let top_right = r.top(n);
+    let bottom_left = r.left(n);
+    let n_i32 = n as i32;
+    for y in 0..n {
+        let row = &mut dst[y * stride..][..n];
+        for (x, sample) in row.iter_mut().enumerate() {
+            let (xi, yi) = (x as i32, y as i32);
+            let horizontal = (n_i32 - 1 - xi) * r.left(y) + (xi + 1) * top_right;
+            let vertical = (n_i32 - 1 - yi) * r.top(x) + (yi + 1) * bottom_left;
+            *sample = ((horizontal + vertical + n_i32) >> shift) as u8;
+        }
+    }
+}
+
+/// DC prediction (H.265 8.4.4.2.5), with the [1,3]/4 smoothing of the first row and
+/// column (corner [1,2,1]) when `edge_filter` is set.
+pub fn predict_dc(refs: &[u8], n: usize, edge_filter: bool, dst: &mut [u8], stride: usize) {
+    let r = Refs { line: refs, n };
+    let sum: i32 = (0..n).map(|i| r.top(i) + r.left(i)).sum();
+    let dc = (sum + n as i32) >> (n.trailing_zeros() + 1);
+    for y in 0..n {
+        dst[y * stride..][..n].fill(dc as u8);
+    }
+    if edge_filter {
+        dst[0] = ((r.left(0) + 2 * dc + r.top(0) + 2) >> 2) as u8;
+        for x in 1..n {
+            dst[x] = ((r.top(x) + 3 * dc + 2) >> 2) as u8;
+        }
+        for y in 1..n {
+            dst[y * stride] = ((r.left(y) + 3 * dc + 2) >> 2) as u8;
+        }
+    }
+}
+
+/// Angular prediction (H.265 8.4.4.2.6) for modes 2..=34.
+///
+/// Both classes run the same loop in (along, across) coordinates: along the main reference
+/// and away from it. Vertical-class modes use the top row as the main reference, so
+/// (along, across) = (x, y); horizontal-class modes use the left column, so it is (y, x).
+pub fn predict_angular(
+    mode: u8,
+    refs: &[u8],
+    n: usize,
+    edge_filter: bool,
+    dst: &mut [u8],
+    stride: usize,
+) {
+    let r = Refs { line: refs, n };
+    let angle = intra_pred_angle(mode);
+    let vertical = mode >= FIRST_VERTICAL_MODE;
+    let main = main_reference(mode, refs, n);
+    for across in 0..n {
+        let position = (across as i32 + 1) * angle;
+        let offset = position >> 5;
+        let fact = position & 31;
+        for along in 0..n {
+            let near = (MAIN_ORIGIN as i32 + along as i32 + offset + 1) as usize;
+            let value = if fact == 0 {
+                main[near]
+            } else {
+                let weighted =
+                    (32 - fact) * i32::from(main[near]) + fact * i32::from(main[near + 1]);
+                ((weighted + 16) >> 5) as u8
+            };
+            let (x, y) = if vertical {
+                (along, across)
+            } else {
+                (across, along)
+            };
+            dst[y * stride + x] = value;
+        }
+    }
+    if edge_filter && mode == VER {
+        for y in 0..n {
+            dst[y * stride] = (r.top(0) + ((r.left(y) - r.corner()) >> 1)).clamp(0, 255) as u8;
+        }
+    }
+    if edge_filter && mode == HOR {
+        for x in 0..n {
+            dst[x] = (r.left(0) + ((r.top(x) - r.corner()) >> 1)).clamp(0, 255) as u8;
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Signal-processing kernels.
+pub mod dist;
+pub mod intra;
+pub mod transform;

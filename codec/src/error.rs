@@ -1,0 +1,118 @@
+//! Typed errors of the library.
+
+use thiserror::Error;
+
+/// Everything that can go wrong inside the library.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// An encoder or decoder setting is outside its valid range.
+    #[error("invalid setting: {0}")]
+    Config(#[from] ConfigError),
+    /// The bitstream is malformed, truncated or uses something this decoder does not support.
+    #[error("invalid bitstream: {0}")]
+    Bitstream(#[from] BitstreamError),
+    /// A y4m input or output problem.
+    #[error(transparent)]
+    Y4m(#[from] crate::y4m::Y4mError),
+    /// An IVF container problem.
+    #[error(transparent)]
+    Ivf(#[from] crate::ivf::IvfError),
+}
+
+/// A setting outside its valid range; the message names the valid range.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// QP outside 0..=51.
+    #[error("QP {0} is out of range: valid QPs are 0..=51")]
+    Qp(i32),
+    /// Chroma QP offset outside -12..=12.
+    #[error("chroma QP offset {0} is out of range: valid offsets are -12..=12")]
+    ChromaQpOffset(i32),
+    /// Deblocking offsets outside -6..=6.
+    #[error("deblocking offset {0} is out of range: valid offsets are -6..=6")]
+    DeblockOffset(i32),
+    /// Picture dimensions that are zero or too large.
+    #[error("picture size {width}x{height} is not supported: each side must be 1..={max_side} and width*height at most {max_pixels}")]
+    Dimensions {
+        /// Width asked for.
+        width: usize,
+        /// Height asked for.
+        height: usize,
+        /// Largest side.
+        max_side: usize,
+        /// Largest sample count.
+        max_pixels: usize,
+    },
+    /// A frame handed to the encoder does not have the configured size.
+    #[error("frame size {got_w}x{got_h} differs from the configured {want_w}x{want_h}")]
+    FrameSize {
+        /// Configured width.
+        want_w: usize,
+        /// Configured height.
+        want_h: usize,
+        /// Width of the frame given.
+        got_w: usize,
+        /// Height of the frame given.
+        got_h: usize,
+    },
+    /// Frame rate with a zero numerator or denominator.
+    #[error("frame rate {0}/{1} is invalid: both terms must be positive")]
+    FrameRate(u32, u32),
+}
+
+/// A malformed or unsupported bitstream.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BitstreamError {
+    /// The packet ended inside a header.
+    #[error("packet is truncated inside the {0} header")]
+    TruncatedHeader(&'static str),
+    /// A field holds a value the specification does not allow.
+    #[error("{field} = {value} is not allowed ({allowed})")]
+    InvalidField {
+        /// The syntax element.
+        field: &'static str,
+        /// The value read.
+        value: i64,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+    /// Dimensions above the decoder's limits.
+    #[error("coded size {width}x{height} exceeds the decoder limit ({max_side} per side, {max_pixels} samples)")]
+    TooLarge {
+        /// Coded width.
+        width: u32,
+        /// Coded height.
+        height: u32,
+        /// Largest side.
+        max_side: u32,
+        /// Largest sample count.
+        max_pixels: u64,
+    },
+    /// An inter frame or a frame without a sequence header before any keyframe.
+    #[error("the stream does not start with a keyframe carrying a sequence header")]
+    MissingSequenceHeader,
+    /// The entropy-coded payload did not end where the packet ends.
+    #[error("frame {frame}: the coded data {what} (payload {len} bytes, decoder used {used})")]
+    PayloadMismatch {
+        /// Frame number from the frame header.
+        frame: u32,
+        /// "is truncated or corrupt" / "has trailing bytes".
+        what: &'static str,
+        /// Payload size.
+        len: usize,
+        /// Bytes the arithmetic decoder read.
+        used: usize,
+    },
+    /// A coefficient or level outside the representable range.
+    #[error("frame {frame}: a coefficient level escape is too long (corrupt data)")]
+    LevelOverflow {
+        /// Frame number.
+        frame: u32,
+    },
+    /// The stream needs a learned model the decoder does not have.
+    #[error("the stream needs model {0}, which this decoder does not have")]
+    MissingModel(String),
+    /// An empty packet.
+    #[error("empty packet")]
+    EmptyPacket,
+}

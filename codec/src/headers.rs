@@ -1,0 +1,383 @@
+//! Sequence and frame headers: fixed-length fields written with bitstream-io.
+//!
+//! Layout and semantics: `docs/bitstream.md`, sections "Packet", "Sequence
+//! header" and "Frame header".
+
+use crate::error::BitstreamError;
+use bitstream_io::{BigEndian, BitRead, BitReader, BitWrite, BitWriter};
+
+/// Largest coded width or height.
+pub const MAX_SIDE: u32 = 16384;
+/// Largest number of luma samples in a picture.
+pub const MAX_PIXELS: u64 = 8192 * 8192;
+
+/// Frame types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameType {
+    /// Intra-only frame; resets all decoder state and carries a sequence header.
+    Key = 0,
+}
+
+/// How the source's y4m header described the video, so the decoder can
+/// write the same header back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct VideoInfo {
+    /// 0: no C tag ("420"), 1: 420jpeg, 2: 420mpeg2, 3: 420paldv.
+    pub chroma_siting: u8,
+    /// 0: progressive, 1: top field first, 2: bottom field first, 3: mixed, 4: unknown.
+    pub interlace: u8,
+    /// Pixel aspect ratio numerator (0:0 = unknown).
+    pub aspect_num: u16,
+    /// Pixel aspect ratio denominator.
+    pub aspect_den: u16,
+    /// 0: unspecified, 1: limited ("TV"), 2: full ("PC").
+    pub color_range: u8,
+}
+
+/// Identity of a learned model used by the stream (the SHA-256 of its file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelRef {
+    /// What the model does (1 = loop filter, 2 = intra predictor).
+    pub role: u8,
+    /// SHA-256 of the `.micanet` file.
+    pub sha256: [u8; 32],
+}
+
+/// Coding tools switched on for the whole stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tools {
+    /// The deblocking filter may be used (frames may still switch it off).
+    pub deblocking: bool,
+}
+
+/// Stream-wide parameters, sent with every keyframe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SequenceHeader {
+    /// Profile (0 = Main: 8-bit 4:2:0).
+    pub profile: u8,
+    /// Visible width in luma samples.
+    pub width: u32,
+    /// Visible height in luma samples.
+    pub height: u32,
+    /// Frame rate numerator.
+    pub fps_num: u32,
+    /// Frame rate denominator.
+    pub fps_den: u32,
+    /// Enabled tools.
+    pub tools: Tools,
+    /// Source description for output.
+    pub video_info: VideoInfo,
+    /// Learned models the stream refers to.
+    pub models: Vec<ModelRef>,
+}
+
+impl SequenceHeader {
+    /// Width rounded up to the 8-sample coding grid.
+    pub fn coded_width(&self) -> usize {
+        (self.width as usize + 7) & !7
+    }
+    /// Height rounded up to the 8-sample coding grid.
+    pub fn coded_height(&self) -> usize {
+        (self.height as usize + 7) & !7
+    }
+}
+
+/// Per-frame parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// Frame type.
+    pub frame_type: FrameType,
+    /// Display-order frame number.
+    pub frame_number: u32,
+    /// Base QP, 0..=51.
+    pub qp: u8,
+    /// Chroma QP offsets for Cb and Cr, -12..=12.
+    pub chroma_qp_offset: [i8; 2],
+    /// Deblocking on for this frame.
+    pub deblock: bool,
+    /// Deblocking beta offset (divided by 2), -6..=6.
+    pub deblock_beta_offset: i8,
+    /// Deblocking tc offset (divided by 2), -6..=6.
+    pub deblock_tc_offset: i8,
+}
+
+/// A packet's headers and where its entropy-coded payload starts.
+pub struct PacketHeaders {
+    /// Present on keyframes.
+    pub sequence: Option<SequenceHeader>,
+    /// The frame header.
+    pub frame: FrameHeader,
+    /// Byte offset of the entropy-coded payload within the packet.
+    pub payload_offset: usize,
+}
+
+const MAX_MODELS: u32 = 15;
+
+fn io<T>(r: std::io::Result<T>, what: &'static str) -> Result<T, BitstreamError> {
+    r.map_err(|_| BitstreamError::TruncatedHeader(what))
+}
+
+fn check(field: &'static str, value: i64, ok: bool, allowed: &'static str) -> Result<(), BitstreamError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(BitstreamError::InvalidField { field, value, allowed })
+    }
+}
+
+/// Writes the packet headers (byte aligned at the end).
+pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = BitWriter::endian(&mut out, BigEndian);
+    // Writing into a Vec cannot fail.
+    (|| -> std::io::Result<()> {
+        w.write::<2, u8>(fh.frame_type as u8)?;
+        w.write_bit(seq.is_some())?;
+        w.write::<5, u8>(0)?;
+        if let Some(s) = seq {
+            w.write::<8, u8>(s.profile)?;
+            w.write::<4, u8>(0)?; // bit_depth_minus8
+            w.write::<2, u8>(1)?; // chroma_format: 4:2:0
+            w.write::<2, u8>(0)?; // reserved
+            w.write::<16, u32>(s.width - 1)?;
+            w.write::<16, u32>(s.height - 1)?;
+            w.write::<32, u32>(s.fps_num)?;
+            w.write::<32, u32>(s.fps_den)?;
+            w.write::<2, u8>(s.video_info.chroma_siting)?;
+            w.write::<3, u8>(s.video_info.interlace)?;
+            w.write::<2, u8>(s.video_info.color_range)?;
+            w.write::<1, u8>(0)?;
+            w.write::<16, u16>(s.video_info.aspect_num)?;
+            w.write::<16, u16>(s.video_info.aspect_den)?;
+            w.write::<16, u16>(s.tools.deblocking as u16)?;
+            w.write::<4, u32>(s.models.len() as u32)?;
+            w.write::<4, u8>(0)?;
+            for m in &s.models {
+                w.write::<8, u8>(m.role)?;
+                w.write_bytes(&m.sha256)?;
+            }
+        }
+        w.write::<32, u32>(fh.frame_number)?;
+        w.write::<6, u8>(fh.qp)?;
+        w.write_signed::<5, i8>(fh.chroma_qp_offset[0])?;
+        w.write_signed::<5, i8>(fh.chroma_qp_offset[1])?;
+        w.write_bit(fh.deblock)?;
+        if fh.deblock {
+            w.write_signed::<4, i8>(fh.deblock_beta_offset)?;
+            w.write_signed::<4, i8>(fh.deblock_tc_offset)?;
+        }
+        w.byte_align()
+    })()
+    .expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Parses the packet headers. `current` is the sequence header in force, if any.
+pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamError> {
+    if packet.is_empty() {
+        return Err(BitstreamError::EmptyPacket);
+    }
+    let mut cursor = std::io::Cursor::new(packet);
+    let mut r = BitReader::endian(&mut cursor, BigEndian);
+    let frame_type: u8 = io(r.read::<2, u8>(), "packet")?;
+    check("frame_type", frame_type as i64, frame_type == 0, "0 (keyframe)")?;
+    let has_seq = io(r.read_bit(), "packet")?;
+    let reserved: u8 = io(r.read::<5, u8>(), "packet")?;
+    check("packet_reserved_bits", reserved as i64, reserved == 0, "0")?;
+    check("sequence_header_present", has_seq as i64, has_seq, "1 on keyframes")?;
+    let sequence = if has_seq {
+        let profile = io(r.read::<8, u8>(), "sequence")?;
+        check("profile", profile as i64, profile == 0, "0 (Main: 8-bit 4:2:0)")?;
+        let bd = io(r.read::<4, u8>(), "sequence")?;
+        check("bit_depth_minus8", bd as i64, bd == 0, "0 (8-bit)")?;
+        let cf = io(r.read::<2, u8>(), "sequence")?;
+        check("chroma_format", cf as i64, cf == 1, "1 (4:2:0)")?;
+        let rsv = io(r.read::<2, u8>(), "sequence")?;
+        check("sequence_reserved_bits", rsv as i64, rsv == 0, "0")?;
+        let width = io(r.read::<16, u32>(), "sequence")? + 1;
+        let height = io(r.read::<16, u32>(), "sequence")? + 1;
+        if width > MAX_SIDE || height > MAX_SIDE || width as u64 * height as u64 > MAX_PIXELS {
+            return Err(BitstreamError::TooLarge { width, height, max_side: MAX_SIDE, max_pixels: MAX_PIXELS });
+        }
+        let fps_num = io(r.read::<32, u32>(), "sequence")?;
+        let fps_den = io(r.read::<32, u32>(), "sequence")?;
+        check("fps_num", fps_num as i64, fps_num > 0, "1..=2^32-1")?;
+        check("fps_den", fps_den as i64, fps_den > 0, "1..=2^32-1")?;
+        let chroma_siting = io(r.read::<2, u8>(), "sequence")?;
+        let interlace = io(r.read::<3, u8>(), "sequence")?;
+        check("interlace", interlace as i64, interlace <= 4, "0..=4")?;
+        let color_range = io(r.read::<2, u8>(), "sequence")?;
+        check("color_range", color_range as i64, color_range <= 2, "0..=2")?;
+        let rsv = io(r.read::<1, u8>(), "sequence")?;
+        check("video_info_reserved_bit", rsv as i64, rsv == 0, "0")?;
+        let aspect_num = io(r.read::<16, u16>(), "sequence")?;
+        let aspect_den = io(r.read::<16, u16>(), "sequence")?;
+        let tools = io(r.read::<16, u16>(), "sequence")?;
+        check("tool_flags", tools as i64, tools <= 1, "bit 0 (deblocking) only")?;
+        let n_models = io(r.read::<4, u32>(), "sequence")?;
+        check("model_count", n_models as i64, n_models <= MAX_MODELS, "0..=15")?;
+        let rsv = io(r.read::<4, u8>(), "sequence")?;
+        check("model_reserved_bits", rsv as i64, rsv == 0, "0")?;
+        let mut models = Vec::with_capacity(n_models as usize);
+        for _ in 0..n_models {
+            let role = io(r.read::<8, u8>(), "sequence")?;
+            let mut sha256 = [0u8; 32];
+            io(r.read_bytes(&mut sha256), "sequence")?;
+            models.push(ModelRef { role, sha256 });
+        }
+        Some(SequenceHeader {
+            profile,
+            width,
+            height,
+            fps_num,
+            fps_den,
+            tools: Tools { deblocking: tools & 1 != 0 },
+            video_info: VideoInfo { chroma_siting, interlace, aspect_num, aspect_den, color_range },
+            models,
+        })
+    } else {
+        None
+    };
+    let frame_number = io(r.read::<32, u32>(), "frame")?;
+    let qp = io(r.read::<6, u8>(), "frame")?;
+    check("qp", qp as i64, qp <= crate::tables::MAX_QP, "0..=51")?;
+    let mut chroma_qp_offset = [0i8; 2];
+    for o in chroma_qp_offset.iter_mut() {
+        *o = io(r.read_signed::<5, i8>(), "frame")?;
+        check("chroma_qp_offset", *o as i64, (-12..=12).contains(o), "-12..=12")?;
+    }
+    let deblock = io(r.read_bit(), "frame")?;
+    let (mut deblock_beta_offset, mut deblock_tc_offset) = (0, 0);
+    if deblock {
+        deblock_beta_offset = io(r.read_signed::<4, i8>(), "frame")?;
+        deblock_tc_offset = io(r.read_signed::<4, i8>(), "frame")?;
+        for v in [deblock_beta_offset, deblock_tc_offset] {
+            check("deblock_offset", v as i64, (-6..=6).contains(&v), "-6..=6")?;
+        }
+    }
+    if let Some(s) = &sequence {
+        check("deblock", deblock as i64, s.tools.deblocking || !deblock, "0 when the sequence disables deblocking")?;
+    }
+    r.byte_align();
+    drop(r);
+    let payload_offset = cursor.position() as usize;
+    Ok(PacketHeaders {
+        sequence,
+        frame: FrameHeader {
+            frame_type: FrameType::Key,
+            frame_number,
+            qp,
+            chroma_qp_offset,
+            deblock,
+            deblock_beta_offset,
+            deblock_tc_offset,
+        },
+        payload_offset,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (SequenceHeader, FrameHeader) {
+        (
+            SequenceHeader {
+                profile: 0,
+                width: 645,
+                height: 363,
+                fps_num: 30000,
+                fps_den: 1001,
+                tools: Tools { deblocking: true },
+                video_info: VideoInfo { chroma_siting: 2, interlace: 0, aspect_num: 1, aspect_den: 1, color_range: 1 },
+                models: vec![ModelRef { role: 1, sha256: [7; 32] }],
+            },
+            FrameHeader {
+                frame_type: FrameType::Key,
+                frame_number: 12,
+                qp: 37,
+                chroma_qp_offset: [-3, 5],
+                deblock: true,
+                deblock_beta_offset: -2,
+                deblock_tc_offset: 6,
+            },
+        )
+    }
+
+    #[test]
+    fn round_trip() {
+        let (s, f) = sample();
+        let bytes = write_packet_headers(Some(&s), &f);
+        let h = read_packet_headers(&bytes).unwrap();
+        assert_eq!(h.sequence.unwrap(), s);
+        assert_eq!(h.frame, f);
+        assert_eq!(h.payload_offset, bytes.len());
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let (s, f) = sample();
+        let bytes = write_packet_headers(Some(&s), &f);
+        for len in 0..bytes.len() {
+            assert!(read_packet_headers(&bytes[..len]).is_err(), "len {len}");
+        }
+    }
+}
+
+impl VideoInfo {
+    /// Describes a y4m source. Aspect ratios that do not fit 16 bits after
+    /// reduction are recorded as unknown (0:0).
+    pub fn from_y4m(h: &crate::y4m::Y4mHeader) -> VideoInfo {
+        let chroma_siting = match h.colorspace.as_str() {
+            "420jpeg" => 1,
+            "420mpeg2" => 2,
+            "420paldv" => 3,
+            _ => 0,
+        };
+        let interlace = match h.interlace {
+            'p' => 0,
+            't' => 1,
+            'b' => 2,
+            'm' => 3,
+            _ => 4,
+        };
+        let color_range = match h.color_range.as_deref().map(|s| s.to_ascii_uppercase()) {
+            Some(ref s) if s == "LIMITED" => 1,
+            Some(ref s) if s == "FULL" => 2,
+            _ => 0,
+        };
+        let (mut a, mut b) = h.aspect;
+        let g = gcd(a, b);
+        if g > 1 {
+            a /= g;
+            b /= g;
+        }
+        let (aspect_num, aspect_den) = if a <= u16::MAX as u32 && b <= u16::MAX as u32 { (a as u16, b as u16) } else { (0, 0) };
+        VideoInfo { chroma_siting, interlace, aspect_num, aspect_den, color_range }
+    }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+impl SequenceHeader {
+    /// The y4m header a decoder writes for this stream (and the encoder for its reconstruction).
+    pub fn y4m_header(&self) -> crate::y4m::Y4mHeader {
+        let v = &self.video_info;
+        let mut h = crate::y4m::Y4mHeader::new(self.width as usize, self.height as usize, self.fps_num, self.fps_den);
+        h.colorspace = ["420", "420jpeg", "420mpeg2", "420paldv"][v.chroma_siting as usize & 3].to_string();
+        h.interlace = ['p', 't', 'b', 'm', '?'][(v.interlace as usize).min(4)];
+        h.aspect = (v.aspect_num as u32, v.aspect_den as u32);
+        h.color_range = match v.color_range {
+            1 => Some("LIMITED".to_string()),
+            2 => Some("FULL".to_string()),
+            _ => None,
+        };
+        h
+    }
+}

@@ -1,0 +1,242 @@
+//! Picture state shared by the encoder and the decoder: the reconstruction,
+//! the maps that neighbouring blocks read (modes, CU and TU sizes), reference
+//! sample gathering with availability, and block reconstruction.
+
+use crate::cpu::CpuLevel;
+use crate::dsp::{intra, transform};
+use crate::frame::{Frame, Plane};
+use crate::quant::dequantize;
+
+/// Superblock size (log2, luma samples).
+pub const SB_LOG2: u32 = 6;
+
+/// The picture being reconstructed and the per-block maps its neighbours read.
+pub struct PicState {
+    /// Reconstruction at the coded size (multiple of 8).
+    pub recon: Frame,
+    /// Luma intra mode per 4x4 unit.
+    pub luma_modes: Vec<u8>,
+    /// CU size (log2) per 8x8 unit.
+    pub cu_log2: Vec<u8>,
+    /// Luma transform size (log2) per 8x8 unit (2 for 8x8 CUs split in four).
+    pub tu_log2: Vec<u8>,
+    /// Coded width and height.
+    pub w: usize,
+    /// Coded height.
+    pub h: usize,
+}
+
+/// Z-order index of a 4x4 unit inside its superblock.
+#[inline]
+fn morton(x4: usize, y4: usize) -> usize {
+    let mut m = 0;
+    for b in 0..4 {
+        m |= ((x4 >> b) & 1) << (2 * b) | ((y4 >> b) & 1) << (2 * b + 1);
+    }
+    m
+}
+
+impl PicState {
+    /// A blank state for a picture of coded size `w` x `h` (multiples of 8).
+    pub fn new(w: usize, h: usize) -> PicState {
+        PicState {
+            recon: Frame::new_420(w, h),
+            luma_modes: vec![intra::DC; (w / 4) * (h / 4)],
+            cu_log2: vec![0; (w / 8) * (h / 8)],
+            tu_log2: vec![0; (w / 8) * (h / 8)],
+            w,
+            h,
+        }
+    }
+
+    /// Whether the luma sample at (`xn`, `yn`) is reconstructed before the
+    /// block whose top-left luma sample is (`cx`, `cy`). Blocks are aligned
+    /// squares coded in superblock raster order and z-order inside, so this
+    /// is a comparison of positions.
+    #[inline]
+    pub fn available(&self, xn: isize, yn: isize, cx: usize, cy: usize) -> bool {
+        if xn < 0 || yn < 0 || xn as usize >= self.w || yn as usize >= self.h {
+            return false;
+        }
+        let (xn, yn) = (xn as usize, yn as usize);
+        let (sbn, sbc) = ((yn >> SB_LOG2, xn >> SB_LOG2), (cy >> SB_LOG2, cx >> SB_LOG2));
+        if sbn != sbc {
+            return sbn < sbc;
+        }
+        let mask = (1 << SB_LOG2) - 1;
+        morton((xn & mask) >> 2, (yn & mask) >> 2) < morton((cx & mask) >> 2, (cy & mask) >> 2)
+    }
+
+    /// Gathers the `4n+1` reference samples of the `n x n` block at (`x`, `y`)
+    /// of `plane` (layout of [`intra::predict`]), substituting unavailable ones.
+    /// `cu` is the top-left luma sample of the block that owns the prediction.
+    pub fn gather_refs(&self, plane: usize, x: usize, y: usize, log2n: u32, cu: (usize, usize), refs: &mut [u8]) {
+        let n = 1usize << log2n;
+        let ss = (plane > 0) as u32;
+        let p = &self.recon.planes[plane];
+        let mut avail = [false; 129];
+        let total = 4 * n + 1;
+        let luma = |sx: isize, sy: isize| (sx << ss, sy << ss);
+        for j in 0..2 * n {
+            let (sx, sy) = (x as isize - 1, (y + j) as isize);
+            let (lx, ly) = luma(sx, sy);
+            let i = 2 * n - 1 - j;
+            if self.available(lx, ly, cu.0, cu.1) {
+                avail[i] = true;
+                refs[i] = p.data[sy as usize * p.width + sx as usize];
+            }
+        }
+        {
+            let (sx, sy) = (x as isize - 1, y as isize - 1);
+            let (lx, ly) = luma(sx, sy);
+            if self.available(lx, ly, cu.0, cu.1) {
+                avail[2 * n] = true;
+                refs[2 * n] = p.data[sy as usize * p.width + sx as usize];
+            }
+        }
+        for i in 0..2 * n {
+            let (sx, sy) = ((x + i) as isize, y as isize - 1);
+            let (lx, ly) = luma(sx, sy);
+            if self.available(lx, ly, cu.0, cu.1) {
+                avail[2 * n + 1 + i] = true;
+                refs[2 * n + 1 + i] = p.data[sy as usize * p.width + sx as usize];
+            }
+        }
+        match avail[..total].iter().position(|&a| a) {
+            None => refs[..total].fill(128),
+            Some(first) => {
+                let v = refs[first];
+                refs[..first].fill(v);
+                for i in first + 1..total {
+                    if !avail[i] {
+                        refs[i] = refs[i - 1];
+                    }
+                }
+            }
+        }
+    }
+
+    /// Intra-predicts the `n x n` block at (`x`, `y`) of `plane` into `dst` (`n*n`).
+    pub fn predict(&self, plane: usize, x: usize, y: usize, log2n: u32, mode: u8, cu: (usize, usize), cpu: CpuLevel, dst: &mut [u8]) {
+        let mut refs = [0u8; 129];
+        self.gather_refs(plane, x, y, log2n, cu, &mut refs);
+        predict_from_refs(plane, log2n, mode, &refs, cpu, dst);
+    }
+
+    /// Writes `block` (`n*n`) into `plane` at (`x`, `y`).
+    pub fn put_block(&mut self, plane: usize, x: usize, y: usize, n: usize, block: &[u8]) {
+        let p = &mut self.recon.planes[plane];
+        for r in 0..n {
+            let o = (y + r) * p.width + x;
+            p.data[o..o + n].copy_from_slice(&block[r * n..r * n + n]);
+        }
+    }
+
+    /// Records a CU's size and transform size in the maps.
+    pub fn set_cu_maps(&mut self, x: usize, y: usize, log2: u32, tu_log2: u32) {
+        let w8 = self.w / 8;
+        let n8 = 1usize << (log2 - 3);
+        for r in 0..n8 {
+            for c in 0..n8 {
+                let i = (y / 8 + r) * w8 + x / 8 + c;
+                self.cu_log2[i] = log2 as u8;
+                self.tu_log2[i] = tu_log2 as u8;
+            }
+        }
+    }
+
+    /// Records a luma mode for an `n x n` region.
+    pub fn set_mode(&mut self, x: usize, y: usize, log2n: u32, mode: u8) {
+        let w4 = self.w / 4;
+        let n4 = 1usize << (log2n - 2);
+        for r in 0..n4 {
+            let o = (y / 4 + r) * w4 + x / 4;
+            self.luma_modes[o..o + n4].fill(mode);
+        }
+    }
+
+    /// The three most probable modes for a luma block at (`x`, `y`): the left
+    /// and above neighbours' modes, with the above one only inside the same
+    /// superblock row (so decoders keep no line buffer of modes).
+    pub fn mpm(&self, x: usize, y: usize) -> [u8; 3] {
+        let w4 = self.w / 4;
+        let left = if x > 0 { self.luma_modes[(y / 4) * w4 + x / 4 - 1] } else { intra::DC };
+        let above = if y > 0 && ((y - 1) >> SB_LOG2) == (y >> SB_LOG2) {
+            self.luma_modes[(y / 4 - 1) * w4 + x / 4]
+        } else {
+            intra::DC
+        };
+        crate::syntax::mpm_list(left, above)
+    }
+
+    /// Context index of split_cu_flag for a node at (`x`, `y`) of size `log2`.
+    pub fn split_ctx(&self, x: usize, y: usize, log2: u32) -> usize {
+        let w8 = self.w / 8;
+        let left = x > 0 && (self.cu_log2[(y / 8) * w8 + x / 8 - 1] as u32) < log2;
+        let above = y > 0 && (self.cu_log2[(y / 8 - 1) * w8 + x / 8] as u32) < log2;
+        crate::syntax::split_ctx(log2, left, above)
+    }
+}
+
+/// Predicts from gathered references, applying the reference smoothing and
+/// boundary filters that the mode and size call for.
+pub fn predict_from_refs(plane: usize, log2n: u32, mode: u8, refs: &[u8], cpu: CpuLevel, dst: &mut [u8]) {
+    let n = 1usize << log2n;
+    let luma = plane == 0;
+    let edge = luma && log2n < 5;
+    if intra::needs_ref_filter(mode, log2n, luma) {
+        let mut filtered = [0u8; 129];
+        intra::filter_refs(&refs[..4 * n + 1], log2n, &mut filtered[..4 * n + 1]);
+        intra::predict(mode, &filtered[..4 * n + 1], log2n, edge, dst, n, cpu);
+    } else {
+        intra::predict(mode, &refs[..4 * n + 1], log2n, edge, dst, n, cpu);
+    }
+}
+
+/// Transform kind of a block: DST-VII for 4x4 intra luma, DCT-II otherwise.
+pub fn tx_kind(plane: usize, log2n: u32) -> transform::TxKind {
+    if plane == 0 && log2n == 2 {
+        transform::TxKind::Dst7
+    } else {
+        transform::TxKind::Dct2
+    }
+}
+
+/// Dequantises `levels`, inverse transforms them and adds the residual to
+/// `pred`, writing the reconstruction into `out` (all `n*n`).
+#[allow(clippy::too_many_arguments)]
+pub fn reconstruct(
+    levels: &[i16],
+    nz: (usize, usize),
+    plane: usize,
+    log2n: u32,
+    qp: u8,
+    pred: &[u8],
+    out: &mut [u8],
+    cpu: CpuLevel,
+) {
+    let n = 1usize << log2n;
+    let mut coeffs = [0i16; 1024];
+    let mut resid = [0i16; 1024];
+    dequantize(levels, &mut coeffs[..n * n], qp, log2n, nz.0, nz.1);
+    transform::inverse(tx_kind(plane, log2n), log2n, &coeffs[..n * n], nz.0, nz.1, &mut resid[..n * n], cpu);
+    for i in 0..n * n {
+        out[i] = (pred[i] as i16 + resid[i]).clamp(0, 255) as u8;
+    }
+}
+
+/// Crops a coded-size frame to the visible size.
+pub fn crop(frame: &Frame, width: usize, height: usize) -> Frame {
+    let mut out = Frame::new_420(width, height);
+    for (dst, src) in out.planes.iter_mut().zip(frame.planes.iter()) {
+        crop_plane(src, dst);
+    }
+    out
+}
+
+fn crop_plane(src: &Plane, dst: &mut Plane) {
+    for y in 0..dst.height {
+        let w = dst.width;
+        dst.data[y * w..y * w + w].copy_from_slice(&src.data[y * src.width..y * src.width + w]);
+    }
+}

@@ -1,0 +1,92 @@
+//! Hostile input: the decoder returns errors and never panics.
+
+use mica::{Decoder, DecoderConfig, EncoderConfig};
+use mica_tests::{crop, read_frames, samples_dir};
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+fn valid_packets() -> Vec<Vec<u8>> {
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let cut = crop(&frames[0], 120, 80, 72, 40);
+    let mut cfg = EncoderConfig::new(72, 40);
+    cfg.qp = 22;
+    let mut enc = mica::Encoder::new(cfg).unwrap();
+    enc.send_frame(cut.clone()).unwrap();
+    enc.send_frame(cut).unwrap();
+    enc.flush();
+    std::iter::from_fn(|| enc.receive_packet()).map(|p| p.data).collect()
+}
+
+fn decode(packet: &[u8]) -> Result<(), mica::Error> {
+    let mut d = Decoder::new(DecoderConfig::default());
+    d.send_packet(packet)
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    let packet = &valid_packets()[0];
+    assert!(decode(packet).is_ok());
+    for len in 0..packet.len() {
+        assert!(decode(&packet[..len]).is_err(), "truncated to {len} of {} bytes", packet.len());
+    }
+}
+
+#[test]
+fn trailing_bytes_are_refused() {
+    let mut packet = valid_packets()[0].clone();
+    packet.push(0);
+    let err = decode(&packet).unwrap_err();
+    assert!(err.to_string().contains("trailing"), "{err}");
+}
+
+#[test]
+fn bit_flips_never_panic() {
+    let packet = &valid_packets()[0];
+    let mut rng = SmallRng::seed_from_u64(5);
+    let mut refused = 0;
+    let trials = 3000;
+    for _ in 0..trials {
+        let mut p = packet.clone();
+        for _ in 0..rng.gen_range(1..4) {
+            let i = rng.gen_range(0..p.len());
+            p[i] ^= 1 << rng.gen_range(0..8);
+        }
+        if decode(&p).is_err() {
+            refused += 1;
+        }
+    }
+    // Most corruptions are caught by the exact-length check of the payload.
+    assert!(refused > trials / 2, "only {refused} of {trials} corrupt packets refused");
+}
+
+#[test]
+fn random_garbage_never_panics() {
+    let mut rng = SmallRng::seed_from_u64(9);
+    for _ in 0..3000 {
+        let len = rng.gen_range(0..200);
+        let mut p: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+        if len > 4 && rng.gen_bool(0.5) {
+            // Mostly-valid headers reach deeper into the decoder.
+            p[0] = 0x20;
+            p[1] = 0;
+        }
+        let _ = decode(&p);
+    }
+}
+
+#[test]
+fn empty_packet_and_absurd_dimensions() {
+    assert!(matches!(decode(&[]), Err(mica::Error::Bitstream(mica::BitstreamError::EmptyPacket))));
+    let mut packet = valid_packets()[0].clone();
+    // Sequence header: width_minus1 is bits 24..40 of the packet; make it 65535.
+    packet[3] = 0xff;
+    packet[4] = 0xff;
+    let err = decode(&packet).unwrap_err();
+    assert!(err.to_string().contains("exceeds the decoder limit"), "{err}");
+}
+
+#[test]
+fn inter_packet_before_keyframe_is_refused() {
+    let mut packet = valid_packets()[0].clone();
+    packet[0] = 0x00; // keyframe type but no sequence header
+    assert!(decode(&packet).is_err());
+}

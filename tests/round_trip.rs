@@ -1,0 +1,105 @@
+//! Decoder output equals encoder reconstruction on real material.
+
+use mica::cpu::CpuLevel;
+use mica::EncoderConfig;
+use mica_tests::{assert_round_trip, crop, read_frames, samples_dir, shared_media};
+
+fn config(w: usize, h: usize, qp: u8) -> EncoderConfig {
+    let mut c = EncoderConfig::new(w, h);
+    c.qp = qp;
+    c.threads = 2;
+    c
+}
+
+#[test]
+fn city_cut_at_four_qps() {
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 2);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 200, 100, 192, 128)).collect();
+    let mut last = usize::MAX;
+    for qp in [22, 27, 32, 37] {
+        let bytes = assert_round_trip(&config(192, 128, qp), &cuts);
+        assert!(bytes < last, "higher QP must not cost more bits");
+        last = bytes;
+    }
+}
+
+#[test]
+fn still_at_extreme_qps() {
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let cut = crop(&frames[0], 100, 60, 160, 96);
+    for qp in [0, 12, 51] {
+        assert_round_trip(&config(160, 96, qp), std::slice::from_ref(&cut));
+    }
+}
+
+#[test]
+fn odd_dimensions() {
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    for (w, h) in [(133, 77), (1, 1), (9, 17), (65, 3)] {
+        let cut = crop(&frames[0], 0, 0, w, h);
+        assert_round_trip(&config(w, h, 30), &[cut]);
+    }
+}
+
+#[test]
+fn tools_off_and_scalar_path() {
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let cut = crop(&frames[0], 200, 100, 96, 64);
+    for level in CpuLevel::all_supported() {
+        let mut c = config(96, 64, 27);
+        c.cpu = Some(level);
+        c.deblock = false;
+        c.rdoq = false;
+        assert_round_trip(&c, std::slice::from_ref(&cut));
+    }
+}
+
+/// Thread count and CPU level never change the bitstream.
+#[test]
+fn output_independent_of_threads_and_cpu_level() {
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 3);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 0, 0, 128, 96)).collect();
+    let encode = |threads: usize, cpu: CpuLevel| {
+        let mut c = config(128, 96, 32);
+        c.threads = threads;
+        c.cpu = Some(cpu);
+        let mut enc = mica::Encoder::new(c).unwrap();
+        let mut out = Vec::new();
+        for f in &cuts {
+            enc.send_frame(f.clone()).unwrap();
+        }
+        enc.flush();
+        while let Some(p) = enc.receive_packet() {
+            out.extend_from_slice(&p.data);
+        }
+        out
+    };
+    let reference = encode(1, CpuLevel::Scalar);
+    for level in CpuLevel::all_supported() {
+        for threads in [1, 2, 3] {
+            assert!(encode(threads, level) == reference, "threads {threads} level {level:?}");
+        }
+    }
+}
+
+/// The first frames of every clip and every still in ../shared/media (when
+/// present), cut to a corner region to keep the test fast.
+#[test]
+fn shared_media_cuts() {
+    let Some(dir) = shared_media() else {
+        eprintln!("../shared/media not found: skipped");
+        return;
+    };
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "y4m"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 8);
+    for path in names {
+        let frames = read_frames(&path, 2);
+        let cuts: Vec<_> = frames.iter().map(|f| crop(f, 64, 64, 136, 88)).collect();
+        assert_round_trip(&config(136, 88, 27), &cuts);
+    }
+}

@@ -1,0 +1,84 @@
+//! micadec: decodes a Mica stream (IVF) to y4m.
+//!
+//! Exit status: 0 on success, 1 when the stream or an output fails (the
+//! message names the problem; no output file is left behind), 2 for a
+//! malformed command line.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use mica::cpu::CpuLevel;
+use mica::ivf::IvfReader;
+use mica::y4m::Y4mWriter;
+use mica::{Decoder, DecoderConfig};
+use mica_cli::{open_input, Output, SampleMd5, EXIT_FAILURE};
+use std::path::PathBuf;
+
+/// Decode a Mica stream (IVF container) to y4m.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Input IVF file, or - for standard input.
+    input: PathBuf,
+    /// Output y4m file, or - for standard output. Optional with --md5.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Print the MD5 of the decoded samples (Y, U, V plane by plane, all frames; as dav1d --verify).
+    #[arg(long)]
+    md5: bool,
+    /// Kernel level: scalar or avx2 (default: best available; MICA_CPU=scalar also forces scalar).
+    #[arg(long)]
+    cpu: Option<String>,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("micadec: error: {e:#}");
+        std::process::exit(EXIT_FAILURE);
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    if args.output.is_none() && !args.md5 {
+        bail!("nothing to do: give -o OUTPUT.y4m and/or --md5");
+    }
+    let cpu = match &args.cpu {
+        None => None,
+        Some(name) => match CpuLevel::from_name(name) {
+            Some(l) => Some(l),
+            None => bail!("unknown --cpu level '{name}': use scalar or avx2"),
+        },
+    };
+    let mut reader = IvfReader::new(open_input(&args.input)?)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let mut decoder = Decoder::new(DecoderConfig { cpu });
+    let mut writer: Option<Y4mWriter<Output>> = None;
+    let mut md5 = SampleMd5::default();
+    let mut index = 0u64;
+    while let Some(packet) = reader.next_frame().with_context(|| format!("cannot read {}", args.input.display()))? {
+        decoder.send_packet(&packet.data).with_context(|| format!("packet {index}"))?;
+        index += 1;
+        while let Some(decoded) = decoder.receive_frame() {
+            if writer.is_none() {
+                if let Some(path) = &args.output {
+                    let seq = decoder.sequence_header().expect("a frame was decoded");
+                    writer = Some(Y4mWriter::new(Output::create(path)?, &seq.y4m_header())?);
+                }
+            }
+            if let Some(w) = writer.as_mut() {
+                w.write_frame(&decoded.frame)?;
+            }
+            md5.update(&decoded.frame);
+        }
+    }
+    if index == 0 {
+        bail!("{} holds no frames", args.input.display());
+    }
+    if let Some(w) = writer {
+        w.into_inner()?.commit()?;
+    }
+    if args.md5 {
+        println!("{}", md5.hex());
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! micaenc: encodes a y4m file into a Mica stream in an IVF container.
+//!
+//! Exit status: 0 on success, 1 when the input, an option's value or an
+//! output fails (the message names the problem; no output file is left
+//! behind), 2 for a malformed command line.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mica::cpu::CpuLevel;
+use mica::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
+use mica::y4m::{Y4mReader, Y4mWriter};
+use mica::{Encoder, EncoderConfig, VideoInfo};
+use mica_cli::{open_input, Output, PsnrAccumulator, SampleMd5, EXIT_FAILURE};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Encode a y4m video (8-bit 4:2:0) with Mica.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Input y4m file, or - for standard input.
+    input: PathBuf,
+    /// Output IVF file, or - for standard output.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Quantisation parameter 0..=51 (lower is better quality; the step size doubles every 6).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u8).range(0..=51))]
+    qp: u8,
+    /// QP offset for both chroma planes, -12..=12.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-12..=12))]
+    chroma_qp_offset: i8,
+    /// Write the encoder's reconstruction (what a decoder outputs) to this y4m file.
+    #[arg(long)]
+    recon: Option<PathBuf>,
+    /// Encode at most this many frames.
+    #[arg(long)]
+    limit: Option<u64>,
+    /// Worker threads (0: one per core). The output does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Switch the deblocking filter off.
+    #[arg(long)]
+    no_deblock: bool,
+    /// Switch rate-distortion optimised quantisation off.
+    #[arg(long)]
+    no_rdoq: bool,
+    /// Kernel level: scalar or avx2 (default: best available; MICA_CPU=scalar also forces scalar).
+    #[arg(long)]
+    cpu: Option<String>,
+    /// Print the MD5 of the reconstruction's samples (as `micadec --md5` prints it).
+    #[arg(long)]
+    md5: bool,
+    /// No progress bar or summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("micaenc: error: {e:#}");
+        std::process::exit(EXIT_FAILURE);
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    let cpu = match &args.cpu {
+        None => None,
+        Some(name) => match CpuLevel::from_name(name) {
+            Some(l) => Some(l),
+            None => bail!("unknown --cpu level '{name}': use scalar or avx2"),
+        },
+    };
+    let mut reader = Y4mReader::new(open_input(&args.input)?)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let header = reader.header().clone();
+    let mut cfg = EncoderConfig::new(header.width, header.height);
+    cfg.fps_num = header.fps_num;
+    cfg.fps_den = header.fps_den;
+    cfg.qp = args.qp;
+    cfg.chroma_qp_offset = args.chroma_qp_offset;
+    cfg.deblock = !args.no_deblock;
+    cfg.rdoq = !args.no_rdoq;
+    cfg.threads = args.threads;
+    cfg.cpu = cpu;
+    cfg.video_info = VideoInfo::from_y4m(&header);
+    let mut encoder = Encoder::new(cfg.clone())?;
+    let seq = encoder.sequence_header();
+
+    let ivf_header = IvfHeader::new(header.width as u16, header.height as u16, header.fps_num, header.fps_den);
+    let mut ivf = IvfSink::new(Output::create(&args.output)?, &ivf_header)?;
+    let mut recon = match &args.recon {
+        Some(p) => Some(Y4mWriter::new(Output::create(p)?, &seq.y4m_header())?),
+        None => None,
+    };
+
+    let progress = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let pb = ProgressBar::with_draw_target(args.limit, ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {pos} frames {per_sec} [{elapsed_precise}] {msg}")
+                .expect("valid template"),
+        );
+        pb
+    };
+
+    let start = Instant::now();
+    let mut sources = std::collections::VecDeque::new();
+    let mut psnr = PsnrAccumulator::default();
+    let mut md5 = SampleMd5::default();
+    let mut bytes = 0u64;
+    let mut frames = 0u64;
+    let mut drain = |encoder: &mut Encoder,
+                     sources: &mut std::collections::VecDeque<mica::Frame>,
+                     ivf: &mut IvfSink,
+                     recon: &mut Option<Y4mWriter<Output>>|
+     -> Result<()> {
+        while let Some(packet) = encoder.receive_packet() {
+            let src = sources.pop_front().expect("one source per packet");
+            psnr.add(&src, &packet.recon);
+            md5.update(&packet.recon);
+            bytes += packet.data.len() as u64;
+            frames += 1;
+            ivf.write(&packet.data, packet.frame_number as u64)?;
+            if let Some(r) = recon.as_mut() {
+                r.write_frame(&packet.recon)?;
+            }
+            progress.inc(1);
+        }
+        Ok(())
+    };
+    let mut read = 0u64;
+    while args.limit.is_none_or(|l| read < l) {
+        let frame = reader
+            .read_frame()
+            .with_context(|| format!("cannot read {}", args.input.display()))?;
+        let Some(frame) = frame else { break };
+        read += 1;
+        sources.push_back(frame.clone());
+        encoder.send_frame(frame)?;
+        drain(&mut encoder, &mut sources, &mut ivf, &mut recon)?;
+    }
+    if read == 0 {
+        bail!("{} holds no frames", args.input.display());
+    }
+    encoder.flush();
+    drain(&mut encoder, &mut sources, &mut ivf, &mut recon)?;
+    progress.finish_and_clear();
+    let elapsed = start.elapsed().as_secs_f64();
+
+    ivf.finish()?;
+    if let Some(r) = recon {
+        r.into_inner()?.commit()?;
+    }
+    let seconds = frames as f64 * header.fps_den as f64 / header.fps_num as f64;
+    let [py, pu, pv] = psnr.mean();
+    if !args.quiet {
+        eprintln!(
+            "{frames} frames, {bytes} bytes, {:.2} kbit/s, PSNR Y {py:.3} U {pu:.3} V {pv:.3} dB, {:.2} fps",
+            bytes as f64 * 8.0 / seconds / 1000.0,
+            frames as f64 / elapsed
+        );
+    }
+    if args.md5 {
+        println!("{}", md5.hex());
+    }
+    std::io::stdout().flush().ok();
+    Ok(())
+}
+
+/// IVF output that patches the frame count when it is a file.
+enum IvfSink {
+    File(IvfWriter<Output>),
+    Stream(IvfStreamWriter<Output>),
+}
+
+impl IvfSink {
+    fn new(out: Output, header: &IvfHeader) -> Result<IvfSink> {
+        Ok(match out {
+            Output::File(..) => IvfSink::File(IvfWriter::new(out, header)?),
+            Output::Stdout(_) => IvfSink::Stream(IvfStreamWriter::new(out, header)?),
+        })
+    }
+    fn write(&mut self, data: &[u8], pts: u64) -> Result<()> {
+        match self {
+            IvfSink::File(w) => w.write_frame(data, pts)?,
+            IvfSink::Stream(w) => w.write_frame(data, pts)?,
+        }
+        Ok(())
+    }
+    fn finish(self) -> Result<()> {
+        match self {
+            IvfSink::File(w) => w.finish()?.commit(),
+            IvfSink::Stream(w) => w.finish()?.commit(),
+        }
+    }
+}

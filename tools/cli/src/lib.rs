@@ -1,0 +1,142 @@
+//! Shared pieces of the command-line tools: inputs and outputs that may be
+//! files or standard streams, outputs that only appear once complete,
+//! quality figures and the decoded-sample MD5.
+
+use anyhow::{Context, Result};
+use md5::{Digest, Md5};
+use mica::Frame;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Exit status for a run that failed (bad input, bad stream, I/O error).
+pub const EXIT_FAILURE: i32 = 1;
+
+/// Opens a file, or standard input for `-`.
+pub fn open_input(path: &Path) -> Result<Box<dyn Read>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(BufReader::new(io::stdin().lock())))
+    } else {
+        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(Box::new(BufReader::new(f)))
+    }
+}
+
+/// An output file that only takes its name once everything is written:
+/// data goes to a temporary file beside it, renamed by [`Output::commit`].
+/// Dropped without commit (on any error), the temporary file is deleted, so a
+/// failed run never leaves a file that looks valid. `-` writes to standard
+/// output directly.
+pub enum Output {
+    /// Standard output.
+    Stdout(BufWriter<io::Stdout>),
+    /// A temporary file and the name it gets on success.
+    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
+}
+
+impl Output {
+    /// Prepares an output at `path` (`-` for standard output).
+    pub fn create(path: &Path) -> Result<Output> {
+        if path.as_os_str() == "-" {
+            return Ok(Output::Stdout(BufWriter::new(io::stdout())));
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".mica-")
+            .suffix(".partial")
+            .tempfile_in(&dir)
+            .with_context(|| format!("cannot create an output file in {}", dir.display()))?;
+        Ok(Output::File(BufWriter::new(tmp), path.to_path_buf()))
+    }
+
+    /// Flushes and gives the output its final name.
+    pub fn commit(self) -> Result<()> {
+        match self {
+            Output::Stdout(mut w) => w.flush().context("cannot write to standard output"),
+            Output::File(w, path) => {
+                let tmp = w.into_inner().map_err(|e| e.into_error()).context("cannot flush output")?;
+                tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::File(w, _) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::File(w, _) => w.flush(),
+        }
+    }
+}
+
+impl io::Seek for Output {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        match self {
+            Output::Stdout(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "standard output cannot seek")),
+            Output::File(w, _) => w.seek(pos),
+        }
+    }
+}
+
+/// MD5 of decoded samples, plane by plane (Y, then U, then V, row by row,
+/// visible samples only) over all frames, as dav1d's `--verify` computes it.
+#[derive(Default)]
+pub struct SampleMd5(Md5);
+
+impl SampleMd5 {
+    /// Adds a frame.
+    pub fn update(&mut self, frame: &Frame) {
+        for p in &frame.planes {
+            self.0.update(&p.data);
+        }
+    }
+    /// The digest as lowercase hex.
+    pub fn hex(self) -> String {
+        self.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Per-plane squared-error totals for PSNR.
+#[derive(Default, Clone, Copy)]
+pub struct PsnrAccumulator {
+    /// Sum over frames of each plane's per-frame PSNR (capped at 100 dB).
+    pub psnr_sum: [f64; 3],
+    /// Frames added.
+    pub frames: usize,
+}
+
+impl PsnrAccumulator {
+    /// Adds one frame pair.
+    pub fn add(&mut self, a: &Frame, b: &Frame) {
+        for i in 0..3 {
+            self.psnr_sum[i] += psnr(&a.planes[i].data, &b.planes[i].data);
+        }
+        self.frames += 1;
+    }
+    /// Mean of per-frame PSNR for each plane.
+    pub fn mean(&self) -> [f64; 3] {
+        let n = self.frames.max(1) as f64;
+        [self.psnr_sum[0] / n, self.psnr_sum[1] / n, self.psnr_sum[2] / n]
+    }
+}
+
+/// PSNR in dB of two equally sized 8-bit sample arrays (100 dB when identical).
+pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let sse: u64 = a.iter().zip(b).map(|(&x, &y)| ((x as i32 - y as i32) * (x as i32 - y as i32)) as u64).sum();
+    if sse == 0 {
+        return 100.0;
+    }
+    let mse = sse as f64 / a.len() as f64;
+    (10.0 * (255.0 * 255.0 / mse).log10()).min(100.0)
+}
