@@ -1,20 +1,261 @@
-//! Rate-distortion optimised quantisation.
+//! Rate-distortion optimised quantisation (after HM's RDOQ): for each
+//! coefficient choose among the rounded level, one less, and zero; then drop
+//! whole 4x4 groups and move the last position where that lowers
+//! distortion + lambda * rate. Rates come from the live context states.
 
-use crate::quant::{quantize, QuantParams};
-use crate::syntax::Contexts;
-use crate::tables::ScanKind;
+use crate::entropy::{bin_cost, COST_ONE_BIT, COST_SHIFT};
+use crate::quant::QuantParams;
+use crate::syntax::{self, Contexts};
+use crate::tables::{scan, ScanKind, LAST_GROUP_INDEX};
 
-/// Chooses levels for `coeffs` minimising distortion + lambda * rate.
+/// Bits of an escape remainder `v` with Rice parameter `r`, in cost units.
+fn escape_cost(v: u32, r: u32) -> u32 {
+    let bins = if v < (3 << r) {
+        (v >> r) + 1 + r
+    } else {
+        let mut rest = v - (3 << r);
+        let mut len = r;
+        while rest >= (1 << len) {
+            rest -= 1 << len;
+            len += 1;
+        }
+        (3 + len - r) + 1 + len
+    };
+    bins * COST_ONE_BIT
+}
+
+/// Cost of signalling a last-position coordinate pair.
+fn last_cost(ctx: &Contexts, cx: u32, cy: u32, log2n: u32, chroma: bool) -> u32 {
+    let (offset, shift) = if chroma {
+        (15, log2n - 2)
+    } else {
+        (3 * (log2n as usize - 2) + ((log2n as usize - 1) >> 2), (log2n + 1) >> 2)
+    };
+    let max_prefix = LAST_GROUP_INDEX[(1usize << log2n) - 1] as u32;
+    let one = |ctxs: &[crate::entropy::Context; 18], pos: u32| {
+        let prefix = LAST_GROUP_INDEX[pos as usize] as u32;
+        let mut c = 0;
+        for i in 0..prefix {
+            c += bin_cost(&ctxs[offset + (i >> shift) as usize], true);
+        }
+        if prefix < max_prefix {
+            c += bin_cost(&ctxs[offset + (prefix >> shift) as usize], false);
+        }
+        if prefix > 3 {
+            c += ((prefix >> 1) - 1) * COST_ONE_BIT;
+        }
+        c
+    };
+    one(&ctx.last_x, cx) + one(&ctx.last_y, cy)
+}
+
+/// Per-group state of the level-flag contexts while deciding levels.
+struct LevelState {
+    ctx_set: usize,
+    c1: u32,
+    nz_in_group: usize,
+    gt2_done: bool,
+    rice: u32,
+}
+
+impl LevelState {
+    /// Rate of coding `level` (> 0) at the current state, without the sig flag.
+    fn rate(&self, ctx: &Contexts, level: u32, chroma: bool) -> u32 {
+        let mut r = COST_ONE_BIT; // sign
+        if self.nz_in_group < 8 {
+            let gt1 = &ctx.gt1[self.ctx_set * 4 + self.c1 as usize + if chroma { 16 } else { 0 }];
+            r += bin_cost(gt1, level > 1);
+            if level > 1 {
+                if !self.gt2_done {
+                    r += bin_cost(&ctx.gt2[self.ctx_set + if chroma { 4 } else { 0 }], level > 2);
+                    if level > 2 {
+                        r += escape_cost(level - 3, self.rice);
+                    }
+                } else {
+                    r += escape_cost(level - 2, self.rice);
+                }
+            }
+        } else {
+            r += escape_cost(level - 1, self.rice);
+        }
+        r
+    }
+
+    fn update(&mut self, level: u32) {
+        if level == 0 {
+            return;
+        }
+        let escaped = if self.nz_in_group < 8 {
+            let escaped = level > 1 && (self.gt2_done || level > 2);
+            if level > 1 {
+                self.c1 = 0;
+                self.gt2_done = true;
+            } else if self.c1 > 0 && self.c1 < 3 {
+                self.c1 += 1;
+            }
+            escaped
+        } else {
+            true
+        };
+        if escaped {
+            self.rice = syntax::next_rice(self.rice, level);
+        }
+        self.nz_in_group += 1;
+    }
+}
+
+/// Chooses levels for `coeffs` (`n*n`) minimising distortion + `lambda` *
+/// rate. Returns whether any level is non-zero.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn rdoq(
     coeffs: &[i16],
     levels: &mut [i16],
     q: QuantParams,
-    _log2n: u32,
-    _chroma: bool,
-    _scan: ScanKind,
-    _ctx: &Contexts,
-    _lambda: f64,
+    log2n: u32,
+    chroma: bool,
+    scan_kind: ScanKind,
+    ctx: &Contexts,
+    lambda: f64,
 ) -> bool {
-    quantize(coeffs, levels, q, 171)
+    let n = 1usize << log2n;
+    let sc = scan(scan_kind, log2n);
+    let groups = sc.groups.len();
+    let total = groups * 16;
+    let pos_of = |i: usize| -> (usize, usize) {
+        let (gx, gy) = sc.groups[i / 16];
+        let (x, y) = sc.in_group[i % 16];
+        (gx as usize * 4 + x as usize, gy as usize * 4 + y as usize)
+    };
+    levels.fill(0);
+    let half = 1i64 << (q.shift - 1);
+    let mut level_double = [0i64; 1024];
+    let mut max_level = [0u32; 1024];
+    let mut last = None;
+    for i in 0..total {
+        let (x, y) = pos_of(i);
+        let ld = coeffs[y * n + x].unsigned_abs() as i64 * q.scale;
+        level_double[i] = ld;
+        max_level[i] = ((ld + half) >> q.shift).min(syntax::MAX_LEVEL as i64) as u32;
+        if max_level[i] > 0 {
+            last = Some(i);
+        }
+    }
+    let Some(last) = last else { return false };
+
+    // Distortion in pixel-domain squared error per unit of (level_double - level << shift)^2.
+    let err_scale = 1.0 / ((q.scale * q.scale) as f64 * (1u64 << (2 * (7 - log2n))) as f64);
+    let lambda_bits = lambda / (1u64 << COST_SHIFT) as f64;
+    let dist = |i: usize, l: u32| {
+        let e = (level_double[i] - ((l as i64) << q.shift)) as f64;
+        e * e * err_scale
+    };
+
+    let mut chosen = [0u32; 1024];
+    let mut cost_coded = [0f64; 1024]; // cost of position i when coded (sig flag included)
+    let mut cost_zero = [0f64; 1024]; // distortion of i when beyond the last position
+    let mut sig1_cost = [0f64; 1024]; // rate part of the sig=1 flag at i
+    let mut group_coded = [false; 64];
+    let g_side = n / 4;
+    let mut c1 = 1u32;
+    let last_group = last / 16;
+    for g in (0..=last_group).rev() {
+        let (gx, gy) = (sc.groups[g].0 as usize, sc.groups[g].1 as usize);
+        let coded_at = |gx: usize, gy: usize, gc: &[bool; 64]| gx < g_side && gy < g_side && gc[gy * g_side + gx];
+        let nb = coded_at(gx + 1, gy, &group_coded) as u8 | (coded_at(gx, gy + 1, &group_coded) as u8) << 1;
+        let mut st = LevelState {
+            ctx_set: (if g > 0 && !chroma { 2 } else { 0 }) + (c1 == 0) as usize,
+            c1: 1,
+            nz_in_group: 0,
+            gt2_done: false,
+            rice: 0,
+        };
+        let top = if g == last_group { last % 16 } else { 15 };
+        let mut group_cost_coded = 0.0;
+        let mut group_cost_zero = 0.0;
+        let mut any = false;
+        for p in (0..=top).rev() {
+            let i = g * 16 + p;
+            let (x, y) = pos_of(i);
+            let sig = &ctx.sig[syntax::sig_ctx(x, y, log2n, chroma, nb, scan_kind)];
+            let is_last_candidate = i == last;
+            let s0 = if is_last_candidate { 0.0 } else { bin_cost(sig, false) as f64 * lambda_bits };
+            let s1 = if is_last_candidate { 0.0 } else { bin_cost(sig, true) as f64 * lambda_bits };
+            cost_zero[i] = dist(i, 0);
+            let ml = max_level[i];
+            let mut best_l = 0;
+            let mut best = if is_last_candidate { f64::INFINITY } else { cost_zero[i] + s0 };
+            if ml > 0 {
+                let lo = if ml > 2 { ml - 1 } else { 1 };
+                for l in (lo..=ml).rev() {
+                    let c = dist(i, l) + s1 + st.rate(ctx, l, chroma) as f64 * lambda_bits;
+                    if c < best {
+                        best = c;
+                        best_l = l;
+                    }
+                }
+            }
+            chosen[i] = best_l;
+            cost_coded[i] = best;
+            sig1_cost[i] = s1;
+            st.update(best_l);
+            any |= best_l > 0;
+            group_cost_coded += best;
+            group_cost_zero += cost_zero[i];
+        }
+        // Drop a whole group when signalling it is not worth its distortion saving.
+        let explicit = g < last_group && g > 0;
+        if explicit && any {
+            let flag = &ctx.coded_group[if chroma { 2 } else { 0 } + (nb != 0) as usize];
+            let keep = group_cost_coded + bin_cost(flag, true) as f64 * lambda_bits;
+            let drop = group_cost_zero + bin_cost(flag, false) as f64 * lambda_bits;
+            if drop < keep {
+                for p in 0..16 {
+                    let i = g * 16 + p;
+                    chosen[i] = 0;
+                    cost_coded[i] = cost_zero[i];
+                }
+                any = false;
+            }
+        }
+        if any {
+            group_coded[gy * g_side + gx] = true;
+            c1 = st.c1;
+        }
+    }
+
+    // Choose the last position: everything after it is dropped, its own sig flag is implied.
+    let mut best_last = None;
+    let mut best_cost = f64::INFINITY;
+    let mut prefix_cost = 0.0; // coded cost of positions before i
+    let suffix_zero: Vec<f64> = {
+        let mut v = vec![0.0; last + 2];
+        for i in (0..=last).rev() {
+            v[i] = v[i + 1] + cost_zero[i];
+        }
+        v
+    };
+    for i in 0..=last {
+        if chosen[i] > 0 {
+            let (x, y) = pos_of(i);
+            let (cx, cy) = if scan_kind == ScanKind::Vertical { (y, x) } else { (x, y) };
+            let c = prefix_cost
+                + (cost_coded[i] - sig1_cost[i])
+                + suffix_zero[i + 1]
+                + last_cost(ctx, cx as u32, cy as u32, log2n, chroma) as f64 * lambda_bits;
+            if c < best_cost {
+                best_cost = c;
+                best_last = Some(i);
+            }
+        }
+        prefix_cost += cost_coded[i];
+    }
+    let Some(best_last) = best_last else { return false };
+    for (i, &l) in chosen.iter().enumerate().take(best_last + 1) {
+        if l > 0 {
+            let (x, y) = pos_of(i);
+            let c = coeffs[y * n + x];
+            levels[y * n + x] = if c < 0 { -(l as i16) } else { l as i16 };
+        }
+    }
+    true
 }
