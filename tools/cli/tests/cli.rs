@@ -1,0 +1,171 @@
+//! The command-line tools as a user runs them: round trips, exit codes, and
+//! no output file left behind by a failed run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn enc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_micaenc"))
+}
+fn dec() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_micadec"))
+}
+fn sample(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(name)
+}
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("tool runs")
+}
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+fn only_file(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+/// Writes the top-left `w` x `h` window of the first frame of a sample as a y4m file.
+fn write_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize) {
+    let mut r = mica::y4m::Y4mReader::new(std::fs::File::open(src).unwrap()).unwrap();
+    let mut header = r.header().clone();
+    header.width = w;
+    header.height = h;
+    let mut wr = mica::y4m::Y4mWriter::new(std::fs::File::create(dst).unwrap(), &header).unwrap();
+    for _ in 0..frames {
+        let f = r.read_frame().unwrap().unwrap();
+        let mut out = mica::Frame::new_420(w, h);
+        for (i, p) in out.planes.iter_mut().enumerate() {
+            let s = &f.planes[i];
+            for y in 0..p.height {
+                let pw = p.width;
+                p.data[y * pw..(y + 1) * pw].copy_from_slice(&s.data[y * s.width..y * s.width + pw]);
+            }
+        }
+        wr.write_frame(&out).unwrap();
+    }
+    wr.into_inner().unwrap();
+}
+
+#[test]
+fn help_lists_every_option() {
+    let o = run(enc().arg("--help"));
+    assert!(o.status.success());
+    let h = stdout(&o);
+    for opt in ["--output", "--qp", "--recon", "--limit", "--threads", "--cpu", "--md5", "--no-deblock"] {
+        assert!(h.contains(opt), "micaenc --help lacks {opt}");
+    }
+    let o = run(dec().arg("--help"));
+    let h = stdout(&o);
+    for opt in ["--output", "--md5", "--cpu"] {
+        assert!(h.contains(opt), "micadec --help lacks {opt}");
+    }
+}
+
+/// The decoder's output file equals the encoder's reconstruction byte for
+/// byte, and both tools print the same sample MD5; odd dimensions included.
+#[test]
+fn round_trip_files_and_md5() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("cut.y4m");
+    write_cut(&sample("city_720x400_6f.y4m"), &src, 645, 363, 2);
+    let ivf = dir.path().join("cut.ivf");
+    let recon = dir.path().join("recon.y4m");
+    let out = dir.path().join("dec.y4m");
+    let o = run(enc().arg(&src).arg("-o").arg(&ivf).args(["--qp", "37", "--md5", "--recon"]).arg(&recon));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("PSNR Y"), "summary missing: {}", stderr(&o));
+    let enc_md5 = stdout(&o);
+    assert_eq!(enc_md5.len(), 32);
+    let o = run(dec().arg(&ivf).arg("-o").arg(&out).arg("--md5"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), enc_md5);
+    assert!(std::fs::read(&recon).unwrap() == std::fs::read(&out).unwrap());
+    // Nothing but the files asked for (no temporaries left).
+    assert_eq!(only_file(dir.path()), ["cut.ivf", "cut.y4m", "dec.y4m", "recon.y4m"]);
+}
+
+#[test]
+fn pipes_through_standard_streams() {
+    let input = std::fs::read(sample("still_chelsea_448x296.y4m")).unwrap();
+    let mut child = enc()
+        .args(["-", "-o", "-", "--qp", "40", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(&o.stdout[..4], b"DKIF");
+    let mut child = dec().args(["-", "-o", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&o.stdout).unwrap();
+    }
+    let d = child.wait_with_output().unwrap();
+    assert!(d.status.success());
+    assert!(d.stdout.starts_with(b"YUV4MPEG2 W448 H296"));
+    assert_eq!(d.stdout.len(), input.len(), "same header and frame size as the source");
+}
+
+#[test]
+fn bad_options_exit_2() {
+    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).args(["-o", "/dev/null", "--qp", "52"]));
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")));
+    assert_eq!(o.status.code(), Some(2), "missing -o");
+}
+
+#[test]
+fn failures_exit_1_and_leave_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // Truncated y4m: the second frame is cut short.
+    let mut data = std::fs::read(sample("city_720x400_6f.y4m")).unwrap();
+    let frame = 6 + 720 * 400 * 3 / 2;
+    let header = data.iter().position(|&b| b == b'\n').unwrap() + 1;
+    data.truncate(header + frame + 1000);
+    let bad = dir.path().join("bad.y4m");
+    std::fs::write(&bad, &data).unwrap();
+    let ivf = dir.path().join("out.ivf");
+    let recon = dir.path().join("recon.y4m");
+    let o = run(enc().arg(&bad).arg("-o").arg(&ivf).arg("--recon").arg(&recon).args(["--qp", "45"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+    assert_eq!(only_file(dir.path()), ["bad.y4m"], "no output may be left behind");
+
+    // Unknown CPU level.
+    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).arg("-o").arg(&ivf).args(["--cpu", "sse9"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("sse9"));
+
+    // Missing input.
+    let o = run(enc().arg(dir.path().join("nope.y4m")).arg("-o").arg(&ivf));
+    assert_eq!(o.status.code(), Some(1));
+
+    // A corrupt stream: the decoder fails and writes no y4m.
+    let good = dir.path().join("good.ivf");
+    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).arg("-o").arg(&good).args(["--qp", "40"]));
+    assert!(o.status.success());
+    let mut stream = std::fs::read(&good).unwrap();
+    let n = stream.len();
+    stream.truncate(n - 7);
+    std::fs::write(&good, &stream).unwrap();
+    let out = dir.path().join("dec.y4m");
+    let o = run(dec().arg(&good).arg("-o").arg(&out));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!out.exists());
+    for (bytes, what) in [(&b""[..], "empty"), (&b"RIFF0000000000000000000000000000"[..], "magic")] {
+        std::fs::write(&good, bytes).unwrap();
+        let o = run(dec().arg(&good).arg("-o").arg(&out));
+        assert_eq!(o.status.code(), Some(1), "{what}");
+        assert!(!out.exists());
+    }
+}
