@@ -3,13 +3,17 @@
 //! The angular hot path is HEVC's 2-tap filter `((32 - f) * a + f * b + 16) >> 5`, done as
 //! `maddubs` on interleaved (a, b) byte pairs against interleaved (32 - f, f) weights, then
 //! `mulhrs` by 1 << 10, which is exactly `(v + 16) >> 5` for these non-negative sums.
-//! Vertical-class modes read each row as one contiguous window of the main reference.
-//! Horizontal-class modes skip the transpose: each output row runs along the left column,
-//! so it gathers its samples from the main reference with per-column `pshufb` tables that
-//! are built at compile time for each angle.
+//!
+//! 4x4 and 8x8 angular blocks gather their sample pairs straight from `refs` through
+//! per-mode `pshufb` tables built at compile time. Larger blocks first build the main
+//! reference on the stack; vertical-class modes then read each row as one contiguous
+//! window of it, and horizontal-class modes, instead of predicting transposed, gather each
+//! output row (which runs along the left column) with per-column `pshufb` tables.
 //!
 //! Every load and store goes through a bounds-checked helper, so the only requirement of
-//! the `unsafe fn` entry points is that the CPU supports AVX2.
+//! the `unsafe fn` entry points is that the CPU supports AVX2. Like the scalar reference
+//! they expect what `predict` ensures: N is 4, 8, 16 or 32, `refs` holds 4N + 1 samples,
+//! `dst` holds the block, and `edge_filter` is only set for N < 32.
 
 use core::arch::x86_64::*;
 
@@ -142,12 +146,16 @@ fn store_4x4(dst: &mut [u8], stride: usize, block: __m128i) {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn store_4x8(dst: &mut [u8], stride: usize, y: usize, rows: __m256i) {
-    let low = _mm256_castsi256_si128(rows);
-    let high = _mm256_extracti128_si256::<1>(rows);
-    store8(dst, y * stride, low);
-    store8(dst, (y + 1) * stride, _mm_unpackhi_epi64(low, low));
-    store8(dst, (y + 2) * stride, high);
-    store8(dst, (y + 3) * stride, _mm_unpackhi_epi64(high, high));
+    store_2x8(dst, stride, y, _mm256_castsi256_si128(rows));
+    store_2x8(dst, stride, y + 2, _mm256_extracti128_si256::<1>(rows));
+}
+
+/// Stores the two 8-byte rows packed in `rows` at rows `y` and `y + 1`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store_2x8(dst: &mut [u8], stride: usize, y: usize, rows: __m128i) {
+    store8(dst, y * stride, rows);
+    store8(dst, (y + 1) * stride, _mm_unpackhi_epi64(rows, rows));
 }
 
 /// Stores the two 16-byte rows held in the lanes of `rows` at rows `y` and `y + 1`.
@@ -223,7 +231,7 @@ fn corner(refs: &[u8], n: usize) -> i16 {
 // Every sum stays below 2N * 256, well inside i16.
 
 /// Per-column planar terms for the given columns: the sum without the left term at row 0,
-/// its change per row, and the weight of left[y].
+/// its change per row, and the weight of `left[y]`.
 struct PlanarColumns {
     row0: __m256i,
     step: __m256i,
@@ -231,35 +239,29 @@ struct PlanarColumns {
 }
 
 impl PlanarColumns {
-    /// `top` and `x_plus_one` hold top[x] and x + 1 for the columns of each i16 lane.
+    /// `top_row` and `x_plus_one` hold `top[x]` and x + 1 for the column of each i16 lane.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn new(refs: &[u8], n: usize, top: __m256i, x_plus_one: __m256i) -> Self {
-        let top_right = _mm256_set1_epi16(self::top(refs, n, n));
+    fn new(refs: &[u8], n: usize, top_row: __m256i, x_plus_one: __m256i) -> Self {
+        let top_right = _mm256_set1_epi16(top(refs, n, n));
         let bottom_left = _mm256_set1_epi16(left(refs, n, n));
         let n_i16 = _mm256_set1_epi16(n as i16);
         let column_terms = _mm256_add_epi16(
             _mm256_mullo_epi16(x_plus_one, top_right),
-            _mm256_mullo_epi16(top, _mm256_sub_epi16(n_i16, _mm256_set1_epi16(1))),
+            _mm256_mullo_epi16(top_row, _mm256_sub_epi16(n_i16, _mm256_set1_epi16(1))),
         );
         Self {
             row0: _mm256_add_epi16(column_terms, _mm256_add_epi16(bottom_left, n_i16)),
-            step: _mm256_sub_epi16(bottom_left, top),
+            step: _mm256_sub_epi16(bottom_left, top_row),
             left_weight: _mm256_sub_epi16(n_i16, x_plus_one),
         }
     }
 
-    /// The sums `rows` rows further down, one count per 64-bit quarter.
+    /// The sums `rows[q]` rows further down in 64-bit quarter q.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn advanced(&self, rows: [u16; 4]) -> __m256i {
-        let counts = _mm256_setr_epi64x(
-            repeat_u16(rows[0]),
-            repeat_u16(rows[1]),
-            repeat_u16(rows[2]),
-            repeat_u16(rows[3]),
-        );
-        _mm256_add_epi16(self.row0, _mm256_mullo_epi16(self.step, counts))
+    fn advanced(&self, rows: [i16; 4]) -> __m256i {
+        _mm256_add_epi16(self.row0, _mm256_mullo_epi16(self.step, per_quarter(rows)))
     }
 
     /// Predicted values from the per-column sums `acc` and the left samples `left`.
@@ -273,21 +275,17 @@ impl PlanarColumns {
     }
 }
 
-/// `value` in each i16 of the 64-bit quarters: lo..hi for `[q0, q1, q2, q3]`.
+/// Four copies of `values[q]` in each 64-bit quarter q.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn per_quarter(values: [i16; 4]) -> __m256i {
+    let four_copies = |value: i16| (u64::from(value as u16) * 0x0001_0001_0001_0001) as i64;
     _mm256_setr_epi64x(
-        repeat_u16(values[0] as u16),
-        repeat_u16(values[1] as u16),
-        repeat_u16(values[2] as u16),
-        repeat_u16(values[3] as u16),
+        four_copies(values[0]),
+        four_copies(values[1]),
+        four_copies(values[2]),
+        four_copies(values[3]),
     )
-}
-
-/// Four copies of a 16-bit value in one 64-bit lane.
-fn repeat_u16(value: u16) -> i64 {
-    (u64::from(value) * 0x0001_0001_0001_0001) as i64
 }
 
 /// Row shift for planar: log2 N + 1.
@@ -303,17 +301,17 @@ fn planar_shift(n: usize) -> __m128i {
 fn planar_4(refs: &[u8], dst: &mut [u8], stride: usize) {
     const N: usize = 4;
     let top_row = _mm_cvtepu8_epi16(load4(refs, 2 * N + 1));
-    let top = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(top_row, top_row));
+    let top_row = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(top_row, top_row));
     let x_plus_one = _mm256_setr_epi16(1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4);
-    let columns = PlanarColumns::new(refs, N, top, x_plus_one);
+    let columns = PlanarColumns::new(refs, N, top_row, x_plus_one);
     let acc = columns.advanced([0, 1, 2, 3]);
-    let left = per_quarter([
+    let left_column = per_quarter([
         left(refs, N, 0),
         left(refs, N, 1),
         left(refs, N, 2),
         left(refs, N, 3),
     ]);
-    let values = columns.values(acc, left, planar_shift(N));
+    let values = columns.values(acc, left_column, planar_shift(N));
     store_4x4(dst, stride, pack_in_order(values));
 }
 
@@ -324,9 +322,9 @@ fn planar_4(refs: &[u8], dst: &mut [u8], stride: usize) {
 fn planar_8(refs: &[u8], dst: &mut [u8], stride: usize) {
     const N: usize = 8;
     let shift = planar_shift(N);
-    let top = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(load8(refs, 2 * N + 1)));
+    let top_row = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(load8(refs, 2 * N + 1)));
     let x_plus_one = _mm256_setr_epi16(1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8);
-    let columns = PlanarColumns::new(refs, N, top, x_plus_one);
+    let columns = PlanarColumns::new(refs, N, top_row, x_plus_one);
     let mut acc_even = columns.advanced([0, 0, 2, 2]);
     let mut acc_odd = columns.advanced([1, 1, 3, 3]);
     let four_rows = _mm256_slli_epi16::<2>(columns.step);
@@ -346,9 +344,9 @@ fn planar_8(refs: &[u8], dst: &mut [u8], stride: usize) {
 fn planar_16(refs: &[u8], dst: &mut [u8], stride: usize) {
     const N: usize = 16;
     let shift = planar_shift(N);
-    let top = _mm256_cvtepu8_epi16(load16(refs, 2 * N + 1));
+    let top_row = _mm256_cvtepu8_epi16(load16(refs, 2 * N + 1));
     let x_plus_one = _mm256_setr_epi16(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
-    let columns = PlanarColumns::new(refs, N, top, x_plus_one);
+    let columns = PlanarColumns::new(refs, N, top_row, x_plus_one);
     let mut acc = columns.row0;
     for y in (0..N).step_by(2) {
         let first = columns.values(acc, _mm256_set1_epi16(left(refs, N, y)), shift);
@@ -369,7 +367,7 @@ fn planar_32(refs: &[u8], dst: &mut [u8], stride: usize) {
     const N: usize = 32;
     let shift = planar_shift(N);
     let zero = _mm256_setzero_si256();
-    let top = load32(refs, 2 * N + 1);
+    let top_row = load32(refs, 2 * N + 1);
     let x_plus_one = _mm256_setr_epi8(
         1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
         26, 27, 28, 29, 30, 31, 32,
@@ -377,13 +375,13 @@ fn planar_32(refs: &[u8], dst: &mut [u8], stride: usize) {
     let lo = PlanarColumns::new(
         refs,
         N,
-        _mm256_unpacklo_epi8(top, zero),
+        _mm256_unpacklo_epi8(top_row, zero),
         _mm256_unpacklo_epi8(x_plus_one, zero),
     );
     let hi = PlanarColumns::new(
         refs,
         N,
-        _mm256_unpackhi_epi8(top, zero),
+        _mm256_unpackhi_epi8(top_row, zero),
         _mm256_unpackhi_epi8(x_plus_one, zero),
     );
     let (mut acc_lo, mut acc_hi) = (lo.row0, hi.row0);
@@ -415,6 +413,7 @@ fn sum_bytes<const LEN: usize>(bytes: &[u8], at: usize) -> i32 {
     _mm_cvtsi128_si32(sums) + _mm_extract_epi16::<4>(sums)
 }
 
+/// DC prediction for one block size.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn dc<const N: usize>(refs: &[u8], edge_filter: bool, dst: &mut [u8], stride: usize) {
@@ -439,6 +438,7 @@ fn dc<const N: usize>(refs: &[u8], edge_filter: bool, dst: &mut [u8], stride: us
 // ---------------------------------------------------------------------------------------
 // Angular
 
+/// Angular prediction for one block size.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn angular<const N: usize>(
@@ -454,11 +454,15 @@ fn angular<const N: usize>(
         horizontal_copy::<N>(refs, edge_filter, dst, stride);
     } else if N == 4 {
         angular_4x4(&TAPS_4X4[usize::from(mode - 2)], refs, dst, stride);
+    } else if N == 8 {
+        angular_8x8(&TAPS_8X8[usize::from(mode - 2)], refs, dst, stride);
     } else {
+        let angle = intra_pred_angle(mode);
+        let vertical = mode >= FIRST_VERTICAL_MODE;
         let mut main = [0; MAIN_LEN];
         build_main_reference::<N>(mode, refs, &mut main);
-        if mode >= FIRST_VERTICAL_MODE {
-            vertical_class::<N>(&main, intra_pred_angle(mode), dst, stride);
+        if vertical {
+            vertical_class::<N>(&main, angle, dst, stride);
         } else {
             horizontal_class::<N>(&main, &COLUMN_TAPS[usize::from(mode - 2)], dst, stride);
         }
@@ -514,23 +518,6 @@ fn line_taps(across: usize, angle: i32) -> (usize, i16) {
     (near as usize, weight_pair(position & 31))
 }
 
-/// Interleaved (near, far) pairs for the 8 samples of a line starting at main[near].
-#[inline]
-#[target_feature(enable = "avx2")]
-fn pairs8(main: &MainRef, near: usize) -> __m128i {
-    _mm_unpacklo_epi8(load8(main, near), load8(main, near + 1))
-}
-
-/// Interpolated 8-sample lines `first` and `second` (near index and weights from
-/// [`line_taps`]) in the two lanes.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn two_lines_of_8(main: &MainRef, first: (usize, i16), second: (usize, i16)) -> __m256i {
-    let pairs = _mm256_set_m128i(pairs8(main, second.0), pairs8(main, first.0));
-    let weights = _mm256_set_m128i(_mm_set1_epi16(second.1), _mm_set1_epi16(first.1));
-    interpolate(pairs, weights)
-}
-
 /// Reverses the order of 16 bytes.
 #[inline]
 #[target_feature(enable = "avx2")]
@@ -541,7 +528,7 @@ fn reverse16(v: __m128i) -> __m128i {
     )
 }
 
-/// Vector version of `main_reference` for N >= 8, writing into a zeroed `main`.
+/// Vector version of `main_reference` for N = 16 or 32, writing into a zeroed `main`.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn build_main_reference<const N: usize>(mode: u8, refs: &[u8], main: &mut MainRef) {
@@ -560,7 +547,7 @@ fn build_main_reference<const N: usize>(mode: u8, refs: &[u8], main: &mut MainRe
     }
 }
 
-/// Fills ref[-N..0] of a negative-angle mode by gathering the side edge samples at the
+/// Fills `ref[-N..0]` of a negative-angle mode by gathering the side edge samples at the
 /// distances of [`PROJECTED_SIDE`] with `pshufb`. Entries below `first_main_index` get
 /// arbitrary edge samples; no prediction reads them.
 #[inline]
@@ -570,7 +557,7 @@ fn project_side_edge<const N: usize>(mode: u8, refs: &[u8], main: &mut MainRef) 
     let distance = if N == 32 {
         load32(distances, 0)
     } else {
-        _mm256_castsi128_si256(load_low::<N>(distances, 32 - N))
+        _mm256_castsi128_si256(load16(distances, 32 - N))
     };
     // The side edge's samples at distances 1..=N are refs[N..2N] backwards for the left
     // column and refs[2N + 1..3N + 1] forwards for the top row.
@@ -596,14 +583,14 @@ fn project_side_edge<const N: usize>(mode: u8, refs: &[u8], main: &mut MainRef) 
     } else {
         let side = load16(refs, side_start);
         let gathered = _mm_shuffle_epi8(side, _mm256_castsi256_si128(index));
-        store_low::<N>(main, MAIN_ORIGIN - N, gathered);
+        store16(main, MAIN_ORIGIN - N, gathered);
     }
 }
 
 /// First mode with a negative angle; they run up to mode 25.
 const FIRST_NEGATIVE_MODE: u8 = 11;
 
-/// For modes 11..=25, `projected_side` of ref[k] at k + 32 for k in -32..0.
+/// For modes 11..=25, `projected_side` of `ref[k]` at k + 32 for k in -32..0.
 static PROJECTED_SIDE: [[u8; 32]; 15] = {
     let mut table = [[0; 32]; 15];
     let mut mode = 0;
@@ -619,40 +606,59 @@ static PROJECTED_SIDE: [[u8; 32]; 15] = {
     table
 };
 
-/// Everything a 4x4 angular block needs, per output sample in raster order: `pairs`
-/// picks its (near, far) samples straight from the 16 refs bytes starting at `window`,
-/// which folds the main reference, its projection and the transpose of horizontal-class
-/// modes into one `pshufb`.
-struct Taps4x4 {
+/// Everything a 4x4 or 8x8 angular block of one mode needs, per output sample: `pairs`
+/// picks its (near, far) samples straight from the 16 (4x4) or 32 (8x8) refs bytes
+/// starting at `window`, which folds the main reference, its projection and the transpose
+/// of horizontal-class modes into a single lookup, and `weights` holds their (32 - f, f).
+/// Reading refs directly keeps these small blocks clear of a freshly stored main
+/// reference, whose unaligned reloads cannot be store-forwarded and stall.
+///
+/// 4x4 samples are in raster order. 8x8 samples come in four 16-sample groups holding
+/// rows (0, 2), (1, 3), (4, 6), (5, 7), so that packing two groups yields four rows in order.
+struct BlockTaps<const LEN: usize> {
     window: usize,
-    pairs: [u8; 32],
-    weights: [u8; 32],
+    pairs: [u8; LEN],
+    weights: [u8; LEN],
 }
 
-impl Taps4x4 {
+impl<const LEN: usize> BlockTaps<LEN> {
+    /// Block side of these taps: LEN = 2 * N * N.
+    const N: usize = if LEN == 32 { 4 } else { 8 };
+
+    const EMPTY: Self = Self {
+        window: 0,
+        pairs: [0; LEN],
+        weights: [0; LEN],
+    };
+
     const fn new(mode: u8) -> Self {
-        const N: usize = 4;
+        let n = Self::N;
         let vertical = mode >= FIRST_VERTICAL_MODE;
         let angle = intra_pred_angle(mode);
-        // Vertical-class modes read refs[4..=16], horizontal-class ones refs[0..=12].
+        // Vertical-class modes read refs[N..=4N], horizontal-class ones refs[0..=3N].
         let window = if vertical { 1 } else { 0 };
-        let mut taps = Taps4x4 {
+        let mut taps = Self {
             window,
-            pairs: [0; 32],
-            weights: [0; 32],
+            ..Self::EMPTY
         };
         let mut sample = 0;
-        while sample < 16 {
-            let (x, y) = (sample % 4, sample / 4);
+        while sample < n * n {
+            let x = sample % n;
+            let y = if n == 4 {
+                sample / 4
+            } else {
+                let group = sample / 16;
+                (group / 2) * 4 + group % 2 + 2 * ((sample / 8) % 2)
+            };
             let (along, across) = if vertical { (x, y) } else { (y, x) };
             let position = (across as i32 + 1) * angle;
             let fact = position & 31;
             let near = along as i32 + (position >> 5) + 1;
             // Without a fraction the far sample has weight 0 and may lie past ref[2N].
             let far = if fact == 0 { near } else { near + 1 };
-            let near_index = main_source(mode, N, near) - window;
-            let far_index = main_source(mode, N, far) - window;
-            assert!(near_index < 16 && far_index < 16);
+            let near_index = main_source(mode, n, near) - window;
+            let far_index = main_source(mode, n, far) - window;
+            assert!(near_index < 4 * n && far_index < 4 * n);
             taps.pairs[2 * sample] = near_index as u8;
             taps.pairs[2 * sample + 1] = far_index as u8;
             taps.weights[2 * sample] = (32 - fact) as u8;
@@ -661,74 +667,78 @@ impl Taps4x4 {
         }
         taps
     }
+
+    /// The taps of modes 2..=34, indexed by mode - 2.
+    const fn all_modes() -> [Self; 33] {
+        let mut all = [Self::EMPTY; 33];
+        let mut index = 0;
+        while index < 33 {
+            all[index] = Self::new(index as u8 + 2);
+            index += 1;
+        }
+        all
+    }
 }
 
-/// 4x4 taps of modes 2..=34, indexed by mode - 2.
-static TAPS_4X4: [Taps4x4; 33] = {
-    let mut all = [const {
-        Taps4x4 {
-            window: 0,
-            pairs: [0; 32],
-            weights: [0; 32],
-        }
-    }; 33];
-    let mut index = 0;
-    while index < 33 {
-        all[index] = Taps4x4::new(index as u8 + 2);
-        index += 1;
-    }
-    all
-};
+static TAPS_4X4: [BlockTaps<32>; 33] = BlockTaps::all_modes();
+static TAPS_8X8: [BlockTaps<128>; 33] = BlockTaps::all_modes();
 
 /// A 4x4 angular block: one lookup, one interpolation.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn angular_4x4(taps: &Taps4x4, refs: &[u8], dst: &mut [u8], stride: usize) {
+fn angular_4x4(taps: &BlockTaps<32>, refs: &[u8], dst: &mut [u8], stride: usize) {
     let window = _mm256_broadcastsi128_si256(load16(refs, taps.window));
     let pairs = _mm256_shuffle_epi8(window, load32(&taps.pairs, 0));
-    store_4x4(
-        dst,
-        stride,
-        pack_in_order(interpolate(pairs, load32(&taps.weights, 0))),
-    );
+    let values = interpolate(pairs, load32(&taps.weights, 0));
+    store_4x4(dst, stride, pack_in_order(values));
 }
 
-/// Vertical-class modes, N >= 8: row y is one contiguous window of the main reference
-/// with a single weight pair.
+/// An 8x8 angular block: four 32-entry lookups and interpolations.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn angular_8x8(taps: &BlockTaps<128>, refs: &[u8], dst: &mut [u8], stride: usize) {
+    let window = load32(refs, taps.window);
+    let low = _mm256_permute2x128_si256::<0x00>(window, window);
+    let high = _mm256_permute2x128_si256::<0x11>(window, window);
+    let group = |index: usize| {
+        let selector = load32(&taps.pairs, 32 * index);
+        // pshufb looks up 16 bytes; bit 4 of the selector picks the half.
+        let pairs = _mm256_blendv_epi8(
+            _mm256_shuffle_epi8(low, selector),
+            _mm256_shuffle_epi8(high, selector),
+            _mm256_slli_epi16::<3>(selector),
+        );
+        interpolate(pairs, load32(&taps.weights, 32 * index))
+    };
+    store_4x8(dst, stride, 0, _mm256_packus_epi16(group(0), group(1)));
+    store_4x8(dst, stride, 4, _mm256_packus_epi16(group(2), group(3)));
+}
+
+/// Vertical-class modes, N = 16 or 32: row y is one contiguous window of the main
+/// reference with a single weight pair.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn vertical_class<const N: usize>(main: &MainRef, angle: i32, dst: &mut [u8], stride: usize) {
-    match N {
-        8 => {
-            for y in (0..N).step_by(4) {
-                // Lanes hold rows (y, y + 2) and (y + 1, y + 3) so packing yields rows in order.
-                let even = two_lines_of_8(main, line_taps(y, angle), line_taps(y + 2, angle));
-                let odd = two_lines_of_8(main, line_taps(y + 1, angle), line_taps(y + 3, angle));
-                store_4x8(dst, stride, y, _mm256_packus_epi16(even, odd));
-            }
+    if N == 16 {
+        for y in (0..N).step_by(2) {
+            // One row per lane.
+            let (near0, weights0) = line_taps(y, angle);
+            let (near1, weights1) = line_taps(y + 1, angle);
+            let near = _mm256_set_m128i(load16(main, near1), load16(main, near0));
+            let far = _mm256_set_m128i(load16(main, near1 + 1), load16(main, near0 + 1));
+            let weights = _mm256_set_m128i(_mm_set1_epi16(weights1), _mm_set1_epi16(weights0));
+            let lo = interpolate(_mm256_unpacklo_epi8(near, far), weights);
+            let hi = interpolate(_mm256_unpackhi_epi8(near, far), weights);
+            store_2x16(dst, stride, y, _mm256_packus_epi16(lo, hi));
         }
-        16 => {
-            for y in (0..N).step_by(2) {
-                // One row per lane.
-                let (near0, weights0) = line_taps(y, angle);
-                let (near1, weights1) = line_taps(y + 1, angle);
-                let near = _mm256_set_m128i(load16(main, near1), load16(main, near0));
-                let far = _mm256_set_m128i(load16(main, near1 + 1), load16(main, near0 + 1));
-                let weights = _mm256_set_m128i(_mm_set1_epi16(weights1), _mm_set1_epi16(weights0));
-                let lo = interpolate(_mm256_unpacklo_epi8(near, far), weights);
-                let hi = interpolate(_mm256_unpackhi_epi8(near, far), weights);
-                store_2x16(dst, stride, y, _mm256_packus_epi16(lo, hi));
-            }
-        }
-        _ => {
-            for y in 0..N {
-                let (near, weights) = line_taps(y, angle);
-                let (near, far) = (load32(main, near), load32(main, near + 1));
-                let weights = _mm256_set1_epi16(weights);
-                let lo = interpolate(_mm256_unpacklo_epi8(near, far), weights);
-                let hi = interpolate(_mm256_unpackhi_epi8(near, far), weights);
-                store32(dst, y * stride, _mm256_packus_epi16(lo, hi));
-            }
+    } else {
+        for y in 0..N {
+            let (near, weights) = line_taps(y, angle);
+            let (near, far) = (load32(main, near), load32(main, near + 1));
+            let weights = _mm256_set1_epi16(weights);
+            let lo = interpolate(_mm256_unpacklo_epi8(near, far), weights);
+            let hi = interpolate(_mm256_unpackhi_epi8(near, far), weights);
+            store32(dst, y * stride, _mm256_packus_epi16(lo, hi));
         }
     }
 }
@@ -830,7 +840,7 @@ static COLUMN_TAPS: [ColumnTaps; 16] = {
     all
 };
 
-/// Horizontal-class modes, N >= 8, predicted row by row without a transpose.
+/// Horizontal-class modes, N = 16 or 32, predicted row by row without a transpose.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn horizontal_class<const N: usize>(
@@ -840,15 +850,6 @@ fn horizontal_class<const N: usize>(
     stride: usize,
 ) {
     match N {
-        8 => {
-            // Lanes hold rows (y, y + 2) and (y + 1, y + 3) so packing yields rows in order.
-            let (pairs, weights) = (taps.pairs(0, 0), taps.weights(0, 0));
-            for y in (0..N).step_by(4) {
-                let even = taps.lanes(main, (y, 0), (y + 2, 0), pairs, weights);
-                let odd = taps.lanes(main, (y + 1, 0), (y + 3, 0), pairs, weights);
-                store_4x8(dst, stride, y, _mm256_packus_epi16(even, odd));
-            }
-        }
         16 => {
             // Lanes hold rows (y, y + 1), one vector per chunk.
             let (pairs0, weights0) = (taps.pairs(0, 0), taps.weights(0, 0));

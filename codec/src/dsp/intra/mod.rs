@@ -68,7 +68,7 @@ const fn inv_angle(angle: i32) -> i32 {
 /// Index of the spec's `ref[0]` (the corner) in a [`MainRef`].
 const MAIN_ORIGIN: usize = MAX_N;
 
-/// Length of a [`MainRef`]: room for ref[-32..=64] plus slack so that whole-vector loads
+/// Length of a [`MainRef`]: room for `ref[-32..=64]` plus slack so that whole-vector loads
 /// starting anywhere a kernel needs stay inside the array.
 const MAIN_LEN: usize = 4 * MAX_N;
 
@@ -76,7 +76,7 @@ const MAIN_LEN: usize = 4 * MAX_N;
 /// `MAIN_ORIGIN + k` for k in [`first_main_index`]..=2N, zero elsewhere.
 type MainRef = [u8; MAIN_LEN];
 
-/// The lowest k for which an angular mode's ref[k] exists: negative angles that reach
+/// The lowest k for which an angular mode's `ref[k]` exists: negative angles that reach
 /// further than one sample back extend the main reference to (N * angle) >> 5.
 const fn first_main_index(mode: u8, n: usize) -> i32 {
     let angle = intra_pred_angle(mode);
@@ -88,12 +88,12 @@ const fn first_main_index(mode: u8, n: usize) -> i32 {
     }
 }
 
-/// Distance from the corner along the side edge that ref[k] (k < 0) is projected from.
+/// Distance from the corner along the side edge that `ref[k]` (k < 0) is projected from.
 const fn projected_side(angle: i32, k: i32) -> i32 {
     (k * inv_angle(angle) + 128) >> 8
 }
 
-/// Index in `refs` of the spec's ref[k] for angular `mode`, k in
+/// Index in `refs` of the spec's `ref[k]` for angular `mode`, k in
 /// [`first_main_index`]..=2N: the corner and then the top row (vertical class) or the left
 /// column (horizontal class) for k >= 0, the other edge projected for k < 0.
 const fn main_source(mode: u8, n: usize, k: i32) -> usize {
@@ -130,7 +130,7 @@ fn block_size(log2n: u32) -> usize {
     1 << log2n
 }
 
-/// Whether HEVC's [1,2,1] reference smoothing applies (luma only; N=4 never; DC never;
+/// Whether HEVC's `[1,2,1]` reference smoothing applies (luma only; N=4 never; DC never;
 /// planar for N>=8; angular when min(|mode-26|,|mode-10|) > threshold with thresholds
 /// 7 (N=8), 1 (N=16), 0 (N=32)).
 ///
@@ -154,10 +154,10 @@ pub fn needs_ref_filter(mode: u8, log2n: u32, is_luma: bool) -> bool {
     distance_to_hor_or_ver > threshold
 }
 
-/// [1,2,1] smoothing along the whole refs line (the two end samples copied unchanged),
+/// `[1,2,1]` smoothing along the whole refs line (the two end samples copied unchanged),
 /// and for N=32 HEVC's strong (bi-linear) intra smoothing when its flatness condition holds
-/// (|bottomleft + corner - 2*left[N-1]| < 8 and |corner + topright - 2*top[N-1]| < 8, with
-/// the H.265 8.4.4.2.3 definitions, threshold 1 << (bitDepth-5) = 8).
+/// (`|bottomleft + corner - 2*left[N-1]| < 8` and `|corner + topright - 2*top[N-1]| < 8`,
+/// with the H.265 8.4.4.2.3 definitions, threshold `1 << (bitDepth-5)` = 8).
 ///
 /// `refs` and `out` both hold 4N + 1 samples in the layout described in the module docs.
 pub fn filter_refs(refs: &[u8], log2n: u32, out: &mut [u8]) {
@@ -168,9 +168,9 @@ pub fn filter_refs(refs: &[u8], log2n: u32, out: &mut [u8]) {
 }
 
 /// Predicts an NxN block into dst (row stride `stride`). `edge_filter` enables HEVC's boundary
-/// smoothing for luma blocks with N < 32: DC (first row/column [1,3]/4 and corner [1,2,1]),
+/// smoothing for luma blocks with N < 32: DC (first row/column `[1,3]/4` and corner `[1,2,1]`),
 /// pure horizontal/vertical (first row/column adjusted by half the gradient of the other edge,
-/// clipped to [0,255]).
+/// clipped to `[0,255]`).
 ///
 /// As in HEVC the boundary smoothing never applies to 32x32 blocks, so passing "is luma" as
 /// `edge_filter` is enough. Only the NxN block of `dst` is written.
@@ -234,7 +234,7 @@ mod tests {
         (0..4 * n + 1).map(|_| rng.gen()).collect()
     }
 
-    /// Reference line with left[y] = left_at(y), corner, top[x] = top_at(x).
+    /// Reference line with `left[y]` = left_at(y), corner, `top[x]` = top_at(x).
     fn refs_from(
         n: usize,
         left_at: impl Fn(usize) -> u8,
@@ -319,7 +319,13 @@ mod tests {
             let flat = |value: u8| vec![value; len];
             let alternating = |phase: usize| -> Vec<u8> {
                 (0..len)
-                    .map(|k| if (k + phase) % 2 == 0 { 0 } else { 255 })
+                    .map(|k| {
+                        if (k + phase).is_multiple_of(2) {
+                            0
+                        } else {
+                            255
+                        }
+                    })
                     .collect()
             };
             check_all_levels(&flat(0), log2n, "all 0");
@@ -443,9 +449,11 @@ mod tests {
     }
 
     #[test]
-    fn planar_reproduces_planes_that_fall_along_the_diagonal() {
-        // Planar blends towards the single top-right and bottom-left samples, which is exact
-        // for planes c + a*(x - y) (both corners then predict the same diagonal slope).
+    fn planar_reproduces_diagonal_ramps_within_one() {
+        // Planar blends each row towards the one top-right sample and each column towards
+        // the one bottom-left sample, so it only approximates a general plane (see the
+        // closed form below). For ramps c + a*(x - y) the two blends' errors cancel down
+        // to a*(x - y)/2N, under |a|/2, and the prediction stays within one of the plane.
         for log2n in LOG2_SIZES {
             let n = 1 << log2n;
             for a in [-3.0, -1.0, -0.5, 0.0, 0.75, 1.0, 2.0] {
@@ -555,8 +563,8 @@ mod tests {
         let n = 8;
         let refs = refs_from(n, |_| 0, 0, |x| (32 * x).min(255) as u8);
         let rows = scalar_rows(33, &refs, 3, false);
-        for x in 0..6 {
-            assert_eq!(u32::from(rows[0][x]), 32 * x as u32 + 26);
+        for (x, &value) in rows[0][..6].iter().enumerate() {
+            assert_eq!(u32::from(value), 32 * x as u32 + 26);
         }
     }
 

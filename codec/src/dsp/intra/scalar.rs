@@ -40,7 +40,7 @@ impl Refs<'_> {
 }
 
 /// Reference smoothing (H.265 8.4.4.2.3): strong bi-linear smoothing for flat 32x32
-/// references, [1,2,1] otherwise.
+/// references, `[1,2,1]` otherwise.
 pub fn filter_refs(refs: &[u8], n: usize, out: &mut [u8]) {
     let r = Refs { line: refs, n };
     // Flat: each edge's midpoint lies close to the straight line from the corner to the
@@ -90,8 +90,8 @@ pub fn predict_planar(refs: &[u8], n: usize, dst: &mut [u8], stride: usize) {
     }
 }
 
-/// DC prediction (H.265 8.4.4.2.5), with the [1,3]/4 smoothing of the first row and
-/// column (corner [1,2,1]) when `edge_filter` is set.
+/// DC prediction (H.265 8.4.4.2.5), with the `[1,3]/4` smoothing of the first row and
+/// column (corner `[1,2,1]`) when `edge_filter` is set.
 pub fn predict_dc(refs: &[u8], n: usize, edge_filter: bool, dst: &mut [u8], stride: usize) {
     let r = Refs { line: refs, n };
     let sum: i32 = (0..n).map(|i| r.top(i) + r.left(i)).sum();
@@ -100,10 +100,10 @@ pub fn predict_dc(refs: &[u8], n: usize, edge_filter: bool, dst: &mut [u8], stri
         dst[y * stride..][..n].fill(dc as u8);
     }
     if edge_filter {
-        dst[0] = ((r.left(0) + 2 * dc + r.top(0) + 2) >> 2) as u8;
-        for x in 1..n {
-            dst[x] = ((r.top(x) + 3 * dc + 2) >> 2) as u8;
+        for (x, sample) in dst[..n].iter_mut().enumerate().skip(1) {
+            *sample = ((r.top(x) + 3 * dc + 2) >> 2) as u8;
         }
+        dst[0] = ((r.left(0) + 2 * dc + r.top(0) + 2) >> 2) as u8;
         for y in 1..n {
             dst[y * stride] = ((r.left(y) + 3 * dc + 2) >> 2) as u8;
         }
@@ -154,8 +154,8 @@ pub fn predict_angular(
         }
     }
     if edge_filter && mode == HOR {
-        for x in 0..n {
-            dst[x] = (r.left(0) + ((r.top(x) - r.corner()) >> 1)).clamp(0, 255) as u8;
+        for (x, sample) in dst[..n].iter_mut().enumerate() {
+            *sample = (r.left(0) + ((r.top(x) - r.corner()) >> 1)).clamp(0, 255) as u8;
         }
     }
 }

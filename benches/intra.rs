@@ -1,0 +1,43 @@
+//! Intra prediction: scalar against AVX2 `predict` for a few representative modes at every
+//! block size (planar, DC, the two diagonals 2 and 18, pure horizontal and vertical, and
+//! the fractional vertical-class mode 30), as a luma block with boundary smoothing.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use mica::cpu::CpuLevel;
+use mica::dsp::intra::{predict, DC, HOR, PLANAR, VER};
+use std::hint::black_box;
+
+const MODES: [u8; 7] = [PLANAR, DC, 2, HOR, 18, VER, 30];
+
+fn bench_predict(c: &mut Criterion) {
+    for log2n in 2..=5u32 {
+        let n = 1usize << log2n;
+        // Fixed pseudo-random references; the kernels' cost does not depend on the values.
+        let refs: Vec<u8> = (0..4 * n + 1).map(|i| (i * 97 + 13) as u8).collect();
+        let stride = 64;
+        let mut dst = vec![0u8; n * stride];
+        let mut group = c.benchmark_group(format!("intra_predict/{n}x{n}"));
+        for mode in MODES {
+            for cpu in CpuLevel::all_supported() {
+                group.bench_function(BenchmarkId::new(cpu.name(), format!("mode {mode}")), |b| {
+                    b.iter(|| {
+                        predict(
+                            black_box(mode),
+                            black_box(&refs),
+                            log2n,
+                            true,
+                            &mut dst,
+                            stride,
+                            cpu,
+                        );
+                        black_box(&dst);
+                    })
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_predict);
+criterion_main!(benches);
