@@ -1,0 +1,592 @@
+//! mica-rd: rate-distortion benchmark of Mica against other codecs, measured
+//! in one run (BD-rate/BD-PSNR with PCHIP, CLIC-style bitrate targets).
+//! See docs/mica-rd.md.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use codecs::{Clip, Codec, Rav1eDecode, RunOpts};
+use metrics::YuvWeights;
+use mica_rd::{bd, codecs, external, metrics, plot, report, results, runner};
+use report::{Metric, ReportInfo};
+use results::{consolidate, read_csv, write_csv, write_json, CsvAppender, FrameRow, Row};
+use runner::{ClicJob, Job, MeasureOpts, Sink};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+#[derive(Parser)]
+#[command(
+    name = "mica-rd",
+    version,
+    about = "Rate-distortion benchmark: Mica, rav1e and command-line codecs measured in one run"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Code every clip at every quality point with every codec; write CSV, JSON, plots and a report.
+    Run(RunArgs),
+    /// CLIC mode: per clip, the best setting whose bitrate meets each target.
+    Clic(ClicArgs),
+    /// BD-rate and BD-PSNR of two CSV files with `kbps` and `psnr` columns.
+    BdRate(BdArgs),
+    /// Rewrite the report, JSON and plots from the CSV files of an output folder.
+    Report(ReportArgs),
+    /// List the codecs known (built-in and from --codecs-file) and whether they can run here.
+    Codecs(CodecListArgs),
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Input clips: .y4m files or folders (every .y4m inside, sorted).
+    #[arg(required = true)]
+    clips: Vec<PathBuf>,
+    /// Output folder (results.csv, frames.csv, results.json, report.md, plots/).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Codecs to run, comma separated (see `mica-rd codecs`).
+    #[arg(long, value_delimiter = ',', default_value = "mica,rav1e,x264,x265")]
+    codecs: Vec<String>,
+    /// Extra codec config files (TOML, same format as the built-in codecs.toml).
+    #[arg(long = "codecs-file")]
+    codecs_files: Vec<PathBuf>,
+    /// Threads per encoder and decoder (0 = each codec's own default).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Points run in parallel (default: cores / threads, at least 1).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// rav1e speed preset (0..=10).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(0..=10))]
+    rav1e_speed: u8,
+    /// How rav1e's output is measured: auto = ffmpeg libdav1d decode when installed, else rav1e's reconstruction.
+    #[arg(long, value_enum, default_value = "auto")]
+    rav1e_decode: Rav1eDecode,
+    /// Weights of PSNR-YUV (weighted mean of plane PSNRs), e.g. 6:1:1 or 4:1:1.
+    #[arg(long, default_value = "6:1:1", value_parser = YuvWeights::parse)]
+    yuv_weights: YuvWeights,
+    /// Skip MS-SSIM (faster).
+    #[arg(long)]
+    no_msssim: bool,
+    /// Anchor codec for the BD tables.
+    #[arg(long, default_value = "x264")]
+    anchor: String,
+    /// Folder for temporary streams.
+    #[arg(long)]
+    tmp: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Quality points of one codec, e.g. `--points mica=22,27,32,37` (repeatable); others use their defaults.
+    #[arg(long = "points", value_name = "CODEC=LIST")]
+    points: Vec<String>,
+    /// Also run each codec's extra (wider) points.
+    #[arg(long)]
+    extended: bool,
+}
+
+#[derive(Args)]
+struct ClicArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Bitrate targets in kbit/s, comma separated (e.g. 1000,100).
+    #[arg(long, value_delimiter = ',', required = true)]
+    targets: Vec<f64>,
+}
+
+#[derive(Args)]
+struct BdArgs {
+    /// Anchor CSV.
+    #[arg(long)]
+    anchor: PathBuf,
+    /// Test CSV.
+    #[arg(long)]
+    test: PathBuf,
+    /// Rate column.
+    #[arg(long, default_value = "kbps")]
+    rate_col: String,
+    /// Quality column (`psnr`, falling back to `psnr_y`).
+    #[arg(long, default_value = "psnr")]
+    quality_col: String,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Output folder of an earlier run.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Anchor codec for the BD tables.
+    #[arg(long, default_value = "x264")]
+    anchor: String,
+}
+
+#[derive(Args)]
+struct CodecListArgs {
+    /// Extra codec config files.
+    #[arg(long = "codecs-file")]
+    codecs_files: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Run(a) => cmd_run(a),
+        Cmd::Clic(a) => cmd_clic(a),
+        Cmd::BdRate(a) => cmd_bd(a),
+        Cmd::Report(a) => cmd_report(a),
+        Cmd::Codecs(a) => cmd_codecs(a),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mica-rd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Expands files and folders into .y4m paths.
+fn clip_paths(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("listing {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "y4m"))
+                .collect();
+            v.sort();
+            if v.is_empty() {
+                bail!("{} holds no .y4m file", p.display());
+            }
+            out.extend(v);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            bail!("{} is neither a file nor a folder", p.display());
+        }
+    }
+    Ok(out)
+}
+
+/// All codecs by name: mica, rav1e and the external entries.
+fn known_codecs(c: &Common) -> Result<Vec<Codec>> {
+    let mut all = vec![Codec::mica(), Codec::rav1e(c.rav1e_speed, c.rav1e_decode)];
+    all.extend(
+        external::load_codecs(&c.codecs_files)?
+            .into_iter()
+            .map(Codec::external),
+    );
+    Ok(all)
+}
+
+/// The requested codecs that can run here; missing external encoders are reported and skipped.
+fn select_codecs(c: &Common) -> Result<(Vec<Arc<Codec>>, Vec<String>)> {
+    let all = known_codecs(c)?;
+    let avail = external::Availability::default();
+    let mut chosen = Vec::new();
+    let mut skipped = Vec::new();
+    for name in &c.codecs {
+        let Some(codec) = all.iter().find(|k| &k.name == name) else {
+            bail!(
+                "unknown codec '{name}'; known: {}",
+                all.iter()
+                    .map(|k| k.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        if let codecs::CodecKind::External(e) = &codec.kind {
+            if let Err(why) = avail.check(e) {
+                eprintln!("mica-rd: skipping codec {name}: {why}");
+                skipped.push(format!("{name}: {why}"));
+                continue;
+            }
+        }
+        if matches!(
+            codec.kind,
+            codecs::CodecKind::Rav1e {
+                decode: Rav1eDecode::Dav1d,
+                ..
+            }
+        ) && !codecs::dav1d_available()
+        {
+            bail!("--rav1e-decode dav1d needs ffmpeg with libdav1d");
+        }
+        chosen.push(Arc::new(codec.clone()));
+    }
+    Ok((chosen, skipped))
+}
+
+fn parse_points(specs: &[String], codecs: &[Arc<Codec>]) -> Result<HashMap<String, Vec<i64>>> {
+    let mut m = HashMap::new();
+    for s in specs {
+        let Some((name, list)) = s.split_once('=') else {
+            bail!("--points '{s}' must look like CODEC=22,27,32")
+        };
+        if !codecs.iter().any(|c| c.name == name) {
+            eprintln!("mica-rd: note: --points for {name}, which is not run");
+        }
+        let v: Result<Vec<i64>, _> = list.split(',').map(|x| x.trim().parse::<i64>()).collect();
+        let v = v.with_context(|| format!("--points '{s}': values must be integers"))?;
+        m.insert(name.to_string(), v);
+    }
+    Ok(m)
+}
+
+fn load_clips(paths: &[PathBuf], quiet: bool) -> Result<Vec<Arc<Clip>>> {
+    let mut clips = Vec::new();
+    for p in paths {
+        let c = Clip::load(p)?;
+        if !quiet {
+            eprintln!(
+                "clip {}: {}x{}, {} frames, {}/{} fps",
+                c.name,
+                c.width,
+                c.height,
+                c.frames.len(),
+                c.fps_num,
+                c.fps_den
+            );
+        }
+        if clips.iter().any(|o: &Arc<Clip>| o.name == c.name) {
+            bail!("two clips are named {}", c.name);
+        }
+        clips.push(Arc::new(c));
+    }
+    Ok(clips)
+}
+
+fn measure_opts(c: &Common) -> Result<MeasureOpts> {
+    let tmp = c.tmp.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&tmp)?;
+    Ok(MeasureOpts {
+        run: RunOpts {
+            threads: c.threads,
+            tmp,
+        },
+        weights: c.yuv_weights,
+        msssim: !c.no_msssim,
+    })
+}
+
+fn jobs_for(c: &Common) -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    c.jobs.unwrap_or((cores / c.threads.max(1)).max(1))
+}
+
+fn cmd_run(a: RunArgs) -> Result<()> {
+    let c = &a.common;
+    let paths = clip_paths(&c.clips)?;
+    let (codecs, skipped) = select_codecs(c)?;
+    let points = parse_points(&a.points, &codecs)?;
+    std::fs::create_dir_all(&c.out)?;
+    let results = c.out.join("results.csv");
+    let done = results::done_keys(&read_csv::<Row>(&results)?);
+    let clips = load_clips(&paths, c.quiet)?;
+    let mut jobs = Vec::new();
+    for codec in &codecs {
+        let mut qs = points
+            .get(&codec.name)
+            .cloned()
+            .unwrap_or_else(|| codec.points.clone());
+        if a.extended && !points.contains_key(&codec.name) {
+            qs.extend(&codec.extra_points);
+        }
+        qs.sort();
+        qs.dedup();
+        for clip in &clips {
+            for &q in &qs {
+                if !done.contains(&results::PointKey::new(&codec.name, &clip.name, q, None)) {
+                    jobs.push(Job {
+                        codec: codec.clone(),
+                        clip: clip.clone(),
+                        q,
+                    });
+                }
+            }
+        }
+    }
+    let total_known = done.len();
+    let opts = measure_opts(c)?;
+    let parallel = jobs_for(c);
+    if !c.quiet {
+        eprintln!(
+            "{} points to run ({} already in {}), {} in parallel, {} thread(s) per codec",
+            jobs.len(),
+            total_known,
+            results.display(),
+            parallel,
+            c.threads
+        );
+    }
+    let sink = Sink::open(
+        &results,
+        &c.out.join("frames.csv"),
+        jobs.len() as u64,
+        c.quiet,
+    )?;
+    let new = runner::run_grid(jobs, parallel, &opts, &sink)?;
+    sink.bar.finish_and_clear();
+    let failed = new.iter().filter(|r| !r.ok()).count();
+    finish(&c.out, &c.anchor, &codecs, c, parallel, &skipped)?;
+    if failed > 0 {
+        eprintln!(
+            "mica-rd: {failed} point(s) failed (status=error in results.csv); the others are kept"
+        );
+    }
+    Ok(())
+}
+
+fn cmd_clic(a: ClicArgs) -> Result<()> {
+    let c = &a.common;
+    for t in &a.targets {
+        if !(t.is_finite() && *t > 0.0) {
+            bail!("target {t} kbit/s must be positive");
+        }
+    }
+    let paths = clip_paths(&c.clips)?;
+    let (codecs, skipped) = select_codecs(c)?;
+    std::fs::create_dir_all(&c.out)?;
+    let results = c.out.join("results.csv");
+    let clic_path = c.out.join("clic.csv");
+    let seed: HashMap<results::PointKey, Row> = consolidate(read_csv::<Row>(&results)?)
+        .into_iter()
+        .map(|r| (r.key(), r))
+        .collect();
+    let clic_done = results::done_keys(&read_csv::<Row>(&clic_path)?);
+    let clips = load_clips(&paths, c.quiet)?;
+    let mut jobs = Vec::new();
+    for codec in &codecs {
+        for clip in &clips {
+            let targets: Vec<f64> = a
+                .targets
+                .iter()
+                .copied()
+                .filter(|&t| {
+                    !clic_done.contains(&results::PointKey::new(
+                        &codec.name,
+                        &clip.name,
+                        0,
+                        Some(t),
+                    ))
+                })
+                .collect();
+            if !targets.is_empty() {
+                jobs.push(ClicJob {
+                    codec: codec.clone(),
+                    clip: clip.clone(),
+                    targets,
+                });
+            }
+        }
+    }
+    let opts = measure_opts(c)?;
+    let parallel = jobs_for(c);
+    let total: u64 = jobs.iter().map(|j| j.targets.len() as u64).sum();
+    if !c.quiet {
+        eprintln!("{total} (codec, clip, target) searches to run, {parallel} in parallel, {} thread(s) per codec", c.threads);
+    }
+    let sink = Sink::open(&results, &c.out.join("frames.csv"), total, c.quiet)?;
+    let clic_sink = Mutex::new(CsvAppender::open(&clic_path)?);
+    runner::run_clic(jobs, parallel, &opts, &seed, &sink, &clic_sink)?;
+    sink.bar.finish_and_clear();
+    drop(clic_sink);
+    finish(&c.out, &c.anchor, &codecs, c, parallel, &skipped)?;
+    let clic = consolidate(read_csv::<Row>(&clic_path)?);
+    println!("{}", report::clic_markdown(&clic));
+    Ok(())
+}
+
+/// Consolidates the CSVs and writes JSON, plots and the report.
+fn finish(
+    out: &Path,
+    anchor: &str,
+    codecs: &[Arc<Codec>],
+    c: &Common,
+    jobs: usize,
+    skipped: &[String],
+) -> Result<()> {
+    let order: Vec<String> = codecs.iter().map(|k| k.name.clone()).collect();
+    let command = std::env::args()
+        .map(|a| external::shell_join(&[a]))
+        .collect::<Vec<_>>()
+        .join(" ");
+    write_outputs(
+        out,
+        anchor,
+        order,
+        command,
+        c.threads,
+        jobs,
+        c.yuv_weights.label(),
+        skipped,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_outputs(
+    out: &Path,
+    anchor: &str,
+    mut order: Vec<String>,
+    command: String,
+    threads: usize,
+    jobs: usize,
+    weights: String,
+    skipped: &[String],
+) -> Result<()> {
+    let results = out.join("results.csv");
+    let rows = consolidate(read_csv::<Row>(&results)?);
+    write_csv(&results, &rows)?;
+    for r in &rows {
+        if !order.contains(&r.codec) {
+            order.push(r.codec.clone());
+        }
+    }
+    let frames_path = out.join("frames.csv");
+    let mut frames: Vec<FrameRow> = read_csv(&frames_path)?;
+    {
+        // Keep each point's latest frames only.
+        let mut seen = std::collections::HashSet::new();
+        frames.reverse();
+        frames.retain(|f| seen.insert((f.key(), f.frame)));
+        frames.reverse();
+        frames.sort_by(|a, b| (a.key(), a.frame).cmp(&(b.key(), b.frame)));
+    }
+    write_csv(&frames_path, &frames)?;
+    let clic_path = out.join("clic.csv");
+    let clic = consolidate(read_csv::<Row>(&clic_path)?);
+    if clic_path.exists() {
+        write_csv(&clic_path, &clic)?;
+    }
+    let mut all = rows.clone();
+    all.extend(clic.iter().cloned());
+    write_json(&out.join("results.json"), &all, &frames)?;
+    let plots = plot::plot_all(&out.join("plots"), &rows, &Metric::ALL)?;
+    let plots: Vec<String> = plots
+        .iter()
+        .map(|p| {
+            p.strip_prefix(out)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let info = ReportInfo {
+        anchor: anchor.into(),
+        codec_order: order,
+        command,
+        plots,
+        threads,
+        jobs,
+        weights,
+    };
+    let mut md = report::markdown(&rows, &clic, &info);
+    if !skipped.is_empty() {
+        md.push_str("\n## Skipped codecs\n\n");
+        for s in skipped {
+            md.push_str(&format!("* {s}\n"));
+        }
+    }
+    std::fs::write(out.join("report.md"), md)?;
+    eprintln!("wrote {}", out.join("report.md").display());
+    Ok(())
+}
+
+fn cmd_report(a: ReportArgs) -> Result<()> {
+    let rows: Vec<Row> = read_csv(&a.out.join("results.csv"))?;
+    if rows.is_empty() {
+        bail!("{} has no results", a.out.join("results.csv").display());
+    }
+    let threads = rows.first().map(|r| r.threads).unwrap_or(0);
+    let weights = rows
+        .first()
+        .map(|r| r.yuv_weights.clone())
+        .unwrap_or_default();
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    write_outputs(
+        &a.out,
+        &a.anchor,
+        Vec::new(),
+        command,
+        threads,
+        0,
+        weights,
+        &[],
+    )
+}
+
+fn cmd_bd(a: BdArgs) -> Result<()> {
+    let anchor = results::read_rd_csv(&a.anchor, &a.rate_col, &a.quality_col)?;
+    let test = results::read_rd_csv(&a.test, &a.rate_col, &a.quality_col)?;
+    let r = bd::bd_rate(&anchor, &test).with_context(|| "BD-rate")?;
+    let q = bd::bd_quality(&anchor, &test).with_context(|| "BD-PSNR")?;
+    println!("anchor: {} ({} points)", a.anchor.display(), anchor.len());
+    println!("test:   {} ({} points)", a.test.display(), test.len());
+    println!(
+        "BD-rate: {:+.4} % (PCHIP, over {} {:.4}..{:.4})",
+        r.value, a.quality_col, r.interval.0, r.interval.1
+    );
+    println!(
+        "BD-PSNR: {:+.4} dB (PCHIP, over {} {:.2}..{:.2})",
+        q.value,
+        a.rate_col,
+        10f64.powf(q.interval.0),
+        10f64.powf(q.interval.1)
+    );
+    Ok(())
+}
+
+fn cmd_codecs(a: CodecListArgs) -> Result<()> {
+    let avail = external::Availability::default();
+    println!(
+        "{:<14} {:<8} {:<34} {:<20} status",
+        "name", "param", "label", "default points"
+    );
+    let mut all = vec![Codec::mica(), Codec::rav1e(6, Rav1eDecode::Auto)];
+    all.extend(
+        external::load_codecs(&a.codecs_files)?
+            .into_iter()
+            .map(Codec::external),
+    );
+    for c in &all {
+        let status = match &c.kind {
+            codecs::CodecKind::External(e) => match avail.check(e) {
+                Ok(()) => "available".to_string(),
+                Err(w) => format!("missing ({w})"),
+            },
+            codecs::CodecKind::Rav1e { .. } => format!(
+                "built in ({}; measured by {})",
+                if cfg!(feature = "asm") {
+                    "asm"
+                } else {
+                    "pure Rust"
+                },
+                if codecs::dav1d_available() {
+                    "ffmpeg libdav1d"
+                } else {
+                    "rav1e reconstruction"
+                }
+            ),
+            codecs::CodecKind::Mica => "built in".to_string(),
+        };
+        let pts = format!("{:?}", c.points);
+        println!(
+            "{:<14} {:<8} {:<34} {:<20} {status}",
+            c.name, c.param, c.label, pts
+        );
+    }
+    Ok(())
+}
