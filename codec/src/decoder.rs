@@ -6,7 +6,7 @@ use crate::entropy::RangeDecoder;
 use crate::error::{BitstreamError, Error};
 use crate::frame::Frame;
 use crate::headers::{read_packet_headers, FrameHeader, SequenceHeader};
-use crate::recon::{crop, reconstruct, PicState, SB_LOG2};
+use crate::recon::{crop, reconstruct, PicState, ReconScratch, SB_LOG2};
 use crate::syntax::{self, chroma_candidates, scan_for, Contexts};
 use crate::tables::chroma_qp;
 
@@ -83,6 +83,8 @@ struct FrameDecoder<'a> {
     fh: &'a FrameHeader,
     cpu: CpuLevel,
     chroma_qp: [u8; 2],
+    scratch: ReconScratch,
+    levels: Box<[i16; 1024]>,
 }
 
 /// Decodes one frame's payload into a reconstructed, deblocked picture at the coded size.
@@ -98,6 +100,8 @@ pub(crate) fn decode_frame(seq: &SequenceHeader, fh: &FrameHeader, payload: &[u8
             chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[0] as i32),
             chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[1] as i32),
         ],
+        scratch: ReconScratch::default(),
+        levels: Box::new([0; 1024]),
     };
     let sb = 1usize << SB_LOG2;
     for y in (0..h).step_by(sb) {
@@ -202,13 +206,15 @@ impl FrameDecoder<'_> {
         self.st.predict(plane, x, y, log2n, mode, cu, self.cpu, &mut pred[..n * n]);
         let cbf = syntax::read_cbf(&mut self.dec, &mut self.ctx, plane, log2n, cb_coded);
         if cbf {
-            let mut levels = [0i16; 1024];
+            let levels = &mut self.levels[..n * n];
+            levels.fill(0);
             let scan = scan_for(mode, log2n, plane > 0);
-            let nz = syntax::read_residual(&mut self.dec, &mut self.ctx, &mut levels[..n * n], log2n, plane > 0, scan)
-                .ok_or_else(|| self.corrupt())?;
+            let Some(nz) = syntax::read_residual(&mut self.dec, &mut self.ctx, levels, log2n, plane > 0, scan) else {
+                return Err(self.corrupt());
+            };
             let qp = if plane == 0 { self.fh.qp } else { self.chroma_qp[plane - 1] };
             let mut out = [0u8; 1024];
-            reconstruct(&levels[..n * n], nz, plane, log2n, qp, &pred[..n * n], &mut out[..n * n], self.cpu);
+            reconstruct(levels, nz, plane, log2n, qp, &pred[..n * n], &mut out[..n * n], self.cpu, &mut self.scratch);
             self.st.put_block(plane, x, y, n, &out[..n * n]);
         } else {
             self.st.put_block(plane, x, y, n, &pred[..n * n]);

@@ -37,11 +37,6 @@ impl QuantParams {
         let shift = 14 + qp as u32 / 6 + (7 - log2n);
         QuantParams { scale: QUANT_SCALE[qp as usize % 6], shift }
     }
-
-    /// Step size in coefficient units, as a float (for distortion estimates).
-    pub fn step(&self) -> f64 {
-        (1u64 << self.shift) as f64 / self.scale as f64
-    }
 }
 
 /// Dead-zone quantisation with rounding offset `offset` (in 1/512 of a step,

@@ -202,6 +202,19 @@ pub fn tx_kind(plane: usize, log2n: u32) -> transform::TxKind {
     }
 }
 
+/// Working memory of [`reconstruct`], allocated once per frame: zeroing
+/// fresh 32x32 buffers for every 4x4 block would dominate small blocks.
+pub struct ReconScratch {
+    coeffs: Box<[i16; 1024]>,
+    resid: Box<[i16; 1024]>,
+}
+
+impl Default for ReconScratch {
+    fn default() -> Self {
+        ReconScratch { coeffs: Box::new([0; 1024]), resid: Box::new([0; 1024]) }
+    }
+}
+
 /// Dequantises `levels`, inverse transforms them and adds the residual to
 /// `pred`, writing the reconstruction into `out` (all `n*n`).
 #[allow(clippy::too_many_arguments)]
@@ -214,12 +227,13 @@ pub fn reconstruct(
     pred: &[u8],
     out: &mut [u8],
     cpu: CpuLevel,
+    scratch: &mut ReconScratch,
 ) {
     let n = 1usize << log2n;
-    let mut coeffs = [0i16; 1024];
-    let mut resid = [0i16; 1024];
-    dequantize(levels, &mut coeffs[..n * n], qp, log2n, nz.0, nz.1);
-    transform::inverse(tx_kind(plane, log2n), log2n, &coeffs[..n * n], nz.0, nz.1, &mut resid[..n * n], cpu);
+    let coeffs = &mut scratch.coeffs[..n * n];
+    let resid = &mut scratch.resid[..n * n];
+    dequantize(levels, coeffs, qp, log2n, nz.0, nz.1);
+    transform::inverse(tx_kind(plane, log2n), log2n, coeffs, nz.0, nz.1, resid, cpu);
     for i in 0..n * n {
         out[i] = (pred[i] as i16 + resid[i]).clamp(0, 255) as u8;
     }

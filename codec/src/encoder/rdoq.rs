@@ -104,6 +104,31 @@ impl LevelState {
     }
 }
 
+/// Working memory of [`rdoq`], allocated once per frame.
+pub(crate) struct RdoqScratch {
+    level_double: Vec<i64>,
+    max_level: Vec<u32>,
+    chosen: Vec<u32>,
+    cost_coded: Vec<f64>,
+    cost_zero: Vec<f64>,
+    sig1_cost: Vec<f64>,
+    suffix_zero: Vec<f64>,
+}
+
+impl Default for RdoqScratch {
+    fn default() -> Self {
+        RdoqScratch {
+            level_double: vec![0; 1024],
+            max_level: vec![0; 1024],
+            chosen: vec![0; 1024],
+            cost_coded: vec![0.0; 1024],
+            cost_zero: vec![0.0; 1024],
+            sig1_cost: vec![0.0; 1024],
+            suffix_zero: vec![0.0; 1025],
+        }
+    }
+}
+
 /// Chooses levels for `coeffs` (`n*n`) minimising distortion + `lambda` *
 /// rate. Returns whether any level is non-zero.
 #[allow(clippy::too_many_arguments)]
@@ -116,7 +141,9 @@ pub(crate) fn rdoq(
     scan_kind: ScanKind,
     ctx: &Contexts,
     lambda: f64,
+    scratch: &mut RdoqScratch,
 ) -> bool {
+    let RdoqScratch { level_double, max_level, chosen, cost_coded, cost_zero, sig1_cost, suffix_zero } = scratch;
     let n = 1usize << log2n;
     let sc = scan(scan_kind, log2n);
     let groups = sc.groups.len();
@@ -128,8 +155,6 @@ pub(crate) fn rdoq(
     };
     levels.fill(0);
     let half = 1i64 << (q.shift - 1);
-    let mut level_double = [0i64; 1024];
-    let mut max_level = [0u32; 1024];
     let mut last = None;
     for i in 0..total {
         let (x, y) = pos_of(i);
@@ -150,10 +175,8 @@ pub(crate) fn rdoq(
         e * e * err_scale
     };
 
-    let mut chosen = [0u32; 1024];
-    let mut cost_coded = [0f64; 1024]; // cost of position i when coded (sig flag included)
-    let mut cost_zero = [0f64; 1024]; // distortion of i when beyond the last position
-    let mut sig1_cost = [0f64; 1024]; // rate part of the sig=1 flag at i
+    // Per scan position: cost when coded (sig flag included), distortion when
+    // beyond the last position, and the rate part of a sig=1 flag.
     let mut group_coded = [false; 64];
     let g_side = n / 4;
     let mut c1 = 1u32;
@@ -227,13 +250,10 @@ pub(crate) fn rdoq(
     let mut best_last = None;
     let mut best_cost = f64::INFINITY;
     let mut prefix_cost = 0.0; // coded cost of positions before i
-    let suffix_zero: Vec<f64> = {
-        let mut v = vec![0.0; last + 2];
-        for i in (0..=last).rev() {
-            v[i] = v[i + 1] + cost_zero[i];
-        }
-        v
-    };
+    suffix_zero[last + 1] = 0.0;
+    for i in (0..=last).rev() {
+        suffix_zero[i] = suffix_zero[i + 1] + cost_zero[i];
+    }
     for i in 0..=last {
         if chosen[i] > 0 {
             let (x, y) = pos_of(i);

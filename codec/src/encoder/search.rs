@@ -6,11 +6,11 @@ use crate::dsp::{dist, intra, transform};
 use crate::entropy::{BinSink, BitCounter, RangeEncoder, COST_ONE_BIT};
 use crate::frame::Frame;
 use crate::quant::{quantize, QuantParams};
-use crate::recon::{predict_from_refs, reconstruct, tx_kind, PicState, SB_LOG2};
+use crate::recon::{predict_from_refs, reconstruct, tx_kind, PicState, ReconScratch, SB_LOG2};
 use crate::syntax::{self, chroma_candidates, scan_for, Contexts};
 use crate::tables::chroma_qp;
 
-use super::rdoq::rdoq;
+use super::rdoq::{rdoq, RdoqScratch};
 
 /// Decisions for one transform block.
 #[derive(Clone)]
@@ -74,6 +74,17 @@ pub(crate) struct FrameSearch<'a> {
     pub st: PicState,
     pub ctx: Contexts,
     pub p: SearchParams,
+    scratch: Box<TuScratch>,
+}
+
+/// Buffers of one transform block's coding, allocated once per frame.
+struct TuScratch {
+    pred: [u8; 1024],
+    resid: [i16; 1024],
+    coeffs: [i16; 1024],
+    recon: [u8; 1024],
+    rdoq: RdoqScratch,
+    recon_tmp: ReconScratch,
 }
 
 fn bits_of(f: impl FnOnce(&mut BitCounter)) -> u64 {
@@ -93,7 +104,15 @@ struct Snapshot {
 impl<'a> FrameSearch<'a> {
     pub fn new(src: &'a Frame, p: SearchParams) -> FrameSearch<'a> {
         let st = PicState::new(src.planes[0].width, src.planes[0].height);
-        FrameSearch { src, st, ctx: Contexts::default(), p }
+        let scratch = Box::new(TuScratch {
+            pred: [0; 1024],
+            resid: [0; 1024],
+            coeffs: [0; 1024],
+            recon: [0; 1024],
+            rdoq: RdoqScratch::default(),
+            recon_tmp: ReconScratch::default(),
+        });
+        FrameSearch { src, st, ctx: Contexts::default(), p, scratch }
     }
 
     fn cost(&self, dist: u64, bits: u64) -> f64 {
@@ -456,35 +475,33 @@ impl<'a> FrameSearch<'a> {
     ) -> TuOutcome {
         let n = 1usize << log2n;
         let cpu = self.p.cpu;
-        let mut pred = [0u8; 1024];
-        self.st.predict(plane, x, y, log2n, mode, cu, cpu, &mut pred[..n * n]);
+        let TuScratch { pred, resid, coeffs, recon, rdoq: rdoq_tmp, recon_tmp } = &mut *self.scratch;
+        let (pred, resid, coeffs, recon) = (&mut pred[..n * n], &mut resid[..n * n], &mut coeffs[..n * n], &mut recon[..n * n]);
+        self.st.predict(plane, x, y, log2n, mode, cu, cpu, pred);
         let src = &self.src.planes[plane];
-        let mut resid = [0i16; 1024];
         for r in 0..n {
             let s = &src.data[(y + r) * src.width + x..][..n];
             for c in 0..n {
                 resid[r * n + c] = s[c] as i16 - pred[r * n + c] as i16;
             }
         }
-        let mut coeffs = [0i16; 1024];
-        transform::forward(tx_kind(plane, log2n), log2n, &resid[..n * n], &mut coeffs[..n * n], cpu);
+        transform::forward(tx_kind(plane, log2n), log2n, resid, coeffs, cpu);
         let qp = if plane == 0 { self.p.qp } else { self.p.chroma_qp[plane - 1] };
         let q = QuantParams::new(qp, log2n);
         let mut levels = vec![0i16; n * n].into_boxed_slice();
         let scan = scan_for(mode, log2n, plane > 0);
         let any = if self.p.use_rdoq {
-            rdoq(&coeffs[..n * n], &mut levels, q, log2n, plane > 0, scan, &self.ctx, self.p.lambda_for(plane))
+            rdoq(coeffs, &mut levels, q, log2n, plane > 0, scan, &self.ctx, self.p.lambda_for(plane), rdoq_tmp)
         } else {
-            quantize(&coeffs[..n * n], &mut levels, q, 171)
+            quantize(coeffs, &mut levels, q, 171)
         };
         let ctx = &mut self.ctx;
         let zero_bits = bits_of(|c| syntax::write_cbf(c, ctx, plane, log2n, cb_coded, false));
-        let pred_dist = dist::sse(&src.data[y * src.width + x..], src.width, &pred, n, n, n, cpu);
+        let pred_dist = dist::sse(&src.data[y * src.width + x..], src.width, pred, n, n, n, cpu);
         let mut out = TuOutcome { tu: TuLevels { cbf: false, levels }, dist: pred_dist, bits: zero_bits };
         if any {
-            let mut recon = [0u8; 1024];
-            reconstruct(&out.tu.levels, (n, n), plane, log2n, qp, &pred[..n * n], &mut recon[..n * n], cpu);
-            let d = dist::sse(&src.data[y * src.width + x..], src.width, &recon, n, n, n, cpu);
+            reconstruct(&out.tu.levels, (n, n), plane, log2n, qp, pred, recon, cpu, recon_tmp);
+            let d = dist::sse(&src.data[y * src.width + x..], src.width, recon, n, n, n, cpu);
             let ctx = &mut self.ctx;
             let levels = &out.tu.levels;
             let bits = bits_of(|c| {
@@ -495,7 +512,7 @@ impl<'a> FrameSearch<'a> {
             let coded = d as f64 * w + self.p.lambda * bits as f64 / COST_ONE_BIT as f64;
             let skipped = pred_dist as f64 * w + self.p.lambda * zero_bits as f64 / COST_ONE_BIT as f64;
             if coded < skipped {
-                self.st.put_block(plane, x, y, n, &recon[..n * n]);
+                self.st.put_block(plane, x, y, n, recon);
                 out.tu.cbf = true;
                 out.dist = d;
                 out.bits = bits;
@@ -503,7 +520,7 @@ impl<'a> FrameSearch<'a> {
             }
             out.tu.levels.fill(0);
         }
-        self.st.put_block(plane, x, y, n, &pred[..n * n]);
+        self.st.put_block(plane, x, y, n, pred);
         out
     }
 }

@@ -39,7 +39,10 @@ pub unsafe fn sse(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize
         _ => {
             for y in 0..h {
                 for left in (0..w).step_by(16) {
-                    let diff = _mm256_sub_epi16(widen16(&a[y * a_stride + left..]), widen16(&b[y * b_stride + left..]));
+                    let diff = _mm256_sub_epi16(
+                        widen16(&a[y * a_stride + left..]),
+                        widen16(&b[y * b_stride + left..]),
+                    );
                     sum = _mm256_add_epi32(sum, square_sum(diff));
                 }
             }
@@ -53,7 +56,14 @@ pub unsafe fn sse(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
-pub unsafe fn satd(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize) -> u32 {
+pub unsafe fn satd(
+    a: &[u8],
+    a_stride: usize,
+    b: &[u8],
+    b_stride: usize,
+    w: usize,
+    h: usize,
+) -> u32 {
     if hadamard_tile(w, h) == 8 {
         satd_8x8_tiles(a, a_stride, b, b_stride, w, h)
     } else {
@@ -85,7 +95,10 @@ pub unsafe fn sum_sq_i16(v: &[i16]) -> u64 {
         _mm256_extract_epi64::<2>(sum),
         _mm256_extract_epi64::<3>(sum),
     ];
-    let tail_sum: u64 = tail.iter().map(|&x| u64::from(x.unsigned_abs()).pow(2)).sum();
+    let tail_sum: u64 = tail
+        .iter()
+        .map(|&x| u64::from(x.unsigned_abs()).pow(2))
+        .sum();
     lanes.iter().map(|&lane| lane as u64).sum::<u64>() + tail_sum
 }
 
@@ -97,10 +110,11 @@ fn satd_8x8_tiles(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize
     if w >= 16 {
         for top in (0..h).step_by(8) {
             for left in (0..w).step_by(16) {
-                let rows = std::array::from_fn(|i| {
+                let mut rows = [_mm256_setzero_si256(); 8];
+                for (i, row) in rows.iter_mut().enumerate() {
                     let (at_a, at_b) = ((top + i) * a_stride + left, (top + i) * b_stride + left);
-                    _mm256_sub_epi16(widen16(&a[at_a..]), widen16(&b[at_b..]))
-                });
+                    *row = _mm256_sub_epi16(widen16(&a[at_a..]), widen16(&b[at_b..]));
+                }
                 total = _mm256_add_epi32(total, satd_8x8_pair(rows));
             }
         }
@@ -110,10 +124,15 @@ fn satd_8x8_tiles(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize
             _mm_sub_epi16(row_a, row_b)
         };
         for top in (0..h).step_by(16) {
-            let rows = std::array::from_fn(|i| {
-                let lower = if top + 8 < h { diff8(top + 8 + i) } else { _mm_setzero_si128() };
-                _mm256_set_m128i(lower, diff8(top + i))
-            });
+            let mut rows = [_mm256_setzero_si256(); 8];
+            for (i, row) in rows.iter_mut().enumerate() {
+                let lower = if top + 8 < h {
+                    diff8(top + 8 + i)
+                } else {
+                    _mm_setzero_si128()
+                };
+                *row = _mm256_set_m128i(lower, diff8(top + i));
+            }
             total = _mm256_add_epi32(total, satd_8x8_pair(rows));
         }
     }
@@ -125,11 +144,17 @@ fn satd_8x8_tiles(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize
 #[target_feature(enable = "avx2")]
 fn satd_8x8_pair(rows: [__m256i; 8]) -> __m256i {
     let coefs = hadamard_down(transpose_8x8_lanes(hadamard_down(rows)));
-    let magnitudes = coefs.map(|c| _mm256_abs_epi16(c));
     // Two magnitudes of at most 64 * 255 still fit i16; madd then sums into 32 bits.
     let ones = _mm256_set1_epi16(1);
-    let pair_sum = |i: usize| _mm256_madd_epi16(_mm256_add_epi16(magnitudes[i], magnitudes[i + 1]), ones);
-    let sums = _mm256_add_epi32(_mm256_add_epi32(pair_sum(0), pair_sum(2)), _mm256_add_epi32(pair_sum(4), pair_sum(6)));
+    let pair_sum = |i: usize| {
+        let magnitudes =
+            _mm256_add_epi16(_mm256_abs_epi16(coefs[i]), _mm256_abs_epi16(coefs[i + 1]));
+        _mm256_madd_epi16(magnitudes, ones)
+    };
+    let sums = _mm256_add_epi32(
+        _mm256_add_epi32(pair_sum(0), pair_sum(2)),
+        _mm256_add_epi32(pair_sum(4), pair_sum(6)),
+    );
     // Each lane's four partial sums into its first element, zeros elsewhere (which normalise to 0).
     let zero = _mm256_setzero_si256();
     let tile_sums = _mm256_hadd_epi32(_mm256_hadd_epi32(sums, zero), zero);
@@ -201,7 +226,9 @@ fn satd_4x4_tiles(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize
 /// differences in place.
 #[target_feature(enable = "avx2")]
 fn satd_4x4(diff: __m256i) -> u32 {
-    let butterfly = |v: __m256i, swapped: __m256i, signs: __m256i| _mm256_add_epi16(swapped, _mm256_sign_epi16(v, signs));
+    let butterfly = |v: __m256i, swapped: __m256i, signs: __m256i| {
+        _mm256_add_epi16(swapped, _mm256_sign_epi16(v, signs))
+    };
     let (p, n) = (1, -1);
     let rows_2_apart = _mm256_setr_epi16(p, p, p, p, p, p, p, p, n, n, n, n, n, n, n, n);
     let rows_1_apart = _mm256_setr_epi16(p, p, p, p, n, n, n, n, p, p, p, p, n, n, n, n);
@@ -246,7 +273,8 @@ fn widen8(src: &[u8]) -> __m128i {
     _mm_cvtepu8_epi16(_mm_cvtsi64_si128(i64::from_le_bytes(bytes)))
 }
 
-/// Four rows of 4 samples (row `i` at `at + i * stride`), widened: rows 0,1 in lane 0, 2,3 in lane 1.
+/// Four rows of 4 samples (row `i` at `at + i * stride`), widened: rows 0,1 in lane 0 and
+/// rows 2,3 in lane 1.
 #[target_feature(enable = "avx2")]
 #[inline]
 fn rows_of_4(src: &[u8], at: usize, stride: usize) -> __m256i {

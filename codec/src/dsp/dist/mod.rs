@@ -3,7 +3,7 @@
 //! energy of residuals or coefficients.
 //!
 //! Each has a scalar reference (`scalar`) and, on x86-64, an AVX2 version (`avx2`) that
-//! returns the same value; [`CpuLevel`] picks one per call.
+//! returns the same value; [`CpuLevel`](crate::cpu::CpuLevel) picks one per call.
 
 use crate::cpu::CpuLevel;
 
@@ -16,7 +16,15 @@ pub const BLOCK_SIDES: [usize; 5] = [4, 8, 16, 32, 64];
 
 /// Sum of squared differences over a `w` x `h` block of 8-bit samples (`w`, `h` in
 /// [`BLOCK_SIDES`]); row `y` of each block starts at `y * stride`.
-pub fn sse(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize, cpu: CpuLevel) -> u64 {
+pub fn sse(
+    a: &[u8],
+    a_stride: usize,
+    b: &[u8],
+    b_stride: usize,
+    w: usize,
+    h: usize,
+    cpu: CpuLevel,
+) -> u64 {
     check_blocks(a, a_stride, b, b_stride, w, h);
     match cpu {
         #[cfg(target_arch = "x86_64")]
@@ -33,7 +41,15 @@ pub fn sse(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: us
 /// [`BLOCK_SIDES`]), as HM's `xCalcHADs8x8` / `xCalcHADs4x4`: the block is tiled into 8x8
 /// Hadamards when `w` and `h` are multiples of 8, else 4x4 ones, and each tile's sum of
 /// magnitudes is normalised on its own, `(sum + 2) >> 2` for 8x8 and `(sum + 1) >> 1` for 4x4.
-pub fn satd(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize, cpu: CpuLevel) -> u32 {
+pub fn satd(
+    a: &[u8],
+    a_stride: usize,
+    b: &[u8],
+    b_stride: usize,
+    w: usize,
+    h: usize,
+    cpu: CpuLevel,
+) -> u32 {
     check_blocks(a, a_stride, b, b_stride, w, h);
     match cpu {
         #[cfg(target_arch = "x86_64")]
@@ -61,7 +77,7 @@ pub fn sum_sq_i16(v: &[i16], cpu: CpuLevel) -> u64 {
 
 /// Side of the Hadamard tiles [`satd`] uses for a `w` x `h` block.
 fn hadamard_tile(w: usize, h: usize) -> usize {
-    if w % 8 == 0 && h % 8 == 0 {
+    if w.is_multiple_of(8) && h.is_multiple_of(8) {
         8
     } else {
         4
@@ -70,10 +86,16 @@ fn hadamard_tile(w: usize, h: usize) -> usize {
 
 /// Panics unless both blocks have a supported shape and lie inside their slices.
 fn check_blocks(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize) {
-    assert!(BLOCK_SIDES.contains(&w) && BLOCK_SIDES.contains(&h), "block {w}x{h} unsupported");
+    assert!(
+        BLOCK_SIDES.contains(&w) && BLOCK_SIDES.contains(&h),
+        "block {w}x{h} unsupported"
+    );
     for (len, stride) in [(a.len(), a_stride), (b.len(), b_stride)] {
         assert!(stride >= w, "stride {stride} shorter than block width {w}");
-        assert!(len >= (h - 1) * stride + w, "{w}x{h} block with stride {stride} exceeds its {len}-sample slice");
+        assert!(
+            len >= (h - 1) * stride + w,
+            "{w}x{h} block with stride {stride} exceeds its {len}-sample slice"
+        );
     }
 }
 
@@ -83,7 +105,9 @@ mod tests {
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
 
-    /// A pair of blocks in buffers with a stride wider than the block.
+    /// A pair of blocks in buffers with a stride wider than the block. The padding differs
+    /// between the two, so a kernel that read it would disagree with scalar, and each slice
+    /// ends with its block's last sample, so reading past it would panic.
     struct Blocks {
         a: Vec<u8>,
         b: Vec<u8>,
@@ -91,20 +115,32 @@ mod tests {
     }
 
     impl Blocks {
+        /// `sample(x, y, is_a)` gives the blocks' samples.
         fn new(w: usize, h: usize, mut sample: impl FnMut(usize, usize, bool) -> u8) -> Blocks {
             let stride = w + 3;
             let len = (h - 1) * stride + w;
-            let make = |is_a: bool, sample: &mut dyn FnMut(usize, usize, bool) -> u8| {
-                (0..len).map(|i| if i % stride < w { sample(i % stride, i / stride, is_a) } else { 0x5a }).collect()
+            let mut make = |is_a: bool| -> Vec<u8> {
+                let padding = if is_a { 0 } else { 255 };
+                (0..len)
+                    .map(|i| {
+                        if i % stride < w {
+                            sample(i % stride, i / stride, is_a)
+                        } else {
+                            padding
+                        }
+                    })
+                    .collect()
             };
-            let a = make(true, &mut sample);
-            let b = make(false, &mut sample);
+            let a = make(true);
+            let b = make(false);
             Blocks { a, b, stride }
         }
     }
 
     fn shapes() -> impl Iterator<Item = (usize, usize)> {
-        BLOCK_SIDES.into_iter().flat_map(|w| BLOCK_SIDES.into_iter().map(move |h| (w, h)))
+        BLOCK_SIDES
+            .into_iter()
+            .flat_map(|w| BLOCK_SIDES.into_iter().map(move |h| (w, h)))
     }
 
     /// Checks SSE and SATD at every level against scalar.
@@ -113,8 +149,16 @@ mod tests {
         let sse_ref = scalar::sse(a, *stride, b, *stride, w, h);
         let satd_ref = scalar::satd(a, *stride, b, *stride, w, h);
         for cpu in CpuLevel::all_supported() {
-            assert_eq!(sse(a, *stride, b, *stride, w, h, cpu), sse_ref, "sse {w}x{h} at {cpu:?}: {what}");
-            assert_eq!(satd(a, *stride, b, *stride, w, h, cpu), satd_ref, "satd {w}x{h} at {cpu:?}: {what}");
+            assert_eq!(
+                sse(a, *stride, b, *stride, w, h, cpu),
+                sse_ref,
+                "sse {w}x{h} at {cpu:?}: {what}"
+            );
+            assert_eq!(
+                satd(a, *stride, b, *stride, w, h, cpu),
+                satd_ref,
+                "satd {w}x{h} at {cpu:?}: {what}"
+            );
         }
     }
 
@@ -136,9 +180,27 @@ mod tests {
             ("0 vs 255", |_, _, is_a| if is_a { 0 } else { 255 }),
             ("255 vs 0", |_, _, is_a| if is_a { 255 } else { 0 }),
             ("equal", |x, y, _| (x * 7 + y * 13) as u8),
-            ("checkerboard vs flat", |x, y, is_a| if is_a && (x + y) % 2 == 0 { 255 } else { 0 }),
-            ("opposite checkerboards", |x, y, is_a| if ((x + y) % 2 == 0) == is_a { 255 } else { 0 }),
-            ("row stripes vs column stripes", |x, y, is_a| if (if is_a { y } else { x }) % 2 == 0 { 255 } else { 0 }),
+            ("checkerboard vs flat", |x, y, is_a| {
+                if is_a && (x + y) % 2 == 0 {
+                    255
+                } else {
+                    0
+                }
+            }),
+            ("opposite checkerboards", |x, y, is_a| {
+                if ((x + y) % 2 == 0) == is_a {
+                    255
+                } else {
+                    0
+                }
+            }),
+            ("row stripes vs column stripes", |x, y, is_a| {
+                if (if is_a { y } else { x }) % 2 == 0 {
+                    255
+                } else {
+                    0
+                }
+            }),
         ];
         for (w, h) in shapes() {
             for (what, pattern) in patterns {
@@ -152,13 +214,25 @@ mod tests {
         // A flat difference of 255 over 8x8: SSE 64 * 255^2; the Hadamard puts 64 * 255 in
         // DC alone, so SATD = (64 * 255 + 2) >> 2 = 4080. As 4x4 tiles (4x8): 2 * 16 * 255 / 2.
         let blocks = Blocks::new(8, 8, |_, _, is_a| if is_a { 255 } else { 0 });
-        assert_eq!(scalar::sse(&blocks.a, blocks.stride, &blocks.b, blocks.stride, 8, 8), 64 * 255 * 255);
-        assert_eq!(scalar::satd(&blocks.a, blocks.stride, &blocks.b, blocks.stride, 8, 8), 4080);
+        assert_eq!(
+            scalar::sse(&blocks.a, blocks.stride, &blocks.b, blocks.stride, 8, 8),
+            64 * 255 * 255
+        );
+        assert_eq!(
+            scalar::satd(&blocks.a, blocks.stride, &blocks.b, blocks.stride, 8, 8),
+            4080
+        );
         let blocks = Blocks::new(4, 8, |_, _, is_a| if is_a { 255 } else { 0 });
-        assert_eq!(scalar::satd(&blocks.a, blocks.stride, &blocks.b, blocks.stride, 4, 8), 2 * 2040);
+        assert_eq!(
+            scalar::satd(&blocks.a, blocks.stride, &blocks.b, blocks.stride, 4, 8),
+            2 * 2040
+        );
         // A single +1 difference spreads to 16 coefficients of magnitude 1: (16 + 1) >> 1.
         let blocks = Blocks::new(4, 4, |x, y, is_a| u8::from(is_a && x == 1 && y == 2));
-        assert_eq!(scalar::satd(&blocks.a, blocks.stride, &blocks.b, blocks.stride, 4, 4), 8);
+        assert_eq!(
+            scalar::satd(&blocks.a, blocks.stride, &blocks.b, blocks.stride, 4, 4),
+            8
+        );
     }
 
     #[test]
@@ -170,12 +244,21 @@ mod tests {
                 ("random", random),
                 ("all min", vec![i16::MIN; len]),
                 ("all max", vec![i16::MAX; len]),
-                ("alternating", (0..len).map(|i| if i % 2 == 0 { i16::MIN } else { i16::MAX }).collect()),
+                (
+                    "alternating",
+                    (0..len)
+                        .map(|i| if i % 2 == 0 { i16::MIN } else { i16::MAX })
+                        .collect(),
+                ),
             ];
             for (what, v) in cases {
                 let reference = scalar::sum_sq_i16(&v);
                 for cpu in CpuLevel::all_supported() {
-                    assert_eq!(sum_sq_i16(&v, cpu), reference, "{what}, length {len}, at {cpu:?}");
+                    assert_eq!(
+                        sum_sq_i16(&v, cpu),
+                        reference,
+                        "{what}, length {len}, at {cpu:?}"
+                    );
                 }
             }
         }

@@ -7,7 +7,11 @@ pub fn sse(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: us
     (0..h)
         .map(|y| {
             let (row_a, row_b) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
-            row_a.iter().zip(row_b).map(|(&p, &q)| u64::from(p.abs_diff(q)).pow(2)).sum::<u64>()
+            row_a
+                .iter()
+                .zip(row_b)
+                .map(|(&p, &q)| u64::from(p.abs_diff(q)).pow(2))
+                .sum::<u64>()
         })
         .sum()
 }
@@ -21,7 +25,10 @@ pub fn satd(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: u
             let mut diff = [0i32; 64];
             for y in 0..tile {
                 for x in 0..tile {
-                    let (p, q) = (a[(top + y) * a_stride + left + x], b[(top + y) * b_stride + left + x]);
+                    let (p, q) = (
+                        a[(top + y) * a_stride + left + x],
+                        b[(top + y) * b_stride + left + x],
+                    );
                     diff[y * tile + x] = i32::from(p) - i32::from(q);
                 }
             }
@@ -33,7 +40,11 @@ pub fn satd(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: u
                 walsh_hadamard(diff, column, tile, tile);
             }
             let sum: u32 = diff.iter().map(|v| v.unsigned_abs()).sum();
-            total += if tile == 8 { (sum + 2) >> 2 } else { (sum + 1) >> 1 };
+            total += if tile == 8 {
+                (sum + 2) >> 2
+            } else {
+                (sum + 1) >> 1
+            };
         }
     }
     total

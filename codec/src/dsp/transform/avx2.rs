@@ -6,16 +6,21 @@
 //! the `i16` clamp are one add, one arithmetic shift and the saturating `packs`.
 //!
 //! * 4x4 fits one register and 8x8 four: each has a dedicated kernel whose transposes are a
-//!   few shuffles.
-//! * 16x16 and 32x32 run 1-D passes down 16-column strips, with a 16x16 register transpose
-//!   between passes, so both passes are vertical. Inverse passes use the even/odd butterfly
-//!   (at 32 points, a third of the multiplies of a matrix product) and skip the rows and
-//!   columns outside the non-zero region. Forward passes are plain matrix products: their
-//!   butterfly would add input samples before multiplying, which overflows 16 bits.
+//!   few shuffles, and the 8x8 inverse skips the row pairs outside the non-zero region.
+//! * 16x16 and 32x32 run 1-D passes down 16-column strips, with 16x16 register transposes
+//!   between passes so that both passes are vertical. Passes use the even/odd butterfly,
+//!   which at 32 points needs a third of the multiplies of a matrix product. The inverse one
+//!   combines 32-bit products, so it is always exact, and skips the rows and strips outside
+//!   the non-zero region. The forward one adds samples in 16 bits before multiplying, so a
+//!   strip with samples too large for that (never the first pass of 8-bit residuals) takes a
+//!   matrix product instead.
 
 use std::arch::x86_64::*;
 
-use super::{forward_shifts, transposed, TxKind, DCT16, DCT32, DCT4, DCT8, DST4, INVERSE_SHIFTS};
+use super::{
+    forward_shifts, round_shift_clamp, transposed, TxKind, DCT16, DCT32, DCT4, DCT8, DST4,
+    INVERSE_SHIFTS,
+};
 
 /// Forward 2-D transform; shapes are validated by the caller.
 ///
@@ -42,15 +47,35 @@ pub unsafe fn forward(kind: TxKind, log2n: u32, residual: &[i16], coeffs: &mut [
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
-pub unsafe fn inverse(kind: TxKind, log2n: u32, coeffs: &[i16], nz_w: usize, nz_h: usize, residual: &mut [i16]) {
+pub unsafe fn inverse(
+    kind: TxKind,
+    log2n: u32,
+    coeffs: &[i16],
+    nz_w: usize,
+    nz_h: usize,
+    residual: &mut [i16],
+) {
     const S1: i32 = INVERSE_SHIFTS.0;
     const S2: i32 = INVERSE_SHIFTS.1;
     match (kind, log2n) {
+        (TxKind::Dct2, 3..) if (nz_w, nz_h) == (1, 1) => fill_dc(coeffs[0], residual),
         (TxKind::Dst7, _) => block4::<S1, S2>(coeffs, &DST4_INVERSE, residual),
         (_, 2) => block4::<S1, S2>(coeffs, &DCT4_INVERSE, residual),
         (_, 3) => block8::<S1, S2>(coeffs, &DCT8_INVERSE, nz_w, nz_h, residual),
         (_, 4) => inverse_strips::<16>(coeffs, nz_w, nz_h, residual),
         _ => inverse_strips::<32>(coeffs, nz_w, nz_h, residual),
+    }
+}
+
+/// Inverse DCT of a block whose only non-zero coefficient is DC: both passes multiply by the
+/// flat basis (64), so every residual sample is the same.
+#[target_feature(enable = "avx2")]
+fn fill_dc(dc: i16, residual: &mut [i16]) {
+    let vertical = round_shift_clamp(64 * i32::from(dc), INVERSE_SHIFTS.0);
+    let value = round_shift_clamp(64 * i32::from(vertical), INVERSE_SHIFTS.1);
+    let fill = _mm256_set1_epi16(value);
+    for chunk in residual.chunks_exact_mut(16) {
+        store(chunk, fill);
     }
 }
 
@@ -100,6 +125,27 @@ const fn inverse_odd_pairs<const LEN: usize>(size: usize) -> [i32; LEN] {
     out
 }
 
+/// Odd half of the `size`-point forward butterfly, stored `[i][m]`: odd output `2i + 1` (of
+/// the `size`-point transform) weights the level's differences `2m` and `2m + 1` with
+/// `c[2i+1][2m]` and `c[2i+1][2m+1]`. `LEN` is `(size / 2) * (size / 4)`.
+const fn forward_odd_pairs<const LEN: usize>(size: usize) -> [i32; LEN] {
+    assert!(LEN == size * size / 8);
+    let mut out = [0; LEN];
+    let (outputs, pairs) = (size / 2, size / 4);
+    let mut i = 0;
+    while i < outputs {
+        let mut m = 0;
+        while m < pairs {
+            let first = super::dct_coef(size, 2 * i + 1, 2 * m);
+            let second = super::dct_coef(size, 2 * i + 1, 2 * m + 1);
+            out[i * pairs + m] = coef_pair(first, second);
+            m += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
 /// The four coefficient registers of a 4x4 pass (see [`pass4`]): output rows 0 and 2 come from
 /// registers 0 and 1, rows 1 and 3 from registers 2 and 3; the odd registers meet the row
 /// pairs with lanes swapped.
@@ -111,7 +157,11 @@ const fn block4_coefs(matrix: &[[i16; 4]; 4]) -> [[i32; 8]; 4] {
         let swapped = reg % 2 == 1;
         let mut i = 0;
         while i < 8 {
-            let (row, lane) = if i < 4 { (lane0_row, 0) } else { (lane1_row, 1) };
+            let (row, lane) = if i < 4 {
+                (lane0_row, 0)
+            } else {
+                (lane1_row, 1)
+            };
             // Lane 0 of the unswapped register holds input rows 0,1; lane 1 rows 2,3.
             let first_input = if (lane == 1) != swapped { 2 } else { 0 };
             out[reg][i] = coef_pair(matrix[row][first_input], matrix[row][first_input + 1]);
@@ -130,10 +180,14 @@ static DCT8_FORWARD: [[i32; 4]; 8] = row_pairs(&DCT8);
 static DCT8_INVERSE: [[i32; 4]; 8] = row_pairs(&transposed(&DCT8));
 static DCT16_FORWARD: [[i32; 8]; 16] = row_pairs(&DCT16);
 static DCT32_FORWARD: [[i32; 16]; 32] = row_pairs(&DCT32);
-static ODD4: [i32; 2] = inverse_odd_pairs(4);
-static ODD8: [i32; 8] = inverse_odd_pairs(8);
-static ODD16: [i32; 32] = inverse_odd_pairs(16);
-static ODD32: [i32; 128] = inverse_odd_pairs(32);
+static FORWARD_ODD4: [i32; 2] = forward_odd_pairs(4);
+static FORWARD_ODD8: [i32; 8] = forward_odd_pairs(8);
+static FORWARD_ODD16: [i32; 32] = forward_odd_pairs(16);
+static FORWARD_ODD32: [i32; 128] = forward_odd_pairs(32);
+static INVERSE_ODD4: [i32; 2] = inverse_odd_pairs(4);
+static INVERSE_ODD8: [i32; 8] = inverse_odd_pairs(8);
+static INVERSE_ODD16: [i32; 32] = inverse_odd_pairs(16);
+static INVERSE_ODD32: [i32; 128] = inverse_odd_pairs(32);
 
 /// Within each 128-bit lane, interleaves its two 4-sample halves: `a0 b0 a1 b1 a2 b2 a3 b3`.
 static INTERLEAVE_HALVES: [i8; 32] = [
@@ -190,7 +244,11 @@ fn round_shift<const SHIFT: i32>(v: __m256i) -> __m256i {
 
 /// Both passes of a 4x4 transform whose passes multiply by the matrix behind `coefs`.
 #[target_feature(enable = "avx2")]
-fn block4<const SHIFT1: i32, const SHIFT2: i32>(src: &[i16], coefs: &[[i32; 8]; 4], dst: &mut [i16]) {
+fn block4<const SHIFT1: i32, const SHIFT2: i32>(
+    src: &[i16],
+    coefs: &[[i32; 8]; 4],
+    dst: &mut [i16],
+) {
     let interleave = load_bytes(&INTERLEAVE_HALVES);
     // Pass 1 pairs rows (0,1) in lane 0 and (2,3) in lane 1.
     let pairs = _mm256_shuffle_epi8(load(src), interleave);
@@ -201,7 +259,10 @@ fn block4<const SHIFT1: i32, const SHIFT2: i32>(src: &[i16], coefs: &[[i32; 8]; 
     let transposed_result = pass4::<SHIFT2>(pairs, swapped, coefs);
     // Transpose back: interleave rows (0,1) and (2,3), then gather each output row's two dwords.
     let interleaved = _mm256_shuffle_epi8(transposed_result, interleave);
-    store(dst, _mm256_permutevar8x32_epi32(interleaved, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    store(
+        dst,
+        _mm256_permutevar8x32_epi32(interleaved, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)),
+    );
 }
 
 /// One 4-point pass: `pairs` holds input rows (0,1) interleaved in lane 0 and (2,3) in lane 1,
@@ -209,7 +270,8 @@ fn block4<const SHIFT1: i32, const SHIFT2: i32>(src: &[i16], coefs: &[[i32; 8]; 
 #[target_feature(enable = "avx2")]
 #[inline]
 fn pass4<const SHIFT: i32>(pairs: __m256i, swapped: __m256i, coefs: &[[i32; 8]; 4]) -> __m256i {
-    let [k0, k1, k2, k3] = coefs.map(|k| load_i32x8(&k));
+    let (k0, k1) = (load_i32x8(&coefs[0]), load_i32x8(&coefs[1]));
+    let (k2, k3) = (load_i32x8(&coefs[2]), load_i32x8(&coefs[3]));
     let rows02 = _mm256_add_epi32(_mm256_madd_epi16(pairs, k0), _mm256_madd_epi16(swapped, k1));
     let rows13 = _mm256_add_epi32(_mm256_madd_epi16(pairs, k2), _mm256_madd_epi16(swapped, k3));
     _mm256_packs_epi32(round_shift::<SHIFT>(rows02), round_shift::<SHIFT>(rows13))
@@ -229,36 +291,37 @@ fn block8<const SHIFT1: i32, const SHIFT2: i32>(
     dst: &mut [i16],
 ) {
     let interleave = load_bytes(&INTERLEAVE_HALVES);
-    let row_pairs_used = rows_used.div_ceil(2);
-    let mut row_pairs = [_mm256_setzero_si256(); 4];
-    for (m, pair) in row_pairs[..row_pairs_used].iter_mut().enumerate() {
+    let mut input_pairs = [_mm256_setzero_si256(); 4];
+    for (m, pair) in input_pairs.iter_mut().enumerate() {
         // Rows 2m and 2m+1 are contiguous: spread each into both lanes' halves, then interleave.
         let rows = _mm256_permute4x64_epi64::<0xD8>(load(&src[16 * m..]));
         *pair = _mm256_shuffle_epi8(rows, interleave);
     }
-    let vertical = pass8::<SHIFT1>(&row_pairs[..row_pairs_used], coefs);
+    let vertical = pass8_skipping_zeros::<SHIFT1>(&input_pairs, coefs, rows_used);
 
     // Pass 2's row pairs are the 32-bit columns of the vertical result: pack rows k and k+4
     // together, then a 32/64-bit unpack network gathers column m of all eight rows.
-    let packed: [__m256i; 4] = std::array::from_fn(|k| _mm256_packs_epi32(vertical[k], vertical[k + 4]));
-    let rows0to3_low = _mm256_unpacklo_epi32(packed[0], packed[1]);
-    let rows0to3_high = _mm256_unpacklo_epi32(packed[2], packed[3]);
-    let rows4to7_low = _mm256_unpackhi_epi32(packed[0], packed[1]);
-    let rows4to7_high = _mm256_unpackhi_epi32(packed[2], packed[3]);
-    let cols02_top = _mm256_unpacklo_epi64(rows0to3_low, rows0to3_high);
-    let cols13_top = _mm256_unpackhi_epi64(rows0to3_low, rows0to3_high);
-    let cols02_bottom = _mm256_unpacklo_epi64(rows4to7_low, rows4to7_high);
-    let cols13_bottom = _mm256_unpackhi_epi64(rows4to7_low, rows4to7_high);
+    let packed = pack_rows_k_and_k_plus_4(&vertical);
+    let rows01 = _mm256_unpacklo_epi32(packed[0], packed[1]);
+    let rows23 = _mm256_unpacklo_epi32(packed[2], packed[3]);
+    let rows45 = _mm256_unpackhi_epi32(packed[0], packed[1]);
+    let rows67 = _mm256_unpackhi_epi32(packed[2], packed[3]);
+    // 32-bit column m is the sample pair (2m, 2m + 1): `dwords02_top` holds 32-bit columns
+    // 0 and 2 of rows 0-3 in lanes 0 and 1, and so on.
+    let dwords02_top = _mm256_unpacklo_epi64(rows01, rows23);
+    let dwords13_top = _mm256_unpackhi_epi64(rows01, rows23);
+    let dwords02_bottom = _mm256_unpacklo_epi64(rows45, rows67);
+    let dwords13_bottom = _mm256_unpackhi_epi64(rows45, rows67);
     let col_pairs = [
-        _mm256_permute2x128_si256::<0x20>(cols02_top, cols02_bottom),
-        _mm256_permute2x128_si256::<0x20>(cols13_top, cols13_bottom),
-        _mm256_permute2x128_si256::<0x31>(cols02_top, cols02_bottom),
-        _mm256_permute2x128_si256::<0x31>(cols13_top, cols13_bottom),
+        _mm256_permute2x128_si256::<0x20>(dwords02_top, dwords02_bottom),
+        _mm256_permute2x128_si256::<0x20>(dwords13_top, dwords13_bottom),
+        _mm256_permute2x128_si256::<0x31>(dwords02_top, dwords02_bottom),
+        _mm256_permute2x128_si256::<0x31>(dwords13_top, dwords13_bottom),
     ];
-    let horizontal = pass8::<SHIFT2>(&col_pairs[..cols_used.div_ceil(2)], coefs);
+    let horizontal = pass8_skipping_zeros::<SHIFT2>(&col_pairs, coefs, cols_used);
 
     // `horizontal[n]` holds output column n for rows 0-7: transpose back into rows.
-    let packed: [__m256i; 4] = std::array::from_fn(|k| _mm256_packs_epi32(horizontal[k], horizontal[k + 4]));
+    let packed = pack_rows_k_and_k_plus_4(&horizontal);
     let cols01 = _mm256_unpacklo_epi16(packed[0], packed[1]);
     let cols45 = _mm256_unpackhi_epi16(packed[0], packed[1]);
     let cols23 = _mm256_unpacklo_epi16(packed[2], packed[3]);
@@ -271,24 +334,69 @@ fn block8<const SHIFT1: i32, const SHIFT2: i32>(
     let rows15 = _mm256_unpackhi_epi64(left_even, right_even);
     let rows26 = _mm256_unpacklo_epi64(left_odd, right_odd);
     let rows37 = _mm256_unpackhi_epi64(left_odd, right_odd);
-    store(&mut dst[0..], _mm256_permute2x128_si256::<0x20>(rows04, rows15));
-    store(&mut dst[16..], _mm256_permute2x128_si256::<0x20>(rows26, rows37));
-    store(&mut dst[32..], _mm256_permute2x128_si256::<0x31>(rows04, rows15));
-    store(&mut dst[48..], _mm256_permute2x128_si256::<0x31>(rows26, rows37));
+    store(
+        &mut dst[0..],
+        _mm256_permute2x128_si256::<0x20>(rows04, rows15),
+    );
+    store(
+        &mut dst[16..],
+        _mm256_permute2x128_si256::<0x20>(rows26, rows37),
+    );
+    store(
+        &mut dst[32..],
+        _mm256_permute2x128_si256::<0x31>(rows04, rows15),
+    );
+    store(
+        &mut dst[48..],
+        _mm256_permute2x128_si256::<0x31>(rows26, rows37),
+    );
 }
 
-/// One 8-point pass over interleaved row pairs (missing trailing pairs are zero); returns the
-/// eight rounded 32-bit output rows.
+/// [`pass8`] over only the row pairs that hold one of the first `rows_used` input rows (the
+/// rest are zero), specialised so each variant is straight-line code.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn pass8<const SHIFT: i32>(pairs: &[__m256i], coefs: &[[i32; 4]; 8]) -> [__m256i; 8] {
-    coefs.map(|row| {
+fn pass8_skipping_zeros<const SHIFT: i32>(
+    pairs: &[__m256i; 4],
+    coefs: &[[i32; 4]; 8],
+    rows_used: usize,
+) -> [__m256i; 8] {
+    match rows_used {
+        1 | 2 => pass8::<SHIFT, 1>(pairs, coefs),
+        3 | 4 => pass8::<SHIFT, 2>(pairs, coefs),
+        _ => pass8::<SHIFT, 4>(pairs, coefs),
+    }
+}
+
+/// One 8-point pass over the first `PAIRS` interleaved row pairs; returns the eight rounded
+/// 32-bit output rows.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn pass8<const SHIFT: i32, const PAIRS: usize>(
+    pairs: &[__m256i; 4],
+    coefs: &[[i32; 4]; 8],
+) -> [__m256i; 8] {
+    let mut out = [_mm256_setzero_si256(); 8];
+    for (out_row, row_coefs) in out.iter_mut().zip(coefs) {
         let mut sum = _mm256_setzero_si256();
-        for (&pair, &coef) in pairs.iter().zip(&row) {
+        for (&pair, &coef) in pairs[..PAIRS].iter().zip(row_coefs) {
             sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pair, _mm256_set1_epi32(coef)));
         }
-        round_shift::<SHIFT>(sum)
-    })
+        *out_row = round_shift::<SHIFT>(sum);
+    }
+    out
+}
+
+/// Saturates 32-bit rows `k` and `k + 4` into one register per `k < 4`.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn pack_rows_k_and_k_plus_4(rows: &[__m256i; 8]) -> [__m256i; 4] {
+    [
+        _mm256_packs_epi32(rows[0], rows[4]),
+        _mm256_packs_epi32(rows[1], rows[5]),
+        _mm256_packs_epi32(rows[2], rows[6]),
+        _mm256_packs_epi32(rows[3], rows[7]),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -305,7 +413,10 @@ struct Sums(__m256i, __m256i);
 #[target_feature(enable = "avx2")]
 #[inline]
 fn interleave(first: __m256i, second: __m256i) -> RowPair {
-    RowPair(_mm256_unpacklo_epi16(first, second), _mm256_unpackhi_epi16(first, second))
+    RowPair(
+        _mm256_unpacklo_epi16(first, second),
+        _mm256_unpackhi_epi16(first, second),
+    )
 }
 
 #[target_feature(enable = "avx2")]
@@ -327,7 +438,13 @@ fn weighted_sum(pairs: &[RowPair], coefs: &[i32]) -> Sums {
     let mut sum = Sums(_mm256_setzero_si256(), _mm256_setzero_si256());
     for (pair, &coef) in pairs.iter().zip(coefs) {
         let coef = _mm256_set1_epi32(coef);
-        sum = add(sum, Sums(_mm256_madd_epi16(pair.0, coef), _mm256_madd_epi16(pair.1, coef)));
+        sum = add(
+            sum,
+            Sums(
+                _mm256_madd_epi16(pair.0, coef),
+                _mm256_madd_epi16(pair.1, coef),
+            ),
+        );
     }
     sum
 }
@@ -340,7 +457,217 @@ fn round_pack<const SHIFT: i32>(sums: Sums) -> __m256i {
     _mm256_packs_epi32(round_shift::<SHIFT>(sums.0), round_shift::<SHIFT>(sums.1))
 }
 
-/// Row `k` of the strip at `src` (row stride `N`), or zero past the `nz` rows that may be non-zero.
+/// Forward `N x N` transform: vertical passes down 16-column strips of the residual, each
+/// strip transposed into `between`; then the same passes down `between` (the horizontal
+/// transform), transposed into `coeffs`.
+#[target_feature(enable = "avx2")]
+fn forward_strips<const N: usize, const SHIFT1: i32, const SHIFT2: i32>(
+    residual: &[i16],
+    coeffs: &mut [i16],
+) {
+    let mut work = ForwardWork::new();
+    let mut strip = [_mm256_setzero_si256(); N];
+    let mut between = [[0i16; N]; N];
+    let between = between.as_flattened_mut();
+    for first_col in (0..N).step_by(16) {
+        forward_pass::<N, SHIFT1>(&residual[first_col..], &mut work, &mut strip);
+        store_transposed(&strip, &mut between[first_col * N..]);
+    }
+    for first_col in (0..N).step_by(16) {
+        forward_pass::<N, SHIFT2>(&between[first_col..], &mut work, &mut strip);
+        store_transposed(&strip, &mut coeffs[first_col * N..]);
+    }
+}
+
+/// Inverse `N x N` transform, structured as [`forward_strips`]. Strips right of the non-zero
+/// region are skipped (their vertical output is zero, and `between` rows past `nz_w` are
+/// never read), and each pass reads only the rows that may be non-zero.
+#[target_feature(enable = "avx2")]
+fn inverse_strips<const N: usize>(coeffs: &[i16], nz_w: usize, nz_h: usize, residual: &mut [i16]) {
+    const S1: i32 = INVERSE_SHIFTS.0;
+    const S2: i32 = INVERSE_SHIFTS.1;
+    let mut work = InverseWork::new();
+    let mut strip = [_mm256_setzero_si256(); N];
+    let mut between = [[0i16; N]; N];
+    let between = between.as_flattened_mut();
+    for first_col in (0..nz_w).step_by(16) {
+        inverse_pass::<N, S1>(&coeffs[first_col..], nz_h, &mut work, &mut strip);
+        store_transposed(&strip, &mut between[first_col * N..]);
+    }
+    for first_col in (0..N).step_by(16) {
+        inverse_pass::<N, S2>(&between[first_col..], nz_w, &mut work, &mut strip);
+        store_transposed(&strip, &mut residual[first_col * N..]);
+    }
+}
+
+/// Working storage of [`forward_pass`], allocated (and zero-filled) once per block.
+struct ForwardWork {
+    /// The strip's rows; the butterfly replaces them level by level with their even parts.
+    rows: [__m256i; 32],
+    /// Rows interleaved in pairs for madd.
+    pairs: [RowPair; 16],
+}
+
+impl ForwardWork {
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn new() -> ForwardWork {
+        let zero = _mm256_setzero_si256();
+        ForwardWork {
+            rows: [zero; 32],
+            pairs: [RowPair(zero, zero); 16],
+        }
+    }
+}
+
+/// Forward 1-D pass down the strip at the start of `src` (row stride `N`):
+/// `out[k] = round(sum_y c[k][y] * src[y])`.
+///
+/// The even/odd butterfly needs a third of the multiplies, but adds up to `N / 2` samples in
+/// 16 bits before multiplying; strips whose samples are small enough for that (always, for
+/// 8-bit residuals in the first pass) take it, the others a plain matrix product.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn forward_pass<const N: usize, const SHIFT: i32>(
+    src: &[i16],
+    work: &mut ForwardWork,
+    out: &mut [__m256i; N],
+) {
+    let rows = &mut work.rows[..N];
+    for (y, row) in rows.iter_mut().enumerate() {
+        *row = load(&src[y * N..]);
+    }
+    let limit = _mm256_set1_epi16((i16::MAX as usize / (N / 2)) as i16);
+    let mut largest = _mm256_setzero_si256();
+    for &row in rows.iter() {
+        // |i16::MIN| reads as 32768 unsigned, so it too exceeds the limit.
+        largest = _mm256_max_epu16(largest, _mm256_abs_epi16(row));
+    }
+    let within_limit = _mm256_cmpeq_epi16(_mm256_max_epu16(largest, limit), limit);
+    if _mm256_movemask_epi8(within_limit) == -1 {
+        forward_butterfly::<N, SHIFT>(rows, &mut work.pairs, out);
+    } else {
+        forward_matrix::<N, SHIFT>(rows, &mut work.pairs, out);
+    }
+}
+
+/// [`forward_pass`] as a matrix product with rows `2j` and `2j + 1` interleaved.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn forward_matrix<const N: usize, const SHIFT: i32>(
+    rows: &[__m256i],
+    pairs: &mut [RowPair; 16],
+    out: &mut [__m256i; N],
+) {
+    let coefs: &[i32] = if N == 16 {
+        DCT16_FORWARD.as_flattened()
+    } else {
+        DCT32_FORWARD.as_flattened()
+    };
+    let pairs = &mut pairs[..N / 2];
+    for (j, pair) in pairs.iter_mut().enumerate() {
+        *pair = interleave(rows[2 * j], rows[2 * j + 1]);
+    }
+    for (k, out_row) in out.iter_mut().enumerate() {
+        *out_row = round_pack::<SHIFT>(weighted_sum(pairs, &coefs[k * N / 2..]));
+    }
+}
+
+/// [`forward_pass`] by the even/odd butterfly, valid when no sum of `N / 2` input samples
+/// overflows 16 bits. Each level splits its `size` rows into the sums `x[n] + x[size-1-n]`,
+/// kept for the next level, and differences `x[n] - x[size-1-n]`, which give the level's odd
+/// outputs (frequencies `(2i + 1) * N / size`).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn forward_butterfly<const N: usize, const SHIFT: i32>(
+    rows: &mut [__m256i],
+    pairs: &mut [RowPair; 16],
+    out: &mut [__m256i; N],
+) {
+    let mut size = N;
+    while size > 2 {
+        let pairs = &mut pairs[..size / 4];
+        for (m, pair) in pairs.iter_mut().enumerate() {
+            let first = _mm256_sub_epi16(rows[2 * m], rows[size - 1 - 2 * m]);
+            let second = _mm256_sub_epi16(rows[2 * m + 1], rows[size - 2 - 2 * m]);
+            *pair = interleave(first, second);
+        }
+        for n in 0..size / 2 {
+            rows[n] = _mm256_add_epi16(rows[n], rows[size - 1 - n]);
+        }
+        let step = N / size;
+        for (i, coefs) in forward_odd_coefs(size).chunks_exact(size / 4).enumerate() {
+            out[step * (2 * i + 1)] = round_pack::<SHIFT>(weighted_sum(pairs, coefs));
+        }
+        size /= 2;
+    }
+    let seed = interleave(rows[0], rows[1]);
+    out[0] = round_pack::<SHIFT>(weighted_sum(&[seed], &[coef_pair(64, 64)]));
+    out[N / 2] = round_pack::<SHIFT>(weighted_sum(&[seed], &[coef_pair(64, -64)]));
+}
+
+/// Working storage of [`inverse_pass`], allocated (and zero-filled) once per block.
+struct InverseWork {
+    /// The even part of the butterfly so far: the outputs of the current level.
+    even: [Sums; 16],
+    /// The current level's odd rows, interleaved in pairs.
+    pairs: [RowPair; 8],
+}
+
+impl InverseWork {
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn new() -> InverseWork {
+        let zero = _mm256_setzero_si256();
+        InverseWork {
+            even: [Sums(zero, zero); 16],
+            pairs: [RowPair(zero, zero); 8],
+        }
+    }
+}
+
+/// Inverse 1-D pass down the strip at the start of `src` (row stride `N`),
+/// `out[n] = round(sum_k c[k][n] * src[k])`, by the even/odd butterfly. Rows at or past `nz`
+/// must be zero and are never read.
+///
+/// Built bottom-up: the 2-point transform of rows 0 and N/2 seeds the even part, and each
+/// level doubles it by adding and subtracting the contribution of that level's odd rows
+/// (`c[k][size-1-n]` is `c[k][n]` for even k, `-c[k][n]` for odd k). Sums stay exact in 32 bits.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn inverse_pass<const N: usize, const SHIFT: i32>(
+    src: &[i16],
+    nz: usize,
+    work: &mut InverseWork,
+    out: &mut [__m256i; N],
+) {
+    let seed = interleave(
+        row_or_zero::<N>(src, nz, 0),
+        row_or_zero::<N>(src, nz, N / 2),
+    );
+    let even = &mut work.even;
+    even[0] = weighted_sum(&[seed], &[coef_pair(64, 64)]);
+    even[1] = weighted_sum(&[seed], &[coef_pair(64, -64)]);
+    let mut size = 4;
+    while size < N {
+        let pairs = odd_row_pairs::<N>(src, nz, size, &mut work.pairs);
+        for (n, coefs) in inverse_odd_coefs(size).chunks_exact(size / 4).enumerate() {
+            let odd = weighted_sum(pairs, coefs);
+            let e = even[n];
+            even[n] = add(e, odd);
+            even[size - 1 - n] = sub(e, odd);
+        }
+        size *= 2;
+    }
+    let pairs = odd_row_pairs::<N>(src, nz, N, &mut work.pairs);
+    for (n, coefs) in inverse_odd_coefs(N).chunks_exact(N / 4).enumerate() {
+        let odd = weighted_sum(pairs, coefs);
+        out[n] = round_pack::<SHIFT>(add(even[n], odd));
+        out[N - 1 - n] = round_pack::<SHIFT>(sub(even[n], odd));
+    }
+}
+
+/// Row `k` of the strip at the start of `src` (row stride `N`), or zero if `k >= nz`.
 #[target_feature(enable = "avx2")]
 #[inline]
 fn row_or_zero<const N: usize>(src: &[i16], nz: usize, k: usize) -> __m256i {
@@ -351,135 +678,73 @@ fn row_or_zero<const N: usize>(src: &[i16], nz: usize, k: usize) -> __m256i {
     }
 }
 
-/// Forward 1-D pass down one strip: `out[k] = round(sum_y c[k][y] * src[y])`.
-#[target_feature(enable = "avx2")]
-fn forward_pass<const N: usize, const SHIFT: i32>(src: &[i16], coefs: &[i32], out: &mut [__m256i; N]) {
-    let zero = _mm256_setzero_si256();
-    let mut pairs = [RowPair(zero, zero); 16];
-    let pairs = &mut pairs[..N / 2];
-    for (j, pair) in pairs.iter_mut().enumerate() {
-        *pair = interleave(load(&src[2 * j * N..]), load(&src[(2 * j + 1) * N..]));
-    }
-    for (row, row_coefs) in out.iter_mut().zip(coefs.chunks_exact(N / 2)) {
-        *row = round_pack::<SHIFT>(weighted_sum(pairs, row_coefs));
-    }
-}
-
-/// Inverse 1-D pass down one strip, `out[n] = round(sum_k c[k][n] * src[k])`, by the even/odd
-/// butterfly. Rows at or past `nz` must be zero and are never read.
-///
-/// Built bottom-up: the 2-point transform of rows 0 and N/2 seeds the even part; each level
-/// doubles it by adding and subtracting the odd rows' contribution (`c[k][size-1-n]` is
-/// `c[k][n]` for even k and `-c[k][n]` for odd k). All sums stay exact in 32 bits.
-#[target_feature(enable = "avx2")]
-fn inverse_pass<const N: usize, const SHIFT: i32>(src: &[i16], nz: usize, out: &mut [__m256i; N]) {
-    let zero = Sums(_mm256_setzero_si256(), _mm256_setzero_si256());
-    let mut even = [zero; 16];
-    let seed = interleave(row_or_zero::<N>(src, nz, 0), row_or_zero::<N>(src, nz, N / 2));
-    even[0] = weighted_sum(&[seed], &[coef_pair(64, 64)]);
-    even[1] = weighted_sum(&[seed], &[coef_pair(64, -64)]);
-
-    let mut size = 4;
-    while size < N {
-        let (pairs, used) = odd_row_pairs::<N>(src, nz, size);
-        let odd_coefs = inverse_odd_coefs(size);
-        for (n, coefs) in odd_coefs.chunks_exact(size / 4).enumerate() {
-            let odd = weighted_sum(&pairs[..used], coefs);
-            let e = even[n];
-            even[n] = add(e, odd);
-            even[size - 1 - n] = sub(e, odd);
-        }
-        size *= 2;
-    }
-
-    let (pairs, used) = odd_row_pairs::<N>(src, nz, N);
-    for (n, coefs) in inverse_odd_coefs(N).chunks_exact(N / 4).enumerate() {
-        let odd = weighted_sum(&pairs[..used], coefs);
-        out[n] = round_pack::<SHIFT>(add(even[n], odd));
-        out[N - 1 - n] = round_pack::<SHIFT>(sub(even[n], odd));
-    }
-}
-
-/// The odd rows of the `size`-point level of an `N`-point inverse (rows `step * (2j + 1)`,
-/// `step = N / size`) interleaved in pairs `(4i+1, 4i+3) * step`, and how many pairs may be
-/// non-zero.
+/// Interleaves into `pairs` the odd rows of the `size`-point butterfly level of an `N`-point
+/// inverse, rows `(4i+1) * step` with `(4i+3) * step` for `step = N / size`, stopping at the
+/// first pair past `nz`; returns the pairs written.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn odd_row_pairs<const N: usize>(src: &[i16], nz: usize, size: usize) -> ([RowPair; 8], usize) {
+fn odd_row_pairs<'a, const N: usize>(
+    src: &[i16],
+    nz: usize,
+    size: usize,
+    pairs: &'a mut [RowPair; 8],
+) -> &'a [RowPair] {
     let step = N / size;
-    let zero = _mm256_setzero_si256();
-    let mut pairs = [RowPair(zero, zero); 8];
-    let mut used = 0;
-    while used < size / 4 && step * (4 * used + 1) < nz {
-        let first = row_or_zero::<N>(src, nz, step * (4 * used + 1));
-        let second = row_or_zero::<N>(src, nz, step * (4 * used + 3));
-        pairs[used] = interleave(first, second);
-        used += 1;
+    let used = (0..size / 4)
+        .take_while(|&i| step * (4 * i + 1) < nz)
+        .count();
+    for (i, pair) in pairs[..used].iter_mut().enumerate() {
+        let first = row_or_zero::<N>(src, nz, step * (4 * i + 1));
+        *pair = interleave(first, row_or_zero::<N>(src, nz, step * (4 * i + 3)));
     }
-    (pairs, used)
+    &pairs[..used]
 }
 
-/// [`inverse_odd_pairs`] for one level.
+/// [`forward_odd_pairs`] of one butterfly level.
+fn forward_odd_coefs(size: usize) -> &'static [i32] {
+    match size {
+        4 => &FORWARD_ODD4,
+        8 => &FORWARD_ODD8,
+        16 => &FORWARD_ODD16,
+        _ => &FORWARD_ODD32,
+    }
+}
+
+/// [`inverse_odd_pairs`] of one butterfly level.
 fn inverse_odd_coefs(size: usize) -> &'static [i32] {
     match size {
-        4 => &ODD4,
-        8 => &ODD8,
-        16 => &ODD16,
-        _ => &ODD32,
+        4 => &INVERSE_ODD4,
+        8 => &INVERSE_ODD8,
+        16 => &INVERSE_ODD16,
+        _ => &INVERSE_ODD32,
     }
 }
 
-/// Forward `N x N` transform: vertical passes into a transposed buffer, then vertical passes
-/// over that buffer (the horizontal transform), transposed into `coeffs`.
-#[target_feature(enable = "avx2")]
-fn forward_strips<const N: usize, const SHIFT1: i32, const SHIFT2: i32>(residual: &[i16], coeffs: &mut [i16]) {
-    let coefs: &[i32] = if N == 16 { DCT16_FORWARD.as_flattened() } else { DCT32_FORWARD.as_flattened() };
-    let mut between = [[0i16; N]; N];
-    let between = between.as_flattened_mut();
-    let mut strip = [_mm256_setzero_si256(); N];
-    for first_col in (0..N).step_by(16) {
-        forward_pass::<N, SHIFT1>(&residual[first_col..], coefs, &mut strip);
-        transpose_strip(&strip, &mut between[first_col * N..]);
-    }
-    for first_col in (0..N).step_by(16) {
-        forward_pass::<N, SHIFT2>(&between[first_col..], coefs, &mut strip);
-        transpose_strip(&strip, &mut coeffs[first_col * N..]);
-    }
-}
-
-/// Inverse `N x N` transform, structured as [`forward_strips`]; strips entirely right of the
-/// non-zero region are skipped, and each pass reads only the rows that may be non-zero.
-#[target_feature(enable = "avx2")]
-fn inverse_strips<const N: usize>(coeffs: &[i16], nz_w: usize, nz_h: usize, residual: &mut [i16]) {
-    const S1: i32 = INVERSE_SHIFTS.0;
-    const S2: i32 = INVERSE_SHIFTS.1;
-    // Rows of `between` past nz_w are never read, so strips right of the region are skipped.
-    let mut between = [[0i16; N]; N];
-    let between = between.as_flattened_mut();
-    let mut strip = [_mm256_setzero_si256(); N];
-    for first_col in (0..nz_w).step_by(16) {
-        inverse_pass::<N, S1>(&coeffs[first_col..], nz_h, &mut strip);
-        transpose_strip(&strip, &mut between[first_col * N..]);
-    }
-    for first_col in (0..N).step_by(16) {
-        inverse_pass::<N, S2>(&between[first_col..], nz_w, &mut strip);
-        transpose_strip(&strip, &mut residual[first_col * N..]);
-    }
-}
-
-/// Writes the transpose of a strip (`N` rows of 16 samples) as 16 rows of `N` samples with
-/// row stride `N` at the start of `dst`.
+/// Stores the transpose of a strip (`N` rows of 16 samples) as 16 rows of `N` samples, row
+/// stride `N`, at the start of `dst`.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn transpose_strip<const N: usize>(strip: &[__m256i; N], dst: &mut [i16]) {
+fn store_transposed<const N: usize>(strip: &[__m256i; N], dst: &mut [i16]) {
     for (block, rows) in strip.chunks_exact(16).enumerate() {
-        let top = transpose_8x8_lanes(rows[..8].try_into().unwrap());
-        let bottom = transpose_8x8_lanes(rows[8..].try_into().unwrap());
-        for (j, (&top, &bottom)) in top.iter().zip(&bottom).enumerate() {
-            store(&mut dst[j * N + 16 * block..], _mm256_permute2x128_si256::<0x20>(top, bottom));
-            store(&mut dst[(j + 8) * N + 16 * block..], _mm256_permute2x128_si256::<0x31>(top, bottom));
+        for (j, &row) in transpose16(rows.try_into().unwrap()).iter().enumerate() {
+            store(&mut dst[j * N + 16 * block..], row);
         }
     }
+}
+
+/// Transposes a 16x16 block of samples held as 16 rows.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn transpose16(rows: [__m256i; 16]) -> [__m256i; 16] {
+    let top = transpose_8x8_lanes(rows[..8].try_into().unwrap());
+    let bottom = transpose_8x8_lanes(rows[8..].try_into().unwrap());
+    // Output row j joins column j of the top and bottom halves, kept in lane 0 for j < 8.
+    let mut out = [_mm256_setzero_si256(); 16];
+    for j in 0..8 {
+        out[j] = _mm256_permute2x128_si256::<0x20>(top[j], bottom[j]);
+        out[j + 8] = _mm256_permute2x128_si256::<0x31>(top[j], bottom[j]);
+    }
+    out
 }
 
 /// Transposes the 8x8 block in each 128-bit lane of eight rows: output `j` holds column `j`

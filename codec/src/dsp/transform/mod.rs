@@ -14,7 +14,8 @@
 //! of magnitude `32768 * 90`, plus the rounding term, stay below `32 * 32768 * 90 < 2^27`.
 //!
 //! Every kernel exists as a scalar reference (`scalar`) and, on x86-64, an AVX2 version
-//! (`avx2`) that gives bit-identical results; [`CpuLevel`] picks one per call.
+//! (`avx2`) that gives bit-identical results; [`CpuLevel`](crate::cpu::CpuLevel) picks one
+//! per call.
 
 use crate::cpu::CpuLevel;
 
@@ -32,7 +33,7 @@ pub enum TxKind {
 }
 
 /// Largest transform side, in samples.
-pub const MAX_SIZE: usize = 32;
+const MAX_SIZE: usize = 32;
 
 /// Forward 2-D transform of an `n x n` residual block, `n = 1 << log2n` (`log2n` in 2..=5).
 ///
@@ -70,10 +71,16 @@ pub fn inverse(
     let n = check_shape(kind, log2n);
     assert_eq!(coeffs.len(), n * n, "coeffs must hold n*n values");
     assert_eq!(residual.len(), n * n, "residual must hold n*n samples");
-    assert!((1..=n).contains(&nz_w) && (1..=n).contains(&nz_h), "non-zero region must lie in 1..=n");
+    assert!(
+        (1..=n).contains(&nz_w) && (1..=n).contains(&nz_h),
+        "non-zero region must lie in 1..=n"
+    );
     debug_assert!(
         coeffs.chunks_exact(n).enumerate().all(|(row, values)| {
-            values.iter().enumerate().all(|(col, &v)| v == 0 || (row < nz_h && col < nz_w))
+            values
+                .iter()
+                .enumerate()
+                .all(|(col, &v)| v == 0 || (row < nz_h && col < nz_w))
         }),
         "coefficients outside the {nz_w}x{nz_h} non-zero region must be zero"
     );
@@ -90,8 +97,14 @@ pub fn inverse(
 
 /// Validates the size and kind, returning the block side.
 fn check_shape(kind: TxKind, log2n: u32) -> usize {
-    assert!((2..=5).contains(&log2n), "transform size 2^{log2n} unsupported");
-    assert!(kind == TxKind::Dct2 || log2n == 2, "DST-VII exists only for 4x4 blocks");
+    assert!(
+        (2..=5).contains(&log2n),
+        "transform size 2^{log2n} unsupported"
+    );
+    assert!(
+        kind == TxKind::Dct2 || log2n == 2,
+        "DST-VII exists only for 4x4 blocks"
+    );
     1 << log2n
 }
 
@@ -106,8 +119,8 @@ const INVERSE_SHIFTS: (i32, i32) = (7, 12);
 /// HEVC's DCT-II basis magnitudes: `a[j] ~ 64 * sqrt(2) * cos(j * pi / 64)` for j >= 1,
 /// and `a[0] = 64` for the flat (DC) basis row.
 const DCT_MAGNITUDES: [i16; 32] = [
-    64, 90, 90, 90, 89, 88, 87, 85, 83, 82, 80, 78, 75, 73, 70, 67, 64, 61, 57, 54, 50, 46, 43,
-    38, 36, 31, 25, 22, 18, 13, 9, 4,
+    64, 90, 90, 90, 89, 88, 87, 85, 83, 82, 80, 78, 75, 73, 70, 67, 64, 61, 57, 54, 50, 46, 43, 38,
+    36, 31, 25, 22, 18, 13, 9, 4,
 ];
 
 /// Entry `c[k][n]` of HEVC's `size`-point DCT-II: `cos((2n + 1) k pi / (2 size))` scaled,
@@ -161,7 +174,12 @@ const DCT16: [[i16; 16]; 16] = dct_matrix();
 const DCT32: [[i16; 32]; 32] = dct_matrix();
 
 /// HEVC's 4-point DST-VII matrix, row = frequency.
-const DST4: [[i16; 4]; 4] = [[29, 55, 74, 84], [74, 74, 0, -74], [84, -29, -74, 55], [55, -84, 74, -29]];
+const DST4: [[i16; 4]; 4] = [
+    [29, 55, 74, 84],
+    [74, 74, 0, -74],
+    [84, -29, -74, 55],
+    [55, -84, 74, -29],
+];
 
 /// The `n x n` basis matrix (row-major, row = frequency) for a kind and size.
 fn matrix(kind: TxKind, log2n: u32) -> &'static [i16] {
@@ -199,7 +217,13 @@ mod tests {
         coeffs
     }
 
-    fn inverse_at(kind: TxKind, log2n: u32, coeffs: &[i16], nz: (usize, usize), cpu: CpuLevel) -> Vec<i16> {
+    fn inverse_at(
+        kind: TxKind,
+        log2n: u32,
+        coeffs: &[i16],
+        nz: (usize, usize),
+        cpu: CpuLevel,
+    ) -> Vec<i16> {
         let mut residual = vec![0; coeffs.len()];
         inverse(kind, log2n, coeffs, nz.0, nz.1, &mut residual, cpu);
         residual
@@ -210,17 +234,29 @@ mod tests {
         let reference = forward_at(kind, log2n, residual, CpuLevel::Scalar);
         for cpu in CpuLevel::all_supported() {
             let got = forward_at(kind, log2n, residual, cpu);
-            assert_eq!(got, reference, "forward {kind:?} 2^{log2n} at {cpu:?}: {what}");
+            assert_eq!(
+                got, reference,
+                "forward {kind:?} 2^{log2n} at {cpu:?}: {what}"
+            );
         }
     }
 
     /// Checks the inverse of `coeffs` with hint `nz` at every level against scalar without a hint.
-    fn assert_inverse_levels_agree(kind: TxKind, log2n: u32, coeffs: &[i16], nz: (usize, usize), what: &str) {
+    fn assert_inverse_levels_agree(
+        kind: TxKind,
+        log2n: u32,
+        coeffs: &[i16],
+        nz: (usize, usize),
+        what: &str,
+    ) {
         let n = 1 << log2n;
         let reference = inverse_at(kind, log2n, coeffs, (n, n), CpuLevel::Scalar);
         for cpu in CpuLevel::all_supported() {
             let got = inverse_at(kind, log2n, coeffs, nz, cpu);
-            assert_eq!(got, reference, "inverse {kind:?} 2^{log2n} nz {nz:?} at {cpu:?}: {what}");
+            assert_eq!(
+                got, reference,
+                "inverse {kind:?} 2^{log2n} nz {nz:?} at {cpu:?}: {what}"
+            );
         }
     }
 
@@ -230,16 +266,44 @@ mod tests {
         let mut blocks = vec![
             ("all max".to_string(), vec![max; n * n], full),
             ("all min".to_string(), vec![min; n * n], full),
-            ("checkerboard".to_string(), (0..n * n).map(|i| if (i / n + i % n) % 2 == 0 { max } else { min }).collect(), full),
-            ("alternating rows".to_string(), (0..n * n).map(|i| if (i / n) % 2 == 0 { max } else { min }).collect(), full),
-            ("alternating columns".to_string(), (0..n * n).map(|i| if i % 2 == 0 { max } else { min }).collect(), full),
+            (
+                "checkerboard".to_string(),
+                (0..n * n)
+                    .map(|i| {
+                        if (i / n + i % n).is_multiple_of(2) {
+                            max
+                        } else {
+                            min
+                        }
+                    })
+                    .collect(),
+                full,
+            ),
+            (
+                "alternating rows".to_string(),
+                (0..n * n)
+                    .map(|i| if (i / n).is_multiple_of(2) { max } else { min })
+                    .collect(),
+                full,
+            ),
+            (
+                "alternating columns".to_string(),
+                (0..n * n)
+                    .map(|i| if i % 2 == 0 { max } else { min })
+                    .collect(),
+                full,
+            ),
         ];
         for pos in 0..n * n {
             let (row, col) = (pos / n, pos % n);
             for value in [max, min] {
                 let mut block = vec![0; n * n];
                 block[pos] = value;
-                blocks.push((format!("impulse {value} at ({row},{col})"), block, (col + 1, row + 1)));
+                blocks.push((
+                    format!("impulse {value} at ({row},{col})"),
+                    block,
+                    (col + 1, row + 1),
+                ));
             }
         }
         blocks
@@ -247,7 +311,15 @@ mod tests {
 
     #[test]
     fn dct4_is_hevcs_matrix() {
-        assert_eq!(DCT4, [[64, 64, 64, 64], [83, 36, -36, -83], [64, -64, -64, 64], [36, -83, 83, -36]]);
+        assert_eq!(
+            DCT4,
+            [
+                [64, 64, 64, 64],
+                [83, 36, -36, -83],
+                [64, -64, -64, 64],
+                [36, -83, 83, -36]
+            ]
+        );
     }
 
     #[test]
@@ -257,7 +329,10 @@ mod tests {
 
     #[test]
     fn dct32_odd_row_and_smaller_sizes_nest() {
-        assert_eq!(DCT32[1][..16], [90, 90, 88, 85, 82, 78, 73, 67, 61, 54, 46, 38, 31, 22, 13, 4]);
+        assert_eq!(
+            DCT32[1][..16],
+            [90, 90, 88, 85, 82, 78, 73, 67, 61, 54, 46, 38, 31, 22, 13, 4]
+        );
         // The N/2-point matrix is the even rows of the N-point one, left half.
         for k in 0..16 {
             assert_eq!(DCT16[k], DCT32[2 * k][..16]);
@@ -272,11 +347,12 @@ mod tests {
 
     #[test]
     fn dct_rows_are_symmetric_or_antisymmetric() {
-        for k in 0..32 {
-            for n in 0..32 {
-                let sign = if k % 2 == 0 { 1 } else { -1 };
-                assert_eq!(DCT32[k][31 - n], sign * DCT32[k][n], "row {k}");
-                assert_ne!(DCT32[k][n], 0);
+        // The butterflies rely on this symmetry; no entry is a zero cosine.
+        for (k, row) in DCT32.iter().enumerate() {
+            let sign = if k % 2 == 0 { 1 } else { -1 };
+            for (n, &value) in row.iter().enumerate() {
+                assert_eq!(row[31 - n], sign * value, "row {k}");
+                assert_ne!(value, 0, "row {k}");
             }
         }
     }
@@ -286,9 +362,18 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(1);
         for (kind, log2n) in shapes() {
             let n = 1 << log2n;
-            for trial in 0..200 {
-                let residual: Vec<i16> = (0..n * n).map(|_| rng.gen_range(-255..=255)).collect();
-                assert_forward_levels_agree(kind, log2n, &residual, &format!("trial {trial}"));
+            for trial in 0..400 {
+                // Small residuals keep both passes within AVX2's butterfly range, large ones
+                // push the second pass (or, past 8 bits, the first) onto its matrix product.
+                let range = [8, 60, 255, 4000][trial % 4];
+                let residual: Vec<i16> =
+                    (0..n * n).map(|_| rng.gen_range(-range..=range)).collect();
+                assert_forward_levels_agree(
+                    kind,
+                    log2n,
+                    &residual,
+                    &format!("trial {trial}, range {range}"),
+                );
             }
         }
     }
@@ -311,10 +396,21 @@ mod tests {
         for (kind, log2n) in shapes() {
             let n = 1 << log2n;
             for trial in 0..300 {
-                // Mostly small regions, as in real streams, but cover the full block too.
-                let nz = if trial % 5 == 0 { (n, n) } else { (rng.gen_range(1..=n), rng.gen_range(1..=n)) };
+                // Mostly small regions, as in real streams, but cover the full block and
+                // DC-only blocks (which AVX2 fills directly) too.
+                let nz = match trial % 5 {
+                    0 => (n, n),
+                    1 => (1, 1),
+                    _ => (rng.gen_range(1..=n), rng.gen_range(1..=n)),
+                };
                 let coeffs: Vec<i16> = (0..n * n)
-                    .map(|i| if i % n < nz.0 && i / n < nz.1 { rng.gen() } else { 0 })
+                    .map(|i| {
+                        if i % n < nz.0 && i / n < nz.1 {
+                            rng.gen()
+                        } else {
+                            0
+                        }
+                    })
                     .collect();
                 assert_inverse_levels_agree(kind, log2n, &coeffs, nz, &format!("trial {trial}"));
             }
@@ -330,7 +426,13 @@ mod tests {
             for trial in 0..300 {
                 let nz = (rng.gen_range(1..=n), rng.gen_range(1..=n));
                 let coeffs: Vec<i16> = (0..n * n)
-                    .map(|i| if i % n < nz.0 && i / n < nz.1 { rng.gen_range(-600..=600) } else { 0 })
+                    .map(|i| {
+                        if i % n < nz.0 && i / n < nz.1 {
+                            rng.gen_range(-600..=600)
+                        } else {
+                            0
+                        }
+                    })
                     .collect();
                 assert_inverse_levels_agree(kind, log2n, &coeffs, nz, &format!("trial {trial}"));
             }
@@ -353,8 +455,15 @@ mod tests {
             let n = 1 << log2n;
             for _ in 0..100 {
                 let nz = (rng.gen_range(1..=n), rng.gen_range(1..=n));
-                let coeffs: Vec<i16> =
-                    (0..n * n).map(|i| if i % n < nz.0 && i / n < nz.1 { rng.gen() } else { 0 }).collect();
+                let coeffs: Vec<i16> = (0..n * n)
+                    .map(|i| {
+                        if i % n < nz.0 && i / n < nz.1 {
+                            rng.gen()
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
                 assert_eq!(
                     inverse_at(kind, log2n, &coeffs, nz, CpuLevel::Scalar),
                     inverse_at(kind, log2n, &coeffs, (n, n), CpuLevel::Scalar)
@@ -385,14 +494,32 @@ mod tests {
             let tolerance = round_trip_tolerance(kind, log2n);
             for cpu in CpuLevel::all_supported() {
                 for _ in 0..500 {
-                    let residual: Vec<i16> = (0..n * n).map(|_| rng.gen_range(-255..=255)).collect();
+                    let residual: Vec<i16> =
+                        (0..n * n).map(|_| rng.gen_range(-255..=255)).collect();
                     let coeffs = forward_at(kind, log2n, &residual, cpu);
                     let back = inverse_at(kind, log2n, &coeffs, (n, n), cpu);
-                    let error = residual.iter().zip(&back).map(|(a, b)| (a - b).abs()).max().unwrap();
-                    assert!(error <= tolerance, "{kind:?} 2^{log2n} at {cpu:?}: error {error} > {tolerance}");
+                    let error = residual
+                        .iter()
+                        .zip(&back)
+                        .map(|(a, b)| (a - b).abs())
+                        .max()
+                        .unwrap();
+                    assert!(
+                        error <= tolerance,
+                        "{kind:?} 2^{log2n} at {cpu:?}: error {error} > {tolerance}"
+                    );
                 }
             }
         }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "outside the 2x2 non-zero region")]
+    fn inverse_checks_region_in_debug_builds() {
+        let mut coeffs = [0; 16];
+        coeffs[2 * 4 + 1] = 1; // row 2, column 1: outside a 2x2 region
+        inverse_at(TxKind::Dct2, 2, &coeffs, (2, 2), CpuLevel::Scalar);
     }
 
     #[test]

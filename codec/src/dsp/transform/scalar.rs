@@ -15,14 +15,18 @@ pub fn forward(kind: TxKind, log2n: u32, residual: &[i16], coeffs: &mut [i16]) {
     // Vertical: columns_done[k][x] = sum_y c[k][y] * residual[y][x].
     for k in 0..n {
         for x in 0..n {
-            let sum = (0..n).map(|y| i32::from(c[k * n + y]) * i32::from(residual[y * n + x])).sum();
+            let sum = (0..n)
+                .map(|y| i32::from(c[k * n + y]) * i32::from(residual[y * n + x]))
+                .sum();
             columns_done[k * n + x] = round_shift_clamp(sum, shift1);
         }
     }
     // Horizontal: coeffs[k][l] = sum_x c[l][x] * columns_done[k][x].
     for k in 0..n {
         for l in 0..n {
-            let sum = (0..n).map(|x| i32::from(c[l * n + x]) * i32::from(columns_done[k * n + x])).sum();
+            let sum = (0..n)
+                .map(|x| i32::from(c[l * n + x]) * i32::from(columns_done[k * n + x]))
+                .sum();
             coeffs[k * n + l] = round_shift_clamp(sum, shift2);
         }
     }
@@ -31,7 +35,14 @@ pub fn forward(kind: TxKind, log2n: u32, residual: &[i16], coeffs: &mut [i16]) {
 /// Inverse 2-D transform: `residual = C^T * coeffs * C`, rounded after each pass.
 ///
 /// Only the top-left `nz_w` x `nz_h` coefficients are read; the rest must be zero.
-pub fn inverse(kind: TxKind, log2n: u32, coeffs: &[i16], nz_w: usize, nz_h: usize, residual: &mut [i16]) {
+pub fn inverse(
+    kind: TxKind,
+    log2n: u32,
+    coeffs: &[i16],
+    nz_w: usize,
+    nz_h: usize,
+    residual: &mut [i16],
+) {
     let n = 1 << log2n;
     let c = matrix(kind, log2n);
     let (shift1, shift2) = INVERSE_SHIFTS;
@@ -42,14 +53,18 @@ pub fn inverse(kind: TxKind, log2n: u32, coeffs: &[i16], nz_w: usize, nz_h: usiz
     // Vertical: columns_done[y][x] = sum_k c[k][y] * coeffs[k][x].
     for y in 0..n {
         for x in 0..nz_w {
-            let sum = (0..nz_h).map(|k| i32::from(c[k * n + y]) * i32::from(coeffs[k * n + x])).sum();
+            let sum = (0..nz_h)
+                .map(|k| i32::from(c[k * n + y]) * i32::from(coeffs[k * n + x]))
+                .sum();
             columns_done[y * n + x] = round_shift_clamp(sum, shift1);
         }
     }
     // Horizontal: residual[y][x] = sum_k c[k][x] * columns_done[y][k].
     for y in 0..n {
         for x in 0..n {
-            let sum = (0..nz_w).map(|k| i32::from(c[k * n + x]) * i32::from(columns_done[y * n + k])).sum();
+            let sum = (0..nz_w)
+                .map(|k| i32::from(c[k * n + x]) * i32::from(columns_done[y * n + k]))
+                .sum();
             residual[y * n + x] = round_shift_clamp(sum, shift2);
         }
     }
