@@ -172,6 +172,13 @@ pub fn plot_all(dir: &Path, rows: &[Row], metrics: &[Metric]) -> Result<Vec<Path
                     (rs[0].codec_label.clone(), p)
                 })
                 .collect();
+            if !series
+                .iter()
+                .flat_map(|s| s.1.iter())
+                .any(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
+            {
+                continue; // e.g. MS-SSIM of clips too small for 5 scales
+            }
             let xlabel = if still {
                 "bits per pixel (log)"
             } else {
