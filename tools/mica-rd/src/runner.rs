@@ -189,31 +189,46 @@ pub struct Job {
     pub q: i64,
 }
 
-/// Runs `jobs` on a pool of `parallel` workers; returns the new rows.
+/// Runs `f` on every item with `parallel` plain OS threads pulling from a
+/// shared queue, in order. Plain threads (not a rayon pool) on purpose: a
+/// rayon worker that waits on another pool (Mica's and rav1e's encoders
+/// have their own) steals more jobs meanwhile, which would run many points at
+/// once and make the timings meaningless.
+pub fn for_each_parallel<T: Sync>(items: &[T], parallel: usize, f: impl Fn(&T) + Sync) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..parallel.max(1).min(items.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                match items.get(i) {
+                    Some(it) => f(it),
+                    None => break,
+                }
+            });
+        }
+    });
+}
+
+/// Runs `jobs` with `parallel` points at a time; returns the new rows.
 pub fn run_grid(
     jobs: Vec<Job>,
     parallel: usize,
     opts: &MeasureOpts,
     sink: &Sink,
 ) -> Result<Vec<Row>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(parallel.max(1))
-        .build()?;
     let out = Mutex::new(Vec::new());
     let err = Mutex::new(None);
-    pool.install(|| {
-        jobs.par_iter().with_max_len(1).for_each(|j| {
-            sink.bar.set_message(format!(
-                "{} {} {}={}",
-                j.codec.name, j.clip.name, j.codec.param, j.q
-            ));
-            let (row, frames) = measure(&j.codec, &j.clip, j.q, None, opts);
-            if let Err(e) = sink.record(&row, &frames) {
-                *err.lock().unwrap() = Some(e);
-            }
-            out.lock().unwrap().push(row);
-            sink.bar.inc(1);
-        })
+    for_each_parallel(&jobs, parallel, |j| {
+        sink.bar.set_message(format!(
+            "{} {} {}={}",
+            j.codec.name, j.clip.name, j.codec.param, j.q
+        ));
+        let (row, frames) = measure(&j.codec, &j.clip, j.q, None, opts);
+        if let Err(e) = sink.record(&row, &frames) {
+            *err.lock().unwrap() = Some(e);
+        }
+        out.lock().unwrap().push(row);
+        sink.bar.inc(1);
     });
     if let Some(e) = err.into_inner().unwrap() {
         return Err(e);
@@ -352,56 +367,51 @@ pub fn run_clic(
     sink: &Sink,
     clic_sink: &Mutex<CsvAppender>,
 ) -> Result<Vec<Row>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(parallel.max(1))
-        .build()?;
     let out = Mutex::new(Vec::new());
     let err = Mutex::new(None);
-    pool.install(|| {
-        jobs.par_iter().with_max_len(1).for_each(|j| {
-            let mut rows: HashMap<i64, Row> = seed
-                .values()
-                .filter(|r| {
-                    r.codec == j.codec.name
-                        && r.clip == j.clip.name
-                        && r.target_kbps.is_none()
-                        && r.ok()
-                })
-                .map(|r| (r.q, r.clone()))
-                .collect();
-            let mut known: RateTable = rows.iter().map(|(&q, r)| (q, r.kbps)).collect();
-            for &t in &j.targets {
-                sink.bar
-                    .set_message(format!("{} {} @ {t} kbit/s", j.codec.name, j.clip.name));
-                let res = search_q(j.codec.range, t, &mut known, |q| {
-                    let (row, frames) = measure(&j.codec, &j.clip, q, None, opts);
-                    if let Err(e) = sink.record(&row, &frames) {
-                        *err.lock().unwrap() = Some(e);
-                    }
-                    let r = row.ok().then_some(row.kbps);
-                    rows.insert(q, row);
-                    r
-                });
-                let mut row = rows.get(&res.q).cloned().unwrap_or_else(|| {
-                    let mut r = base_row(&j.codec, &j.clip, res.q, None, opts);
-                    r.status = "error".into();
-                    r.error = "no measurement".into();
-                    r
-                });
-                row.target_kbps = Some(t);
-                if !res.meets && row.ok() {
-                    row.error = format!(
-                        "over budget: even {}={} needs {:.1} kbit/s",
-                        row.param, row.q, row.kbps
-                    );
-                }
-                if let Err(e) = clic_sink.lock().unwrap().push(&row) {
+    for_each_parallel(&jobs, parallel, |j| {
+        let mut rows: HashMap<i64, Row> = seed
+            .values()
+            .filter(|r| {
+                r.codec == j.codec.name
+                    && r.clip == j.clip.name
+                    && r.target_kbps.is_none()
+                    && r.ok()
+            })
+            .map(|r| (r.q, r.clone()))
+            .collect();
+        let mut known: RateTable = rows.iter().map(|(&q, r)| (q, r.kbps)).collect();
+        for &t in &j.targets {
+            sink.bar
+                .set_message(format!("{} {} @ {t} kbit/s", j.codec.name, j.clip.name));
+            let res = search_q(j.codec.range, t, &mut known, |q| {
+                let (row, frames) = measure(&j.codec, &j.clip, q, None, opts);
+                if let Err(e) = sink.record(&row, &frames) {
                     *err.lock().unwrap() = Some(e);
                 }
-                out.lock().unwrap().push(row);
-                sink.bar.inc(1);
+                let r = row.ok().then_some(row.kbps);
+                rows.insert(q, row);
+                r
+            });
+            let mut row = rows.get(&res.q).cloned().unwrap_or_else(|| {
+                let mut r = base_row(&j.codec, &j.clip, res.q, None, opts);
+                r.status = "error".into();
+                r.error = "no measurement".into();
+                r
+            });
+            row.target_kbps = Some(t);
+            if !res.meets && row.ok() {
+                row.error = format!(
+                    "over budget: even {}={} needs {:.1} kbit/s",
+                    row.param, row.q, row.kbps
+                );
             }
-        })
+            if let Err(e) = clic_sink.lock().unwrap().push(&row) {
+                *err.lock().unwrap() = Some(e);
+            }
+            out.lock().unwrap().push(row);
+            sink.bar.inc(1);
+        }
     });
     if let Some(e) = err.into_inner().unwrap() {
         return Err(e);
