@@ -13,7 +13,9 @@ fn valid_packets() -> Vec<Vec<u8>> {
     enc.send_frame(cut.clone()).unwrap();
     enc.send_frame(cut).unwrap();
     enc.flush();
-    std::iter::from_fn(|| enc.receive_packet()).map(|p| p.data).collect()
+    std::iter::from_fn(|| enc.receive_packet())
+        .map(|p| p.data)
+        .collect()
 }
 
 fn decode(packet: &[u8]) -> Result<(), mica::Error> {
@@ -26,7 +28,11 @@ fn every_truncation_is_refused() {
     let packet = &valid_packets()[0];
     assert!(decode(packet).is_ok());
     for len in 0..packet.len() {
-        assert!(decode(&packet[..len]).is_err(), "truncated to {len} of {} bytes", packet.len());
+        assert!(
+            decode(&packet[..len]).is_err(),
+            "truncated to {len} of {} bytes",
+            packet.len()
+        );
     }
 }
 
@@ -55,7 +61,10 @@ fn bit_flips_never_panic() {
         }
     }
     // Most corruptions are caught by the exact-length check of the payload.
-    assert!(refused > trials / 2, "only {refused} of {trials} corrupt packets refused");
+    assert!(
+        refused > trials / 2,
+        "only {refused} of {trials} corrupt packets refused"
+    );
 }
 
 #[test]
@@ -75,13 +84,19 @@ fn random_garbage_never_panics() {
 
 #[test]
 fn empty_packet_and_absurd_dimensions() {
-    assert!(matches!(decode(&[]), Err(mica::Error::Bitstream(mica::BitstreamError::EmptyPacket))));
+    assert!(matches!(
+        decode(&[]),
+        Err(mica::Error::Bitstream(mica::BitstreamError::EmptyPacket))
+    ));
     let mut packet = valid_packets()[0].clone();
     // Sequence header: width_minus1 is bits 24..40 of the packet; make it 65535.
     packet[3] = 0xff;
     packet[4] = 0xff;
     let err = decode(&packet).unwrap_err();
-    assert!(err.to_string().contains("exceeds the decoder limit"), "{err}");
+    assert!(
+        err.to_string().contains("exceeds the decoder limit"),
+        "{err}"
+    );
 }
 
 #[test]

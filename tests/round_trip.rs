@@ -77,7 +77,10 @@ fn output_independent_of_threads_and_cpu_level() {
     let reference = encode(1, CpuLevel::Scalar);
     for level in CpuLevel::all_supported() {
         for threads in [1, 2, 3] {
-            assert!(encode(threads, level) == reference, "threads {threads} level {level:?}");
+            assert!(
+                encode(threads, level) == reference,
+                "threads {threads} level {level:?}"
+            );
         }
     }
 }
@@ -101,5 +104,22 @@ fn shared_media_cuts() {
         let frames = read_frames(&path, 2);
         let cuts: Vec<_> = frames.iter().map(|f| crop(f, 64, 64, 136, 88)).collect();
         assert_round_trip(&config(136, 88, 27), &cuts);
+    }
+}
+
+/// Every GOP structure and preset on a moving real clip cut.
+#[test]
+fn inter_structures_and_presets() {
+    use mica::{GopStructure, Preset};
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 6);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 300, 120, 136, 72)).collect();
+    for gop in [GopStructure::RandomAccess, GopStructure::LowDelay] {
+        for preset in [Preset::Fast, Preset::Medium, Preset::Slow] {
+            let mut c = config(136, 72, 32);
+            c.gop = gop;
+            c.preset = preset;
+            c.gop_size = 4;
+            assert_round_trip(&c, &cuts);
+        }
     }
 }

@@ -31,7 +31,10 @@ impl CpuLevel {
     /// Every level this machine can run, lowest first (always includes `Scalar`).
     pub fn all_supported() -> Vec<CpuLevel> {
         let best = CpuLevel::detect();
-        [CpuLevel::Scalar, CpuLevel::Avx2].into_iter().filter(|l| *l <= best).collect()
+        [CpuLevel::Scalar, CpuLevel::Avx2]
+            .into_iter()
+            .filter(|l| *l <= best)
+            .collect()
     }
 
     /// Parses a level name as used by `MICA_CPU` and the `--cpu` flags.
@@ -58,7 +61,10 @@ impl CpuLevel {
         static LEVEL: OnceLock<CpuLevel> = OnceLock::new();
         *LEVEL.get_or_init(|| {
             let best = CpuLevel::detect();
-            match std::env::var("MICA_CPU").ok().and_then(|v| CpuLevel::from_name(&v)) {
+            match std::env::var("MICA_CPU")
+                .ok()
+                .and_then(|v| CpuLevel::from_name(&v))
+            {
                 Some(cap) => cap.min(best),
                 None => best,
             }

@@ -11,11 +11,12 @@
 
 use crate::frame::Plane;
 use crate::headers::FrameHeader;
+use crate::mv::{Motion, Mv, RefLists};
 use crate::recon::PicState;
 use crate::tables::{chroma_qp, DEBLOCK_BETA, DEBLOCK_TC};
 use rayon::prelude::*;
 
-/// Filter strength of an edge: 2 where either side is intra coded.
+/// Boundary strength where either side is intra coded.
 const INTRA_BS: i32 = 2;
 
 /// Thresholds for one edge.
@@ -50,14 +51,25 @@ fn filter_luma_segment(data: &mut [u8], q0: usize, step: isize, line: isize, prm
     let side_p = dp0 + dp3 < ((beta + (beta >> 1)) >> 3);
     let side_q = dq0 + dq3 < ((beta + (beta >> 1)) >> 3);
     for i in 0..4 {
-        let p = [s(data, i, -1), s(data, i, -2), s(data, i, -3), s(data, i, -4)];
+        let p = [
+            s(data, i, -1),
+            s(data, i, -2),
+            s(data, i, -3),
+            s(data, i, -4),
+        ];
         let q = [s(data, i, 0), s(data, i, 1), s(data, i, 2), s(data, i, 3)];
         if strong {
             let c = |v: i32, orig: i32| v.clamp(orig - 2 * tc, orig + 2 * tc) as u8;
-            data[at(i, -1)] = c((p[2] + 2 * p[1] + 2 * p[0] + 2 * q[0] + q[1] + 4) >> 3, p[0]);
+            data[at(i, -1)] = c(
+                (p[2] + 2 * p[1] + 2 * p[0] + 2 * q[0] + q[1] + 4) >> 3,
+                p[0],
+            );
             data[at(i, -2)] = c((p[2] + p[1] + p[0] + q[0] + 2) >> 2, p[1]);
             data[at(i, -3)] = c((2 * p[3] + 3 * p[2] + p[1] + p[0] + q[0] + 4) >> 3, p[2]);
-            data[at(i, 0)] = c((p[1] + 2 * p[0] + 2 * q[0] + 2 * q[1] + q[2] + 4) >> 3, q[0]);
+            data[at(i, 0)] = c(
+                (p[1] + 2 * p[0] + 2 * q[0] + 2 * q[1] + q[2] + 4) >> 3,
+                q[0],
+            );
             data[at(i, 1)] = c((p[0] + q[0] + q[1] + q[2] + 2) >> 2, q[1]);
             data[at(i, 2)] = c((p[0] + q[0] + q[1] + 3 * q[2] + 2 * q[3] + 4) >> 3, q[2]);
         } else {
@@ -85,18 +97,26 @@ fn filter_luma_segment(data: &mut [u8], q0: usize, step: isize, line: isize, prm
 fn filter_chroma_segment(data: &mut [u8], q0: usize, step: isize, line: isize, tc: i32) {
     for i in 0..4 {
         let at = |k: isize| (q0 as isize + i as isize * line + k * step) as usize;
-        let (p1, p0, q0v, q1) = (data[at(-2)] as i32, data[at(-1)] as i32, data[at(0)] as i32, data[at(1)] as i32);
+        let (p1, p0, q0v, q1) = (
+            data[at(-2)] as i32,
+            data[at(-1)] as i32,
+            data[at(0)] as i32,
+            data[at(1)] as i32,
+        );
         let delta = ((((q0v - p0) << 2) + p1 - q1 + 4) >> 3).clamp(-tc, tc);
         data[at(-1)] = (p0 + delta).clamp(0, 255) as u8;
         data[at(0)] = (q0v - delta).clamp(0, 255) as u8;
     }
 }
 
-fn luma_params(qp: u8, fh: &FrameHeader) -> LumaParams {
+fn luma_params(qp: u8, bs: i32, fh: &FrameHeader) -> LumaParams {
     let q = qp as i32;
     let bq = (q + 2 * fh.deblock_beta_offset as i32).clamp(0, 51);
-    let tq = (q + 2 * (INTRA_BS - 1) + 2 * fh.deblock_tc_offset as i32).clamp(0, 53);
-    LumaParams { beta: DEBLOCK_BETA[bq as usize] as i32, tc: DEBLOCK_TC[tq as usize] as i32 }
+    let tq = (q + 2 * (bs - 1) + 2 * fh.deblock_tc_offset as i32).clamp(0, 53);
+    LumaParams {
+        beta: DEBLOCK_BETA[bq as usize] as i32,
+        tc: DEBLOCK_TC[tq as usize] as i32,
+    }
 }
 
 fn chroma_tc(qp: u8, offset: i8, fh: &FrameHeader) -> i32 {
@@ -105,40 +125,142 @@ fn chroma_tc(qp: u8, offset: i8, fh: &FrameHeader) -> i32 {
     DEBLOCK_TC[tq as usize] as i32
 }
 
+/// Boundary strength between two 8x8 units: 2 if either is intra; 1 if
+/// either has luma coefficients (on a transform edge) or their motion
+/// differs (other pictures, or a vector component one sample or more apart);
+/// else 0 (no filtering).
+fn boundary_strength(st: &PicState, lists: &RefLists, p: usize, q: usize) -> u8 {
+    let (mp, mq) = (&st.motion[p], &st.motion[q]);
+    if !mp.is_inter() || !mq.is_inter() {
+        return 2;
+    }
+    if st.coded[p] || st.coded[q] {
+        return 1;
+    }
+    motion_differs(mp, mq, lists) as u8
+}
+
+fn far(a: Mv, b: Mv) -> bool {
+    (a.x as i32 - b.x as i32).abs() >= 4 || (a.y as i32 - b.y as i32).abs() >= 4
+}
+
+/// Whether two inter blocks' motion differs enough to show an edge.
+fn motion_differs(p: &Motion, q: &Motion, lists: &RefLists) -> bool {
+    let refs = |m: &Motion| -> Vec<(i64, Mv)> {
+        (0..2)
+            .filter(|&l| m.uses(l))
+            .map(|l| (lists.poc_of(m, l), m.mv[l]))
+            .collect()
+    };
+    let (a, b) = (refs(p), refs(q));
+    if a.len() != b.len() {
+        return true;
+    }
+    if a.len() == 1 {
+        return a[0].0 != b[0].0 || far(a[0].1, b[0].1);
+    }
+    let straight = a[0].0 == b[0].0 && a[1].0 == b[1].0;
+    let crossed = a[0].0 == b[1].0 && a[1].0 == b[0].0;
+    if !straight && !crossed {
+        return true;
+    }
+    let straight_far = !straight || far(a[0].1, b[0].1) || far(a[1].1, b[1].1);
+    let crossed_far = !crossed || far(a[0].1, b[1].1) || far(a[1].1, b[0].1);
+    straight_far && crossed_far
+}
+
 /// Deblocks the reconstruction in place.
-pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader) {
+pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists) {
     let w8 = state.w / 8;
-    let (tu, cu) = (&state.tu_log2, &state.cu_log2);
-    let lp = luma_params(fh.qp, fh);
-    let ctc = [chroma_tc(fh.qp, fh.chroma_qp_offset[0], fh), chroma_tc(fh.qp, fh.chroma_qp_offset[1], fh)];
-    // An edge at luma position `pos` (across x or y) exists for the block
-    // containing (lx, ly) when `pos` is a multiple of its transform size.
-    // Chroma transforms span the whole CU.
-    let luma_edge = |pos: usize, lx: usize, ly: usize| pos % (1usize << tu[(ly / 8) * w8 + lx / 8].max(3)) == 0;
-    let chroma_edge = |pos: usize, lx: usize, ly: usize| pos % (1usize << cu[(ly / 8) * w8 + lx / 8].max(4)) == 0;
+    let params = [luma_params(fh.qp, 1, fh), luma_params(fh.qp, 2, fh)];
+    let ctc = [
+        chroma_tc(fh.qp, fh.chroma_qp_offset[0], fh),
+        chroma_tc(fh.qp, fh.chroma_qp_offset[1], fh),
+    ];
+    // Strength of the edge at luma position `pos` (across x for vertical
+    // edges, y for horizontal ones) for the unit holding (lx, ly): filtered
+    // where `pos` is a multiple of the transform size on the Q side. Chroma
+    // edges follow CU edges (chroma transforms span the CU) and only
+    // intra edges (strength 2) are filtered.
+    let st = &*state;
+    let strength = |vertical: bool, pos: usize, lx: usize, ly: usize| -> u8 {
+        let q = (ly / 8) * w8 + lx / 8;
+        if pos % (1usize << st.tu_log2[q].max(3)) != 0 {
+            return 0;
+        }
+        let p = if vertical { q - 1 } else { q - w8 };
+        boundary_strength(st, lists, p, q)
+    };
+    let chroma_edge = |vertical: bool, pos: usize, lx: usize, ly: usize| -> bool {
+        let q = (ly / 8) * w8 + lx / 8;
+        pos % (1usize << st.cu_log2[q].max(4)) == 0 && strength(vertical, pos, lx, ly) == 2
+    };
+    let mut bs_v = vec![0u8; (state.w / 8) * (state.h / 4)];
+    let mut bs_h = vec![0u8; (state.w / 4) * (state.h / 8)];
+    for ly in (0..state.h).step_by(4) {
+        for lx in (8..state.w).step_by(8) {
+            bs_v[(ly / 4) * w8 + lx / 8] = strength(true, lx, lx, ly);
+        }
+    }
+    for ly in (8..state.h).step_by(8) {
+        for lx in (0..state.w).step_by(4) {
+            bs_h[(ly / 8) * (state.w / 4) + lx / 4] = strength(false, ly, lx, ly);
+        }
+    }
+    // Chroma planes are (w/2) x (h/2), multiples of 4 but not always of 8.
+    let cw16 = (state.w / 2).div_ceil(8);
+    let cw8 = state.w / 8;
+    let cv: Vec<bool> = (0..cw16 * (state.h / 8))
+        .map(|i| {
+            let (cx, cy) = ((i % cw16) * 8, (i / cw16) * 4);
+            cx > 0 && chroma_edge(true, 2 * cx, 2 * cx, 2 * cy)
+        })
+        .collect();
+    let ch: Vec<bool> = (0..cw8 * (state.h / 2).div_ceil(8))
+        .map(|i| {
+            let (cx, cy) = ((i % cw8) * 4, (i / cw8) * 8);
+            cy > 0 && chroma_edge(false, 2 * cy, 2 * cx, 2 * cy)
+        })
+        .collect();
+    let w4 = state.w / 4;
     let [y, u, v] = &mut state.recon.planes;
 
-    if lp.tc > 0 {
-        vertical_edges(y, |x, row| luma_edge(x, x, row), |d, q0, stride| filter_luma_segment(d, q0, 1, stride, lp));
-    }
+    let luma = |bs: u8| params[(bs as usize).clamp(1, 2) - 1];
+    vertical_edges(
+        y,
+        |x, row| bs_v[(row / 4) * w8 + x / 8] > 0,
+        |d, q0, stride, x, row| {
+            let p = luma(bs_v[(row / 4) * w8 + x / 8]);
+            if p.tc > 0 {
+                filter_luma_segment(d, q0, 1, stride, p);
+            }
+        },
+    );
     for (plane, tc) in [(&mut *u, ctc[0]), (&mut *v, ctc[1])] {
         if tc > 0 {
             vertical_edges(
                 plane,
-                |x, row| chroma_edge(2 * x, 2 * x, 2 * row),
-                |d, q0, stride| filter_chroma_segment(d, q0, 1, stride, tc),
+                |x, row| cv[(row / 4) * cw16 + x / 8],
+                |d, q0, stride, _, _| filter_chroma_segment(d, q0, 1, stride, tc),
             );
         }
     }
-    if lp.tc > 0 {
-        horizontal_edges(y, |x, row| luma_edge(row, x, row), |d, q0, stride| filter_luma_segment(d, q0, stride, 1, lp));
-    }
+    horizontal_edges(
+        y,
+        |x, row| bs_h[(row / 8) * w4 + x / 4] > 0,
+        |d, q0, stride, x, row| {
+            let p = luma(bs_h[(row / 8) * w4 + x / 4]);
+            if p.tc > 0 {
+                filter_luma_segment(d, q0, stride, 1, p);
+            }
+        },
+    );
     for (plane, tc) in [(&mut *u, ctc[0]), (&mut *v, ctc[1])] {
         if tc > 0 {
             horizontal_edges(
                 plane,
-                |x, row| chroma_edge(2 * row, 2 * x, 2 * row),
-                |d, q0, stride| filter_chroma_segment(d, q0, stride, 1, tc),
+                |x, row| ch[(row / 8) * cw8 + x / 4],
+                |d, q0, stride, _, _| filter_chroma_segment(d, q0, stride, 1, tc),
             );
         }
     }
@@ -150,16 +272,20 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader) {
 fn vertical_edges<E, F>(plane: &mut Plane, edge: E, filter: F)
 where
     E: Fn(usize, usize) -> bool + Sync,
-    F: Fn(&mut [u8], usize, isize) + Sync,
+    F: Fn(&mut [u8], usize, isize, usize, usize) + Sync,
 {
     let (width, stride) = (plane.width, plane.width);
-    plane.data.par_chunks_mut(stride * 4).enumerate().for_each(|(band, rows)| {
-        for x in (8..width).step_by(8) {
-            if edge(x, band * 4) {
-                filter(rows, x, stride as isize);
+    plane
+        .data
+        .par_chunks_mut(stride * 4)
+        .enumerate()
+        .for_each(|(band, rows)| {
+            for x in (8..width).step_by(8) {
+                if edge(x, band * 4) {
+                    filter(rows, x, stride as isize, x, band * 4);
+                }
             }
-        }
-    });
+        });
 }
 
 /// Filters the horizontal edges on the 8-sample grid of `plane`. `edge(x, y)`
@@ -167,13 +293,13 @@ where
 fn horizontal_edges<E, F>(plane: &mut Plane, edge: E, filter: F)
 where
     E: Fn(usize, usize) -> bool,
-    F: Fn(&mut [u8], usize, isize),
+    F: Fn(&mut [u8], usize, isize, usize, usize),
 {
     let (width, height, stride) = (plane.width, plane.height, plane.width);
     for y in (8..height).step_by(8) {
         for x in (0..width).step_by(4) {
             if edge(x, y) {
-                filter(&mut plane.data, y * stride + x, stride as isize);
+                filter(&mut plane.data, y * stride + x, stride as isize, x, y);
             }
         }
     }

@@ -1,26 +1,25 @@
-//! The decoder: parses packets and reconstructs frames.
+//! The decoder: parses packets, keeps reference pictures, reconstructs
+//! frames and returns them in display order.
 
 use crate::cpu::CpuLevel;
 use crate::deblock::deblock_frame;
 use crate::entropy::RangeDecoder;
 use crate::error::{BitstreamError, Error};
 use crate::frame::Frame;
-use crate::headers::{read_packet_headers, FrameHeader, SequenceHeader};
+use crate::headers::{read_packet_headers, FrameHeader, FrameType, SequenceHeader, NUM_SLOTS};
+use crate::inter::{predict_block, RefPicture, MAX_BLOCK};
+use crate::mv::{ColField, ColMotion, Motion, MotionEnv, Mv, RefLists};
 use crate::recon::{crop, reconstruct, PicState, ReconScratch, SB_LOG2};
 use crate::syntax::{self, chroma_candidates, scan_for, Contexts};
 use crate::tables::chroma_qp;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Decoder settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct DecoderConfig {
     /// Kernel level; `None` uses the best the CPU supports (capped by `MICA_CPU`).
     pub cpu: Option<CpuLevel>,
-}
-
-impl Default for DecoderConfig {
-    fn default() -> Self {
-        DecoderConfig { cpu: None }
-    }
 }
 
 /// A decoded frame in display order, cropped to the visible size.
@@ -32,18 +31,35 @@ pub struct DecodedFrame {
     pub frame: Frame,
 }
 
+/// Frames held for reordering beyond which the oldest is released anyway
+/// (a valid stream never needs more than the reference slots).
+const MAX_PENDING: usize = 16;
+
 /// Decodes a Mica stream packet by packet.
 pub struct Decoder {
     cpu: CpuLevel,
     sequence: Option<SequenceHeader>,
-    ready: std::collections::VecDeque<DecodedFrame>,
+    slots: [Option<Arc<RefPicture>>; NUM_SLOTS],
+    pending: BTreeMap<u32, Frame>,
+    next_out: Option<u32>,
+    draining: bool,
 }
 
 impl Decoder {
     /// A decoder with the given settings.
     pub fn new(config: DecoderConfig) -> Decoder {
-        let cpu = config.cpu.unwrap_or_else(CpuLevel::runtime).clamp_to_supported();
-        Decoder { cpu, sequence: None, ready: Default::default() }
+        let cpu = config
+            .cpu
+            .unwrap_or_else(CpuLevel::runtime)
+            .clamp_to_supported();
+        Decoder {
+            cpu,
+            sequence: None,
+            slots: Default::default(),
+            pending: BTreeMap::new(),
+            next_out: None,
+            draining: false,
+        }
     }
 
     /// The sequence header in force (after the first keyframe).
@@ -54,25 +70,132 @@ impl Decoder {
     /// Decodes one packet (one IVF frame). Decoded frames become available
     /// from [`Decoder::receive_frame`] in display order.
     pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), Error> {
+        self.draining = false;
         let headers = read_packet_headers(packet)?;
+        let fh = headers.frame;
         if let Some(seq) = headers.sequence {
             if let Some(m) = seq.models.first() {
                 let hex: String = m.sha256.iter().map(|b| format!("{b:02x}")).collect();
                 return Err(BitstreamError::MissingModel(hex).into());
             }
+            if self
+                .sequence
+                .as_ref()
+                .is_some_and(|s| (s.width, s.height) != (seq.width, seq.height))
+            {
+                // A new size starts a new stream: release what is held.
+                self.flush();
+            }
             self.sequence = Some(seq);
         }
-        let seq = self.sequence.as_ref().ok_or(BitstreamError::MissingSequenceHeader)?;
+        let seq = self
+            .sequence
+            .as_ref()
+            .ok_or(BitstreamError::MissingSequenceHeader)?;
+        if self.pending.contains_key(&fh.frame_number) {
+            return Err(BitstreamError::InvalidField {
+                field: "frame_number",
+                value: fh.frame_number as i64,
+                allowed: "a number not already waiting for output",
+            }
+            .into());
+        }
+        let mut refs: [Vec<Arc<RefPicture>>; 2] = Default::default();
+        let mut lists = RefLists {
+            cur_poc: fh.frame_number as i64,
+            ..Default::default()
+        };
+        if fh.frame_type == FrameType::Key {
+            self.slots = Default::default();
+        } else {
+            for l in 0..2 {
+                for i in 0..fh.num_refs[l] as usize {
+                    let slot = fh.ref_slots[l][i];
+                    let r =
+                        self.slots[slot as usize]
+                            .clone()
+                            .ok_or(BitstreamError::InvalidField {
+                                field: "ref_slot",
+                                value: slot as i64,
+                                allowed: "a slot holding a decoded picture",
+                            })?;
+                    if (r.planes[0].width, r.planes[0].height)
+                        != (seq.coded_width(), seq.coded_height())
+                    {
+                        return Err(BitstreamError::MissingSequenceHeader.into());
+                    }
+                    lists.poc[l][i] = r.poc;
+                    refs[l].push(r);
+                }
+                lists.len[l] = fh.num_refs[l] as usize;
+            }
+        }
         let payload = &packet[headers.payload_offset..];
-        let state = decode_frame(seq, &headers.frame, payload, self.cpu)?;
+        let state = decode_frame(seq, &fh, payload, self.cpu, &refs, &lists)?;
+        let col = Arc::new(col_field(&state, &lists));
+        let reference = Arc::new(RefPicture::new(lists.cur_poc, &state.recon, col));
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if fh.refresh_slots & (1 << i) != 0 {
+                *slot = Some(reference.clone());
+            }
+        }
         let frame = crop(&state.recon, seq.width as usize, seq.height as usize);
-        self.ready.push_back(DecodedFrame { frame_number: headers.frame.frame_number, frame });
+        if self.next_out.is_none() {
+            self.next_out = Some(fh.frame_number);
+        }
+        self.pending.insert(fh.frame_number, frame);
         Ok(())
+    }
+
+    /// Releases every frame still held for reordering (call at end of stream).
+    pub fn flush(&mut self) {
+        self.draining = true;
     }
 
     /// The next decoded frame in display order, if one is ready.
     pub fn receive_frame(&mut self) -> Option<DecodedFrame> {
-        self.ready.pop_front()
+        let next = self.next_out?;
+        let number = if self.pending.contains_key(&next) {
+            next
+        } else if self.draining || self.pending.len() > MAX_PENDING {
+            // End of stream, or a numbering no valid stream has: skip the gap.
+            *self.pending.keys().next()?
+        } else {
+            return None;
+        };
+        let frame = self.pending.remove(&number)?;
+        self.next_out = Some(number.wrapping_add(1));
+        Some(DecodedFrame {
+            frame_number: number,
+            frame,
+        })
+    }
+}
+
+/// The motion a decoded picture leaves for temporal prediction.
+pub(crate) fn col_field(st: &PicState, lists: &RefLists) -> ColField {
+    let units = st
+        .motion
+        .iter()
+        .map(|m| {
+            let mut c = ColMotion {
+                mv: m.mv,
+                ref_poc: [None; 2],
+            };
+            for l in 0..2 {
+                if m.uses(l) {
+                    c.ref_poc[l] = Some(lists.poc_of(m, l));
+                } else {
+                    c.mv[l] = Mv::ZERO;
+                }
+            }
+            c
+        })
+        .collect();
+    ColField {
+        poc: lists.cur_poc,
+        w8: st.w / 8,
+        units,
     }
 }
 
@@ -85,11 +208,30 @@ struct FrameDecoder<'a> {
     chroma_qp: [u8; 2],
     scratch: ReconScratch,
     levels: Box<[i16; 1024]>,
+    refs: &'a [Vec<Arc<RefPicture>>; 2],
+    lists: &'a RefLists,
+    col: Option<Arc<ColField>>,
+    pred: Box<[u8; MAX_BLOCK * MAX_BLOCK * 3 / 2]>,
+    mc_tmp: Box<[[i16; MAX_BLOCK * MAX_BLOCK]; 2]>,
 }
 
 /// Decodes one frame's payload into a reconstructed, deblocked picture at the coded size.
-pub(crate) fn decode_frame(seq: &SequenceHeader, fh: &FrameHeader, payload: &[u8], cpu: CpuLevel) -> Result<PicState, Error> {
+pub(crate) fn decode_frame(
+    seq: &SequenceHeader,
+    fh: &FrameHeader,
+    payload: &[u8],
+    cpu: CpuLevel,
+    refs: &[Vec<Arc<RefPicture>>; 2],
+    lists: &RefLists,
+) -> Result<PicState, Error> {
     let (w, h) = (seq.coded_width(), seq.coded_height());
+    let col = if lists.len[1] > 0 {
+        Some(refs[1][0].motion.clone())
+    } else if lists.len[0] > 0 {
+        Some(refs[0][0].motion.clone())
+    } else {
+        None
+    };
     let mut fd = FrameDecoder {
         st: PicState::new(w, h),
         ctx: Contexts::default(),
@@ -102,6 +244,11 @@ pub(crate) fn decode_frame(seq: &SequenceHeader, fh: &FrameHeader, payload: &[u8
         ],
         scratch: ReconScratch::default(),
         levels: Box::new([0; 1024]),
+        refs,
+        lists,
+        col,
+        pred: Box::new([0; MAX_BLOCK * MAX_BLOCK * 3 / 2]),
+        mc_tmp: Box::new([[0; MAX_BLOCK * MAX_BLOCK]; 2]),
     };
     let sb = 1usize << SB_LOG2;
     for y in (0..h).step_by(sb) {
@@ -121,18 +268,31 @@ pub(crate) fn decode_frame(seq: &SequenceHeader, fh: &FrameHeader, payload: &[u8
     }
     let used = fd.dec.consumed();
     if used != payload.len() {
-        let what = if used > payload.len() { "is truncated or corrupt" } else { "has trailing bytes" };
-        return Err(BitstreamError::PayloadMismatch { frame: fh.frame_number, what, len: payload.len(), used }.into());
+        let what = if used > payload.len() {
+            "is truncated or corrupt"
+        } else {
+            "has trailing bytes"
+        };
+        return Err(BitstreamError::PayloadMismatch {
+            frame: fh.frame_number,
+            what,
+            len: payload.len(),
+            used,
+        }
+        .into());
     }
     if fh.deblock {
-        deblock_frame(&mut fd.st, fh);
+        deblock_frame(&mut fd.st, fh, lists);
     }
     Ok(fd.st)
 }
 
 impl FrameDecoder<'_> {
     fn corrupt(&self) -> Error {
-        BitstreamError::LevelOverflow { frame: self.fh.frame_number }.into()
+        BitstreamError::LevelOverflow {
+            frame: self.fh.frame_number,
+        }
+        .into()
     }
 
     fn node(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
@@ -159,7 +319,123 @@ impl FrameDecoder<'_> {
         self.coding_unit(x, y, log2)
     }
 
+    fn motion_env(&self) -> MotionEnv<'_> {
+        MotionEnv {
+            pic: &self.st,
+            lists: self.lists,
+            col: self.col.as_deref(),
+        }
+    }
+
     fn coding_unit(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
+        if self.fh.frame_type == FrameType::Inter {
+            let c = self.st.skip_ctx(x, y);
+            if syntax::read_skip(&mut self.dec, &mut self.ctx, c) {
+                let idx = syntax::read_merge_idx(&mut self.dec, &mut self.ctx);
+                let m = self.motion_env().merge_list(x, y, 1 << log2)[idx];
+                return self.inter_cu(x, y, log2, m, true);
+            }
+            if !syntax::read_intra(&mut self.dec, &mut self.ctx) {
+                let m = self.read_motion(x, y, log2)?;
+                return self.inter_cu(x, y, log2, m, false);
+            }
+        }
+        self.intra_cu(x, y, log2)
+    }
+
+    /// Reads the motion of a non-skipped inter CU.
+    fn read_motion(&mut self, x: usize, y: usize, log2: u32) -> Result<Motion, Error> {
+        let s = 1usize << log2;
+        if syntax::read_merge(&mut self.dec, &mut self.ctx) {
+            let idx = syntax::read_merge_idx(&mut self.dec, &mut self.ctx);
+            return Ok(self.motion_env().merge_list(x, y, s)[idx]);
+        }
+        let dir = if self.lists.is_b() {
+            syntax::read_inter_dir(&mut self.dec, &mut self.ctx, log2)
+        } else {
+            0
+        };
+        let mut m = Motion::INTRA;
+        for l in 0..2 {
+            if !(dir == 2 || dir as usize == l) {
+                continue;
+            }
+            let count = self.lists.len[l];
+            let ref_idx = if count > 1 {
+                syntax::read_ref_idx(&mut self.dec, &mut self.ctx, count)
+            } else {
+                0
+            };
+            let (dx, dy) =
+                syntax::read_mvd(&mut self.dec, &mut self.ctx).ok_or_else(|| self.corrupt())?;
+            let mvp = syntax::read_mvp(&mut self.dec, &mut self.ctx);
+            let pred = self.motion_env().amvp(x, y, s, l, ref_idx)[mvp];
+            let mv = Mv::checked(pred.x as i32 + dx, pred.y as i32 + dy).ok_or(
+                BitstreamError::InvalidField {
+                    field: "motion vector",
+                    value: (pred.x as i64 + dx as i64).max(pred.y as i64 + dy as i64),
+                    allowed: "-32768..=32767 quarter samples per component",
+                },
+            )?;
+            m.ref_idx[l] = ref_idx as i8;
+            m.mv[l] = mv;
+        }
+        Ok(m)
+    }
+
+    /// Predicts an inter CU and adds its residual.
+    fn inter_cu(
+        &mut self,
+        x: usize,
+        y: usize,
+        log2: u32,
+        m: Motion,
+        skip: bool,
+    ) -> Result<(), Error> {
+        let s = 1usize << log2;
+        let tu_log2 = log2.min(5);
+        self.st.set_cu_maps(x, y, log2, tu_log2);
+        self.st.set_motion(x, y, log2, m, skip);
+        self.st.set_coded(x, y, log2, false);
+        // Intra neighbours of inter CUs see DC as their most probable mode.
+        self.st.set_mode(x, y, log2, crate::dsp::intra::DC);
+        let refs = [&self.refs[0][..], &self.refs[1][..]];
+        predict_block(
+            refs,
+            &m,
+            x,
+            y,
+            s,
+            &mut self.pred[..],
+            &mut self.mc_tmp,
+            self.cpu,
+        );
+        let root = !skip && syntax::read_root_cbf(&mut self.dec, &mut self.ctx);
+        let tu = 1usize << tu_log2;
+        let per = s / tu;
+        let mut any = false;
+        for i in 0..per * per {
+            let (dx, dy) = ((i % per) * tu, (i / per) * tu);
+            let cbf = root && syntax::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
+            any |= cbf;
+            let pred = sub_block(&self.pred[..s * s], s, dx, dy, tu);
+            self.residual_block(0, x + dx, y + dy, tu_log2, 1, &pred[..tu * tu], cbf)?;
+            self.st.set_coded(x + dx, y + dy, tu_log2, cbf);
+        }
+        let c = s / 2;
+        let c_log2 = log2 - 1;
+        let cb = root && syntax::read_cbf(&mut self.dec, &mut self.ctx, 1, c_log2, false);
+        let pred_cb = self.pred[s * s..s * s + c * c].to_vec();
+        self.residual_block(1, x / 2, y / 2, c_log2, 1, &pred_cb, cb)?;
+        // With a root flag set and nothing else coded, Cr must have coefficients.
+        let cr =
+            root && (!(any || cb) || syntax::read_cbf(&mut self.dec, &mut self.ctx, 2, c_log2, cb));
+        let pred_cr = self.pred[s * s + c * c..s * s + 2 * c * c].to_vec();
+        self.residual_block(2, x / 2, y / 2, c_log2, 1, &pred_cr, cr)?;
+        Ok(())
+    }
+
+    fn intra_cu(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
         let nxn = log2 == 3 && syntax::read_nxn(&mut self.dec, &mut self.ctx);
         let (parts, pu_log2) = if nxn { (4, 2) } else { (1, log2) };
         let mut modes = [0u8; 4];
@@ -173,52 +449,110 @@ impl FrameDecoder<'_> {
         let chroma_mode = chroma_candidates(modes[0])[chroma_index as usize];
         let tu_log2 = if nxn { 2 } else { log2.min(5) };
         self.st.set_cu_maps(x, y, log2, tu_log2);
+        self.st.set_motion(x, y, log2, Motion::INTRA, false);
 
         // Luma transform blocks in z-order, each predicted from the reconstruction so far.
         let tu = 1usize << tu_log2;
         let per_side = (1usize << log2) / tu;
+        let mut pred = [0u8; 1024];
         for i in 0..per_side * per_side {
             let (tx, ty) = (x + (i % per_side) * tu, y + (i / per_side) * tu);
             let mode = modes[if nxn { i } else { 0 }];
-            self.transform_block(0, tx, ty, tu_log2, mode, (tx, ty), false)?;
+            self.st.predict(
+                0,
+                tx,
+                ty,
+                tu_log2,
+                mode,
+                (tx, ty),
+                self.cpu,
+                &mut pred[..tu * tu],
+            );
+            let cbf = syntax::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
+            self.residual_block(0, tx, ty, tu_log2, mode, &pred[..tu * tu], cbf)?;
         }
         let c_log2 = log2 - 1;
-        let cb = self.transform_block(1, x / 2, y / 2, c_log2, chroma_mode, (x, y), false)?;
-        self.transform_block(2, x / 2, y / 2, c_log2, chroma_mode, (x, y), cb)?;
+        let c = 1usize << c_log2;
+        let mut cb_coded = false;
+        for plane in 1..3 {
+            self.st.predict(
+                plane,
+                x / 2,
+                y / 2,
+                c_log2,
+                chroma_mode,
+                (x, y),
+                self.cpu,
+                &mut pred[..c * c],
+            );
+            let cbf = syntax::read_cbf(&mut self.dec, &mut self.ctx, plane, c_log2, cb_coded);
+            self.residual_block(
+                plane,
+                x / 2,
+                y / 2,
+                c_log2,
+                chroma_mode,
+                &pred[..c * c],
+                cbf,
+            )?;
+            cb_coded = cbf;
+        }
         Ok(())
     }
 
-    /// Reads one transform block's flag and residual and reconstructs it.
-    /// Returns its coded-block flag.
+    /// Reads a transform block's residual when `cbf` and reconstructs it on
+    /// top of `pred`. `mode` selects the scan (1 = DC, the diagonal scan, for inter).
     #[allow(clippy::too_many_arguments)]
-    fn transform_block(
+    fn residual_block(
         &mut self,
         plane: usize,
         x: usize,
         y: usize,
         log2n: u32,
         mode: u8,
-        cu: (usize, usize),
-        cb_coded: bool,
-    ) -> Result<bool, Error> {
+        pred: &[u8],
+        cbf: bool,
+    ) -> Result<(), Error> {
         let n = 1usize << log2n;
-        let mut pred = [0u8; 1024];
-        self.st.predict(plane, x, y, log2n, mode, cu, self.cpu, &mut pred[..n * n]);
-        let cbf = syntax::read_cbf(&mut self.dec, &mut self.ctx, plane, log2n, cb_coded);
-        if cbf {
-            let levels = &mut self.levels[..n * n];
-            levels.fill(0);
-            let scan = scan_for(mode, log2n, plane > 0);
-            let Some(nz) = syntax::read_residual(&mut self.dec, &mut self.ctx, levels, log2n, plane > 0, scan) else {
-                return Err(self.corrupt());
-            };
-            let qp = if plane == 0 { self.fh.qp } else { self.chroma_qp[plane - 1] };
-            let mut out = [0u8; 1024];
-            reconstruct(levels, nz, plane, log2n, qp, &pred[..n * n], &mut out[..n * n], self.cpu, &mut self.scratch);
-            self.st.put_block(plane, x, y, n, &out[..n * n]);
-        } else {
-            self.st.put_block(plane, x, y, n, &pred[..n * n]);
+        if !cbf {
+            self.st.put_block(plane, x, y, n, pred);
+            return Ok(());
         }
-        Ok(cbf)
+        let levels = &mut self.levels[..n * n];
+        levels.fill(0);
+        let scan = scan_for(mode, log2n, plane > 0);
+        let Some(nz) =
+            syntax::read_residual(&mut self.dec, &mut self.ctx, levels, log2n, plane > 0, scan)
+        else {
+            return Err(self.corrupt());
+        };
+        let qp = if plane == 0 {
+            self.fh.qp
+        } else {
+            self.chroma_qp[plane - 1]
+        };
+        let mut out = [0u8; 1024];
+        reconstruct(
+            levels,
+            nz,
+            plane,
+            log2n,
+            qp,
+            pred,
+            &mut out[..n * n],
+            self.cpu,
+            &mut self.scratch,
+        );
+        self.st.put_block(plane, x, y, n, &out[..n * n]);
+        Ok(())
     }
+}
+
+/// Copies the `n x n` block at (dx, dy) of an `s x s` block.
+pub(crate) fn sub_block(src: &[u8], s: usize, dx: usize, dy: usize, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * n);
+    for r in 0..n {
+        out.extend_from_slice(&src[(dy + r) * s + dx..][..n]);
+    }
+    out
 }

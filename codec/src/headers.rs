@@ -16,7 +16,14 @@ pub const MAX_PIXELS: u64 = 8192 * 8192;
 pub enum FrameType {
     /// Intra-only frame; resets all decoder state and carries a sequence header.
     Key = 0,
+    /// Predicted from up to four references in list 0 and four in list 1.
+    Inter = 1,
 }
+
+/// Number of reference picture slots.
+pub const NUM_SLOTS: usize = 8;
+/// Most references per list.
+pub const MAX_REFS: usize = 4;
 
 /// How the source's y4m header described the video, so the decoder can
 /// write the same header back.
@@ -99,6 +106,30 @@ pub struct FrameHeader {
     pub deblock_beta_offset: i8,
     /// Deblocking tc offset (divided by 2), -6..=6.
     pub deblock_tc_offset: i8,
+    /// Slots this frame is stored into after decoding (keyframes: all).
+    pub refresh_slots: u8,
+    /// References per list (list 1 empty in P frames; both empty in keyframes).
+    pub num_refs: [u8; 2],
+    /// Slot of each reference.
+    pub ref_slots: [[u8; MAX_REFS]; 2],
+}
+
+impl FrameHeader {
+    /// A keyframe header with deblocking on and no offsets.
+    pub fn key(frame_number: u32, qp: u8) -> FrameHeader {
+        FrameHeader {
+            frame_type: FrameType::Key,
+            frame_number,
+            qp,
+            chroma_qp_offset: [0, 0],
+            deblock: true,
+            deblock_beta_offset: 0,
+            deblock_tc_offset: 0,
+            refresh_slots: 0xff,
+            num_refs: [0, 0],
+            ref_slots: [[0; MAX_REFS]; 2],
+        }
+    }
 }
 
 /// A packet's headers and where its entropy-coded payload starts.
@@ -117,11 +148,20 @@ fn io<T>(r: std::io::Result<T>, what: &'static str) -> Result<T, BitstreamError>
     r.map_err(|_| BitstreamError::TruncatedHeader(what))
 }
 
-fn check(field: &'static str, value: i64, ok: bool, allowed: &'static str) -> Result<(), BitstreamError> {
+fn check(
+    field: &'static str,
+    value: i64,
+    ok: bool,
+    allowed: &'static str,
+) -> Result<(), BitstreamError> {
     if ok {
         Ok(())
     } else {
-        Err(BitstreamError::InvalidField { field, value, allowed })
+        Err(BitstreamError::InvalidField {
+            field,
+            value,
+            allowed,
+        })
     }
 }
 
@@ -166,6 +206,17 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
             w.write_signed::<4, i8>(fh.deblock_beta_offset)?;
             w.write_signed::<4, i8>(fh.deblock_tc_offset)?;
         }
+        if fh.frame_type == FrameType::Inter {
+            w.write::<8, u8>(fh.refresh_slots)?;
+            w.write::<2, u8>(fh.num_refs[0] - 1)?;
+            for &slot in &fh.ref_slots[0][..fh.num_refs[0] as usize] {
+                w.write::<3, u8>(slot)?;
+            }
+            w.write::<3, u8>(fh.num_refs[1])?;
+            for &slot in &fh.ref_slots[1][..fh.num_refs[1] as usize] {
+                w.write::<3, u8>(slot)?;
+            }
+        }
         w.byte_align()
     })()
     .expect("writing to a Vec cannot fail");
@@ -180,14 +231,34 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
     let mut cursor = std::io::Cursor::new(packet);
     let mut r = BitReader::endian(&mut cursor, BigEndian);
     let frame_type: u8 = io(r.read::<2, u8>(), "packet")?;
-    check("frame_type", frame_type as i64, frame_type == 0, "0 (keyframe)")?;
+    check(
+        "frame_type",
+        frame_type as i64,
+        frame_type <= 1,
+        "0 (keyframe) or 1 (inter)",
+    )?;
+    let frame_type = if frame_type == 0 {
+        FrameType::Key
+    } else {
+        FrameType::Inter
+    };
     let has_seq = io(r.read_bit(), "packet")?;
     let reserved: u8 = io(r.read::<5, u8>(), "packet")?;
     check("packet_reserved_bits", reserved as i64, reserved == 0, "0")?;
-    check("sequence_header_present", has_seq as i64, has_seq, "1 on keyframes")?;
+    check(
+        "sequence_header_present",
+        has_seq as i64,
+        has_seq == (frame_type == FrameType::Key),
+        "1 on keyframes, 0 on inter frames",
+    )?;
     let sequence = if has_seq {
         let profile = io(r.read::<8, u8>(), "sequence")?;
-        check("profile", profile as i64, profile == 0, "0 (Main: 8-bit 4:2:0)")?;
+        check(
+            "profile",
+            profile as i64,
+            profile == 0,
+            "0 (Main: 8-bit 4:2:0)",
+        )?;
         let bd = io(r.read::<4, u8>(), "sequence")?;
         check("bit_depth_minus8", bd as i64, bd == 0, "0 (8-bit)")?;
         let cf = io(r.read::<2, u8>(), "sequence")?;
@@ -197,7 +268,12 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         let width = io(r.read::<16, u32>(), "sequence")? + 1;
         let height = io(r.read::<16, u32>(), "sequence")? + 1;
         if width > MAX_SIDE || height > MAX_SIDE || width as u64 * height as u64 > MAX_PIXELS {
-            return Err(BitstreamError::TooLarge { width, height, max_side: MAX_SIDE, max_pixels: MAX_PIXELS });
+            return Err(BitstreamError::TooLarge {
+                width,
+                height,
+                max_side: MAX_SIDE,
+                max_pixels: MAX_PIXELS,
+            });
         }
         let fps_num = io(r.read::<32, u32>(), "sequence")?;
         let fps_den = io(r.read::<32, u32>(), "sequence")?;
@@ -213,9 +289,19 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         let aspect_num = io(r.read::<16, u16>(), "sequence")?;
         let aspect_den = io(r.read::<16, u16>(), "sequence")?;
         let tools = io(r.read::<16, u16>(), "sequence")?;
-        check("tool_flags", tools as i64, tools <= 1, "bit 0 (deblocking) only")?;
+        check(
+            "tool_flags",
+            tools as i64,
+            tools <= 1,
+            "bit 0 (deblocking) only",
+        )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
-        check("model_count", n_models as i64, n_models <= MAX_MODELS, "0..=15")?;
+        check(
+            "model_count",
+            n_models as i64,
+            n_models <= MAX_MODELS,
+            "0..=15",
+        )?;
         let rsv = io(r.read::<4, u8>(), "sequence")?;
         check("model_reserved_bits", rsv as i64, rsv == 0, "0")?;
         let mut models = Vec::with_capacity(n_models as usize);
@@ -231,8 +317,16 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             height,
             fps_num,
             fps_den,
-            tools: Tools { deblocking: tools & 1 != 0 },
-            video_info: VideoInfo { chroma_siting, interlace, aspect_num, aspect_den, color_range },
+            tools: Tools {
+                deblocking: tools & 1 != 0,
+            },
+            video_info: VideoInfo {
+                chroma_siting,
+                interlace,
+                aspect_num,
+                aspect_den,
+                color_range,
+            },
             models,
         })
     } else {
@@ -244,7 +338,12 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
     let mut chroma_qp_offset = [0i8; 2];
     for o in chroma_qp_offset.iter_mut() {
         *o = io(r.read_signed::<5, i8>(), "frame")?;
-        check("chroma_qp_offset", *o as i64, (-12..=12).contains(o), "-12..=12")?;
+        check(
+            "chroma_qp_offset",
+            *o as i64,
+            (-12..=12).contains(o),
+            "-12..=12",
+        )?;
     }
     let deblock = io(r.read_bit(), "frame")?;
     let (mut deblock_beta_offset, mut deblock_tc_offset) = (0, 0);
@@ -256,7 +355,32 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         }
     }
     if let Some(s) = &sequence {
-        check("deblock", deblock as i64, s.tools.deblocking || !deblock, "0 when the sequence disables deblocking")?;
+        check(
+            "deblock",
+            deblock as i64,
+            s.tools.deblocking || !deblock,
+            "0 when the sequence disables deblocking",
+        )?;
+    }
+    let mut refresh_slots = 0xff;
+    let mut num_refs = [0u8; 2];
+    let mut ref_slots = [[0u8; MAX_REFS]; 2];
+    if frame_type == FrameType::Inter {
+        refresh_slots = io(r.read::<8, u8>(), "frame")?;
+        num_refs[0] = io(r.read::<2, u8>(), "frame")? + 1;
+        for slot in ref_slots[0][..num_refs[0] as usize].iter_mut() {
+            *slot = io(r.read::<3, u8>(), "frame")?;
+        }
+        num_refs[1] = io(r.read::<3, u8>(), "frame")?;
+        check(
+            "num_refs_l1",
+            num_refs[1] as i64,
+            num_refs[1] as usize <= MAX_REFS,
+            "0..=4",
+        )?;
+        for slot in ref_slots[1][..num_refs[1] as usize].iter_mut() {
+            *slot = io(r.read::<3, u8>(), "frame")?;
+        }
     }
     r.byte_align();
     drop(r);
@@ -264,13 +388,16 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
     Ok(PacketHeaders {
         sequence,
         frame: FrameHeader {
-            frame_type: FrameType::Key,
+            frame_type,
             frame_number,
             qp,
             chroma_qp_offset,
             deblock,
             deblock_beta_offset,
             deblock_tc_offset,
+            refresh_slots,
+            num_refs,
+            ref_slots,
         },
         payload_offset,
     })
@@ -289,17 +416,23 @@ mod tests {
                 fps_num: 30000,
                 fps_den: 1001,
                 tools: Tools { deblocking: true },
-                video_info: VideoInfo { chroma_siting: 2, interlace: 0, aspect_num: 1, aspect_den: 1, color_range: 1 },
-                models: vec![ModelRef { role: 1, sha256: [7; 32] }],
+                video_info: VideoInfo {
+                    chroma_siting: 2,
+                    interlace: 0,
+                    aspect_num: 1,
+                    aspect_den: 1,
+                    color_range: 1,
+                },
+                models: vec![ModelRef {
+                    role: 1,
+                    sha256: [7; 32],
+                }],
             },
             FrameHeader {
-                frame_type: FrameType::Key,
-                frame_number: 12,
-                qp: 37,
                 chroma_qp_offset: [-3, 5],
-                deblock: true,
                 deblock_beta_offset: -2,
                 deblock_tc_offset: 6,
+                ..FrameHeader::key(12, 37)
             },
         )
     }
@@ -312,6 +445,22 @@ mod tests {
         assert_eq!(h.sequence.unwrap(), s);
         assert_eq!(h.frame, f);
         assert_eq!(h.payload_offset, bytes.len());
+    }
+
+    #[test]
+    fn inter_round_trip() {
+        let f = FrameHeader {
+            frame_type: FrameType::Inter,
+            refresh_slots: 0b0100_0001,
+            num_refs: [3, 2],
+            ref_slots: [[1, 5, 7, 0], [2, 6, 0, 0]],
+            deblock: false,
+            ..FrameHeader::key(99, 30)
+        };
+        let bytes = write_packet_headers(None, &f);
+        let h = read_packet_headers(&bytes).unwrap();
+        assert!(h.sequence.is_none());
+        assert_eq!(h.frame, f);
     }
 
     #[test]
@@ -352,8 +501,18 @@ impl VideoInfo {
             a /= g;
             b /= g;
         }
-        let (aspect_num, aspect_den) = if a <= u16::MAX as u32 && b <= u16::MAX as u32 { (a as u16, b as u16) } else { (0, 0) };
-        VideoInfo { chroma_siting, interlace, aspect_num, aspect_den, color_range }
+        let (aspect_num, aspect_den) = if a <= u16::MAX as u32 && b <= u16::MAX as u32 {
+            (a as u16, b as u16)
+        } else {
+            (0, 0)
+        };
+        VideoInfo {
+            chroma_siting,
+            interlace,
+            aspect_num,
+            aspect_den,
+            color_range,
+        }
     }
 }
 
@@ -369,8 +528,14 @@ impl SequenceHeader {
     /// The y4m header a decoder writes for this stream (and the encoder for its reconstruction).
     pub fn y4m_header(&self) -> crate::y4m::Y4mHeader {
         let v = &self.video_info;
-        let mut h = crate::y4m::Y4mHeader::new(self.width as usize, self.height as usize, self.fps_num, self.fps_den);
-        h.colorspace = ["420", "420jpeg", "420mpeg2", "420paldv"][v.chroma_siting as usize & 3].to_string();
+        let mut h = crate::y4m::Y4mHeader::new(
+            self.width as usize,
+            self.height as usize,
+            self.fps_num,
+            self.fps_den,
+        );
+        h.colorspace =
+            ["420", "420jpeg", "420mpeg2", "420paldv"][v.chroma_siting as usize & 3].to_string();
         h.interlace = ['p', 't', 'b', 'm', '?'][(v.interlace as usize).min(4)];
         h.aspect = (v.aspect_num as u32, v.aspect_den as u32);
         h.color_range = match v.color_range {

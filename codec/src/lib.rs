@@ -18,7 +18,9 @@ pub mod entropy;
 mod error;
 pub mod frame;
 mod headers;
+mod inter;
 pub mod ivf;
+mod mv;
 mod quant;
 mod recon;
 mod syntax;
@@ -26,7 +28,7 @@ mod tables;
 pub mod y4m;
 
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
-pub use encoder::{Encoder, EncoderConfig, Packet};
+pub use encoder::{Encoder, EncoderConfig, GopStructure, Packet, Preset};
 pub use error::{BitstreamError, ConfigError, Error};
 pub use frame::{Frame, Plane};
 pub use headers::{SequenceHeader, VideoInfo};

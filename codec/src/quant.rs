@@ -4,7 +4,14 @@ use crate::tables::{DEQUANT_SCALE, QUANT_SCALE};
 
 /// Reconstructs transform coefficients from levels (`n*n`), clamped to 16 bits.
 /// Only the top-left `nz_w` x `nz_h` region can be non-zero.
-pub fn dequantize(levels: &[i16], coeffs: &mut [i16], qp: u8, log2n: u32, nz_w: usize, nz_h: usize) {
+pub fn dequantize(
+    levels: &[i16],
+    coeffs: &mut [i16],
+    qp: u8,
+    log2n: u32,
+    nz_w: usize,
+    nz_h: usize,
+) {
     let n = 1usize << log2n;
     let shift = log2n + 3;
     let scale = DEQUANT_SCALE[qp as usize % 6] * 16 << (qp / 6);
@@ -35,7 +42,10 @@ impl QuantParams {
     pub fn new(qp: u8, log2n: u32) -> QuantParams {
         // 8-bit video: the transform leaves a gain of 2^(7 - log2n).
         let shift = 14 + qp as u32 / 6 + (7 - log2n);
-        QuantParams { scale: QUANT_SCALE[qp as usize % 6], shift }
+        QuantParams {
+            scale: QUANT_SCALE[qp as usize % 6],
+            shift,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::cpu::CpuLevel;
 use crate::dsp::{intra, transform};
 use crate::frame::{Frame, Plane};
+use crate::mv::Motion;
 use crate::quant::dequantize;
 
 /// Superblock size (log2, luma samples).
@@ -20,6 +21,12 @@ pub struct PicState {
     pub cu_log2: Vec<u8>,
     /// Luma transform size (log2) per 8x8 unit (2 for 8x8 CUs split in four).
     pub tu_log2: Vec<u8>,
+    /// Motion per 8x8 unit (intra units hold [`Motion::INTRA`]).
+    pub motion: Vec<Motion>,
+    /// Skip flag per 8x8 unit.
+    pub skip: Vec<bool>,
+    /// Whether the luma transform block covering each 8x8 unit has coefficients.
+    pub coded: Vec<bool>,
     /// Coded width and height.
     pub w: usize,
     /// Coded height.
@@ -44,6 +51,9 @@ impl PicState {
             luma_modes: vec![intra::DC; (w / 4) * (h / 4)],
             cu_log2: vec![0; (w / 8) * (h / 8)],
             tu_log2: vec![0; (w / 8) * (h / 8)],
+            motion: vec![Motion::INTRA; (w / 8) * (h / 8)],
+            skip: vec![false; (w / 8) * (h / 8)],
+            coded: vec![false; (w / 8) * (h / 8)],
             w,
             h,
         }
@@ -59,7 +69,10 @@ impl PicState {
             return false;
         }
         let (xn, yn) = (xn as usize, yn as usize);
-        let (sbn, sbc) = ((yn >> SB_LOG2, xn >> SB_LOG2), (cy >> SB_LOG2, cx >> SB_LOG2));
+        let (sbn, sbc) = (
+            (yn >> SB_LOG2, xn >> SB_LOG2),
+            (cy >> SB_LOG2, cx >> SB_LOG2),
+        );
         if sbn != sbc {
             return sbn < sbc;
         }
@@ -70,7 +83,15 @@ impl PicState {
     /// Gathers the `4n+1` reference samples of the `n x n` block at (`x`, `y`)
     /// of `plane` (layout of [`intra::predict`]), substituting unavailable ones.
     /// `cu` is the top-left luma sample of the block that owns the prediction.
-    pub fn gather_refs(&self, plane: usize, x: usize, y: usize, log2n: u32, cu: (usize, usize), refs: &mut [u8]) {
+    pub fn gather_refs(
+        &self,
+        plane: usize,
+        x: usize,
+        y: usize,
+        log2n: u32,
+        cu: (usize, usize),
+        refs: &mut [u8],
+    ) {
         let n = 1usize << log2n;
         let ss = (plane > 0) as u32;
         let p = &self.recon.planes[plane];
@@ -117,7 +138,17 @@ impl PicState {
     }
 
     /// Intra-predicts the `n x n` block at (`x`, `y`) of `plane` into `dst` (`n*n`).
-    pub fn predict(&self, plane: usize, x: usize, y: usize, log2n: u32, mode: u8, cu: (usize, usize), cpu: CpuLevel, dst: &mut [u8]) {
+    pub fn predict(
+        &self,
+        plane: usize,
+        x: usize,
+        y: usize,
+        log2n: u32,
+        mode: u8,
+        cu: (usize, usize),
+        cpu: CpuLevel,
+        dst: &mut [u8],
+    ) {
         let mut refs = [0u8; 129];
         self.gather_refs(plane, x, y, log2n, cu, &mut refs);
         predict_from_refs(plane, log2n, mode, &refs, cpu, dst);
@@ -145,6 +176,36 @@ impl PicState {
         }
     }
 
+    /// Fills a square region (luma position, side `1 << log2`, at least 8) of an 8x8-unit map.
+    fn fill_units<T: Copy>(map: &mut [T], w8: usize, x: usize, y: usize, log2: u32, v: T) {
+        let n8 = 1usize << (log2.max(3) - 3);
+        for r in 0..n8 {
+            let o = (y / 8 + r) * w8 + x / 8;
+            map[o..o + n8].fill(v);
+        }
+    }
+
+    /// Records the motion and skip flag of a CU.
+    pub fn set_motion(&mut self, x: usize, y: usize, log2: u32, m: Motion, skip: bool) {
+        let w8 = self.w / 8;
+        Self::fill_units(&mut self.motion, w8, x, y, log2, m);
+        Self::fill_units(&mut self.skip, w8, x, y, log2, skip);
+    }
+
+    /// Records whether a luma transform block has coefficients.
+    pub fn set_coded(&mut self, x: usize, y: usize, log2: u32, coded: bool) {
+        let w8 = self.w / 8;
+        Self::fill_units(&mut self.coded, w8, x, y, log2, coded);
+    }
+
+    /// Context index of skip_flag: skipped left and above neighbours.
+    pub fn skip_ctx(&self, x: usize, y: usize) -> usize {
+        let w8 = self.w / 8;
+        let left = x > 0 && self.skip[(y / 8) * w8 + x / 8 - 1];
+        let above = y > 0 && self.skip[(y / 8 - 1) * w8 + x / 8];
+        left as usize + above as usize
+    }
+
     /// Records a luma mode for an `n x n` region.
     pub fn set_mode(&mut self, x: usize, y: usize, log2n: u32, mode: u8) {
         let w4 = self.w / 4;
@@ -160,7 +221,11 @@ impl PicState {
     /// superblock row (so decoders keep no line buffer of modes).
     pub fn mpm(&self, x: usize, y: usize) -> [u8; 3] {
         let w4 = self.w / 4;
-        let left = if x > 0 { self.luma_modes[(y / 4) * w4 + x / 4 - 1] } else { intra::DC };
+        let left = if x > 0 {
+            self.luma_modes[(y / 4) * w4 + x / 4 - 1]
+        } else {
+            intra::DC
+        };
         let above = if y > 0 && ((y - 1) >> SB_LOG2) == (y >> SB_LOG2) {
             self.luma_modes[(y / 4 - 1) * w4 + x / 4]
         } else {
@@ -180,7 +245,14 @@ impl PicState {
 
 /// Predicts from gathered references, applying the reference smoothing and
 /// boundary filters that the mode and size call for.
-pub fn predict_from_refs(plane: usize, log2n: u32, mode: u8, refs: &[u8], cpu: CpuLevel, dst: &mut [u8]) {
+pub fn predict_from_refs(
+    plane: usize,
+    log2n: u32,
+    mode: u8,
+    refs: &[u8],
+    cpu: CpuLevel,
+    dst: &mut [u8],
+) {
     let n = 1usize << log2n;
     let luma = plane == 0;
     let edge = luma && log2n < 5;
@@ -211,7 +283,10 @@ pub struct ReconScratch {
 
 impl Default for ReconScratch {
     fn default() -> Self {
-        ReconScratch { coeffs: Box::new([0; 1024]), resid: Box::new([0; 1024]) }
+        ReconScratch {
+            coeffs: Box::new([0; 1024]),
+            resid: Box::new([0; 1024]),
+        }
     }
 }
 

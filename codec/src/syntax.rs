@@ -6,6 +6,7 @@
 
 use crate::dsp::intra::{DC, HOR, PLANAR, VER};
 use crate::entropy::{BinSink, Context, RangeDecoder};
+use crate::mv::{Mv, MERGE_CANDIDATES};
 use crate::tables::{scan, ScanKind, LAST_GROUP_INDEX, LAST_GROUP_MIN};
 
 /// Largest coefficient level magnitude a stream may carry.
@@ -42,6 +43,24 @@ pub struct Contexts {
     pub gt1: [Context; 24],
     /// greater2_flag: 4 luma + 2 chroma.
     pub gt2: [Context; 6],
+    /// skip_flag by the number of skipped neighbours (left, above).
+    pub skip: [Context; 3],
+    /// intra_flag (inter frames).
+    pub intra: [Context; 1],
+    /// merge_flag.
+    pub merge: [Context; 1],
+    /// First bin of merge_idx.
+    pub merge_idx: [Context; 1],
+    /// inter_dir: bi-prediction flag by CU size (8..64), then list-1 flag.
+    pub inter_dir: [Context; 5],
+    /// First two bins of ref_idx.
+    pub ref_idx: [Context; 2],
+    /// mvd_greater0 and mvd_greater1.
+    pub mvd: [Context; 2],
+    /// mvp_flag.
+    pub mvp: [Context; 1],
+    /// root_cbf.
+    pub root_cbf: [Context; 1],
 }
 
 impl Default for Contexts {
@@ -61,6 +80,15 @@ impl Default for Contexts {
             sig: [c; 42],
             gt1: [c; 24],
             gt2: [c; 6],
+            skip: [c; 3],
+            intra: [c; 1],
+            merge: [c; 1],
+            merge_idx: [c; 1],
+            inter_dir: [c; 5],
+            ref_idx: [c; 2],
+            mvd: [c; 2],
+            mvp: [c; 1],
+            root_cbf: [c; 1],
         }
     }
 }
@@ -153,7 +181,14 @@ pub fn write_chroma_mode<S: BinSink>(s: &mut S, ctx: &mut Contexts, index: u8) {
 }
 
 /// Coded-block flags. `plane`: 0 luma, 1 Cb, 2 Cr; `cb_coded` is Cb's flag (for Cr).
-pub fn write_cbf<S: BinSink>(s: &mut S, ctx: &mut Contexts, plane: usize, log2n: u32, cb_coded: bool, cbf: bool) {
+pub fn write_cbf<S: BinSink>(
+    s: &mut S,
+    ctx: &mut Contexts,
+    plane: usize,
+    log2n: u32,
+    cb_coded: bool,
+    cbf: bool,
+) {
     let c = cbf_context(ctx, plane, log2n, cb_coded);
     s.encode(c, cbf);
 }
@@ -171,11 +206,20 @@ fn last_ctx_params(log2n: u32, chroma: bool) -> (usize, u32) {
     if chroma {
         (15, log2n - 2)
     } else {
-        (3 * (log2n as usize - 2) + ((log2n as usize - 1) >> 2), (log2n + 1) >> 2)
+        (
+            3 * (log2n as usize - 2) + ((log2n as usize - 1) >> 2),
+            (log2n + 1) >> 2,
+        )
     }
 }
 
-fn write_last_coord<S: BinSink>(s: &mut S, ctxs: &mut [Context; 18], pos: u32, log2n: u32, chroma: bool) {
+fn write_last_coord<S: BinSink>(
+    s: &mut S,
+    ctxs: &mut [Context; 18],
+    pos: u32,
+    log2n: u32,
+    chroma: bool,
+) {
     let (offset, shift) = last_ctx_params(log2n, chroma);
     let prefix = LAST_GROUP_INDEX[pos as usize] as u32;
     let max_prefix = LAST_GROUP_INDEX[(1usize << log2n) - 1] as u32;
@@ -193,7 +237,14 @@ fn write_last_coord<S: BinSink>(s: &mut S, ctxs: &mut [Context; 18], pos: u32, l
 
 /// Context of sig_coeff_flag at (x, y) of a block.
 #[inline]
-pub fn sig_ctx(x: usize, y: usize, log2n: u32, chroma: bool, neighbour_groups: u8, scan_kind: ScanKind) -> usize {
+pub fn sig_ctx(
+    x: usize,
+    y: usize,
+    log2n: u32,
+    chroma: bool,
+    neighbour_groups: u8,
+    scan_kind: ScanKind,
+) -> usize {
     const MAP_4X4: [u8; 16] = [0, 1, 4, 5, 2, 3, 4, 5, 6, 6, 8, 8, 7, 7, 8, 8];
     let c = if log2n == 2 {
         MAP_4X4[(y << 2) + x] as usize
@@ -269,7 +320,10 @@ struct GroupMap {
 
 impl GroupMap {
     fn new(log2n: u32) -> GroupMap {
-        GroupMap { side: 1 << (log2n - 2), coded: [false; 64] }
+        GroupMap {
+            side: 1 << (log2n - 2),
+            coded: [false; 64],
+        }
     }
     fn get(&self, gx: usize, gy: usize) -> bool {
         gx < self.side && gy < self.side && self.coded[gy * self.side + gx]
@@ -322,7 +376,11 @@ pub fn write_residual<S: BinSink>(
     }
     let (last_g, last_p) = last.expect("write_residual needs a non-zero level");
     let (lx, ly) = at(last_g, last_p);
-    let (cx, cy) = if scan_kind == ScanKind::Vertical { (ly, lx) } else { (lx, ly) };
+    let (cx, cy) = if scan_kind == ScanKind::Vertical {
+        (ly, lx)
+    } else {
+        (lx, ly)
+    };
     write_last_coord(s, &mut ctx.last_x, cx as u32, log2n, chroma);
     write_last_coord(s, &mut ctx.last_y, cy as u32, log2n, chroma);
 
@@ -362,7 +420,10 @@ pub fn write_residual<S: BinSink>(
                 count += 1;
                 continue;
             }
-            s.encode(&mut ctx.sig[sig_ctx(x, y, log2n, chroma, nb, scan_kind)], v != 0);
+            s.encode(
+                &mut ctx.sig[sig_ctx(x, y, log2n, chroma, nb, scan_kind)],
+                v != 0,
+            );
             if v != 0 {
                 nz[count] = (y * n + x, v.unsigned_abs() as u32);
                 count += 1;
@@ -388,7 +449,10 @@ pub fn write_residual<S: BinSink>(
             }
         }
         if let Some(i) = first_gt2 {
-            s.encode(&mut ctx.gt2[ctx_set + if chroma { 4 } else { 0 }], nz[i].1 > 2);
+            s.encode(
+                &mut ctx.gt2[ctx_set + if chroma { 4 } else { 0 }],
+                nz[i].1 > 2,
+            );
         }
         for &(pos, _) in &nz[..count] {
             s.bypass(levels[pos] < 0);
@@ -431,7 +495,206 @@ fn escape_coded(i: usize, first_gt2: Option<usize>, nz: &[(usize, u32)]) -> bool
     }
 }
 
+/// skip_flag; `ctx_idx` counts skipped left and above neighbours.
+pub fn write_skip<S: BinSink>(s: &mut S, ctx: &mut Contexts, ctx_idx: usize, skip: bool) {
+    s.encode(&mut ctx.skip[ctx_idx], skip);
+}
+
+/// intra_flag of a CU in an inter frame.
+pub fn write_intra<S: BinSink>(s: &mut S, ctx: &mut Contexts, intra: bool) {
+    s.encode(&mut ctx.intra[0], intra);
+}
+
+/// merge_flag.
+pub fn write_merge<S: BinSink>(s: &mut S, ctx: &mut Contexts, merge: bool) {
+    s.encode(&mut ctx.merge[0], merge);
+}
+
+/// merge_idx: truncated unary, first bin context coded.
+pub fn write_merge_idx<S: BinSink>(s: &mut S, ctx: &mut Contexts, idx: usize) {
+    for i in 0..MERGE_CANDIDATES - 1 {
+        let bin = idx > i;
+        if i == 0 {
+            s.encode(&mut ctx.merge_idx[0], bin);
+        } else {
+            s.bypass(bin);
+        }
+        if !bin {
+            break;
+        }
+    }
+}
+
+/// Prediction direction of a B-frame CU: 0 list 0, 1 list 1, 2 both.
+pub fn write_inter_dir<S: BinSink>(s: &mut S, ctx: &mut Contexts, log2: u32, dir: u8) {
+    s.encode(
+        &mut ctx.inter_dir[(log2.clamp(3, 6) - 3) as usize],
+        dir == 2,
+    );
+    if dir != 2 {
+        s.encode(&mut ctx.inter_dir[4], dir == 1);
+    }
+}
+
+/// ref_idx among `count` (>= 2) references: truncated unary.
+pub fn write_ref_idx<S: BinSink>(s: &mut S, ctx: &mut Contexts, idx: usize, count: usize) {
+    for i in 0..count - 1 {
+        let bin = idx > i;
+        if i < 2 {
+            s.encode(&mut ctx.ref_idx[i], bin);
+        } else {
+            s.bypass(bin);
+        }
+        if !bin {
+            break;
+        }
+    }
+}
+
+/// Exp-Golomb code of order `k`.
+fn write_exp_golomb<S: BinSink>(s: &mut S, mut value: u32, mut k: u32) {
+    while value >= (1 << k) {
+        s.bypass(true);
+        value -= 1 << k;
+        k += 1;
+    }
+    s.bypass(false);
+    s.bypass_bits(value, k);
+}
+
+/// A motion vector difference.
+pub fn write_mvd<S: BinSink>(s: &mut S, ctx: &mut Contexts, mvd: Mv) {
+    let (ax, ay) = (mvd.x.unsigned_abs() as u32, mvd.y.unsigned_abs() as u32);
+    s.encode(&mut ctx.mvd[0], ax > 0);
+    s.encode(&mut ctx.mvd[0], ay > 0);
+    if ax > 0 {
+        s.encode(&mut ctx.mvd[1], ax > 1);
+    }
+    if ay > 0 {
+        s.encode(&mut ctx.mvd[1], ay > 1);
+    }
+    for (a, neg) in [(ax, mvd.x < 0), (ay, mvd.y < 0)] {
+        if a > 0 {
+            if a > 1 {
+                write_exp_golomb(s, a - 2, 1);
+            }
+            s.bypass(neg);
+        }
+    }
+}
+
+/// mvp_flag: which of the two predictors.
+pub fn write_mvp<S: BinSink>(s: &mut S, ctx: &mut Contexts, idx: usize) {
+    s.encode(&mut ctx.mvp[0], idx == 1);
+}
+
+/// root_cbf: whether an inter CU has any residual.
+pub fn write_root_cbf<S: BinSink>(s: &mut S, ctx: &mut Contexts, cbf: bool) {
+    s.encode(&mut ctx.root_cbf[0], cbf);
+}
+
 // ---------------------------------------------------------------- readers
+
+/// Reads skip_flag.
+pub fn read_skip(d: &mut RangeDecoder, ctx: &mut Contexts, ctx_idx: usize) -> bool {
+    d.decode(&mut ctx.skip[ctx_idx])
+}
+
+/// Reads intra_flag.
+pub fn read_intra(d: &mut RangeDecoder, ctx: &mut Contexts) -> bool {
+    d.decode(&mut ctx.intra[0])
+}
+
+/// Reads merge_flag.
+pub fn read_merge(d: &mut RangeDecoder, ctx: &mut Contexts) -> bool {
+    d.decode(&mut ctx.merge[0])
+}
+
+/// Reads merge_idx.
+pub fn read_merge_idx(d: &mut RangeDecoder, ctx: &mut Contexts) -> usize {
+    let mut idx = 0;
+    while idx < MERGE_CANDIDATES - 1 {
+        let bin = if idx == 0 {
+            d.decode(&mut ctx.merge_idx[0])
+        } else {
+            d.bypass()
+        };
+        if !bin {
+            break;
+        }
+        idx += 1;
+    }
+    idx
+}
+
+/// Reads the prediction direction (0 list 0, 1 list 1, 2 both).
+pub fn read_inter_dir(d: &mut RangeDecoder, ctx: &mut Contexts, log2: u32) -> u8 {
+    if d.decode(&mut ctx.inter_dir[(log2.clamp(3, 6) - 3) as usize]) {
+        2
+    } else {
+        d.decode(&mut ctx.inter_dir[4]) as u8
+    }
+}
+
+/// Reads ref_idx among `count` (>= 2) references.
+pub fn read_ref_idx(d: &mut RangeDecoder, ctx: &mut Contexts, count: usize) -> usize {
+    let mut idx = 0;
+    while idx < count - 1 {
+        let bin = if idx < 2 {
+            d.decode(&mut ctx.ref_idx[idx])
+        } else {
+            d.bypass()
+        };
+        if !bin {
+            break;
+        }
+        idx += 1;
+    }
+    idx
+}
+
+/// Reads an Exp-Golomb code of order `k`; `None` past 16 prefix bins.
+fn read_exp_golomb(d: &mut RangeDecoder, mut k: u32) -> Option<u32> {
+    let mut base = 0u32;
+    while d.bypass() {
+        base += 1 << k;
+        k += 1;
+        if k > 17 {
+            return None;
+        }
+    }
+    Some(base + d.bypass_bits(k))
+}
+
+/// Reads a motion vector difference (components as i32; the caller checks range).
+pub fn read_mvd(d: &mut RangeDecoder, ctx: &mut Contexts) -> Option<(i32, i32)> {
+    let gx = d.decode(&mut ctx.mvd[0]);
+    let gy = d.decode(&mut ctx.mvd[0]);
+    let g1x = gx && d.decode(&mut ctx.mvd[1]);
+    let g1y = gy && d.decode(&mut ctx.mvd[1]);
+    let mut out = [0i32; 2];
+    for (i, (g0, g1)) in [(gx, g1x), (gy, g1y)].into_iter().enumerate() {
+        if g0 {
+            let a = if g1 {
+                2 + read_exp_golomb(d, 1)? as i32
+            } else {
+                1
+            };
+            out[i] = if d.bypass() { -a } else { a };
+        }
+    }
+    Some((out[0], out[1]))
+}
+
+/// Reads mvp_flag.
+pub fn read_mvp(d: &mut RangeDecoder, ctx: &mut Contexts) -> usize {
+    d.decode(&mut ctx.mvp[0]) as usize
+}
+
+/// Reads root_cbf.
+pub fn read_root_cbf(d: &mut RangeDecoder, ctx: &mut Contexts) -> bool {
+    d.decode(&mut ctx.root_cbf[0])
+}
 
 /// Reads split_cu_flag.
 pub fn read_split(d: &mut RangeDecoder, ctx: &mut Contexts, ctx_idx: usize) -> bool {
@@ -477,11 +740,22 @@ pub fn read_chroma_mode(d: &mut RangeDecoder, ctx: &mut Contexts) -> u8 {
 }
 
 /// Reads a coded-block flag.
-pub fn read_cbf(d: &mut RangeDecoder, ctx: &mut Contexts, plane: usize, log2n: u32, cb_coded: bool) -> bool {
+pub fn read_cbf(
+    d: &mut RangeDecoder,
+    ctx: &mut Contexts,
+    plane: usize,
+    log2n: u32,
+    cb_coded: bool,
+) -> bool {
     d.decode(cbf_context(ctx, plane, log2n, cb_coded))
 }
 
-fn read_last_coord(d: &mut RangeDecoder, ctxs: &mut [Context; 18], log2n: u32, chroma: bool) -> u32 {
+fn read_last_coord(
+    d: &mut RangeDecoder,
+    ctxs: &mut [Context; 18],
+    log2n: u32,
+    chroma: bool,
+) -> u32 {
     let (offset, shift) = last_ctx_params(log2n, chroma);
     let max_prefix = LAST_GROUP_INDEX[(1usize << log2n) - 1] as u32;
     let mut prefix = 0;
@@ -533,11 +807,18 @@ pub fn read_residual(
     };
     let cx = read_last_coord(d, &mut ctx.last_x, log2n, chroma) as usize;
     let cy = read_last_coord(d, &mut ctx.last_y, log2n, chroma) as usize;
-    let (lx, ly) = if scan_kind == ScanKind::Vertical { (cy, cx) } else { (cx, cy) };
+    let (lx, ly) = if scan_kind == ScanKind::Vertical {
+        (cy, cx)
+    } else {
+        (cx, cy)
+    };
     // Locate the last position in the scan.
     let (lgx, lgy) = ((lx / 4) as u8, (ly / 4) as u8);
     let last_g = sc.groups.iter().position(|&g| g == (lgx, lgy))?;
-    let last_p = sc.in_group.iter().position(|&p| p == ((lx % 4) as u8, (ly % 4) as u8))?;
+    let last_p = sc
+        .in_group
+        .iter()
+        .position(|&p| p == ((lx % 4) as u8, (ly % 4) as u8))?;
 
     let mut groups = GroupMap::new(log2n);
     let mut c1 = 1u32;
@@ -613,7 +894,11 @@ pub fn read_residual(
         }
         for i in 0..count {
             let (pos, abs) = nz[i];
-            levels[pos] = if negative[i] { -(abs as i16) } else { abs as i16 };
+            levels[pos] = if negative[i] {
+                -(abs as i16)
+            } else {
+                abs as i16
+            };
             max_x = max_x.max(pos % n);
             max_y = max_y.max(pos / n);
         }

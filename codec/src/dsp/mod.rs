@@ -1,4 +1,6 @@
 //! Signal-processing kernels.
 pub mod dist;
 pub mod intra;
+/// Motion-compensation interpolation (luma 8-tap, chroma 4-tap) and prediction averaging.
+pub mod mc;
 pub mod transform;

@@ -1,16 +1,60 @@
-//! The encoder: configuration, frame queue and packet output.
+//! The encoder: configuration, frame scheduling (GOP structures, reference
+//! slots, QP and lambda per temporal layer, keyframes and scene cuts) and
+//! packet output.
 
+mod motion_search;
 mod rdoq;
 mod search;
 
 use crate::cpu::CpuLevel;
 use crate::error::{ConfigError, Error};
 use crate::frame::Frame;
-use crate::headers::{write_packet_headers, FrameHeader, FrameType, SequenceHeader, Tools, VideoInfo, MAX_PIXELS, MAX_SIDE};
+use crate::headers::{
+    write_packet_headers, FrameHeader, FrameType, SequenceHeader, Tools, VideoInfo, MAX_PIXELS,
+    MAX_REFS, MAX_SIDE, NUM_SLOTS,
+};
+use crate::inter::RefPicture;
+use crate::mv::RefLists;
 use crate::recon::crop;
 use rayon::prelude::*;
-use search::{FrameSearch, SearchParams};
+use search::{FrameSearch, InterRefs, SearchParams};
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// How frames predict each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GopStructure {
+    /// Hierarchical B-frames over groups of `gop_size` frames, coded out of
+    /// order (the default).
+    RandomAccess,
+    /// Every frame predicted from earlier frames only (I P P P ...).
+    LowDelay,
+    /// Every frame a keyframe.
+    IntraOnly,
+}
+
+/// Speed against compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    /// Fewest modes, references and motion search.
+    Fast,
+    /// The default.
+    Medium,
+    /// Exhaustive mode decision.
+    Slow,
+}
+
+impl Preset {
+    /// Parses `fast`, `medium` or `slow`.
+    pub fn from_name(s: &str) -> Option<Preset> {
+        match s {
+            "fast" => Some(Preset::Fast),
+            "medium" => Some(Preset::Medium),
+            "slow" => Some(Preset::Slow),
+            _ => None,
+        }
+    }
+}
 
 /// Encoder settings. Build with [`EncoderConfig::new`] and adjust fields.
 #[derive(Clone, Debug)]
@@ -37,6 +81,16 @@ pub struct EncoderConfig {
     pub cpu: Option<CpuLevel>,
     /// Source description carried to the decoder's output.
     pub video_info: VideoInfo,
+    /// Prediction structure.
+    pub gop: GopStructure,
+    /// Frames per hierarchical group (random access), 1..=16.
+    pub gop_size: usize,
+    /// Largest distance between keyframes in frames (0: about 10 seconds).
+    pub keyint: usize,
+    /// Insert keyframes at scene cuts.
+    pub scene_cut: bool,
+    /// Speed preset.
+    pub preset: Preset,
 }
 
 impl EncoderConfig {
@@ -53,7 +107,27 @@ impl EncoderConfig {
             rdoq: true,
             threads: 0,
             cpu: None,
-            video_info: VideoInfo { chroma_siting: 0, interlace: 0, aspect_num: 1, aspect_den: 1, color_range: 0 },
+            video_info: VideoInfo {
+                chroma_siting: 0,
+                interlace: 0,
+                aspect_num: 1,
+                aspect_den: 1,
+                color_range: 0,
+            },
+            gop: GopStructure::RandomAccess,
+            gop_size: 8,
+            keyint: 0,
+            scene_cut: true,
+            preset: Preset::Medium,
+        }
+    }
+
+    /// The keyframe interval in frames.
+    pub fn keyint_frames(&self) -> usize {
+        if self.keyint > 0 {
+            self.keyint
+        } else {
+            ((10.0 * self.fps_num as f64 / self.fps_den as f64).round() as usize).max(1)
         }
     }
 
@@ -81,6 +155,9 @@ impl EncoderConfig {
         if self.fps_num == 0 || self.fps_den == 0 {
             return Err(ConfigError::FrameRate(self.fps_num, self.fps_den));
         }
+        if !(1..=16).contains(&self.gop_size) {
+            return Err(ConfigError::GopSize(self.gop_size));
+        }
         Ok(())
     }
 }
@@ -98,27 +175,70 @@ pub struct Packet {
     pub recon: Frame,
 }
 
+/// A reference picture held by the encoder, and where the decoder holds it.
+#[derive(Clone)]
+struct Held {
+    slot: usize,
+    picture: Arc<RefPicture>,
+}
+
+/// One frame to code: its position, type, references and QP.
+#[derive(Clone)]
+struct FramePlan {
+    poc: u32,
+    key: bool,
+    /// Temporal layer (0 for keyframes and anchors).
+    layer: usize,
+    qp: u8,
+    lambda: f64,
+    /// References, list 0 then list 1 (held pictures).
+    refs: [Vec<Held>; 2],
+    /// Slot the frame is stored into, if it is kept for reference.
+    store: Option<usize>,
+}
+
 /// Encodes frames into packets.
 pub struct Encoder {
     cfg: EncoderConfig,
     cpu: CpuLevel,
     pool: rayon::ThreadPool,
-    queued: Vec<(u32, Frame)>,
+    /// Frames received and not yet coded, in display order.
+    input: VecDeque<(u32, Frame, bool)>,
     out: VecDeque<Packet>,
     next_number: u32,
+    /// Reference pictures held, by slot.
+    dpb: Vec<Held>,
+    /// Display number of the last coded frame of the last complete group.
+    anchor: Option<u32>,
+    last_key: u32,
+    /// Low-resolution luma of the previous input frame, for scene-cut detection.
+    last_small: Option<Vec<u8>>,
 }
 
 impl Encoder {
     /// A new encoder; fails if a setting is out of range.
     pub fn new(cfg: EncoderConfig) -> Result<Encoder, Error> {
         cfg.validate()?;
-        let cpu = cfg.cpu.unwrap_or_else(CpuLevel::runtime).clamp_to_supported();
+        let cpu = cfg
+            .cpu
+            .unwrap_or_else(CpuLevel::runtime)
+            .clamp_to_supported();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cfg.threads)
             .build()
-            .map_err(|_| ConfigError::FrameRate(0, 0))
             .expect("thread pool");
-        Ok(Encoder { cfg, cpu, pool, queued: Vec::new(), out: VecDeque::new(), next_number: 0 })
+        Ok(Encoder {
+            cfg,
+            cpu,
+            pool,
+            input: VecDeque::new(),
+            out: VecDeque::new(),
+            next_number: 0,
+            dpb: Vec::new(),
+            anchor: None,
+            last_key: 0,
+            last_small: None,
+        })
     }
 
     /// The sequence header this encoder writes.
@@ -129,13 +249,16 @@ impl Encoder {
             height: self.cfg.height as u32,
             fps_num: self.cfg.fps_num,
             fps_den: self.cfg.fps_den,
-            tools: Tools { deblocking: self.cfg.deblock },
+            tools: Tools {
+                deblocking: self.cfg.deblock,
+            },
             video_info: self.cfg.video_info,
             models: Vec::new(),
         }
     }
 
-    /// Queues a frame for encoding.
+    /// Queues a frame for encoding. Packets come out in coding order, which
+    /// for random access is not display order.
     pub fn send_frame(&mut self, frame: Frame) -> Result<(), Error> {
         if frame.width() != self.cfg.width || frame.height() != self.cfg.height {
             return Err(ConfigError::FrameSize {
@@ -146,17 +269,22 @@ impl Encoder {
             }
             .into());
         }
-        self.queued.push((self.next_number, frame));
+        let small = downscale_luma(&frame);
+        let cut = self.cfg.scene_cut
+            && self
+                .last_small
+                .as_ref()
+                .is_some_and(|prev| is_scene_cut(prev, &small));
+        self.last_small = Some(small);
+        self.input.push_back((self.next_number, frame, cut));
         self.next_number += 1;
-        if self.queued.len() >= self.pool.current_num_threads().max(1) {
-            self.encode_queued();
-        }
+        self.encode_ready(false);
         Ok(())
     }
 
     /// Encodes everything still queued.
     pub fn flush(&mut self) {
-        self.encode_queued();
+        self.encode_ready(true);
     }
 
     /// The next finished packet, in coding order.
@@ -164,15 +292,288 @@ impl Encoder {
         self.out.pop_front()
     }
 
-    fn encode_queued(&mut self) {
-        let frames = std::mem::take(&mut self.queued);
+    /// Whether the frame `poc` (with scene-cut flag `cut`) must be a keyframe.
+    fn needs_key(&self, poc: u32, cut: bool) -> bool {
+        self.anchor.is_none()
+            || self.cfg.gop == GopStructure::IntraOnly
+            || (poc - self.last_key) as usize >= self.cfg.keyint_frames()
+            || cut
+    }
+
+    /// Codes as many queued frames as the prediction structure allows.
+    fn encode_ready(&mut self, flushing: bool) {
+        loop {
+            let Some(&(poc, _, cut)) = self.input.front() else {
+                return;
+            };
+            if self.cfg.gop == GopStructure::IntraOnly {
+                let batch = self.pool.current_num_threads().max(1);
+                if self.input.len() < batch && !flushing {
+                    return;
+                }
+                let frames: Vec<_> = self.input.drain(..self.input.len().min(batch)).collect();
+                let plans: Vec<FramePlan> =
+                    frames.iter().map(|(p, _, _)| self.key_plan(*p)).collect();
+                self.last_key = frames.last().expect("non-empty").0;
+                self.anchor = Some(self.last_key);
+                self.run_group(plans, frames.into_iter().map(|(_, f, _)| f).collect());
+                continue;
+            }
+            if self.needs_key(poc, cut) {
+                let (p, f, _) = self.input.pop_front().expect("front");
+                self.dpb.clear();
+                self.last_key = p;
+                let mut plan = self.key_plan(p);
+                plan.store = Some(0);
+                self.anchor = Some(p);
+                self.run_group(vec![plan], vec![f]);
+                continue;
+            }
+            match self.cfg.gop {
+                GopStructure::LowDelay => {
+                    let (p, f, _) = self.input.pop_front().expect("front");
+                    let plan = self.low_delay_plan(p);
+                    self.anchor = Some(p);
+                    self.run_group(vec![plan], vec![f]);
+                }
+                _ => {
+                    // A group ends before the next keyframe, after gop_size frames, or at the end.
+                    let mut n = 0;
+                    for (i, &(p, _, cut)) in self.input.iter().enumerate() {
+                        if i >= self.cfg.gop_size {
+                            break;
+                        }
+                        if i > 0
+                            && (cut || (p - self.last_key) as usize >= self.cfg.keyint_frames())
+                        {
+                            break;
+                        }
+                        n = i + 1;
+                    }
+                    let complete = n == self.cfg.gop_size || n < self.input.len();
+                    if !complete && !flushing {
+                        return;
+                    }
+                    let frames: Vec<_> = self.input.drain(..n).map(|(_, f, _)| f).collect();
+                    self.code_group(frames);
+                }
+            }
+        }
+    }
+
+    fn key_plan(&self, poc: u32) -> FramePlan {
+        let qp = self.cfg.qp;
+        // Keyframes that anchor predicted frames are worth more: a smaller lambda.
+        let factor = match self.cfg.gop {
+            GopStructure::IntraOnly => 0.57,
+            GopStructure::LowDelay => 0.57 * 0.5,
+            GopStructure::RandomAccess => {
+                0.57 * (1.0 - (0.05 * (self.cfg.gop_size as f64 - 1.0)).clamp(0.0, 0.5))
+            }
+        };
+        FramePlan {
+            poc,
+            key: true,
+            layer: 0,
+            qp,
+            lambda: lambda(factor, qp),
+            refs: Default::default(),
+            store: None,
+        }
+    }
+
+    fn low_delay_plan(&mut self, poc: u32) -> FramePlan {
+        // HM's low-delay pattern: every fourth frame at QP+1, the others +2/+3.
+        let (offset, factor) = match poc % 4 {
+            0 => (1, 0.578),
+            2 => (2, 0.4624),
+            _ => (3, 0.4624),
+        };
+        let qp = (self.cfg.qp as i32 + offset).min(51) as u8;
+        let mut l0: Vec<Held> = self.dpb.clone();
+        l0.sort_by_key(|h| std::cmp::Reverse(h.picture.poc));
+        l0.truncate(self.max_refs());
+        let store = self.pick_slot(&[&l0], &[]);
+        FramePlan {
+            poc,
+            key: false,
+            layer: 1,
+            qp,
+            lambda: lambda(factor, qp),
+            refs: [l0, Vec::new()],
+            store: Some(store),
+        }
+    }
+
+    fn max_refs(&self) -> usize {
+        match self.cfg.preset {
+            Preset::Fast => 2,
+            Preset::Medium => 3,
+            Preset::Slow => MAX_REFS,
+        }
+        .min(MAX_REFS)
+    }
+
+    /// A slot for a new reference: a free one, else the one holding the
+    /// oldest picture that none of `in_use` needs.
+    fn pick_slot(&self, in_use: &[&Vec<Held>], reserved: &[usize]) -> usize {
+        if let Some(free) =
+            (0..NUM_SLOTS).find(|s| !self.dpb.iter().any(|h| h.slot == *s) && !reserved.contains(s))
+        {
+            return free;
+        }
+        let needed = |slot: usize| {
+            in_use.iter().any(|v| v.iter().any(|h| h.slot == slot)) || reserved.contains(&slot)
+        };
+        self.dpb
+            .iter()
+            .filter(|h| !needed(h.slot))
+            .min_by_key(|h| h.picture.poc)
+            .map(|h| h.slot)
+            .expect("eight slots cannot all be references of one group")
+    }
+
+    /// Codes a hierarchical group of frames following the anchor.
+    fn code_group(&mut self, frames: Vec<Frame>) {
+        let base = self.anchor.expect("a keyframe precedes every group");
+        let n = frames.len() as u32;
+        // Layers: the last frame first (layer 0), then recursive midpoints.
+        let mut layer_of = vec![0usize; n as usize + 1];
+        fn split(lo: u32, hi: u32, depth: usize, layer_of: &mut [usize]) {
+            if hi - lo <= 1 {
+                return;
+            }
+            let mid = (lo + hi) / 2;
+            layer_of[mid as usize] = depth;
+            split(lo, mid, depth + 1, layer_of);
+            split(mid, hi, depth + 1, layer_of);
+        }
+        split(0, n, 1, &mut layer_of);
+        let max_layer = *layer_of[1..].iter().max().unwrap_or(&0);
+        let mut frames: Vec<Option<Frame>> = frames.into_iter().map(Some).collect();
+        for layer in 0..=max_layer {
+            let members: Vec<u32> = (1..=n).filter(|&i| layer_of[i as usize] == layer).collect();
+            let mut plans = Vec::new();
+            for &i in &members {
+                let poc = base + i;
+                let mut l0: Vec<Held> = self
+                    .dpb
+                    .iter()
+                    .filter(|h| h.picture.poc < poc as i64)
+                    .cloned()
+                    .collect();
+                let mut l1: Vec<Held> = self
+                    .dpb
+                    .iter()
+                    .filter(|h| h.picture.poc > poc as i64)
+                    .cloned()
+                    .collect();
+                l0.sort_by_key(|h| std::cmp::Reverse(h.picture.poc));
+                l1.sort_by_key(|h| h.picture.poc);
+                let per_list = if l1.is_empty() {
+                    self.max_refs()
+                } else {
+                    self.max_refs().min(2)
+                };
+                l0.truncate(per_list);
+                l1.truncate(per_list);
+                let offsets = [1, 2, 3, 4];
+                let factors = [0.442, 0.3536, 0.3536, 0.68];
+                let qp = (self.cfg.qp as i32 + offsets[layer.min(3)]).min(51) as u8;
+                let mut factor = factors[layer.min(3)];
+                if layer > 0 {
+                    factor *= ((qp as f64 - 12.0) / 6.0).clamp(2.0, 4.0);
+                }
+                plans.push(FramePlan {
+                    poc,
+                    key: false,
+                    layer,
+                    qp,
+                    lambda: lambda(factor, qp),
+                    refs: [l0, l1],
+                    store: None,
+                });
+            }
+            // Frames that later layers reference are kept; slots are chosen
+            // before coding because each frame header names its slot.
+            if layer < max_layer || n == 1 {
+                let refs_of_group: Vec<Vec<Held>> =
+                    plans.iter().flat_map(|p| p.refs.clone()).collect();
+                let in_use: Vec<&Vec<Held>> = refs_of_group.iter().collect();
+                let mut reserved = Vec::new();
+                for plan in plans.iter_mut() {
+                    let slot = self.pick_slot(&in_use, &reserved);
+                    reserved.push(slot);
+                    plan.store = Some(slot);
+                }
+            }
+            let srcs: Vec<Frame> = members
+                .iter()
+                .map(|&i| frames[i as usize - 1].take().expect("coded once"))
+                .collect();
+            self.run_group(plans, srcs);
+        }
+        self.anchor = Some(base + n);
+    }
+
+    /// Codes frames that do not reference each other in parallel, stores
+    /// the references they produce and queues their packets in plan order.
+    fn run_group(&mut self, plans: Vec<FramePlan>, frames: Vec<Frame>) {
         let seq = self.sequence_header();
         let (cfg, cpu) = (&self.cfg, self.cpu);
-        // Keyframes are independent: encode them in parallel, output in order.
-        let packets: Vec<Packet> =
-            self.pool.install(|| frames.par_iter().map(|(n, f)| encode_keyframe(cfg, &seq, *n, f, cpu)).collect());
-        self.out.extend(packets);
+        let results: Vec<(Packet, Arc<RefPicture>)> = self.pool.install(|| {
+            plans
+                .par_iter()
+                .zip(frames.par_iter())
+                .map(|(plan, f)| encode_frame(cfg, &seq, plan, f, cpu))
+                .collect()
+        });
+        for (plan, (packet, picture)) in plans.iter().zip(results) {
+            if let Some(slot) = plan.store {
+                self.dpb.retain(|h| h.slot != slot);
+                self.dpb.push(Held { slot, picture });
+            }
+            self.out.push_back(packet);
+        }
     }
+}
+
+/// Lambda for SSE distortion: `factor * 2^((qp - 12) / 3)`.
+fn lambda(factor: f64, qp: u8) -> f64 {
+    factor * 2f64.powf((qp as f64 - 12.0) / 3.0)
+}
+
+/// Luma averaged over 8x8 blocks: enough to notice a change of scene.
+fn downscale_luma(f: &Frame) -> Vec<u8> {
+    let p = &f.planes[0];
+    let (w8, h8) = (p.width / 8, p.height / 8);
+    let mut out = Vec::with_capacity(w8 * h8);
+    for by in 0..h8 {
+        for bx in 0..w8 {
+            let mut sum = 0u32;
+            for y in 0..8 {
+                sum += p.data[(by * 8 + y) * p.width + bx * 8..][..8]
+                    .iter()
+                    .map(|&v| v as u32)
+                    .sum::<u32>();
+            }
+            out.push((sum / 64) as u8);
+        }
+    }
+    out
+}
+
+/// A scene cut: most 8x8 block averages changed a lot at once.
+fn is_scene_cut(prev: &[u8], cur: &[u8]) -> bool {
+    if prev.len() != cur.len() || cur.is_empty() {
+        return false;
+    }
+    let changed = prev
+        .iter()
+        .zip(cur)
+        .filter(|(a, b)| a.abs_diff(**b) > 24)
+        .count();
+    changed * 2 > cur.len()
 }
 
 /// Pads a frame to the coded size by repeating its last column and row.
@@ -191,26 +592,96 @@ fn pad_frame(src: &Frame, w: usize, h: usize) -> Frame {
     out
 }
 
-fn encode_keyframe(cfg: &EncoderConfig, seq: &SequenceHeader, number: u32, frame: &Frame, cpu: CpuLevel) -> Packet {
+fn encode_frame(
+    cfg: &EncoderConfig,
+    seq: &SequenceHeader,
+    plan: &FramePlan,
+    frame: &Frame,
+    cpu: CpuLevel,
+) -> (Packet, Arc<RefPicture>) {
     let (w, h) = (seq.coded_width(), seq.coded_height());
     let padded = pad_frame(frame, w, h);
-    let fh = FrameHeader {
-        frame_type: FrameType::Key,
-        frame_number: number,
-        qp: cfg.qp,
+    let mut fh = FrameHeader {
         chroma_qp_offset: [cfg.chroma_qp_offset; 2],
         deblock: cfg.deblock,
-        deblock_beta_offset: 0,
-        deblock_tc_offset: 0,
+        ..FrameHeader::key(plan.poc, plan.qp)
     };
-    let params = SearchParams::new(cfg.qp, fh.chroma_qp_offset, cpu, cfg.rdoq);
-    let mut search = FrameSearch::new(&padded, params);
+    let mut lists = RefLists {
+        cur_poc: plan.poc as i64,
+        ..Default::default()
+    };
+    let inter = if plan.key {
+        None
+    } else {
+        fh.frame_type = FrameType::Inter;
+        fh.refresh_slots = plan.store.map_or(0, |s| 1 << s);
+        let mut refs: [Vec<Arc<RefPicture>>; 2] = Default::default();
+        for l in 0..2 {
+            fh.num_refs[l] = plan.refs[l].len() as u8;
+            lists.len[l] = plan.refs[l].len();
+            for (i, held) in plan.refs[l].iter().enumerate() {
+                fh.ref_slots[l][i] = held.slot as u8;
+                lists.poc[l][i] = held.picture.poc;
+                refs[l].push(held.picture.clone());
+            }
+        }
+        let col = if lists.len[1] > 0 {
+            refs[1][0].motion.clone()
+        } else {
+            refs[0][0].motion.clone()
+        };
+        Some(InterRefs {
+            refs,
+            lists,
+            col: Some(col),
+        })
+    };
+    let mut params = SearchParams::new(plan.qp, fh.chroma_qp_offset, cpu, cfg.rdoq, plan.lambda);
+    apply_preset(&mut params, cfg.preset, plan.layer);
+    let mut search = FrameSearch::new(&padded, params, inter);
     let payload = search.encode();
     let mut state = search.st;
     if fh.deblock {
-        crate::deblock::deblock_frame(&mut state, &fh);
+        crate::deblock::deblock_frame(&mut state, &fh, &lists);
     }
-    let mut data = write_packet_headers(Some(seq), &fh);
+    let col = Arc::new(crate::decoder::col_field(&state, &lists));
+    let picture = Arc::new(RefPicture::new(plan.poc as i64, &state.recon, col));
+    let mut data = write_packet_headers(plan.key.then_some(seq), &fh);
     data.extend_from_slice(&payload);
-    Packet { data, frame_number: number, keyframe: true, recon: crop(&state.recon, cfg.width, cfg.height) }
+    let packet = Packet {
+        data,
+        frame_number: plan.poc,
+        keyframe: plan.key,
+        recon: crop(&state.recon, cfg.width, cfg.height),
+    };
+    (packet, picture)
+}
+
+/// Search effort by preset.
+fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
+    match preset {
+        Preset::Fast => {
+            p.rd_modes = [3, 3, 2, 2];
+            p.merge_rd = 1;
+            p.me.range = 16;
+            p.me.max_steps = 8;
+            p.intra_in_inter_bar = 1.5;
+            p.skip_stops_split = true;
+        }
+        Preset::Medium => {
+            p.rd_modes = [4, 4, 2, 2];
+            p.merge_rd = 2;
+            p.me.range = 32;
+            p.me.max_steps = 12;
+            p.intra_in_inter_bar = 1.0;
+            p.skip_stops_split = true;
+        }
+        Preset::Slow => {
+            p.rd_modes = [8, 8, 3, 3];
+            p.merge_rd = 3;
+            p.me.range = 64;
+            p.me.max_steps = 16;
+        }
+    }
+    let _ = layer;
 }

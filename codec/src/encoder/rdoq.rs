@@ -29,7 +29,10 @@ fn last_cost(ctx: &Contexts, cx: u32, cy: u32, log2n: u32, chroma: bool) -> u32 
     let (offset, shift) = if chroma {
         (15, log2n - 2)
     } else {
-        (3 * (log2n as usize - 2) + ((log2n as usize - 1) >> 2), (log2n + 1) >> 2)
+        (
+            3 * (log2n as usize - 2) + ((log2n as usize - 1) >> 2),
+            (log2n + 1) >> 2,
+        )
     };
     let max_prefix = LAST_GROUP_INDEX[(1usize << log2n) - 1] as u32;
     let one = |ctxs: &[crate::entropy::Context; 18], pos: u32| {
@@ -67,7 +70,10 @@ impl LevelState {
             r += bin_cost(gt1, level > 1);
             if level > 1 {
                 if !self.gt2_done {
-                    r += bin_cost(&ctx.gt2[self.ctx_set + if chroma { 4 } else { 0 }], level > 2);
+                    r += bin_cost(
+                        &ctx.gt2[self.ctx_set + if chroma { 4 } else { 0 }],
+                        level > 2,
+                    );
                     if level > 2 {
                         r += escape_cost(level - 3, self.rice);
                     }
@@ -143,7 +149,15 @@ pub(crate) fn rdoq(
     lambda: f64,
     scratch: &mut RdoqScratch,
 ) -> bool {
-    let RdoqScratch { level_double, max_level, chosen, cost_coded, cost_zero, sig1_cost, suffix_zero } = scratch;
+    let RdoqScratch {
+        level_double,
+        max_level,
+        chosen,
+        cost_coded,
+        cost_zero,
+        sig1_cost,
+        suffix_zero,
+    } = scratch;
     let n = 1usize << log2n;
     let sc = scan(scan_kind, log2n);
     let groups = sc.groups.len();
@@ -183,8 +197,11 @@ pub(crate) fn rdoq(
     let last_group = last / 16;
     for g in (0..=last_group).rev() {
         let (gx, gy) = (sc.groups[g].0 as usize, sc.groups[g].1 as usize);
-        let coded_at = |gx: usize, gy: usize, gc: &[bool; 64]| gx < g_side && gy < g_side && gc[gy * g_side + gx];
-        let nb = coded_at(gx + 1, gy, &group_coded) as u8 | (coded_at(gx, gy + 1, &group_coded) as u8) << 1;
+        let coded_at = |gx: usize, gy: usize, gc: &[bool; 64]| {
+            gx < g_side && gy < g_side && gc[gy * g_side + gx]
+        };
+        let nb = coded_at(gx + 1, gy, &group_coded) as u8
+            | (coded_at(gx, gy + 1, &group_coded) as u8) << 1;
         let mut st = LevelState {
             ctx_set: (if g > 0 && !chroma { 2 } else { 0 }) + (c1 == 0) as usize,
             c1: 1,
@@ -201,12 +218,24 @@ pub(crate) fn rdoq(
             let (x, y) = pos_of(i);
             let sig = &ctx.sig[syntax::sig_ctx(x, y, log2n, chroma, nb, scan_kind)];
             let is_last_candidate = i == last;
-            let s0 = if is_last_candidate { 0.0 } else { bin_cost(sig, false) as f64 * lambda_bits };
-            let s1 = if is_last_candidate { 0.0 } else { bin_cost(sig, true) as f64 * lambda_bits };
+            let s0 = if is_last_candidate {
+                0.0
+            } else {
+                bin_cost(sig, false) as f64 * lambda_bits
+            };
+            let s1 = if is_last_candidate {
+                0.0
+            } else {
+                bin_cost(sig, true) as f64 * lambda_bits
+            };
             cost_zero[i] = dist(i, 0);
             let ml = max_level[i];
             let mut best_l = 0;
-            let mut best = if is_last_candidate { f64::INFINITY } else { cost_zero[i] + s0 };
+            let mut best = if is_last_candidate {
+                f64::INFINITY
+            } else {
+                cost_zero[i] + s0
+            };
             if ml > 0 {
                 let lo = if ml > 2 { ml - 1 } else { 1 };
                 for l in (lo..=ml).rev() {
@@ -257,7 +286,11 @@ pub(crate) fn rdoq(
     for i in 0..=last {
         if chosen[i] > 0 {
             let (x, y) = pos_of(i);
-            let (cx, cy) = if scan_kind == ScanKind::Vertical { (y, x) } else { (x, y) };
+            let (cx, cy) = if scan_kind == ScanKind::Vertical {
+                (y, x)
+            } else {
+                (x, y)
+            };
             let c = prefix_cost
                 + (cost_coded[i] - sig1_cost[i])
                 + suffix_zero[i + 1]
@@ -269,7 +302,9 @@ pub(crate) fn rdoq(
         }
         prefix_cost += cost_coded[i];
     }
-    let Some(best_last) = best_last else { return false };
+    let Some(best_last) = best_last else {
+        return false;
+    };
     for (i, &l) in chosen.iter().enumerate().take(best_last + 1) {
         if l > 0 {
             let (x, y) = pos_of(i);

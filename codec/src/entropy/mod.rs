@@ -42,7 +42,10 @@ impl Default for Context {
 impl Context {
     /// A context starting at probability one half.
     pub const fn new() -> Context {
-        Context { fast: 1 << (PROB_BITS - 1), slow: 1 << (PROB_BITS - 1) }
+        Context {
+            fast: 1 << (PROB_BITS - 1),
+            slow: 1 << (PROB_BITS - 1),
+        }
     }
 
     /// P(bin = 0) in 15-bit fixed point, always within `1..=32767`.
@@ -126,7 +129,11 @@ mod tests {
             let mut dec = RangeDecoder::new(&bytes);
             let mut ctxs = [Context::new(); 8];
             for (i, &(kind, bin, c)) in ops.iter().enumerate() {
-                let got = if kind == 0 { dec.bypass() } else { dec.decode(&mut ctxs[c]) };
+                let got = if kind == 0 {
+                    dec.bypass()
+                } else {
+                    dec.decode(&mut ctxs[c])
+                };
                 assert_eq!(got, bin, "trial {trial} op {i}");
             }
             assert_eq!(dec.consumed(), bytes.len(), "trial {trial}");
@@ -154,7 +161,10 @@ mod tests {
         assert_eq!(c1, c2);
         let real_bits = enc.finish().len() as f64 * 8.0;
         let est_bits = counter.bits();
-        assert!((real_bits - est_bits).abs() / real_bits < 0.01, "real {real_bits} est {est_bits}");
+        assert!(
+            (real_bits - est_bits).abs() / real_bits < 0.01,
+            "real {real_bits} est {est_bits}"
+        );
     }
 
     #[test]

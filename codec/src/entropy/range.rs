@@ -27,7 +27,14 @@ impl Default for RangeEncoder {
 impl RangeEncoder {
     /// A fresh encoder.
     pub fn new() -> RangeEncoder {
-        RangeEncoder { low: 0, range: u32::MAX, cache: 0, pending: 1, first_byte: true, out: Vec::new() }
+        RangeEncoder {
+            low: 0,
+            range: u32::MAX,
+            cache: 0,
+            pending: 1,
+            first_byte: true,
+            out: Vec::new(),
+        }
     }
 
     fn shift_low(&mut self) {
@@ -109,7 +116,12 @@ pub struct RangeDecoder<'a> {
 impl<'a> RangeDecoder<'a> {
     /// Starts decoding `data`.
     pub fn new(data: &'a [u8]) -> RangeDecoder<'a> {
-        let mut dec = RangeDecoder { data, pos: 0, code: 0, range: u32::MAX };
+        let mut dec = RangeDecoder {
+            data,
+            pos: 0,
+            code: 0,
+            range: u32::MAX,
+        };
         for _ in 0..4 {
             dec.code = (dec.code << 8) | dec.next_byte() as u32;
         }

@@ -57,8 +57,13 @@ impl Output {
         match self {
             Output::Stdout(mut w) => w.flush().context("cannot write to standard output"),
             Output::File(w, path) => {
-                let tmp = w.into_inner().map_err(|e| e.into_error()).context("cannot flush output")?;
-                tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+                let tmp = w
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .context("cannot flush output")?;
+                tmp.persist(&path)
+                    .map_err(|e| e.error)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 Ok(())
             }
         }
@@ -83,7 +88,10 @@ impl Write for Output {
 impl io::Seek for Output {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
         match self {
-            Output::Stdout(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "standard output cannot seek")),
+            Output::Stdout(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "standard output cannot seek",
+            )),
             Output::File(w, _) => w.seek(pos),
         }
     }
@@ -103,7 +111,11 @@ impl SampleMd5 {
     }
     /// The digest as lowercase hex.
     pub fn hex(self) -> String {
-        self.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -127,13 +139,21 @@ impl PsnrAccumulator {
     /// Mean of per-frame PSNR for each plane.
     pub fn mean(&self) -> [f64; 3] {
         let n = self.frames.max(1) as f64;
-        [self.psnr_sum[0] / n, self.psnr_sum[1] / n, self.psnr_sum[2] / n]
+        [
+            self.psnr_sum[0] / n,
+            self.psnr_sum[1] / n,
+            self.psnr_sum[2] / n,
+        ]
     }
 }
 
 /// PSNR in dB of two equally sized 8-bit sample arrays (100 dB when identical).
 pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let sse: u64 = a.iter().zip(b).map(|(&x, &y)| ((x as i32 - y as i32) * (x as i32 - y as i32)) as u64).sum();
+    let sse: u64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| ((x as i32 - y as i32) * (x as i32 - y as i32)) as u64)
+        .sum();
     if sse == 0 {
         return 100.0;
     }

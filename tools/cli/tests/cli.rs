@@ -11,7 +11,9 @@ fn dec() -> Command {
     Command::new(env!("CARGO_BIN_EXE_micadec"))
 }
 fn sample(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../samples")
+        .join(name)
 }
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("tool runs")
@@ -23,8 +25,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 fn only_file(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -43,7 +47,8 @@ fn write_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize) {
             let s = &f.planes[i];
             for y in 0..p.height {
                 let pw = p.width;
-                p.data[y * pw..(y + 1) * pw].copy_from_slice(&s.data[y * s.width..y * s.width + pw]);
+                p.data[y * pw..(y + 1) * pw]
+                    .copy_from_slice(&s.data[y * s.width..y * s.width + pw]);
             }
         }
         wr.write_frame(&out).unwrap();
@@ -56,7 +61,16 @@ fn help_lists_every_option() {
     let o = run(enc().arg("--help"));
     assert!(o.status.success());
     let h = stdout(&o);
-    for opt in ["--output", "--qp", "--recon", "--limit", "--threads", "--cpu", "--md5", "--no-deblock"] {
+    for opt in [
+        "--output",
+        "--qp",
+        "--recon",
+        "--limit",
+        "--threads",
+        "--cpu",
+        "--md5",
+        "--no-deblock",
+    ] {
         assert!(h.contains(opt), "micaenc --help lacks {opt}");
     }
     let o = run(dec().arg("--help"));
@@ -76,9 +90,18 @@ fn round_trip_files_and_md5() {
     let ivf = dir.path().join("cut.ivf");
     let recon = dir.path().join("recon.y4m");
     let out = dir.path().join("dec.y4m");
-    let o = run(enc().arg(&src).arg("-o").arg(&ivf).args(["--qp", "37", "--md5", "--recon"]).arg(&recon));
+    let o = run(enc()
+        .arg(&src)
+        .arg("-o")
+        .arg(&ivf)
+        .args(["--qp", "37", "--md5", "--recon"])
+        .arg(&recon));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("PSNR Y"), "summary missing: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("PSNR Y"),
+        "summary missing: {}",
+        stderr(&o)
+    );
     let enc_md5 = stdout(&o);
     assert_eq!(enc_md5.len(), 32);
     let o = run(dec().arg(&ivf).arg("-o").arg(&out).arg("--md5"));
@@ -86,7 +109,10 @@ fn round_trip_files_and_md5() {
     assert_eq!(stdout(&o), enc_md5);
     assert!(std::fs::read(&recon).unwrap() == std::fs::read(&out).unwrap());
     // Nothing but the files asked for (no temporaries left).
-    assert_eq!(only_file(dir.path()), ["cut.ivf", "cut.y4m", "dec.y4m", "recon.y4m"]);
+    assert_eq!(
+        only_file(dir.path()),
+        ["cut.ivf", "cut.y4m", "dec.y4m", "recon.y4m"]
+    );
 }
 
 #[test]
@@ -105,7 +131,12 @@ fn pipes_through_standard_streams() {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success());
     assert_eq!(&o.stdout[..4], b"DKIF");
-    let mut child = dec().args(["-", "-o", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = dec()
+        .args(["-", "-o", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(&o.stdout).unwrap();
@@ -113,12 +144,19 @@ fn pipes_through_standard_streams() {
     let d = child.wait_with_output().unwrap();
     assert!(d.status.success());
     assert!(d.stdout.starts_with(b"YUV4MPEG2 W448 H296"));
-    assert_eq!(d.stdout.len(), input.len(), "same header and frame size as the source");
+    assert_eq!(
+        d.stdout.len(),
+        input.len(),
+        "same header and frame size as the source"
+    );
 }
 
 #[test]
 fn bad_options_exit_2() {
-    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).args(["-o", "/dev/null", "--qp", "52"]));
+    let o =
+        run(enc()
+            .arg(sample("still_chelsea_448x296.y4m"))
+            .args(["-o", "/dev/null", "--qp", "52"]));
     assert_eq!(o.status.code(), Some(2));
     let o = run(enc().arg(sample("still_chelsea_448x296.y4m")));
     assert_eq!(o.status.code(), Some(2), "missing -o");
@@ -136,13 +174,27 @@ fn failures_exit_1_and_leave_no_output() {
     std::fs::write(&bad, &data).unwrap();
     let ivf = dir.path().join("out.ivf");
     let recon = dir.path().join("recon.y4m");
-    let o = run(enc().arg(&bad).arg("-o").arg(&ivf).arg("--recon").arg(&recon).args(["--qp", "45"]));
+    let o = run(enc()
+        .arg(&bad)
+        .arg("-o")
+        .arg(&ivf)
+        .arg("--recon")
+        .arg(&recon)
+        .args(["--qp", "45"]));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
-    assert_eq!(only_file(dir.path()), ["bad.y4m"], "no output may be left behind");
+    assert_eq!(
+        only_file(dir.path()),
+        ["bad.y4m"],
+        "no output may be left behind"
+    );
 
     // Unknown CPU level.
-    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).arg("-o").arg(&ivf).args(["--cpu", "sse9"]));
+    let o = run(enc()
+        .arg(sample("still_chelsea_448x296.y4m"))
+        .arg("-o")
+        .arg(&ivf)
+        .args(["--cpu", "sse9"]));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("sse9"));
 
@@ -152,7 +204,11 @@ fn failures_exit_1_and_leave_no_output() {
 
     // A corrupt stream: the decoder fails and writes no y4m.
     let good = dir.path().join("good.ivf");
-    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).arg("-o").arg(&good).args(["--qp", "40"]));
+    let o = run(enc()
+        .arg(sample("still_chelsea_448x296.y4m"))
+        .arg("-o")
+        .arg(&good)
+        .args(["--qp", "40"]));
     assert!(o.status.success());
     let mut stream = std::fs::read(&good).unwrap();
     let n = stream.len();
@@ -162,7 +218,10 @@ fn failures_exit_1_and_leave_no_output() {
     let o = run(dec().arg(&good).arg("-o").arg(&out));
     assert_eq!(o.status.code(), Some(1));
     assert!(!out.exists());
-    for (bytes, what) in [(&b""[..], "empty"), (&b"RIFF0000000000000000000000000000"[..], "magic")] {
+    for (bytes, what) in [
+        (&b""[..], "empty"),
+        (&b"RIFF0000000000000000000000000000"[..], "magic"),
+    ] {
         std::fs::write(&good, bytes).unwrap();
         let o = run(dec().arg(&good).arg("-o").arg(&out));
         assert_eq!(o.status.code(), Some(1), "{what}");

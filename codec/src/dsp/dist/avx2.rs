@@ -289,3 +289,73 @@ fn rows_of_8(src: &[u8], at: usize, stride: usize) -> __m256i {
     let row = |i: usize| i64::from_le_bytes(src[at + i * stride..][..8].try_into().unwrap());
     _mm256_cvtepu8_epi16(_mm_set_epi64x(row(1), row(0)))
 }
+
+/// Sum of absolute differences: `vpsadbw` on 16 or 32 samples per row, 4 and 8
+/// wide blocks by gathering rows into one register.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub unsafe fn sad(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize) -> u32 {
+    let mut acc = _mm256_setzero_si256();
+    match w {
+        4 => {
+            let rows = |src: &[u8], at: usize, stride: usize| {
+                let row =
+                    |i: usize| i32::from_le_bytes(src[at + i * stride..][..4].try_into().unwrap());
+                _mm_setr_epi32(row(0), row(1), row(2), row(3))
+            };
+            for y in (0..h).step_by(4) {
+                let d = _mm_sad_epu8(
+                    rows(a, y * a_stride, a_stride),
+                    rows(b, y * b_stride, b_stride),
+                );
+                acc = _mm256_add_epi64(acc, _mm256_castsi128_si256(d));
+            }
+        }
+        8 => {
+            let rows = |src: &[u8], at: usize, stride: usize| {
+                let row =
+                    |i: usize| i64::from_le_bytes(src[at + i * stride..][..8].try_into().unwrap());
+                _mm_set_epi64x(row(1), row(0))
+            };
+            for y in (0..h).step_by(2) {
+                let d = _mm_sad_epu8(
+                    rows(a, y * a_stride, a_stride),
+                    rows(b, y * b_stride, b_stride),
+                );
+                acc = _mm256_add_epi64(acc, _mm256_castsi128_si256(d));
+            }
+        }
+        16 => {
+            for y in 0..h {
+                // SAFETY: each slice is 16 bytes long, the size of the unaligned load.
+                let (va, vb) = unsafe {
+                    (
+                        _mm_loadu_si128(a[y * a_stride..][..16].as_ptr().cast()),
+                        _mm_loadu_si128(b[y * b_stride..][..16].as_ptr().cast()),
+                    )
+                };
+                acc = _mm256_add_epi64(acc, _mm256_castsi128_si256(_mm_sad_epu8(va, vb)));
+            }
+        }
+        _ => {
+            for y in 0..h {
+                for x in (0..w).step_by(32) {
+                    // SAFETY: each slice is 32 bytes long, the size of the unaligned load.
+                    let (va, vb) = unsafe {
+                        (
+                            _mm256_loadu_si256(a[y * a_stride + x..][..32].as_ptr().cast()),
+                            _mm256_loadu_si256(b[y * b_stride + x..][..32].as_ptr().cast()),
+                        )
+                    };
+                    acc = _mm256_add_epi64(acc, _mm256_sad_epu8(va, vb));
+                }
+            }
+        }
+    }
+    let lo = _mm256_castsi256_si128(acc);
+    let hi = _mm256_extracti128_si256::<1>(acc);
+    let s = _mm_add_epi64(lo, hi);
+    (_mm_cvtsi128_si64(s) + _mm_extract_epi64::<1>(s)) as u32
+}

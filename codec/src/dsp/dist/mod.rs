@@ -14,6 +14,29 @@ mod scalar;
 /// Block sides the block measures accept.
 pub const BLOCK_SIDES: [usize; 5] = [4, 8, 16, 32, 64];
 
+/// Sum of absolute differences over a `w` x `h` block (`w`, `h` in
+/// [`BLOCK_SIDES`]): the cost of integer-sample motion search.
+pub fn sad(
+    a: &[u8],
+    a_stride: usize,
+    b: &[u8],
+    b_stride: usize,
+    w: usize,
+    h: usize,
+    cpu: CpuLevel,
+) -> u32 {
+    check_blocks(a, a_stride, b, b_stride, w, h);
+    match cpu {
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+            // SAFETY: the guard has just confirmed (through std's cached detection) that this
+            // CPU supports AVX2; a `CpuLevel::Avx2` built by hand on other hardware falls through.
+            unsafe { avx2::sad(a, a_stride, b, b_stride, w, h) }
+        }
+        _ => scalar::sad(a, a_stride, b, b_stride, w, h),
+    }
+}
+
 /// Sum of squared differences over a `w` x `h` block of 8-bit samples (`w`, `h` in
 /// [`BLOCK_SIDES`]); row `y` of each block starts at `y * stride`.
 pub fn sse(
@@ -148,7 +171,13 @@ mod tests {
         let Blocks { a, b, stride } = blocks;
         let sse_ref = scalar::sse(a, *stride, b, *stride, w, h);
         let satd_ref = scalar::satd(a, *stride, b, *stride, w, h);
+        let sad_ref = scalar::sad(a, *stride, b, *stride, w, h);
         for cpu in CpuLevel::all_supported() {
+            assert_eq!(
+                sad(a, *stride, b, *stride, w, h, cpu),
+                sad_ref,
+                "sad {w}x{h} at {cpu:?}: {what}"
+            );
             assert_eq!(
                 sse(a, *stride, b, *stride, w, h, cpu),
                 sse_ref,
@@ -207,6 +236,17 @@ mod tests {
                 assert_levels_agree(&Blocks::new(w, h, pattern), w, h, what);
             }
         }
+    }
+
+    #[test]
+    fn sad_known_value() {
+        let a = [10u8; 64];
+        let b = [250u8; 64];
+        assert_eq!(sad(&a, 8, &b, 8, 8, 8, CpuLevel::Scalar), 64 * 240);
+        let mut c = [10u8; 64];
+        c[9] = 0;
+        c[63] = 30;
+        assert_eq!(sad(&a, 8, &c, 8, 8, 8, CpuLevel::Scalar), 30);
     }
 
     #[test]

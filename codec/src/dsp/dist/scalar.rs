@@ -68,3 +68,17 @@ fn walsh_hadamard(v: &mut [i32], first: usize, stride: usize, n: usize) {
 pub fn sum_sq_i16(v: &[i16]) -> u64 {
     v.iter().map(|&x| u64::from(x.unsigned_abs()).pow(2)).sum()
 }
+
+/// Sum of absolute differences.
+pub fn sad(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize) -> u32 {
+    let mut sum = 0u32;
+    for y in 0..h {
+        let (ra, rb) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
+        sum += ra
+            .iter()
+            .zip(rb)
+            .map(|(&p, &q)| p.abs_diff(q) as u32)
+            .sum::<u32>();
+    }
+    sum
+}

@@ -54,15 +54,12 @@ fn run(args: &Args) -> Result<()> {
     let mut decoder = Decoder::new(DecoderConfig { cpu });
     let mut writer: Option<Y4mWriter<Output>> = None;
     let mut md5 = SampleMd5::default();
-    let mut index = 0u64;
-    while let Some(packet) = reader.next_frame().with_context(|| format!("cannot read {}", args.input.display()))? {
-        decoder.send_packet(&packet.data).with_context(|| format!("packet {index}"))?;
-        index += 1;
+    let mut emit = |decoder: &mut Decoder, writer: &mut Option<Y4mWriter<Output>>| -> Result<()> {
         while let Some(decoded) = decoder.receive_frame() {
             if writer.is_none() {
                 if let Some(path) = &args.output {
                     let seq = decoder.sequence_header().expect("a frame was decoded");
-                    writer = Some(Y4mWriter::new(Output::create(path)?, &seq.y4m_header())?);
+                    *writer = Some(Y4mWriter::new(Output::create(path)?, &seq.y4m_header())?);
                 }
             }
             if let Some(w) = writer.as_mut() {
@@ -70,10 +67,24 @@ fn run(args: &Args) -> Result<()> {
             }
             md5.update(&decoded.frame);
         }
+        Ok(())
+    };
+    let mut index = 0u64;
+    while let Some(packet) = reader
+        .next_frame()
+        .with_context(|| format!("cannot read {}", args.input.display()))?
+    {
+        decoder
+            .send_packet(&packet.data)
+            .with_context(|| format!("packet {index}"))?;
+        index += 1;
+        emit(&mut decoder, &mut writer)?;
     }
     if index == 0 {
         bail!("{} holds no frames", args.input.display());
     }
+    decoder.flush();
+    emit(&mut decoder, &mut writer)?;
     if let Some(w) = writer {
         w.into_inner()?.commit()?;
     }

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mica::cpu::CpuLevel;
 use mica::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
 use mica::y4m::{Y4mReader, Y4mWriter};
-use mica::{Encoder, EncoderConfig, VideoInfo};
+use mica::{Encoder, EncoderConfig, GopStructure, Preset, VideoInfo};
 use mica_cli::{open_input, Output, PsnrAccumulator, SampleMd5, EXIT_FAILURE};
 use std::io::Write;
 use std::path::PathBuf;
@@ -40,6 +40,21 @@ struct Args {
     /// Worker threads (0: one per core). The output does not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Speed preset: fast, medium or slow.
+    #[arg(long, default_value = "medium", value_parser = ["fast", "medium", "slow"])]
+    preset: String,
+    /// Prediction structure: random-access (hierarchical B-frames, coded out of order), low-delay (I P P P) or intra.
+    #[arg(long, default_value = "random-access", value_parser = ["random-access", "low-delay", "intra"])]
+    gop: String,
+    /// Frames per hierarchical group for random access (1..=16).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=16))]
+    gop_size: u64,
+    /// Largest keyframe interval in frames (default: about 10 seconds).
+    #[arg(long)]
+    keyint: Option<usize>,
+    /// Do not insert keyframes at scene cuts.
+    #[arg(long)]
+    no_scene_cut: bool,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -86,10 +101,24 @@ fn run(args: &Args) -> Result<()> {
     cfg.threads = args.threads;
     cfg.cpu = cpu;
     cfg.video_info = VideoInfo::from_y4m(&header);
+    cfg.preset = Preset::from_name(&args.preset).expect("validated by clap");
+    cfg.gop = match args.gop.as_str() {
+        "low-delay" => GopStructure::LowDelay,
+        "intra" => GopStructure::IntraOnly,
+        _ => GopStructure::RandomAccess,
+    };
+    cfg.gop_size = args.gop_size as usize;
+    cfg.keyint = args.keyint.unwrap_or(0);
+    cfg.scene_cut = !args.no_scene_cut;
     let mut encoder = Encoder::new(cfg.clone())?;
     let seq = encoder.sequence_header();
 
-    let ivf_header = IvfHeader::new(header.width as u16, header.height as u16, header.fps_num, header.fps_den);
+    let ivf_header = IvfHeader::new(
+        header.width as u16,
+        header.height as u16,
+        header.fps_num,
+        header.fps_den,
+    );
     let mut ivf = IvfSink::new(Output::create(&args.output)?, &ivf_header)?;
     let mut recon = match &args.recon {
         Some(p) => Some(Y4mWriter::new(Output::create(p)?, &seq.y4m_header())?),
@@ -101,32 +130,44 @@ fn run(args: &Args) -> Result<()> {
     } else {
         let pb = ProgressBar::with_draw_target(args.limit, ProgressDrawTarget::stderr());
         pb.set_style(
-            ProgressStyle::with_template("{spinner} {pos} frames {per_sec} [{elapsed_precise}] {msg}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{spinner} {pos} frames {per_sec} [{elapsed_precise}] {msg}",
+            )
+            .expect("valid template"),
         );
         pb
     };
 
     let start = Instant::now();
-    let mut sources = std::collections::VecDeque::new();
+    let mut sources = std::collections::HashMap::new();
+    let mut recon_pending = std::collections::BTreeMap::new();
+    let mut next_recon = 0u32;
     let mut psnr = PsnrAccumulator::default();
     let mut md5 = SampleMd5::default();
     let mut bytes = 0u64;
     let mut frames = 0u64;
+    // Packets come in coding order; the reconstruction is written (and
+    // hashed) in display order, as a decoder outputs it.
     let mut drain = |encoder: &mut Encoder,
-                     sources: &mut std::collections::VecDeque<mica::Frame>,
+                     sources: &mut std::collections::HashMap<u32, mica::Frame>,
                      ivf: &mut IvfSink,
                      recon: &mut Option<Y4mWriter<Output>>|
      -> Result<()> {
         while let Some(packet) = encoder.receive_packet() {
-            let src = sources.pop_front().expect("one source per packet");
+            let src = sources
+                .remove(&packet.frame_number)
+                .expect("one source per packet");
             psnr.add(&src, &packet.recon);
-            md5.update(&packet.recon);
             bytes += packet.data.len() as u64;
             frames += 1;
             ivf.write(&packet.data, packet.frame_number as u64)?;
-            if let Some(r) = recon.as_mut() {
-                r.write_frame(&packet.recon)?;
+            recon_pending.insert(packet.frame_number, packet.recon);
+            while let Some(f) = recon_pending.remove(&next_recon) {
+                md5.update(&f);
+                if let Some(r) = recon.as_mut() {
+                    r.write_frame(&f)?;
+                }
+                next_recon += 1;
             }
             progress.inc(1);
         }
@@ -139,7 +180,7 @@ fn run(args: &Args) -> Result<()> {
             .with_context(|| format!("cannot read {}", args.input.display()))?;
         let Some(frame) = frame else { break };
         read += 1;
-        sources.push_back(frame.clone());
+        sources.insert(read as u32 - 1, frame.clone());
         encoder.send_frame(frame)?;
         drain(&mut encoder, &mut sources, &mut ivf, &mut recon)?;
     }

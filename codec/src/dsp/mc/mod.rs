@@ -1,0 +1,1013 @@
+//! HEVC motion-compensated fractional-sample interpolation (H.265 8.5.3.3.3) for 8-bit
+//! 4:2:0 video, and the writers that turn its 14-bit intermediates into samples.
+//!
+//! [`luma`] and [`chroma`] produce the spec's `predSamples` at 14-bit precision:
+//!
+//! * integer position (fx = fy = 0): `src << 6`;
+//! * fy = 0: the horizontal filter, unshifted (shift1 = BitDepth - 8 = 0);
+//! * fx = 0: the vertical filter, unshifted;
+//! * both: the horizontal filter over the rows the vertical one needs (unshifted, as i16),
+//!   then the vertical filter over those, `>> 6` (shift2).
+//!
+//! [`put_uni`] rounds one prediction to samples (`(v + 32) >> 6`, shift3 = 6) and [`put_bi`]
+//! averages two (`(a + b + 64) >> 7`), both clipped to 0..=255.
+//!
+//! # Bounds of the intermediates
+//!
+//! Write P and N for the sums of a filter's positive taps and of the magnitudes of its
+//! negative taps (every filter has P - N = 64). For samples in 0..=255:
+//!
+//! | filter | P | N |
+//! | --- | --- | --- |
+//! | luma 1/4, 3/4 | 80 | 16 |
+//! | luma 1/2 | 88 | 24 |
+//! | chroma 1/8, 7/8 | 68 | 4 |
+//! | chroma 2/8, 6/8 | 70 | 6 |
+//! | chroma 3/8, 5/8 | 74 | 10 |
+//! | chroma 4/8 | 72 | 8 |
+//!
+//! * integer position: 0..=16320;
+//! * one filter pass: -255 N ..= 255 P, at worst -6120..=22440 (luma half-sample), which
+//!   is also the range of the first pass's i16 temporary;
+//! * both passes: `(sum v[i] * tmp[i]) >> 6` reaches `255 (Ph Pv + Nh Nv) / 64` at most and
+//!   `-255 (Ph Nv + Nh Pv) / 64` at least. That is -13260..=29580 for luma pairs with a
+//!   quarter-sample fraction, -5897..=22216 for chroma, and -16830..=**33150** for luma at
+//!   (1/2, 1/2).
+//!
+//! So everything fits i16 *except* the top of luma (1/2, 1/2): a source whose rows follow
+//! the sign pattern of the half-sample filter, and whose row order does too, drives the
+//! second pass to 33150 > 32767. That needs a 0/255 pattern of period 8 in both directions
+//! aligned to the sample; it does not occur in camera content but can be put in a stream.
+//! These kernels **saturate** the second pass to i16 (the AVX2 pack does so for free).
+//! [`put_uni`] cannot tell (anything above 16288 rounds to 255 either way); [`put_bi`] can
+//! differ from unbounded arithmetic only when the other prediction is below -191 at the same
+//! sample. Encoder and decoder use the same kernels, so this never causes drift. (HM avoids
+//! it by storing intermediates minus 8192; this module keeps the spec's values instead, so
+//! that `src << 6` stays the integer-position value.)
+//!
+//! The SIMD first passes add byte products with `maddubs`, whose pair sums (at most
+//! 255 * 75 = 19125 in magnitude) cannot saturate.
+//!
+//! `scalar` is the readable reference; `avx2` must match it bit for bit.
+
+use crate::cpu::CpuLevel;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod scalar;
+
+/// Luma filter taps per fraction (quarter samples), taps at offsets -3..=4; fraction 0 is
+/// the identity and is never run as a filter.
+const LUMA_FILTERS: [[i8; 8]; 4] = [
+    [0, 0, 0, 64, 0, 0, 0, 0],
+    [-1, 4, -10, 58, 17, -5, 1, 0],
+    [-1, 4, -11, 40, 40, -11, 4, -1],
+    [0, 1, -5, 17, 58, -10, 4, -1],
+];
+
+/// Chroma filter taps per fraction (eighth samples), taps at offsets -1..=2.
+const CHROMA_FILTERS: [[i8; 4]; 8] = [
+    [0, 64, 0, 0],
+    [-2, 58, 10, -2],
+    [-4, 54, 16, -2],
+    [-6, 46, 28, -4],
+    [-4, 36, 36, -4],
+    [-4, 28, 46, -6],
+    [-2, 16, 54, -4],
+    [-2, 10, 58, -2],
+];
+
+/// Largest block side (luma).
+const MAX_BLOCK: usize = 64;
+
+/// Luma block sides.
+const LUMA_SIZES: [usize; 5] = [4, 8, 16, 32, 64];
+
+/// Chroma block sides.
+const CHROMA_SIZES: [usize; 5] = [2, 4, 8, 16, 32];
+
+/// Block sides [`put_uni`] and [`put_bi`] accept: luma's and chroma's.
+const PUT_SIZES: [usize; 6] = [2, 4, 8, 16, 32, 64];
+
+/// shift2 of H.265 8.5.3.3.3: applied after the second pass of a two-dimensional filter.
+const SECOND_PASS_SHIFT: u32 = 6;
+
+/// Clamps a second-pass value to i16 (only luma at (1/2, 1/2) can exceed it; see the
+/// module docs).
+#[inline]
+fn saturate_i16(v: i32) -> i16 {
+    v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+}
+
+/// Interpolates a `w` x `h` luma block. `src` is the reference plane (row stride
+/// `src_stride`); `origin` is the index in `src` of the integer sample co-located with the
+/// block's top-left output sample; the caller guarantees src covers rows origin-3*stride ..
+/// origin+(h+4)*stride and columns -3..w+4 around it. `fx`, `fy` are quarter-sample
+/// fractions 0..=3. Output: `dst[y * dst_stride + x]`, 14-bit intermediates.
+///
+/// Panics if `w` or `h` is not 4, 8, 16, 32 or 64, a fraction is out of range, `src` does
+/// not cover the footprint, or `dst` cannot hold the block at `dst_stride` (>= `w`).
+#[allow(clippy::too_many_arguments)]
+pub fn luma(
+    src: &[u8],
+    src_stride: usize,
+    origin: usize,
+    w: usize,
+    h: usize,
+    fx: u8,
+    fy: u8,
+    dst: &mut [i16],
+    dst_stride: usize,
+    cpu: CpuLevel,
+) {
+    assert!(
+        LUMA_SIZES.contains(&w) && LUMA_SIZES.contains(&h),
+        "luma blocks are 4..64 samples wide and high (powers of two), got {w}x{h}"
+    );
+    assert!(
+        fx < 4 && fy < 4,
+        "luma fractions are 0..=3, got ({fx}, {fy})"
+    );
+    check_source(src.len(), src_stride, origin, w, h, 3, 4);
+    check_destination(dst.len(), dst_stride, w, h);
+    let hf = &LUMA_FILTERS[usize::from(fx)];
+    let vf = &LUMA_FILTERS[usize::from(fy)];
+    let full = (fx == 0, fy == 0);
+    match cpu {
+        // Checking the (cached) CPU flag again keeps a hand-made `CpuLevel::Avx2` from
+        // reaching AVX2 code on a CPU without it, for the cost of one load and branch.
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+            // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
+            // kernel's only requirement (it bounds-checks every access).
+            unsafe {
+                avx2::interpolate::<8>(
+                    hf,
+                    vf,
+                    full,
+                    src,
+                    src_stride,
+                    origin,
+                    (w, h),
+                    dst,
+                    dst_stride,
+                )
+            }
+        }
+        _ => scalar::interpolate::<8>(
+            hf,
+            vf,
+            full,
+            src,
+            src_stride,
+            origin,
+            (w, h),
+            dst,
+            dst_stride,
+        ),
+    }
+}
+
+/// The same for chroma with eighth-sample fractions 0..=7 and 4-tap filters (margins 1 before, 2 after).
+///
+/// Panics if `w` or `h` is not 2, 4, 8, 16 or 32, a fraction is out of range, `src` does
+/// not cover rows -1..h+2 and columns -1..w+2 around `origin`, or `dst` cannot hold the
+/// block at `dst_stride` (>= `w`).
+#[allow(clippy::too_many_arguments)]
+pub fn chroma(
+    src: &[u8],
+    src_stride: usize,
+    origin: usize,
+    w: usize,
+    h: usize,
+    fx: u8,
+    fy: u8,
+    dst: &mut [i16],
+    dst_stride: usize,
+    cpu: CpuLevel,
+) {
+    assert!(
+        CHROMA_SIZES.contains(&w) && CHROMA_SIZES.contains(&h),
+        "chroma blocks are 2..32 samples wide and high (powers of two), got {w}x{h}"
+    );
+    assert!(
+        fx < 8 && fy < 8,
+        "chroma fractions are 0..=7, got ({fx}, {fy})"
+    );
+    check_source(src.len(), src_stride, origin, w, h, 1, 2);
+    check_destination(dst.len(), dst_stride, w, h);
+    let hf = &CHROMA_FILTERS[usize::from(fx)];
+    let vf = &CHROMA_FILTERS[usize::from(fy)];
+    let full = (fx == 0, fy == 0);
+    match cpu {
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+            // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
+            // kernel's only requirement (it bounds-checks every access).
+            unsafe {
+                avx2::interpolate::<4>(
+                    hf,
+                    vf,
+                    full,
+                    src,
+                    src_stride,
+                    origin,
+                    (w, h),
+                    dst,
+                    dst_stride,
+                )
+            }
+        }
+        _ => scalar::interpolate::<4>(
+            hf,
+            vf,
+            full,
+            src,
+            src_stride,
+            origin,
+            (w, h),
+            dst,
+            dst_stride,
+        ),
+    }
+}
+
+/// Rounds one prediction to samples.
+///
+/// `dst[y * dst_stride + x] = clip(0, 255, (src[y * src_stride + x] + 32) >> 6)`. Panics if
+/// `w` or `h` is not 2, 4, 8, 16, 32 or 64, or a slice cannot hold the block at its stride
+/// (`dst_stride` must be at least `w`).
+pub fn put_uni(
+    src: &[i16],
+    src_stride: usize,
+    w: usize,
+    h: usize,
+    dst: &mut [u8],
+    dst_stride: usize,
+    cpu: CpuLevel,
+) {
+    check_put_size(w, h);
+    check_block_slice(src.len(), src_stride, w, h, "src");
+    check_destination(dst.len(), dst_stride, w, h);
+    match cpu {
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+            // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
+            // kernel's only requirement (it bounds-checks every access).
+            unsafe { avx2::put_uni(src, src_stride, (w, h), dst, dst_stride) }
+        }
+        _ => scalar::put_uni(src, src_stride, (w, h), dst, dst_stride),
+    }
+}
+
+/// Averages two predictions to samples.
+///
+/// `dst = clip(0, 255, (a + b + 64) >> 7)`, with `a` and `b` sharing `src_stride`. Panics
+/// like [`put_uni`].
+#[allow(clippy::too_many_arguments)]
+pub fn put_bi(
+    a: &[i16],
+    b: &[i16],
+    src_stride: usize,
+    w: usize,
+    h: usize,
+    dst: &mut [u8],
+    dst_stride: usize,
+    cpu: CpuLevel,
+) {
+    check_put_size(w, h);
+    check_block_slice(a.len(), src_stride, w, h, "a");
+    check_block_slice(b.len(), src_stride, w, h, "b");
+    check_destination(dst.len(), dst_stride, w, h);
+    match cpu {
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+            // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
+            // kernel's only requirement (it bounds-checks every access).
+            unsafe { avx2::put_bi(a, b, src_stride, (w, h), dst, dst_stride) }
+        }
+        _ => scalar::put_bi(a, b, src_stride, (w, h), dst, dst_stride),
+    }
+}
+
+/// Checks that a source of `len` samples covers the filter footprint of a `w` x `h` block
+/// at `origin`: `before` rows and columns before it and `after` after its last ones.
+fn check_source(
+    len: usize,
+    stride: usize,
+    origin: usize,
+    w: usize,
+    h: usize,
+    before: usize,
+    after: usize,
+) {
+    let first = before
+        .checked_mul(stride)
+        .and_then(|rows| rows.checked_add(before))
+        .and_then(|back| origin.checked_sub(back));
+    let last = (h - 1 + after)
+        .checked_mul(stride)
+        .and_then(|rows| rows.checked_add(w - 1 + after))
+        .and_then(|offset| offset.checked_add(origin));
+    assert!(
+        first.is_some() && last.is_some_and(|last| last < len),
+        "src of {len} samples at stride {stride} does not cover the {w}x{h} block at {origin} \
+         with its filter margins ({before} before, {after} after)"
+    );
+}
+
+/// Checks that a slice of `len` elements holds a `w` x `h` block at `stride`.
+fn check_block_slice(len: usize, stride: usize, w: usize, h: usize, what: &str) {
+    assert!(
+        stride >= w
+            && (h - 1)
+                .checked_mul(stride)
+                .is_some_and(|rows| rows + w <= len),
+        "{what} of {len} elements at stride {stride} cannot hold a {w}x{h} block"
+    );
+}
+
+/// Checks the destination of a `w` x `h` block.
+fn check_destination(len: usize, stride: usize, w: usize, h: usize) {
+    check_block_slice(len, stride, w, h, "dst");
+}
+
+/// Checks a block size for [`put_uni`] and [`put_bi`].
+fn check_put_size(w: usize, h: usize) {
+    assert!(
+        PUT_SIZES.contains(&w) && PUT_SIZES.contains(&h),
+        "blocks are 2..64 samples wide and high (powers of two), got {w}x{h}"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    /// Luma or chroma, with what differs between them.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Plane {
+        Luma,
+        Chroma,
+    }
+
+    impl Plane {
+        fn sizes(self) -> &'static [usize] {
+            match self {
+                Plane::Luma => &LUMA_SIZES,
+                Plane::Chroma => &CHROMA_SIZES,
+            }
+        }
+
+        fn fractions(self) -> u8 {
+            match self {
+                Plane::Luma => 4,
+                Plane::Chroma => 8,
+            }
+        }
+
+        /// Footprint margins: samples needed before and after the block.
+        fn margins(self) -> (usize, usize) {
+            match self {
+                Plane::Luma => (3, 4),
+                Plane::Chroma => (1, 2),
+            }
+        }
+
+        fn filter(self, fraction: u8) -> Vec<i32> {
+            match self {
+                Plane::Luma => LUMA_FILTERS[usize::from(fraction)].map(i32::from).to_vec(),
+                Plane::Chroma => CHROMA_FILTERS[usize::from(fraction)]
+                    .map(i32::from)
+                    .to_vec(),
+            }
+        }
+
+        fn fraction_pairs(self) -> impl Iterator<Item = (u8, u8)> {
+            let n = self.fractions();
+            (0..n).flat_map(move |fx| (0..n).map(move |fy| (fx, fy)))
+        }
+
+        fn block_sizes(self) -> impl Iterator<Item = (usize, usize)> {
+            let sizes = self.sizes();
+            sizes
+                .iter()
+                .flat_map(move |&w| sizes.iter().map(move |&h| (w, h)))
+        }
+    }
+
+    /// A reference plane cut so that the slice starts at the first sample of the block's
+    /// footprint and ends right after its last one, with `extra` samples of other content
+    /// between rows: kernels that read past the footprint find the slice's end there.
+    struct Source {
+        samples: Vec<u8>,
+        stride: usize,
+        origin: usize,
+    }
+
+    impl Source {
+        /// Sample (x, y) relative to the block's top-left is `value(x, y)`.
+        fn new(
+            plane: Plane,
+            w: usize,
+            h: usize,
+            extra: usize,
+            value: impl Fn(isize, isize) -> u8,
+        ) -> Source {
+            let (before, after) = plane.margins();
+            let stride = before + w + after + extra;
+            let len = (before + h - 1 + after) * stride + before + w + after;
+            let samples = (0..len)
+                .map(|i| {
+                    let (r, c) = ((i / stride) as isize, (i % stride) as isize);
+                    value(c - before as isize, r - before as isize)
+                })
+                .collect();
+            Source {
+                samples,
+                stride,
+                origin: before * stride + before,
+            }
+        }
+    }
+
+    /// Interpolates into the middle of a larger buffer, with a stride wider than the
+    /// block, and returns the block after checking that nothing outside it changed.
+    #[allow(clippy::too_many_arguments)]
+    fn interpolate_block(
+        plane: Plane,
+        src: &Source,
+        w: usize,
+        h: usize,
+        fx: u8,
+        fy: u8,
+        cpu: CpuLevel,
+    ) -> Vec<i16> {
+        let stride = w + 5;
+        let start = 2 * stride + 3;
+        let len = start + (h + 2) * stride;
+        let mut buffer: Vec<i16> = (0..len).map(|i| (i * 2719 + 11) as i16).collect();
+        let before = buffer.clone();
+        let block_len = (h - 1) * stride + w;
+        let dst = &mut buffer[start..start + block_len];
+        let call = match plane {
+            Plane::Luma => luma,
+            Plane::Chroma => chroma,
+        };
+        call(
+            &src.samples,
+            src.stride,
+            src.origin,
+            w,
+            h,
+            fx,
+            fy,
+            dst,
+            stride,
+            cpu,
+        );
+        let mut block = Vec::with_capacity(w * h);
+        for (i, (&now, &old)) in buffer.iter().zip(&before).enumerate() {
+            let inside = i >= start && (i - start) / stride < h && (i - start) % stride < w;
+            if inside {
+                block.push(now);
+            } else {
+                assert_eq!(
+                    now, old,
+                    "{cpu:?} {plane:?} {w}x{h} ({fx}, {fy}): wrote outside the block at {i}"
+                );
+            }
+        }
+        block
+    }
+
+    /// Every level agrees with the scalar reference on `src` for one block and fraction
+    /// pair; returns the scalar result.
+    fn check_levels(
+        plane: Plane,
+        src: &Source,
+        (w, h): (usize, usize),
+        (fx, fy): (u8, u8),
+        what: &str,
+    ) -> Vec<i16> {
+        let expected = interpolate_block(plane, src, w, h, fx, fy, CpuLevel::Scalar);
+        for cpu in CpuLevel::all_supported() {
+            let got = interpolate_block(plane, src, w, h, fx, fy, cpu);
+            if got != expected {
+                let at = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap();
+                panic!(
+                    "{cpu:?} differs from scalar: {plane:?} {w}x{h} ({fx}, {fy}), {what}: \
+                     at ({}, {}) {} instead of {}",
+                    at % w,
+                    at / w,
+                    got[at],
+                    expected[at]
+                );
+            }
+        }
+        expected
+    }
+
+    const PLANES: [Plane; 2] = [Plane::Luma, Plane::Chroma];
+
+    #[test]
+    fn every_level_matches_scalar_on_random_sources() {
+        let mut rng = SmallRng::seed_from_u64(0x3c_a1);
+        for plane in PLANES {
+            for (w, h) in plane.block_sizes() {
+                for (fx, fy) in plane.fraction_pairs() {
+                    let seed: u64 = rng.gen();
+                    let extra = rng.gen_range(0..9);
+                    let src = Source::new(plane, w, h, extra, |x, y| {
+                        let mut cell = SmallRng::seed_from_u64(
+                            seed ^ (x as u64).wrapping_mul(0x9e37_79b9) ^ (y as u64) << 32,
+                        );
+                        cell.gen()
+                    });
+                    check_levels(plane, &src, (w, h), (fx, fy), "random");
+                }
+            }
+        }
+    }
+
+    /// Sources of extreme values: flat 0 and 255, a 0/255 checkerboard and alternating
+    /// rows and columns.
+    fn extreme_sources() -> Vec<(&'static str, fn(isize, isize) -> u8)> {
+        fn bit(on: bool) -> u8 {
+            if on {
+                255
+            } else {
+                0
+            }
+        }
+        vec![
+            ("all 0", |_, _| 0),
+            ("all 255", |_, _| 255),
+            ("checkerboard", |x, y| bit((x + y).rem_euclid(2) == 0)),
+            ("checkerboard, other phase", |x, y| {
+                bit((x + y).rem_euclid(2) == 1)
+            }),
+            ("alternating rows", |_, y| bit(y.rem_euclid(2) == 0)),
+            ("alternating columns", |x, _| bit(x.rem_euclid(2) == 0)),
+        ]
+    }
+
+    #[test]
+    fn every_level_matches_scalar_on_extreme_sources() {
+        for plane in PLANES {
+            for (w, h) in plane.block_sizes() {
+                for (fx, fy) in plane.fraction_pairs() {
+                    for (what, value) in extreme_sources() {
+                        let src = Source::new(plane, w, h, 3, value);
+                        check_levels(plane, &src, (w, h), (fx, fy), what);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sign of the tap of `filter` that sample `d` (0-based from the first tap) meets,
+    /// repeated with the filter's length so that every `taps`-th output sees the pattern.
+    fn tap_sign(filter: &[i32], d: isize) -> i32 {
+        filter[d.rem_euclid(filter.len() as isize) as usize].signum()
+    }
+
+    /// The extreme intermediate values of a fraction pair, from the module's analysis:
+    /// (min, max) before saturation.
+    fn analytic_bounds(plane: Plane, fx: u8, fy: u8) -> (i32, i32) {
+        let p = |f: &[i32]| f.iter().filter(|&&t| t > 0).sum::<i32>();
+        let n = |f: &[i32]| -f.iter().filter(|&&t| t < 0).sum::<i32>();
+        let (hf, vf) = (plane.filter(fx), plane.filter(fy));
+        match (fx, fy) {
+            (0, 0) => (0, 255 << 6),
+            (_, 0) => (-255 * n(&hf), 255 * p(&hf)),
+            (0, _) => (-255 * n(&vf), 255 * p(&vf)),
+            _ => (
+                (-255 * (p(&hf) * n(&vf) + n(&hf) * p(&vf))) >> 6,
+                (255 * (p(&hf) * p(&vf) + n(&hf) * n(&vf))) >> 6,
+            ),
+        }
+    }
+
+    #[test]
+    fn sign_patterns_reach_the_analytic_bounds_at_every_level() {
+        // 255 where the horizontal and vertical taps a sample meets have the same sign
+        // (`positive`) or opposite signs, 0 elsewhere: the largest and smallest results.
+        // The sign of a fraction-0 "filter" is that of its centre tap.
+        for plane in PLANES {
+            let (before, _) = plane.margins();
+            for (w, h) in plane.block_sizes() {
+                for (fx, fy) in plane.fraction_pairs() {
+                    let (hf, vf) = (plane.filter(fx), plane.filter(fy));
+                    let (low, high) = analytic_bounds(plane, fx, fy);
+                    for positive in [true, false] {
+                        let value = |x: isize, y: isize| {
+                            let s = tap_sign(&hf, x + before as isize)
+                                * tap_sign(&vf, y + before as isize);
+                            if (s > 0) == positive && s != 0 {
+                                255
+                            } else {
+                                0
+                            }
+                        };
+                        let src = Source::new(plane, w, h, 2, value);
+                        let what = if positive { "maximising" } else { "minimising" };
+                        let block = check_levels(plane, &src, (w, h), (fx, fy), what);
+                        let (got, bound) = if positive {
+                            (i32::from(*block.iter().max().unwrap()), high.min(32767))
+                        } else {
+                            (i32::from(*block.iter().min().unwrap()), low)
+                        };
+                        if (fx, fy) != (0, 0) || positive {
+                            assert_eq!(got, bound, "{plane:?} {w}x{h} ({fx}, {fy}) {what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_luma_half_half_can_exceed_i16() {
+        for plane in PLANES {
+            for (fx, fy) in plane.fraction_pairs() {
+                let (low, high) = analytic_bounds(plane, fx, fy);
+                let luma_half_half = plane == Plane::Luma && (fx, fy) == (2, 2);
+                assert!(low >= -32768, "{plane:?} ({fx}, {fy})");
+                assert_eq!(
+                    high > 32767,
+                    luma_half_half,
+                    "{plane:?} ({fx}, {fy}): {high}"
+                );
+            }
+        }
+        assert_eq!(analytic_bounds(Plane::Luma, 2, 2), (-16830, 33150));
+    }
+
+    /// The scalar reference's result for a source given by `value`.
+    fn scalar_block(
+        plane: Plane,
+        (w, h): (usize, usize),
+        (fx, fy): (u8, u8),
+        value: impl Fn(isize, isize) -> u8,
+    ) -> Vec<i16> {
+        let src = Source::new(plane, w, h, 1, value);
+        interpolate_block(plane, &src, w, h, fx, fy, CpuLevel::Scalar)
+    }
+
+    /// `put_uni` of a `w`-wide block stored without gaps.
+    fn uni(block: &[i16], w: usize, cpu: CpuLevel) -> Vec<u8> {
+        let h = block.len() / w;
+        let mut out = vec![0; block.len()];
+        put_uni(block, w, w, h, &mut out, w, cpu);
+        out
+    }
+
+    #[test]
+    fn integer_position_is_the_source_times_64_and_rounds_back() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        for plane in PLANES {
+            for (w, h) in plane.block_sizes() {
+                let seed: u64 = rng.gen();
+                let value = move |x: isize, y: isize| {
+                    (seed as isize ^ (x * 31 + y * 17)).wrapping_mul(2_654_435_761) as u8
+                };
+                let block = scalar_block(plane, (w, h), (0, 0), value);
+                let source: Vec<u8> = (0..h * w)
+                    .map(|i| value((i % w) as isize, (i / w) as isize))
+                    .collect();
+                let expected: Vec<i16> = source.iter().map(|&s| i16::from(s) << 6).collect();
+                assert_eq!(block, expected, "{plane:?} {w}x{h}");
+                assert_eq!(
+                    uni(&block, w, CpuLevel::Scalar),
+                    source,
+                    "{plane:?} {w}x{h}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_constant_source_stays_constant_at_every_fraction() {
+        for plane in PLANES {
+            for (fx, fy) in plane.fraction_pairs() {
+                for constant in [0u8, 1, 77, 128, 254, 255] {
+                    let (w, h) = (8, 4);
+                    let block = scalar_block(plane, (w, h), (fx, fy), |_, _| constant);
+                    assert!(
+                        block.iter().all(|&v| v == i16::from(constant) << 6),
+                        "{plane:?} ({fx}, {fy}) constant {constant}: {block:?}"
+                    );
+                    assert!(uni(&block, w, CpuLevel::Scalar)
+                        .iter()
+                        .all(|&s| s == constant));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn luma_half_sample_of_a_ramp_lies_halfway() {
+        // The half-sample filter is symmetric, so it reproduces a linear ramp exactly: with
+        // slope 2 the value halfway between samples is an integer, with slope 3 it is a
+        // half that put_uni rounds up.
+        for slope in [2isize, 3] {
+            for (fx, fy) in [(2, 0), (0, 2), (2, 2)] {
+                let (w, h) = (16, 8);
+                let ramp = move |x: isize, y: isize| {
+                    let t = if fx == 2 && fy == 2 {
+                        x + y
+                    } else if fx == 2 {
+                        x
+                    } else {
+                        y
+                    };
+                    (40 + slope * t) as u8
+                };
+                let block = scalar_block(Plane::Luma, (w, h), (fx, fy), ramp);
+                let samples = uni(&block, w, CpuLevel::Scalar);
+                for (i, (&v, &s)) in block.iter().zip(&samples).enumerate() {
+                    let (x, y) = ((i % w) as isize, (i / w) as isize);
+                    // The position moves by half a sample along each filtered direction.
+                    let halves = if fx == 2 && fy == 2 { 2 } else { 1 };
+                    let twice = 2 * i32::from(ramp(x, y)) + halves * slope as i32;
+                    assert_eq!(
+                        i32::from(v),
+                        32 * twice,
+                        "slope {slope} ({fx}, {fy}) at {i}"
+                    );
+                    assert_eq!(i32::from(s), (twice + 1) / 2, "slope {slope} ({fx}, {fy})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mirrored_fractions_give_the_mirrored_block() {
+        // Each filter reversed is the filter of the mirrored fraction (1/4 <-> 3/4, 1/2 to
+        // itself; eighths likewise). So interpolating the source mirrored about the block's
+        // far edge, s'(x) = s(w - x), at the mirrored fraction gives the block mirrored:
+        // output x' = w - 1 - x sits at w - 1 - x + (1 - f) = w - (x + f).
+        let mut rng = SmallRng::seed_from_u64(6);
+        for plane in PLANES {
+            let n = plane.fractions();
+            for (w, h) in [(8, 8), (16, 4), (4, 8)] {
+                let (w, h) = if plane == Plane::Chroma {
+                    (w / 2, h / 2)
+                } else {
+                    (w, h)
+                };
+                for (fx, fy) in plane.fraction_pairs() {
+                    let seed: u64 = rng.gen();
+                    let value = move |x: isize, y: isize| {
+                        ((x * 7919 + y * 104_729) as u64 ^ seed)
+                            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                            .to_be_bytes()[0]
+                    };
+                    let block = scalar_block(plane, (w, h), (fx, fy), value);
+                    let (wi, hi) = (w as isize, h as isize);
+                    let mirrored_source = move |x: isize, y: isize| {
+                        value(
+                            if fx != 0 { wi - x } else { x },
+                            if fy != 0 { hi - y } else { y },
+                        )
+                    };
+                    let mirrored =
+                        scalar_block(plane, (w, h), ((n - fx) % n, (n - fy) % n), mirrored_source);
+                    for y in 0..h {
+                        for x in 0..w {
+                            let xm = if fx != 0 { w - 1 - x } else { x };
+                            let ym = if fy != 0 { h - 1 - y } else { y };
+                            assert_eq!(
+                                block[y * w + x],
+                                mirrored[ym * w + xm],
+                                "{plane:?} {w}x{h} ({fx}, {fy}) at ({x}, {y})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------
+    // put_uni and put_bi
+
+    /// Runs put_uni (`b` absent) or put_bi into the middle of a larger buffer, checks that
+    /// nothing outside the block changed, and returns the block.
+    fn put_block(
+        a: &[i16],
+        b: Option<&[i16]>,
+        src_stride: usize,
+        (w, h): (usize, usize),
+        cpu: CpuLevel,
+    ) -> Vec<u8> {
+        let stride = w + 7;
+        let start = stride + 1;
+        let len = start + (h + 1) * stride;
+        let mut buffer: Vec<u8> = (0..len).map(|i| (i * 151 + 7) as u8).collect();
+        let before = buffer.clone();
+        let dst = &mut buffer[start..start + (h - 1) * stride + w];
+        match b {
+            None => put_uni(a, src_stride, w, h, dst, stride, cpu),
+            Some(b) => put_bi(a, b, src_stride, w, h, dst, stride, cpu),
+        }
+        let mut block = Vec::with_capacity(w * h);
+        for (i, (&now, &old)) in buffer.iter().zip(&before).enumerate() {
+            if i >= start && (i - start) / stride < h && (i - start) % stride < w {
+                block.push(now);
+            } else {
+                assert_eq!(now, old, "{cpu:?} {w}x{h}: wrote outside the block at {i}");
+            }
+        }
+        block
+    }
+
+    fn put_sizes() -> impl Iterator<Item = (usize, usize)> {
+        PUT_SIZES
+            .iter()
+            .flat_map(|&w| PUT_SIZES.iter().map(move |&h| (w, h)))
+    }
+
+    /// Checks put_uni and put_bi at every level against scalar for predictions drawn by
+    /// `draw`.
+    fn check_puts(rng: &mut SmallRng, draw: impl Fn(&mut SmallRng) -> i16, what: &str) {
+        for (w, h) in put_sizes() {
+            let src_stride = w + 3;
+            let len = (h - 1) * src_stride + w;
+            let a: Vec<i16> = (0..len).map(|_| draw(rng)).collect();
+            let b: Vec<i16> = (0..len).map(|_| draw(rng)).collect();
+            let uni_expected = put_block(&a, None, src_stride, (w, h), CpuLevel::Scalar);
+            let bi_expected = put_block(&a, Some(&b), src_stride, (w, h), CpuLevel::Scalar);
+            for cpu in CpuLevel::all_supported() {
+                let uni = put_block(&a, None, src_stride, (w, h), cpu);
+                assert!(uni == uni_expected, "{cpu:?} put_uni {w}x{h} {what}");
+                let bi = put_block(&a, Some(&b), src_stride, (w, h), cpu);
+                assert!(bi == bi_expected, "{cpu:?} put_bi {w}x{h} {what}");
+            }
+        }
+    }
+
+    #[test]
+    fn puts_match_scalar_at_every_level() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        check_puts(
+            &mut rng,
+            |r| r.gen_range(-16830..=32767),
+            "intermediate range",
+        );
+        check_puts(&mut rng, |r| r.gen(), "any i16");
+        check_puts(
+            &mut rng,
+            |r| r.gen_range(-200..=16500),
+            "near the clip points",
+        );
+        let extremes = [i16::MIN, -16830, -1, 0, 16287, 16288, 16320, 32767];
+        check_puts(
+            &mut rng,
+            |r| extremes[r.gen_range(0..extremes.len())],
+            "extremes",
+        );
+    }
+
+    #[test]
+    fn put_bi_of_equal_predictions_is_put_uni() {
+        let mut rng = SmallRng::seed_from_u64(8);
+        for (w, h) in put_sizes() {
+            let a: Vec<i16> = (0..w * h).map(|_| rng.gen_range(-16830..=32767)).collect();
+            let uni = put_block(&a, None, w, (w, h), CpuLevel::Scalar);
+            let bi = put_block(&a, Some(&a), w, (w, h), CpuLevel::Scalar);
+            assert_eq!(uni, bi, "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn puts_round_and_clip() {
+        let a = [
+            -32768i16, -33, -32, 0, 31, 32, 95, 96, 16287, 16288, 32767, 6432, 6431, 64, 63, 1,
+        ];
+        let (w, h) = (2, 8);
+        let got = put_block(&a, None, w, (w, h), CpuLevel::Scalar);
+        assert_eq!(
+            got,
+            [0, 0, 0, 0, 0, 1, 1, 2, 254, 255, 255, 101, 100, 1, 1, 0]
+        );
+        let b = [0i16; 16];
+        let got = put_block(&a, Some(&b), w, (w, h), CpuLevel::Scalar);
+        assert_eq!(
+            got,
+            [0, 0, 0, 0, 0, 0, 1, 1, 127, 127, 255, 50, 50, 1, 0, 0]
+        );
+        let got = put_block(&a, Some(&a), w, (w, h), CpuLevel::Scalar);
+        assert_eq!(got, put_block(&a, None, w, (w, h), CpuLevel::Scalar));
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Argument checks
+
+    #[test]
+    #[should_panic(expected = "does not cover")]
+    fn rejects_a_source_without_the_margin_after() {
+        let src = Source::new(Plane::Luma, 8, 8, 0, |_, _| 0);
+        let short = &src.samples[..src.samples.len() - 1];
+        let mut dst = [0; 64];
+        luma(
+            short,
+            src.stride,
+            src.origin,
+            8,
+            8,
+            1,
+            1,
+            &mut dst,
+            8,
+            CpuLevel::detect(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "does not cover")]
+    fn rejects_a_source_without_the_margin_before() {
+        let src = Source::new(Plane::Chroma, 4, 4, 0, |_, _| 0);
+        let mut dst = [0; 16];
+        let origin = src.origin - 1;
+        chroma(
+            &src.samples,
+            src.stride,
+            origin,
+            4,
+            4,
+            0,
+            0,
+            &mut dst,
+            4,
+            CpuLevel::detect(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "4..64")]
+    fn rejects_a_2_wide_luma_block() {
+        let src = Source::new(Plane::Luma, 2, 4, 0, |_, _| 0);
+        let mut dst = [0; 8];
+        luma(
+            &src.samples,
+            src.stride,
+            src.origin,
+            2,
+            4,
+            0,
+            0,
+            &mut dst,
+            2,
+            CpuLevel::detect(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "fractions are 0..=7")]
+    fn rejects_a_chroma_fraction_of_8() {
+        let src = Source::new(Plane::Chroma, 4, 4, 0, |_, _| 0);
+        let mut dst = [0; 16];
+        chroma(
+            &src.samples,
+            src.stride,
+            src.origin,
+            4,
+            4,
+            8,
+            0,
+            &mut dst,
+            4,
+            CpuLevel::detect(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot hold")]
+    fn rejects_a_short_destination() {
+        let src = Source::new(Plane::Luma, 8, 8, 0, |_, _| 0);
+        let mut dst = [0; 8 * 8 - 1];
+        luma(
+            &src.samples,
+            src.stride,
+            src.origin,
+            8,
+            8,
+            2,
+            2,
+            &mut dst,
+            8,
+            CpuLevel::detect(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot hold")]
+    fn put_rejects_a_destination_stride_below_the_width() {
+        let mut dst = [0; 64];
+        put_uni(&[0; 64], 8, 8, 8, &mut dst, 4, CpuLevel::detect());
+    }
+}
