@@ -10,7 +10,10 @@ use std::time::Instant;
 
 fn main() {
     // `cargo bench` passes `--bench`; ignore flags.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let default_clip = root.join("../shared/media/box_640x480_30fps_48f.y4m");
     let clip = match args.first() {

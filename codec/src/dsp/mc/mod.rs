@@ -34,19 +34,20 @@
 //!   quarter-sample fraction, -5897..=22216 for chroma, and -16830..=**33150** for luma at
 //!   (1/2, 1/2).
 //!
-//! So everything fits i16 *except* the top of luma (1/2, 1/2): a source whose rows follow
-//! the sign pattern of the half-sample filter, and whose row order does too, drives the
-//! second pass to 33150 > 32767. That needs a 0/255 pattern of period 8 in both directions
-//! aligned to the sample; it does not occur in camera content but can be put in a stream.
-//! These kernels **saturate** the second pass to i16 (the AVX2 pack does so for free).
-//! [`put_uni`] cannot tell (anything above 16288 rounds to 255 either way); [`put_bi`] can
-//! differ from unbounded arithmetic only when the other prediction is below -191 at the same
-//! sample. Encoder and decoder use the same kernels, so this never causes drift. (HM avoids
-//! it by storing intermediates minus 8192; this module keeps the spec's values instead, so
-//! that `src << 6` stays the integer-position value.)
+//! So everything fits i16 *except* the top of luma (1/2, 1/2): an 8x8 neighbourhood that is
+//! 255 where the horizontal and vertical taps a sample meets have the same sign and 0 where
+//! they differ drives the second pass to 33150 > 32767 (and anything close to that pattern
+//! past 32767). Camera content does not do that, but a stream can. These kernels
+//! **saturate** the second pass to i16 (the AVX2 pack does so for free). [`put_uni`] cannot
+//! tell (anything from 16288 up rounds to 255 either way); [`put_bi`] can differ from
+//! unbounded arithmetic only where the other prediction is below -191 at the same sample.
+//! Encoder and decoder use the same kernels, so this never causes drift. (HM avoids it by
+//! storing intermediates minus 8192; this module keeps the spec's values instead, so that
+//! `src << 6` stays the integer-position value.)
 //!
-//! The SIMD first passes add byte products with `maddubs`, whose pair sums (at most
-//! 255 * 75 = 19125 in magnitude) cannot saturate.
+//! The SIMD 8-bit passes add byte products with `maddubs`, which saturates each sum of
+//! two products to i16; with taps paired as (0, 1), (2, 3), ... no such sum exceeds
+//! 255 * 58 = 14790 in magnitude, so it never does.
 //!
 //! `scalar` is the readable reference; `avx2` must match it bit for bit.
 
@@ -128,47 +129,21 @@ pub fn luma(
         fx < 4 && fy < 4,
         "luma fractions are 0..=3, got ({fx}, {fy})"
     );
-    check_source(src.len(), src_stride, origin, w, h, 3, 4);
-    check_destination(dst.len(), dst_stride, w, h);
-    let hf = &LUMA_FILTERS[usize::from(fx)];
-    let vf = &LUMA_FILTERS[usize::from(fy)];
-    let full = (fx == 0, fy == 0);
-    match cpu {
-        // Checking the (cached) CPU flag again keeps a hand-made `CpuLevel::Avx2` from
-        // reaching AVX2 code on a CPU without it, for the cost of one load and branch.
-        #[cfg(target_arch = "x86_64")]
-        CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
-            // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
-            // kernel's only requirement (it bounds-checks every access).
-            unsafe {
-                avx2::interpolate::<8>(
-                    hf,
-                    vf,
-                    full,
-                    src,
-                    src_stride,
-                    origin,
-                    (w, h),
-                    dst,
-                    dst_stride,
-                )
-            }
-        }
-        _ => scalar::interpolate::<8>(
-            hf,
-            vf,
-            full,
-            src,
-            src_stride,
-            origin,
-            (w, h),
-            dst,
-            dst_stride,
-        ),
-    }
+    interpolate(
+        &LUMA_FILTERS,
+        src,
+        src_stride,
+        origin,
+        (w, h),
+        (fx, fy),
+        dst,
+        dst_stride,
+        cpu,
+    );
 }
 
-/// The same for chroma with eighth-sample fractions 0..=7 and 4-tap filters (margins 1 before, 2 after).
+/// The same for chroma with eighth-sample fractions 0..=7 and 4-tap filters (margins 1
+/// before, 2 after).
 ///
 /// Panics if `w` or `h` is not 2, 4, 8, 16 or 32, a fraction is out of range, `src` does
 /// not cover rows -1..h+2 and columns -1..w+2 around `origin`, or `dst` cannot hold the
@@ -194,18 +169,46 @@ pub fn chroma(
         fx < 8 && fy < 8,
         "chroma fractions are 0..=7, got ({fx}, {fy})"
     );
-    check_source(src.len(), src_stride, origin, w, h, 1, 2);
+    interpolate(
+        &CHROMA_FILTERS,
+        src,
+        src_stride,
+        origin,
+        (w, h),
+        (fx, fy),
+        dst,
+        dst_stride,
+        cpu,
+    );
+}
+
+/// [`luma`] or [`chroma`] with their `T`-tap filters, after the size and fraction checks.
+#[allow(clippy::too_many_arguments)]
+fn interpolate<const T: usize>(
+    filters: &[[i8; T]],
+    src: &[u8],
+    src_stride: usize,
+    origin: usize,
+    (w, h): (usize, usize),
+    (fx, fy): (u8, u8),
+    dst: &mut [i16],
+    dst_stride: usize,
+    cpu: CpuLevel,
+) {
+    check_source(src.len(), src_stride, origin, w, h, T / 2 - 1, T / 2);
     check_destination(dst.len(), dst_stride, w, h);
-    let hf = &CHROMA_FILTERS[usize::from(fx)];
-    let vf = &CHROMA_FILTERS[usize::from(fy)];
+    let hf = &filters[usize::from(fx)];
+    let vf = &filters[usize::from(fy)];
     let full = (fx == 0, fy == 0);
     match cpu {
+        // Checking the (cached) CPU flag again keeps a hand-made `CpuLevel::Avx2` from
+        // reaching AVX2 code on a CPU without it, for the cost of one load and branch.
         #[cfg(target_arch = "x86_64")]
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
             // kernel's only requirement (it bounds-checks every access).
             unsafe {
-                avx2::interpolate::<4>(
+                avx2::interpolate(
                     hf,
                     vf,
                     full,
@@ -218,7 +221,7 @@ pub fn chroma(
                 )
             }
         }
-        _ => scalar::interpolate::<4>(
+        _ => scalar::interpolate(
             hf,
             vf,
             full,
@@ -534,7 +537,10 @@ mod tests {
 
     /// Sources of extreme values: flat 0 and 255, a 0/255 checkerboard and alternating
     /// rows and columns.
-    fn extreme_sources() -> Vec<(&'static str, fn(isize, isize) -> u8)> {
+    /// A named source pattern: sample value at (x, y) relative to the block.
+    type Pattern = (&'static str, fn(isize, isize) -> u8);
+
+    fn extreme_sources() -> Vec<Pattern> {
         fn bit(on: bool) -> u8 {
             if on {
                 255
@@ -644,6 +650,41 @@ mod tests {
             }
         }
         assert_eq!(analytic_bounds(Plane::Luma, 2, 2), (-16830, 33150));
+        // The ranges the module docs quote.
+        let range = |plane: Plane, keep: &dyn Fn(u8, u8) -> bool| {
+            plane
+                .fraction_pairs()
+                .filter(|&(fx, fy)| keep(fx, fy))
+                .map(|(fx, fy)| analytic_bounds(plane, fx, fy))
+                .fold((0, 0), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
+        };
+        let quarter = |f: u8| f == 1 || f == 3;
+        let luma_quarter_2d = |fx, fy| fx != 0 && fy != 0 && (quarter(fx) || quarter(fy));
+        assert_eq!(range(Plane::Luma, &luma_quarter_2d), (-13260, 29580));
+        assert_eq!(
+            range(Plane::Chroma, &|fx, fy| fx != 0 && fy != 0),
+            (-5897, 22216)
+        );
+        assert_eq!(
+            range(Plane::Luma, &|fx, fy| (fx == 0) != (fy == 0)),
+            (-6120, 22440)
+        );
+    }
+
+    #[test]
+    fn maddubs_pair_sums_cannot_saturate() {
+        // Fraction 0 is never run as a filter.
+        let pairs = LUMA_FILTERS[1..]
+            .iter()
+            .flat_map(|f| f.chunks(2))
+            .chain(CHROMA_FILTERS[1..].iter().flat_map(|f| f.chunks(2)));
+        for pair in pairs {
+            let (pos, neg): (i32, i32) = pair
+                .iter()
+                .map(|&t| i32::from(t))
+                .fold((0, 0), |acc, t| (acc.0 + t.max(0), acc.1 + t.min(0)));
+            assert!(255 * pos <= 14790 && 255 * -neg <= 14790, "{pair:?}");
+        }
     }
 
     /// The scalar reference's result for a source given by `value`.
