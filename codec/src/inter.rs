@@ -181,3 +181,31 @@ pub fn predict_block(
         }
     }
 }
+
+/// Motion-compensated luma prediction only (for ranking candidates), into `pred` (`s*s`).
+pub fn predict_luma(
+    refs: [&[Arc<RefPicture>]; 2],
+    motion: &Motion,
+    x: usize,
+    y: usize,
+    s: usize,
+    pred: &mut [u8],
+    tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
+    cpu: CpuLevel,
+) {
+    let n = s * s;
+    let mut used = 0;
+    for l in 0..2 {
+        if motion.uses(l) {
+            let r = &refs[l][motion.ref_idx[l] as usize];
+            predict_plane(r, 0, x, y, s, s, motion.mv[l], &mut tmp[used][..n], cpu);
+            used += 1;
+        }
+    }
+    let [a, b] = tmp;
+    if used == 2 {
+        mc::put_bi(&a[..n], &b[..n], s, s, s, &mut pred[..n], s, cpu);
+    } else {
+        mc::put_uni(&a[..n], s, s, s, &mut pred[..n], s, cpu);
+    }
+}

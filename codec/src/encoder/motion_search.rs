@@ -72,8 +72,8 @@ pub(crate) struct Target<'a> {
 pub(crate) struct Found {
     /// Best vector (quarter samples).
     pub mv: Mv,
-    /// Its SATD + lambda * rate.
-    pub cost: f64,
+    /// Its SATD alone (the caller prices the vector against its best predictor).
+    pub satd: u32,
 }
 
 /// Clamps an integer displacement so the block stays inside the reference's border.
@@ -158,7 +158,8 @@ pub(crate) fn search(t: &Target, r: &RefPicture, candidates: &[Mv], p: &MeParams
         x: (best.0 * 4) as i16,
         y: (best.1 * 4) as i16,
     };
-    let mut cost = satd_at(t, r, mv, &mut tmp, &mut pred) as f64 + t.lambda * mv_bits(mv, t.mvp);
+    let mut satd = satd_at(t, r, mv, &mut tmp, &mut pred);
+    let mut cost = satd as f64 + t.lambda * mv_bits(mv, t.mvp);
     let steps: &[i16] = if p.quarter { &[2, 1] } else { &[2] };
     for &step in steps {
         let centre = mv;
@@ -176,13 +177,14 @@ pub(crate) fn search(t: &Target, r: &RefPicture, candidates: &[Mv], p: &MeParams
                 x: centre.x + sx * step,
                 y: centre.y + sy * step,
             };
-            let c =
-                satd_at(t, r, cand, &mut tmp, &mut pred) as f64 + t.lambda * mv_bits(cand, t.mvp);
+            let d = satd_at(t, r, cand, &mut tmp, &mut pred);
+            let c = d as f64 + t.lambda * mv_bits(cand, t.mvp);
             if c < cost {
                 cost = c;
+                satd = d;
                 mv = cand;
             }
         }
     }
-    Found { mv, cost }
+    Found { mv, satd }
 }

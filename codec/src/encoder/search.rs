@@ -80,6 +80,8 @@ pub(crate) struct SearchParams {
     pub intra_in_inter_bar: f64,
     /// Skip the split search below a CU coded as skip.
     pub skip_stops_split: bool,
+    /// Try four 4x4 parts in 8x8 intra CUs of inter frames.
+    pub nxn_in_inter: bool,
 }
 
 impl SearchParams {
@@ -104,6 +106,7 @@ impl SearchParams {
             merge_rd: 2,
             intra_in_inter_bar: 0.0,
             skip_stops_split: false,
+            nxn_in_inter: true,
         }
     }
 }
@@ -615,7 +618,7 @@ impl<'a> FrameSearch<'a> {
         let (mut luma_cost, mut mode, mut luma_tus) = self.search_luma_2nx2n(x, y, log2, &mpm);
         let mut modes = [mode; 4];
         let mut nxn = false;
-        if log2 == 3 {
+        if log2 == 3 && (self.inter.is_none() || self.p.nxn_in_inter) {
             let mut ctx = self.ctx.nxn[0];
             let flag0 = self.cost(0, bits_of(|c| c.encode(&mut ctx, false)));
             let flag1 = self.cost(0, bits_of(|c| c.encode(&mut ctx, true)));
@@ -668,7 +671,7 @@ impl<'a> FrameSearch<'a> {
             if merge[..idx].contains(m) {
                 continue;
             }
-            predict_block(refs, m, x, y, s, &mut self.mc.pred, &mut self.mc.tmp, cpu);
+            crate::inter::predict_luma(refs, m, x, y, s, &mut self.mc.pred, &mut self.mc.tmp, cpu);
             let satd = dist::satd(
                 &src.data[y * src.width + x..],
                 src.width,
@@ -683,7 +686,7 @@ impl<'a> FrameSearch<'a> {
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
 
         // Motion search per list and reference, then bi-prediction from the two best.
-        let mut best_uni: [Option<(f64, Motion, u8)>; 2] = [None, None];
+        let mut best_uni: [Option<(f64, Motion, u8, u32)>; 2] = [None, None];
         let lists = inter.lists;
         let mut tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
         let mut scratch_pred = [0u8; MAX_BLOCK * MAX_BLOCK];
@@ -697,82 +700,50 @@ impl<'a> FrameSearch<'a> {
                         cands.push(m.mv[l]);
                     }
                 }
-                let mut best: Option<(f64, Mv, u8)> = None;
-                for (pi, &mvp) in amvp.iter().enumerate() {
-                    if pi == 1 && amvp[1] == amvp[0] {
-                        continue;
-                    }
-                    let t = motion_search::Target {
-                        src,
-                        x,
-                        y,
-                        s,
-                        mvp,
-                        lambda: sqrt_lambda,
-                        cpu,
-                    };
-                    let f = motion_search::search(&t, &refs[l][r], &cands, &self.p.me);
-                    let ref_bits = if lists.len[l] > 1 {
-                        (r + 1).min(lists.len[l] - 1) as f64
-                    } else {
-                        0.0
-                    };
-                    let c = f.cost + sqrt_lambda * (ref_bits + 1.0);
-                    if best.as_ref().is_none_or(|b| c < b.0) {
-                        best = Some((c, f.mv, pi as u8));
-                    }
-                }
-                let (c, mv, pi) = best.expect("one predictor");
+                // One search priced against the first predictor; then the
+                // cheaper predictor for the vector found.
+                let t = motion_search::Target {
+                    src,
+                    x,
+                    y,
+                    s,
+                    mvp: amvp[0],
+                    lambda: sqrt_lambda,
+                    cpu,
+                };
+                let f = motion_search::search(&t, &refs[l][r], &cands, &self.p.me);
+                let rates = [
+                    motion_search::mv_bits(f.mv, amvp[0]),
+                    motion_search::mv_bits(f.mv, amvp[1]),
+                ];
+                let pi = if rates[1] < rates[0] { 1 } else { 0 };
+                let ref_bits = if lists.len[l] > 1 {
+                    (r + 1).min(lists.len[l] - 1) as f64
+                } else {
+                    0.0
+                };
+                let c = f.satd as f64 + sqrt_lambda * (rates[pi] + ref_bits + 1.0);
+                let best = Some((c, f.mv, pi as u8, f.satd));
+                let (c, mv, pi, satd) = best.expect("one predictor");
                 if best_uni[l].as_ref().is_none_or(|b| c < b.0) {
-                    best_uni[l] = Some((c, Motion::uni(l, r as i8, mv), pi));
+                    best_uni[l] = Some((c, Motion::uni(l, r as i8, mv), pi, satd));
                 }
             }
         }
         let mut explicit: Vec<(f64, Motion, [u8; 2])> = Vec::new();
         for (l, b) in best_uni.iter().enumerate() {
-            if let Some((c, m, pi)) = b {
+            if let Some((c, m, pi, _)) = b {
                 let mut mvp = [0u8; 2];
                 mvp[l] = *pi;
                 explicit.push((*c, *m, mvp));
             }
         }
-        if let (Some((c0, m0, p0)), Some((c1, m1, p1))) = (best_uni[0], best_uni[1]) {
+        if let (Some((c0, m0, p0, d0)), Some((c1, m1, p1, d1))) = (best_uni[0], best_uni[1]) {
             let m = Motion {
                 ref_idx: [m0.ref_idx[0], m1.ref_idx[1]],
                 mv: [m0.mv[0], m1.mv[1]],
             };
-            crate::inter::predict_plane(
-                &refs[0][m.ref_idx[0] as usize],
-                0,
-                x,
-                y,
-                s,
-                s,
-                m.mv[0],
-                &mut tmp[0][..s * s],
-                cpu,
-            );
-            crate::inter::predict_plane(
-                &refs[1][m.ref_idx[1] as usize],
-                0,
-                x,
-                y,
-                s,
-                s,
-                m.mv[1],
-                &mut tmp[1][..s * s],
-                cpu,
-            );
-            crate::dsp::mc::put_bi(
-                &tmp[0][..s * s],
-                &tmp[1][..s * s],
-                s,
-                s,
-                s,
-                &mut scratch_pred[..s * s],
-                s,
-                cpu,
-            );
+            crate::inter::predict_luma(refs, &m, x, y, s, &mut scratch_pred, &mut tmp, cpu);
             let satd = dist::satd(
                 &src.data[y * src.width + x..],
                 src.width,
@@ -782,38 +753,8 @@ impl<'a> FrameSearch<'a> {
                 s,
                 cpu,
             );
-            // Rate: both vectors' rates as found, without the SATD parts.
-            let satd0 = motion_search::satd_at(
-                &motion_search::Target {
-                    src,
-                    x,
-                    y,
-                    s,
-                    mvp: Mv::ZERO,
-                    lambda: 0.0,
-                    cpu,
-                },
-                &refs[0][m.ref_idx[0] as usize],
-                m.mv[0],
-                &mut tmp[0],
-                &mut scratch_pred,
-            ) as f64;
-            let satd1 = motion_search::satd_at(
-                &motion_search::Target {
-                    src,
-                    x,
-                    y,
-                    s,
-                    mvp: Mv::ZERO,
-                    lambda: 0.0,
-                    cpu,
-                },
-                &refs[1][m.ref_idx[1] as usize],
-                m.mv[1],
-                &mut tmp[0],
-                &mut scratch_pred,
-            ) as f64;
-            let rate = (c0 - satd0).max(0.0) + (c1 - satd1).max(0.0);
+            // Rate: both vectors' rates as found.
+            let rate = (c0 - d0 as f64) + (c1 - d1 as f64);
             explicit.push((satd as f64 + rate + sqrt_lambda, m, [p0, p1]));
         }
         explicit.sort_by(|a, b| a.0.total_cmp(&b.0));

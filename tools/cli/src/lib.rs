@@ -32,6 +32,9 @@ pub enum Output {
     Stdout(BufWriter<io::Stdout>),
     /// A temporary file and the name it gets on success.
     File(BufWriter<tempfile::NamedTempFile>, PathBuf),
+    /// An existing path that is not a regular file (a device such as
+    /// `/dev/null`, a pipe): written directly, never replaced.
+    Special(BufWriter<File>),
 }
 
 impl Output {
@@ -39,6 +42,13 @@ impl Output {
     pub fn create(path: &Path) -> Result<Output> {
         if path.as_os_str() == "-" {
             return Ok(Output::Stdout(BufWriter::new(io::stdout())));
+        }
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            return Ok(Output::Special(BufWriter::new(f)));
         }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -56,6 +66,7 @@ impl Output {
     pub fn commit(self) -> Result<()> {
         match self {
             Output::Stdout(mut w) => w.flush().context("cannot write to standard output"),
+            Output::Special(mut w) => w.flush().context("cannot write the output"),
             Output::File(w, path) => {
                 let tmp = w
                     .into_inner()
@@ -75,12 +86,14 @@ impl Write for Output {
         match self {
             Output::Stdout(w) => w.write(buf),
             Output::File(w, _) => w.write(buf),
+            Output::Special(w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.flush(),
             Output::File(w, _) => w.flush(),
+            Output::Special(w) => w.flush(),
         }
     }
 }
@@ -88,9 +101,9 @@ impl Write for Output {
 impl io::Seek for Output {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
         match self {
-            Output::Stdout(_) => Err(io::Error::new(
+            Output::Stdout(_) | Output::Special(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "standard output cannot seek",
+                "this output cannot seek",
             )),
             Output::File(w, _) => w.seek(pos),
         }

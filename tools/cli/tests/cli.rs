@@ -228,3 +228,21 @@ fn failures_exit_1_and_leave_no_output() {
         assert!(!out.exists());
     }
 }
+
+/// Writing to a device such as /dev/null writes through it and never
+/// replaces it (outputs are renamed into place only for regular files).
+#[test]
+fn device_outputs_are_written_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let ivf = dir.path().join("s.ivf");
+    let o = run(enc()
+        .arg(sample("still_chelsea_448x296.y4m"))
+        .arg("-o")
+        .arg(&ivf)
+        .args(["--qp", "45", "--recon", "/dev/null"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(dec().arg(&ivf).args(["-o", "/dev/null"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    assert!(!meta.is_file(), "/dev/null must still be a device");
+}

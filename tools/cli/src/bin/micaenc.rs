@@ -222,7 +222,9 @@ impl IvfSink {
     fn new(out: Output, header: &IvfHeader) -> Result<IvfSink> {
         Ok(match out {
             Output::File(..) => IvfSink::File(IvfWriter::new(out, header)?),
-            Output::Stdout(_) => IvfSink::Stream(IvfStreamWriter::new(out, header)?),
+            Output::Stdout(_) | Output::Special(_) => {
+                IvfSink::Stream(IvfStreamWriter::new(out, header)?)
+            }
         })
     }
     fn write(&mut self, data: &[u8], pts: u64) -> Result<()> {
