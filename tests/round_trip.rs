@@ -123,3 +123,70 @@ fn inter_structures_and_presets() {
         }
     }
 }
+
+/// A cut to unrelated content starts a new keyframe, in both GOP structures.
+#[test]
+fn scene_cut_inserts_keyframe() {
+    use mica::GopStructure;
+    let city = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 3);
+    let still = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let mut frames: Vec<_> = city.iter().map(|f| crop(f, 100, 100, 96, 64)).collect();
+    for dx in [0, 2, 4] {
+        frames.push(crop(&still[0], 150 + dx, 100, 96, 64));
+    }
+    for gop in [GopStructure::RandomAccess, GopStructure::LowDelay] {
+        let mut c = config(96, 64, 32);
+        c.gop = gop;
+        let mut enc = mica::Encoder::new(c.clone()).unwrap();
+        for f in &frames {
+            enc.send_frame(f.clone()).unwrap();
+        }
+        enc.flush();
+        let keys: Vec<u32> = std::iter::from_fn(|| enc.receive_packet())
+            .filter(|p| p.keyframe)
+            .map(|p| p.frame_number)
+            .collect();
+        assert_eq!(keys, [0, 3], "{gop:?}");
+        assert_round_trip(&c, &frames);
+        // Without detection only the first frame is a keyframe.
+        c.scene_cut = false;
+        let mut enc = mica::Encoder::new(c).unwrap();
+        for f in &frames {
+            enc.send_frame(f.clone()).unwrap();
+        }
+        enc.flush();
+        assert_eq!(
+            std::iter::from_fn(|| enc.receive_packet())
+                .filter(|p| p.keyframe)
+                .count(),
+            1
+        );
+    }
+}
+
+/// Low delay too: the bitstream does not depend on the thread count.
+#[test]
+fn low_delay_independent_of_threads() {
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 5);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 64, 0, 128, 64)).collect();
+    let encode = |threads: usize, gop: mica::GopStructure| {
+        let mut c = config(128, 64, 30);
+        c.threads = threads;
+        c.gop = gop;
+        c.keyint = 3;
+        let mut enc = mica::Encoder::new(c).unwrap();
+        for f in &cuts {
+            enc.send_frame(f.clone()).unwrap();
+        }
+        enc.flush();
+        std::iter::from_fn(|| enc.receive_packet())
+            .flat_map(|p| p.data)
+            .collect::<Vec<u8>>()
+    };
+    for gop in [
+        mica::GopStructure::LowDelay,
+        mica::GopStructure::RandomAccess,
+    ] {
+        assert!(encode(1, gop) == encode(2, gop), "{gop:?}");
+    }
+}
