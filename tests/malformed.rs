@@ -105,3 +105,52 @@ fn inter_packet_before_keyframe_is_refused() {
     packet[0] = 0x00; // keyframe type but no sequence header
     assert!(decode(&packet).is_err());
 }
+
+/// Corrupt inter packets (after a valid keyframe) give errors or frames, never a panic.
+#[test]
+fn corrupt_inter_packets_never_panic() {
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 4);
+    for gop in [
+        mica::GopStructure::LowDelay,
+        mica::GopStructure::RandomAccess,
+    ] {
+        let mut cfg = EncoderConfig::new(80, 48);
+        cfg.qp = 27;
+        cfg.gop = gop;
+        cfg.gop_size = 2;
+        let mut enc = mica::Encoder::new(cfg).unwrap();
+        for f in &frames {
+            enc.send_frame(crop(f, 320, 160, 80, 48)).unwrap();
+        }
+        enc.flush();
+        let packets: Vec<Vec<u8>> = std::iter::from_fn(|| enc.receive_packet())
+            .map(|p| p.data)
+            .collect();
+        let mut rng = SmallRng::seed_from_u64(77);
+        let mut refused = 0;
+        for trial in 0..1500 {
+            let target = 1 + trial % (packets.len() - 1);
+            let mut d = Decoder::new(DecoderConfig::default());
+            let mut ok = true;
+            for (i, p) in packets.iter().enumerate() {
+                let mut p = p.clone();
+                if i == target {
+                    let j = rng.gen_range(0..p.len());
+                    p[j] ^= 1 << rng.gen_range(0..8);
+                    if rng.gen_bool(0.3) {
+                        p.truncate(rng.gen_range(0..p.len()));
+                    }
+                }
+                ok &= d.send_packet(&p).is_ok();
+                while d.receive_frame().is_some() {}
+            }
+            d.flush();
+            while d.receive_frame().is_some() {}
+            refused += !ok as usize;
+        }
+        assert!(
+            refused > 500,
+            "{gop:?}: only {refused} corrupt streams refused"
+        );
+    }
+}
