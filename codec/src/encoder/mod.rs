@@ -665,6 +665,7 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
             p.merge_rd = 1;
             p.me.range = 16;
             p.me.max_steps = 8;
+            p.me.quarter_square = false;
             p.intra_in_inter_bar = 3.0;
             p.nxn_in_inter = false;
             p.skip_stops_split = true;
@@ -676,6 +677,7 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
             p.merge_rd = 1;
             p.me.range = 32;
             p.me.max_steps = 12;
+            p.me.quarter_square = false;
             p.intra_in_inter_bar = 2.0;
             p.skip_stops_split = true;
         }

@@ -19,6 +19,8 @@ pub(crate) struct MeParams {
     pub quarter: bool,
     /// References searched per list.
     pub max_refs: usize,
+    /// Quarter-sample refinement checks all 8 neighbours (else the 4 of a diamond).
+    pub quarter_square: bool,
 }
 
 impl Default for MeParams {
@@ -28,6 +30,7 @@ impl Default for MeParams {
             max_steps: 16,
             quarter: true,
             max_refs: 4,
+            quarter_square: true,
         }
     }
 }
@@ -161,18 +164,25 @@ pub(crate) fn search(t: &Target, r: &RefPicture, candidates: &[Mv], p: &MeParams
     let mut satd = satd_at(t, r, mv, &mut tmp, &mut pred);
     let mut cost = satd as f64 + t.lambda * mv_bits(mv, t.mvp);
     let steps: &[i16] = if p.quarter { &[2, 1] } else { &[2] };
+    const SQUARE: [(i16, i16); 8] = [
+        (-1, -1),
+        (0, -1),
+        (1, -1),
+        (-1, 0),
+        (1, 0),
+        (-1, 1),
+        (0, 1),
+        (1, 1),
+    ];
+    const DIAMOND: [(i16, i16); 4] = [(0, -1), (-1, 0), (1, 0), (0, 1)];
     for &step in steps {
         let centre = mv;
-        for (sx, sy) in [
-            (-1, -1),
-            (0, -1),
-            (1, -1),
-            (-1, 0),
-            (1, 0),
-            (-1, 1),
-            (0, 1),
-            (1, 1),
-        ] {
+        let pattern: &[(i16, i16)] = if step == 1 && !p.quarter_square {
+            &DIAMOND
+        } else {
+            &SQUARE
+        };
+        for &(sx, sy) in pattern {
             let cand = Mv {
                 x: centre.x + sx * step,
                 y: centre.y + sy * step,
