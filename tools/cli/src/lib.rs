@@ -72,6 +72,13 @@ impl Output {
                     .into_inner()
                     .map_err(|e| e.into_error())
                     .context("cannot flush output")?;
+                // Temporary files are created private (0600); the output is an ordinary file.
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+                        .with_context(|| format!("cannot set permissions of {}", path.display()))?;
+                }
                 tmp.persist(&path)
                     .map_err(|e| e.error)
                     .with_context(|| format!("cannot write {}", path.display()))?;

@@ -246,3 +246,22 @@ fn device_outputs_are_written_not_replaced() {
     let meta = std::fs::metadata("/dev/null").unwrap();
     assert!(!meta.is_file(), "/dev/null must still be a device");
 }
+
+/// Outputs are ordinary files (0644), not the private mode of temporary files.
+#[cfg(unix)]
+#[test]
+fn outputs_are_not_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ivf = dir.path().join("s.ivf");
+    let o = run(enc()
+        .arg(sample("still_chelsea_448x296.y4m"))
+        .arg("-o")
+        .arg(&ivf)
+        .args(["--qp", "45"]));
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::metadata(&ivf).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+}
