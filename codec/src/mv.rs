@@ -185,17 +185,17 @@ impl MotionEnv<'_> {
         if let Some(m) = a1 {
             list.push(m);
         }
-        if b1.is_some() && differs(b1, a1) {
-            list.push(b1.unwrap());
+        if let Some(m) = b1.filter(|_| differs(b1, a1)) {
+            list.push(m);
         }
-        if b0.is_some() && differs(b0, b1) {
-            list.push(b0.unwrap());
+        if let Some(m) = b0.filter(|_| differs(b0, b1)) {
+            list.push(m);
         }
-        if a0.is_some() && differs(a0, a1) {
-            list.push(a0.unwrap());
+        if let Some(m) = a0.filter(|_| differs(a0, a1)) {
+            list.push(m);
         }
-        if list.len() < 4 && b2.is_some() && differs(b2, a1) && differs(b2, b1) {
-            list.push(b2.unwrap());
+        if let Some(m) = b2.filter(|_| list.len() < 4 && differs(b2, a1) && differs(b2, b1)) {
+            list.push(m);
         }
         // Temporal candidate with reference index 0 in each list.
         let mut t = Motion::INTRA;

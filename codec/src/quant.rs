@@ -14,7 +14,7 @@ pub fn dequantize(
 ) {
     let n = 1usize << log2n;
     let shift = log2n + 3;
-    let scale = DEQUANT_SCALE[qp as usize % 6] * 16 << (qp / 6);
+    let scale = (DEQUANT_SCALE[qp as usize % 6] * 16) << (qp / 6);
     let round = 1i64 << (shift - 1);
     coeffs.fill(0);
     for y in 0..nz_h {

@@ -723,10 +723,8 @@ impl<'a> FrameSearch<'a> {
                     0.0
                 };
                 let c = f.satd as f64 + sqrt_lambda * (rates[pi] + ref_bits + 1.0);
-                let best = Some((c, f.mv, pi as u8, f.satd));
-                let (c, mv, pi, satd) = best.expect("one predictor");
                 if best_uni[l].as_ref().is_none_or(|b| c < b.0) {
-                    best_uni[l] = Some((c, Motion::uni(l, r as i8, mv), pi, satd));
+                    best_uni[l] = Some((c, Motion::uni(l, r as i8, f.mv), pi as u8, f.satd));
                 }
             }
         }
