@@ -21,6 +21,7 @@ mod headers;
 mod inter;
 pub mod ivf;
 mod mv;
+pub mod nn;
 mod quant;
 mod recon;
 mod syntax;

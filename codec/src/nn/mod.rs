@@ -1,0 +1,381 @@
+//! Integer neural networks: the `.micanet` model format
+//! (`docs/model-format.md`), its validating loader, and the CPU engine
+//! that defines their results.
+//!
+//! Lifecycle: [`Model::parse`] (validates, including the accumulator bound)
+//! → [`Engine::new`] for a frame size (allocates) → [`Engine::run`] (no
+//! allocation).
+
+mod engine;
+mod format;
+
+pub use engine::Engine;
+pub use format::{identity, Layer, LayerOp, Model, ModelError, TensorSpec, ACC_BOUND};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    fn conv(
+        rng: &mut SmallRng,
+        operand: usize,
+        in_ch: usize,
+        out_ch: usize,
+        k: usize,
+        stride: usize,
+        lo: i16,
+        hi: i16,
+        wmax: i8,
+    ) -> Layer {
+        Layer {
+            operands: vec![operand],
+            out: TensorSpec {
+                channels: out_ch,
+                lo,
+                hi,
+            },
+            op: LayerOp::Conv2d {
+                kernel: k,
+                stride,
+                shift: rng.gen_range(4..9),
+                weights: (0..out_ch * in_ch * k * k)
+                    .map(|_| rng.gen_range(-wmax..=wmax))
+                    .collect(),
+                bias: (0..out_ch).map(|_| rng.gen_range(-4000..4000)).collect(),
+            },
+        }
+    }
+
+    /// A network using every layer type: conv (stride 1 and 2), pixel shuffle, concat, add, dense.
+    fn sample_model(rng: &mut SmallRng) -> Model {
+        let input = TensorSpec {
+            channels: 2,
+            lo: 0,
+            hi: 255,
+        };
+        let layers = vec![
+            conv(rng, 0, 2, 8, 3, 1, 0, 255, 20),  // 1: 8 x h x w
+            conv(rng, 1, 8, 16, 3, 2, 0, 255, 10), // 2: 16 x h/2 x w/2
+            Layer {
+                operands: vec![2],
+                out: TensorSpec {
+                    channels: 4,
+                    lo: 0,
+                    hi: 255,
+                },
+                op: LayerOp::PixelShuffle { factor: 2 },
+            }, // 3: 4 x h x w
+            Layer {
+                operands: vec![1, 3],
+                out: TensorSpec {
+                    channels: 12,
+                    lo: 0,
+                    hi: 255,
+                },
+                op: LayerOp::Concat,
+            }, // 4
+            conv(rng, 4, 12, 2, 1, 1, -128, 127, 30), // 5: 2 x h x w, signed
+            Layer {
+                operands: vec![0, 5],
+                out: TensorSpec {
+                    channels: 2,
+                    lo: 0,
+                    hi: 255,
+                },
+                op: LayerOp::Add,
+            }, // 6
+        ];
+        let mut m = Model {
+            inputs: vec![input],
+            layers,
+            outputs: vec![6],
+        };
+        // A dense head over the 2 x 4 x 4 input: 32 features -> 3.
+        m.layers.push(Layer {
+            operands: vec![0],
+            out: TensorSpec {
+                channels: 3,
+                lo: -128,
+                hi: 127,
+            },
+            op: LayerOp::Dense {
+                in_features: 32,
+                shift: 6,
+                weights: (0..96).map(|_| rng.gen_range(-50..=50)).collect(),
+                bias: vec![100, -200, 0],
+            },
+        });
+        m.outputs.push(7);
+        m
+    }
+
+    #[test]
+    fn format_round_trip() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let m = sample_model(&mut rng);
+        let bytes = m.to_bytes();
+        assert_eq!(Model::parse(&bytes).unwrap(), m);
+    }
+
+    #[test]
+    fn every_truncation_and_trailing_byte_is_refused() {
+        let mut rng = SmallRng::seed_from_u64(2);
+        let bytes = sample_model(&mut rng).to_bytes();
+        for len in 0..bytes.len() {
+            assert!(Model::parse(&bytes[..len]).is_err(), "len {len}");
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(Model::parse(&long), Err(ModelError::Trailing(1)));
+    }
+
+    #[test]
+    fn corruption_never_panics() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let bytes = sample_model(&mut rng).to_bytes();
+        for _ in 0..5000 {
+            let mut b = bytes.clone();
+            for _ in 0..rng.gen_range(1..4) {
+                let i = rng.gen_range(0..b.len());
+                b[i] = rng.gen();
+            }
+            if let Ok(m) = Model::parse(&b) {
+                if let Ok(mut e) = Engine::new(m.clone(), 4, 4) {
+                    let inputs: Vec<Vec<i16>> = m
+                        .inputs
+                        .iter()
+                        .map(|s| vec![s.lo; s.channels * 16])
+                        .collect();
+                    let refs: Vec<&[i16]> = inputs.iter().map(|v| &v[..]).collect();
+                    let _ = e.run(&refs);
+                }
+            }
+        }
+        assert_eq!(Model::parse(b"NOTAMODEL"), Err(ModelError::BadMagic));
+    }
+
+    /// The bound is checked per output channel: the note's worst case (288
+    /// taps of 127 on inputs of 255 plus a bias of 4095) passes, one more tap fails.
+    #[test]
+    fn accumulator_bound() {
+        let mut rng = SmallRng::seed_from_u64(4);
+        let mut worst = |in_ch: usize, bad_channel: Option<usize>| {
+            let mut l = conv(&mut rng, 0, in_ch, 3, 3, 1, 0, 255, 1);
+            if let LayerOp::Conv2d { weights, bias, .. } = &mut l.op {
+                weights.iter_mut().for_each(|w| *w = 0);
+                for (o, b) in bias.iter_mut().enumerate() {
+                    *b = 4095;
+                    let taps = if Some(o) == bad_channel {
+                        in_ch * 9
+                    } else {
+                        288.min(in_ch * 9)
+                    };
+                    weights[o * in_ch * 9..o * in_ch * 9 + taps]
+                        .iter_mut()
+                        .for_each(|w| *w = 127);
+                }
+            }
+            Model {
+                inputs: vec![TensorSpec {
+                    channels: in_ch,
+                    lo: 0,
+                    hi: 255,
+                }],
+                layers: vec![l],
+                outputs: vec![1],
+            }
+        };
+        assert!(Model::parse(&worst(32, None).to_bytes()).is_ok());
+        // 33 channels x 9 taps = 297 taps of 127 at 255: 9,618,345 + 4095 < 2^24 still; 64 channels break it.
+        match Model::parse(&worst(64, Some(2)).to_bytes()) {
+            Err(ModelError::Bound {
+                layer: 0,
+                channel: 2,
+                value,
+            }) => assert!(value >= ACC_BOUND),
+            other => panic!("expected a bound error on channel 2, got {other:?}"),
+        }
+    }
+
+    /// Independent reference: every layer computed in f64 with floor division,
+    /// straight from the format's definition.
+    fn reference(m: &Model, input: &[f64], h: usize, w: usize) -> Vec<Vec<f64>> {
+        let mut t: Vec<(Vec<f64>, usize, usize, usize)> =
+            vec![(input.to_vec(), m.inputs[0].channels, h, w)];
+        for l in &m.layers {
+            let (x, c, hh, ww) = t[l.operands[0]].clone();
+            let clamp = |v: f64| v.max(l.out.lo as f64).min(l.out.hi as f64);
+            let requant = |acc: f64, shift: u32| {
+                clamp(
+                    ((acc
+                        + if shift > 0 {
+                            (1u64 << (shift - 1)) as f64
+                        } else {
+                            0.0
+                        })
+                        / (1u64 << shift) as f64)
+                        .floor(),
+                )
+            };
+            let next = match &l.op {
+                LayerOp::Conv2d {
+                    kernel,
+                    stride,
+                    shift,
+                    weights,
+                    bias,
+                } => {
+                    let (oh, ow) = (hh.div_ceil(*stride), ww.div_ceil(*stride));
+                    let mut o = vec![0.0; l.out.channels * oh * ow];
+                    let r = (*kernel / 2) as isize;
+                    for oc in 0..l.out.channels {
+                        for y in 0..oh {
+                            for xx in 0..ow {
+                                let mut acc = bias[oc] as f64;
+                                for ic in 0..c {
+                                    for ky in 0..*kernel {
+                                        for kx in 0..*kernel {
+                                            let (iy, ix) = (
+                                                (y * stride) as isize + ky as isize - r,
+                                                (xx * stride) as isize + kx as isize - r,
+                                            );
+                                            if iy >= 0
+                                                && ix >= 0
+                                                && (iy as usize) < hh
+                                                && (ix as usize) < ww
+                                            {
+                                                acc += weights
+                                                    [((oc * c + ic) * kernel + ky) * kernel + kx]
+                                                    as f64
+                                                    * x[(ic * hh + iy as usize) * ww + ix as usize];
+                                            }
+                                        }
+                                    }
+                                }
+                                o[(oc * oh + y) * ow + xx] = requant(acc, *shift);
+                            }
+                        }
+                    }
+                    (o, l.out.channels, oh, ow)
+                }
+                LayerOp::Dense {
+                    in_features,
+                    shift,
+                    weights,
+                    bias,
+                } => {
+                    let o = (0..l.out.channels)
+                        .map(|oc| {
+                            requant(
+                                bias[oc] as f64
+                                    + (0..*in_features)
+                                        .map(|i| weights[oc * in_features + i] as f64 * x[i])
+                                        .sum::<f64>(),
+                                *shift,
+                            )
+                        })
+                        .collect();
+                    (o, l.out.channels, 1, 1)
+                }
+                LayerOp::PixelShuffle { factor } => {
+                    let f = *factor;
+                    let oc = c / (f * f);
+                    let mut o = vec![0.0; c * hh * ww];
+                    for ch in 0..c {
+                        let (base, dy, dx) = (ch / (f * f), (ch % (f * f)) / f, ch % f);
+                        for y in 0..hh {
+                            for xx in 0..ww {
+                                o[(base * hh * f + y * f + dy) * ww * f + xx * f + dx] =
+                                    x[(ch * hh + y) * ww + xx];
+                            }
+                        }
+                    }
+                    (o, oc, hh * f, ww * f)
+                }
+                LayerOp::Add => {
+                    let y = &t[l.operands[1]].0;
+                    (
+                        x.iter().zip(y).map(|(a, b)| clamp(a + b)).collect(),
+                        c,
+                        hh,
+                        ww,
+                    )
+                }
+                LayerOp::Concat => {
+                    let mut o = Vec::new();
+                    let mut ch = 0;
+                    for &id in &l.operands {
+                        o.extend_from_slice(&t[id].0);
+                        ch += t[id].1;
+                    }
+                    (o, ch, hh, ww)
+                }
+            };
+            t.push(next);
+        }
+        m.outputs.iter().map(|&id| t[id].0.clone()).collect()
+    }
+
+    #[test]
+    fn engine_matches_independent_reference() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        for _ in 0..20 {
+            let m = sample_model(&mut rng);
+            let (h, w) = (4, 4);
+            let input: Vec<i16> = (0..2 * h * w).map(|_| rng.gen_range(0..=255)).collect();
+            let mut e = Engine::new(m.clone(), h, w).unwrap();
+            e.run(&[&input]).unwrap();
+            let want = reference(
+                &m,
+                &input.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                h,
+                w,
+            );
+            for (k, wv) in want.iter().enumerate() {
+                let (got, _) = e.output(k);
+                assert_eq!(
+                    got.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                    *wv,
+                    "output {k}"
+                );
+            }
+        }
+        // Larger frame without the dense head (its size is fixed).
+        let mut m = sample_model(&mut rng);
+        m.layers.pop();
+        m.outputs.pop();
+        let (h, w) = (22, 36);
+        let input: Vec<i16> = (0..2 * h * w).map(|_| rng.gen_range(0..=255)).collect();
+        let mut e = Engine::new(m.clone(), h, w).unwrap();
+        e.run(&[&input]).unwrap();
+        let want = reference(
+            &m,
+            &input.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            h,
+            w,
+        );
+        assert_eq!(
+            e.output(0).0.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            want[0]
+        );
+        assert!(
+            Engine::new(sample_model(&mut rng), 5, 4).is_err(),
+            "dense size mismatch is refused"
+        );
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    #[test]
+    fn identity_is_sha256() {
+        // Known SHA-256 of "abc" (FIPS 180-2 test vector).
+        let h = super::identity(b"abc");
+        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
