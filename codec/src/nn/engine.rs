@@ -2,8 +2,12 @@
 //!
 //! This is the scalar reference. It evaluates layer by layer into buffers
 //! allocated once per input size; every value is an exact integer.
+//! Convolutions run their output channels in parallel (rayon); each value is
+//! computed by one thread in a fixed order, so results do not depend on the
+//! number of threads.
 
 use super::format::{LayerOp, Model, ModelError};
+use rayon::prelude::*;
 
 /// Shape of a tensor at a given input size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,7 +250,10 @@ fn conv2d(
     hi: i32,
 ) {
     let r = (k / 2) as isize;
-    for o in 0..so.c {
+    let plane = so.h * so.w;
+    // Output channels are independent: computed in parallel, the result does
+    // not depend on the thread count.
+    out.par_chunks_mut(plane).enumerate().for_each(|(o, out)| {
         for oy in 0..so.h {
             for ox in 0..so.w {
                 let mut acc = bias[o];
@@ -267,8 +274,8 @@ fn conv2d(
                         }
                     }
                 }
-                out[(o * so.h + oy) * so.w + ox] = requantise(acc, shift, lo, hi);
+                out[oy * so.w + ox] = requantise(acc, shift, lo, hi);
             }
         }
-    }
+    });
 }

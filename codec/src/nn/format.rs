@@ -445,6 +445,61 @@ impl Model {
         })
     }
 
+    /// Multiply-accumulates per input pixel, and the parameters, of the model.
+    /// Convolutions after a stride-2 layer count at their reduced resolution;
+    /// dense layers count once per call (divided by `pixels`).
+    pub fn cost(&self, pixels: usize) -> (f64, usize) {
+        let mut scale = vec![1.0f64; self.inputs.len() + self.layers.len()];
+        let (mut macs, mut params) = (0.0, 0usize);
+        for (li, l) in self.layers.iter().enumerate() {
+            let s_in = scale[l.operands[0]];
+            let (s_out, m) = match &l.op {
+                LayerOp::Conv2d {
+                    stride,
+                    weights,
+                    bias,
+                    ..
+                } => {
+                    params += weights.len() + bias.len();
+                    let s = s_in / (stride * stride) as f64;
+                    (s, s * weights.len() as f64)
+                }
+                LayerOp::Dense { weights, bias, .. } => {
+                    params += weights.len() + bias.len();
+                    (0.0, weights.len() as f64 / pixels.max(1) as f64)
+                }
+                LayerOp::PixelShuffle { factor } => (s_in * (factor * factor) as f64, 0.0),
+                LayerOp::Add | LayerOp::Concat => (s_in, 0.0),
+            };
+            scale[self.inputs.len() + li] = s_out;
+            macs += m;
+        }
+        (macs, params)
+    }
+
+    /// Smallest margin of the accumulator bound over all channels: how far
+    /// below 2^24 the worst channel's `sum|w| * max|x| + |bias|` stays (as a fraction of 2^24).
+    pub fn bound_margin(&self) -> f64 {
+        let mut worst = 0i64;
+        for l in &self.layers {
+            let a = self.spec(l.operands[0]);
+            let (weights, bias, per) = match &l.op {
+                LayerOp::Conv2d { weights, bias, .. } | LayerOp::Dense { weights, bias, .. } => {
+                    (weights, bias, weights.len() / bias.len())
+                }
+                _ => continue,
+            };
+            for (o, b) in bias.iter().enumerate() {
+                let sum: i64 = weights[o * per..(o + 1) * per]
+                    .iter()
+                    .map(|&w| (w as i64).abs())
+                    .sum();
+                worst = worst.max(sum * a.max_abs() + (*b as i64).abs());
+            }
+        }
+        1.0 - worst as f64 / ACC_BOUND as f64
+    }
+
     /// The spec of tensor `id`.
     pub fn spec(&self, id: usize) -> TensorSpec {
         if id < self.inputs.len() {

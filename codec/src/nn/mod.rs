@@ -379,3 +379,54 @@ mod identity_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+
+    #[test]
+    fn macs_and_threads() {
+        // 3x3, 32 -> 32 at full resolution: 9216 MACs per pixel.
+        let l = Layer {
+            operands: vec![0],
+            out: TensorSpec {
+                channels: 32,
+                lo: 0,
+                hi: 255,
+            },
+            op: LayerOp::Conv2d {
+                kernel: 3,
+                stride: 1,
+                shift: 8,
+                weights: vec![1; 32 * 32 * 9],
+                bias: vec![0; 32],
+            },
+        };
+        let m = Model {
+            inputs: vec![TensorSpec {
+                channels: 32,
+                lo: 0,
+                hi: 255,
+            }],
+            layers: vec![l],
+            outputs: vec![1],
+        };
+        let (macs, params) = m.cost(1);
+        assert_eq!((macs, params), (9216.0, 9248));
+        assert!(m.bound_margin() > 0.99);
+        // The result does not depend on the number of threads.
+        let input: Vec<i16> = (0..32 * 9 * 13).map(|i| (i * 7 % 256) as i16).collect();
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut e = Engine::new(m.clone(), 9, 13).unwrap();
+                e.run(&[&input]).unwrap();
+                e.output(0).0.to_vec()
+            })
+        };
+        assert_eq!(run(1), run(3));
+    }
+}

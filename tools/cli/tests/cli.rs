@@ -265,3 +265,52 @@ fn outputs_are_not_private() {
         0o644
     );
 }
+
+/// mica-model inspect: a valid model is described, a broken one refused with a clear message.
+#[test]
+fn model_inspect() {
+    use mica::nn::{Layer, LayerOp, Model, TensorSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let layer = |w: i8| Layer {
+        operands: vec![0],
+        out: TensorSpec {
+            channels: 4,
+            lo: 0,
+            hi: 255,
+        },
+        op: LayerOp::Conv2d {
+            kernel: 3,
+            stride: 1,
+            shift: 6,
+            weights: vec![w; 4 * 2 * 9],
+            bias: vec![10; 4],
+        },
+    };
+    let model = Model {
+        inputs: vec![TensorSpec {
+            channels: 2,
+            lo: 0,
+            hi: 255,
+        }],
+        layers: vec![layer(3)],
+        outputs: vec![1],
+    };
+    let good = dir.path().join("good.micanet");
+    std::fs::write(&good, model.to_bytes()).unwrap();
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("inspect")
+        .arg(&good));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("MACs     72 per input pixel"), "{out}");
+    assert!(out.contains("sha256"));
+    let mut bytes = model.to_bytes();
+    bytes.truncate(bytes.len() - 3);
+    let bad = dir.path().join("bad.micanet");
+    std::fs::write(&bad, &bytes).unwrap();
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("inspect")
+        .arg(&bad));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+}
