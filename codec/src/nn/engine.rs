@@ -7,6 +7,7 @@
 //! number of threads.
 
 use super::format::{LayerOp, Model, ModelError};
+use crate::cpu::CpuLevel;
 use rayon::prelude::*;
 
 /// Shape of a tensor at a given input size.
@@ -28,11 +29,24 @@ pub struct Engine {
     model: Model,
     shapes: Vec<Shape>,
     tensors: Vec<Vec<i16>>,
+    /// AVX2 weight packing per layer (convolutions only, when AVX2 is used).
+    #[cfg(target_arch = "x86_64")]
+    packed: Vec<Option<super::avx2::Packed>>,
+    /// Zero-padded pixel-major copy of a convolution's input.
+    padded: Vec<i16>,
+    /// A convolution's output by rows (`[y][channel][x]`) before it is stored channel-major.
+    rows: Vec<i16>,
 }
 
 impl Engine {
     /// Prepares `model` for inputs of `h` x `w` samples (allocates every tensor).
     pub fn new(model: Model, h: usize, w: usize) -> Result<Engine, ModelError> {
+        Engine::with_cpu(model, h, w, CpuLevel::runtime())
+    }
+
+    /// As [`Engine::new`], with the kernel level chosen by the caller (results are identical).
+    pub fn with_cpu(model: Model, h: usize, w: usize, cpu: CpuLevel) -> Result<Engine, ModelError> {
+        let cpu = cpu.clamp_to_supported();
         // The fields of a `Model` are public: validate one built by hand too.
         let model = Model::parse(&model.to_bytes())?;
         let mut shapes: Vec<Shape> = model
@@ -103,10 +117,41 @@ impl Engine {
             shapes.push(shape);
         }
         let tensors = shapes.iter().map(|s| vec![0i16; s.len()]).collect();
+        let n_in = model.inputs.len();
+        let (mut padded_len, mut rows_len) = (0, 0);
+        #[cfg(target_arch = "x86_64")]
+        let mut packed = Vec::with_capacity(model.layers.len());
+        for (li, l) in model.layers.iter().enumerate() {
+            if let LayerOp::Conv2d {
+                kernel, weights, ..
+            } = &l.op
+            {
+                let a = shapes[l.operands[0]];
+                if cpu >= CpuLevel::Avx2 {
+                    padded_len = padded_len.max(super::avx2_scratch_len(a.c, a.h, a.w, *kernel));
+                    rows_len = rows_len.max(shapes[n_in + li].len());
+                    #[cfg(target_arch = "x86_64")]
+                    packed.push(Some(super::avx2::pack(
+                        weights,
+                        l.out.channels,
+                        a.c,
+                        *kernel,
+                    )));
+                    continue;
+                }
+                let _ = weights;
+            }
+            #[cfg(target_arch = "x86_64")]
+            packed.push(None);
+        }
         Ok(Engine {
             model,
             shapes,
             tensors,
+            #[cfg(target_arch = "x86_64")]
+            packed,
+            padded: vec![0; padded_len],
+            rows: vec![0; rows_len],
         })
     }
 
@@ -147,19 +192,48 @@ impl Engine {
                     shift,
                     weights,
                     bias,
-                } => conv2d(
-                    &before[a],
-                    self.shapes[a],
-                    out,
-                    s_out,
-                    *kernel,
-                    *stride,
-                    *shift,
-                    weights,
-                    bias,
-                    lo,
-                    hi,
-                ),
+                } => {
+                    #[cfg(target_arch = "x86_64")]
+                    if let Some(p) = &self.packed[li] {
+                        let sa = self.shapes[a];
+                        let shape = super::avx2::ConvShape {
+                            in_c: sa.c,
+                            in_h: sa.h,
+                            in_w: sa.w,
+                            out_c: s_out.c,
+                            out_h: s_out.h,
+                            out_w: s_out.w,
+                            k: *kernel,
+                            stride: *stride,
+                            shift: *shift,
+                            lo,
+                            hi,
+                        };
+                        conv2d_avx2(
+                            &before[a],
+                            &shape,
+                            p,
+                            bias,
+                            out,
+                            &mut self.padded,
+                            &mut self.rows,
+                        );
+                        continue;
+                    }
+                    conv2d(
+                        &before[a],
+                        self.shapes[a],
+                        out,
+                        s_out,
+                        *kernel,
+                        *stride,
+                        *shift,
+                        weights,
+                        bias,
+                        lo,
+                        hi,
+                    )
+                }
                 LayerOp::Dense {
                     in_features,
                     shift,
@@ -221,6 +295,37 @@ impl Engine {
         let id = self.model.outputs[k];
         let s = self.shapes[id];
         (&self.tensors[id], (s.c, s.h, s.w))
+    }
+}
+
+/// The AVX2 convolution: pad and re-lay the input, compute output rows in
+/// parallel, store them channel-major.
+#[cfg(target_arch = "x86_64")]
+fn conv2d_avx2(
+    x: &[i16],
+    s: &super::avx2::ConvShape,
+    packed: &super::avx2::Packed,
+    bias: &[i32],
+    out: &mut [i16],
+    padded: &mut [i16],
+    rows: &mut [i16],
+) {
+    super::avx2::to_padded(x, s, padded);
+    let row_len = s.out_c * s.out_w;
+    let padded = &*padded;
+    rows[..row_len * s.out_h]
+        .par_chunks_mut(row_len)
+        .enumerate()
+        .for_each(|(oy, row)| {
+            // SAFETY: this path is taken only when the engine's level is AVX2,
+            // which `clamp_to_supported` grants only on CPUs reporting AVX2.
+            unsafe { super::avx2::conv_row(padded, s, packed, bias, oy, row) }
+        });
+    for o in 0..s.out_c {
+        for oy in 0..s.out_h {
+            out[(o * s.out_h + oy) * s.out_w..][..s.out_w]
+                .copy_from_slice(&rows[oy * row_len + o * s.out_w..][..s.out_w]);
+        }
     }
 }
 

@@ -6,8 +6,20 @@
 //! → [`Engine::new`] for a frame size (allocates) → [`Engine::run`] (no
 //! allocation).
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod engine;
 mod format;
+
+/// Scratch length of the AVX2 convolution (0 where it does not exist).
+#[cfg(target_arch = "x86_64")]
+fn avx2_scratch_len(c: usize, h: usize, w: usize, k: usize) -> usize {
+    avx2::scratch_len(c, h, w, k)
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn avx2_scratch_len(_: usize, _: usize, _: usize, _: usize) -> usize {
+    0
+}
 
 pub use engine::Engine;
 pub use format::{identity, Layer, LayerOp, Model, ModelError, TensorSpec, ACC_BOUND};
@@ -428,5 +440,101 @@ mod cost_tests {
             })
         };
         assert_eq!(run(1), run(3));
+    }
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::*;
+    use crate::cpu::CpuLevel;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    /// Random convolution stacks (odd channel counts, kernels 1/3/5, stride 1
+    /// and 2) give identical outputs at every CPU level and thread count,
+    /// including the worst case at the accumulator bound.
+    #[test]
+    fn levels_and_threads_agree() {
+        let mut rng = SmallRng::seed_from_u64(9);
+        for trial in 0..12 {
+            let worst = trial % 4 == 0;
+            let c0 = rng.gen_range(1..6);
+            let mut inputs = vec![TensorSpec {
+                channels: c0,
+                lo: 0,
+                hi: 255,
+            }];
+            let mut layers = Vec::new();
+            let mut ch = c0;
+            for l in 0..3 {
+                let out_ch = rng.gen_range(1..20);
+                let k = [1, 3, 5][rng.gen_range(0..3)];
+                let stride = if l == 1 { 2 } else { 1 };
+                let taps = ch * k * k;
+                // Largest weight keeping sum|w| * 255 + |bias| under 2^24.
+                let wmax = ((((1i64 << 24) - 5000) / (255 * taps as i64)).min(127)) as i8;
+                let weights: Vec<i8> = (0..out_ch * taps)
+                    .map(|_| {
+                        if worst {
+                            if rng.gen_bool(0.5) {
+                                wmax
+                            } else {
+                                -wmax
+                            }
+                        } else {
+                            rng.gen_range(-wmax..=wmax)
+                        }
+                    })
+                    .collect();
+                let bias: Vec<i32> = (0..out_ch).map(|_| rng.gen_range(-4000..4000)).collect();
+                let (lo, hi) = if l == 2 { (-128, 127) } else { (0, 255) };
+                layers.push(Layer {
+                    operands: vec![l],
+                    out: TensorSpec {
+                        channels: out_ch,
+                        lo,
+                        hi,
+                    },
+                    op: LayerOp::Conv2d {
+                        kernel: k,
+                        stride,
+                        shift: rng.gen_range(0..12),
+                        weights,
+                        bias,
+                    },
+                });
+                ch = out_ch;
+            }
+            inputs.truncate(1);
+            let m = Model {
+                inputs,
+                layers,
+                outputs: vec![3],
+            };
+            let (h, w) = (rng.gen_range(1..30), rng.gen_range(1..40));
+            let input: Vec<i16> = (0..c0 * h * w)
+                .map(|_| if worst { 255 } else { rng.gen_range(0..=255) })
+                .collect();
+            let run = |cpu: CpuLevel, threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    let mut e = Engine::with_cpu(m.clone(), h, w, cpu).unwrap();
+                    e.run(&[&input]).unwrap();
+                    e.output(0).0.to_vec()
+                })
+            };
+            let reference = run(CpuLevel::Scalar, 1);
+            for cpu in CpuLevel::all_supported() {
+                for threads in [1, 2] {
+                    assert_eq!(
+                        run(cpu, threads),
+                        reference,
+                        "trial {trial} {cpu:?} {threads} threads"
+                    );
+                }
+            }
+        }
     }
 }
