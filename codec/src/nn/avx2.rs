@@ -44,7 +44,12 @@ pub fn pack(weights: &[i8], out_ch: usize, in_ch: usize, k: usize) -> Packed {
     }
 }
 
-/// Size of the padded input buffer [`conv2d`] needs.
+/// Output channels rounded up to whole groups of 8.
+pub fn padded_out(out_ch: usize) -> usize {
+    out_ch.div_ceil(8) * 8
+}
+
+/// Size of the padded input buffer the convolution needs.
 pub fn scratch_len(in_ch: usize, h: usize, w: usize, k: usize) -> usize {
     let r = k / 2;
     (h + 2 * r) * (w + 2 * r) * in_ch.div_ceil(2) * 2
@@ -78,23 +83,55 @@ pub struct ConvShape {
 
 /// Copies the channel-major input into the zero-padded pixel-major scratch.
 pub fn to_padded(x: &[i16], s: &ConvShape, scratch: &mut [i16]) {
+    use rayon::prelude::*;
     let r = s.k / 2;
     let cp = s.in_c.div_ceil(2) * 2;
     let pw = s.in_w + 2 * r;
     let len = scratch_len(s.in_c, s.in_h, s.in_w, s.k);
-    scratch[..len].fill(0);
-    for c in 0..s.in_c {
-        for y in 0..s.in_h {
-            let row = &x[(c * s.in_h + y) * s.in_w..][..s.in_w];
-            let base = ((y + r) * pw + r) * cp + c;
-            for (xx, &v) in row.iter().enumerate() {
-                scratch[base + xx * cp] = v;
+    // Padded rows are independent: fill them in parallel.
+    scratch[..len]
+        .par_chunks_mut(pw * cp)
+        .enumerate()
+        .for_each(|(py, dst)| {
+            dst.fill(0);
+            if py < r || py >= s.in_h + r {
+                return;
             }
-        }
-    }
+            let y = py - r;
+            for c in 0..s.in_c {
+                let row = &x[(c * s.in_h + y) * s.in_w..][..s.in_w];
+                for (xx, &v) in row.iter().enumerate() {
+                    dst[(xx + r) * cp + c] = v;
+                }
+            }
+        });
 }
 
-/// One output row `oy` of the convolution into `row` (`[o][ox]`, all output channels).
+/// Requantises 8 accumulators (bias added) and stores them as i16.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn finish(
+    acc: __m256i,
+    bias: __m256i,
+    round: __m256i,
+    shift: __m128i,
+    lo: __m256i,
+    hi: __m256i,
+    dst: &mut [i16],
+) {
+    let v = _mm256_sra_epi32(_mm256_add_epi32(_mm256_add_epi32(acc, bias), round), shift);
+    let v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+    // Values are within -128..=255 after the clamp: packing to i16 is exact.
+    let packed = _mm256_packs_epi32(v, v);
+    let packed = _mm256_permute4x64_epi64::<0b1000>(packed);
+    // SAFETY: `dst` holds 8 i16 = 16 bytes.
+    unsafe { _mm_storeu_si128(dst[..8].as_mut_ptr().cast(), _mm256_castsi256_si128(packed)) };
+}
+
+/// One output row `oy` of the convolution into `row`, pixel-major:
+/// `row[ox * groups * 8 + o]` (output channels padded to a multiple of 8).
+/// Two pixels share every weight load; four groups of 8 output channels
+/// share every broadcast input pair.
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -111,45 +148,73 @@ pub unsafe fn conv_row(
     let cp = w.pairs * 2;
     let pw = s.in_w + 2 * r;
     let taps = s.k * s.k;
-    let mut lanes = [0i32; 8];
-    for ox in 0..s.out_w {
-        // Up to four groups of 8 output channels share each broadcast input pair.
+    let stride_o = w.groups * 8;
+    let round = _mm256_set1_epi32(if s.shift == 0 { 0 } else { 1 << (s.shift - 1) });
+    let shift = _mm_cvtsi32_si128(s.shift as i32);
+    let (lo, hi) = (_mm256_set1_epi32(s.lo), _mm256_set1_epi32(s.hi));
+    let mut bias_pad = vec_bias(bias, w.groups);
+    let pair_at = |base: usize, p: usize| -> __m256i {
+        let v = padded[base + 2 * p] as u16 as u32 | (padded[base + 2 * p + 1] as u16 as u32) << 16;
+        _mm256_set1_epi32(v as i32)
+    };
+    let mut ox = 0;
+    while ox < s.out_w {
+        let two = ox + 1 < s.out_w;
         for g0 in (0..w.groups).step_by(4) {
             let ng = (w.groups - g0).min(4);
-            let mut acc = [_mm256_setzero_si256(); 4];
+            let mut a0 = [_mm256_setzero_si256(); 4];
+            let mut a1 = [_mm256_setzero_si256(); 4];
             for t in 0..taps {
                 let (ky, kx) = (t / s.k, t % s.k);
-                let base = ((oy * s.stride + ky) * pw + ox * s.stride + kx) * cp;
-                let px = &padded[base..base + cp];
+                let base0 = ((oy * s.stride + ky) * pw + ox * s.stride + kx) * cp;
+                let base1 = if two { base0 + s.stride * cp } else { base0 };
                 let wt = &w.data[t * w.pairs * w.groups * 16..][..w.pairs * w.groups * 16];
                 for p in 0..w.pairs {
-                    let pair =
-                        (px[2 * p] as u16 as u32 | (px[2 * p + 1] as u16 as u32) << 16) as i32;
-                    let a = _mm256_set1_epi32(pair);
+                    let x0 = pair_at(base0, p);
+                    let x1 = pair_at(base1, p);
                     let wp = &wt[(p * w.groups + g0) * 16..][..ng * 16];
-                    for (j, acc) in acc.iter_mut().enumerate().take(ng) {
+                    for j in 0..ng {
                         // SAFETY: `wp[j * 16..]` holds 16 i16 = 32 bytes; loadu needs no alignment.
                         let b = unsafe { _mm256_loadu_si256(wp[j * 16..][..16].as_ptr().cast()) };
-                        *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(a, b));
+                        a0[j] = _mm256_add_epi32(a0[j], _mm256_madd_epi16(x0, b));
+                        a1[j] = _mm256_add_epi32(a1[j], _mm256_madd_epi16(x1, b));
                     }
                 }
             }
-            for (j, acc) in acc.iter().enumerate().take(ng) {
-                // SAFETY: `lanes` is 8 i32 = 32 bytes.
-                unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), *acc) };
-                for (lane, &a) in lanes.iter().enumerate() {
-                    let o = (g0 + j) * 8 + lane;
-                    if o < s.out_c {
-                        let v = a + bias[o];
-                        let v = if s.shift == 0 {
-                            v
-                        } else {
-                            (v + (1 << (s.shift - 1))) >> s.shift
-                        };
-                        row[o * s.out_w + ox] = v.clamp(s.lo, s.hi) as i16;
-                    }
+            for j in 0..ng {
+                let g = g0 + j;
+                // SAFETY: `bias_pad` holds 8 i32 per group.
+                let bv = unsafe { _mm256_loadu_si256(bias_pad[g * 8..][..8].as_ptr().cast()) };
+                finish(
+                    a0[j],
+                    bv,
+                    round,
+                    shift,
+                    lo,
+                    hi,
+                    &mut row[ox * stride_o + g * 8..],
+                );
+                if two {
+                    finish(
+                        a1[j],
+                        bv,
+                        round,
+                        shift,
+                        lo,
+                        hi,
+                        &mut row[(ox + 1) * stride_o + g * 8..],
+                    );
                 }
             }
         }
+        ox += 2;
     }
+    bias_pad.clear();
+}
+
+/// Biases padded to whole groups of 8.
+fn vec_bias(bias: &[i32], groups: usize) -> Vec<i32> {
+    let mut v = vec![0i32; groups * 8];
+    v[..bias.len()].copy_from_slice(bias);
+    v
 }

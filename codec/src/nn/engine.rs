@@ -129,7 +129,8 @@ impl Engine {
                 let a = shapes[l.operands[0]];
                 if cpu >= CpuLevel::Avx2 {
                     padded_len = padded_len.max(super::avx2_scratch_len(a.c, a.h, a.w, *kernel));
-                    rows_len = rows_len.max(shapes[n_in + li].len());
+                    let so = shapes[n_in + li];
+                    rows_len = rows_len.max(super::avx2_padded_out(so.c) * so.h * so.w);
                     #[cfg(target_arch = "x86_64")]
                     packed.push(Some(super::avx2::pack(
                         weights,
@@ -311,7 +312,8 @@ fn conv2d_avx2(
     rows: &mut [i16],
 ) {
     super::avx2::to_padded(x, s, padded);
-    let row_len = s.out_c * s.out_w;
+    let oc = super::avx2::padded_out(s.out_c);
+    let row_len = oc * s.out_w;
     let padded = &*padded;
     rows[..row_len * s.out_h]
         .par_chunks_mut(row_len)
@@ -321,12 +323,19 @@ fn conv2d_avx2(
             // which `clamp_to_supported` grants only on CPUs reporting AVX2.
             unsafe { super::avx2::conv_row(padded, s, packed, bias, oy, row) }
         });
-    for o in 0..s.out_c {
-        for oy in 0..s.out_h {
-            out[(o * s.out_h + oy) * s.out_w..][..s.out_w]
-                .copy_from_slice(&rows[oy * row_len + o * s.out_w..][..s.out_w]);
-        }
-    }
+    // Rows are pixel-major: store channel-major, one output plane per task.
+    let rows = &*rows;
+    out[..s.out_c * s.out_h * s.out_w]
+        .par_chunks_mut(s.out_h * s.out_w)
+        .enumerate()
+        .for_each(|(o, plane)| {
+            for (oy, dst) in plane.chunks_exact_mut(s.out_w).enumerate() {
+                let src = &rows[oy * row_len..][..row_len];
+                for (ox, d) in dst.iter_mut().enumerate() {
+                    *d = src[ox * oc + o];
+                }
+            }
+        });
 }
 
 /// `(acc + 2^(shift-1)) >> shift`, clamped: round half up.

@@ -21,6 +21,16 @@ fn avx2_scratch_len(_: usize, _: usize, _: usize, _: usize) -> usize {
     0
 }
 
+/// Output channels as the AVX2 convolution stores them.
+#[cfg(target_arch = "x86_64")]
+fn avx2_padded_out(c: usize) -> usize {
+    avx2::padded_out(c)
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn avx2_padded_out(c: usize) -> usize {
+    c
+}
+
 pub use engine::Engine;
 pub use format::{identity, Layer, LayerOp, Model, ModelError, TensorSpec, ACC_BOUND};
 
