@@ -304,6 +304,17 @@ fn model_inspect() {
     let out = stdout(&o);
     assert!(out.contains("MACs     72 per input pixel"), "{out}");
     assert!(out.contains("sha256"));
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("bench")
+        .arg(&good)
+        .args(["--size", "64x48", "--runs", "1", "--threads", "1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("GMAC/s"), "{}", stdout(&o));
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("bench")
+        .arg(&good)
+        .args(["--size", "64by48"]));
+    assert_eq!(o.status.code(), Some(1));
     let mut bytes = model.to_bytes();
     bytes.truncate(bytes.len() - 3);
     let bad = dir.path().join("bad.micanet");

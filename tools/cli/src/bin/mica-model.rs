@@ -5,7 +5,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use mica::nn::{identity, LayerOp, Model};
+use mica::cpu::CpuLevel;
+use mica::nn::{identity, Engine, LayerOp, Model};
 use mica_cli::EXIT_FAILURE;
 use std::path::PathBuf;
 
@@ -24,6 +25,23 @@ enum Command {
     Inspect {
         /// The `.micanet` file.
         file: PathBuf,
+    },
+    /// Time the network on a frame of random inputs: ms per frame and GMAC/s.
+    Bench {
+        /// The `.micanet` file.
+        file: PathBuf,
+        /// Backend: cpu (best kernels this CPU has) or scalar.
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "scalar"])]
+        backend: String,
+        /// Input size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1920x1080")]
+        size: String,
+        /// Worker threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Timed runs.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
 }
 
@@ -88,6 +106,67 @@ fn run(args: &Args) -> Result<()> {
                 "bound    worst channel at {:.1} % of 2^24 (margin {:.1} %)",
                 100.0 * (1.0 - model.bound_margin()),
                 100.0 * model.bound_margin()
+            );
+        }
+        Command::Bench {
+            file,
+            backend,
+            size,
+            threads,
+            runs,
+        } => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let model = Model::parse(&bytes)
+                .with_context(|| format!("{} is not a valid model", file.display()))?;
+            let (w, h) = size
+                .split_once('x')
+                .and_then(|(w, h)| Some((w.parse::<usize>().ok()?, h.parse::<usize>().ok()?)))
+                .filter(|&(w, h)| w > 0 && h > 0 && w * h <= 8192 * 8192)
+                .with_context(|| {
+                    format!("--size {size}: expected WIDTHxHEIGHT, at most 8192x8192 samples")
+                })?;
+            let cpu = if backend == "scalar" {
+                CpuLevel::Scalar
+            } else {
+                CpuLevel::runtime()
+            };
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(*threads)
+                .build()?;
+            let mut engine = Engine::with_cpu(model.clone(), h, w, cpu)
+                .context("model does not fit this size")?;
+            let mut seed = 1u64;
+            let inputs: Vec<Vec<i16>> = model
+                .inputs
+                .iter()
+                .map(|s| {
+                    (0..s.channels * w * h)
+                        .map(|_| {
+                            seed = seed
+                                .wrapping_mul(6364136223846793005)
+                                .wrapping_add(1442695040888963407);
+                            let span = (s.hi - s.lo) as u64 + 1;
+                            s.lo + ((seed >> 33) % span) as i16
+                        })
+                        .collect()
+                })
+                .collect();
+            let refs: Vec<&[i16]> = inputs.iter().map(|v| &v[..]).collect();
+            pool.install(|| engine.run(&refs))?;
+            let start = std::time::Instant::now();
+            for _ in 0..(*runs).max(1) {
+                pool.install(|| engine.run(&refs))?;
+            }
+            let per = start.elapsed().as_secs_f64() / (*runs).max(1) as f64;
+            let (macs, _) = model.cost(w * h);
+            println!(
+                "{} at {w}x{h}, {} ({} threads): {:.2} ms per frame, {:.2} GMAC/s",
+                file.display(),
+                cpu.name(),
+                pool.current_num_threads(),
+                per * 1e3,
+                macs * (w * h) as f64 / per / 1e9
             );
         }
     }
