@@ -144,6 +144,15 @@ struct TuScratch {
     recon_tmp: ReconScratch,
 }
 
+/// Copies the `k x k` square at (x, y) of a map `map_w` units wide.
+fn grab_region<T: Copy>(map: &[T], map_w: usize, x: usize, y: usize, k: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(k * k);
+    for r in 0..k {
+        v.extend_from_slice(&map[(y + r) * map_w + x..][..k]);
+    }
+    v
+}
+
 fn bits_of(f: impl FnOnce(&mut BitCounter)) -> u64 {
     let mut c = BitCounter::default();
     f(&mut c);
@@ -446,41 +455,19 @@ impl<'a> FrameSearch<'a> {
                 out.extend_from_slice(&p.data[(py + r) * p.width + px..][..pn]);
             }
         }
-        let grab = |map: &[u8], unit: usize| {
-            let w = self.st.w / unit;
-            let k = n / unit;
-            let mut v = Vec::with_capacity(k * k);
-            for r in 0..k {
-                v.extend_from_slice(&map[(y / unit + r) * w + x / unit..][..k]);
-            }
-            v
-        };
-        let grab8 = |map: &[Motion]| {
-            let w = self.st.w / 8;
-            let k = (n / 8).max(1);
-            let mut v = Vec::with_capacity(k * k);
-            for r in 0..k {
-                v.extend_from_slice(&map[(y / 8 + r) * w + x / 8..][..k]);
-            }
-            v
-        };
-        let grab_bool = |map: &[bool]| {
-            let w = self.st.w / 8;
-            let k = (n / 8).max(1);
-            let mut v = Vec::with_capacity(k * k);
-            for r in 0..k {
-                v.extend_from_slice(&map[(y / 8 + r) * w + x / 8..][..k]);
-            }
-            v
-        };
+        let w = self.st.w;
+        let grab =
+            |map: &[u8], unit: usize| grab_region(map, w / unit, x / unit, y / unit, n / unit);
+        // Motion maps are per 8x8 unit; a 4x4 part saves the unit holding it.
+        let (x8, y8, k8) = (x / 8, y / 8, (n / 8).max(1));
         Snapshot {
             planes,
             modes: grab(&self.st.luma_modes, 4),
             cu: grab(&self.st.cu_log2, 8),
             tu: grab(&self.st.tu_log2, 8),
-            motion: grab8(&self.st.motion),
-            skip: grab_bool(&self.st.skip),
-            coded: grab_bool(&self.st.coded),
+            motion: grab_region(&self.st.motion, w / 8, x8, y8, k8),
+            skip: grab_region(&self.st.skip, w / 8, x8, y8, k8),
+            coded: grab_region(&self.st.coded, w / 8, x8, y8, k8),
         }
     }
 
