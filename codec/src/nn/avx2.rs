@@ -12,12 +12,14 @@ use std::arch::x86_64::*;
 pub struct Packed {
     /// `[tap][pair][group][8 outputs x 2 inputs]` as i16.
     data: Vec<i16>,
+    /// Biases padded to whole groups of 8.
+    bias: Vec<i32>,
     pairs: usize,
     groups: usize,
 }
 
-/// Packs `[out][in][k][k]` weights.
-pub fn pack(weights: &[i8], out_ch: usize, in_ch: usize, k: usize) -> Packed {
+/// Packs `[out][in][k][k]` weights and the biases.
+pub fn pack(weights: &[i8], bias: &[i32], out_ch: usize, in_ch: usize, k: usize) -> Packed {
     let pairs = in_ch.div_ceil(2);
     let groups = out_ch.div_ceil(8);
     let mut data = vec![0i16; k * k * pairs * groups * 16];
@@ -37,8 +39,11 @@ pub fn pack(weights: &[i8], out_ch: usize, in_ch: usize, k: usize) -> Packed {
             }
         }
     }
+    let mut padded_bias = vec![0i32; groups * 8];
+    padded_bias[..bias.len()].copy_from_slice(bias);
     Packed {
         data,
+        bias: padded_bias,
         pairs,
         groups,
     }
@@ -144,19 +149,12 @@ pub unsafe fn conv_row(
     oy: usize,
     row: &mut [i16],
 ) {
-    let r = s.k / 2;
-    let cp = w.pairs * 2;
-    let pw = s.in_w + 2 * r;
-    let taps = s.k * s.k;
     let stride_o = w.groups * 8;
     let round = _mm256_set1_epi32(if s.shift == 0 { 0 } else { 1 << (s.shift - 1) });
     let shift = _mm_cvtsi32_si128(s.shift as i32);
     let (lo, hi) = (_mm256_set1_epi32(s.lo), _mm256_set1_epi32(s.hi));
-    let mut bias_pad = vec_bias(bias, w.groups);
-    let pair_at = |base: usize, p: usize| -> __m256i {
-        let v = padded[base + 2 * p] as u16 as u32 | (padded[base + 2 * p + 1] as u16 as u32) << 16;
-        _mm256_set1_epi32(v as i32)
-    };
+    debug_assert_eq!(&w.bias[..bias.len()], bias);
+    let bias_pad = &w.bias;
     let mut ox = 0;
     while ox < s.out_w {
         let two = ox + 1 < s.out_w;
@@ -164,22 +162,12 @@ pub unsafe fn conv_row(
             let ng = (w.groups - g0).min(4);
             let mut a0 = [_mm256_setzero_si256(); 4];
             let mut a1 = [_mm256_setzero_si256(); 4];
-            for t in 0..taps {
-                let (ky, kx) = (t / s.k, t % s.k);
-                let base0 = ((oy * s.stride + ky) * pw + ox * s.stride + kx) * cp;
-                let base1 = if two { base0 + s.stride * cp } else { base0 };
-                let wt = &w.data[t * w.pairs * w.groups * 16..][..w.pairs * w.groups * 16];
-                for p in 0..w.pairs {
-                    let x0 = pair_at(base0, p);
-                    let x1 = pair_at(base1, p);
-                    let wp = &wt[(p * w.groups + g0) * 16..][..ng * 16];
-                    for j in 0..ng {
-                        // SAFETY: `wp[j * 16..]` holds 16 i16 = 32 bytes; loadu needs no alignment.
-                        let b = unsafe { _mm256_loadu_si256(wp[j * 16..][..16].as_ptr().cast()) };
-                        a0[j] = _mm256_add_epi32(a0[j], _mm256_madd_epi16(x0, b));
-                        a1[j] = _mm256_add_epi32(a1[j], _mm256_madd_epi16(x1, b));
-                    }
-                }
+            // A fixed number of groups keeps the accumulators in registers.
+            match ng {
+                4 => accumulate::<4>(padded, s, w, oy, ox, two, g0, &mut a0, &mut a1),
+                3 => accumulate::<3>(padded, s, w, oy, ox, two, g0, &mut a0, &mut a1),
+                2 => accumulate::<2>(padded, s, w, oy, ox, two, g0, &mut a0, &mut a1),
+                _ => accumulate::<1>(padded, s, w, oy, ox, two, g0, &mut a0, &mut a1),
             }
             for j in 0..ng {
                 let g = g0 + j;
@@ -209,12 +197,53 @@ pub unsafe fn conv_row(
         }
         ox += 2;
     }
-    bias_pad.clear();
 }
 
-/// Biases padded to whole groups of 8.
-fn vec_bias(bias: &[i32], groups: usize) -> Vec<i32> {
-    let mut v = vec![0i32; groups * 8];
-    v[..bias.len()].copy_from_slice(bias);
-    v
+/// Accumulates `NG` groups of 8 output channels for pixels `ox` and `ox + 1`.
+#[target_feature(enable = "avx2")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn accumulate<const NG: usize>(
+    padded: &[i16],
+    s: &ConvShape,
+    w: &Packed,
+    oy: usize,
+    ox: usize,
+    two: bool,
+    g0: usize,
+    a0: &mut [__m256i; 4],
+    a1: &mut [__m256i; 4],
+) {
+    let r = s.k / 2;
+    let cp = w.pairs * 2;
+    let pw = s.in_w + 2 * r;
+    let mut acc0 = [_mm256_setzero_si256(); NG];
+    let mut acc1 = [_mm256_setzero_si256(); NG];
+    for t in 0..s.k * s.k {
+        let (ky, kx) = (t / s.k, t % s.k);
+        let base0 = ((oy * s.stride + ky) * pw + ox * s.stride + kx) * cp;
+        let base1 = if two { base0 + s.stride * cp } else { base0 };
+        let px0 = &padded[base0..base0 + cp];
+        let px1 = &padded[base1..base1 + cp];
+        let wt = &w.data[t * w.pairs * w.groups * 16..][..w.pairs * w.groups * 16];
+        for p in 0..w.pairs {
+            // SAFETY: `px0`/`px1` hold `cp = 2 * pairs` values, so 2p+1 is in bounds;
+            // the read is unaligned-safe.
+            let (x0, x1) = unsafe {
+                (
+                    _mm256_set1_epi32(px0.as_ptr().add(2 * p).cast::<i32>().read_unaligned()),
+                    _mm256_set1_epi32(px1.as_ptr().add(2 * p).cast::<i32>().read_unaligned()),
+                )
+            };
+            let wp = &wt[(p * w.groups + g0) * 16..][..NG * 16];
+            for j in 0..NG {
+                // SAFETY: `wp` holds NG * 16 i16, so 16 from j * 16 are in bounds; loadu needs no alignment.
+                let b = unsafe { _mm256_loadu_si256(wp.as_ptr().add(j * 16).cast()) };
+                acc0[j] = _mm256_add_epi32(acc0[j], _mm256_madd_epi16(x0, b));
+                acc1[j] = _mm256_add_epi32(acc1[j], _mm256_madd_epi16(x1, b));
+            }
+        }
+    }
+    a0[..NG].copy_from_slice(&acc0);
+    a1[..NG].copy_from_slice(&acc1);
 }

@@ -123,7 +123,10 @@ impl Engine {
         let mut packed = Vec::with_capacity(model.layers.len());
         for (li, l) in model.layers.iter().enumerate() {
             if let LayerOp::Conv2d {
-                kernel, weights, ..
+                kernel,
+                weights,
+                bias,
+                ..
             } = &l.op
             {
                 let a = shapes[l.operands[0]];
@@ -134,13 +137,14 @@ impl Engine {
                     #[cfg(target_arch = "x86_64")]
                     packed.push(Some(super::avx2::pack(
                         weights,
+                        bias,
                         l.out.channels,
                         a.c,
                         *kernel,
                     )));
                     continue;
                 }
-                let _ = weights;
+                let _ = (weights, bias);
             }
             #[cfg(target_arch = "x86_64")]
             packed.push(None);
