@@ -10,6 +10,10 @@
 mod avx2;
 mod engine;
 mod format;
+#[cfg(feature = "torch")]
+mod torch;
+#[cfg(feature = "torch")]
+pub use torch::{TorchDevice, TorchEngine, TorchError};
 
 /// Scratch length of the AVX2 convolution (0 where it does not exist).
 #[cfg(target_arch = "x86_64")]
@@ -546,5 +550,127 @@ mod level_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "torch"))]
+mod torch_tests {
+    use super::*;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    fn model(rng: &mut SmallRng, worst: bool) -> Model {
+        let c0 = 3;
+        let mut layers = Vec::new();
+        let mut ch = c0;
+        for l in 0..4 {
+            let out_ch = rng.gen_range(2..17);
+            let k = [1, 3, 5][l % 3];
+            let stride = if l == 1 { 2 } else { 1 };
+            let taps = ch * k * k;
+            let wmax = ((((1i64 << 24) - 5000) / (255 * taps as i64)).min(127)) as i8;
+            let weights = (0..out_ch * taps)
+                .map(|_| {
+                    if worst {
+                        wmax
+                    } else {
+                        rng.gen_range(-wmax..=wmax)
+                    }
+                })
+                .collect();
+            let bias = (0..out_ch).map(|_| rng.gen_range(-4000..4000)).collect();
+            layers.push(Layer {
+                operands: vec![l],
+                out: TensorSpec {
+                    channels: out_ch,
+                    lo: 0,
+                    hi: 255,
+                },
+                op: LayerOp::Conv2d {
+                    kernel: k,
+                    stride,
+                    shift: rng.gen_range(0..14),
+                    weights,
+                    bias,
+                },
+            });
+            ch = out_ch;
+        }
+        // Upsample back and add a residual on a 1x1 projection.
+        layers.push(Layer {
+            operands: vec![4],
+            out: TensorSpec {
+                channels: 12,
+                lo: -128,
+                hi: 127,
+            },
+            op: LayerOp::Conv2d {
+                kernel: 3,
+                stride: 1,
+                shift: 9,
+                weights: (0..12 * ch * 9).map(|_| rng.gen_range(-20..=20)).collect(),
+                bias: vec![7; 12],
+            },
+        });
+        layers.push(Layer {
+            operands: vec![5],
+            out: TensorSpec {
+                channels: 3,
+                lo: -128,
+                hi: 127,
+            },
+            op: LayerOp::PixelShuffle { factor: 2 },
+        });
+        layers.push(Layer {
+            operands: vec![0, 6],
+            out: TensorSpec {
+                channels: 3,
+                lo: 0,
+                hi: 255,
+            },
+            op: LayerOp::Add,
+        });
+        Model {
+            inputs: vec![TensorSpec {
+                channels: c0,
+                lo: 0,
+                hi: 255,
+            }],
+            layers,
+            outputs: vec![7, 2],
+        }
+    }
+
+    /// libtorch on the CPU gives the CPU engine's values exactly, random and
+    /// worst-case weights and inputs (the constructor's self-check must pass,
+    /// and a second input agrees too).
+    #[test]
+    fn libtorch_cpu_equals_engine() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        for trial in 0..6 {
+            let worst = trial % 2 == 1;
+            let m = model(&mut rng, worst);
+            let (h, w) = (2 * rng.gen_range(4..20), 2 * rng.gen_range(4..20));
+            let t = TorchEngine::new(m.clone(), h, w, TorchDevice::Cpu).expect("self-check passes");
+            let input: Vec<i16> = (0..3 * h * w)
+                .map(|_| if worst { 255 } else { rng.gen_range(0..=255) })
+                .collect();
+            let mut e = Engine::new(m, h, w).unwrap();
+            e.run(&[&input]).unwrap();
+            let got = t.run(&[&input]).unwrap();
+            for (k, g) in got.iter().enumerate() {
+                assert_eq!(&g[..], e.output(k).0, "trial {trial} output {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn cuda_equals_engine_when_present() {
+        if !tch::Cuda::is_available() {
+            eprintln!("no CUDA device: skipped");
+            return;
+        }
+        let mut rng = SmallRng::seed_from_u64(12);
+        let m = model(&mut rng, true);
+        TorchEngine::new(m, 64, 48, TorchDevice::Cuda).expect("CUDA self-check passes");
     }
 }
