@@ -418,20 +418,22 @@ impl FrameDecoder<'_> {
             let (dx, dy) = ((i % per) * tu, (i / per) * tu);
             let cbf = root && syntax::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
             any |= cbf;
-            let pred = sub_block(&self.pred[..s * s], s, dx, dy, tu);
+            let mut pred = [0u8; 1024];
+            sub_block(&self.pred[..s * s], s, dx, dy, tu, &mut pred);
             self.residual_block(0, x + dx, y + dy, tu_log2, 1, &pred[..tu * tu], cbf)?;
             self.st.set_coded(x + dx, y + dy, tu_log2, cbf);
         }
         let c = s / 2;
         let c_log2 = log2 - 1;
         let cb = root && syntax::read_cbf(&mut self.dec, &mut self.ctx, 1, c_log2, false);
-        let pred_cb = self.pred[s * s..s * s + c * c].to_vec();
-        self.residual_block(1, x / 2, y / 2, c_log2, 1, &pred_cb, cb)?;
+        let mut pred_c = [0u8; 1024];
+        pred_c[..c * c].copy_from_slice(&self.pred[s * s..s * s + c * c]);
+        self.residual_block(1, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cb)?;
         // With a root flag set and nothing else coded, Cr must have coefficients.
         let cr =
             root && (!(any || cb) || syntax::read_cbf(&mut self.dec, &mut self.ctx, 2, c_log2, cb));
-        let pred_cr = self.pred[s * s + c * c..s * s + 2 * c * c].to_vec();
-        self.residual_block(2, x / 2, y / 2, c_log2, 1, &pred_cr, cr)?;
+        pred_c[..c * c].copy_from_slice(&self.pred[s * s + c * c..s * s + 2 * c * c]);
+        self.residual_block(2, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cr)?;
         Ok(())
     }
 
@@ -548,11 +550,9 @@ impl FrameDecoder<'_> {
     }
 }
 
-/// Copies the `n x n` block at (dx, dy) of an `s x s` block.
-pub(crate) fn sub_block(src: &[u8], s: usize, dx: usize, dy: usize, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n * n);
+/// Copies the `n x n` block at (dx, dy) of an `s x s` block into `out` (`n*n`, row-major).
+pub(crate) fn sub_block(src: &[u8], s: usize, dx: usize, dy: usize, n: usize, out: &mut [u8]) {
     for r in 0..n {
-        out.extend_from_slice(&src[(dy + r) * s + dx..][..n]);
+        out[r * n..(r + 1) * n].copy_from_slice(&src[(dy + r) * s + dx..][..n]);
     }
-    out
 }

@@ -837,8 +837,9 @@ impl<'a> FrameSearch<'a> {
         let mut any = false;
         for i in 0..per * per {
             let (dx, dy) = ((i % per) * tu, (i / per) * tu);
-            let sub = crate::decoder::sub_block(&pred[..s * s], s, dx, dy, tu);
-            let o = self.code_residual(0, x + dx, y + dy, tu_log2, 1, false, &sub);
+            let mut sub = [0u8; 1024];
+            crate::decoder::sub_block(&pred[..s * s], s, dx, dy, tu, &mut sub);
+            let o = self.code_residual(0, x + dx, y + dy, tu_log2, 1, false, &sub[..tu * tu]);
             self.st.set_coded(x + dx, y + dy, tu_log2, o.tu.cbf);
             any |= o.tu.cbf;
             cost += self.cost(o.dist, o.bits);
