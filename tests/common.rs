@@ -65,7 +65,10 @@ pub fn assert_round_trip(cfg: &EncoderConfig, frames: &[Frame]) -> usize {
     let recon: std::collections::HashMap<u32, &Frame> =
         packets.iter().map(|p| (p.frame_number, &p.recon)).collect();
     assert_eq!(recon.len(), frames.len(), "one packet per frame number");
-    let mut dec = Decoder::new(DecoderConfig::default());
+    let mut dec = Decoder::new(DecoderConfig {
+        filters: cfg.nn_filter_model.iter().cloned().collect(),
+        ..Default::default()
+    });
     let mut bytes = 0;
     let mut next = 0u32;
     let mut check = |d: mica::DecodedFrame| {

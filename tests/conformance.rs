@@ -23,7 +23,10 @@ fn streams_decode_to_their_md5() {
             .to_string();
         for cpu in CpuLevel::all_supported() {
             let mut reader = IvfReader::new(std::fs::File::open(&path).unwrap()).unwrap();
-            let mut dec = Decoder::new(DecoderConfig { cpu: Some(cpu) });
+            let mut dec = Decoder::new(DecoderConfig {
+                cpu: Some(cpu),
+                ..Default::default()
+            });
             let mut md5 = Md5::new();
             let mut add = |dec: &mut Decoder| {
                 while let Some(d) = dec.receive_frame() {

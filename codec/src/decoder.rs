@@ -9,6 +9,7 @@ use crate::frame::Frame;
 use crate::headers::{read_packet_headers, FrameHeader, FrameType, SequenceHeader, NUM_SLOTS};
 use crate::inter::{predict_block, RefPicture, MAX_BLOCK};
 use crate::mv::{ColField, ColMotion, Motion, MotionEnv, Mv, RefLists};
+use crate::nn_filter::{self, LoopFilter};
 use crate::recon::{crop, reconstruct, PicState, ReconScratch, SB_LOG2};
 use crate::syntax::{self, chroma_candidates, scan_for, Contexts};
 use crate::tables::chroma_qp;
@@ -16,10 +17,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Decoder settings.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct DecoderConfig {
     /// Kernel level; `None` uses the best the CPU supports (capped by `MICA_CPU`).
     pub cpu: Option<CpuLevel>,
+    /// Loop-filter models available besides the embedded default (streams name models by SHA-256).
+    pub filters: Vec<Arc<LoopFilter>>,
 }
 
 /// A decoded frame in display order, cropped to the visible size.
@@ -31,6 +34,15 @@ pub struct DecodedFrame {
     pub frame: Frame,
 }
 
+/// The learned models a decoder knows besides the embedded defaults.
+pub(crate) fn find_filter(extra: &[Arc<LoopFilter>], sha256: &[u8; 32]) -> Option<Arc<LoopFilter>> {
+    let default = LoopFilter::default_model();
+    if default.sha256() == *sha256 {
+        return Some(default);
+    }
+    extra.iter().find(|f| f.sha256() == *sha256).cloned()
+}
+
 /// Frames held for reordering beyond which the oldest is released anyway
 /// (a valid stream never needs more than the reference slots).
 const MAX_PENDING: usize = 16;
@@ -39,6 +51,8 @@ const MAX_PENDING: usize = 16;
 pub struct Decoder {
     cpu: CpuLevel,
     sequence: Option<SequenceHeader>,
+    extra_filters: Vec<Arc<LoopFilter>>,
+    filter: Option<Arc<LoopFilter>>,
     slots: [Option<Arc<RefPicture>>; NUM_SLOTS],
     pending: BTreeMap<u32, Frame>,
     next_out: Option<u32>,
@@ -55,6 +69,8 @@ impl Decoder {
         Decoder {
             cpu,
             sequence: None,
+            extra_filters: config.filters,
+            filter: None,
             slots: Default::default(),
             pending: BTreeMap::new(),
             next_out: None,
@@ -74,10 +90,36 @@ impl Decoder {
         let headers = read_packet_headers(packet)?;
         let fh = headers.frame;
         if let Some(seq) = headers.sequence {
-            if let Some(m) = seq.models.first() {
-                let hex: String = m.sha256.iter().map(|b| format!("{b:02x}")).collect();
-                return Err(BitstreamError::MissingModel(hex).into());
+            let mut filter = None;
+            for m in &seq.models {
+                let found = match m.role {
+                    nn_filter::ROLE => find_filter(&self.extra_filters, &m.sha256),
+                    _ => None,
+                };
+                match found {
+                    Some(f) if m.role == nn_filter::ROLE && filter.is_none() => filter = Some(f),
+                    Some(_) => {
+                        return Err(BitstreamError::InvalidField {
+                            field: "model_role",
+                            value: m.role as i64,
+                            allowed: "one loop-filter model (role 1)",
+                        }
+                        .into())
+                    }
+                    None => {
+                        return Err(BitstreamError::MissingModel(nn_filter::hex(&m.sha256)).into())
+                    }
+                }
             }
+            if seq.tools.nn_filter && filter.is_none() {
+                return Err(BitstreamError::InvalidField {
+                    field: "tool_flags",
+                    value: 2,
+                    allowed: "the learned loop filter only with a loop-filter model listed",
+                }
+                .into());
+            }
+            self.filter = filter;
             if self
                 .sequence
                 .as_ref()
@@ -92,6 +134,14 @@ impl Decoder {
             .sequence
             .as_ref()
             .ok_or(BitstreamError::MissingSequenceHeader)?;
+        if fh.nn_filter != [false; 2] && !seq.tools.nn_filter {
+            return Err(BitstreamError::InvalidField {
+                field: "nn_filter",
+                value: (fh.nn_filter[0] as i64) | (fh.nn_filter[1] as i64) << 1,
+                allowed: "0 when the sequence disables the learned loop filter",
+            }
+            .into());
+        }
         if self.pending.contains_key(&fh.frame_number) {
             return Err(BitstreamError::InvalidField {
                 field: "frame_number",
@@ -131,7 +181,15 @@ impl Decoder {
             }
         }
         let payload = &packet[headers.payload_offset..];
-        let state = decode_frame(seq, &fh, payload, self.cpu, &refs, &lists)?;
+        let state = decode_frame(
+            seq,
+            &fh,
+            payload,
+            self.cpu,
+            &refs,
+            &lists,
+            self.filter.as_deref(),
+        )?;
         let col = Arc::new(col_field(&state, &lists));
         let reference = Arc::new(RefPicture::new(lists.cur_poc, &state.recon, col));
         for (i, slot) in self.slots.iter_mut().enumerate() {
@@ -223,6 +281,7 @@ pub(crate) fn decode_frame(
     cpu: CpuLevel,
     refs: &[Vec<Arc<RefPicture>>; 2],
     lists: &RefLists,
+    filter: Option<&LoopFilter>,
 ) -> Result<PicState, Error> {
     let (w, h) = (seq.coded_width(), seq.coded_height());
     let col = if lists.len[1] > 0 {
@@ -266,6 +325,15 @@ pub(crate) fn decode_frame(
             }
         }
     }
+    let (cols, rows) = nn_filter::sb_grid(w, h);
+    let flags = nn_filter::read_flags(
+        &mut fd.dec,
+        &mut fd.ctx,
+        fh.nn_filter,
+        fh.nn_filter_scale,
+        cols,
+        rows,
+    );
     let used = fd.dec.consumed();
     if used != payload.len() {
         let what = if used > payload.len() {
@@ -283,6 +351,19 @@ pub(crate) fn decode_frame(
     }
     if fh.deblock {
         deblock_frame(&mut fd.st, fh, lists);
+    }
+    if flags.on != [false; 2] {
+        // The header check guarantees a model when the flags are on.
+        let filter = filter.ok_or(BitstreamError::MissingSequenceHeader)?;
+        let filtered = nn_filter::filter_frame(
+            filter,
+            &fd.st.recon,
+            flags.on,
+            fh.qp,
+            fh.chroma_qp_offset,
+            cpu,
+        );
+        nn_filter::apply(&mut fd.st.recon, &filtered, &flags);
     }
     Ok(fd.st)
 }

@@ -55,6 +55,8 @@ pub struct ModelRef {
 pub struct Tools {
     /// The deblocking filter may be used (frames may still switch it off).
     pub deblocking: bool,
+    /// The learned loop filter may be used (its model is listed with role 1).
+    pub nn_filter: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -106,6 +108,10 @@ pub struct FrameHeader {
     pub deblock_beta_offset: i8,
     /// Deblocking tc offset (divided by 2), -6..=6.
     pub deblock_tc_offset: i8,
+    /// Learned loop filter on for luma, and for chroma (superblock flags follow the blocks).
+    pub nn_filter: [bool; 2],
+    /// Correction scale index of the loop filter per kind, 0..=7 (3/8 .. 10/8).
+    pub nn_filter_scale: [u8; 2],
     /// Slots this frame is stored into after decoding (keyframes: all).
     pub refresh_slots: u8,
     /// References per list (list 1 empty in P frames; both empty in keyframes).
@@ -125,6 +131,8 @@ impl FrameHeader {
             deblock: true,
             deblock_beta_offset: 0,
             deblock_tc_offset: 0,
+            nn_filter: [false; 2],
+            nn_filter_scale: [5; 2],
             refresh_slots: 0xff,
             num_refs: [0, 0],
             ref_slots: [[0; MAX_REFS]; 2],
@@ -189,7 +197,7 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
             w.write::<1, u8>(0)?;
             w.write::<16, u16>(s.video_info.aspect_num)?;
             w.write::<16, u16>(s.video_info.aspect_den)?;
-            w.write::<16, u16>(s.tools.deblocking as u16)?;
+            w.write::<16, u16>(s.tools.deblocking as u16 | (s.tools.nn_filter as u16) << 1)?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
             for m in &s.models {
@@ -205,6 +213,12 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
         if fh.deblock {
             w.write_signed::<4, i8>(fh.deblock_beta_offset)?;
             w.write_signed::<4, i8>(fh.deblock_tc_offset)?;
+        }
+        for k in 0..2 {
+            w.write_bit(fh.nn_filter[k])?;
+            if fh.nn_filter[k] {
+                w.write::<3, u8>(fh.nn_filter_scale[k])?;
+            }
         }
         if fh.frame_type == FrameType::Inter {
             w.write::<8, u8>(fh.refresh_slots)?;
@@ -292,8 +306,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools <= 1,
-            "bit 0 (deblocking) only",
+            tools <= 3,
+            "bits 0 (deblocking) and 1 (learned loop filter) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -319,6 +333,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             fps_den,
             tools: Tools {
                 deblocking: tools & 1 != 0,
+                nn_filter: tools & 2 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -354,7 +369,21 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             check("deblock_offset", v as i64, (-6..=6).contains(&v), "-6..=6")?;
         }
     }
+    let mut nn_filter = [false; 2];
+    let mut nn_filter_scale = [5u8; 2];
+    for k in 0..2 {
+        nn_filter[k] = io(r.read_bit(), "frame")?;
+        if nn_filter[k] {
+            nn_filter_scale[k] = io(r.read::<3, u8>(), "frame")?;
+        }
+    }
     if let Some(s) = &sequence {
+        check(
+            "nn_filter",
+            (nn_filter[0] as i64) | (nn_filter[1] as i64) << 1,
+            s.tools.nn_filter || nn_filter == [false; 2],
+            "0 when the sequence disables the learned loop filter",
+        )?;
         check(
             "deblock",
             deblock as i64,
@@ -395,6 +424,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             deblock,
             deblock_beta_offset,
             deblock_tc_offset,
+            nn_filter,
+            nn_filter_scale,
             refresh_slots,
             num_refs,
             ref_slots,
@@ -415,7 +446,10 @@ mod tests {
                 height: 363,
                 fps_num: 30000,
                 fps_den: 1001,
-                tools: Tools { deblocking: true },
+                tools: Tools {
+                    deblocking: true,
+                    nn_filter: true,
+                },
                 video_info: VideoInfo {
                     chroma_siting: 2,
                     interlace: 0,
@@ -432,6 +466,8 @@ mod tests {
                 chroma_qp_offset: [-3, 5],
                 deblock_beta_offset: -2,
                 deblock_tc_offset: 6,
+                nn_filter: [false, true],
+                nn_filter_scale: [5, 2],
                 ..FrameHeader::key(12, 37)
             },
         )

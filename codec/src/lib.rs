@@ -22,6 +22,7 @@ mod inter;
 pub mod ivf;
 mod mv;
 pub mod nn;
+pub mod nn_filter;
 mod quant;
 mod recon;
 mod syntax;

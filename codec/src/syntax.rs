@@ -61,6 +61,8 @@ pub struct Contexts {
     pub mvp: [Context; 1],
     /// root_cbf.
     pub root_cbf: [Context; 1],
+    /// Learned loop filter superblock flags: luma, chroma; by neighbours on.
+    pub nn_filter: [[Context; 3]; 2],
 }
 
 impl Default for Contexts {
@@ -89,6 +91,7 @@ impl Default for Contexts {
             mvd: [c; 2],
             mvp: [c; 1],
             root_cbf: [c; 1],
+            nn_filter: [[c; 3]; 2],
         }
     }
 }

@@ -10,11 +10,12 @@ use crate::cpu::CpuLevel;
 use crate::error::{ConfigError, Error};
 use crate::frame::Frame;
 use crate::headers::{
-    write_packet_headers, FrameHeader, FrameType, SequenceHeader, Tools, VideoInfo, MAX_PIXELS,
-    MAX_REFS, MAX_SIDE, NUM_SLOTS,
+    write_packet_headers, FrameHeader, FrameType, ModelRef, SequenceHeader, Tools, VideoInfo,
+    MAX_PIXELS, MAX_REFS, MAX_SIDE, NUM_SLOTS,
 };
 use crate::inter::RefPicture;
 use crate::mv::RefLists;
+use crate::nn_filter::{self, LoopFilter};
 use crate::recon::crop;
 use rayon::prelude::*;
 use search::{FrameSearch, InterRefs, SearchParams};
@@ -91,6 +92,11 @@ pub struct EncoderConfig {
     pub scene_cut: bool,
     /// Speed preset.
     pub preset: Preset,
+    /// The learned in-loop filter may be used.
+    pub nn_filter: bool,
+    /// The loop-filter model (`None`: the embedded default). A decoder must know
+    /// the same model (by SHA-256) to decode the stream.
+    pub nn_filter_model: Option<Arc<LoopFilter>>,
 }
 
 impl EncoderConfig {
@@ -119,7 +125,18 @@ impl EncoderConfig {
             keyint: 0,
             scene_cut: true,
             preset: Preset::Medium,
+            nn_filter: true,
+            nn_filter_model: None,
         }
+    }
+
+    /// The loop filter the stream uses, if any.
+    pub fn loop_filter(&self) -> Option<Arc<LoopFilter>> {
+        self.nn_filter.then(|| {
+            self.nn_filter_model
+                .clone()
+                .unwrap_or_else(LoopFilter::default_model)
+        })
     }
 
     /// The keyframe interval in frames.
@@ -173,6 +190,8 @@ pub struct Packet {
     pub keyframe: bool,
     /// The encoder's reconstruction, cropped to the visible size: what a decoder outputs.
     pub recon: Frame,
+    /// The frame's base QP (training tools use it as side information).
+    pub qp: u8,
 }
 
 /// A reference picture held by the encoder, and where the decoder holds it.
@@ -251,9 +270,18 @@ impl Encoder {
             fps_den: self.cfg.fps_den,
             tools: Tools {
                 deblocking: self.cfg.deblock,
+                nn_filter: self.cfg.nn_filter,
             },
             video_info: self.cfg.video_info,
-            models: Vec::new(),
+            models: self
+                .cfg
+                .loop_filter()
+                .map(|f| ModelRef {
+                    role: nn_filter::ROLE,
+                    sha256: f.sha256(),
+                })
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -521,11 +549,13 @@ impl Encoder {
     fn run_group(&mut self, plans: Vec<FramePlan>, frames: Vec<Frame>) {
         let seq = self.sequence_header();
         let (cfg, cpu) = (&self.cfg, self.cpu);
+        let filter = cfg.loop_filter();
+        let filter = filter.as_deref();
         let results: Vec<(Packet, Arc<RefPicture>)> = self.pool.install(|| {
             plans
                 .par_iter()
                 .zip(frames.par_iter())
-                .map(|(plan, f)| encode_frame(cfg, &seq, plan, f, cpu))
+                .map(|(plan, f)| encode_frame(cfg, &seq, plan, f, cpu, filter))
                 .collect()
         });
         for (plan, (packet, picture)) in plans.iter().zip(results) {
@@ -598,6 +628,7 @@ fn encode_frame(
     plan: &FramePlan,
     frame: &Frame,
     cpu: CpuLevel,
+    filter: Option<&LoopFilter>,
 ) -> (Packet, Arc<RefPicture>) {
     let (w, h) = (seq.coded_width(), seq.coded_height());
     let padded = pad_frame(frame, w, h);
@@ -639,11 +670,29 @@ fn encode_frame(
     let mut params = SearchParams::new(plan.qp, fh.chroma_qp_offset, cpu, cfg.rdoq, plan.lambda);
     apply_preset(&mut params, cfg.preset, plan.layer);
     let mut search = FrameSearch::new(&padded, params, inter);
-    let payload = search.encode();
+    let mut enc = search.encode_blocks();
     let mut state = search.st;
     if fh.deblock {
         crate::deblock::deblock_frame(&mut state, &fh, &lists);
     }
+    if let Some(filter) = filter {
+        let filtered = nn_filter::filter_frame(
+            filter,
+            &state.recon,
+            [true; 2],
+            plan.qp,
+            fh.chroma_qp_offset,
+            cpu,
+        );
+        let lambda = [search.p.lambda, search.p.lambda_for(1)];
+        let flags = nn_filter::decide(&padded, &state.recon, &filtered, lambda, &search.ctx);
+        let (cols, _) = nn_filter::sb_grid(w, h);
+        nn_filter::write_flags(&mut enc, &mut search.ctx, &flags, cols);
+        nn_filter::apply(&mut state.recon, &filtered, &flags);
+        fh.nn_filter = flags.on;
+        fh.nn_filter_scale = flags.scale;
+    }
+    let payload = enc.finish();
     let col = Arc::new(crate::decoder::col_field(&state, &lists));
     let picture = Arc::new(RefPicture::new(plan.poc as i64, &state.recon, col));
     let mut data = write_packet_headers(plan.key.then_some(seq), &fh);
@@ -653,6 +702,7 @@ fn encode_frame(
         frame_number: plan.poc,
         keyframe: plan.key,
         recon: crop(&state.recon, cfg.width, cfg.height),
+        qp: plan.qp,
     };
     (packet, picture)
 }

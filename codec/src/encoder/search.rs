@@ -200,7 +200,8 @@ impl<'a> FrameSearch<'a> {
     }
 
     /// Searches and codes the whole frame, returning the entropy-coded payload.
-    pub fn encode(&mut self) -> Vec<u8> {
+    /// Searches and writes every superblock; the caller may add more syntax before finishing.
+    pub fn encode_blocks(&mut self) -> RangeEncoder {
         let mut enc = RangeEncoder::new();
         let (w, h) = (self.st.w, self.st.h);
         let sb = 1usize << SB_LOG2;
@@ -211,7 +212,7 @@ impl<'a> FrameSearch<'a> {
                 self.write_node(&mut enc, x, y, SB_LOG2, &mut it);
             }
         }
-        enc.finish()
+        enc
     }
 
     // ------------------------------------------------------------ writing

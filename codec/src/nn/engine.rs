@@ -367,6 +367,9 @@ fn conv2d(
     lo: i32,
     hi: i32,
 ) {
+    if stride == 1 {
+        return conv2d_stride1(x, sa, out, so, k, shift, weights, bias, lo, hi);
+    }
     let r = (k / 2) as isize;
     let plane = so.h * so.w;
     // Output channels are independent: computed in parallel, the result does
@@ -393,6 +396,68 @@ fn conv2d(
                     }
                 }
                 out[oy * so.w + ox] = requantise(acc, shift, lo, hi);
+            }
+        }
+    });
+}
+
+/// Stride-1 convolution, the same sums in another order: a row of
+/// accumulators gains one weight times a shifted input row at a time (the
+/// inner loop is contiguous, so the compiler vectorises it). Integer sums
+/// below 2^24 do not depend on their order.
+#[allow(clippy::too_many_arguments)]
+fn conv2d_stride1(
+    x: &[i16],
+    sa: Shape,
+    out: &mut [i16],
+    so: Shape,
+    k: usize,
+    shift: u32,
+    weights: &[i8],
+    bias: &[i32],
+    lo: i32,
+    hi: i32,
+) {
+    const CHUNK: usize = 256;
+    let r = k / 2;
+    let plane = so.h * so.w;
+    out.par_chunks_mut(plane).enumerate().for_each(|(o, out)| {
+        let mut acc = [0i32; CHUNK];
+        for oy in 0..so.h {
+            for x0 in (0..so.w).step_by(CHUNK) {
+                let n = CHUNK.min(so.w - x0);
+                let acc = &mut acc[..n];
+                acc.fill(bias[o]);
+                for i in 0..sa.c {
+                    let wbase = (o * sa.c + i) * k * k;
+                    for ky in 0..k {
+                        let iy = oy as isize + ky as isize - r as isize;
+                        if iy < 0 || iy >= sa.h as isize {
+                            continue;
+                        }
+                        let row = &x[(i * sa.h + iy as usize) * sa.w..][..sa.w];
+                        for kx in 0..k {
+                            let w = weights[wbase + ky * k + kx] as i32;
+                            if w == 0 {
+                                continue;
+                            }
+                            // Output ox reads input ox + kx - r: keep it inside the row.
+                            let lo_x = (r.saturating_sub(kx)).max(x0);
+                            let hi_x = (sa.w + r).saturating_sub(kx).min(x0 + n);
+                            if lo_x >= hi_x {
+                                continue;
+                            }
+                            let src = &row[lo_x + kx - r..hi_x + kx - r];
+                            for (a, &v) in acc[lo_x - x0..hi_x - x0].iter_mut().zip(src) {
+                                *a += w * v as i32;
+                            }
+                        }
+                    }
+                }
+                let dst = &mut out[oy * so.w + x0..][..n];
+                for (d, &a) in dst.iter_mut().zip(acc.iter()) {
+                    *d = requantise(a, shift, lo, hi);
+                }
             }
         }
     });

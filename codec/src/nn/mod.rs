@@ -11,9 +11,11 @@ mod avx2;
 mod engine;
 mod format;
 #[cfg(feature = "torch")]
+pub mod qat;
+#[cfg(feature = "torch")]
 mod torch;
 #[cfg(feature = "torch")]
-pub use torch::{TorchDevice, TorchEngine, TorchError};
+pub use torch::{cuda_available, TorchDevice, TorchEngine, TorchError};
 
 /// Scratch length of the AVX2 convolution (0 where it does not exist).
 #[cfg(target_arch = "x86_64")]
@@ -665,7 +667,7 @@ mod torch_tests {
 
     #[test]
     fn cuda_equals_engine_when_present() {
-        if !tch::Cuda::is_available() {
+        if !cuda_available() {
             eprintln!("no CUDA device: skipped");
             return;
         }

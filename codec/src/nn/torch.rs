@@ -66,6 +66,27 @@ enum Op {
     Concat,
 }
 
+/// Loads libtorch's CUDA library once, if the library path has it. A binary
+/// linked with `--as-needed` does not load it by itself, so without this
+/// `Cuda::is_available()` is false even on a GPU host; loading it at run time
+/// lets one binary use a GPU where there is one and the CPU elsewhere.
+fn load_cuda_backend() {
+    static LOADED: std::sync::Once = std::sync::Once::new();
+    LOADED.call_once(|| {
+        for name in [c"libtorch_cuda.so", c"libc10_cuda.so"] {
+            // SAFETY: dlopen with a valid NUL-terminated name; a failure returns null, which
+            // leaves CUDA unavailable (reported as NoCuda). The handle is kept for the process.
+            let _ = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+        }
+    });
+}
+
+/// Whether libtorch can use a CUDA device here (loads its CUDA library first).
+pub fn cuda_available() -> bool {
+    load_cuda_backend();
+    tch::Cuda::is_available()
+}
+
 /// A model prepared for libtorch.
 pub struct TorchEngine {
     model: Model,
@@ -93,6 +114,7 @@ impl TorchEngine {
         let device = match device {
             TorchDevice::Cpu => Device::Cpu,
             TorchDevice::Cuda => {
+                load_cuda_backend();
                 if !tch::Cuda::is_available() {
                     return Err(TorchError::NoCuda);
                 }

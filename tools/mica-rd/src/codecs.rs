@@ -83,7 +83,7 @@ pub enum Rav1eDecode {
 #[derive(Debug, Clone)]
 pub enum CodecKind {
     /// Mica through its library API.
-    Mica,
+    Mica(MicaVariant),
     /// rav1e through its crate.
     Rav1e {
         /// Speed preset 0..=10.
@@ -117,14 +117,26 @@ pub struct Codec {
 impl Codec {
     /// Mica with its usual test points.
     pub fn mica() -> Codec {
+        Codec::mica_variant("mica", MicaVariant::default())
+    }
+
+    /// A Mica entry with tool switches (see [`MicaVariant::all`]).
+    pub fn mica_variant(name: &str, v: MicaVariant) -> Codec {
+        let mut label = format!("Mica {} (QP)", env!("CARGO_PKG_VERSION"));
+        if v.all_intra {
+            label.push_str(", all intra");
+        }
+        if v.no_nn_filter {
+            label.push_str(", learned loop filter off");
+        }
         Codec {
-            name: "mica".into(),
-            label: format!("Mica {} (QP)", env!("CARGO_PKG_VERSION")),
+            name: name.into(),
+            label,
             param: "qp".into(),
             points: vec![22, 27, 32, 37],
             extra_points: vec![17, 42],
             range: [0, 51],
-            kind: CodecKind::Mica,
+            kind: CodecKind::Mica(v),
         }
     }
 
@@ -152,6 +164,41 @@ impl Codec {
             range: e.range,
             kind: CodecKind::External(e),
         }
+    }
+}
+
+/// Tool switches of a Mica entry (to measure one tool against the same encoder without it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MicaVariant {
+    /// The learned loop filter off.
+    pub no_nn_filter: bool,
+    /// All frames coded as keyframes.
+    pub all_intra: bool,
+}
+
+impl MicaVariant {
+    /// Every variant with its codec name.
+    pub fn all() -> Vec<(String, MicaVariant)> {
+        let mut v = Vec::new();
+        for all_intra in [false, true] {
+            for no_nn_filter in [false, true] {
+                let mut name = String::from("mica");
+                if all_intra {
+                    name.push_str("-intra");
+                }
+                if no_nn_filter {
+                    name.push_str("-nofilter");
+                }
+                v.push((
+                    name,
+                    MicaVariant {
+                        no_nn_filter,
+                        all_intra,
+                    },
+                ));
+            }
+        }
+        v
     }
 }
 
@@ -207,15 +254,19 @@ pub fn code_clip(
         );
     }
     match &codec.kind {
-        CodecKind::Mica => run_mica(clip, q, opts, decode),
+        CodecKind::Mica(v) => run_mica(clip, q, *v, opts, decode),
         CodecKind::Rav1e { speed, decode: how } => run_rav1e(clip, q, *speed, *how, opts, decode),
         CodecKind::External(e) => run_external(e, clip, q, opts, decode),
     }
 }
 
-fn run_mica(clip: &Clip, q: i64, opts: &RunOpts, decode: bool) -> Result<Coded> {
+fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -> Result<Coded> {
     let mut cfg = EncoderConfig::new(clip.width, clip.height);
     cfg.qp = q as u8;
+    cfg.nn_filter = !v.no_nn_filter;
+    if v.all_intra {
+        cfg.gop = mica::GopStructure::IntraOnly;
+    }
     cfg.fps_num = clip.fps_num;
     cfg.fps_den = clip.fps_den;
     cfg.threads = opts.threads;

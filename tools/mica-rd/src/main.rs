@@ -181,7 +181,11 @@ fn clip_paths(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// All codecs by name: mica, rav1e and the external entries.
 fn known_codecs(c: &Common) -> Result<Vec<Codec>> {
-    let mut all = vec![Codec::mica(), Codec::rav1e(c.rav1e_speed, c.rav1e_decode)];
+    let mut all: Vec<Codec> = codecs::MicaVariant::all()
+        .into_iter()
+        .map(|(name, v)| Codec::mica_variant(&name, v))
+        .collect();
+    all.push(Codec::rav1e(c.rav1e_speed, c.rav1e_decode));
     all.extend(
         external::load_codecs(&c.codecs_files)?
             .into_iter()
@@ -580,7 +584,7 @@ fn cmd_codecs(a: CodecListArgs) -> Result<()> {
                     "rav1e reconstruction"
                 }
             ),
-            codecs::CodecKind::Mica => "built in".to_string(),
+            codecs::CodecKind::Mica(_) => "built in".to_string(),
         };
         let pts = format!("{:?}", c.points);
         println!(

@@ -30,8 +30,9 @@ enum Command {
     Bench {
         /// The `.micanet` file.
         file: PathBuf,
-        /// Backend: cpu (best kernels this CPU has) or scalar.
-        #[arg(long, default_value = "cpu", value_parser = ["cpu", "scalar"])]
+        /// Backend: cpu (best kernels this CPU has), scalar, or (built with
+        /// the `torch` feature) torch-cpu / cuda through libtorch.
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "scalar", "torch-cpu", "cuda"])]
         backend: String,
         /// Input size, WIDTHxHEIGHT.
         #[arg(long, default_value = "1920x1080")]
@@ -43,6 +44,72 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Turn a training checkpoint (libtorch VarStore written by mica-train)
+    /// into a `.micanet` model. Needs the `torch` feature.
+    Convert {
+        /// The checkpoint.
+        checkpoint: PathBuf,
+        /// The model to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+/// Converts a restoration-network checkpoint into a model file.
+#[cfg(feature = "torch")]
+fn convert(checkpoint: &std::path::Path, output: &std::path::Path) -> Result<()> {
+    let vars = tch::Tensor::load_multi(checkpoint)
+        .with_context(|| format!("cannot read checkpoint {}", checkpoint.display()))?;
+    let net = mica::nn::qat::QatRestoration::from_variables(&vars)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", checkpoint.display()))?;
+    let bytes = net.export().to_bytes();
+    Model::parse(&bytes).context("the converted model is invalid")?;
+    let mut out = mica_cli::Output::create(output)?;
+    std::io::Write::write_all(&mut out, &bytes)?;
+    out.commit()?;
+    let id: String = identity(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("{} ({} bytes, sha256 {id})", output.display(), bytes.len());
+    Ok(())
+}
+
+#[cfg(not(feature = "torch"))]
+fn convert(_: &std::path::Path, _: &std::path::Path) -> Result<()> {
+    anyhow::bail!("mica-model was built without the `torch` feature (cargo build --features torch)")
+}
+
+/// Times the network through libtorch; returns seconds per run.
+#[cfg(feature = "torch")]
+fn bench_torch(
+    model: &Model,
+    w: usize,
+    h: usize,
+    cuda: bool,
+    inputs: &[&[i16]],
+    runs: usize,
+) -> Result<f64> {
+    use mica::nn::{TorchDevice, TorchEngine};
+    let device = if cuda {
+        TorchDevice::Cuda
+    } else {
+        TorchDevice::Cpu
+    };
+    // Construction checks the backend against the CPU engine and refuses on a difference.
+    let engine = TorchEngine::new(model.clone(), h, w, device)?;
+    engine.run(inputs)?;
+    let start = std::time::Instant::now();
+    for _ in 0..runs {
+        // `run` copies the result back to the host, which waits for the device.
+        engine.run(inputs)?;
+    }
+    Ok(start.elapsed().as_secs_f64() / runs as f64)
+}
+
+#[cfg(not(feature = "torch"))]
+fn bench_torch(_: &Model, _: usize, _: usize, _: bool, _: &[&[i16]], _: usize) -> Result<f64> {
+    anyhow::bail!("the torch-cpu and cuda backends need mica-model built with the `torch` feature")
 }
 
 fn main() {
@@ -153,6 +220,17 @@ fn run(args: &Args) -> Result<()> {
                 })
                 .collect();
             let refs: Vec<&[i16]> = inputs.iter().map(|v| &v[..]).collect();
+            if backend == "torch-cpu" || backend == "cuda" {
+                let per = bench_torch(&model, w, h, backend == "cuda", &refs, (*runs).max(1))?;
+                let (macs, _) = model.cost(w * h);
+                println!(
+                    "{} at {w}x{h}, libtorch {backend}: {:.2} ms per frame, {:.2} GMAC/s (checked equal to the CPU engine)",
+                    file.display(),
+                    per * 1e3,
+                    macs * (w * h) as f64 / per / 1e9
+                );
+                return Ok(());
+            }
             pool.install(|| engine.run(&refs))?;
             let start = std::time::Instant::now();
             for _ in 0..(*runs).max(1) {
@@ -169,6 +247,7 @@ fn run(args: &Args) -> Result<()> {
                 macs * (w * h) as f64 / per / 1e9
             );
         }
+        Command::Convert { checkpoint, output } => convert(checkpoint, output)?,
     }
     Ok(())
 }

@@ -8,10 +8,12 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use mica::cpu::CpuLevel;
 use mica::ivf::IvfReader;
+use mica::nn_filter::LoopFilter;
 use mica::y4m::Y4mWriter;
 use mica::{Decoder, DecoderConfig};
 use mica_cli::{open_input, Output, SampleMd5, EXIT_FAILURE};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Decode a Mica stream (IVF container) to y4m.
 #[derive(Parser, Debug)]
@@ -28,6 +30,9 @@ struct Args {
     /// Kernel level: scalar or avx2 (default: best available; MICA_CPU=scalar also forces scalar).
     #[arg(long)]
     cpu: Option<String>,
+    /// Loop-filter models (.micanet) besides the embedded default; streams name models by SHA-256.
+    #[arg(long)]
+    model: Vec<PathBuf>,
 }
 
 fn main() {
@@ -51,7 +56,15 @@ fn run(args: &Args) -> Result<()> {
     };
     let mut reader = IvfReader::new(open_input(&args.input)?)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
-    let mut decoder = Decoder::new(DecoderConfig { cpu });
+    let mut filters = Vec::new();
+    for path in &args.model {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+        let f = LoopFilter::from_bytes(&bytes)
+            .with_context(|| format!("{} is not a usable loop-filter model", path.display()))?;
+        filters.push(Arc::new(f));
+    }
+    let mut decoder = Decoder::new(DecoderConfig { cpu, filters });
     let mut writer: Option<Y4mWriter<Output>> = None;
     let mut md5 = SampleMd5::default();
     let mut emit = |decoder: &mut Decoder, writer: &mut Option<Y4mWriter<Output>>| -> Result<()> {

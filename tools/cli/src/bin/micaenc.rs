@@ -9,11 +9,13 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mica::cpu::CpuLevel;
 use mica::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
+use mica::nn_filter::LoopFilter;
 use mica::y4m::{Y4mReader, Y4mWriter};
 use mica::{Encoder, EncoderConfig, GopStructure, Preset, VideoInfo};
 use mica_cli::{open_input, Output, PsnrAccumulator, SampleMd5, EXIT_FAILURE};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Encode a y4m video (8-bit 4:2:0) with Mica.
@@ -58,6 +60,13 @@ struct Args {
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
+    /// The learned in-loop filter: on or off for the whole stream.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    nn_filter: String,
+    /// Loop-filter model to use instead of the embedded default (.micanet;
+    /// the decoder needs the same file: micadec --model).
+    #[arg(long)]
+    nn_filter_model: Option<PathBuf>,
     /// Switch rate-distortion optimised quantisation off.
     #[arg(long)]
     no_rdoq: bool,
@@ -70,6 +79,14 @@ struct Args {
     /// No progress bar or summary.
     #[arg(short, long)]
     quiet: bool,
+}
+
+/// Reads a loop-filter model file.
+fn load_filter(path: &std::path::Path) -> Result<LoopFilter> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+    LoopFilter::from_bytes(&bytes)
+        .with_context(|| format!("{} is not a usable loop-filter model", path.display()))
 }
 
 fn main() {
@@ -110,6 +127,10 @@ fn run(args: &Args) -> Result<()> {
     cfg.gop_size = args.gop_size as usize;
     cfg.keyint = args.keyint.unwrap_or(0);
     cfg.scene_cut = !args.no_scene_cut;
+    cfg.nn_filter = args.nn_filter == "on";
+    if let Some(path) = &args.nn_filter_model {
+        cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
+    }
     let mut encoder = Encoder::new(cfg.clone())?;
     let seq = encoder.sequence_header();
 

@@ -1,0 +1,370 @@
+//! Quantisation-aware training of integer networks with libtorch (feature `torch`).
+//!
+//! A float network trains while its forward pass computes exactly what the
+//! integer engine will: weights and biases are rounded to fixed point with a
+//! per-layer power-of-two shift, the accumulator is requantised with round
+//! half up and clamped to the output range. Rounding uses straight-through
+//! gradients. Exported with [`QatLayer::export`], a trained network becomes a
+//! `.micanet` model whose engine output equals this forward pass sample for
+//! sample (tested below), because every partial sum is an integer below 2^24
+//! and float32 holds it exactly.
+//!
+//! Fixed point: a layer with shift `s` stores `w_int = round(w * 2^s)` and
+//! `b_int = round(b * 2^s)`; the engine's `(acc + 2^(s-1)) >> s` is then
+//! `floor(conv(x, w) + b + 0.5)`. `s` is the largest shift that keeps every
+//! weight within ±127, recomputed from the current weights at every step.
+
+use super::format::{Layer, LayerOp, Model, TensorSpec};
+use tch::{nn, Kind, Tensor};
+
+/// Largest shift a trained layer may use (keeps biases far inside i32).
+const MAX_SHIFT: u32 = 16;
+
+/// `q` in the forward pass, identity gradient to `x` in the backward pass.
+fn straight_through(x: &Tensor, q: &Tensor) -> Tensor {
+    x + (q - x).detach()
+}
+
+/// A k×k convolution (stride 1) trained with the engine's integer arithmetic.
+pub struct QatConv {
+    /// Float weights `[out][in][k][k]`.
+    pub w: Tensor,
+    /// Float biases `[out]`.
+    pub b: Tensor,
+    /// Output range (ReLU: lo = 0).
+    pub lo: i16,
+    /// Output range upper end.
+    pub hi: i16,
+    /// Integer-unit weight per trained weight (`out_scale / in_scale`): the
+    /// trained weights live in normalised units so one learning rate suits every layer.
+    pub w_mult: f64,
+    /// Integer-unit bias per trained bias (`out_scale`).
+    pub b_mult: f64,
+}
+
+impl QatConv {
+    /// A new layer under `path` named `name`, He-initialised with `gain`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        path: &nn::Path,
+        name: &str,
+        (in_ch, out_ch, k): (i64, i64, i64),
+        (lo, hi): (i16, i16),
+        (in_scale, out_scale): (f64, f64),
+        gain: f64,
+    ) -> QatConv {
+        let stdev = gain * (2.0 / (in_ch * k * k) as f64).sqrt();
+        QatConv {
+            w: (path / name).var(
+                "w",
+                &[out_ch, in_ch, k, k],
+                nn::Init::Randn { mean: 0.0, stdev },
+            ),
+            b: (path / name).var("b", &[out_ch], nn::Init::Const(0.0)),
+            lo,
+            hi,
+            w_mult: out_scale / in_scale,
+            b_mult: out_scale,
+        }
+    }
+
+    /// The requantisation shift the current weights get.
+    pub fn shift(&self) -> u32 {
+        let m = tch::no_grad(|| self.w.abs().max().double_value(&[])) * self.w_mult;
+        if !(m > 0.0) || !m.is_finite() {
+            return 0;
+        }
+        ((127.0 / m).log2().floor()).clamp(0.0, MAX_SHIFT as f64) as u32
+    }
+
+    fn quantised(&self, shift: u32) -> (Tensor, Tensor) {
+        let scale = (1u64 << shift) as f64;
+        let ws = &self.w * (scale * self.w_mult);
+        let bs = &self.b * (scale * self.b_mult);
+        let wq = straight_through(&ws, &ws.round()).clamp(-127.0, 127.0);
+        let bq = straight_through(&bs, &bs.round());
+        (wq, bq)
+    }
+
+    /// The integer layer's output for integer-valued `x` (`[n][c][h][w]`);
+    /// with `quantise` false, the float network it approximates (for warm-up).
+    pub fn forward(&self, x: &Tensor, quantise: bool) -> Tensor {
+        if !quantise {
+            let k = self.w.size()[2];
+            let w = &self.w * self.w_mult;
+            let b = &self.b * self.b_mult;
+            let y = x.conv2d(&w, Some(&b), [1, 1], [k / 2, k / 2], [1, 1], 1);
+            return y.clamp(self.lo as f64, self.hi as f64);
+        }
+        let shift = self.shift();
+        let (wq, bq) = self.quantised(shift);
+        let k = wq.size()[2];
+        let acc = x.conv2d(&wq, Some(&bq), [1, 1], [k / 2, k / 2], [1, 1], 1);
+        let v = acc / (1u64 << shift) as f64 + 0.5;
+        straight_through(&v, &v.floor()).clamp(self.lo as f64, self.hi as f64)
+    }
+
+    /// The layer as it goes into a `.micanet` file.
+    pub fn export(&self, operand: usize) -> Layer {
+        let shift = self.shift();
+        let (wq, bq) = tch::no_grad(|| self.quantised(shift));
+        let size = wq.size();
+        let weights: Vec<f32> = Vec::try_from(wq.to_kind(Kind::Float).flatten(0, -1))
+            .expect("weights are a float tensor");
+        let bias: Vec<f64> = Vec::try_from(bq.to_kind(Kind::Double).flatten(0, -1))
+            .expect("biases are a float tensor");
+        Layer {
+            operands: vec![operand],
+            out: TensorSpec {
+                channels: size[0] as usize,
+                lo: self.lo,
+                hi: self.hi,
+            },
+            op: LayerOp::Conv2d {
+                kernel: size[2] as usize,
+                stride: 1,
+                shift,
+                weights: weights.into_iter().map(|v| v as i8).collect(),
+                bias: bias.into_iter().map(|v| v as i32).collect(),
+            },
+        }
+    }
+}
+
+/// Integer units per unit of the normalised values the network trains on:
+/// samples and side information (0..255 ≈ 0..1).
+const SAMPLE_SCALE: f64 = 256.0;
+/// Hidden activations: 0..255 ≈ 0..4.
+const HIDDEN_SCALE: f64 = 64.0;
+
+/// Shape of the residual restoration network (the loop filter's family).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestorationShape {
+    /// Channels of the side-information input.
+    pub side_channels: i64,
+    /// Hidden channels.
+    pub channels: i64,
+    /// Number of 3x3 convolutions (at least 2).
+    pub convs: usize,
+}
+
+/// A residual restoration network: `out = clamp(x + f(concat(x, side)), 0, 255)`
+/// where `f` is a stack of 3x3 convolutions with ReLU and a signed last layer.
+///
+/// Inputs of the exported model: 0 = the samples (1 channel, 0..=255),
+/// 1 = side information (`side_channels`, 0..=255). Output: the restored samples.
+pub struct QatRestoration {
+    /// The shape.
+    pub shape: RestorationShape,
+    /// The convolutions in order.
+    pub convs: Vec<QatConv>,
+}
+
+/// Output channels, range, (input, output) scales and initial gain of layer `i` of `n`.
+#[allow(clippy::type_complexity)]
+fn layer_plan(i: usize, n: usize, channels: i64) -> (i64, (i16, i16), (f64, f64), f64) {
+    let in_scale = if i == 0 { SAMPLE_SCALE } else { HIDDEN_SCALE };
+    if i + 1 == n {
+        // The correction in samples; starts small so the untrained network is near the identity.
+        (1, (-128, 127), (in_scale, SAMPLE_SCALE), 0.1)
+    } else {
+        (channels, (0, 255), (in_scale, HIDDEN_SCALE), 1.0)
+    }
+}
+
+impl QatRestoration {
+    /// A freshly initialised network whose variables live under `path`
+    /// (named `conv0.w`, `conv0.b`, ...).
+    pub fn new(path: &nn::Path, shape: RestorationShape) -> QatRestoration {
+        assert!(
+            shape.convs >= 2,
+            "a restoration network has at least two convolutions"
+        );
+        let mut convs = Vec::with_capacity(shape.convs);
+        for i in 0..shape.convs {
+            let in_ch = if i == 0 {
+                1 + shape.side_channels
+            } else {
+                shape.channels
+            };
+            let (out_ch, range, scales, gain) = layer_plan(i, shape.convs, shape.channels);
+            convs.push(QatConv::new(
+                path,
+                &format!("conv{i}"),
+                (in_ch, out_ch, 3),
+                range,
+                scales,
+                gain,
+            ));
+        }
+        QatRestoration { shape, convs }
+    }
+
+    /// Rebuilds the network from a checkpoint's variables (`conv{i}.w/b`),
+    /// reading the shape from the tensors.
+    pub fn from_variables(vars: &[(String, Tensor)]) -> Result<QatRestoration, String> {
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.shallow_clone())
+        };
+        let mut convs = Vec::new();
+        while let (Some(w), Some(b)) = (
+            get(&format!("conv{}.w", convs.len())),
+            get(&format!("conv{}.b", convs.len())),
+        ) {
+            let s = w.size();
+            if s.len() != 4 || s[2] != 3 || s[3] != 3 || b.size() != [s[0]] {
+                return Err(format!(
+                    "conv{}: expected [out][in][3][3] weights and [out] biases, got {:?} and {:?}",
+                    convs.len(),
+                    s,
+                    b.size()
+                ));
+            }
+            convs.push(QatConv {
+                w: w.to_kind(Kind::Float),
+                b: b.to_kind(Kind::Float),
+                lo: 0,
+                hi: 0,
+                w_mult: 0.0,
+                b_mult: 0.0,
+            });
+        }
+        if convs.len() < 2 {
+            return Err("the checkpoint has fewer than two convolutions conv0, conv1".into());
+        }
+        let first_in = convs[0].w.size()[1];
+        let channels = convs[0].w.size()[0];
+        for (i, c) in convs.iter().enumerate().skip(1) {
+            let s = c.w.size();
+            let want_out = if i + 1 == convs.len() { 1 } else { channels };
+            if s[1] != channels || s[0] != want_out {
+                return Err(format!(
+                    "conv{i}: expected {want_out}x{channels} channels, got {}x{}",
+                    s[0], s[1]
+                ));
+            }
+        }
+        let n = convs.len();
+        for (i, c) in convs.iter_mut().enumerate() {
+            let (_, (lo, hi), (si, so), _) = layer_plan(i, n, channels);
+            (c.lo, c.hi, c.w_mult, c.b_mult) = (lo, hi, so / si, so);
+        }
+        Ok(QatRestoration {
+            shape: RestorationShape {
+                side_channels: first_in - 1,
+                channels,
+                convs: convs.len(),
+            },
+            convs,
+        })
+    }
+
+    /// Restored samples for `x` (`[n][1][h][w]`, 0..255) and `side` (`[n][side][h][w]`).
+    /// With `quantise` false, the float network it approximates (for warm-up).
+    pub fn forward(&self, x: &Tensor, side: &Tensor, quantise: bool) -> Tensor {
+        let mut h = Tensor::cat(&[x, side], 1);
+        for c in &self.convs {
+            h = c.forward(&h, quantise);
+        }
+        (x + h).clamp(0.0, 255.0)
+    }
+
+    /// The trained network as an integer model.
+    pub fn export(&self) -> Model {
+        let inputs = vec![
+            TensorSpec {
+                channels: 1,
+                lo: 0,
+                hi: 255,
+            },
+            TensorSpec {
+                channels: self.shape.side_channels as usize,
+                lo: 0,
+                hi: 255,
+            },
+        ];
+        let mut layers = vec![Layer {
+            operands: vec![0, 1],
+            out: TensorSpec {
+                channels: 1 + self.shape.side_channels as usize,
+                lo: 0,
+                hi: 255,
+            },
+            op: LayerOp::Concat,
+        }];
+        for c in &self.convs {
+            let operand = inputs.len() + layers.len() - 1;
+            layers.push(c.export(operand));
+        }
+        let correction = inputs.len() + layers.len() - 1;
+        layers.push(Layer {
+            operands: vec![0, correction],
+            out: TensorSpec {
+                channels: 1,
+                lo: 0,
+                hi: 255,
+            },
+            op: LayerOp::Add,
+        });
+        let out = inputs.len() + layers.len() - 1;
+        Model {
+            inputs,
+            layers,
+            outputs: vec![out],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::Engine;
+    use tch::{nn::VarStore, Device};
+
+    /// The exported model run by the integer engine equals the training
+    /// forward pass exactly, for random weights and inputs.
+    #[test]
+    fn export_equals_training_forward() {
+        tch::manual_seed(7);
+        let vs = VarStore::new(Device::Cpu);
+        let shape = RestorationShape {
+            side_channels: 2,
+            channels: 8,
+            convs: 3,
+        };
+        let net = QatRestoration::new(&vs.root(), shape);
+        // Bigger last-layer weights than at initialisation, so corrections are not all zero.
+        tch::no_grad(|| {
+            let w = &net.convs[2].w;
+            let _ = w.shallow_clone().g_mul_scalar_(20.0);
+        });
+        let (h, w) = (19i64, 23i64);
+        let x = Tensor::randint(256, [1, 1, h, w], (Kind::Float, Device::Cpu));
+        let side = Tensor::randint(256, [1, 2, h, w], (Kind::Float, Device::Cpu));
+        let want: Vec<f32> =
+            Vec::try_from(tch::no_grad(|| net.forward(&x, &side, true)).flatten(0, -1))
+                .expect("float");
+        let model = net.export();
+        let model = Model::parse(&model.to_bytes()).expect("exported model is valid");
+        let mut engine = Engine::new(model, h as usize, w as usize).expect("engine");
+        let xi: Vec<i16> = Vec::<f32>::try_from(x.flatten(0, -1))
+            .expect("float")
+            .into_iter()
+            .map(|v| v as i16)
+            .collect();
+        let si: Vec<i16> = Vec::<f32>::try_from(side.flatten(0, -1))
+            .expect("float")
+            .into_iter()
+            .map(|v| v as i16)
+            .collect();
+        engine.run(&[&xi, &si]).expect("run");
+        let got = engine.output(0).0;
+        let changed = got.iter().zip(&xi).filter(|(a, b)| a != b).count();
+        assert!(changed > 0, "the test network must change some samples");
+        for (i, (&g, &e)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g as f32, e, "sample {i}");
+        }
+    }
+}

@@ -1,0 +1,529 @@
+//! The learned in-loop restoration filter (after deblocking).
+//!
+//! A residual integer network (see `models/loopfilter.md`) restores each
+//! plane from its deblocked samples and side information: the plane's QP and
+//! whether it is a chroma plane. The encoder switches it per frame and per
+//! 64x64 superblock on rate-distortion; filtered frames are the references.
+
+/// Side-information values of one plane, in the network's side input
+/// channel order: `[4 * plane_qp, 255 if chroma else 0]`, constant over the plane.
+/// `plane_qp` is the frame QP for luma and the mapped chroma QP for chroma.
+pub fn side_info(frame_qp: u8, chroma_qp_offset: i8, plane: usize) -> [i16; 2] {
+    if plane == 0 {
+        [4 * frame_qp as i16, 0]
+    } else {
+        let q = crate::tables::chroma_qp(frame_qp as i32 + chroma_qp_offset as i32);
+        [4 * q as i16, 255]
+    }
+}
+
+use crate::cpu::CpuLevel;
+use crate::entropy::{bin_cost, BinSink, Context, RangeDecoder, COST_ONE_BIT};
+use crate::frame::{Frame, Plane};
+use crate::nn::{identity, Engine, Model, ModelError};
+use crate::syntax::Contexts;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The default loop filter shipped with Mica (`models/loopfilter.micanet`).
+const DEFAULT_MODEL: &[u8] = include_bytes!("../../models/loopfilter.micanet");
+
+/// Role of the loop filter in the sequence header's model list.
+pub const ROLE: u8 = 1;
+
+/// Samples added by edge repetition around a plane before the network runs.
+pub const BORDER: usize = 8;
+
+/// Superblock side (luma samples) of the per-block switch.
+pub const SB: usize = 64;
+
+/// A loaded loop-filter model with engines kept for reuse.
+pub struct LoopFilter {
+    model: Model,
+    sha256: [u8; 32],
+    /// Engines by input size, reused across frames (an engine allocates its tensors once).
+    pool: Mutex<Vec<((usize, usize), Engine)>>,
+}
+
+impl std::fmt::Debug for LoopFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopFilter")
+            .field("sha256", &hex(&self.sha256))
+            .finish()
+    }
+}
+
+/// Lower-case hexadecimal of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl LoopFilter {
+    /// Loads a loop-filter model: inputs `[samples: 1 channel 0..=255, side: 2 channels]`,
+    /// one output of 1 channel in 0..=255.
+    pub fn from_bytes(bytes: &[u8]) -> Result<LoopFilter, ModelError> {
+        let model = Model::parse(bytes)?;
+        let out = model.spec(*model.outputs.first().unwrap_or(&0));
+        let ok = model.inputs.len() == 2
+            && model.inputs[0].channels == 1
+            && model.inputs[0].lo == 0
+            && model.inputs[0].hi == 255
+            && model.inputs[1].channels == 2
+            && model.inputs[1].lo <= 0
+            && model.inputs[1].hi >= 255
+            && model.outputs.len() == 1
+            && out.channels == 1
+            && out.lo >= 0
+            && out.hi <= 255
+            && model
+                .layers
+                .iter()
+                .all(|l| !matches!(l.op, crate::nn::LayerOp::Dense { .. }));
+        if !ok {
+            return Err(ModelError::Shape {
+                layer: 0,
+                what: "a loop filter takes samples (1 channel, 0..=255) and side information \
+                       (2 channels) and outputs 1 channel in 0..=255, without dense layers",
+                h: 0,
+                w: 0,
+            });
+        }
+        Ok(LoopFilter {
+            model,
+            sha256: identity(bytes),
+            pool: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The model shipped with Mica, loaded once.
+    pub fn default_model() -> Arc<LoopFilter> {
+        static DEFAULT: OnceLock<Arc<LoopFilter>> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                Arc::new(
+                    LoopFilter::from_bytes(DEFAULT_MODEL)
+                        .expect("the embedded loop filter is valid (tested)"),
+                )
+            })
+            .clone()
+    }
+
+    /// The model's identity.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+
+    /// The network.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Runs the network over a whole plane; returns the filtered samples.
+    ///
+    /// The network sees the plane extended by [`BORDER`] samples on every
+    /// side by repeating the edge samples (so frame edges look like the
+    /// picture interiors it was trained on, not like zeros).
+    pub(crate) fn filter_plane(&self, plane: &Plane, side: [i16; 2], cpu: CpuLevel) -> Vec<u8> {
+        let (pw, ph) = (plane.width, plane.height);
+        let (w, h) = (pw + 2 * BORDER, ph + 2 * BORDER);
+        let taken = {
+            let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.iter()
+                .position(|(s, _)| *s == (w, h))
+                .map(|i| pool.swap_remove(i).1)
+        };
+        let mut engine = match taken {
+            Some(e) => e,
+            None => Engine::with_cpu(self.model.clone(), h, w, cpu)
+                .expect("a validated filter runs at any size"),
+        };
+        let mut samples = Vec::with_capacity(w * h);
+        for y in 0..h {
+            let row = plane.row(y.saturating_sub(BORDER).min(ph - 1));
+            samples.extend((0..w).map(|x| row[x.saturating_sub(BORDER).min(pw - 1)] as i16));
+        }
+        let mut side_planes = vec![side[0]; 2 * w * h];
+        side_planes[w * h..].fill(side[1]);
+        engine
+            .run(&[&samples, &side_planes])
+            .expect("inputs sized for the engine");
+        let full = engine.output(0).0;
+        let mut out = Vec::with_capacity(pw * ph);
+        for y in 0..ph {
+            let row = &full[(y + BORDER) * w + BORDER..][..pw];
+            out.extend(row.iter().map(|&v| v as u8));
+        }
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 8 {
+            pool.push(((w, h), engine));
+        }
+        out
+    }
+}
+
+/// Where the filter applies in one frame: per plane kind (0 luma, 1 both
+/// chroma planes) a frame switch and one flag per superblock (raster order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FilterFlags {
+    pub on: [bool; 2],
+    /// Correction scale index per kind (the frame header's `nn_filter_scale`).
+    pub scale: [u8; 2],
+    pub sb: [Vec<bool>; 2],
+}
+
+/// Number of correction scales.
+pub const NUM_SCALES: u8 = 8;
+
+/// Scale `scale_idx` in eighths: 3/8 .. 10/8 (`scale_idx = 5` is the network's own output).
+pub fn scale_eighths(scale_idx: u8) -> i32 {
+    scale_idx as i32 + 3
+}
+
+/// The deblocked sample `r` moved towards the network's output `f` by the scale.
+#[inline]
+fn scaled(r: u8, f: u8, eighths: i32) -> u8 {
+    let corr = f as i32 - r as i32;
+    (r as i32 + ((eighths * corr + 4) >> 3)).clamp(0, 255) as u8
+}
+
+/// Superblock columns and rows of a `w` x `h` (luma) frame.
+pub(crate) fn sb_grid(w: usize, h: usize) -> (usize, usize) {
+    (w.div_ceil(SB), h.div_ceil(SB))
+}
+
+/// Context of a superblock's flag: how many of its left and above neighbours are on.
+fn flag_ctx(flags: &[bool], cols: usize, i: usize) -> usize {
+    let left = i % cols > 0 && flags[i - 1];
+    let above = i >= cols && flags[i - cols];
+    left as usize + above as usize
+}
+
+fn contexts(ctx: &mut Contexts, kind: usize) -> &mut [Context; 3] {
+    &mut ctx.nn_filter[kind]
+}
+
+/// Writes the superblock flags of the plane kinds that are on.
+pub(crate) fn write_flags<S: BinSink>(s: &mut S, ctx: &mut Contexts, f: &FilterFlags, cols: usize) {
+    for kind in 0..2 {
+        if f.on[kind] {
+            for i in 0..f.sb[kind].len() {
+                let c = flag_ctx(&f.sb[kind], cols, i);
+                s.encode(&mut contexts(ctx, kind)[c], f.sb[kind][i]);
+            }
+        }
+    }
+}
+
+/// Reads the superblock flags after a frame's blocks.
+pub(crate) fn read_flags(
+    d: &mut RangeDecoder,
+    ctx: &mut Contexts,
+    on: [bool; 2],
+    scale: [u8; 2],
+    cols: usize,
+    rows: usize,
+) -> FilterFlags {
+    let mut f = FilterFlags {
+        on,
+        scale,
+        sb: [Vec::new(), Vec::new()],
+    };
+    for kind in 0..2 {
+        if on[kind] {
+            let mut flags = vec![false; cols * rows];
+            for i in 0..flags.len() {
+                let c = flag_ctx(&flags, cols, i);
+                flags[i] = d.decode(&mut contexts(ctx, kind)[c]);
+            }
+            f.sb[kind] = flags;
+        }
+    }
+    f
+}
+
+/// Runs the filter on the planes whose kind is switched on (`on`), returning
+/// the filtered planes (None where off).
+pub(crate) fn filter_frame(
+    filter: &LoopFilter,
+    recon: &Frame,
+    on: [bool; 2],
+    qp: u8,
+    chroma_qp_offset: [i8; 2],
+    cpu: CpuLevel,
+) -> [Option<Vec<u8>>; 3] {
+    let mut out: [Option<Vec<u8>>; 3] = Default::default();
+    for (p, o) in out.iter_mut().enumerate() {
+        if on[(p > 0) as usize] {
+            let offset = if p == 0 { 0 } else { chroma_qp_offset[p - 1] };
+            *o = Some(filter.filter_plane(&recon.planes[p], side_info(qp, offset, p), cpu));
+        }
+    }
+    out
+}
+
+/// Rectangle of superblock `i` in plane `p` (chroma halves the luma sizes).
+fn sb_rect(plane: &Plane, p: usize, cols: usize, i: usize) -> (usize, usize, usize, usize) {
+    let s = if p == 0 { SB } else { SB / 2 };
+    let (x0, y0) = ((i % cols) * s, (i / cols) * s);
+    let x1 = (x0 + s).min(plane.width);
+    let y1 = (y0 + s).min(plane.height);
+    (x0, y0, x1, y1)
+}
+
+/// Copies the filtered samples of the superblocks that are on into `recon`.
+pub(crate) fn apply(recon: &mut Frame, filtered: &[Option<Vec<u8>>; 3], f: &FilterFlags) {
+    let (cols, _) = sb_grid(recon.planes[0].width, recon.planes[0].height);
+    for (p, fp) in filtered.iter().enumerate() {
+        let (Some(fp), kind) = (fp, (p > 0) as usize) else {
+            continue;
+        };
+        if !f.on[kind] {
+            continue;
+        }
+        let plane = &mut recon.planes[p];
+        for (i, &on) in f.sb[kind].iter().enumerate() {
+            if !on {
+                continue;
+            }
+            let (x0, y0, x1, y1) = sb_rect(plane, p, cols, i);
+            let w = plane.width;
+            let eighths = scale_eighths(f.scale[kind]);
+            for y in y0..y1 {
+                let (dst, src) = (
+                    &mut plane.data[y * w + x0..y * w + x1],
+                    &fp[y * w + x0..y * w + x1],
+                );
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = scaled(*d, v, eighths);
+                }
+            }
+        }
+    }
+}
+
+/// The encoder's choice: per superblock, the filter where it lowers
+/// `SSE + lambda * bits` (rates from the flag contexts as they adapt), and
+/// per plane kind, the filter only if the frame gains overall.
+pub(crate) fn decide(
+    orig: &Frame,
+    recon: &Frame,
+    filtered: &[Option<Vec<u8>>; 3],
+    lambda: [f64; 2],
+    ctx: &Contexts,
+) -> FilterFlags {
+    let (w, h) = (recon.planes[0].width, recon.planes[0].height);
+    let (cols, rows) = sb_grid(w, h);
+    let mut f = FilterFlags::default();
+    for kind in 0..2 {
+        let planes: &[usize] = if kind == 0 { &[0] } else { &[1, 2] };
+        if planes.iter().any(|&p| filtered[p].is_none()) {
+            continue;
+        }
+        let mut best: Option<(f64, u8, Vec<bool>)> = None;
+        for scale in 0..NUM_SCALES {
+            let eighths = scale_eighths(scale);
+            // SSE change per superblock when filtered at this scale.
+            let mut delta = vec![0i64; cols * rows];
+            for &p in planes {
+                let fp = filtered[p].as_ref().expect("checked");
+                let (o, r) = (&orig.planes[p], &recon.planes[p]);
+                for (i, d) in delta.iter_mut().enumerate() {
+                    let (x0, y0, x1, y1) = sb_rect(r, p, cols, i);
+                    for y in y0..y1 {
+                        let row = y * r.width;
+                        for x in x0..x1 {
+                            let s = o.data[row + x] as i64;
+                            let a = s - r.data[row + x] as i64;
+                            let b = s - scaled(r.data[row + x], fp[row + x], eighths) as i64;
+                            *d += b * b - a * a;
+                        }
+                    }
+                }
+            }
+            let mut c = ctx.nn_filter[kind];
+            let mut flags = vec![false; cols * rows];
+            // The frame header's scale costs 3 bits.
+            let mut total = lambda[kind] * 3.0;
+            for i in 0..flags.len() {
+                let ci = flag_ctx(&flags, cols, i);
+                let bits = |bin| bin_cost(&c[ci], bin) as f64 / COST_ONE_BIT as f64;
+                let on_cost = delta[i] as f64 + lambda[kind] * bits(true);
+                let off_cost = lambda[kind] * bits(false);
+                flags[i] = on_cost < off_cost;
+                total += on_cost.min(off_cost);
+                c[ci].update(flags[i]);
+            }
+            if best.as_ref().is_none_or(|b| total < b.0) {
+                best = Some((total, scale, flags));
+            }
+        }
+        let (total, scale, flags) = best.expect("at least one scale");
+        if total < 0.0 && flags.iter().any(|&b| b) {
+            f.on[kind] = true;
+            f.scale[kind] = scale;
+            f.sb[kind] = flags;
+        }
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::read_packet_headers;
+    use crate::nn::{Layer, LayerOp, TensorSpec};
+    use crate::{Decoder, DecoderConfig, Encoder, EncoderConfig, Error};
+
+    /// A hand-made filter: `x + round((sum of the 8 neighbours - 8x) / 16)`, a mild blur.
+    fn blur_filter() -> LoopFilter {
+        let spec = |channels, lo, hi| TensorSpec { channels, lo, hi };
+        let mut weights = vec![0i8; 3 * 9];
+        for (i, w) in weights[..9].iter_mut().enumerate() {
+            *w = if i == 4 { -8 } else { 1 };
+        }
+        let model = Model {
+            inputs: vec![spec(1, 0, 255), spec(2, 0, 255)],
+            layers: vec![
+                Layer {
+                    operands: vec![0, 1],
+                    out: spec(3, 0, 255),
+                    op: LayerOp::Concat,
+                },
+                Layer {
+                    operands: vec![2],
+                    out: spec(1, -128, 127),
+                    op: LayerOp::Conv2d {
+                        kernel: 3,
+                        stride: 1,
+                        shift: 4,
+                        weights,
+                        bias: vec![0],
+                    },
+                },
+                Layer {
+                    operands: vec![0, 3],
+                    out: spec(1, 0, 255),
+                    op: LayerOp::Add,
+                },
+            ],
+            outputs: vec![4],
+        };
+        LoopFilter::from_bytes(&model.to_bytes()).expect("valid filter")
+    }
+
+    /// A smooth moving pattern, 3 frames of 96x72 (coarse quantisation
+    /// without deblocking leaves block edges the blur softens).
+    fn smooth_frames() -> Vec<Frame> {
+        (0..3)
+            .map(|t| {
+                let mut f = Frame::new_420(96, 72);
+                for (p, plane) in f.planes.iter_mut().enumerate() {
+                    let w = plane.width;
+                    let s = if p == 0 { 1.0 } else { 2.0 };
+                    for (i, v) in plane.data.iter_mut().enumerate() {
+                        let (x, y) = ((i % w) as f64 * s, (i / w) as f64 * s);
+                        let a = (x * 0.11 + t as f64 * 0.3).sin() * (y * 0.07).cos();
+                        *v = (128.0 + 90.0 * a + p as f64 * 5.0) as u8;
+                    }
+                }
+                f
+            })
+            .collect()
+    }
+
+    #[test]
+    fn filter_used_in_loop_and_decoded_exactly() {
+        let filter = Arc::new(blur_filter());
+        let mut cfg = EncoderConfig::new(96, 72);
+        cfg.qp = 46;
+        cfg.deblock = false;
+        cfg.nn_filter_model = Some(filter.clone());
+        let mut enc = Encoder::new(cfg).expect("config");
+        let mut packets = Vec::new();
+        for f in smooth_frames() {
+            enc.send_frame(f).expect("frame");
+            packets.extend(std::iter::from_fn(|| enc.receive_packet()));
+        }
+        enc.flush();
+        packets.extend(std::iter::from_fn(|| enc.receive_packet()));
+        let used = packets
+            .iter()
+            .filter(|p| {
+                read_packet_headers(&p.data)
+                    .expect("headers")
+                    .frame
+                    .nn_filter
+                    != [false; 2]
+            })
+            .count();
+        assert!(used > 0, "the encoder chose the filter in no frame");
+        let seq = read_packet_headers(&packets[0].data)
+            .expect("headers")
+            .sequence
+            .expect("keyframe");
+        assert!(seq.tools.nn_filter);
+        assert_eq!(seq.models[0].sha256, filter.sha256());
+
+        // A decoder with the model reproduces the reconstruction exactly.
+        let mut dec = Decoder::new(DecoderConfig {
+            filters: vec![filter.clone()],
+            ..Default::default()
+        });
+        for p in &packets {
+            dec.send_packet(&p.data).expect("decodes");
+        }
+        dec.flush();
+        let mut n = 0;
+        while let Some(d) = dec.receive_frame() {
+            let r = &packets
+                .iter()
+                .find(|p| p.frame_number == d.frame_number)
+                .expect("packet")
+                .recon;
+            assert_eq!(&d.frame, r, "frame {}", d.frame_number);
+            n += 1;
+        }
+        assert_eq!(n, packets.len());
+
+        // One without it refuses the stream, naming the model.
+        let mut dec = Decoder::new(DecoderConfig::default());
+        match dec.send_packet(&packets[0].data) {
+            Err(Error::Bitstream(crate::BitstreamError::MissingModel(name))) => {
+                assert_eq!(name, hex(&filter.sha256()))
+            }
+            other => panic!("expected MissingModel, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn embedded_model_loads_within_budget() {
+        let f = LoopFilter::default_model();
+        let (macs, _) = f.model().cost(1);
+        assert!(macs <= 20_000.0, "{macs} MAC per sample");
+    }
+
+    #[test]
+    fn flags_round_trip_through_the_range_coder() {
+        let (cols, rows) = (5, 3);
+        let f = FilterFlags {
+            on: [true, true],
+            scale: [2, 7],
+            sb: [
+                (0..15).map(|i| i % 3 != 0).collect(),
+                (0..15).map(|i| i % 4 == 1).collect(),
+            ],
+        };
+        let mut enc = crate::entropy::RangeEncoder::new();
+        write_flags(&mut enc, &mut Contexts::default(), &f, cols);
+        let bytes = enc.finish();
+        let mut dec = RangeDecoder::new(&bytes);
+        let got = read_flags(
+            &mut dec,
+            &mut Contexts::default(),
+            [true, true],
+            [2, 7],
+            cols,
+            rows,
+        );
+        assert_eq!(got, f);
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Regenerates conformance/streams/*.ivf and their .md5 with the release
+# binaries. Refuses to write an MD5 unless the decoder's output MD5 equals
+# the encoder's reconstruction MD5 (micaenc --md5). A format change (or a new
+# default model) needs new streams, and the commit must say why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -p mica-cli --bin micaenc --bin micadec
+enc=target/release/micaenc dec=target/release/micadec out=conformance/streams
+make() {
+  local name=$1; shift
+  local want got
+  want=$("$enc" "$@" -o "$out/$name.ivf" --md5 -q)
+  got=$("$dec" "$out/$name.ivf" --md5)
+  if [ "$want" != "$got" ]; then
+    echo "MISMATCH $name: encoder $want, decoder $got" >&2; exit 1
+  fi
+  echo "$got" > "$out/$name.md5"
+  echo "$name $got"
+}
+make intra_chelsea_qp32 samples/still_chelsea_448x296.y4m --qp 32
+make ra_city_6f_qp37 samples/city_720x400_6f.y4m --qp 37
+make ld_city_6f_qp37 samples/city_720x400_6f.y4m --qp 37 --gop low-delay
+make ra_city_6f_qp27_slow_gop4 samples/city_720x400_6f.y4m --qp 27 --preset slow --gop-size 4
+make ra_city_6f_qp32_nofilter samples/city_720x400_6f.y4m --qp 32 --nn-filter off

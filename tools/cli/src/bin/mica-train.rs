@@ -1,0 +1,394 @@
+//! mica-train: trains Mica's learned tools with quantisation awareness (feature `torch`).
+//!
+//! `mica-train filter` reproduces the default loop filter from one command:
+//! it encodes the training clips with the learned filter off across the QP
+//! range, collects (reconstruction, side information, original) patches,
+//! trains the integer restoration network with the engine's exact
+//! arithmetic in the forward pass, and writes the `.micanet` model and a
+//! checkpoint (`mica-model convert` turns a checkpoint into a model).
+//! Fixed seeds: the same command gives the same model on the same machine
+//! and libtorch build.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use mica::nn::qat::{QatRestoration, RestorationShape};
+use mica::nn::{identity, Model};
+use mica::nn_filter::side_info;
+use mica::y4m::Y4mReader;
+use mica::{Encoder, EncoderConfig, Frame};
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train the in-loop restoration filter.
+    Filter(FilterArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct FilterArgs {
+    /// Folder of training y4m files (never the test clips).
+    #[arg(long, default_value = "../shared/media/train")]
+    train_dir: PathBuf,
+    /// The model to write.
+    #[arg(long, default_value = "models/loopfilter.micanet")]
+    out: PathBuf,
+    /// The checkpoint to write (libtorch VarStore).
+    #[arg(long, default_value = "models/loopfilter.ckpt")]
+    checkpoint: PathBuf,
+    /// QPs the training material is encoded at.
+    #[arg(long, value_delimiter = ',', default_value = "22,27,32,37,42")]
+    qps: Vec<u8>,
+    /// Frames encoded per clip (from the start).
+    #[arg(long, default_value_t = 17)]
+    frames: usize,
+    /// Luma patches taken per frame (half as many per chroma plane).
+    #[arg(long, default_value_t = 8)]
+    patches: usize,
+    /// Patch side (the loss covers it; the network sees a margin around it).
+    #[arg(long, default_value_t = 48)]
+    patch: usize,
+    /// Hidden channels.
+    #[arg(long, default_value_t = 24)]
+    channels: i64,
+    /// 3x3 convolutions.
+    #[arg(long, default_value_t = 5)]
+    convs: usize,
+    /// Training steps.
+    #[arg(long, default_value_t = 6000)]
+    steps: usize,
+    /// Patches per step.
+    #[arg(long, default_value_t = 24)]
+    batch: usize,
+    /// Fraction of the steps trained in float before quantisation-aware training.
+    #[arg(long, default_value_t = 0.4)]
+    float_fraction: f64,
+    /// Peak learning rate (Adam, cosine decay).
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Seed of initialisation and sampling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Train on CUDA when available.
+    #[arg(long)]
+    cuda: bool,
+    /// libtorch threads (0: its default).
+    #[arg(long, default_value_t = 0)]
+    threads: i32,
+}
+
+/// SplitMix64: a small, fixed, portable generator for sampling.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e3779b97f4a7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One training example: a reconstructed and an original patch (with margin)
+/// and the plane's side information.
+struct Patch {
+    rec: Vec<u8>,
+    orig: Vec<u8>,
+    side: [i16; 2],
+}
+
+fn read_clip(path: &Path, frames: usize) -> Result<(Vec<Frame>, mica::y4m::Y4mHeader)> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = Y4mReader::new(BufReader::new(file))
+        .with_context(|| format!("{} is not a usable y4m file", path.display()))?;
+    let header = reader.header().clone();
+    let mut out = Vec::new();
+    while out.len() < frames {
+        match reader.read_frame()? {
+            Some(f) => out.push(f),
+            None => break,
+        }
+    }
+    Ok((out, header))
+}
+
+/// Encodes `frames` at `qp` with the learned tools off; returns (recon, qp) in display order.
+fn encode(frames: &[Frame], header: &mica::y4m::Y4mHeader, qp: u8) -> Result<Vec<(Frame, u8)>> {
+    let mut cfg = EncoderConfig::new(header.width, header.height);
+    cfg.qp = qp;
+    cfg.nn_filter = false;
+    let mut enc = Encoder::new(cfg)?;
+    let mut out = Vec::new();
+    for f in frames {
+        enc.send_frame(f.clone())?;
+        while let Some(p) = enc.receive_packet() {
+            out.push(p);
+        }
+    }
+    enc.flush();
+    while let Some(p) = enc.receive_packet() {
+        out.push(p);
+    }
+    out.sort_by_key(|p| p.frame_number);
+    Ok(out.into_iter().map(|p| (p.recon, p.qp)).collect())
+}
+
+fn take_patches(
+    rec: &mica::Plane,
+    orig: &mica::Plane,
+    side: [i16; 2],
+    side_len: usize,
+    count: usize,
+    rng: &mut Rng,
+    out: &mut Vec<Patch>,
+) {
+    let (w, h) = (rec.width, rec.height);
+    if w < side_len || h < side_len {
+        return;
+    }
+    for _ in 0..count {
+        let x0 = rng.below(w - side_len + 1);
+        let y0 = rng.below(h - side_len + 1);
+        let mut p = Patch {
+            rec: Vec::with_capacity(side_len * side_len),
+            orig: Vec::with_capacity(side_len * side_len),
+            side,
+        };
+        for y in y0..y0 + side_len {
+            p.rec.extend_from_slice(&rec.row(y)[x0..x0 + side_len]);
+            p.orig.extend_from_slice(&orig.row(y)[x0..x0 + side_len]);
+        }
+        out.push(p);
+    }
+}
+
+fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.train_dir)
+        .with_context(|| format!("cannot list {}", args.train_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "y4m"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no y4m files in {}", args.train_dir.display());
+    }
+    let side_len = args.patch + 2 * margin;
+    let mut patches = Vec::new();
+    for file in &files {
+        let (frames, header) = read_clip(file, args.frames)?;
+        for &qp in &args.qps {
+            let t = Instant::now();
+            let recon = encode(&frames, &header, qp)?;
+            for ((rec, fqp), orig) in recon.iter().zip(&frames) {
+                for plane in 0..3 {
+                    let n = if plane == 0 {
+                        args.patches
+                    } else {
+                        args.patches.div_ceil(2)
+                    };
+                    let side = side_info(*fqp, 0, plane);
+                    take_patches(
+                        &rec.planes[plane],
+                        &orig.planes[plane],
+                        side,
+                        side_len,
+                        n,
+                        rng,
+                        &mut patches,
+                    );
+                }
+            }
+            eprintln!(
+                "collected {} QP {qp}: {} frames in {:.1} s, {} patches so far",
+                file.file_name().unwrap_or_default().to_string_lossy(),
+                recon.len(),
+                t.elapsed().as_secs_f64(),
+                patches.len()
+            );
+        }
+    }
+    Ok(patches)
+}
+
+/// A batch as tensors (rec, side, orig), with a random flip/transpose.
+fn batch(
+    patches: &[&Patch],
+    side_len: usize,
+    aug: u64,
+    device: Device,
+) -> (Tensor, Tensor, Tensor) {
+    let n = patches.len() as i64;
+    let s = side_len as i64;
+    let mut rec = Vec::with_capacity(patches.len() * side_len * side_len);
+    let mut orig = Vec::with_capacity(rec.capacity());
+    let mut side = Vec::with_capacity(rec.capacity() * 2);
+    for p in patches {
+        rec.extend(p.rec.iter().map(|&v| v as f32));
+        orig.extend(p.orig.iter().map(|&v| v as f32));
+        for c in 0..2 {
+            side.extend(std::iter::repeat_n(p.side[c] as f32, side_len * side_len));
+        }
+    }
+    let mut t = [
+        Tensor::from_slice(&rec).reshape([n, 1, s, s]),
+        Tensor::from_slice(&side).reshape([n, 2, s, s]),
+        Tensor::from_slice(&orig).reshape([n, 1, s, s]),
+    ];
+    for x in t.iter_mut() {
+        if aug & 1 != 0 {
+            *x = x.flip([3]);
+        }
+        if aug & 2 != 0 {
+            *x = x.flip([2]);
+        }
+        if aug & 4 != 0 {
+            *x = x.transpose(2, 3);
+        }
+        *x = x.to_device(device);
+    }
+    let [a, b, c] = t;
+    (a, b, c)
+}
+
+fn interior(x: &Tensor, margin: i64) -> Tensor {
+    let s = x.size()[2];
+    x.narrow(2, margin, s - 2 * margin)
+        .narrow(3, margin, s - 2 * margin)
+}
+
+fn train_filter(args: &FilterArgs) -> Result<()> {
+    if args.threads > 0 {
+        tch::set_num_threads(args.threads);
+    }
+    tch::manual_seed(args.seed as i64);
+    let device = if args.cuda && tch::Cuda::is_available() {
+        Device::Cuda(0)
+    } else {
+        Device::Cpu
+    };
+    let margin = args.convs;
+    let mut rng = Rng(args.seed);
+    let t0 = Instant::now();
+    let patches = collect(args, margin, &mut rng)?;
+    if patches.len() < 64 {
+        bail!("too few training patches ({})", patches.len());
+    }
+    // Every 20th patch is held out to report the gain on unseen material.
+    let (held, train): (Vec<(usize, &Patch)>, Vec<(usize, &Patch)>) =
+        patches.iter().enumerate().partition(|(i, _)| i % 20 == 0);
+    let held: Vec<&Patch> = held.into_iter().map(|(_, p)| p).collect();
+    let train: Vec<&Patch> = train.into_iter().map(|(_, p)| p).collect();
+    eprintln!(
+        "{} training and {} held-out patches ({:.0} s)",
+        train.len(),
+        held.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let side_len = args.patch + 2 * margin;
+    let vs = nn::VarStore::new(device);
+    let net = QatRestoration::new(
+        &vs.root(),
+        RestorationShape {
+            side_channels: 2,
+            channels: args.channels,
+            convs: args.convs,
+        },
+    );
+    let mut opt = nn::Adam::default().build(&vs, args.lr)?;
+    let evaluate = |net: &QatRestoration| -> (f64, f64) {
+        let _g = tch::no_grad_guard();
+        let (mut before, mut after) = (0.0, 0.0);
+        for chunk in held.chunks(64) {
+            let (rec, side, orig) = batch(chunk, side_len, 0, device);
+            let out = net.forward(&rec, &side, true);
+            let o = interior(&orig, margin as i64);
+            before += (interior(&rec, margin as i64) - &o)
+                .square()
+                .sum(Kind::Double)
+                .double_value(&[]);
+            after += (interior(&out, margin as i64) - &o)
+                .square()
+                .sum(Kind::Double)
+                .double_value(&[]);
+        }
+        let n = (held.len() * args.patch * args.patch) as f64;
+        (before / n, after / n)
+    };
+    let t1 = Instant::now();
+    let mut running = 0.0;
+    for step in 0..args.steps {
+        let lr = 1e-2 * args.lr
+            + 0.5
+                * (args.lr - 1e-2 * args.lr)
+                * (1.0 + (std::f64::consts::PI * step as f64 / args.steps as f64).cos());
+        opt.set_lr(lr);
+        let chosen: Vec<&Patch> = (0..args.batch)
+            .map(|_| train[rng.below(train.len())])
+            .collect();
+        let (rec, side, orig) = batch(&chosen, side_len, rng.next() & 7, device);
+        let quantise = step as f64 >= args.float_fraction * args.steps as f64;
+        let out = net.forward(&rec, &side, quantise);
+        let loss = (interior(&out, margin as i64) - interior(&orig, margin as i64))
+            .square()
+            .mean(Kind::Float);
+        opt.backward_step(&loss);
+        running += loss.double_value(&[]);
+        if (step + 1) % 100 == 0 || step + 1 == args.steps {
+            let (b, a) = evaluate(&net);
+            eprintln!(
+                "step {:5}  train mse {:.3}  held-out mse {:.3} -> {:.3} ({:+.3} dB)  lr {:.2e}  {:.0} s",
+                step + 1,
+                running / 100.0,
+                b,
+                a,
+                10.0 * (b / a).log10(),
+                lr,
+                t1.elapsed().as_secs_f64()
+            );
+            running = 0.0;
+        }
+    }
+    vs.save(&args.checkpoint)
+        .with_context(|| format!("cannot write {}", args.checkpoint.display()))?;
+    let model = net.export();
+    let bytes = model.to_bytes();
+    // The exported file must load (this checks the accumulator bound too).
+    Model::parse(&bytes).context("the exported model is invalid")?;
+    let mut out = mica_cli::Output::create(&args.out)?;
+    std::io::Write::write_all(&mut out, &bytes)?;
+    out.commit()?;
+    let sha: String = identity(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    eprintln!(
+        "wrote {} ({} bytes, sha256 {sha})",
+        args.out.display(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+fn main() {
+    let args = Args::parse();
+    let r = match &args.command {
+        Command::Filter(a) => train_filter(a),
+    };
+    if let Err(e) = r {
+        eprintln!("mica-train: error: {e:#}");
+        std::process::exit(mica_cli::EXIT_FAILURE);
+    }
+}
