@@ -161,7 +161,7 @@ impl Engine {
     }
 
     /// Runs the network on `inputs` (one slice per model input, channel-major
-    /// `c * h * w`, values within the input's declared range). Allocates nothing.
+    /// `c * h * w`, values within the input's declared range). No tensor is allocated (only a short list of row-block slices per AVX2 convolution).
     pub fn run(&mut self, inputs: &[&[i16]]) -> Result<(), ModelError> {
         for (i, (spec, data)) in self.model.inputs.iter().zip(inputs).enumerate() {
             if data.len() != self.shapes[i].len() {
@@ -327,16 +327,31 @@ fn conv2d_avx2(
             // which `clamp_to_supported` grants only on CPUs reporting AVX2.
             unsafe { super::avx2::conv_row(padded, s, packed, bias, oy, row) }
         });
-    // Rows are pixel-major: store channel-major, one output plane per task.
+    // Rows are pixel-major: store channel-major. Each task takes a block of
+    // rows of every output plane, so the pixel-major rows are read once, in order.
     let rows = &*rows;
-    out[..s.out_c * s.out_h * s.out_w]
-        .par_chunks_mut(s.out_h * s.out_w)
+    let plane_len = s.out_h * s.out_w;
+    const BLOCK_ROWS: usize = 8;
+    let mut blocks: Vec<Vec<&mut [i16]>> = (0..s.out_h.div_ceil(BLOCK_ROWS))
+        .map(|_| Vec::with_capacity(s.out_c))
+        .collect();
+    for plane in out[..s.out_c * plane_len].chunks_mut(plane_len) {
+        for (b, chunk) in plane.chunks_mut(BLOCK_ROWS * s.out_w).enumerate() {
+            blocks[b].push(chunk);
+        }
+    }
+    blocks
+        .into_par_iter()
         .enumerate()
-        .for_each(|(o, plane)| {
-            for (oy, dst) in plane.chunks_exact_mut(s.out_w).enumerate() {
-                let src = &rows[oy * row_len..][..row_len];
-                for (ox, d) in dst.iter_mut().enumerate() {
-                    *d = src[ox * oc + o];
+        .for_each(|(b, mut planes)| {
+            let y0 = b * BLOCK_ROWS;
+            let n = planes[0].len() / s.out_w;
+            for dy in 0..n {
+                let src = &rows[(y0 + dy) * row_len..][..row_len];
+                for (ox, px) in src.chunks_exact(oc).enumerate() {
+                    for (o, plane) in planes.iter_mut().enumerate() {
+                        plane[dy * s.out_w + ox] = px[o];
+                    }
                 }
             }
         });

@@ -3,8 +3,8 @@
 //! that defines their results.
 //!
 //! Lifecycle: [`Model::parse`] (validates, including the accumulator bound)
-//! → [`Engine::new`] for a frame size (allocates) → [`Engine::run`] (no
-//! allocation).
+//! → [`Engine::new`] for a frame size (allocates the tensors) →
+//! [`Engine::run`] (no tensor allocation).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

@@ -58,6 +58,12 @@ enum Command {
 /// Converts a restoration-network checkpoint into a model file.
 #[cfg(feature = "torch")]
 fn convert(checkpoint: &std::path::Path, output: &std::path::Path) -> Result<()> {
+    if !checkpoint.is_file() {
+        anyhow::bail!(
+            "cannot read checkpoint {}: no such file",
+            checkpoint.display()
+        );
+    }
     let vars = tch::Tensor::load_multi(checkpoint)
         .with_context(|| format!("cannot read checkpoint {}", checkpoint.display()))?;
     let net = mica::nn::qat::QatRestoration::from_variables(&vars)

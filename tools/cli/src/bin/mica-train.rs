@@ -64,7 +64,7 @@ struct FilterArgs {
     #[arg(long, default_value_t = 5)]
     convs: usize,
     /// Training steps.
-    #[arg(long, default_value_t = 6000)]
+    #[arg(long, default_value_t = 12000)]
     steps: usize,
     /// Patches per step.
     #[arg(long, default_value_t = 24)]
