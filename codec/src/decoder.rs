@@ -355,14 +355,7 @@ pub(crate) fn decode_frame(
     if flags.on != [false; 2] {
         // The header check guarantees a model when the flags are on.
         let filter = filter.ok_or(BitstreamError::MissingSequenceHeader)?;
-        let filtered = nn_filter::filter_frame(
-            filter,
-            &fd.st.recon,
-            flags.on,
-            fh.qp,
-            fh.chroma_qp_offset,
-            cpu,
-        );
+        let filtered = nn_filter::filter_frame(filter, &fd.st.recon, flags.on, fh, cpu);
         nn_filter::apply(&mut fd.st.recon, &filtered, &flags);
     }
     Ok(fd.st)

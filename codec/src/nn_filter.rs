@@ -1,25 +1,29 @@
 //! The learned in-loop restoration filter (after deblocking).
 //!
 //! A residual integer network (see `models/loopfilter.md`) restores each
-//! plane from its deblocked samples and side information: the plane's QP and
-//! whether it is a chroma plane. The encoder switches it per frame and per
+//! plane from its deblocked samples and side information: the plane's QP,
+//! whether it is a chroma plane and (for models with a third side channel)
+//! whether the frame is a keyframe. The encoder switches it per frame and per
 //! 64x64 superblock on rate-distortion; filtered frames are the references.
 
 /// Side-information values of one plane, in the network's side input
-/// channel order: `[4 * plane_qp, 255 if chroma else 0]`, constant over the plane.
+/// channel order: `[4 * plane_qp, 255 if chroma else 0, 255 if keyframe else 0]`,
+/// constant over the plane; a model with two side channels takes the first two.
 /// `plane_qp` is the frame QP for luma and the mapped chroma QP for chroma.
-pub fn side_info(frame_qp: u8, chroma_qp_offset: i8, plane: usize) -> [i16; 2] {
+pub fn side_info(frame_qp: u8, chroma_qp_offset: i8, plane: usize, key: bool) -> [i16; 3] {
+    let key = if key { 255 } else { 0 };
     if plane == 0 {
-        [4 * frame_qp as i16, 0]
+        [4 * frame_qp as i16, 0, key]
     } else {
         let q = crate::tables::chroma_qp(frame_qp as i32 + chroma_qp_offset as i32);
-        [4 * q as i16, 255]
+        [4 * q as i16, 255, key]
     }
 }
 
 use crate::cpu::CpuLevel;
 use crate::entropy::{bin_cost, BinSink, Context, RangeDecoder, COST_ONE_BIT};
 use crate::frame::{Frame, Plane};
+use crate::headers::{FrameHeader, FrameType};
 use crate::nn::{identity, Engine, Model, ModelError};
 use crate::syntax::Contexts;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -67,7 +71,7 @@ impl LoopFilter {
             && model.inputs[0].channels == 1
             && model.inputs[0].lo == 0
             && model.inputs[0].hi == 255
-            && model.inputs[1].channels == 2
+            && (2..=3).contains(&model.inputs[1].channels)
             && model.inputs[1].lo <= 0
             && model.inputs[1].hi >= 255
             && model.outputs.len() == 1
@@ -82,7 +86,7 @@ impl LoopFilter {
             return Err(ModelError::Shape {
                 layer: 0,
                 what: "a loop filter takes samples (1 channel, 0..=255) and side information \
-                       (2 channels) and outputs 1 channel in 0..=255, without dense layers",
+                       (2 or 3 channels) and outputs 1 channel in 0..=255, without dense layers",
                 h: 0,
                 w: 0,
             });
@@ -122,7 +126,7 @@ impl LoopFilter {
     /// The network sees the plane extended by [`BORDER`] samples on every
     /// side by repeating the edge samples (so frame edges look like the
     /// picture interiors it was trained on, not like zeros).
-    pub(crate) fn filter_plane(&self, plane: &Plane, side: [i16; 2], cpu: CpuLevel) -> Vec<u8> {
+    pub(crate) fn filter_plane(&self, plane: &Plane, side: [i16; 3], cpu: CpuLevel) -> Vec<u8> {
         let (pw, ph) = (plane.width, plane.height);
         let (w, h) = (pw + 2 * BORDER, ph + 2 * BORDER);
         let taken = {
@@ -141,8 +145,11 @@ impl LoopFilter {
             let row = plane.row(y.saturating_sub(BORDER).min(ph - 1));
             samples.extend((0..w).map(|x| row[x.saturating_sub(BORDER).min(pw - 1)] as i16));
         }
-        let mut side_planes = vec![side[0]; 2 * w * h];
-        side_planes[w * h..].fill(side[1]);
+        let side_channels = self.model.inputs[1].channels;
+        let mut side_planes = vec![0i16; side_channels * w * h];
+        for (c, v) in side_planes.chunks_exact_mut(w * h).zip(side) {
+            c.fill(v);
+        }
         engine
             .run(&[&samples, &side_planes])
             .expect("inputs sized for the engine");
@@ -246,15 +253,20 @@ pub(crate) fn filter_frame(
     filter: &LoopFilter,
     recon: &Frame,
     on: [bool; 2],
-    qp: u8,
-    chroma_qp_offset: [i8; 2],
+    fh: &FrameHeader,
     cpu: CpuLevel,
 ) -> [Option<Vec<u8>>; 3] {
     let mut out: [Option<Vec<u8>>; 3] = Default::default();
+    let key = fh.frame_type == FrameType::Key;
     for (p, o) in out.iter_mut().enumerate() {
         if on[(p > 0) as usize] {
-            let offset = if p == 0 { 0 } else { chroma_qp_offset[p - 1] };
-            *o = Some(filter.filter_plane(&recon.planes[p], side_info(qp, offset, p), cpu));
+            let offset = if p == 0 {
+                0
+            } else {
+                fh.chroma_qp_offset[p - 1]
+            };
+            let side = side_info(fh.qp, offset, p, key);
+            *o = Some(filter.filter_plane(&recon.planes[p], side, cpu));
         }
     }
     out

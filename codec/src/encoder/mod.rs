@@ -676,14 +676,7 @@ fn encode_frame(
         crate::deblock::deblock_frame(&mut state, &fh, &lists);
     }
     if let Some(filter) = filter {
-        let filtered = nn_filter::filter_frame(
-            filter,
-            &state.recon,
-            [true; 2],
-            plan.qp,
-            fh.chroma_qp_offset,
-            cpu,
-        );
+        let filtered = nn_filter::filter_frame(filter, &state.recon, [true; 2], &fh, cpu);
         let lambda = [search.p.lambda, search.p.lambda_for(1)];
         let flags = nn_filter::decide(&padded, &state.recon, &filtered, lambda, &search.ctx);
         let (cols, _) = nn_filter::sb_grid(w, h);

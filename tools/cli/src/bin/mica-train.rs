@@ -57,6 +57,13 @@ struct FilterArgs {
     /// Patch side (the loss covers it; the network sees a margin around it).
     #[arg(long, default_value_t = 48)]
     patch: usize,
+    /// Side-information channels the network takes: 2 (plane QP, chroma) or
+    /// 3 (also keyframe).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(2..=3))]
+    side_channels: u64,
+    /// Patches taken from keyframes are this many times as many as from other frames.
+    #[arg(long, default_value_t = 1)]
+    key_oversample: usize,
     /// Hidden channels.
     #[arg(long, default_value_t = 24)]
     channels: i64,
@@ -106,7 +113,7 @@ impl Rng {
 struct Patch {
     rec: Vec<u8>,
     orig: Vec<u8>,
-    side: [i16; 2],
+    side: [i16; 3],
 }
 
 fn read_clip(path: &Path, frames: usize) -> Result<(Vec<Frame>, mica::y4m::Y4mHeader)> {
@@ -126,7 +133,11 @@ fn read_clip(path: &Path, frames: usize) -> Result<(Vec<Frame>, mica::y4m::Y4mHe
 }
 
 /// Encodes `frames` at `qp` with the learned tools off; returns (recon, qp) in display order.
-fn encode(frames: &[Frame], header: &mica::y4m::Y4mHeader, qp: u8) -> Result<Vec<(Frame, u8)>> {
+fn encode(
+    frames: &[Frame],
+    header: &mica::y4m::Y4mHeader,
+    qp: u8,
+) -> Result<Vec<(Frame, u8, bool)>> {
     let mut cfg = EncoderConfig::new(header.width, header.height);
     cfg.qp = qp;
     cfg.nn_filter = false;
@@ -143,13 +154,16 @@ fn encode(frames: &[Frame], header: &mica::y4m::Y4mHeader, qp: u8) -> Result<Vec
         out.push(p);
     }
     out.sort_by_key(|p| p.frame_number);
-    Ok(out.into_iter().map(|p| (p.recon, p.qp)).collect())
+    Ok(out
+        .into_iter()
+        .map(|p| (p.recon, p.qp, p.keyframe))
+        .collect())
 }
 
 fn take_patches(
     rec: &mica::Plane,
     orig: &mica::Plane,
-    side: [i16; 2],
+    side: [i16; 3],
     side_len: usize,
     count: usize,
     rng: &mut Rng,
@@ -192,14 +206,17 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
         for &qp in &args.qps {
             let t = Instant::now();
             let recon = encode(&frames, &header, qp)?;
-            for ((rec, fqp), orig) in recon.iter().zip(&frames) {
+            for ((rec, fqp, key), orig) in recon.iter().zip(&frames) {
                 for plane in 0..3 {
-                    let n = if plane == 0 {
+                    let mut n = if plane == 0 {
                         args.patches
                     } else {
                         args.patches.div_ceil(2)
                     };
-                    let side = side_info(*fqp, 0, plane);
+                    if *key {
+                        n *= args.key_oversample;
+                    }
+                    let side = side_info(*fqp, 0, plane, *key);
                     take_patches(
                         &rec.planes[plane],
                         &orig.planes[plane],
@@ -226,6 +243,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
 /// A batch as tensors (rec, side, orig), with a random flip/transpose.
 fn batch(
     patches: &[&Patch],
+    side_channels: usize,
     side_len: usize,
     aug: u64,
     device: Device,
@@ -238,13 +256,13 @@ fn batch(
     for p in patches {
         rec.extend(p.rec.iter().map(|&v| v as f32));
         orig.extend(p.orig.iter().map(|&v| v as f32));
-        for c in 0..2 {
+        for c in 0..side_channels {
             side.extend(std::iter::repeat_n(p.side[c] as f32, side_len * side_len));
         }
     }
     let mut t = [
         Tensor::from_slice(&rec).reshape([n, 1, s, s]),
-        Tensor::from_slice(&side).reshape([n, 2, s, s]),
+        Tensor::from_slice(&side).reshape([n, side_channels as i64, s, s]),
         Tensor::from_slice(&orig).reshape([n, 1, s, s]),
     ];
     for x in t.iter_mut() {
@@ -302,7 +320,7 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
     let net = QatRestoration::new(
         &vs.root(),
         RestorationShape {
-            side_channels: 2,
+            side_channels: args.side_channels as i64,
             channels: args.channels,
             convs: args.convs,
         },
@@ -312,7 +330,7 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
         let _g = tch::no_grad_guard();
         let (mut before, mut after) = (0.0, 0.0);
         for chunk in held.chunks(64) {
-            let (rec, side, orig) = batch(chunk, side_len, 0, device);
+            let (rec, side, orig) = batch(chunk, args.side_channels as usize, side_len, 0, device);
             let out = net.forward(&rec, &side, true);
             let o = interior(&orig, margin as i64);
             before += (interior(&rec, margin as i64) - &o)
@@ -338,7 +356,13 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
         let chosen: Vec<&Patch> = (0..args.batch)
             .map(|_| train[rng.below(train.len())])
             .collect();
-        let (rec, side, orig) = batch(&chosen, side_len, rng.next() & 7, device);
+        let (rec, side, orig) = batch(
+            &chosen,
+            args.side_channels as usize,
+            side_len,
+            rng.next() & 7,
+            device,
+        );
         let quantise = step as f64 >= args.float_fraction * args.steps as f64;
         let out = net.forward(&rec, &side, quantise);
         let loss = (interior(&out, margin as i64) - interior(&orig, margin as i64))
