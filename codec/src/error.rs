@@ -6,17 +6,31 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum Error {
     /// An encoder or decoder setting is outside its valid range.
+    // The message includes the inner error, so it is not also a `source`
+    // (error reporters would print it twice).
     #[error("invalid setting: {0}")]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
     /// The bitstream is malformed, truncated or uses something this decoder does not support.
     #[error("invalid bitstream: {0}")]
-    Bitstream(#[from] BitstreamError),
+    Bitstream(BitstreamError),
     /// A y4m input or output problem.
     #[error(transparent)]
     Y4m(#[from] crate::y4m::Y4mError),
     /// An IVF container problem.
     #[error(transparent)]
     Ivf(#[from] crate::ivf::IvfError),
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::Config(e)
+    }
+}
+
+impl From<BitstreamError> for Error {
+    fn from(e: BitstreamError) -> Error {
+        Error::Bitstream(e)
+    }
 }
 
 /// A setting outside its valid range; the message names the valid range.
