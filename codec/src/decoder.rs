@@ -107,7 +107,7 @@ impl Decoder {
                         .into())
                     }
                     None => {
-                        return Err(BitstreamError::MissingModel(nn_filter::hex(&m.sha256)).into())
+                        return Err(BitstreamError::MissingModel(crate::nn::hex(&m.sha256)).into())
                     }
                 }
             }

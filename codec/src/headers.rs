@@ -379,12 +379,6 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
     }
     if let Some(s) = &sequence {
         check(
-            "nn_filter",
-            (nn_filter[0] as i64) | (nn_filter[1] as i64) << 1,
-            s.tools.nn_filter || nn_filter == [false; 2],
-            "0 when the sequence disables the learned loop filter",
-        )?;
-        check(
             "deblock",
             deblock as i64,
             s.tools.deblocking || !deblock,

@@ -24,7 +24,7 @@ use crate::cpu::CpuLevel;
 use crate::entropy::{bin_cost, BinSink, Context, RangeDecoder, COST_ONE_BIT};
 use crate::frame::{Frame, Plane};
 use crate::headers::{FrameHeader, FrameType};
-use crate::nn::{identity, Engine, Model, ModelError};
+use crate::nn::{hex, identity, Engine, Model, ModelError};
 use crate::syntax::Contexts;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -54,11 +54,6 @@ impl std::fmt::Debug for LoopFilter {
             .field("sha256", &hex(&self.sha256))
             .finish()
     }
-}
-
-/// Lower-case hexadecimal of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl LoopFilter {

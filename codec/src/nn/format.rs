@@ -585,3 +585,8 @@ pub fn identity(file: &[u8]) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     Sha256::digest(file).into()
 }
+
+/// Lower-case hexadecimal of a digest, as model identities are printed.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

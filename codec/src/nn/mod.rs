@@ -38,7 +38,7 @@ fn avx2_padded_out(c: usize) -> usize {
 }
 
 pub use engine::Engine;
-pub use format::{identity, Layer, LayerOp, Model, ModelError, TensorSpec, ACC_BOUND};
+pub use format::{hex, identity, Layer, LayerOp, Model, ModelError, TensorSpec, ACC_BOUND};
 
 #[cfg(test)]
 mod tests {
@@ -400,7 +400,7 @@ mod identity_tests {
     fn identity_is_sha256() {
         // Known SHA-256 of "abc" (FIPS 180-2 test vector).
         let h = super::identity(b"abc");
-        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = super::hex(&h);
         assert_eq!(
             hex,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -9,6 +9,16 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// Writes a model file once complete, after checking it loads (format and
+/// accumulator bound); returns its identity as hexadecimal SHA-256.
+pub fn write_model(path: &Path, bytes: &[u8]) -> Result<String> {
+    mica::nn::Model::parse(bytes).context("the model to write is invalid")?;
+    let mut out = Output::create(path)?;
+    out.write_all(bytes)?;
+    out.commit()?;
+    Ok(mica::nn::hex(&mica::nn::identity(bytes)))
+}
+
 /// Exit status for a run that failed (bad input, bad stream, I/O error).
 pub const EXIT_FAILURE: i32 = 1;
 

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use mica::cpu::CpuLevel;
-use mica::nn::{identity, Engine, LayerOp, Model};
+use mica::nn::{hex, identity, Engine, LayerOp, Model};
 use mica_cli::EXIT_FAILURE;
 use std::path::PathBuf;
 
@@ -69,14 +69,7 @@ fn convert(checkpoint: &std::path::Path, output: &std::path::Path) -> Result<()>
     let net = mica::nn::qat::QatRestoration::from_variables(&vars)
         .map_err(|e| anyhow::anyhow!("{}: {e}", checkpoint.display()))?;
     let bytes = net.export().to_bytes();
-    Model::parse(&bytes).context("the converted model is invalid")?;
-    let mut out = mica_cli::Output::create(output)?;
-    std::io::Write::write_all(&mut out, &bytes)?;
-    out.commit()?;
-    let id: String = identity(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let id = mica_cli::write_model(output, &bytes)?;
     println!("{} ({} bytes, sha256 {id})", output.display(), bytes.len());
     Ok(())
 }
@@ -133,10 +126,7 @@ fn run(args: &Args) -> Result<()> {
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             let model = Model::parse(&bytes)
                 .with_context(|| format!("{} is not a valid model", file.display()))?;
-            let id: String = identity(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let id = hex(&identity(&bytes));
             println!("model    {}", file.display());
             println!("sha256   {id}");
             for (i, s) in model.inputs.iter().enumerate() {

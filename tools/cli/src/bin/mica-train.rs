@@ -12,7 +12,6 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use mica::nn::qat::{QatRestoration, RestorationShape};
-use mica::nn::{identity, Model};
 use mica::nn_filter::side_info;
 use mica::y4m::Y4mReader;
 use mica::{Encoder, EncoderConfig, Frame};
@@ -389,15 +388,8 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", args.checkpoint.display()))?;
     let model = net.export();
     let bytes = model.to_bytes();
-    // The exported file must load (this checks the accumulator bound too).
-    Model::parse(&bytes).context("the exported model is invalid")?;
-    let mut out = mica_cli::Output::create(&args.out)?;
-    std::io::Write::write_all(&mut out, &bytes)?;
-    out.commit()?;
-    let sha: String = identity(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    // Checks the exported file loads (the accumulator bound too) before writing it.
+    let sha = mica_cli::write_model(&args.out, &bytes)?;
     eprintln!(
         "wrote {} ({} bytes, sha256 {sha})",
         args.out.display(),
