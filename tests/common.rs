@@ -67,6 +67,7 @@ pub fn assert_round_trip(cfg: &EncoderConfig, frames: &[Frame]) -> usize {
     assert_eq!(recon.len(), frames.len(), "one packet per frame number");
     let mut dec = Decoder::new(DecoderConfig {
         filters: cfg.nn_filter_model.iter().cloned().collect(),
+        intra_predictors: cfg.nn_intra_model.iter().cloned().collect(),
         ..Default::default()
     });
     let mut bytes = 0;

@@ -54,6 +54,35 @@ fn tools_off_and_scalar_path() {
     }
 }
 
+/// The learned intra mode (default model) wins blocks on real material and
+/// decodes exactly; switched off, it is never used.
+#[test]
+fn learned_intra_mode_used_and_exact() {
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let cut = crop(&frames[0], 96, 64, 192, 128);
+    for (nn_intra, qp) in [(true, 27), (true, 37), (false, 32)] {
+        let mut c = config(192, 128, qp);
+        c.nn_intra = nn_intra;
+        c.gop = mica::GopStructure::IntraOnly;
+        assert_round_trip(&c, std::slice::from_ref(&cut));
+        let mut enc = mica::Encoder::new(c).expect("config");
+        enc.send_frame(cut.clone()).expect("frame");
+        enc.flush();
+        let p = enc.receive_packet().expect("packet");
+        let learned: u32 = p.intra_modes.learned.iter().sum();
+        let blocks: u32 = p.intra_modes.blocks.iter().sum();
+        assert!(blocks > 0);
+        if nn_intra {
+            assert!(
+                learned > 0,
+                "QP {qp}: the learned mode won no block of {blocks}"
+            );
+        } else {
+            assert_eq!(learned, 0);
+        }
+    }
+}
+
 /// Thread count and CPU level never change the bitstream.
 #[test]
 fn output_independent_of_threads_and_cpu_level() {

@@ -10,6 +10,7 @@ use crate::headers::{read_packet_headers, FrameHeader, FrameType, SequenceHeader
 use crate::inter::{predict_block, RefPicture, MAX_BLOCK};
 use crate::mv::{ColField, ColMotion, Motion, MotionEnv, Mv, RefLists};
 use crate::nn_filter::{self, LoopFilter};
+use crate::nn_intra::{self, IntraPredictor};
 use crate::recon::{crop, reconstruct, PicState, ReconScratch, SB_LOG2};
 use crate::syntax::{self, chroma_candidates, scan_for, Contexts};
 use crate::tables::chroma_qp;
@@ -23,6 +24,8 @@ pub struct DecoderConfig {
     pub cpu: Option<CpuLevel>,
     /// Loop-filter models available besides the embedded default (streams name models by SHA-256).
     pub filters: Vec<Arc<LoopFilter>>,
+    /// Intra-predictor models available besides the embedded default.
+    pub intra_predictors: Vec<Arc<IntraPredictor>>,
 }
 
 /// A decoded frame in display order, cropped to the visible size.
@@ -43,6 +46,18 @@ pub(crate) fn find_filter(extra: &[Arc<LoopFilter>], sha256: &[u8; 32]) -> Optio
     extra.iter().find(|f| f.sha256() == *sha256).cloned()
 }
 
+/// The intra predictor named `sha256`: the embedded default or one of `extra`.
+pub(crate) fn find_intra(
+    extra: &[Arc<IntraPredictor>],
+    sha256: &[u8; 32],
+) -> Option<Arc<IntraPredictor>> {
+    let default = IntraPredictor::default_model();
+    if default.sha256() == *sha256 {
+        return Some(default);
+    }
+    extra.iter().find(|f| f.sha256() == *sha256).cloned()
+}
+
 /// Frames held for reordering beyond which the oldest is released anyway
 /// (a valid stream never needs more than the reference slots).
 const MAX_PENDING: usize = 16;
@@ -53,6 +68,8 @@ pub struct Decoder {
     sequence: Option<SequenceHeader>,
     extra_filters: Vec<Arc<LoopFilter>>,
     filter: Option<Arc<LoopFilter>>,
+    extra_intra: Vec<Arc<IntraPredictor>>,
+    intra: Option<Arc<IntraPredictor>>,
     slots: [Option<Arc<RefPicture>>; NUM_SLOTS],
     pending: BTreeMap<u32, Frame>,
     next_out: Option<u32>,
@@ -71,6 +88,8 @@ impl Decoder {
             sequence: None,
             extra_filters: config.filters,
             filter: None,
+            extra_intra: config.intra_predictors,
+            intra: None,
             slots: Default::default(),
             pending: BTreeMap::new(),
             next_out: None,
@@ -91,25 +110,37 @@ impl Decoder {
         let fh = headers.frame;
         if let Some(seq) = headers.sequence {
             let mut filter = None;
+            let mut intra = None;
             for m in &seq.models {
-                let found = match m.role {
-                    nn_filter::ROLE => find_filter(&self.extra_filters, &m.sha256),
-                    _ => None,
+                let missing = || BitstreamError::MissingModel(crate::nn::hex(&m.sha256));
+                let duplicate = BitstreamError::InvalidField {
+                    field: "model_role",
+                    value: m.role as i64,
+                    allowed: "at most one loop filter (role 1) and one intra predictor (role 2)",
                 };
-                match found {
-                    Some(f) if m.role == nn_filter::ROLE && filter.is_none() => filter = Some(f),
-                    Some(_) => {
-                        return Err(BitstreamError::InvalidField {
-                            field: "model_role",
-                            value: m.role as i64,
-                            allowed: "one loop-filter model (role 1)",
+                match m.role {
+                    nn_filter::ROLE => {
+                        let f = find_filter(&self.extra_filters, &m.sha256).ok_or_else(missing)?;
+                        if filter.replace(f).is_some() {
+                            return Err(duplicate.into());
                         }
-                        .into())
                     }
-                    None => {
-                        return Err(BitstreamError::MissingModel(crate::nn::hex(&m.sha256)).into())
+                    nn_intra::ROLE => {
+                        let p = find_intra(&self.extra_intra, &m.sha256).ok_or_else(missing)?;
+                        if intra.replace(p).is_some() {
+                            return Err(duplicate.into());
+                        }
                     }
+                    _ => return Err(missing().into()),
                 }
+            }
+            if seq.tools.nn_intra && intra.is_none() {
+                return Err(BitstreamError::InvalidField {
+                    field: "tool_flags",
+                    value: 4,
+                    allowed: "the learned intra mode only with an intra-predictor model listed",
+                }
+                .into());
             }
             if seq.tools.nn_filter && filter.is_none() {
                 return Err(BitstreamError::InvalidField {
@@ -120,6 +151,7 @@ impl Decoder {
                 .into());
             }
             self.filter = filter;
+            self.intra = if seq.tools.nn_intra { intra } else { None };
             if self
                 .sequence
                 .as_ref()
@@ -189,6 +221,7 @@ impl Decoder {
             &refs,
             &lists,
             self.filter.as_deref(),
+            self.intra.as_ref(),
         )?;
         let col = Arc::new(col_field(&state, &lists));
         let reference = Arc::new(RefPicture::new(lists.cur_poc, &state.recon, col));
@@ -274,6 +307,7 @@ struct FrameDecoder<'a> {
 }
 
 /// Decodes one frame's payload into a reconstructed, deblocked picture at the coded size.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn decode_frame(
     seq: &SequenceHeader,
     fh: &FrameHeader,
@@ -282,6 +316,7 @@ pub(crate) fn decode_frame(
     refs: &[Vec<Arc<RefPicture>>; 2],
     lists: &RefLists,
     filter: Option<&LoopFilter>,
+    intra: Option<&Arc<IntraPredictor>>,
 ) -> Result<PicState, Error> {
     let (w, h) = (seq.coded_width(), seq.coded_height());
     let col = if lists.len[1] > 0 {
@@ -291,8 +326,10 @@ pub(crate) fn decode_frame(
     } else {
         None
     };
+    let mut st = PicState::new(w, h);
+    st.nn_intra = intra.cloned();
     let mut fd = FrameDecoder {
-        st: PicState::new(w, h),
+        st,
         ctx: Contexts::default(),
         dec: RangeDecoder::new(payload),
         fh,
@@ -515,15 +552,16 @@ impl FrameDecoder<'_> {
         let nxn = log2 == 3 && syntax::read_nxn(&mut self.dec, &mut self.ctx);
         let (parts, pu_log2) = if nxn { (4, 2) } else { (1, log2) };
         let mut modes = [0u8; 4];
+        let tu_log2 = if nxn { 2 } else { log2.min(5) };
         for (i, mode) in modes.iter_mut().enumerate().take(parts) {
             let (px, py) = (x + (i & 1) * 4, y + (i >> 1) * 4);
             let mpm = self.st.mpm(px, py);
-            *mode = syntax::read_luma_mode(&mut self.dec, &mut self.ctx, &mpm);
+            let nn_ctx = self.st.nn_intra_ctx(px, py, tu_log2);
+            *mode = syntax::read_intra_luma(&mut self.dec, &mut self.ctx, &mpm, nn_ctx);
             self.st.set_mode(px, py, pu_log2, *mode);
         }
         let chroma_index = syntax::read_chroma_mode(&mut self.dec, &mut self.ctx);
         let chroma_mode = chroma_candidates(modes[0])[chroma_index as usize];
-        let tu_log2 = if nxn { 2 } else { log2.min(5) };
         self.st.set_cu_maps(x, y, log2, tu_log2);
         self.st.set_motion(x, y, log2, Motion::INTRA, false);
 

@@ -57,6 +57,8 @@ pub struct Tools {
     pub deblocking: bool,
     /// The learned loop filter may be used (its model is listed with role 1).
     pub nn_filter: bool,
+    /// The learned intra mode may be used (its model is listed with role 2).
+    pub nn_intra: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -197,7 +199,11 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
             w.write::<1, u8>(0)?;
             w.write::<16, u16>(s.video_info.aspect_num)?;
             w.write::<16, u16>(s.video_info.aspect_den)?;
-            w.write::<16, u16>(s.tools.deblocking as u16 | (s.tools.nn_filter as u16) << 1)?;
+            w.write::<16, u16>(
+                s.tools.deblocking as u16
+                    | (s.tools.nn_filter as u16) << 1
+                    | (s.tools.nn_intra as u16) << 2,
+            )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
             for m in &s.models {
@@ -306,8 +312,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools <= 3,
-            "bits 0 (deblocking) and 1 (learned loop filter) only",
+            tools <= 7,
+            "bits 0 (deblocking), 1 (learned loop filter) and 2 (learned intra) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -334,6 +340,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             tools: Tools {
                 deblocking: tools & 1 != 0,
                 nn_filter: tools & 2 != 0,
+                nn_intra: tools & 4 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -443,6 +450,7 @@ mod tests {
                 tools: Tools {
                     deblocking: true,
                     nn_filter: true,
+                    nn_intra: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -451,10 +459,16 @@ mod tests {
                     aspect_den: 1,
                     color_range: 1,
                 },
-                models: vec![ModelRef {
-                    role: 1,
-                    sha256: [7; 32],
-                }],
+                models: vec![
+                    ModelRef {
+                        role: 1,
+                        sha256: [7; 32],
+                    },
+                    ModelRef {
+                        role: 2,
+                        sha256: [9; 32],
+                    },
+                ],
             },
             FrameHeader {
                 chroma_qp_offset: [-3, 5],

@@ -23,6 +23,7 @@ pub mod ivf;
 mod mv;
 pub mod nn;
 pub mod nn_filter;
+pub mod nn_intra;
 mod quant;
 mod recon;
 mod syntax;
@@ -30,7 +31,7 @@ mod tables;
 pub mod y4m;
 
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
-pub use encoder::{Encoder, EncoderConfig, GopStructure, Packet, Preset};
+pub use encoder::{Encoder, EncoderConfig, GopStructure, IntraModeCounts, Packet, Preset};
 pub use error::{BitstreamError, ConfigError, Error};
 pub use frame::{Frame, Plane};
 pub use headers::{SequenceHeader, VideoInfo};

@@ -6,7 +6,9 @@ use crate::cpu::CpuLevel;
 use crate::dsp::{intra, transform};
 use crate::frame::{Frame, Plane};
 use crate::mv::Motion;
+use crate::nn_intra::{IntraPredictor, NN_MODE};
 use crate::quant::dequantize;
+use std::sync::Arc;
 
 /// Superblock size (log2, luma samples).
 pub const SB_LOG2: u32 = 6;
@@ -27,6 +29,8 @@ pub struct PicState {
     pub skip: Vec<bool>,
     /// Whether the luma transform block covering each 8x8 unit has coefficients.
     pub coded: Vec<bool>,
+    /// The learned intra predictor when the stream uses it.
+    pub nn_intra: Option<Arc<IntraPredictor>>,
     /// Coded width and height.
     pub w: usize,
     /// Coded height.
@@ -54,6 +58,7 @@ impl PicState {
             motion: vec![Motion::INTRA; (w / 8) * (h / 8)],
             skip: vec![false; (w / 8) * (h / 8)],
             coded: vec![false; (w / 8) * (h / 8)],
+            nn_intra: None,
             w,
             h,
         }
@@ -65,19 +70,7 @@ impl PicState {
     /// is a comparison of positions.
     #[inline]
     pub fn available(&self, xn: isize, yn: isize, cx: usize, cy: usize) -> bool {
-        if xn < 0 || yn < 0 || xn as usize >= self.w || yn as usize >= self.h {
-            return false;
-        }
-        let (xn, yn) = (xn as usize, yn as usize);
-        let (sbn, sbc) = (
-            (yn >> SB_LOG2, xn >> SB_LOG2),
-            (cy >> SB_LOG2, cx >> SB_LOG2),
-        );
-        if sbn != sbc {
-            return sbn < sbc;
-        }
-        let mask = (1 << SB_LOG2) - 1;
-        morton((xn & mask) >> 2, (yn & mask) >> 2) < morton((cx & mask) >> 2, (cy & mask) >> 2)
+        available((self.w, self.h), xn, yn, cx, cy)
     }
 
     /// Gathers the `4n+1` reference samples of the `n x n` block at (`x`, `y`)
@@ -92,49 +85,16 @@ impl PicState {
         cu: (usize, usize),
         refs: &mut [u8],
     ) {
-        let n = 1usize << log2n;
-        let ss = (plane > 0) as u32;
-        let p = &self.recon.planes[plane];
-        let mut avail = [false; 129];
-        let total = 4 * n + 1;
-        let luma = |sx: isize, sy: isize| (sx << ss, sy << ss);
-        for j in 0..2 * n {
-            let (sx, sy) = (x as isize - 1, (y + j) as isize);
-            let (lx, ly) = luma(sx, sy);
-            let i = 2 * n - 1 - j;
-            if self.available(lx, ly, cu.0, cu.1) {
-                avail[i] = true;
-                refs[i] = p.data[sy as usize * p.width + sx as usize];
-            }
-        }
-        {
-            let (sx, sy) = (x as isize - 1, y as isize - 1);
-            let (lx, ly) = luma(sx, sy);
-            if self.available(lx, ly, cu.0, cu.1) {
-                avail[2 * n] = true;
-                refs[2 * n] = p.data[sy as usize * p.width + sx as usize];
-            }
-        }
-        for i in 0..2 * n {
-            let (sx, sy) = ((x + i) as isize, y as isize - 1);
-            let (lx, ly) = luma(sx, sy);
-            if self.available(lx, ly, cu.0, cu.1) {
-                avail[2 * n + 1 + i] = true;
-                refs[2 * n + 1 + i] = p.data[sy as usize * p.width + sx as usize];
-            }
-        }
-        match avail[..total].iter().position(|&a| a) {
-            None => refs[..total].fill(128),
-            Some(first) => {
-                let v = refs[first];
-                refs[..first].fill(v);
-                for i in first + 1..total {
-                    if !avail[i] {
-                        refs[i] = refs[i - 1];
-                    }
-                }
-            }
-        }
+        gather_refs(
+            &self.recon.planes[plane],
+            (self.w, self.h),
+            plane,
+            x,
+            y,
+            log2n,
+            cu,
+            refs,
+        );
     }
 
     /// Intra-predicts the `n x n` block at (`x`, `y`) of `plane` into `dst` (`n*n`).
@@ -151,7 +111,44 @@ impl PicState {
     ) {
         let mut refs = [0u8; 129];
         self.gather_refs(plane, x, y, log2n, cu, &mut refs);
-        predict_from_refs(plane, log2n, mode, &refs, cpu, dst);
+        if mode == NN_MODE {
+            // Only luma transform blocks, their own availability reference, use it.
+            debug_assert!(plane == 0 && cu == (x, y));
+            let p = self
+                .nn_intra
+                .as_ref()
+                .expect("the learned mode is only parsed or chosen with a predictor");
+            let mut context = [0u8; crate::nn_intra::context_len(crate::nn_intra::MAX_LOG2)];
+            crate::nn_intra::gather_context(
+                &self.recon.planes[0],
+                (self.w, self.h),
+                x,
+                y,
+                log2n,
+                &refs,
+                &mut context,
+            );
+            p.predict(&context, log2n, dst);
+        } else {
+            predict_from_refs(plane, log2n, mode, &refs, cpu, dst);
+        }
+    }
+
+    /// Context index of the learned-mode flag of the luma block of side
+    /// `1 << log2n` at (`x`, `y`), or `None` where the flag is not coded (the
+    /// stream has no predictor, or the size has no network): the size class
+    /// times 3 plus how many of the left and above neighbours (as for the
+    /// most probable modes) use the learned mode.
+    pub fn nn_intra_ctx(&self, x: usize, y: usize, log2n: u32) -> Option<usize> {
+        if self.nn_intra.is_none() || !IntraPredictor::supports(log2n) {
+            return None;
+        }
+        let w4 = self.w / 4;
+        let left = x > 0 && self.luma_modes[(y / 4) * w4 + x / 4 - 1] == NN_MODE;
+        let above = y > 0
+            && ((y - 1) >> SB_LOG2) == (y >> SB_LOG2)
+            && self.luma_modes[(y / 4 - 1) * w4 + x / 4] == NN_MODE;
+        Some((log2n - crate::nn_intra::MIN_LOG2) as usize * 3 + left as usize + above as usize)
     }
 
     /// Writes `block` (`n*n`) into `plane` at (`x`, `y`).
@@ -231,7 +228,9 @@ impl PicState {
         } else {
             intra::DC
         };
-        crate::syntax::mpm_list(left, above)
+        // The learned mode counts as planar for its neighbours.
+        let plain = |m: u8| if m == NN_MODE { intra::PLANAR } else { m };
+        crate::syntax::mpm_list(plain(left), plain(above))
     }
 
     /// Context index of split_cu_flag for a node at (`x`, `y`) of size `log2`.
@@ -240,6 +239,84 @@ impl PicState {
         let left = x > 0 && (self.cu_log2[(y / 8) * w8 + x / 8 - 1] as u32) < log2;
         let above = y > 0 && (self.cu_log2[(y / 8 - 1) * w8 + x / 8] as u32) < log2;
         crate::syntax::split_ctx(log2, left, above)
+    }
+}
+
+/// Whether the luma sample at (`xn`, `yn`) of a picture of coded size
+/// `coded` is reconstructed before the block whose top-left luma sample is
+/// (`cx`, `cy`) (see [`PicState::available`]).
+#[inline]
+pub(crate) fn available(coded: (usize, usize), xn: isize, yn: isize, cx: usize, cy: usize) -> bool {
+    if xn < 0 || yn < 0 || xn as usize >= coded.0 || yn as usize >= coded.1 {
+        return false;
+    }
+    let (xn, yn) = (xn as usize, yn as usize);
+    let (sbn, sbc) = (
+        (yn >> SB_LOG2, xn >> SB_LOG2),
+        (cy >> SB_LOG2, cx >> SB_LOG2),
+    );
+    if sbn != sbc {
+        return sbn < sbc;
+    }
+    let mask = (1 << SB_LOG2) - 1;
+    morton((xn & mask) >> 2, (yn & mask) >> 2) < morton((cx & mask) >> 2, (cy & mask) >> 2)
+}
+
+/// Gathers the `4n+1` reference samples of the `n x n` block at (`x`, `y`)
+/// of plane `plane` (samples `p`) of a picture of coded luma size `coded`,
+/// substituting unavailable ones (see [`PicState::gather_refs`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gather_refs(
+    p: &Plane,
+    coded: (usize, usize),
+    plane: usize,
+    x: usize,
+    y: usize,
+    log2n: u32,
+    cu: (usize, usize),
+    refs: &mut [u8],
+) {
+    let n = 1usize << log2n;
+    let ss = (plane > 0) as u32;
+    let mut avail = [false; 129];
+    let total = 4 * n + 1;
+    let luma = |sx: isize, sy: isize| (sx << ss, sy << ss);
+    for j in 0..2 * n {
+        let (sx, sy) = (x as isize - 1, (y + j) as isize);
+        let (lx, ly) = luma(sx, sy);
+        let i = 2 * n - 1 - j;
+        if available(coded, lx, ly, cu.0, cu.1) {
+            avail[i] = true;
+            refs[i] = p.data[sy as usize * p.width + sx as usize];
+        }
+    }
+    {
+        let (sx, sy) = (x as isize - 1, y as isize - 1);
+        let (lx, ly) = luma(sx, sy);
+        if available(coded, lx, ly, cu.0, cu.1) {
+            avail[2 * n] = true;
+            refs[2 * n] = p.data[sy as usize * p.width + sx as usize];
+        }
+    }
+    for i in 0..2 * n {
+        let (sx, sy) = ((x + i) as isize, y as isize - 1);
+        let (lx, ly) = luma(sx, sy);
+        if available(coded, lx, ly, cu.0, cu.1) {
+            avail[2 * n + 1 + i] = true;
+            refs[2 * n + 1 + i] = p.data[sy as usize * p.width + sx as usize];
+        }
+    }
+    match avail[..total].iter().position(|&a| a) {
+        None => refs[..total].fill(128),
+        Some(first) => {
+            let v = refs[first];
+            refs[..first].fill(v);
+            for i in first + 1..total {
+                if !avail[i] {
+                    refs[i] = refs[i - 1];
+                }
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 use crate::dsp::intra::{DC, HOR, PLANAR, VER};
 use crate::entropy::{BinSink, Context, RangeDecoder};
 use crate::mv::{Mv, MERGE_CANDIDATES};
+use crate::nn_intra::NN_MODE;
 use crate::tables::{scan, ScanKind, LAST_GROUP_INDEX, LAST_GROUP_MIN};
 
 /// Largest coefficient level magnitude a stream may carry.
@@ -63,6 +64,8 @@ pub struct Contexts {
     pub root_cbf: [Context; 1],
     /// Learned loop filter superblock flags: luma, chroma; by neighbours on.
     pub nn_filter: [[Context; 3]; 2],
+    /// nn_intra_flag: 3 block sizes x neighbours using the learned mode.
+    pub nn_intra: [Context; 9],
 }
 
 impl Default for Contexts {
@@ -92,6 +95,7 @@ impl Default for Contexts {
             mvp: [c; 1],
             root_cbf: [c; 1],
             nn_filter: [[c; 3]; 2],
+            nn_intra: [c; 9],
         }
     }
 }
@@ -126,6 +130,12 @@ pub fn mpm_list(left: u8, above: u8) -> [u8; 3] {
 /// The four explicit chroma candidates for a given luma mode; index 4 is the
 /// derived mode (the luma mode itself).
 pub fn chroma_candidates(luma_mode: u8) -> [u8; 5] {
+    // The learned luma mode derives planar for chroma.
+    let luma_mode = if luma_mode == NN_MODE {
+        PLANAR
+    } else {
+        luma_mode
+    };
     let mut c = [PLANAR, VER, HOR, DC, luma_mode];
     for m in c.iter_mut().take(4) {
         if *m == luma_mode {
@@ -173,6 +183,25 @@ pub fn write_luma_mode<S: BinSink>(s: &mut S, ctx: &mut Contexts, mode: u8, mpm:
         let below = mpm.iter().filter(|&&m| m < mode).count() as u8;
         s.bypass_bits((mode - below) as u32, 5);
     }
+}
+
+/// A luma intra mode, preceded by nn_intra_flag where it is coded
+/// (`nn_ctx`: its context, from [`crate::recon::PicState::nn_intra_ctx`]).
+pub fn write_intra_luma<S: BinSink>(
+    s: &mut S,
+    ctx: &mut Contexts,
+    mode: u8,
+    mpm: &[u8; 3],
+    nn_ctx: Option<usize>,
+) {
+    if let Some(c) = nn_ctx {
+        s.encode(&mut ctx.nn_intra[c], mode == NN_MODE);
+        if mode == NN_MODE {
+            return;
+        }
+    }
+    debug_assert!(mode != NN_MODE, "the learned mode where it cannot be coded");
+    write_luma_mode(s, ctx, mode, mpm);
 }
 
 /// The chroma mode as an index into [`chroma_candidates`] (4 = derived).
@@ -731,6 +760,21 @@ pub fn read_luma_mode(d: &mut RangeDecoder, ctx: &mut Contexts, mpm: &[u8; 3]) -
         }
         mode
     }
+}
+
+/// Reads a luma intra mode with its nn_intra_flag where that is coded.
+pub fn read_intra_luma(
+    d: &mut RangeDecoder,
+    ctx: &mut Contexts,
+    mpm: &[u8; 3],
+    nn_ctx: Option<usize>,
+) -> u8 {
+    if let Some(c) = nn_ctx {
+        if d.decode(&mut ctx.nn_intra[c]) {
+            return NN_MODE;
+        }
+    }
+    read_luma_mode(d, ctx, mpm)
 }
 
 /// Reads the chroma mode index (4 = derived).

@@ -16,6 +16,7 @@ use crate::headers::{
 use crate::inter::RefPicture;
 use crate::mv::RefLists;
 use crate::nn_filter::{self, LoopFilter};
+use crate::nn_intra::{self, IntraPredictor};
 use crate::recon::crop;
 use rayon::prelude::*;
 use search::{FrameSearch, InterRefs, SearchParams};
@@ -97,6 +98,11 @@ pub struct EncoderConfig {
     /// The loop-filter model (`None`: the embedded default). A decoder must know
     /// the same model (by SHA-256) to decode the stream.
     pub nn_filter_model: Option<Arc<LoopFilter>>,
+    /// The learned intra mode may be used (default off: see `models/intra.md`).
+    pub nn_intra: bool,
+    /// The intra-predictor model (`None`: the embedded default). A decoder
+    /// must know the same model (by SHA-256) to decode the stream.
+    pub nn_intra_model: Option<Arc<IntraPredictor>>,
 }
 
 impl EncoderConfig {
@@ -127,7 +133,20 @@ impl EncoderConfig {
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,
+            // Off by default: the current model costs about 0.3 % (BD-rate,
+            // all intra) instead of saving; see models/intra.md.
+            nn_intra: false,
+            nn_intra_model: None,
         }
+    }
+
+    /// The intra predictor the stream uses, if any.
+    pub fn intra_predictor(&self) -> Option<Arc<IntraPredictor>> {
+        self.nn_intra.then(|| {
+            self.nn_intra_model
+                .clone()
+                .unwrap_or_else(IntraPredictor::default_model)
+        })
     }
 
     /// The loop filter the stream uses, if any.
@@ -192,6 +211,26 @@ pub struct Packet {
     pub recon: Frame,
     /// The frame's base QP (training tools use it as side information).
     pub qp: u8,
+    /// How the frame's intra luma blocks were predicted.
+    pub intra_modes: IntraModeCounts,
+}
+
+/// How a frame's intra luma transform blocks were predicted, by size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IntraModeCounts {
+    /// Intra luma transform blocks, index `log2(size) - 2` (4x4 to 32x32).
+    pub blocks: [u32; 4],
+    /// Of those, the blocks predicted by the learned mode.
+    pub learned: [u32; 4],
+}
+
+impl std::ops::AddAssign for IntraModeCounts {
+    fn add_assign(&mut self, o: IntraModeCounts) {
+        for i in 0..4 {
+            self.blocks[i] += o.blocks[i];
+            self.learned[i] += o.learned[i];
+        }
+    }
 }
 
 /// A reference picture held by the encoder, and where the decoder holds it.
@@ -271,6 +310,7 @@ impl Encoder {
             tools: Tools {
                 deblocking: self.cfg.deblock,
                 nn_filter: self.cfg.nn_filter,
+                nn_intra: self.cfg.nn_intra,
             },
             video_info: self.cfg.video_info,
             models: self
@@ -281,6 +321,10 @@ impl Encoder {
                     sha256: f.sha256(),
                 })
                 .into_iter()
+                .chain(self.cfg.intra_predictor().map(|p| ModelRef {
+                    role: nn_intra::ROLE,
+                    sha256: p.sha256(),
+                }))
                 .collect(),
         }
     }
@@ -551,11 +595,13 @@ impl Encoder {
         let (cfg, cpu) = (&self.cfg, self.cpu);
         let filter = cfg.loop_filter();
         let filter = filter.as_deref();
+        let intra = cfg.intra_predictor();
+        let intra = intra.as_ref();
         let results: Vec<(Packet, Arc<RefPicture>)> = self.pool.install(|| {
             plans
                 .par_iter()
                 .zip(frames.par_iter())
-                .map(|(plan, f)| encode_frame(cfg, &seq, plan, f, cpu, filter))
+                .map(|(plan, f)| encode_frame(cfg, &seq, plan, f, cpu, filter, intra))
                 .collect()
         });
         for (plan, (packet, picture)) in plans.iter().zip(results) {
@@ -629,6 +675,7 @@ fn encode_frame(
     frame: &Frame,
     cpu: CpuLevel,
     filter: Option<&LoopFilter>,
+    intra: Option<&Arc<IntraPredictor>>,
 ) -> (Packet, Arc<RefPicture>) {
     let (w, h) = (seq.coded_width(), seq.coded_height());
     let padded = pad_frame(frame, w, h);
@@ -670,7 +717,9 @@ fn encode_frame(
     let mut params = SearchParams::new(plan.qp, fh.chroma_qp_offset, cpu, cfg.rdoq, plan.lambda);
     apply_preset(&mut params, cfg.preset, plan.layer);
     let mut search = FrameSearch::new(&padded, params, inter);
+    search.st.nn_intra = intra.cloned();
     let mut enc = search.encode_blocks();
+    let intra_modes = search.intra_modes;
     let mut state = search.st;
     if fh.deblock {
         crate::deblock::deblock_frame(&mut state, &fh, &lists);
@@ -696,6 +745,7 @@ fn encode_frame(
         keyframe: plan.key,
         recon: crop(&state.recon, cfg.width, cfg.height),
         qp: plan.qp,
+        intra_modes,
     };
     (packet, picture)
 }

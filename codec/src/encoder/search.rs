@@ -7,6 +7,7 @@ use crate::entropy::{BinSink, BitCounter, RangeEncoder, COST_ONE_BIT};
 use crate::frame::Frame;
 use crate::inter::{predict_block, RefPicture, MAX_BLOCK};
 use crate::mv::{ColField, Motion, MotionEnv, Mv, RefLists, MERGE_CANDIDATES};
+use crate::nn_intra::NN_MODE;
 use crate::quant::{quantize, QuantParams};
 use crate::recon::{predict_from_refs, reconstruct, tx_kind, PicState, ReconScratch, SB_LOG2};
 use crate::syntax::{self, chroma_candidates, scan_for, Contexts};
@@ -127,6 +128,8 @@ pub(crate) struct FrameSearch<'a> {
     scratch: Box<TuScratch>,
     inter: Option<InterRefs>,
     mc: Box<McScratch>,
+    /// Intra luma blocks written so far, by size and learned or not.
+    pub intra_modes: super::IntraModeCounts,
 }
 
 /// Prediction buffers of inter CUs.
@@ -192,6 +195,7 @@ impl<'a> FrameSearch<'a> {
             scratch,
             inter,
             mc,
+            intra_modes: Default::default(),
         }
     }
 
@@ -407,14 +411,15 @@ impl<'a> FrameSearch<'a> {
             syntax::write_nxn(s, &mut self.ctx, nxn);
         }
         let (parts, pu_log2) = if nxn { (4, 2) } else { (1, log2) };
+        let tu_log2 = if nxn { 2 } else { log2.min(5) };
         for i in 0..parts {
             let (px, py) = (x + (i & 1) * 4, y + (i >> 1) * 4);
             let mpm = self.st.mpm(px, py);
-            syntax::write_luma_mode(s, &mut self.ctx, modes[i], &mpm);
+            let nn_ctx = self.st.nn_intra_ctx(px, py, tu_log2);
+            syntax::write_intra_luma(s, &mut self.ctx, modes[i], &mpm, nn_ctx);
             self.st.set_mode(px, py, pu_log2, modes[i]);
         }
         syntax::write_chroma_mode(s, &mut self.ctx, chroma_index);
-        let tu_log2 = if nxn { 2 } else { log2.min(5) };
         self.st.set_cu_maps(x, y, log2, tu_log2);
         self.st.set_motion(x, y, log2, Motion::INTRA, false);
         let chroma_mode = chroma_candidates(modes[0])[chroma_index as usize];
@@ -425,6 +430,11 @@ impl<'a> FrameSearch<'a> {
             } else {
                 (i - n_luma + 1, log2 - 1, chroma_mode)
             };
+            if plane == 0 {
+                let size = log2n as usize - 2;
+                self.intra_modes.blocks[size] += 1;
+                self.intra_modes.learned[size] += (mode == NN_MODE) as u32;
+            }
             let cb_coded = plane == 2 && cu.tus[n_luma].cbf;
             syntax::write_cbf(s, &mut self.ctx, plane, log2n, cb_coded, tu.cbf);
             if tu.cbf {
@@ -949,9 +959,9 @@ impl<'a> FrameSearch<'a> {
     }
 
     /// Rate of a luma mode given the most probable modes.
-    fn mode_bits(&mut self, mode: u8, mpm: &[u8; 3]) -> u64 {
+    fn mode_bits(&mut self, mode: u8, mpm: &[u8; 3], nn_ctx: Option<usize>) -> u64 {
         let ctx = &mut self.ctx;
-        bits_of(|c| syntax::write_luma_mode(c, ctx, mode, mpm))
+        bits_of(|c| syntax::write_intra_luma(c, ctx, mode, mpm, nn_ctx))
     }
 
     /// Luma modes worth a full rate-distortion check for the block at (x, y):
@@ -970,7 +980,8 @@ impl<'a> FrameSearch<'a> {
         let src = &self.src.planes[0];
         let mut pred = [0u8; 1024];
         let sqrt_lambda = self.p.lambda.sqrt();
-        let mut scored: Vec<(f64, u8)> = Vec::with_capacity(35);
+        let nn_ctx = self.st.nn_intra_ctx(x, y, log2n);
+        let mut scored: Vec<(f64, u8)> = Vec::with_capacity(36);
         for mode in 0..intra::NUM_MODES {
             predict_from_refs(0, log2n, mode, &refs, self.p.cpu, &mut pred[..n * n]);
             let satd = dist::satd(
@@ -982,7 +993,7 @@ impl<'a> FrameSearch<'a> {
                 n,
                 self.p.cpu,
             );
-            let bits = self.mode_bits(mode, mpm);
+            let bits = self.mode_bits(mode, mpm, nn_ctx);
             scored.push((
                 satd as f64 + sqrt_lambda * bits as f64 / COST_ONE_BIT as f64,
                 mode,
@@ -995,6 +1006,11 @@ impl<'a> FrameSearch<'a> {
             if !out.contains(&m) {
                 out.push(m);
             }
+        }
+        // The learned mode always gets a full check where it can be coded:
+        // its SATD ranks it poorly against how little residual it leaves.
+        if nn_ctx.is_some() {
+            out.push(NN_MODE);
         }
         out
     }
@@ -1014,7 +1030,7 @@ impl<'a> FrameSearch<'a> {
             if best.is_some() {
                 self.restore(x, y, log2, &before);
             }
-            let mode_bits = self.mode_bits(mode, mpm);
+            let mode_bits = self.mode_bits(mode, mpm, self.st.nn_intra_ctx(x, y, tu_log2));
             let mut cost = self.cost(0, mode_bits);
             let tu = 1usize << tu_log2;
             let per = (1usize << log2) / tu;
@@ -1053,7 +1069,7 @@ impl<'a> FrameSearch<'a> {
                     self.restore(px, py, 2, &before);
                 }
                 let o = self.code_tu(0, px, py, 2, mode, (px, py), false);
-                let mode_bits = self.mode_bits(mode, &mpm);
+                let mode_bits = self.mode_bits(mode, &mpm, self.st.nn_intra_ctx(px, py, 2));
                 let cost = self.cost(o.dist, o.bits + mode_bits);
                 if best.as_ref().is_none_or(|b| cost < b.0) {
                     best = Some((cost, mode, o.tu, self.snapshot(px, py, 2)));

@@ -359,7 +359,7 @@ fn conv2d_avx2(
 
 /// `(acc + 2^(shift-1)) >> shift`, clamped: round half up.
 #[inline]
-fn requantise(acc: i32, shift: u32, lo: i32, hi: i32) -> i16 {
+pub(crate) fn requantise(acc: i32, shift: u32, lo: i32, hi: i32) -> i16 {
     let v = if shift == 0 {
         acc
     } else {

@@ -37,6 +37,7 @@ fn avx2_padded_out(c: usize) -> usize {
     c
 }
 
+pub(crate) use engine::requantise;
 pub use engine::Engine;
 pub use format::{hex, identity, Layer, LayerOp, Model, ModelError, TensorSpec, ACC_BOUND};
 

@@ -317,11 +317,214 @@ impl QatRestoration {
     }
 }
 
+/// Sizes served by the learned intra predictor: N = 4, 8, 16.
+const INTRA_SIZES: usize = 3;
+
+/// The learned intra predictor's networks (see `crate::nn_intra`): per block
+/// size N = 4 << k, a stack of dense layers from the `4N+1` references minus
+/// their DC value (`-128..=127`) through ReLU hidden layers to the `N*N`
+/// prediction minus that value. Dense layers train as 1x1 convolutions on
+/// 1x1 inputs, which is the same arithmetic.
+pub struct QatIntra {
+    /// Per block size, the layers in order.
+    pub nets: Vec<Vec<QatConv>>,
+}
+
+impl QatIntra {
+    /// Fresh networks with `hidden[k]` as the hidden widths of size k
+    /// (variables `s{k}.fc{i}.w/b` under `path`).
+    pub fn new(path: &nn::Path, hidden: &[Vec<i64>]) -> QatIntra {
+        assert_eq!(
+            hidden.len(),
+            INTRA_SIZES,
+            "one hidden-width list per block size"
+        );
+        let nets = hidden
+            .iter()
+            .enumerate()
+            .map(|(k, widths)| {
+                let n = 4i64 << k;
+                let mut dims = vec![crate::nn_intra::context_len(2 + k as u32) as i64];
+                dims.extend(widths);
+                dims.push(n * n);
+                let p = path / format!("s{k}");
+                (0..dims.len() - 1)
+                    .map(|i| {
+                        let last = i + 2 == dims.len();
+                        let in_scale = if i == 0 { SAMPLE_SCALE } else { HIDDEN_SCALE };
+                        let (range, out_scale, gain) = if last {
+                            ((-128, 127), SAMPLE_SCALE, 0.5)
+                        } else {
+                            ((0, 255), HIDDEN_SCALE, 1.0)
+                        };
+                        QatConv::new(
+                            &p,
+                            &format!("fc{i}"),
+                            (dims[i], dims[i + 1], 1),
+                            range,
+                            (in_scale, out_scale),
+                            gain,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        QatIntra { nets }
+    }
+
+    /// Rebuilds the networks from a checkpoint's variables.
+    pub fn from_variables(vars: &[(String, Tensor)]) -> Result<QatIntra, String> {
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.to_kind(Kind::Float))
+        };
+        let mut nets = Vec::new();
+        for k in 0..INTRA_SIZES {
+            let n = 4i64 << k;
+            let mut layers: Vec<QatConv> = Vec::new();
+            while let (Some(w), Some(b)) = (
+                get(&format!("s{k}.fc{}.w", layers.len())),
+                get(&format!("s{k}.fc{}.b", layers.len())),
+            ) {
+                let sz = w.size();
+                let want_in = layers
+                    .last()
+                    .map_or(crate::nn_intra::context_len(2 + k as u32) as i64, |l| {
+                        l.w.size()[0]
+                    });
+                if sz.len() != 4 || sz[1] != want_in || sz[2] != 1 || sz[3] != 1 {
+                    return Err(format!(
+                        "s{k}.fc{}: expected [out][{want_in}][1][1] weights, got {sz:?}",
+                        layers.len()
+                    ));
+                }
+                layers.push(QatConv {
+                    w,
+                    b,
+                    lo: 0,
+                    hi: 255,
+                    w_mult: 0.0,
+                    b_mult: 0.0,
+                });
+            }
+            if layers.last().map(|l| l.w.size()[0]) != Some(n * n) {
+                return Err(format!("s{k}: the last layer must have {} outputs", n * n));
+            }
+            let count = layers.len();
+            for (i, l) in layers.iter_mut().enumerate() {
+                let in_scale = if i == 0 { SAMPLE_SCALE } else { HIDDEN_SCALE };
+                let (lo, hi, out_scale) = if i + 1 == count {
+                    (-128, 127, SAMPLE_SCALE)
+                } else {
+                    (0, 255, HIDDEN_SCALE)
+                };
+                (l.lo, l.hi, l.w_mult, l.b_mult) = (lo, hi, out_scale / in_scale, out_scale);
+            }
+            nets.push(layers);
+        }
+        Ok(QatIntra { nets })
+    }
+
+    /// The network of size `k` on `x` (`[batch][4N+1]`, integer-valued,
+    /// -128..=127): `[batch][N*N]`. With `quantise` false, the float network.
+    pub fn forward(&self, k: usize, x: &Tensor, quantise: bool) -> Tensor {
+        let b = x.size()[0];
+        let mut h = x.reshape([b, -1, 1, 1]);
+        for l in &self.nets[k] {
+            h = l.forward(&h, quantise);
+        }
+        h.reshape([b, -1])
+    }
+
+    /// The trained networks as one integer model (input and output k: size k).
+    pub fn export(&self) -> Model {
+        let inputs: Vec<TensorSpec> = (0..INTRA_SIZES)
+            .map(|k| TensorSpec {
+                channels: crate::nn_intra::context_len(2 + k as u32),
+                lo: -128,
+                hi: 127,
+            })
+            .collect();
+        let mut layers = Vec::new();
+        let mut outputs = Vec::new();
+        for (k, net) in self.nets.iter().enumerate() {
+            let mut operand = k;
+            for l in net {
+                let mut layer = l.export(operand);
+                if let LayerOp::Conv2d {
+                    shift,
+                    weights,
+                    bias,
+                    ..
+                } = layer.op
+                {
+                    let in_features = weights.len() / layer.out.channels;
+                    layer.op = LayerOp::Dense {
+                        in_features,
+                        shift,
+                        weights,
+                        bias,
+                    };
+                }
+                layers.push(layer);
+                operand = inputs.len() + layers.len() - 1;
+            }
+            outputs.push(operand);
+        }
+        Model {
+            inputs,
+            layers,
+            outputs,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nn::Engine;
     use tch::{nn::VarStore, Device};
+
+    /// The exported intra predictor (dense layers) computes exactly the
+    /// training forward pass, through the codec's own predictor.
+    #[test]
+    fn intra_export_equals_training_forward() {
+        tch::manual_seed(11);
+        let vs = VarStore::new(Device::Cpu);
+        let net = QatIntra::new(&vs.root(), &[vec![16], vec![24, 24], vec![32]]);
+        let model = net.export();
+        let p = crate::nn_intra::IntraPredictor::from_bytes(&model.to_bytes())
+            .expect("exported predictor is valid");
+        for k in 0..INTRA_SIZES {
+            let n = 4i64 << k;
+            let ins = crate::nn_intra::context_len(2 + k as u32);
+            let x = Tensor::randint_low(-128, 128, [5, ins as i64], (Kind::Float, Device::Cpu));
+            let want: Vec<f32> =
+                Vec::try_from(tch::no_grad(|| net.forward(k, &x, true)).flatten(0, -1))
+                    .expect("float");
+            let xi: Vec<i16> = Vec::<f32>::try_from(x.flatten(0, -1))
+                .expect("float")
+                .into_iter()
+                .map(|v| v as i16)
+                .collect();
+            let nn = (n * n) as usize;
+            let mut nonzero = 0;
+            for b in 0..5 {
+                let mut out = [0i16; 256];
+                p.run_network(2 + k as u32, &xi[b * ins..(b + 1) * ins], &mut out);
+                for i in 0..nn {
+                    assert_eq!(
+                        out[i] as f32,
+                        want[b * nn + i],
+                        "size {k} block {b} sample {i}"
+                    );
+                    nonzero += (out[i] != 0) as usize;
+                }
+            }
+            assert!(nonzero > 0, "the test network must predict something");
+        }
+    }
 
     /// The exported model run by the integer engine equals the training
     /// forward pass exactly, for random weights and inputs.

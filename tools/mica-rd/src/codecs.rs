@@ -129,6 +129,9 @@ impl Codec {
         if v.no_nn_filter {
             label.push_str(", learned loop filter off");
         }
+        if v.nn_intra {
+            label.push_str(", learned intra on");
+        }
         Codec {
             name: name.into(),
             label,
@@ -174,6 +177,8 @@ pub struct MicaVariant {
     pub no_nn_filter: bool,
     /// All frames coded as keyframes.
     pub all_intra: bool,
+    /// The learned intra mode on (the encoder's default is off).
+    pub nn_intra: bool,
 }
 
 impl MicaVariant {
@@ -182,20 +187,26 @@ impl MicaVariant {
         let mut v = Vec::new();
         for all_intra in [false, true] {
             for no_nn_filter in [false, true] {
-                let mut name = String::from("mica");
-                if all_intra {
-                    name.push_str("-intra");
+                for nn_intra in [false, true] {
+                    let mut name = String::from("mica");
+                    if all_intra {
+                        name.push_str("-intra");
+                    }
+                    if no_nn_filter {
+                        name.push_str("-nofilter");
+                    }
+                    if nn_intra {
+                        name.push_str("-nnintra");
+                    }
+                    v.push((
+                        name,
+                        MicaVariant {
+                            no_nn_filter,
+                            all_intra,
+                            nn_intra,
+                        },
+                    ));
                 }
-                if no_nn_filter {
-                    name.push_str("-nofilter");
-                }
-                v.push((
-                    name,
-                    MicaVariant {
-                        no_nn_filter,
-                        all_intra,
-                    },
-                ));
             }
         }
         v
@@ -264,6 +275,7 @@ fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -
     let mut cfg = EncoderConfig::new(clip.width, clip.height);
     cfg.qp = q as u8;
     cfg.nn_filter = !v.no_nn_filter;
+    cfg.nn_intra = v.nn_intra;
     if v.all_intra {
         cfg.gop = mica::GopStructure::IntraOnly;
     }

@@ -55,7 +55,7 @@ enum Command {
     },
 }
 
-/// Converts a restoration-network checkpoint into a model file.
+/// Converts a training checkpoint (loop filter or intra predictor) into a model file.
 #[cfg(feature = "torch")]
 fn convert(checkpoint: &std::path::Path, output: &std::path::Path) -> Result<()> {
     if !checkpoint.is_file() {
@@ -66,9 +66,15 @@ fn convert(checkpoint: &std::path::Path, output: &std::path::Path) -> Result<()>
     }
     let vars = tch::Tensor::load_multi(checkpoint)
         .with_context(|| format!("cannot read checkpoint {}", checkpoint.display()))?;
-    let net = mica::nn::qat::QatRestoration::from_variables(&vars)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", checkpoint.display()))?;
-    let bytes = net.export().to_bytes();
+    // Intra-predictor checkpoints name their layers s{size}.fc{i}.
+    let intra = vars.iter().any(|(name, _)| name.starts_with("s0.fc0."));
+    let model = if intra {
+        mica::nn::qat::QatIntra::from_variables(&vars).map(|n| n.export())
+    } else {
+        mica::nn::qat::QatRestoration::from_variables(&vars).map(|n| n.export())
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", checkpoint.display()))?;
+    let bytes = model.to_bytes();
     let id = mica_cli::write_model(output, &bytes)?;
     println!("{} ({} bytes, sha256 {id})", output.display(), bytes.len());
     Ok(())

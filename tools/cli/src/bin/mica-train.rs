@@ -11,7 +11,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use mica::nn::qat::{QatRestoration, RestorationShape};
+use mica::nn::qat::{QatIntra, QatRestoration, RestorationShape};
 use mica::nn_filter::side_info;
 use mica::y4m::Y4mReader;
 use mica::{Encoder, EncoderConfig, Frame};
@@ -31,6 +31,66 @@ struct Args {
 enum Command {
     /// Train the in-loop restoration filter.
     Filter(FilterArgs),
+    /// Train the learned intra predictor.
+    Intra(IntraArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct IntraArgs {
+    /// Folder of training y4m files (never the test clips).
+    #[arg(long, default_value = "../shared/media/train")]
+    train_dir: PathBuf,
+    /// The model to write.
+    #[arg(long, default_value = "models/intra.micanet")]
+    out: PathBuf,
+    /// The checkpoint to write (libtorch VarStore).
+    #[arg(long, default_value = "models/intra.ckpt")]
+    checkpoint: PathBuf,
+    /// QPs the training material is encoded at (all-intra, learned tools off).
+    #[arg(long, value_delimiter = ',', default_value = "22,27,32,37,42")]
+    qps: Vec<u8>,
+    /// Frames taken per clip (every `frame_step`-th from the start).
+    #[arg(long, default_value_t = 4)]
+    frames: usize,
+    /// Distance between the frames taken.
+    #[arg(long, default_value_t = 5)]
+    frame_step: usize,
+    /// Hidden widths of the 4x4, 8x8 and 16x16 networks (each: widths joined by 'x').
+    #[arg(long, value_delimiter = ',', default_value = "64x64,128x128,128x128")]
+    hidden: Vec<String>,
+    /// Training steps (each: one batch per block size).
+    #[arg(long, default_value_t = 20000)]
+    steps: usize,
+    /// Blocks per batch.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Fraction of the steps trained in float before quantisation-aware training.
+    #[arg(long, default_value_t = 0.3)]
+    float_fraction: f64,
+    /// Peak learning rate (Adam, cosine decay).
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// Seed of initialisation and sampling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Loss: `mse` (every block alike) or `best` (the error that remains
+    /// after choosing between the network and the best traditional mode per
+    /// block, plus `--mse-weight` times the plain error): `best` lets the
+    /// network specialise in the blocks the traditional modes predict badly.
+    #[arg(long, default_value = "mse", value_parser = ["mse", "best"])]
+    loss: String,
+    /// Weight of the plain squared error in the `best` loss.
+    #[arg(long, default_value_t = 0.05)]
+    mse_weight: f64,
+    /// Start from this checkpoint (same hidden widths) instead of a fresh initialisation.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Train on CUDA when available.
+    #[arg(long)]
+    cuda: bool,
+    /// libtorch threads (0: its default).
+    #[arg(long, default_value_t = 0)]
+    threads: i32,
 }
 
 #[derive(clap::Args, Debug)]
@@ -398,10 +458,374 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
     Ok(())
 }
 
+/// Training blocks of one size: references (`4N+1` each) and original samples (`N*N` each).
+#[derive(Default)]
+struct IntraBlocks {
+    refs: Vec<u8>,
+    orig: Vec<u8>,
+    /// Squared error of the best traditional mode per block.
+    best: Vec<f32>,
+}
+
+impl IntraBlocks {
+    fn len(&self, log2n: u32) -> usize {
+        self.orig.len() >> (2 * log2n)
+    }
+}
+
+const INTRA_SIZES: usize = 3;
+
+/// Encodes the chosen frames all-intra with deblocking and the learned tools
+/// off (so the reconstruction is what intra prediction reads) and collects
+/// every aligned luma block of each size with its references.
+fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.train_dir)
+        .with_context(|| format!("cannot list {}", args.train_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "y4m"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no y4m files in {}", args.train_dir.display());
+    }
+    let mut sets: [IntraBlocks; INTRA_SIZES] = Default::default();
+    for file in &files {
+        let (all, header) = read_clip(file, args.frames.max(1) * args.frame_step.max(1))?;
+        let frames: Vec<Frame> = all
+            .into_iter()
+            .step_by(args.frame_step.max(1))
+            .take(args.frames.max(1))
+            .collect();
+        for &qp in &args.qps {
+            let t = Instant::now();
+            let mut cfg = EncoderConfig::new(header.width, header.height);
+            cfg.qp = qp;
+            cfg.gop = mica::GopStructure::IntraOnly;
+            cfg.deblock = false;
+            cfg.nn_filter = false;
+            cfg.nn_intra = false;
+            let mut enc = Encoder::new(cfg)?;
+            let mut recon = Vec::new();
+            for f in &frames {
+                enc.send_frame(f.clone())?;
+                while let Some(p) = enc.receive_packet() {
+                    recon.push(p);
+                }
+            }
+            enc.flush();
+            while let Some(p) = enc.receive_packet() {
+                recon.push(p);
+            }
+            recon.sort_by_key(|p| p.frame_number);
+            for (p, orig) in recon.iter().zip(&frames) {
+                let (rec, src) = (&p.recon.planes[0], &orig.planes[0]);
+                for (k, set) in sets.iter_mut().enumerate() {
+                    let log2n = 2 + k as u32;
+                    let n = 1usize << log2n;
+                    let len = mica::nn_intra::context_len(log2n);
+                    let mut context = [0u8; 256];
+                    for y in (0..rec.height - n + 1).step_by(n) {
+                        for x in (0..rec.width - n + 1).step_by(n) {
+                            mica::nn_intra::block_context(rec, x, y, log2n, &mut context);
+                            set.refs.extend_from_slice(&context[..len]);
+                            for r in 0..n {
+                                set.orig.extend_from_slice(&src.row(y + r)[x..x + n]);
+                            }
+                        }
+                    }
+                }
+            }
+            eprintln!(
+                "collected {} QP {qp}: {} frames in {:.1} s, blocks {} / {} / {}",
+                file.file_name().unwrap_or_default().to_string_lossy(),
+                recon.len(),
+                t.elapsed().as_secs_f64(),
+                sets[0].len(2),
+                sets[1].len(3),
+                sets[2].len(4)
+            );
+        }
+    }
+    for (k, set) in sets.iter_mut().enumerate() {
+        let log2n = 2 + k as u32;
+        let n = 1usize << log2n;
+        let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
+        let mut pred = [0u8; 256];
+        set.best = (0..set.len(log2n))
+            .map(|i| {
+                let (r, o) = (
+                    &set.refs[i * nr..i * nr + 4 * n + 1],
+                    &set.orig[i * nn..(i + 1) * nn],
+                );
+                (0..35u8)
+                    .map(|mode| {
+                        mica::nn_intra::traditional_prediction(r, log2n, mode, &mut pred[..nn]);
+                        pred[..nn]
+                            .iter()
+                            .zip(o)
+                            .map(|(&p, &v)| (p as i32 - v as i32).pow(2))
+                            .sum::<i32>()
+                    })
+                    .min()
+                    .unwrap_or(0) as f32
+            })
+            .collect();
+    }
+    Ok(sets)
+}
+
+/// A batch of blocks of size `log2n`: (network input, DC, original), with
+/// blocks transposed when `transpose` (a transposed block's references are
+/// the original's in reverse order).
+fn intra_batch(
+    set: &IntraBlocks,
+    ids: &[usize],
+    log2n: u32,
+    transpose: &[bool],
+    device: Device,
+) -> (Tensor, Tensor, Tensor, Tensor) {
+    let n = 1usize << log2n;
+    let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
+    let mut input = Vec::with_capacity(ids.len() * nr);
+    let mut dcs = Vec::with_capacity(ids.len());
+    let best: Vec<f32> = ids.iter().map(|&i| set.best[i]).collect();
+    let mut orig = Vec::with_capacity(ids.len() * nn);
+    let mut x = [0i16; 256];
+    let mut refs = [0u8; 256];
+    for (&i, &t) in ids.iter().zip(transpose) {
+        let r = &set.refs[i * nr..(i + 1) * nr];
+        let o = &set.orig[i * nn..(i + 1) * nn];
+        if t {
+            // Each line reversed: left column and top row swap places.
+            let mut at = 0;
+            for line in 0..mica::nn_intra::LINES {
+                let len = 4 * n + 2 * line + 1;
+                for (d, s) in refs[at..at + len]
+                    .iter_mut()
+                    .zip(r[at..at + len].iter().rev())
+                {
+                    *d = *s;
+                }
+                at += len;
+            }
+        } else {
+            refs[..nr].copy_from_slice(r);
+        }
+        let dc = mica::nn_intra::network_input(&refs[..nr], log2n, &mut x);
+        dcs.push(dc as f32);
+        input.extend(x[..nr].iter().map(|&v| v as f32));
+        for row in 0..n {
+            for col in 0..n {
+                let v = if t {
+                    o[col * n + row]
+                } else {
+                    o[row * n + col]
+                };
+                orig.push(v as f32);
+            }
+        }
+    }
+    let b = ids.len() as i64;
+    (
+        Tensor::from_slice(&input)
+            .reshape([b, nr as i64])
+            .to_device(device),
+        Tensor::from_slice(&dcs).reshape([b, 1]).to_device(device),
+        Tensor::from_slice(&orig)
+            .reshape([b, nn as i64])
+            .to_device(device),
+        Tensor::from_slice(&best).to_device(device),
+    )
+}
+
+/// Held-out report of size `log2n`: mean squared error of the network, of
+/// planar, and of the best traditional mode per block, and the share of
+/// blocks where the network beats every traditional mode.
+fn intra_report(
+    net: &QatIntra,
+    set: &IntraBlocks,
+    ids: &[usize],
+    log2n: u32,
+    device: Device,
+) -> (f64, f64, f64, f64, f64) {
+    let _g = tch::no_grad_guard();
+    let k = (log2n - 2) as usize;
+    let n = 1usize << log2n;
+    let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
+    let (mut e_net, mut e_planar, mut e_best, mut wins) = (0.0, 0.0, 0.0, 0usize);
+    let mut e_choice = 0.0;
+    let mut pred = [0u8; 256];
+    for chunk in ids.chunks(512) {
+        let flags = vec![false; chunk.len()];
+        let (x, dc, orig, _) = intra_batch(set, chunk, log2n, &flags, device);
+        let out = (net.forward(k, &x, true) + &dc).clamp(0.0, 255.0);
+        let err: Vec<f64> = Vec::try_from(
+            (out - &orig)
+                .square()
+                .sum_dim_intlist(1, false, Kind::Double)
+                .to_device(Device::Cpu),
+        )
+        .expect("float");
+        for (&i, &en) in chunk.iter().zip(&err) {
+            let r = &set.refs[i * nr..i * nr + 4 * n + 1];
+            let o = &set.orig[i * nn..(i + 1) * nn];
+            let mut best = f64::INFINITY;
+            for mode in 0..35u8 {
+                mica::nn_intra::traditional_prediction(r, log2n, mode, &mut pred[..nn]);
+                let e: f64 = pred[..nn]
+                    .iter()
+                    .zip(o)
+                    .map(|(&p, &v)| (p as f64 - v as f64).powi(2))
+                    .sum();
+                if mode == 0 {
+                    e_planar += e;
+                }
+                best = best.min(e);
+            }
+            e_best += best;
+            e_net += en;
+            e_choice += en.min(best);
+            wins += (en < best) as usize;
+        }
+    }
+    let count = (ids.len() * nn) as f64;
+    (
+        e_net / count,
+        e_planar / count,
+        e_best / count,
+        e_choice / count,
+        wins as f64 / ids.len() as f64,
+    )
+}
+
+fn train_intra(args: &IntraArgs) -> Result<()> {
+    if args.threads > 0 {
+        tch::set_num_threads(args.threads);
+    }
+    tch::manual_seed(args.seed as i64);
+    let device = if args.cuda && tch::Cuda::is_available() {
+        Device::Cuda(0)
+    } else {
+        Device::Cpu
+    };
+    let hidden: Vec<Vec<i64>> = args
+        .hidden
+        .iter()
+        .map(|h| {
+            h.split('x')
+                .map(|w| w.trim().parse::<i64>())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<_, _>>()
+        .context("--hidden: widths are numbers joined by 'x'")?;
+    if hidden.len() != INTRA_SIZES || hidden.iter().flatten().any(|&w| !(1..=256).contains(&w)) {
+        bail!("--hidden takes 3 lists (4x4, 8x8, 16x16) of widths in 1..=256");
+    }
+    let t0 = Instant::now();
+    let sets = collect_intra(args)?;
+    let mut rng = Rng(args.seed);
+    // Every 20th block is held out; the report uses up to 3000 of them per size.
+    let mut train_ids: Vec<Vec<usize>> = Vec::new();
+    let mut held_ids: Vec<Vec<usize>> = Vec::new();
+    for (k, set) in sets.iter().enumerate() {
+        let count = set.len(2 + k as u32);
+        if count < 1000 {
+            bail!("too few {0}x{0} training blocks ({count})", 4 << k);
+        }
+        let (held, train): (Vec<usize>, Vec<usize>) = (0..count).partition(|i| i % 20 == 0);
+        let stride = held.len().div_ceil(3000);
+        held_ids.push(held.into_iter().step_by(stride).collect());
+        train_ids.push(train);
+    }
+    eprintln!(
+        "{} / {} / {} training blocks ({:.0} s)",
+        train_ids[0].len(),
+        train_ids[1].len(),
+        train_ids[2].len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let vs = nn::VarStore::new(device);
+    let net = QatIntra::new(&vs.root(), &hidden);
+    let mut vs = vs;
+    if let Some(init) = &args.init {
+        vs.load(init)
+            .with_context(|| format!("cannot start from {}", init.display()))?;
+    }
+    let mut opt = nn::Adam::default().build(&vs, args.lr)?;
+    let t1 = Instant::now();
+    let mut running = [0.0f64; INTRA_SIZES];
+    let best_loss = args.loss == "best";
+    for step in 0..args.steps {
+        let lr = 1e-2 * args.lr
+            + 0.5
+                * (args.lr - 1e-2 * args.lr)
+                * (1.0 + (std::f64::consts::PI * step as f64 / args.steps as f64).cos());
+        opt.set_lr(lr);
+        let quantise = step as f64 >= args.float_fraction * args.steps as f64;
+        let mut loss = Tensor::zeros([], (Kind::Float, device));
+        for k in 0..INTRA_SIZES {
+            let ids: Vec<usize> = (0..args.batch)
+                .map(|_| train_ids[k][rng.below(train_ids[k].len())])
+                .collect();
+            let flips: Vec<bool> = (0..args.batch).map(|_| rng.next() & 1 == 1).collect();
+            let (x, dc, orig, best) = intra_batch(&sets[k], &ids, 2 + k as u32, &flips, device);
+            let out = (net.forward(k, &x, quantise) + &dc).clamp(0.0, 255.0);
+            let nn = (16i64 << (2 * k)) as f64;
+            let sse = (out - &orig)
+                .square()
+                .sum_dim_intlist(1, false, Kind::Float);
+            running[k] += sse.mean(Kind::Float).double_value(&[]) / nn;
+            let l = if best_loss {
+                (sse.minimum(&best).mean(Kind::Float) + sse.mean(Kind::Float) * args.mse_weight)
+                    / nn
+            } else {
+                sse.mean(Kind::Float) / nn
+            };
+            loss = loss + l;
+        }
+        opt.backward_step(&loss);
+        if (step + 1) % 1000 == 0 || step + 1 == args.steps {
+            eprintln!(
+                "step {:5}  train mse 4x4 {:.2}  8x8 {:.2}  16x16 {:.2}  lr {:.2e}  {:.0} s",
+                step + 1,
+                running[0] / 1000.0,
+                running[1] / 1000.0,
+                running[2] / 1000.0,
+                lr,
+                t1.elapsed().as_secs_f64()
+            );
+            running = [0.0; INTRA_SIZES];
+        }
+    }
+    for k in 0..INTRA_SIZES {
+        let (e_net, e_planar, e_best, e_choice, wins) =
+            intra_report(&net, &sets[k], &held_ids[k], 2 + k as u32, device);
+        eprintln!(
+            "held-out {0}x{0}: mse network {e_net:.2}, planar {e_planar:.2}, best of 35 modes \
+             {e_best:.2}, best of network and modes {e_choice:.2} ({2:+.1} %); network better \
+             than every mode on {1:.1} % of blocks",
+            4 << k,
+            100.0 * wins,
+            100.0 * (e_choice / e_best - 1.0)
+        );
+    }
+    vs.save(&args.checkpoint)
+        .with_context(|| format!("cannot write {}", args.checkpoint.display()))?;
+    let bytes = net.export().to_bytes();
+    let sha = mica_cli::write_model(&args.out, &bytes)?;
+    eprintln!(
+        "wrote {} ({} bytes, sha256 {sha})",
+        args.out.display(),
+        bytes.len()
+    );
+    Ok(())
+}
+
 fn main() {
     let args = Args::parse();
     let r = match &args.command {
         Command::Filter(a) => train_filter(a),
+        Command::Intra(a) => train_intra(a),
     };
     if let Err(e) = r {
         eprintln!("mica-train: error: {e:#}");

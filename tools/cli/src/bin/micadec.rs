@@ -9,6 +9,7 @@ use clap::Parser;
 use mica::cpu::CpuLevel;
 use mica::ivf::IvfReader;
 use mica::nn_filter::LoopFilter;
+use mica::nn_intra::IntraPredictor;
 use mica::y4m::Y4mWriter;
 use mica::{Decoder, DecoderConfig};
 use mica_cli::{open_input, Output, SampleMd5, EXIT_FAILURE};
@@ -30,7 +31,8 @@ struct Args {
     /// Kernel level: scalar or avx2 (default: best available; MICA_CPU=scalar also forces scalar).
     #[arg(long)]
     cpu: Option<String>,
-    /// Loop-filter models (.micanet) besides the embedded default; streams name models by SHA-256.
+    /// Learned models (.micanet: loop filters or intra predictors) besides the
+    /// embedded defaults; streams name models by SHA-256.
     #[arg(long)]
     model: Vec<PathBuf>,
 }
@@ -57,14 +59,29 @@ fn run(args: &Args) -> Result<()> {
     let mut reader = IvfReader::new(open_input(&args.input)?)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
     let mut filters = Vec::new();
+    let mut intra_predictors = Vec::new();
     for path in &args.model {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
-        let f = LoopFilter::from_bytes(&bytes)
-            .with_context(|| format!("{} is not a usable loop-filter model", path.display()))?;
-        filters.push(Arc::new(f));
+        // The model's shape says which tool it serves.
+        match LoopFilter::from_bytes(&bytes) {
+            Ok(f) => filters.push(Arc::new(f)),
+            Err(filter_err) => match IntraPredictor::from_bytes(&bytes) {
+                Ok(p) => intra_predictors.push(Arc::new(p)),
+                Err(_) => {
+                    return Err(anyhow::Error::new(filter_err).context(format!(
+                        "{} is not a usable model (neither a loop filter nor an intra predictor)",
+                        path.display()
+                    )))
+                }
+            },
+        }
     }
-    let mut decoder = Decoder::new(DecoderConfig { cpu, filters });
+    let mut decoder = Decoder::new(DecoderConfig {
+        cpu,
+        filters,
+        intra_predictors,
+    });
     let mut writer: Option<Y4mWriter<Output>> = None;
     let mut md5 = SampleMd5::default();
     let mut emit = |decoder: &mut Decoder, writer: &mut Option<Y4mWriter<Output>>| -> Result<()> {

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mica::cpu::CpuLevel;
 use mica::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
 use mica::nn_filter::LoopFilter;
+use mica::nn_intra::IntraPredictor;
 use mica::y4m::{Y4mReader, Y4mWriter};
 use mica::{Encoder, EncoderConfig, GopStructure, Preset, VideoInfo};
 use mica_cli::{open_input, Output, PsnrAccumulator, SampleMd5, EXIT_FAILURE};
@@ -67,6 +68,14 @@ struct Args {
     /// the decoder needs the same file: micadec --model).
     #[arg(long)]
     nn_filter_model: Option<PathBuf>,
+    /// The learned intra prediction mode: on or off for the whole stream
+    /// (off by default: the current model does not pay, see models/intra.md).
+    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    nn_intra: String,
+    /// Intra-predictor model to use instead of the embedded default
+    /// (.micanet; the decoder needs the same file: micadec --model).
+    #[arg(long)]
+    nn_intra_model: Option<PathBuf>,
     /// Switch rate-distortion optimised quantisation off.
     #[arg(long)]
     no_rdoq: bool,
@@ -131,6 +140,14 @@ fn run(args: &Args) -> Result<()> {
     if let Some(path) = &args.nn_filter_model {
         cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
     }
+    cfg.nn_intra = args.nn_intra == "on";
+    if let Some(path) = &args.nn_intra_model {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+        let p = IntraPredictor::from_bytes(&bytes)
+            .with_context(|| format!("{} is not a usable intra-predictor model", path.display()))?;
+        cfg.nn_intra_model = Some(Arc::new(p));
+    }
     let mut encoder = Encoder::new(cfg.clone())?;
     let seq = encoder.sequence_header();
 
@@ -167,6 +184,7 @@ fn run(args: &Args) -> Result<()> {
     let mut md5 = SampleMd5::default();
     let mut bytes = 0u64;
     let mut frames = 0u64;
+    let mut intra_modes = mica::IntraModeCounts::default();
     // Packets come in coding order; the reconstruction is written (and
     // hashed) in display order, as a decoder outputs it.
     let mut drain = |encoder: &mut Encoder,
@@ -181,6 +199,7 @@ fn run(args: &Args) -> Result<()> {
             psnr.add(&src, &packet.recon);
             bytes += packet.data.len() as u64;
             frames += 1;
+            intra_modes += packet.intra_modes;
             ivf.write(&packet.data, packet.frame_number as u64)?;
             recon_pending.insert(packet.frame_number, packet.recon);
             while let Some(f) = recon_pending.remove(&next_recon) {
@@ -225,6 +244,23 @@ fn run(args: &Args) -> Result<()> {
             bytes as f64 * 8.0 / seconds / 1000.0,
             frames as f64 / elapsed
         );
+        if cfg.nn_intra && intra_modes.blocks.iter().any(|&b| b > 0) {
+            let shares: Vec<String> = (0..3)
+                .map(|i| {
+                    let (b, l) = (intra_modes.blocks[i], intra_modes.learned[i]);
+                    let pct = if b > 0 {
+                        100.0 * l as f64 / b as f64
+                    } else {
+                        0.0
+                    };
+                    format!("{0}x{0} {pct:.1} % of {b}", 4 << i)
+                })
+                .collect();
+            eprintln!(
+                "learned intra mode chosen for luma blocks: {}",
+                shares.join(", ")
+            );
+        }
     }
     if args.md5 {
         println!("{}", md5.hex());
