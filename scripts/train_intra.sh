@@ -14,10 +14,7 @@
 # traditional modes predict badly. The stage-1 files go to target/intra-stage1.*
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LIBTORCH=${LIBTORCH:-$PWD/third_party/libtorch}
-[ -d "$LIBTORCH/lib" ] || scripts/install-libtorch.sh "$LIBTORCH"
-export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-cargo build --release -p mica-cli --features torch --bin mica-train
+. scripts/build-mica-train.sh
 # Training reads its clips encoded by this build (all-intra, learned tools off).
 target/release/mica-train intra --steps 12000 \
   --out target/intra-stage1.micanet --checkpoint target/intra-stage1.ckpt "$@"

@@ -9,9 +9,6 @@
 # The recipe's settings are the defaults of `mica-train filter` (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LIBTORCH=${LIBTORCH:-$PWD/third_party/libtorch}
-[ -d "$LIBTORCH/lib" ] || scripts/install-libtorch.sh "$LIBTORCH"
-export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-cargo build --release -p mica-cli --features torch --bin mica-train
+. scripts/build-mica-train.sh
 # Training reads its clips encoded by this build with the learned filter off.
 exec target/release/mica-train filter "$@"

@@ -377,7 +377,10 @@ pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, out: &mut [u8
 /// references, with the codec's reference smoothing and edge filters; for
 /// tools that compare the learned predictor with the modes it competes with.
 pub fn traditional_prediction(refs: &[u8], log2n: u32, mode: u8, dst: &mut [u8]) {
-    crate::recon::predict_from_refs(0, log2n, mode, refs, crate::cpu::CpuLevel::runtime(), dst);
+    // Chosen once: training tools call this millions of times.
+    static CPU: OnceLock<crate::cpu::CpuLevel> = OnceLock::new();
+    let cpu = *CPU.get_or_init(crate::cpu::CpuLevel::runtime);
+    crate::recon::predict_from_refs(0, log2n, mode, refs, cpu, dst);
 }
 
 #[cfg(test)]

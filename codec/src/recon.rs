@@ -143,12 +143,20 @@ impl PicState {
         if self.nn_intra.is_none() || !IntraPredictor::supports(log2n) {
             return None;
         }
+        let [left, above] = self.neighbour_modes(x, y);
+        let learned = |m: Option<u8>| (m == Some(NN_MODE)) as usize;
+        Some((log2n - crate::nn_intra::MIN_LOG2) as usize * 3 + learned(left) + learned(above))
+    }
+
+    /// The luma modes of the left and above neighbours of (`x`, `y`) that
+    /// mode coding reads: the above one only inside the same superblock row
+    /// (so decoders keep no line buffer of modes).
+    fn neighbour_modes(&self, x: usize, y: usize) -> [Option<u8>; 2] {
         let w4 = self.w / 4;
-        let left = x > 0 && self.luma_modes[(y / 4) * w4 + x / 4 - 1] == NN_MODE;
-        let above = y > 0
-            && ((y - 1) >> SB_LOG2) == (y >> SB_LOG2)
-            && self.luma_modes[(y / 4 - 1) * w4 + x / 4] == NN_MODE;
-        Some((log2n - crate::nn_intra::MIN_LOG2) as usize * 3 + left as usize + above as usize)
+        let left = (x > 0).then(|| self.luma_modes[(y / 4) * w4 + x / 4 - 1]);
+        let above = (y > 0 && ((y - 1) >> SB_LOG2) == (y >> SB_LOG2))
+            .then(|| self.luma_modes[(y / 4 - 1) * w4 + x / 4]);
+        [left, above]
     }
 
     /// Writes `block` (`n*n`) into `plane` at (`x`, `y`).
@@ -217,19 +225,13 @@ impl PicState {
     /// and above neighbours' modes, with the above one only inside the same
     /// superblock row (so decoders keep no line buffer of modes).
     pub fn mpm(&self, x: usize, y: usize) -> [u8; 3] {
-        let w4 = self.w / 4;
-        let left = if x > 0 {
-            self.luma_modes[(y / 4) * w4 + x / 4 - 1]
-        } else {
-            intra::DC
+        // Missing neighbours count as DC, the learned mode as planar.
+        let plain = |m: Option<u8>| match m {
+            None => intra::DC,
+            Some(NN_MODE) => intra::PLANAR,
+            Some(m) => m,
         };
-        let above = if y > 0 && ((y - 1) >> SB_LOG2) == (y >> SB_LOG2) {
-            self.luma_modes[(y / 4 - 1) * w4 + x / 4]
-        } else {
-            intra::DC
-        };
-        // The learned mode counts as planar for its neighbours.
-        let plain = |m: u8| if m == NN_MODE { intra::PLANAR } else { m };
+        let [left, above] = self.neighbour_modes(x, y);
         crate::syntax::mpm_list(plain(left), plain(above))
     }
 

@@ -1026,11 +1026,12 @@ impl<'a> FrameSearch<'a> {
         let candidates = self.candidate_modes(x, y, tu_log2, (x, y), mpm);
         let mut best: Option<(f64, u8, Vec<TuLevels>, Snapshot)> = None;
         let before = self.snapshot(x, y, log2);
+        let nn_ctx = self.st.nn_intra_ctx(x, y, tu_log2);
         for mode in candidates {
             if best.is_some() {
                 self.restore(x, y, log2, &before);
             }
-            let mode_bits = self.mode_bits(mode, mpm, self.st.nn_intra_ctx(x, y, tu_log2));
+            let mode_bits = self.mode_bits(mode, mpm, nn_ctx);
             let mut cost = self.cost(0, mode_bits);
             let tu = 1usize << tu_log2;
             let per = (1usize << log2) / tu;
@@ -1064,12 +1065,13 @@ impl<'a> FrameSearch<'a> {
             let candidates = self.candidate_modes(px, py, 2, (px, py), &mpm);
             let mut best: Option<(f64, u8, TuLevels, Snapshot)> = None;
             let before = self.snapshot(px, py, 2);
+            let nn_ctx = self.st.nn_intra_ctx(px, py, 2);
             for mode in candidates {
                 if best.is_some() {
                     self.restore(px, py, 2, &before);
                 }
                 let o = self.code_tu(0, px, py, 2, mode, (px, py), false);
-                let mode_bits = self.mode_bits(mode, &mpm, self.st.nn_intra_ctx(px, py, 2));
+                let mode_bits = self.mode_bits(mode, &mpm, nn_ctx);
                 let cost = self.cost(o.dist, o.bits + mode_bits);
                 if best.as_ref().is_none_or(|b| cost < b.0) {
                     best = Some((cost, mode, o.tu, self.snapshot(px, py, 2)));

@@ -191,15 +191,22 @@ fn read_clip(path: &Path, frames: usize) -> Result<(Vec<Frame>, mica::y4m::Y4mHe
     Ok((out, header))
 }
 
-/// Encodes `frames` at `qp` with the learned tools off; returns (recon, qp) in display order.
-fn encode(
-    frames: &[Frame],
-    header: &mica::y4m::Y4mHeader,
-    qp: u8,
-) -> Result<Vec<(Frame, u8, bool)>> {
-    let mut cfg = EncoderConfig::new(header.width, header.height);
-    cfg.qp = qp;
-    cfg.nn_filter = false;
+/// The training y4m files of `dir`, sorted (never the test clips).
+fn training_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "y4m"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no y4m files in {}", dir.display());
+    }
+    Ok(files)
+}
+
+/// Encodes `frames` with `cfg`; returns the packets in display order.
+fn encode(frames: &[Frame], cfg: EncoderConfig) -> Result<Vec<mica::Packet>> {
     let mut enc = Encoder::new(cfg)?;
     let mut out = Vec::new();
     for f in frames {
@@ -213,10 +220,7 @@ fn encode(
         out.push(p);
     }
     out.sort_by_key(|p| p.frame_number);
-    Ok(out
-        .into_iter()
-        .map(|p| (p.recon, p.qp, p.keyframe))
-        .collect())
+    Ok(out)
 }
 
 fn take_patches(
@@ -249,33 +253,30 @@ fn take_patches(
 }
 
 fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.train_dir)
-        .with_context(|| format!("cannot list {}", args.train_dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "y4m"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        bail!("no y4m files in {}", args.train_dir.display());
-    }
+    let files = training_files(&args.train_dir)?;
     let side_len = args.patch + 2 * margin;
     let mut patches = Vec::new();
     for file in &files {
         let (frames, header) = read_clip(file, args.frames)?;
         for &qp in &args.qps {
             let t = Instant::now();
-            let recon = encode(&frames, &header, qp)?;
-            for ((rec, fqp, key), orig) in recon.iter().zip(&frames) {
+            // The learned filter off: it is what is being trained.
+            let mut cfg = EncoderConfig::new(header.width, header.height);
+            cfg.qp = qp;
+            cfg.nn_filter = false;
+            let recon = encode(&frames, cfg)?;
+            for (p, orig) in recon.iter().zip(&frames) {
+                let (rec, key) = (&p.recon, p.keyframe);
                 for plane in 0..3 {
                     let mut n = if plane == 0 {
                         args.patches
                     } else {
                         args.patches.div_ceil(2)
                     };
-                    if *key {
+                    if key {
                         n *= args.key_oversample;
                     }
-                    let side = side_info(*fqp, 0, plane, *key);
+                    let side = side_info(p.qp, 0, plane, key);
                     take_patches(
                         &rec.planes[plane],
                         &orig.planes[plane],
@@ -479,15 +480,7 @@ const INTRA_SIZES: usize = 3;
 /// off (so the reconstruction is what intra prediction reads) and collects
 /// every aligned luma block of each size with its references.
 fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.train_dir)
-        .with_context(|| format!("cannot list {}", args.train_dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "y4m"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        bail!("no y4m files in {}", args.train_dir.display());
-    }
+    let files = training_files(&args.train_dir)?;
     let mut sets: [IntraBlocks; INTRA_SIZES] = Default::default();
     for file in &files {
         let (all, header) = read_clip(file, args.frames.max(1) * args.frame_step.max(1))?;
@@ -504,19 +497,7 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
             cfg.deblock = false;
             cfg.nn_filter = false;
             cfg.nn_intra = false;
-            let mut enc = Encoder::new(cfg)?;
-            let mut recon = Vec::new();
-            for f in &frames {
-                enc.send_frame(f.clone())?;
-                while let Some(p) = enc.receive_packet() {
-                    recon.push(p);
-                }
-            }
-            enc.flush();
-            while let Some(p) = enc.receive_packet() {
-                recon.push(p);
-            }
-            recon.sort_by_key(|p| p.frame_number);
+            let recon = encode(&frames, cfg)?;
             for (p, orig) in recon.iter().zip(&frames) {
                 let (rec, src) = (&p.recon.planes[0], &orig.planes[0]);
                 for (k, set) in sets.iter_mut().enumerate() {
