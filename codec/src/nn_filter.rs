@@ -41,11 +41,16 @@ pub const BORDER: usize = 8;
 pub const SB: usize = 64;
 
 /// A loaded loop-filter model with engines kept for reuse.
+///
+/// The model has one or two outputs: output 0 filters inter frames, and
+/// keyframes too when it is the only one; output 1, when present, filters
+/// keyframes (their artefacts differ: no motion-compensated prediction).
 pub struct LoopFilter {
     model: Model,
     sha256: [u8; 32],
-    /// Engines by input size, reused across frames (an engine allocates its tensors once).
-    pool: Mutex<Vec<((usize, usize), Engine)>>,
+    /// Per output, the network computing it alone and its engines by input
+    /// size, reused across frames (an engine allocates its tensors once).
+    nets: Vec<(Model, Mutex<Vec<((usize, usize), Engine)>>)>,
 }
 
 impl std::fmt::Debug for LoopFilter {
@@ -57,11 +62,10 @@ impl std::fmt::Debug for LoopFilter {
 }
 
 impl LoopFilter {
-    /// Loads a loop-filter model: inputs `[samples: 1 channel 0..=255, side: 2 channels]`,
-    /// one output of 1 channel in 0..=255.
+    /// Loads a loop-filter model: inputs `[samples: 1 channel 0..=255, side: 2
+    /// or 3 channels]`, one or two outputs (inter frames, keyframes) of 1 channel in 0..=255.
     pub fn from_bytes(bytes: &[u8]) -> Result<LoopFilter, ModelError> {
         let model = Model::parse(bytes)?;
-        let out = model.spec(*model.outputs.first().unwrap_or(&0));
         let ok = model.inputs.len() == 2
             && model.inputs[0].channels == 1
             && model.inputs[0].lo == 0
@@ -69,10 +73,11 @@ impl LoopFilter {
             && (2..=3).contains(&model.inputs[1].channels)
             && model.inputs[1].lo <= 0
             && model.inputs[1].hi >= 255
-            && model.outputs.len() == 1
-            && out.channels == 1
-            && out.lo >= 0
-            && out.hi <= 255
+            && (1..=2).contains(&model.outputs.len())
+            && model.outputs.iter().all(|&o| {
+                let out = model.spec(o);
+                out.channels == 1 && out.lo >= 0 && out.hi <= 255
+            })
             && model
                 .layers
                 .iter()
@@ -81,15 +86,19 @@ impl LoopFilter {
             return Err(ModelError::Shape {
                 layer: 0,
                 what: "a loop filter takes samples (1 channel, 0..=255) and side information \
-                       (2 or 3 channels) and outputs 1 channel in 0..=255, without dense layers",
+                       (2 or 3 channels) and has 1 or 2 outputs of 1 channel in 0..=255, \
+                       without dense layers",
                 h: 0,
                 w: 0,
             });
         }
+        let nets = (0..model.outputs.len())
+            .map(|k| (model.only_output(k), Mutex::new(Vec::new())))
+            .collect();
         Ok(LoopFilter {
             model,
             sha256: identity(bytes),
-            pool: Mutex::new(Vec::new()),
+            nets,
         })
     }
 
@@ -111,28 +120,54 @@ impl LoopFilter {
         self.sha256
     }
 
-    /// The network.
+    /// The network (all its outputs).
     pub fn model(&self) -> &Model {
         &self.model
     }
 
-    /// Runs the network over a whole plane; returns the filtered samples.
+    /// Whether keyframes have a network of their own (output 1).
+    pub fn has_keyframe_network(&self) -> bool {
+        self.nets.len() > 1
+    }
+
+    /// The network that filters keyframes (`key`) or inter frames.
+    pub fn network(&self, key: bool) -> &Model {
+        &self.nets[self.net_index(key)].0
+    }
+
+    fn net_index(&self, key: bool) -> usize {
+        if key {
+            self.nets.len() - 1
+        } else {
+            0
+        }
+    }
+
+    /// Runs the network for the frame type over a whole plane; returns the
+    /// filtered samples.
     ///
     /// The network sees the plane extended by [`BORDER`] samples on every
     /// side by repeating the edge samples (so frame edges look like the
     /// picture interiors it was trained on, not like zeros).
-    pub(crate) fn filter_plane(&self, plane: &Plane, side: [i16; 3], cpu: CpuLevel) -> Vec<u8> {
+    pub(crate) fn filter_plane(
+        &self,
+        plane: &Plane,
+        side: [i16; 3],
+        key: bool,
+        cpu: CpuLevel,
+    ) -> Vec<u8> {
+        let (net, pool) = &self.nets[self.net_index(key)];
         let (pw, ph) = (plane.width, plane.height);
         let (w, h) = (pw + 2 * BORDER, ph + 2 * BORDER);
         let taken = {
-            let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
             pool.iter()
                 .position(|(s, _)| *s == (w, h))
                 .map(|i| pool.swap_remove(i).1)
         };
         let mut engine = match taken {
             Some(e) => e,
-            None => Engine::with_cpu(self.model.clone(), h, w, cpu)
+            None => Engine::with_cpu(net.clone(), h, w, cpu)
                 .expect("a validated filter runs at any size"),
         };
         let mut samples = Vec::with_capacity(w * h);
@@ -140,7 +175,7 @@ impl LoopFilter {
             let row = plane.row(y.saturating_sub(BORDER).min(ph - 1));
             samples.extend((0..w).map(|x| row[x.saturating_sub(BORDER).min(pw - 1)] as i16));
         }
-        let side_channels = self.model.inputs[1].channels;
+        let side_channels = net.inputs[1].channels;
         let mut side_planes = vec![0i16; side_channels * w * h];
         for (c, v) in side_planes.chunks_exact_mut(w * h).zip(side) {
             c.fill(v);
@@ -154,7 +189,7 @@ impl LoopFilter {
             let row = &full[(y + BORDER) * w + BORDER..][..pw];
             out.extend(row.iter().map(|&v| v as u8));
         }
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < 8 {
             pool.push(((w, h), engine));
         }
@@ -261,7 +296,7 @@ pub(crate) fn filter_frame(
                 fh.chroma_qp_offset[p - 1]
             };
             let side = side_info(fh.qp, offset, p, key);
-            *o = Some(filter.filter_plane(&recon.planes[p], side, cpu));
+            *o = Some(filter.filter_plane(&recon.planes[p], side, key, cpu));
         }
     }
     out
@@ -382,10 +417,16 @@ mod tests {
 
     /// A hand-made filter: `x + round((sum of the 8 neighbours - 8x) / 16)`, a mild blur.
     fn blur_filter() -> LoopFilter {
+        LoopFilter::from_bytes(&blur_model(1).to_bytes()).expect("valid filter")
+    }
+
+    /// `x + round(strength * (sum of the 8 neighbours - 8x) / 16)`: a blur
+    /// for positive `strength`, a sharpening for negative.
+    fn blur_model(strength: i8) -> Model {
         let spec = |channels, lo, hi| TensorSpec { channels, lo, hi };
         let mut weights = vec![0i8; 3 * 9];
         for (i, w) in weights[..9].iter_mut().enumerate() {
-            *w = if i == 4 { -8 } else { 1 };
+            *w = if i == 4 { -8 * strength } else { strength };
         }
         let model = Model {
             inputs: vec![spec(1, 0, 255), spec(2, 0, 255)],
@@ -414,7 +455,29 @@ mod tests {
             ],
             outputs: vec![4],
         };
-        LoopFilter::from_bytes(&model.to_bytes()).expect("valid filter")
+        model
+    }
+
+    #[test]
+    fn keyframes_use_the_second_network() {
+        let (blur, sharpen) = (blur_model(1), blur_model(-1));
+        let both = LoopFilter::from_bytes(&blur.join(&sharpen).unwrap().to_bytes()).unwrap();
+        let blur_only = LoopFilter::from_bytes(&blur.to_bytes()).unwrap();
+        let sharpen_only = LoopFilter::from_bytes(&sharpen.to_bytes()).unwrap();
+        assert!(both.has_keyframe_network() && !blur_only.has_keyframe_network());
+        let plane = &smooth_frames()[0].planes[0];
+        let side = side_info(30, 0, 0, false);
+        for cpu in CpuLevel::all_supported() {
+            let blurred = blur_only.filter_plane(plane, side, false, cpu);
+            let sharpened = sharpen_only.filter_plane(plane, side, false, cpu);
+            assert_ne!(blurred, sharpened);
+            assert_eq!(both.filter_plane(plane, side, false, cpu), blurred);
+            assert_eq!(both.filter_plane(plane, side, true, cpu), sharpened);
+            // A single network serves keyframes too.
+            assert_eq!(blur_only.filter_plane(plane, side, true, cpu), blurred);
+        }
+        let three = blur.join(&sharpen).unwrap().join(&blur).unwrap();
+        assert!(LoopFilter::from_bytes(&three.to_bytes()).is_err());
     }
 
     /// A smooth moving pattern, 3 frames of 96x72 (coarse quantisation
@@ -504,8 +567,10 @@ mod tests {
     #[test]
     fn embedded_model_loads_within_budget() {
         let f = LoopFilter::default_model();
-        let (macs, _) = f.model().cost(1);
-        assert!(macs <= 20_000.0, "{macs} MAC per sample");
+        for key in [false, true] {
+            let (macs, _) = f.network(key).cost(1);
+            assert!(macs <= 20_000.0, "{macs} MAC per sample (keyframes: {key})");
+        }
     }
 
     #[test]

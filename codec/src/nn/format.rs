@@ -500,6 +500,74 @@ impl Model {
         1.0 - worst as f64 / ACC_BOUND as f64
     }
 
+    /// A model computing this model's outputs and then `other`'s, from the
+    /// same inputs (both must take identical inputs). It is how two networks
+    /// that serve one tool ship as one file, under one identity.
+    pub fn join(&self, other: &Model) -> Result<Model, ModelError> {
+        if self.inputs != other.inputs {
+            return Err(invalid(
+                0,
+                "inputs",
+                other.inputs.len() as i64,
+                "the same inputs in both models",
+            ));
+        }
+        let n_in = self.inputs.len();
+        let offset = self.layers.len();
+        let moved = |id: usize| if id < n_in { id } else { id + offset };
+        let mut layers = self.layers.clone();
+        layers.extend(other.layers.iter().map(|l| Layer {
+            operands: l.operands.iter().map(|&o| moved(o)).collect(),
+            ..l.clone()
+        }));
+        let mut outputs = self.outputs.clone();
+        outputs.extend(other.outputs.iter().map(|&o| moved(o)));
+        let joined = Model {
+            inputs: self.inputs.clone(),
+            layers,
+            outputs,
+        };
+        // The format's limits (layer and output counts) hold for the result.
+        Model::parse(&joined.to_bytes())
+    }
+
+    /// The part of the model that computes output `k` alone: the layers it
+    /// depends on, renumbered, with that single output.
+    ///
+    /// # Panics
+    /// If `k` is not an output index.
+    pub fn only_output(&self, k: usize) -> Model {
+        let n_in = self.inputs.len();
+        let mut needed = vec![false; n_in + self.layers.len()];
+        needed[self.outputs[k]] = true;
+        for li in (0..self.layers.len()).rev() {
+            if needed[n_in + li] {
+                for &o in &self.layers[li].operands {
+                    needed[o] = true;
+                }
+            }
+        }
+        let mut new_id: Vec<usize> = (0..n_in).collect();
+        let mut layers = Vec::new();
+        for (li, l) in self.layers.iter().enumerate() {
+            if needed[n_in + li] {
+                new_id.push(n_in + layers.len());
+                layers.push(Layer {
+                    operands: l.operands.iter().map(|&o| new_id[o]).collect(),
+                    ..l.clone()
+                });
+            } else {
+                // Never read: only needed layers refer to needed tensors.
+                new_id.push(usize::MAX);
+            }
+        }
+        Model {
+            inputs: self.inputs.clone(),
+            layers,
+            outputs: vec![new_id[self.outputs[k]]],
+        }
+    }
+
     /// The spec of tensor `id`.
     pub fn spec(&self, id: usize) -> TensorSpec {
         if id < self.inputs.len() {

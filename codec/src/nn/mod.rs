@@ -148,6 +148,36 @@ mod tests {
     }
 
     #[test]
+    fn join_and_only_output_split_models_exactly() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        let mut a = sample_model(&mut rng);
+        a.layers.pop();
+        a.outputs.pop();
+        let b = sample_model(&mut rng);
+        let joined = a.join(&b).unwrap();
+        assert_eq!(joined.outputs.len(), 3);
+        assert_eq!(joined.only_output(0), a);
+        assert_eq!(joined.only_output(1), b.only_output(0));
+        assert_eq!(joined.only_output(2), b.only_output(1));
+        // Each part computes what the whole computes for that output.
+        let (h, w) = (4, 4);
+        let input: Vec<i16> = (0..2 * h * w).map(|_| rng.gen_range(0..=255)).collect();
+        let mut whole = Engine::new(joined.clone(), h, w).unwrap();
+        whole.run(&[&input]).unwrap();
+        for k in 0..3 {
+            let part = joined.only_output(k);
+            assert!(part.layers.len() < joined.layers.len());
+            let mut e = Engine::new(part, h, w).unwrap();
+            e.run(&[&input]).unwrap();
+            assert_eq!(e.output(0).0, whole.output(k).0, "output {k}");
+        }
+        // Different inputs cannot be joined.
+        let mut c = b.clone();
+        c.inputs[0].channels = 3;
+        assert!(a.join(&c).is_err());
+    }
+
+    #[test]
     fn every_truncation_and_trailing_byte_is_refused() {
         let mut rng = SmallRng::seed_from_u64(2);
         let bytes = sample_model(&mut rng).to_bytes();

@@ -324,4 +324,45 @@ fn model_inspect() {
         .arg(&bad));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+
+    // join: one file computing both models' outputs, each part intact.
+    let other = Model {
+        layers: vec![layer(-2)],
+        ..model.clone()
+    };
+    let second = dir.path().join("second.micanet");
+    std::fs::write(&second, other.to_bytes()).unwrap();
+    let joined = dir.path().join("joined.micanet");
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("join")
+        .args([&good, &second])
+        .arg("-o")
+        .arg(&joined));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = Model::parse(&std::fs::read(&joined).unwrap()).unwrap();
+    assert_eq!((j.only_output(0), j.only_output(1)), (model.clone(), other));
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("bench")
+        .arg(&joined)
+        .args([
+            "--size",
+            "64x48",
+            "--runs",
+            "1",
+            "--threads",
+            "1",
+            "--output",
+            "2",
+        ]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("has 2 outputs"), "{}", stderr(&o));
+    // A broken part: refused, nothing written.
+    let none = dir.path().join("none.micanet");
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("join")
+        .args([&good, &bad])
+        .arg("-o")
+        .arg(&none));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!none.exists());
 }

@@ -3,7 +3,7 @@
 //! Exit status: 0 on success, 1 when the model cannot be read or is invalid
 //! (the message names the problem), 2 for a malformed command line.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use mica::cpu::CpuLevel;
 use mica::nn::{hex, identity, Engine, LayerOp, Model};
@@ -43,6 +43,22 @@ enum Command {
         /// Timed runs.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Time only the part of the network that computes this output (for
+        /// the loop filter: 0 inter frames, 1 keyframes); default: all outputs.
+        #[arg(long)]
+        output: Option<usize>,
+    },
+    /// Join two models that take the same inputs into one file computing the
+    /// first's outputs, then the second's (the loop filter ships its
+    /// inter-frame and keyframe networks as one model, one identity).
+    Join {
+        /// The model whose outputs come first.
+        first: PathBuf,
+        /// The model whose outputs follow.
+        second: PathBuf,
+        /// The model to write.
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Turn a training checkpoint (libtorch VarStore written by mica-train)
     /// into a `.micanet` model. Needs the `torch` feature.
@@ -171,6 +187,12 @@ fn run(args: &Args) -> Result<()> {
             println!("outputs  {:?}", model.outputs);
             println!("params   {params}");
             println!("MACs     {macs:.0} per input pixel (dense layers counted per call)");
+            if model.outputs.len() > 1 {
+                for k in 0..model.outputs.len() {
+                    let (macs, params) = model.only_output(k).cost(1);
+                    println!("output {k} alone: {params} params, {macs:.0} MACs per input pixel");
+                }
+            }
             println!(
                 "bound    worst channel at {:.1} % of 2^24 (margin {:.1} %)",
                 100.0 * (1.0 - model.bound_margin()),
@@ -183,11 +205,21 @@ fn run(args: &Args) -> Result<()> {
             size,
             threads,
             runs,
+            output,
         } => {
             let bytes =
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let model = Model::parse(&bytes)
+            let mut model = Model::parse(&bytes)
                 .with_context(|| format!("{} is not a valid model", file.display()))?;
+            if let Some(k) = *output {
+                if k >= model.outputs.len() {
+                    bail!(
+                        "--output {k}: the model has {} outputs",
+                        model.outputs.len()
+                    );
+                }
+                model = model.only_output(k);
+            }
             let (w, h) = size
                 .split_once('x')
                 .and_then(|(w, h)| Some((w.parse::<usize>().ok()?, h.parse::<usize>().ok()?)))
@@ -250,6 +282,23 @@ fn run(args: &Args) -> Result<()> {
             );
         }
         Command::Convert { checkpoint, output } => convert(checkpoint, output)?,
+        Command::Join {
+            first,
+            second,
+            output,
+        } => {
+            let read = |file: &PathBuf| -> Result<Model> {
+                let bytes = std::fs::read(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                Model::parse(&bytes)
+                    .with_context(|| format!("{} is not a valid model", file.display()))
+            };
+            let joined = read(first)?
+                .join(&read(second)?)
+                .context("the models cannot be joined")?;
+            let sha = mica_cli::write_model(output, &joined.to_bytes())?;
+            println!("wrote {} (sha256 {sha})", output.display());
+        }
     }
     Ok(())
 }

@@ -110,6 +110,13 @@ struct FilterArgs {
     /// Frames encoded per clip (from the start).
     #[arg(long, default_value_t = 17)]
     frames: usize,
+    /// Take every this many-th frame of each clip (1: consecutive frames).
+    #[arg(long, default_value_t = 1)]
+    frame_step: usize,
+    /// Encode every frame as a keyframe (collects keyframe material only,
+    /// for a keyframe filter).
+    #[arg(long)]
+    all_intra: bool,
     /// Luma patches taken per frame (half as many per chroma plane).
     #[arg(long, default_value_t = 8)]
     patches: usize,
@@ -144,6 +151,9 @@ struct FilterArgs {
     /// Seed of initialisation and sampling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Start from this checkpoint (same shape) instead of a random initialisation.
+    #[arg(long)]
+    init: Option<PathBuf>,
     /// Train on CUDA when available.
     #[arg(long)]
     cuda: bool,
@@ -257,13 +267,18 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
     let side_len = args.patch + 2 * margin;
     let mut patches = Vec::new();
     for file in &files {
-        let (frames, header) = read_clip(file, args.frames)?;
+        let step = args.frame_step.max(1);
+        let (all, header) = read_clip(file, args.frames * step)?;
+        let frames: Vec<Frame> = all.into_iter().step_by(step).take(args.frames).collect();
         for &qp in &args.qps {
             let t = Instant::now();
             // The learned filter off: it is what is being trained.
             let mut cfg = EncoderConfig::new(header.width, header.height);
             cfg.qp = qp;
             cfg.nn_filter = false;
+            if args.all_intra {
+                cfg.gop = mica::GopStructure::IntraOnly;
+            }
             let recon = encode(&frames, cfg)?;
             for (p, orig) in recon.iter().zip(&frames) {
                 let (rec, key) = (&p.recon, p.keyframe);
@@ -385,6 +400,11 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
             convs: args.convs,
         },
     );
+    let mut vs = vs;
+    if let Some(init) = &args.init {
+        vs.load(init)
+            .with_context(|| format!("cannot start from {}", init.display()))?;
+    }
     let mut opt = nn::Adam::default().build(&vs, args.lr)?;
     let evaluate = |net: &QatRestoration| -> (f64, f64) {
         let _g = tch::no_grad_guard();
