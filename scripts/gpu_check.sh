@@ -32,10 +32,13 @@ for l in sys.stdin:
     export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     nvidia-smi --query-gpu=name --format=csv,noheader || true
     gpu-bin/mica-lib-tests nn:: --nocapture
-    for m in models/*.micanet; do
-      gpu-bin/mica-model bench "$m" --backend cuda --size 1920x1080 --runs 20
-      gpu-bin/mica-model bench "$m" --backend cpu --size 1920x1080 --runs 2
+    # The loop filter per frame type (output 0 inter frames, 1 keyframes):
+    # a frame runs one of the two networks.
+    for k in 0 1; do
+      gpu-bin/mica-model bench models/loopfilter.micanet --output $k --backend cuda --size 1920x1080 --runs 20
+      gpu-bin/mica-model bench models/loopfilter.micanet --output $k --backend cpu --size 1920x1080 --runs 2
     done
+    # (the intra predictor runs per block, not per frame: its exactness is in the tests above)
     ;;
   *) echo "usage: $0 build|run" >&2; exit 2 ;;
 esac
