@@ -48,9 +48,15 @@ pub const SB: usize = 64;
 pub struct LoopFilter {
     model: Model,
     sha256: [u8; 32],
-    /// Per output, the network computing it alone and its engines by input
-    /// size, reused across frames (an engine allocates its tensors once).
-    nets: Vec<(Model, Mutex<Vec<((usize, usize), Engine)>>)>,
+    /// Per output, the network computing it alone.
+    nets: Vec<Network>,
+}
+
+/// One output's network and its engines by input size, reused across frames
+/// (an engine allocates its tensors once).
+struct Network {
+    model: Model,
+    engines: Mutex<Vec<((usize, usize), Engine)>>,
 }
 
 impl std::fmt::Debug for LoopFilter {
@@ -93,7 +99,10 @@ impl LoopFilter {
             });
         }
         let nets = (0..model.outputs.len())
-            .map(|k| (model.only_output(k), Mutex::new(Vec::new())))
+            .map(|k| Network {
+                model: model.only_output(k),
+                engines: Mutex::new(Vec::new()),
+            })
             .collect();
         Ok(LoopFilter {
             model,
@@ -132,7 +141,7 @@ impl LoopFilter {
 
     /// The network that filters keyframes (`key`) or inter frames.
     pub fn network(&self, key: bool) -> &Model {
-        &self.nets[self.net_index(key)].0
+        &self.nets[self.net_index(key)].model
     }
 
     fn net_index(&self, key: bool) -> usize {
@@ -156,7 +165,10 @@ impl LoopFilter {
         key: bool,
         cpu: CpuLevel,
     ) -> Vec<u8> {
-        let (net, pool) = &self.nets[self.net_index(key)];
+        let Network {
+            model: net,
+            engines: pool,
+        } = &self.nets[self.net_index(key)];
         let (pw, ph) = (plane.width, plane.height);
         let (w, h) = (pw + 2 * BORDER, ph + 2 * BORDER);
         let taken = {
