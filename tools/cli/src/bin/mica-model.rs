@@ -133,6 +133,14 @@ fn bench_torch(_: &Model, _: usize, _: usize, _: bool, _: &[&[i16]], _: usize) -
     anyhow::bail!("the torch-cpu and cuda backends need mica-model built with the `torch` feature")
 }
 
+/// Reads and validates a model file; returns its bytes (for its identity) and the model.
+fn read_model(file: &std::path::Path) -> Result<(Vec<u8>, Model)> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let model =
+        Model::parse(&bytes).with_context(|| format!("{} is not a valid model", file.display()))?;
+    Ok((bytes, model))
+}
+
 fn main() {
     let args = Args::parse();
     if let Err(e) = run(&args) {
@@ -144,10 +152,7 @@ fn main() {
 fn run(args: &Args) -> Result<()> {
     match &args.command {
         Command::Inspect { file } => {
-            let bytes =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let model = Model::parse(&bytes)
-                .with_context(|| format!("{} is not a valid model", file.display()))?;
+            let (bytes, model) = read_model(file)?;
             let id = hex(&identity(&bytes));
             println!("model    {}", file.display());
             println!("sha256   {id}");
@@ -207,10 +212,7 @@ fn run(args: &Args) -> Result<()> {
             runs,
             output,
         } => {
-            let bytes =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let mut model = Model::parse(&bytes)
-                .with_context(|| format!("{} is not a valid model", file.display()))?;
+            let (_, mut model) = read_model(file)?;
             if let Some(k) = *output {
                 if k >= model.outputs.len() {
                     bail!(
@@ -287,14 +289,9 @@ fn run(args: &Args) -> Result<()> {
             second,
             output,
         } => {
-            let read = |file: &PathBuf| -> Result<Model> {
-                let bytes = std::fs::read(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                Model::parse(&bytes)
-                    .with_context(|| format!("{} is not a valid model", file.display()))
-            };
-            let joined = read(first)?
-                .join(&read(second)?)
+            let joined = read_model(first)?
+                .1
+                .join(&read_model(second)?.1)
                 .context("the models cannot be joined")?;
             let sha = mica_cli::write_model(output, &joined.to_bytes())?;
             println!("wrote {} (sha256 {sha})", output.display());

@@ -162,6 +162,12 @@ struct FilterArgs {
     threads: i32,
 }
 
+/// Cosine decay from `peak` at step 0 to `peak / 100` at the last step.
+fn cosine_lr(peak: f64, step: usize, steps: usize) -> f64 {
+    let floor = 1e-2 * peak;
+    floor + 0.5 * (peak - floor) * (1.0 + (std::f64::consts::PI * step as f64 / steps as f64).cos())
+}
+
 /// SplitMix64: a small, fixed, portable generator for sampling.
 struct Rng(u64);
 impl Rng {
@@ -428,10 +434,7 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
     let t1 = Instant::now();
     let mut running = 0.0;
     for step in 0..args.steps {
-        let lr = 1e-2 * args.lr
-            + 0.5
-                * (args.lr - 1e-2 * args.lr)
-                * (1.0 + (std::f64::consts::PI * step as f64 / args.steps as f64).cos());
+        let lr = cosine_lr(args.lr, step, args.steps);
         opt.set_lr(lr);
         let chosen: Vec<&Patch> = (0..args.batch)
             .map(|_| train[rng.below(train.len())])
@@ -757,10 +760,7 @@ fn train_intra(args: &IntraArgs) -> Result<()> {
     let mut running = [0.0f64; INTRA_SIZES];
     let best_loss = args.loss == "best";
     for step in 0..args.steps {
-        let lr = 1e-2 * args.lr
-            + 0.5
-                * (args.lr - 1e-2 * args.lr)
-                * (1.0 + (std::f64::consts::PI * step as f64 / args.steps as f64).cos());
+        let lr = cosine_lr(args.lr, step, args.steps);
         opt.set_lr(lr);
         let quantise = step as f64 >= args.float_fraction * args.steps as f64;
         let mut loss = Tensor::zeros([], (Kind::Float, device));
