@@ -67,6 +67,37 @@ impl std::fmt::Debug for LoopFilter {
     }
 }
 
+/// Checks that a filter network returns a plane of its input's size at
+/// every size the decoder gives it: an edge-extended plane of a frame is a
+/// multiple of 4 in each dimension (coded luma sizes are multiples of 8,
+/// chroma of 4, plus twice [`BORDER`]). With at most two stride-2
+/// convolutions every tensor size is then an exact multiple of the input
+/// size, so one size standing for all (20x24) settles it for every frame.
+fn check_size_preserving(model: &Model) -> Result<(), ModelError> {
+    let halvings = model
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op, crate::nn::LayerOp::Conv2d { stride: 2, .. }))
+        .count();
+    let (h, w) = (20, 24);
+    let refused = |what| ModelError::Shape {
+        layer: 0,
+        what,
+        h,
+        w,
+    };
+    if halvings > 2 {
+        return Err(refused(
+            "a loop filter has at most two stride-2 convolutions",
+        ));
+    }
+    let engine = Engine::with_cpu(model.clone(), h, w, CpuLevel::Scalar)?;
+    if engine.output(0).1 != (1, h, w) {
+        return Err(refused("a loop filter's output must have its input's size"));
+    }
+    Ok(())
+}
+
 impl LoopFilter {
     /// Loads a loop-filter model: inputs `[samples: 1 channel 0..=255, side: 2
     /// or 3 channels]`, one or two outputs (inter frames, keyframes) of 1 channel in 0..=255.
@@ -98,12 +129,15 @@ impl LoopFilter {
                 w: 0,
             });
         }
-        let nets = (0..model.outputs.len())
+        let nets: Vec<Network> = (0..model.outputs.len())
             .map(|k| Network {
                 model: model.only_output(k),
                 engines: Mutex::new(Vec::new()),
             })
             .collect();
+        for net in &nets {
+            check_size_preserving(&net.model)?;
+        }
         Ok(LoopFilter {
             model,
             sha256: identity(bytes),
@@ -177,10 +211,11 @@ impl LoopFilter {
                 .position(|(s, _)| *s == (w, h))
                 .map(|i| pool.swap_remove(i).1)
         };
+        debug_assert!(w % 4 == 0 && h % 4 == 0, "coded planes are multiples of 4");
         let mut engine = match taken {
             Some(e) => e,
             None => Engine::with_cpu(net.clone(), h, w, cpu)
-                .expect("a validated filter runs at any size"),
+                .expect("a validated filter runs at every multiple-of-4 size"),
         };
         let mut samples = Vec::with_capacity(w * h);
         for y in 0..h {
@@ -470,6 +505,113 @@ mod tests {
         model
     }
 
+    /// A half-resolution filter: a stride-2 3x3 convolution gives the 4
+    /// corrections of each 2x2 block (each pulls its sample towards the mean
+    /// of the 3x3 window, a mild blur), a pixel shuffle puts them back at
+    /// full size, the sum with the samples is the output. Each extra halving
+    /// chains a stride-2 / shuffle pair in front that keeps the samples.
+    /// Without `shuffle_back` the network ends at half size (invalid).
+    fn half_res_model(halvings: usize, shuffle_back: bool) -> Model {
+        let spec = |channels, lo, hi| TensorSpec { channels, lo, hi };
+        let conv = |operand, out: TensorSpec, weights: Vec<i8>| Layer {
+            operands: vec![operand],
+            op: LayerOp::Conv2d {
+                kernel: 3,
+                stride: 2,
+                shift: 4,
+                bias: vec![0; out.channels],
+                weights,
+            },
+            out,
+        };
+        let mut layers = vec![Layer {
+            operands: vec![0, 1],
+            out: spec(3, 0, 255),
+            op: LayerOp::Concat,
+        }];
+        for _ in 1..halvings {
+            // Channel 4c + k of the half-size tensor is input channel c at
+            // sub-sample k = 0 (the window centre, tap 4): the others are zero.
+            let mut w = vec![0i8; 12 * 3 * 9];
+            for c in 0..3 {
+                w[(4 * c * 3 + c) * 9 + 4] = 16;
+            }
+            let at = layers.len() + 1;
+            layers.push(conv(at, spec(12, 0, 255), w));
+            layers.push(Layer {
+                operands: vec![at + 1],
+                out: spec(3, 0, 255),
+                op: LayerOp::PixelShuffle { factor: 2 },
+            });
+        }
+        let at = layers.len() + 1;
+        if !shuffle_back {
+            let mut w = vec![0i8; 3 * 9];
+            w[4] = 16;
+            layers.push(conv(at, spec(1, 0, 255), w));
+            return Model {
+                inputs: vec![spec(1, 0, 255), spec(2, 0, 255)],
+                outputs: vec![1 + layers.len()],
+                layers,
+            };
+        }
+        let mut weights = vec![0i8; 4 * 3 * 9];
+        for (c, centre) in [4, 5, 7, 8].into_iter().enumerate() {
+            let w = &mut weights[c * 27..c * 27 + 9];
+            w.fill(1);
+            w[centre] = -8;
+        }
+        layers.push(conv(at, spec(4, -128, 127), weights));
+        layers.push(Layer {
+            operands: vec![at + 1],
+            out: spec(1, -128, 127),
+            op: LayerOp::PixelShuffle { factor: 2 },
+        });
+        let at = layers.len() + 1;
+        layers.push(Layer {
+            operands: vec![0, at],
+            out: spec(1, 0, 255),
+            op: LayerOp::Add,
+        });
+        Model {
+            inputs: vec![spec(1, 0, 255), spec(2, 0, 255)],
+            outputs: vec![1 + layers.len()],
+            layers,
+        }
+    }
+
+    /// A half-resolution network filters every plane size alike at every
+    /// CPU level; networks that would change a plane's size are refused at load.
+    #[test]
+    fn half_resolution_filters_load_and_run_exactly() {
+        let f = LoopFilter::from_bytes(&half_res_model(1, true).to_bytes()).expect("valid");
+        let two = LoopFilter::from_bytes(&half_res_model(2, true).to_bytes()).expect("valid");
+        let frame = &smooth_frames()[0];
+        for (p, plane) in frame.planes.iter().enumerate() {
+            let side = side_info(30, 0, p, false);
+            let want = f.filter_plane(plane, side, false, CpuLevel::Scalar);
+            assert_ne!(want, plane.data, "plane {p} unchanged");
+            assert_eq!(
+                two.filter_plane(plane, side, false, CpuLevel::Scalar).len(),
+                want.len()
+            );
+            for cpu in CpuLevel::all_supported() {
+                assert_eq!(f.filter_plane(plane, side, false, cpu), want, "{cpu:?}");
+            }
+        }
+        // Half-size output (no shuffle back): refused.
+        let half = half_res_model(1, false);
+        assert!(matches!(
+            LoopFilter::from_bytes(&half.to_bytes()),
+            Err(ModelError::Shape { .. })
+        ));
+        // Three stride-2 layers: sizes would no longer divide exactly.
+        assert!(matches!(
+            LoopFilter::from_bytes(&half_res_model(3, true).to_bytes()),
+            Err(ModelError::Shape { .. })
+        ));
+    }
+
     #[test]
     fn keyframes_use_the_second_network() {
         let (blur, sharpen) = (blur_model(1), blur_model(-1));
@@ -514,7 +656,12 @@ mod tests {
 
     #[test]
     fn filter_used_in_loop_and_decoded_exactly() {
-        let filter = Arc::new(blur_filter());
+        used_in_loop_and_decoded_exactly(Arc::new(blur_filter()));
+        let half = LoopFilter::from_bytes(&half_res_model(1, true).to_bytes()).unwrap();
+        used_in_loop_and_decoded_exactly(Arc::new(half));
+    }
+
+    fn used_in_loop_and_decoded_exactly(filter: Arc<LoopFilter>) {
         let mut cfg = EncoderConfig::new(96, 72);
         cfg.qp = 46;
         cfg.deblock = false;

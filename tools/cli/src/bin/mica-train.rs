@@ -136,6 +136,15 @@ struct FilterArgs {
     /// 3x3 convolutions.
     #[arg(long, default_value_t = 5)]
     convs: usize,
+    /// Half-resolution network: a stride-2 first convolution, the rest on
+    /// the half-resolution grid, a pixel shuffle back (see `RestorationShape`).
+    #[arg(long)]
+    half_res: bool,
+    /// Context around each patch the network sees but the loss does not
+    /// cover (default: the network's whole reach, so every output of the
+    /// loss sees the context it sees in a frame).
+    #[arg(long)]
+    margin: Option<usize>,
     /// Training steps.
     #[arg(long, default_value_t = 12000)]
     steps: usize,
@@ -239,11 +248,15 @@ fn encode(frames: &[Frame], cfg: EncoderConfig) -> Result<Vec<mica::Packet>> {
     Ok(out)
 }
 
+/// Cuts `count` random patches; with `align` 2 they start at even positions
+/// (a half-resolution network's 2x2 grid then sits where it sits in a frame).
+#[allow(clippy::too_many_arguments)]
 fn take_patches(
     rec: &mica::Plane,
     orig: &mica::Plane,
     side: [i16; 3],
     side_len: usize,
+    align: usize,
     count: usize,
     rng: &mut Rng,
     out: &mut Vec<Patch>,
@@ -253,8 +266,8 @@ fn take_patches(
         return;
     }
     for _ in 0..count {
-        let x0 = rng.below(w - side_len + 1);
-        let y0 = rng.below(h - side_len + 1);
+        let x0 = rng.below((w - side_len) / align + 1) * align;
+        let y0 = rng.below((h - side_len) / align + 1) * align;
         let mut p = Patch {
             rec: Vec::with_capacity(side_len * side_len),
             orig: Vec::with_capacity(side_len * side_len),
@@ -303,6 +316,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
                         &orig.planes[plane],
                         side,
                         side_len,
+                        if args.half_res { 2 } else { 1 },
                         n,
                         rng,
                         &mut patches,
@@ -378,7 +392,18 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
     } else {
         Device::Cpu
     };
-    let margin = args.convs;
+    // The reach of the network: 1 per 3x3 convolution at full resolution;
+    // at half resolution 1 for the stride-2 layer, 2 per later layer and 1
+    // for the sub-sample position.
+    let reach = if args.half_res {
+        2 * args.convs
+    } else {
+        args.convs
+    };
+    let margin = args.margin.unwrap_or(reach);
+    if args.half_res && margin % 2 != 0 {
+        bail!("a half-resolution network needs an even --margin");
+    }
     let mut rng = Rng(args.seed);
     let t0 = Instant::now();
     let patches = collect(args, margin, &mut rng)?;
@@ -404,6 +429,7 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
             side_channels: args.side_channels as i64,
             channels: args.channels,
             convs: args.convs,
+            half_res: args.half_res,
         },
     );
     let mut vs = vs;
