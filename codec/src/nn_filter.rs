@@ -666,6 +666,7 @@ mod tests {
         cfg.qp = 46;
         cfg.deblock = false;
         cfg.nn_filter_model = Some(filter.clone());
+        cfg.keep_deblocked = true;
         let mut enc = Encoder::new(cfg).expect("config");
         let mut packets = Vec::new();
         for f in smooth_frames() {
@@ -685,6 +686,13 @@ mod tests {
             })
             .count();
         assert!(used > 0, "the encoder chose the filter in no frame");
+        // The kept pre-filter frames are the filter's input: they differ from
+        // the output exactly where the filter was used.
+        for p in &packets {
+            let on = read_packet_headers(&p.data).unwrap().frame.nn_filter != [false; 2];
+            let deblocked = p.deblocked.as_ref().expect("kept");
+            assert_eq!(deblocked != &p.recon, on, "frame {}", p.frame_number);
+        }
         let seq = read_packet_headers(&packets[0].data)
             .expect("headers")
             .sequence

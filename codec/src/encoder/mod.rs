@@ -103,6 +103,9 @@ pub struct EncoderConfig {
     /// The intra-predictor model (`None`: the embedded default). A decoder
     /// must know the same model (by SHA-256) to decode the stream.
     pub nn_intra_model: Option<Arc<IntraPredictor>>,
+    /// Keep each frame's reconstruction before the learned loop filter in
+    /// [`Packet::deblocked`] (training material for the filter itself).
+    pub keep_deblocked: bool,
 }
 
 impl EncoderConfig {
@@ -137,6 +140,7 @@ impl EncoderConfig {
             // all intra) instead of saving; see models/intra.md.
             nn_intra: false,
             nn_intra_model: None,
+            keep_deblocked: false,
         }
     }
 
@@ -213,6 +217,10 @@ pub struct Packet {
     pub qp: u8,
     /// How the frame's intra luma blocks were predicted.
     pub intra_modes: IntraModeCounts,
+    /// With [`EncoderConfig::keep_deblocked`]: the reconstruction before the
+    /// learned loop filter (after deblocking), cropped like `recon`: the
+    /// filter's input in a stream that uses it.
+    pub deblocked: Option<Frame>,
 }
 
 /// How a frame's intra luma transform blocks were predicted, by size.
@@ -724,6 +732,9 @@ fn encode_frame(
     if fh.deblock {
         crate::deblock::deblock_frame(&mut state, &fh, &lists);
     }
+    let deblocked = cfg
+        .keep_deblocked
+        .then(|| crop(&state.recon, cfg.width, cfg.height));
     if let Some(filter) = filter {
         let filtered = nn_filter::filter_frame(filter, &state.recon, [true; 2], &fh, cpu);
         let lambda = [search.p.lambda, search.p.lambda_for(1)];
@@ -746,6 +757,7 @@ fn encode_frame(
         recon: crop(&state.recon, cfg.width, cfg.height),
         qp: plan.qp,
         intra_modes,
+        deblocked,
     };
     (packet, picture)
 }

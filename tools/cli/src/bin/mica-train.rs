@@ -117,6 +117,12 @@ struct FilterArgs {
     /// for a keyframe filter).
     #[arg(long)]
     all_intra: bool,
+    /// Encode the training material with this loop-filter model on (the
+    /// network still learns from the frames before the filter): a second
+    /// round of training then sees frames predicted from filtered references,
+    /// as they are in a stream that uses the filter.
+    #[arg(long)]
+    filter_on: Option<PathBuf>,
     /// Luma patches taken per frame (half as many per chroma plane).
     #[arg(long, default_value_t = 8)]
     patches: usize,
@@ -283,6 +289,16 @@ fn take_patches(
 
 fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>> {
     let files = training_files(&args.train_dir)?;
+    let filter_on = match &args.filter_on {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let filter = mica::nn_filter::LoopFilter::from_bytes(&bytes)
+                .with_context(|| format!("{} is not a usable loop-filter model", path.display()))?;
+            Some(std::sync::Arc::new(filter))
+        }
+        None => None,
+    };
     let side_len = args.patch + 2 * margin;
     let mut patches = Vec::new();
     for file in &files {
@@ -291,16 +307,20 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
         let frames: Vec<Frame> = all.into_iter().step_by(step).take(args.frames).collect();
         for &qp in &args.qps {
             let t = Instant::now();
-            // The learned filter off: it is what is being trained.
+            // The learned filter off (it is what is being trained), or on
+            // with an earlier model when refining one.
             let mut cfg = EncoderConfig::new(header.width, header.height);
             cfg.qp = qp;
-            cfg.nn_filter = false;
+            cfg.nn_filter = filter_on.is_some();
+            cfg.nn_filter_model = filter_on.clone();
+            cfg.keep_deblocked = true;
             if args.all_intra {
                 cfg.gop = mica::GopStructure::IntraOnly;
             }
             let recon = encode(&frames, cfg)?;
             for (p, orig) in recon.iter().zip(&frames) {
-                let (rec, key) = (&p.recon, p.keyframe);
+                let rec = p.deblocked.as_ref().expect("kept by keep_deblocked");
+                let key = p.keyframe;
                 for plane in 0..3 {
                     let mut n = if plane == 0 {
                         args.patches
