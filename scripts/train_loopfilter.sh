@@ -24,7 +24,8 @@ cd "$(dirname "$0")/.."
 cargo build --release -p mica-cli --features torch --bin mica-model
 work=target/loopfilter-train
 mkdir -p "$work"
-# Training reads its clips encoded by this build with the learned filter off.
+# Training reads its clips encoded by this build: with the learned filter off
+# (steps 1, 2), then with the first-round filter on (step 4).
 target/release/mica-train filter --out "$work/inter1.micanet" \
   --checkpoint "$work/inter1.ckpt" "$@"
 target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 32 \

@@ -24,7 +24,7 @@ use crate::cpu::CpuLevel;
 use crate::entropy::{bin_cost, BinSink, Context, RangeDecoder, COST_ONE_BIT};
 use crate::frame::{Frame, Plane};
 use crate::headers::{FrameHeader, FrameType};
-use crate::nn::{hex, identity, Engine, Model, ModelError};
+use crate::nn::{hex, identity, Engine, LayerOp, Model, ModelError};
 use crate::syntax::Contexts;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -56,8 +56,14 @@ pub struct LoopFilter {
 /// (an engine allocates its tensors once).
 struct Network {
     model: Model,
-    engines: Mutex<Vec<((usize, usize), Engine)>>,
+    geometry: Geometry,
+    /// Engines by input size and CPU level (so a caller asking for one
+    /// level never gets an engine built for another).
+    engines: Mutex<Vec<(EngineKey, Engine)>>,
 }
+
+/// Input width, height and CPU level of a pooled engine.
+type EngineKey = (usize, usize, CpuLevel);
 
 impl std::fmt::Debug for LoopFilter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,35 +73,89 @@ impl std::fmt::Debug for LoopFilter {
     }
 }
 
+/// Values (all of an engine's tensors together) one engine run of the
+/// filter may hold: planes larger than that are filtered in horizontal strips
+/// (128 MiB of samples; a 1080p luma plane through the default network would
+/// take about four times that in one run).
+const STRIP_BUDGET: f64 = (1u64 << 26) as f64;
+
+/// Largest extended plane width a frame can have (`MAX_SIDE` plus the border).
+const MAX_EXTENDED_WIDTH: usize = crate::headers::MAX_SIDE as usize + 2 * BORDER;
+
+/// What filtering a plane in strips needs to know about a network.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    /// Input rows an output row depends on, each side (rounded up to a
+    /// multiple of 4, so strips keep every tensor's sampling grid).
+    reach: usize,
+    /// Values of all the engine's tensors per input sample.
+    values_per_sample: f64,
+}
+
 /// Checks that a filter network returns a plane of its input's size at
-/// every size the decoder gives it: an edge-extended plane of a frame is a
-/// multiple of 4 in each dimension (coded luma sizes are multiples of 8,
-/// chroma of 4, plus twice [`BORDER`]). With at most two stride-2
-/// convolutions every tensor size is then an exact multiple of the input
-/// size, so one size standing for all (20x24) settles it for every frame.
-fn check_size_preserving(model: &Model) -> Result<(), ModelError> {
-    let halvings = model
-        .layers
-        .iter()
-        .filter(|l| matches!(l.op, crate::nn::LayerOp::Conv2d { stride: 2, .. }))
-        .count();
+/// every size the decoder gives it, and works out how far each output
+/// sample reaches. An edge-extended plane is a multiple of 4 in each
+/// dimension (coded luma sizes are multiples of 8, chroma of 4, plus twice
+/// [`BORDER`]); with at most two stride-2 convolutions (checked on the whole
+/// model) and no dense layers, every tensor dimension is then `P / 2^j`
+/// times the input's (`P` the product of the shuffle factors on its path,
+/// `j` <= 2 its halvings), computed without rounding. Equal sizes at one
+/// input size are therefore equal at all: one test size (20x24) settles
+/// every frame.
+fn check_network(model: &Model) -> Result<Geometry, ModelError> {
     let (h, w) = (20, 24);
-    let refused = |what| ModelError::Shape {
-        layer: 0,
-        what,
-        h,
-        w,
-    };
-    if halvings > 2 {
-        return Err(refused(
-            "a loop filter has at most two stride-2 convolutions",
-        ));
-    }
     let engine = Engine::with_cpu(model.clone(), h, w, CpuLevel::Scalar)?;
     if engine.output(0).1 != (1, h, w) {
-        return Err(refused("a loop filter's output must have its input's size"));
+        return Err(ModelError::Shape {
+            layer: model.layers.len() - 1,
+            what: "a loop filter's output must have its input's size",
+            h,
+            w,
+        });
     }
-    Ok(())
+    // Per tensor: input samples per tensor sample (scale) and reach, in input
+    // samples. Tensor sample j sits at input position j * scale.
+    let mut scale: Vec<f64> = vec![1.0; model.inputs.len()];
+    let mut reach: Vec<f64> = vec![0.0; model.inputs.len()];
+    let mut values = model.inputs.iter().map(|i| i.channels as f64).sum::<f64>();
+    for l in &model.layers {
+        let a = l.operands[0];
+        let (s, r) = match &l.op {
+            LayerOp::Conv2d { kernel, stride, .. } => (
+                scale[a] * *stride as f64,
+                reach[a] + (kernel / 2) as f64 * scale[a],
+            ),
+            LayerOp::PixelShuffle { factor } => {
+                let s = scale[a] / *factor as f64;
+                // Output sample y reads operand sample floor(y / f).
+                (s, reach[a] + (*factor - 1) as f64 * s)
+            }
+            _ => (
+                scale[a],
+                l.operands.iter().map(|&o| reach[o]).fold(0.0, f64::max),
+            ),
+        };
+        values += l.out.channels as f64 / (s * s);
+        scale.push(s);
+        reach.push(r);
+    }
+    let out_reach = reach[model.outputs[0]].ceil() as usize;
+    let geometry = Geometry {
+        reach: out_reach.div_ceil(4) * 4,
+        values_per_sample: values,
+    };
+    // The narrowest strip (4 rows and the reach around them) of the widest
+    // frame must fit the budget.
+    let narrowest = (4 + 2 * geometry.reach) as f64 * MAX_EXTENDED_WIDTH as f64;
+    if geometry.values_per_sample * narrowest > STRIP_BUDGET {
+        return Err(ModelError::Shape {
+            layer: 0,
+            what: "a loop filter's tensors are too large for a strip of the widest frame",
+            h: 4 + 2 * geometry.reach,
+            w: MAX_EXTENDED_WIDTH,
+        });
+    }
+    Ok(geometry)
 }
 
 impl LoopFilter {
@@ -118,7 +178,7 @@ impl LoopFilter {
             && model
                 .layers
                 .iter()
-                .all(|l| !matches!(l.op, crate::nn::LayerOp::Dense { .. }));
+                .all(|l| !matches!(l.op, LayerOp::Dense { .. }));
         if !ok {
             return Err(ModelError::Shape {
                 layer: 0,
@@ -129,14 +189,28 @@ impl LoopFilter {
                 w: 0,
             });
         }
-        let nets: Vec<Network> = (0..model.outputs.len())
-            .map(|k| Network {
-                model: model.only_output(k),
+        if let Some((layer, _)) = model
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| matches!(l.op, LayerOp::Conv2d { stride: 2, .. }))
+            .nth(2)
+        {
+            return Err(ModelError::Shape {
+                layer,
+                what: "a loop filter has at most two stride-2 convolutions",
+                h: 0,
+                w: 0,
+            });
+        }
+        let mut nets = Vec::with_capacity(model.outputs.len());
+        for k in 0..model.outputs.len() {
+            let model = model.only_output(k);
+            nets.push(Network {
+                geometry: check_network(&model)?,
+                model,
                 engines: Mutex::new(Vec::new()),
-            })
-            .collect();
-        for net in &nets {
-            check_size_preserving(&net.model)?;
+            });
         }
         Ok(LoopFilter {
             model,
@@ -199,48 +273,88 @@ impl LoopFilter {
         key: bool,
         cpu: CpuLevel,
     ) -> Vec<u8> {
-        let Network {
-            model: net,
-            engines: pool,
-        } = &self.nets[self.net_index(key)];
+        self.filter_plane_in_strips(plane, side, key, cpu, STRIP_BUDGET)
+    }
+
+    /// [`Self::filter_plane`] with the engine's memory limited to `budget`
+    /// values: a plane that does not fit is run in horizontal strips, each
+    /// with the network's reach of rows above and below it, so every output
+    /// sample sees exactly what it sees in one run over the whole plane (the
+    /// result is identical; tested).
+    fn filter_plane_in_strips(
+        &self,
+        plane: &Plane,
+        side: [i16; 3],
+        key: bool,
+        cpu: CpuLevel,
+        budget: f64,
+    ) -> Vec<u8> {
+        let net = &self.nets[self.net_index(key)];
         let (pw, ph) = (plane.width, plane.height);
         let (w, h) = (pw + 2 * BORDER, ph + 2 * BORDER);
-        let taken = {
-            let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
-            pool.iter()
-                .position(|(s, _)| *s == (w, h))
-                .map(|i| pool.swap_remove(i).1)
-        };
         debug_assert!(w % 4 == 0 && h % 4 == 0, "coded planes are multiples of 4");
-        let mut engine = match taken {
-            Some(e) => e,
-            None => Engine::with_cpu(net.clone(), h, w, cpu)
-                .expect("a validated filter runs at every multiple-of-4 size"),
+        let reach = net.geometry.reach;
+        let rows_fitting = (budget / (net.geometry.values_per_sample * w as f64)) as usize;
+        let core = if rows_fitting >= h {
+            h
+        } else {
+            // At least 4 rows: the load check made sure that fits any frame width.
+            (rows_fitting.saturating_sub(2 * reach) / 4 * 4).max(4)
         };
-        let mut samples = Vec::with_capacity(w * h);
-        for y in 0..h {
-            let row = plane.row(y.saturating_sub(BORDER).min(ph - 1));
-            samples.extend((0..w).map(|x| row[x.saturating_sub(BORDER).min(pw - 1)] as i16));
-        }
-        let side_channels = net.inputs[1].channels;
-        let mut side_planes = vec![0i16; side_channels * w * h];
-        for (c, v) in side_planes.chunks_exact_mut(w * h).zip(side) {
-            c.fill(v);
-        }
-        engine
-            .run(&[&samples, &side_planes])
-            .expect("inputs sized for the engine");
-        let full = engine.output(0).0;
-        let mut out = Vec::with_capacity(pw * ph);
-        for y in 0..ph {
-            let row = &full[(y + BORDER) * w + BORDER..][..pw];
-            out.extend(row.iter().map(|&v| v as u8));
-        }
-        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < 8 {
-            pool.push(((w, h), engine));
+        let side_channels = net.model.inputs[1].channels;
+        let mut out = vec![0u8; pw * ph];
+        for y0 in (0..h).step_by(core) {
+            let y1 = (y0 + core).min(h);
+            // Input rows [a, b) of the extended plane: the strip and its reach.
+            let (a, b) = (y0.saturating_sub(reach), (y1 + reach).min(h));
+            let mut engine = net.engine(w, b - a, cpu);
+            let mut samples = Vec::with_capacity(w * (b - a));
+            for y in a..b {
+                let row = plane.row(y.saturating_sub(BORDER).min(ph - 1));
+                samples.extend((0..w).map(|x| row[x.saturating_sub(BORDER).min(pw - 1)] as i16));
+            }
+            let mut side_planes = vec![0i16; side_channels * w * (b - a)];
+            for (c, v) in side_planes.chunks_exact_mut(w * (b - a)).zip(side) {
+                c.fill(v);
+            }
+            engine
+                .run(&[&samples, &side_planes])
+                .expect("inputs sized for the engine");
+            let filtered = engine.output(0).0;
+            // The plane's rows in this strip (the border rows are not output).
+            for y in y0.max(BORDER)..y1.min(BORDER + ph) {
+                let row = &filtered[(y - a) * w + BORDER..][..pw];
+                let dst = &mut out[(y - BORDER) * pw..][..pw];
+                for (d, &v) in dst.iter_mut().zip(row) {
+                    *d = v as u8;
+                }
+            }
+            net.keep_engine(w, b - a, cpu, engine);
         }
         out
+    }
+}
+
+impl Network {
+    /// An engine for `w` x `h` inputs, reused when one is free.
+    fn engine(&self, w: usize, h: usize, cpu: CpuLevel) -> Engine {
+        let taken = {
+            let mut pool = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+            pool.iter()
+                .position(|(s, _)| *s == (w, h, cpu))
+                .map(|i| pool.swap_remove(i).1)
+        };
+        taken.unwrap_or_else(|| {
+            Engine::with_cpu(self.model.clone(), h, w, cpu)
+                .expect("a loaded filter runs at every multiple-of-4 size within the strip budget")
+        })
+    }
+
+    fn keep_engine(&self, w: usize, h: usize, cpu: CpuLevel, engine: Engine) {
+        let mut pool = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 8 {
+            pool.push(((w, h, cpu), engine));
+        }
     }
 }
 
@@ -509,7 +623,8 @@ mod tests {
     /// corrections of each 2x2 block (each pulls its sample towards the mean
     /// of the 3x3 window, a mild blur), a pixel shuffle puts them back at
     /// full size, the sum with the samples is the output. Each extra halving
-    /// chains a stride-2 / shuffle pair in front that keeps the samples.
+    /// chains a stride-2 / shuffle pair in front that keeps one sample of
+    /// each 2x2 block (the others become 0): a size-preserving detour.
     /// Without `shuffle_back` the network ends at half size (invalid).
     fn half_res_model(halvings: usize, shuffle_back: bool) -> Model {
         let spec = |channels, lo, hi| TensorSpec { channels, lo, hi };
@@ -610,6 +725,77 @@ mod tests {
             LoopFilter::from_bytes(&half_res_model(3, true).to_bytes()),
             Err(ModelError::Shape { .. })
         ));
+    }
+
+    /// Filtering in strips (each with the network's reach of rows around it)
+    /// gives exactly the one-run result, for both default networks and a
+    /// half-resolution one, at strip heights down to 4 rows, at every CPU level.
+    #[test]
+    fn strips_equal_one_run() {
+        let frame = &smooth_frames()[1];
+        let half = LoopFilter::from_bytes(&half_res_model(2, true).to_bytes()).unwrap();
+        for f in [&*LoopFilter::default_model(), &half] {
+            for key in [false, true] {
+                let g = f.nets[f.net_index(key)].geometry;
+                for (p, plane) in frame.planes.iter().enumerate() {
+                    let side = side_info(40, 0, p, key);
+                    let one_run =
+                        f.filter_plane_in_strips(plane, side, key, CpuLevel::Scalar, f64::INFINITY);
+                    assert_ne!(one_run, plane.data, "plane {p} unchanged");
+                    let row_values = g.values_per_sample * (plane.width + 2 * BORDER) as f64;
+                    for core in [4, 8, 20] {
+                        let budget = row_values * ((core + 2 * g.reach) as f64 + 0.5);
+                        for cpu in CpuLevel::all_supported() {
+                            let strips = f.filter_plane_in_strips(plane, side, key, cpu, budget);
+                            assert!(strips == one_run, "plane {p}, {core}-row strips, {cpu:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A network too wide to filter even 4-row strips of the widest frame
+    /// within the budget is refused when loaded, not when a frame arrives.
+    #[test]
+    fn oversized_networks_are_refused_at_load() {
+        let spec = |channels, lo, hi| TensorSpec { channels, lo, hi };
+        let conv = |operand, in_ch: usize, out: TensorSpec| Layer {
+            operands: vec![operand],
+            op: LayerOp::Conv2d {
+                kernel: 3,
+                stride: 1,
+                shift: 0,
+                weights: vec![0; out.channels * in_ch * 9],
+                bias: vec![0; out.channels],
+            },
+            out,
+        };
+        let layers = vec![
+            Layer {
+                operands: vec![0, 1],
+                out: spec(3, 0, 255),
+                op: LayerOp::Concat,
+            },
+            conv(2, 3, spec(256, 0, 255)),
+            conv(3, 256, spec(256, 0, 255)),
+            conv(4, 256, spec(256, 0, 255)),
+            conv(5, 256, spec(1, -128, 127)),
+            Layer {
+                operands: vec![0, 6],
+                out: spec(1, 0, 255),
+                op: LayerOp::Add,
+            },
+        ];
+        let model = Model {
+            inputs: vec![spec(1, 0, 255), spec(2, 0, 255)],
+            outputs: vec![7],
+            layers,
+        };
+        match LoopFilter::from_bytes(&model.to_bytes()) {
+            Err(ModelError::Shape { what, .. }) => assert!(what.contains("too large"), "{what}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 
     #[test]

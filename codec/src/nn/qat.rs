@@ -172,22 +172,40 @@ pub struct QatRestoration {
     pub convs: Vec<QatConv>,
 }
 
-/// Output channels, range, (input, output) scales and initial gain of layer `i` of `n`.
-#[allow(clippy::type_complexity)]
-fn layer_plan(
-    i: usize,
-    n: usize,
-    channels: i64,
-    half_res: bool,
-) -> (i64, (i16, i16), (f64, f64), f64) {
+/// How layer `i` of a restoration network is built.
+struct LayerPlan {
+    out_ch: i64,
+    /// Output range (ReLU: lo = 0).
+    range: (i16, i16),
+    /// (input, output) integer units per trained unit.
+    scales: (f64, f64),
+    /// Initial weight gain.
+    gain: f64,
+    stride: i64,
+}
+
+/// The plan of layer `i` of `n` of a restoration network of `shape`.
+fn layer_plan(i: usize, n: usize, shape: &RestorationShape) -> LayerPlan {
     let in_scale = if i == 0 { SAMPLE_SCALE } else { HIDDEN_SCALE };
+    let stride = if i == 0 && shape.half_res { 2 } else { 1 };
     if i + 1 == n {
         // The correction in samples (one per sample of a 2x2 block at half
         // resolution); starts small so the untrained network is near the identity.
-        let out = if half_res { 4 } else { 1 };
-        (out, (-128, 127), (in_scale, SAMPLE_SCALE), 0.1)
+        LayerPlan {
+            out_ch: if shape.half_res { 4 } else { 1 },
+            range: (-128, 127),
+            scales: (in_scale, SAMPLE_SCALE),
+            gain: 0.1,
+            stride,
+        }
     } else {
-        (channels, (0, 255), (in_scale, HIDDEN_SCALE), 1.0)
+        LayerPlan {
+            out_ch: shape.channels,
+            range: (0, 255),
+            scales: (in_scale, HIDDEN_SCALE),
+            gain: 1.0,
+            stride,
+        }
     }
 }
 
@@ -206,19 +224,16 @@ impl QatRestoration {
             } else {
                 shape.channels
             };
-            let (out_ch, range, scales, gain) =
-                layer_plan(i, shape.convs, shape.channels, shape.half_res);
+            let plan = layer_plan(i, shape.convs, &shape);
             let mut conv = QatConv::new(
                 path,
                 &format!("conv{i}"),
-                (in_ch, out_ch, 3),
-                range,
-                scales,
-                gain,
+                (in_ch, plan.out_ch, 3),
+                plan.range,
+                plan.scales,
+                plan.gain,
             );
-            if i == 0 && shape.half_res {
-                conv.stride = 2;
-            }
+            conv.stride = plan.stride;
             convs.push(conv);
         }
         QatRestoration { shape, convs }
@@ -260,16 +275,16 @@ impl QatRestoration {
         if convs.len() < 2 {
             return Err("the checkpoint has fewer than two convolutions conv0, conv1".into());
         }
-        let first_in = convs[0].w.size()[1];
-        let channels = convs[0].w.size()[0];
-        let half_res = convs[convs.len() - 1].w.size()[0] == 4;
+        let shape = RestorationShape {
+            side_channels: convs[0].w.size()[1] - 1,
+            channels: convs[0].w.size()[0],
+            convs: convs.len(),
+            half_res: convs[convs.len() - 1].w.size()[0] == 4,
+        };
+        let channels = shape.channels;
         for (i, c) in convs.iter().enumerate().skip(1) {
             let s = c.w.size();
-            let want_out = match (i + 1 == convs.len(), half_res) {
-                (true, true) => 4,
-                (true, false) => 1,
-                (false, _) => channels,
-            };
+            let want_out = layer_plan(i, shape.convs, &shape).out_ch;
             if s[1] != channels || s[0] != want_out {
                 return Err(format!(
                     "conv{i}: expected {want_out}x{channels} channels, got {}x{}",
@@ -277,23 +292,13 @@ impl QatRestoration {
                 ));
             }
         }
-        let n = convs.len();
         for (i, c) in convs.iter_mut().enumerate() {
-            let (_, (lo, hi), (si, so), _) = layer_plan(i, n, channels, half_res);
+            let plan = layer_plan(i, shape.convs, &shape);
+            let ((lo, hi), (si, so)) = (plan.range, plan.scales);
             (c.lo, c.hi, c.w_mult, c.b_mult) = (lo, hi, so / si, so);
-            if i == 0 && half_res {
-                c.stride = 2;
-            }
+            c.stride = plan.stride;
         }
-        Ok(QatRestoration {
-            shape: RestorationShape {
-                side_channels: first_in - 1,
-                channels,
-                convs: convs.len(),
-                half_res,
-            },
-            convs,
-        })
+        Ok(QatRestoration { shape, convs })
     }
 
     /// Restored samples for `x` (`[n][1][h][w]`, 0..255) and `side` (`[n][side][h][w]`);

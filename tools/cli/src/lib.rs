@@ -22,6 +22,14 @@ pub fn write_model(path: &Path, bytes: &[u8]) -> Result<String> {
 /// Exit status for a run that failed (bad input, bad stream, I/O error).
 pub const EXIT_FAILURE: i32 = 1;
 
+/// Reads a loop-filter model file.
+pub fn load_filter(path: &Path) -> Result<mica::nn_filter::LoopFilter> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+    mica::nn_filter::LoopFilter::from_bytes(&bytes)
+        .with_context(|| format!("{} is not a usable loop-filter model", path.display()))
+}
+
 /// Opens a file, or standard input for `-`.
 pub fn open_input(path: &Path) -> Result<Box<dyn Read>> {
     if path.as_os_str() == "-" {

@@ -290,13 +290,7 @@ fn take_patches(
 fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>> {
     let files = training_files(&args.train_dir)?;
     let filter_on = match &args.filter_on {
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let filter = mica::nn_filter::LoopFilter::from_bytes(&bytes)
-                .with_context(|| format!("{} is not a usable loop-filter model", path.display()))?;
-            Some(std::sync::Arc::new(filter))
-        }
+        Some(path) => Some(std::sync::Arc::new(mica_cli::load_filter(path)?)),
         None => None,
     };
     let side_len = args.patch + 2 * margin;
@@ -421,8 +415,8 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
         args.convs
     };
     let margin = args.margin.unwrap_or(reach);
-    if args.half_res && margin % 2 != 0 {
-        bail!("a half-resolution network needs an even --margin");
+    if args.half_res && args.patch % 2 != 0 {
+        bail!("a half-resolution network needs an even --patch");
     }
     let mut rng = Rng(args.seed);
     let t0 = Instant::now();

@@ -9,11 +9,10 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mica::cpu::CpuLevel;
 use mica::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
-use mica::nn_filter::LoopFilter;
 use mica::nn_intra::IntraPredictor;
 use mica::y4m::{Y4mReader, Y4mWriter};
 use mica::{Encoder, EncoderConfig, GopStructure, Preset, VideoInfo};
-use mica_cli::{open_input, Output, PsnrAccumulator, SampleMd5, EXIT_FAILURE};
+use mica_cli::{load_filter, open_input, Output, PsnrAccumulator, SampleMd5, EXIT_FAILURE};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,14 +87,6 @@ struct Args {
     /// No progress bar or summary.
     #[arg(short, long)]
     quiet: bool,
-}
-
-/// Reads a loop-filter model file.
-fn load_filter(path: &std::path::Path) -> Result<LoopFilter> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
-    LoopFilter::from_bytes(&bytes)
-        .with_context(|| format!("{} is not a usable loop-filter model", path.display()))
 }
 
 fn main() {
