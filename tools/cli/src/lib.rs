@@ -2,6 +2,17 @@
 //! files or standard streams, outputs that only appear once complete,
 //! quality figures and the decoded-sample MD5.
 
+/// `println!` for a command's output on stdout that returns an error instead
+/// of panicking when stdout is gone (e.g. piped into `head` or `grep -q`).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+            .map_err(|e| anyhow::anyhow!("cannot write the output: {e}"))
+    }};
+}
+
 use anyhow::{Context, Result};
 use md5::{Digest, Md5};
 use mica::Frame;

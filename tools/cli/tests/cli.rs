@@ -366,3 +366,24 @@ fn model_inspect() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!none.exists());
 }
+
+/// Output into a pipe nobody reads (`| head`, `| grep -q` after its match):
+/// a clear error and exit status 1, not a panic.
+#[test]
+fn closed_stdout_is_an_error_not_a_panic() {
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/loopfilter.micanet");
+    let (reader, writer) = std::io::pipe().unwrap();
+    // Closed before the tool starts: its first write fails, every time.
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("inspect")
+        .arg(&model)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("tool runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot write the output"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -410,7 +410,7 @@ fn cmd_clic(a: ClicArgs) -> Result<()> {
     drop(clic_sink);
     finish(&c.out, &c.anchor, &codecs, c, parallel, &skipped)?;
     let clic = consolidate(read_csv::<Row>(&clic_path)?);
-    println!("{}", report::clic_markdown(&clic));
+    mica_rd::outln!("{}", report::clic_markdown(&clic))?;
     Ok(())
 }
 
@@ -537,28 +537,34 @@ fn cmd_bd(a: BdArgs) -> Result<()> {
     let test = results::read_rd_csv(&a.test, &a.rate_col, &a.quality_col)?;
     let r = bd::bd_rate(&anchor, &test).with_context(|| "BD-rate")?;
     let q = bd::bd_quality(&anchor, &test).with_context(|| "BD-PSNR")?;
-    println!("anchor: {} ({} points)", a.anchor.display(), anchor.len());
-    println!("test:   {} ({} points)", a.test.display(), test.len());
-    println!(
+    mica_rd::outln!("anchor: {} ({} points)", a.anchor.display(), anchor.len())?;
+    mica_rd::outln!("test:   {} ({} points)", a.test.display(), test.len())?;
+    mica_rd::outln!(
         "BD-rate: {:+.4} % (PCHIP, over {} {:.4}..{:.4})",
-        r.value, a.quality_col, r.interval.0, r.interval.1
-    );
-    println!(
+        r.value,
+        a.quality_col,
+        r.interval.0,
+        r.interval.1
+    )?;
+    mica_rd::outln!(
         "BD-PSNR: {:+.4} dB (PCHIP, over {} {:.2}..{:.2})",
         q.value,
         a.rate_col,
         10f64.powf(q.interval.0),
         10f64.powf(q.interval.1)
-    );
+    )?;
     Ok(())
 }
 
 fn cmd_codecs(a: CodecListArgs) -> Result<()> {
     let avail = external::Availability::default();
-    println!(
+    mica_rd::outln!(
         "{:<14} {:<8} {:<34} {:<20} status",
-        "name", "param", "label", "default points"
-    );
+        "name",
+        "param",
+        "label",
+        "default points"
+    )?;
     let mut all = vec![Codec::mica(), Codec::rav1e(6, Rav1eDecode::Auto)];
     all.extend(
         external::load_codecs(&a.codecs_files)?
@@ -587,10 +593,13 @@ fn cmd_codecs(a: CodecListArgs) -> Result<()> {
             codecs::CodecKind::Mica(_) => "built in".to_string(),
         };
         let pts = format!("{:?}", c.points);
-        println!(
+        mica_rd::outln!(
             "{:<14} {:<8} {:<34} {:<20} {status}",
-            c.name, c.param, c.label, pts
-        );
+            c.name,
+            c.param,
+            c.label,
+            pts
+        )?;
     }
     Ok(())
 }

@@ -92,7 +92,7 @@ fn convert(checkpoint: &std::path::Path, output: &std::path::Path) -> Result<()>
     .map_err(|e| anyhow::anyhow!("{}: {e}", checkpoint.display()))?;
     let bytes = model.to_bytes();
     let id = mica_cli::write_model(output, &bytes)?;
-    println!("{} ({} bytes, sha256 {id})", output.display(), bytes.len());
+    mica_cli::outln!("{} ({} bytes, sha256 {id})", output.display(), bytes.len())?;
     Ok(())
 }
 
@@ -154,13 +154,15 @@ fn run(args: &Args) -> Result<()> {
         Command::Inspect { file } => {
             let (bytes, model) = read_model(file)?;
             let id = hex(&identity(&bytes));
-            println!("model    {}", file.display());
-            println!("sha256   {id}");
+            mica_cli::outln!("model    {}", file.display())?;
+            mica_cli::outln!("sha256   {id}")?;
             for (i, s) in model.inputs.iter().enumerate() {
-                println!(
+                mica_cli::outln!(
                     "input {i}  {} channels, values {}..={}",
-                    s.channels, s.lo, s.hi
-                );
+                    s.channels,
+                    s.lo,
+                    s.hi
+                )?;
             }
             for (i, l) in model.layers.iter().enumerate() {
                 let what = match &l.op {
@@ -179,30 +181,32 @@ fn run(args: &Args) -> Result<()> {
                     LayerOp::Add => "add".to_string(),
                     LayerOp::Concat => "concat".to_string(),
                 };
-                println!(
+                mica_cli::outln!(
                     "layer {i:<3} -> t{:<3} {what:<32} from {:?}, {} channels, {}..={}",
                     model.inputs.len() + i,
                     l.operands,
                     l.out.channels,
                     l.out.lo,
                     l.out.hi
-                );
+                )?;
             }
             let (macs, params) = model.cost(1);
-            println!("outputs  {:?}", model.outputs);
-            println!("params   {params}");
-            println!("MACs     {macs:.0} per input pixel (dense layers counted per call)");
+            mica_cli::outln!("outputs  {:?}", model.outputs)?;
+            mica_cli::outln!("params   {params}")?;
+            mica_cli::outln!("MACs     {macs:.0} per input pixel (dense layers counted per call)")?;
             if model.outputs.len() > 1 {
                 for k in 0..model.outputs.len() {
                     let (macs, params) = model.only_output(k).cost(1);
-                    println!("output {k} alone: {params} params, {macs:.0} MACs per input pixel");
+                    mica_cli::outln!(
+                        "output {k} alone: {params} params, {macs:.0} MACs per input pixel"
+                    )?;
                 }
             }
-            println!(
+            mica_cli::outln!(
                 "bound    worst channel at {:.1} % of 2^24 (margin {:.1} %)",
                 100.0 * (1.0 - model.bound_margin()),
                 100.0 * model.bound_margin()
-            );
+            )?;
         }
         Command::Bench {
             file,
@@ -259,12 +263,12 @@ fn run(args: &Args) -> Result<()> {
             if backend == "torch-cpu" || backend == "cuda" {
                 let per = bench_torch(&model, w, h, backend == "cuda", &refs, (*runs).max(1))?;
                 let (macs, _) = model.cost(w * h);
-                println!(
+                mica_cli::outln!(
                     "{} at {w}x{h}, libtorch {backend}: {:.2} ms per frame, {:.2} GMAC/s (checked equal to the CPU engine)",
                     file.display(),
                     per * 1e3,
                     macs * (w * h) as f64 / per / 1e9
-                );
+                )?;
                 return Ok(());
             }
             pool.install(|| engine.run(&refs))?;
@@ -274,14 +278,14 @@ fn run(args: &Args) -> Result<()> {
             }
             let per = start.elapsed().as_secs_f64() / (*runs).max(1) as f64;
             let (macs, _) = model.cost(w * h);
-            println!(
+            mica_cli::outln!(
                 "{} at {w}x{h}, {} ({} threads): {:.2} ms per frame, {:.2} GMAC/s",
                 file.display(),
                 cpu.name(),
                 pool.current_num_threads(),
                 per * 1e3,
                 macs * (w * h) as f64 / per / 1e9
-            );
+            )?;
         }
         Command::Convert { checkpoint, output } => convert(checkpoint, output)?,
         Command::Join {
@@ -294,7 +298,7 @@ fn run(args: &Args) -> Result<()> {
                 .join(&read_model(second)?.1)
                 .context("the models cannot be joined")?;
             let sha = mica_cli::write_model(output, &joined.to_bytes())?;
-            println!("wrote {} (sha256 {sha})", output.display());
+            mica_cli::outln!("wrote {} (sha256 {sha})", output.display())?;
         }
     }
     Ok(())

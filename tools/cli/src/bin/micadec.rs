@@ -119,7 +119,7 @@ fn run(args: &Args) -> Result<()> {
         w.into_inner()?.commit()?;
     }
     if args.md5 {
-        println!("{}", md5.hex());
+        mica_cli::outln!("{}", md5.hex())?;
     }
     Ok(())
 }

@@ -254,7 +254,7 @@ fn run(args: &Args) -> Result<()> {
         }
     }
     if args.md5 {
-        println!("{}", md5.hex());
+        mica_cli::outln!("{}", md5.hex())?;
     }
     std::io::stdout().flush().ok();
     Ok(())
