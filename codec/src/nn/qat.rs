@@ -159,6 +159,29 @@ pub struct RestorationShape {
     pub half_res: bool,
 }
 
+impl RestorationShape {
+    /// Input samples an output sample depends on, each side: 1 per 3x3
+    /// convolution at full resolution; at half resolution 1 for the stride-2
+    /// layer, 2 per later layer and 1 for the sub-sample position.
+    pub fn reach(&self) -> usize {
+        if self.half_res {
+            2 * self.convs
+        } else {
+            self.convs
+        }
+    }
+
+    /// The grid the input must be aligned to (2 at half resolution: the 2x2
+    /// blocks of training patches then sit where they sit in a frame).
+    pub fn alignment(&self) -> usize {
+        if self.half_res {
+            2
+        } else {
+            1
+        }
+    }
+}
+
 /// A residual restoration network: `out = clamp(x + f(concat(x, side)), 0, 255)`
 /// where `f` is a stack of 3x3 convolutions with ReLU and a signed last layer
 /// (at half resolution followed by a pixel shuffle when `shape.half_res`).

@@ -177,6 +177,18 @@ struct FilterArgs {
     threads: i32,
 }
 
+impl FilterArgs {
+    /// The network shape the options ask for.
+    fn shape(&self) -> RestorationShape {
+        RestorationShape {
+            side_channels: self.side_channels as i64,
+            channels: self.channels,
+            convs: self.convs,
+            half_res: self.half_res,
+        }
+    }
+}
+
 /// Cosine decay from `peak` at step 0 to `peak / 100` at the last step.
 fn cosine_lr(peak: f64, step: usize, steps: usize) -> f64 {
     let floor = 1e-2 * peak;
@@ -307,13 +319,14 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
             cfg.qp = qp;
             cfg.nn_filter = filter_on.is_some();
             cfg.nn_filter_model = filter_on.clone();
-            cfg.keep_deblocked = true;
+            // With the filter off the output is the deblocked frame already.
+            cfg.keep_deblocked = filter_on.is_some();
             if args.all_intra {
                 cfg.gop = mica::GopStructure::IntraOnly;
             }
             let recon = encode(&frames, cfg)?;
             for (p, orig) in recon.iter().zip(&frames) {
-                let rec = p.deblocked.as_ref().expect("kept by keep_deblocked");
+                let rec = p.deblocked.as_ref().unwrap_or(&p.recon);
                 let key = p.keyframe;
                 for plane in 0..3 {
                     let mut n = if plane == 0 {
@@ -330,7 +343,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
                         &orig.planes[plane],
                         side,
                         side_len,
-                        if args.half_res { 2 } else { 1 },
+                        args.shape().alignment(),
                         n,
                         rng,
                         &mut patches,
@@ -406,15 +419,7 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
     } else {
         Device::Cpu
     };
-    // The reach of the network: 1 per 3x3 convolution at full resolution;
-    // at half resolution 1 for the stride-2 layer, 2 per later layer and 1
-    // for the sub-sample position.
-    let reach = if args.half_res {
-        2 * args.convs
-    } else {
-        args.convs
-    };
-    let margin = args.margin.unwrap_or(reach);
+    let margin = args.margin.unwrap_or(args.shape().reach());
     if args.half_res && args.patch % 2 != 0 {
         bail!("a half-resolution network needs an even --patch");
     }
@@ -437,15 +442,7 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
     );
     let side_len = args.patch + 2 * margin;
     let vs = nn::VarStore::new(device);
-    let net = QatRestoration::new(
-        &vs.root(),
-        RestorationShape {
-            side_channels: args.side_channels as i64,
-            channels: args.channels,
-            convs: args.convs,
-            half_res: args.half_res,
-        },
-    );
+    let net = QatRestoration::new(&vs.root(), args.shape());
     let mut vs = vs;
     if let Some(init) = &args.init {
         vs.load(init)
