@@ -42,9 +42,12 @@ pub const SB: usize = 64;
 
 /// A loaded loop-filter model with engines kept for reuse.
 ///
-/// The model has one or two outputs: output 0 filters inter frames, and
-/// keyframes too when it is the only one; output 1, when present, filters
-/// keyframes (their artefacts differ: no motion-compensated prediction).
+/// The model has one, two or four outputs, each a network of its own, and a
+/// frame's plane runs one of them (see [`LoopFilter::network`]): one network
+/// filters everything; with two, output 1 filters keyframes (their artefacts
+/// differ: no motion-compensated prediction); with four, outputs 0 and 1 do
+/// so for luma and outputs 2 and 3 for chroma, so that no network spends its
+/// capacity on both kinds of plane.
 pub struct LoopFilter {
     model: Model,
     sha256: [u8; 32],
@@ -160,7 +163,8 @@ fn check_network(model: &Model) -> Result<Geometry, ModelError> {
 
 impl LoopFilter {
     /// Loads a loop-filter model: inputs `[samples: 1 channel 0..=255, side: 2
-    /// or 3 channels]`, one or two outputs (inter frames, keyframes) of 1 channel in 0..=255.
+    /// or 3 channels]`, one, two or four outputs (see [`LoopFilter::network`])
+    /// of 1 channel in 0..=255.
     pub fn from_bytes(bytes: &[u8]) -> Result<LoopFilter, ModelError> {
         let model = Model::parse(bytes)?;
         let ok = model.inputs.len() == 2
@@ -170,7 +174,7 @@ impl LoopFilter {
             && (2..=3).contains(&model.inputs[1].channels)
             && model.inputs[1].lo <= 0
             && model.inputs[1].hi >= 255
-            && (1..=2).contains(&model.outputs.len())
+            && matches!(model.outputs.len(), 1 | 2 | 4)
             && model.outputs.iter().all(|&o| {
                 let out = model.spec(o);
                 out.channels == 1 && out.lo >= 0 && out.hi <= 255
@@ -183,7 +187,7 @@ impl LoopFilter {
             return Err(ModelError::Shape {
                 layer: 0,
                 what: "a loop filter takes samples (1 channel, 0..=255) and side information \
-                       (2 or 3 channels) and has 1 or 2 outputs of 1 channel in 0..=255, \
+                       (2 or 3 channels) and has 1, 2 or 4 outputs of 1 channel in 0..=255, \
                        without dense layers",
                 h: 0,
                 w: 0,
@@ -242,21 +246,29 @@ impl LoopFilter {
         &self.model
     }
 
-    /// Whether keyframes have a network of their own (output 1).
+    /// Whether keyframes have networks of their own.
     pub fn has_keyframe_network(&self) -> bool {
         self.nets.len() > 1
     }
 
-    /// The network that filters keyframes (`key`) or inter frames.
-    pub fn network(&self, key: bool) -> &Model {
-        &self.nets[self.net_index(key)].model
+    /// Whether chroma planes have networks of their own.
+    pub fn has_chroma_network(&self) -> bool {
+        self.nets.len() == 4
     }
 
-    fn net_index(&self, key: bool) -> usize {
-        if key {
-            self.nets.len() - 1
-        } else {
-            0
+    /// The network that filters a plane of a keyframe (`key`) or an inter
+    /// frame, chroma (`chroma`) or luma: output `key + 2 * chroma` of a
+    /// four-output model, output `key` of a two-output one, the only output
+    /// of a one-output one.
+    pub fn network(&self, key: bool, chroma: bool) -> &Model {
+        &self.nets[self.net_index(key, chroma)].model
+    }
+
+    fn net_index(&self, key: bool, chroma: bool) -> usize {
+        match self.nets.len() {
+            1 => 0,
+            2 => key as usize,
+            _ => key as usize + 2 * chroma as usize,
         }
     }
 
@@ -270,10 +282,10 @@ impl LoopFilter {
         &self,
         plane: &Plane,
         side: [i16; 3],
-        key: bool,
+        (key, chroma): (bool, bool),
         cpu: CpuLevel,
     ) -> Vec<u8> {
-        self.filter_plane_in_strips(plane, side, key, cpu, STRIP_BUDGET)
+        self.filter_plane_in_strips(plane, side, (key, chroma), cpu, STRIP_BUDGET)
     }
 
     /// [`Self::filter_plane`] with the engine's memory limited to `budget`
@@ -285,11 +297,11 @@ impl LoopFilter {
         &self,
         plane: &Plane,
         side: [i16; 3],
-        key: bool,
+        (key, chroma): (bool, bool),
         cpu: CpuLevel,
         budget: f64,
     ) -> Vec<u8> {
-        let net = &self.nets[self.net_index(key)];
+        let net = &self.nets[self.net_index(key, chroma)];
         let (pw, ph) = (plane.width, plane.height);
         let (w, h) = (pw + 2 * BORDER, ph + 2 * BORDER);
         debug_assert!(w % 4 == 0 && h % 4 == 0, "coded planes are multiples of 4");
@@ -457,7 +469,7 @@ pub(crate) fn filter_frame(
                 fh.chroma_qp_offset[p - 1]
             };
             let side = side_info(fh.qp, offset, p, key);
-            *o = Some(filter.filter_plane(&recon.planes[p], side, key, cpu));
+            *o = Some(filter.filter_plane(&recon.planes[p], side, (key, p > 0), cpu));
         }
     }
     out
@@ -704,14 +716,15 @@ mod tests {
         let frame = &smooth_frames()[0];
         for (p, plane) in frame.planes.iter().enumerate() {
             let side = side_info(30, 0, p, false);
-            let want = f.filter_plane(plane, side, false, CpuLevel::Scalar);
+            let which = (false, p > 0);
+            let want = f.filter_plane(plane, side, which, CpuLevel::Scalar);
             assert_ne!(want, plane.data, "plane {p} unchanged");
             assert_eq!(
-                two.filter_plane(plane, side, false, CpuLevel::Scalar).len(),
+                two.filter_plane(plane, side, which, CpuLevel::Scalar).len(),
                 want.len()
             );
             for cpu in CpuLevel::all_supported() {
-                assert_eq!(f.filter_plane(plane, side, false, cpu), want, "{cpu:?}");
+                assert_eq!(f.filter_plane(plane, side, which, cpu), want, "{cpu:?}");
             }
         }
         // Half-size output (no shuffle back): refused.
@@ -736,17 +749,23 @@ mod tests {
         let half = LoopFilter::from_bytes(&half_res_model(2, true).to_bytes()).unwrap();
         for f in [&*LoopFilter::default_model(), &half] {
             for key in [false, true] {
-                let g = f.nets[f.net_index(key)].geometry;
                 for (p, plane) in frame.planes.iter().enumerate() {
+                    let which = (key, p > 0);
+                    let g = f.nets[f.net_index(key, p > 0)].geometry;
                     let side = side_info(40, 0, p, key);
-                    let one_run =
-                        f.filter_plane_in_strips(plane, side, key, CpuLevel::Scalar, f64::INFINITY);
+                    let one_run = f.filter_plane_in_strips(
+                        plane,
+                        side,
+                        which,
+                        CpuLevel::Scalar,
+                        f64::INFINITY,
+                    );
                     assert_ne!(one_run, plane.data, "plane {p} unchanged");
                     let row_values = g.values_per_sample * (plane.width + 2 * BORDER) as f64;
                     for core in [4, 8, 20] {
                         let budget = row_values * ((core + 2 * g.reach) as f64 + 0.5);
                         for cpu in CpuLevel::all_supported() {
-                            let strips = f.filter_plane_in_strips(plane, side, key, cpu, budget);
+                            let strips = f.filter_plane_in_strips(plane, side, which, cpu, budget);
                             assert!(strips == one_run, "plane {p}, {core}-row strips, {cpu:?}");
                         }
                     }
@@ -805,19 +824,70 @@ mod tests {
         let blur_only = LoopFilter::from_bytes(&blur.to_bytes()).unwrap();
         let sharpen_only = LoopFilter::from_bytes(&sharpen.to_bytes()).unwrap();
         assert!(both.has_keyframe_network() && !blur_only.has_keyframe_network());
-        let plane = &smooth_frames()[0].planes[0];
-        let side = side_info(30, 0, 0, false);
+        assert!(!both.has_chroma_network());
+        let frame = &smooth_frames()[0];
         for cpu in CpuLevel::all_supported() {
-            let blurred = blur_only.filter_plane(plane, side, false, cpu);
-            let sharpened = sharpen_only.filter_plane(plane, side, false, cpu);
-            assert_ne!(blurred, sharpened);
-            assert_eq!(both.filter_plane(plane, side, false, cpu), blurred);
-            assert_eq!(both.filter_plane(plane, side, true, cpu), sharpened);
-            // A single network serves keyframes too.
-            assert_eq!(blur_only.filter_plane(plane, side, true, cpu), blurred);
+            for (p, plane) in frame.planes.iter().enumerate() {
+                let side = side_info(30, 0, p, false);
+                let chroma = p > 0;
+                let blurred = blur_only.filter_plane(plane, side, (false, chroma), cpu);
+                let sharpened = sharpen_only.filter_plane(plane, side, (false, chroma), cpu);
+                assert_ne!(blurred, sharpened);
+                assert_eq!(
+                    both.filter_plane(plane, side, (false, chroma), cpu),
+                    blurred
+                );
+                assert_eq!(
+                    both.filter_plane(plane, side, (true, chroma), cpu),
+                    sharpened
+                );
+                // A single network serves keyframes too.
+                assert_eq!(
+                    blur_only.filter_plane(plane, side, (true, chroma), cpu),
+                    blurred
+                );
+            }
         }
         let three = blur.join(&sharpen).unwrap().join(&blur).unwrap();
         assert!(LoopFilter::from_bytes(&three.to_bytes()).is_err());
+    }
+
+    /// A four-output model runs output `key + 2 * chroma`: networks of their
+    /// own for luma and chroma, inter frames and keyframes.
+    #[test]
+    fn four_networks_split_frame_types_and_planes() {
+        // Four different networks: blur and sharpen, at two strengths.
+        let nets = [blur_model(1), blur_model(-1), blur_model(2), blur_model(-2)];
+        let mut joined = nets[0].clone();
+        for n in &nets[1..] {
+            joined = joined.join(n).unwrap();
+        }
+        let four = LoopFilter::from_bytes(&joined.to_bytes()).unwrap();
+        assert!(four.has_keyframe_network() && four.has_chroma_network());
+        let singles: Vec<LoopFilter> = nets
+            .iter()
+            .map(|n| LoopFilter::from_bytes(&n.to_bytes()).unwrap())
+            .collect();
+        let frame = &smooth_frames()[0];
+        for cpu in CpuLevel::all_supported() {
+            for (p, plane) in frame.planes.iter().enumerate() {
+                for key in [false, true] {
+                    let side = side_info(30, 0, p, key);
+                    let which = (key, p > 0);
+                    let k = key as usize + 2 * (p > 0) as usize;
+                    let want = singles[k].filter_plane(plane, side, which, cpu);
+                    for (j, other) in singles.iter().enumerate().filter(|&(j, _)| j != k) {
+                        let theirs = other.filter_plane(plane, side, which, cpu);
+                        assert_ne!(want, theirs, "networks {k} and {j} alike on plane {p}");
+                    }
+                    assert_eq!(
+                        four.filter_plane(plane, side, which, cpu),
+                        want,
+                        "plane {p}"
+                    );
+                }
+            }
+        }
     }
 
     /// A smooth moving pattern, 3 frames of 96x72 (coarse quantisation
@@ -921,8 +991,10 @@ mod tests {
     fn embedded_model_loads_within_budget() {
         let f = LoopFilter::default_model();
         for key in [false, true] {
-            let (macs, _) = f.network(key).cost(1);
-            assert!(macs <= 20_000.0, "{macs} MAC per sample (keyframes: {key})");
+            for chroma in [false, true] {
+                let (macs, _) = f.network(key, chroma).cost(1);
+                assert!(macs <= 20_000.0, "{macs} MAC per sample ({key}, {chroma})");
+            }
         }
     }
 

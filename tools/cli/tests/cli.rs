@@ -340,7 +340,10 @@ fn model_inspect() {
         .arg(&joined));
     assert!(o.status.success(), "{}", stderr(&o));
     let j = Model::parse(&std::fs::read(&joined).unwrap()).unwrap();
-    assert_eq!((j.only_output(0), j.only_output(1)), (model.clone(), other));
+    assert_eq!(
+        (j.only_output(0), j.only_output(1)),
+        (model.clone(), other.clone())
+    );
     let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
         .arg("bench")
         .arg(&joined)
@@ -356,6 +359,18 @@ fn model_inspect() {
         ]));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("has 2 outputs"), "{}", stderr(&o));
+    // More than two parts, in order.
+    let three = dir.path().join("three.micanet");
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("join")
+        .args([&second, &good, &second])
+        .arg("-o")
+        .arg(&three));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = Model::parse(&std::fs::read(&three).unwrap()).unwrap();
+    assert_eq!(t.outputs.len(), 3);
+    assert_eq!(t.only_output(1), model);
+    assert_eq!((t.only_output(0), t.only_output(2)), (other.clone(), other));
     // A broken part: refused, nothing written.
     let none = dir.path().join("none.micanet");
     let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
@@ -365,6 +380,73 @@ fn model_inspect() {
         .arg(&none));
     assert_eq!(o.status.code(), Some(1));
     assert!(!none.exists());
+}
+
+/// A loop filter with four networks (inter/key x luma/chroma), joined by
+/// mica-model from two-network files, runs in the loop and decodes to the
+/// encoder's MD5; a three-network file is refused by name.
+#[test]
+fn four_network_loop_filter_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/loopfilter.micanet");
+    let parts = mica::nn::Model::parse(&std::fs::read(&shipped).unwrap()).unwrap();
+    // Output 0 and output 1 of the shipped file (whatever their number), as
+    // single networks: [a, b, b, a] are four networks to choose among.
+    let a = dir.path().join("a.micanet");
+    let b = dir.path().join("b.micanet");
+    std::fs::write(&a, parts.only_output(0).to_bytes()).unwrap();
+    std::fs::write(&b, parts.only_output(parts.outputs.len() - 1).to_bytes()).unwrap();
+    let four = dir.path().join("four.micanet");
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("join")
+        .args([&a, &b, &b, &a])
+        .arg("-o")
+        .arg(&four));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ivf = dir.path().join("four.ivf");
+    let o = run(enc()
+        .arg(sample("city_720x400_6f.y4m"))
+        .args([
+            "--limit",
+            "3",
+            "--qp",
+            "40",
+            "-q",
+            "--md5",
+            "--nn-filter-model",
+        ])
+        .arg(&four)
+        .arg("-o")
+        .arg(&ivf));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let enc_md5 = stdout(&o);
+    let o = run(dec().arg(&ivf).arg("--md5").arg("--model").arg(&four));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), enc_md5);
+    // The same stream with the shipped filter differs (the networks moved).
+    let o = run(enc()
+        .arg(sample("city_720x400_6f.y4m"))
+        .args(["--limit", "3", "--qp", "40", "-q", "--md5", "-o"])
+        .arg(dir.path().join("shipped.ivf")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(stdout(&o), enc_md5);
+
+    let three = dir.path().join("three.micanet");
+    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+        .arg("join")
+        .args([&a, &b, &a])
+        .arg("-o")
+        .arg(&three));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(enc()
+        .arg(sample("city_720x400_6f.y4m"))
+        .args(["--limit", "1", "-q", "--nn-filter-model"])
+        .arg(&three)
+        .arg("-o")
+        .arg(dir.path().join("three.ivf")));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("1, 2 or 4 outputs"), "{}", stderr(&o));
+    assert!(!dir.path().join("three.ivf").exists());
 }
 
 /// Output into a pipe nobody reads (`| head`, `| grep -q` after its match):

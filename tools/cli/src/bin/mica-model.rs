@@ -48,14 +48,16 @@ enum Command {
         #[arg(long)]
         output: Option<usize>,
     },
-    /// Join two models that take the same inputs into one file computing the
-    /// first's outputs, then the second's (the loop filter ships its
-    /// inter-frame and keyframe networks as one model, one identity).
+    /// Join models that take the same inputs into one file computing the
+    /// first's outputs, then the second's, and so on (the loop filter ships
+    /// its networks for inter frames and keyframes, luma and chroma, as one
+    /// model, one identity).
     Join {
         /// The model whose outputs come first.
         first: PathBuf,
-        /// The model whose outputs follow.
-        second: PathBuf,
+        /// The models whose outputs follow, in order.
+        #[arg(required = true)]
+        rest: Vec<PathBuf>,
         /// The model to write.
         #[arg(short, long)]
         output: PathBuf,
@@ -290,13 +292,15 @@ fn run(args: &Args) -> Result<()> {
         Command::Convert { checkpoint, output } => convert(checkpoint, output)?,
         Command::Join {
             first,
-            second,
+            rest,
             output,
         } => {
-            let joined = read_model(first)?
-                .1
-                .join(&read_model(second)?.1)
-                .context("the models cannot be joined")?;
+            let mut joined = read_model(first)?.1;
+            for next in rest {
+                joined = joined
+                    .join(&read_model(next)?.1)
+                    .with_context(|| format!("{} cannot be joined", next.display()))?;
+            }
             let sha = mica_cli::write_model(output, &joined.to_bytes())?;
             mica_cli::outln!("wrote {} (sha256 {sha})", output.display())?;
         }

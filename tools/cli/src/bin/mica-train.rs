@@ -136,6 +136,10 @@ struct FilterArgs {
     /// Patches taken from keyframes are this many times as many as from other frames.
     #[arg(long, default_value_t = 1)]
     key_oversample: usize,
+    /// Which planes patches are cut from: all, luma or chroma (a network
+    /// for one kind of plane).
+    #[arg(long, default_value = "all", value_parser = ["all", "luma", "chroma"])]
+    planes: String,
     /// Hidden channels.
     #[arg(long, default_value_t = 24)]
     channels: i64,
@@ -329,6 +333,14 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
                 let rec = p.deblocked.as_ref().unwrap_or(&p.recon);
                 let key = p.keyframe;
                 for plane in 0..3 {
+                    let wanted = match args.planes.as_str() {
+                        "luma" => plane == 0,
+                        "chroma" => plane != 0,
+                        _ => true,
+                    };
+                    if !wanted {
+                        continue;
+                    }
                     let mut n = if plane == 0 {
                         args.patches
                     } else {
