@@ -12,8 +12,14 @@
 #      checkpoint, on encodes that use the first-round filter in the loop, so
 #      it learns the frames it filters in a real stream (predicted from
 #      filtered references) (checkpoint models/loopfilter.ckpt);
-#   5. joins the second-round inter network with the keyframe network: the
-#      one model file streams name.
+#   5. specialises each of the two for one kind of plane: fine-tunes the
+#      keyframe network on luma patches only and on chroma patches only (the
+#      all-intra material of step 2), and the second-round inter network
+#      likewise (the material of step 4) (checkpoints
+#      models/loopfilter-{key,inter}-{luma,chroma}.ckpt);
+#   6. joins the four (inter luma, key luma, inter chroma, key chroma): the
+#      one model file streams name; a plane runs only its own network, so the
+#      cost per sample is one network's.
 #
 # usage: scripts/train_loopfilter.sh [extra mica-train filter options]
 #   e.g. --cuda on a GPU host (libtorch with CUDA, see ../shared/notes/libtorch.md)
@@ -25,7 +31,8 @@ cargo build --release -p mica-cli --features torch --bin mica-model
 work=target/loopfilter-train
 mkdir -p "$work"
 # Training reads its clips encoded by this build: with the learned filter off
-# (steps 1, 2), then with the first-round filter on (step 4).
+# (steps 1, 2 and the keyframe half of 5), then with the first-round filter on
+# (step 4 and the inter half of 5).
 target/release/mica-train filter --out "$work/inter1.micanet" \
   --checkpoint "$work/inter1.ckpt" "$@"
 target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 32 \
@@ -36,5 +43,15 @@ target/release/mica-model join "$work/inter1.micanet" "$work/key.micanet" \
 target/release/mica-train filter --filter-on "$work/round1.micanet" \
   --init "$work/inter1.ckpt" --float-fraction 0 --lr 3e-4 --steps 8000 \
   --out "$work/inter.micanet" --checkpoint models/loopfilter.ckpt "$@"
-target/release/mica-model join "$work/inter.micanet" "$work/key.micanet" \
-  -o models/loopfilter.micanet
+for planes in luma chroma; do
+  target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 64 \
+    --planes "$planes" --init models/loopfilter-key.ckpt --float-fraction 0 --lr 3e-4 \
+    --steps 3000 --out "$work/key-$planes.micanet" \
+    --checkpoint "models/loopfilter-key-$planes.ckpt" "$@"
+  target/release/mica-train filter --filter-on "$work/round1.micanet" --patches 16 \
+    --planes "$planes" --init models/loopfilter.ckpt --float-fraction 0 --lr 3e-4 \
+    --steps 3000 --out "$work/inter-$planes.micanet" \
+    --checkpoint "models/loopfilter-inter-$planes.ckpt" "$@"
+done
+target/release/mica-model join "$work/inter-luma.micanet" "$work/key-luma.micanet" \
+  "$work/inter-chroma.micanet" "$work/key-chroma.micanet" -o models/loopfilter.micanet
