@@ -29,4 +29,5 @@ done
 for f in on off; do
   printf 'stream, filter %-4s %s bytes\n' "$f" "$(stat -c %s "$tmp/$f.ivf")"
 done
-target/release/mica-model bench models/loopfilter.micanet --size 656x496 --threads 2 --runs 5
+# One network (output 0, inter-frame luma): what one plane costs; the file holds four.
+target/release/mica-model bench models/loopfilter.micanet --size 656x496 --threads 2 --runs 5 --output 0
