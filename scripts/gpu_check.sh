@@ -32,9 +32,9 @@ for l in sys.stdin:
     export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     nvidia-smi --query-gpu=name --format=csv,noheader || true
     gpu-bin/mica-lib-tests nn:: --nocapture
-    # The loop filter per frame type (output 0 inter frames, 1 keyframes):
-    # a frame runs one of the two networks.
-    for k in 0 1; do
+    # The loop filter's networks (outputs 0/1: inter-frame / keyframe luma,
+    # 2/3: chroma): a plane runs one of them.
+    for k in 0 1 2 3; do
       gpu-bin/mica-model bench models/loopfilter.micanet --output $k --backend cuda --size 1920x1080 --runs 20
       gpu-bin/mica-model bench models/loopfilter.micanet --output $k --backend cpu --size 1920x1080 --runs 2
     done

@@ -4,9 +4,8 @@
 # builds mica-train and mica-model, then
 #   1. trains a first inter-frame network on random-access encodes of the
 #      training clips and stills with the learned filter off;
-#   2. trains the keyframe network (output 1) on all-intra encodes of the same
-#      material, starting from that network (checkpoint
-#      models/loopfilter-key.ckpt);
+#   2. trains a keyframe network on all-intra encodes of the same material,
+#      starting from that network (checkpoint models/loopfilter-key.ckpt);
 #   3. joins the two (the first-round filter);
 #   4. trains the inter-frame network a second round, from its first-round
 #      checkpoint, on encodes that use the first-round filter in the loop, so

@@ -99,8 +99,8 @@ struct Geometry {
 /// every size the decoder gives it, and works out how far each output
 /// sample reaches. An edge-extended plane is a multiple of 4 in each
 /// dimension (coded luma sizes are multiples of 8, chroma of 4, plus twice
-/// [`BORDER`]); with at most two stride-2 convolutions (checked on the whole
-/// model) and no dense layers, every tensor dimension is then `P / 2^j`
+/// [`BORDER`]); with at most two stride-2 convolutions (checked per network
+/// when the model loads) and no dense layers, every tensor dimension is then `P / 2^j`
 /// times the input's (`P` the product of the shuffle factors on its path,
 /// `j` <= 2 its halvings), computed without rounding. Equal sizes at one
 /// input size are therefore equal at all: one test size (20x24) settles
@@ -193,23 +193,25 @@ impl LoopFilter {
                 w: 0,
             });
         }
-        if let Some((layer, _)) = model
-            .layers
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| matches!(l.op, LayerOp::Conv2d { stride: 2, .. }))
-            .nth(2)
-        {
-            return Err(ModelError::Shape {
-                layer,
-                what: "a loop filter has at most two stride-2 convolutions",
-                h: 0,
-                w: 0,
-            });
-        }
         let mut nets = Vec::with_capacity(model.outputs.len());
         for k in 0..model.outputs.len() {
             let model = model.only_output(k);
+            // Per network (the layers its output depends on): joined
+            // half-resolution networks each have their own.
+            if let Some((layer, _)) = model
+                .layers
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| matches!(l.op, LayerOp::Conv2d { stride: 2, .. }))
+                .nth(2)
+            {
+                return Err(ModelError::Shape {
+                    layer,
+                    what: "a loop-filter network has at most two stride-2 convolutions",
+                    h: 0,
+                    w: 0,
+                });
+            }
             nets.push(Network {
                 geometry: check_network(&model)?,
                 model,
@@ -272,8 +274,8 @@ impl LoopFilter {
         }
     }
 
-    /// Runs the network for the frame type over a whole plane; returns the
-    /// filtered samples.
+    /// Runs the network for the frame type and plane kind over a whole
+    /// plane; returns the filtered samples.
     ///
     /// The network sees the plane extended by [`BORDER`] samples on every
     /// side by repeating the edge samples (so frame edges look like the
@@ -738,6 +740,19 @@ mod tests {
             LoopFilter::from_bytes(&half_res_model(3, true).to_bytes()),
             Err(ModelError::Shape { .. })
         ));
+        // The limit is per network: four networks of two halvings each join.
+        let two_halvings = half_res_model(2, true);
+        let mut joined = two_halvings.clone();
+        for _ in 0..3 {
+            joined = joined.join(&two_halvings).unwrap();
+        }
+        let four = LoopFilter::from_bytes(&joined.to_bytes()).expect("four half-res networks");
+        let plane = &frame.planes[1];
+        let side = side_info(30, 0, 1, true);
+        assert_eq!(
+            four.filter_plane(plane, side, (true, true), CpuLevel::Scalar),
+            two.filter_plane(plane, side, (true, true), CpuLevel::Scalar)
+        );
     }
 
     /// Filtering in strips (each with the network's reach of rows around it)
