@@ -99,13 +99,27 @@ struct Geometry {
 /// every size the decoder gives it, and works out how far each output
 /// sample reaches. An edge-extended plane is a multiple of 4 in each
 /// dimension (coded luma sizes are multiples of 8, chroma of 4, plus twice
-/// [`BORDER`]); with at most two stride-2 convolutions (checked per network
-/// when the model loads) and no dense layers, every tensor dimension is then `P / 2^j`
+/// [`BORDER`]); with at most two stride-2 convolutions (checked here) and
+/// no dense layers (checked by the caller), every tensor dimension is then `P / 2^j`
 /// times the input's (`P` the product of the shuffle factors on its path,
 /// `j` <= 2 its halvings), computed without rounding. Equal sizes at one
 /// input size are therefore equal at all: one test size (20x24) settles
 /// every frame.
 fn check_network(model: &Model) -> Result<Geometry, ModelError> {
+    if let Some((layer, _)) = model
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l.op, LayerOp::Conv2d { stride: 2, .. }))
+        .nth(2)
+    {
+        return Err(ModelError::Shape {
+            layer,
+            what: "a loop-filter network has at most two stride-2 convolutions",
+            h: 0,
+            w: 0,
+        });
+    }
     let (h, w) = (20, 24);
     let engine = Engine::with_cpu(model.clone(), h, w, CpuLevel::Scalar)?;
     if engine.output(0).1 != (1, h, w) {
@@ -195,23 +209,8 @@ impl LoopFilter {
         }
         let mut nets = Vec::with_capacity(model.outputs.len());
         for k in 0..model.outputs.len() {
+            // Each output's network alone (the layers it depends on).
             let model = model.only_output(k);
-            // Per network (the layers its output depends on): joined
-            // half-resolution networks each have their own.
-            if let Some((layer, _)) = model
-                .layers
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| matches!(l.op, LayerOp::Conv2d { stride: 2, .. }))
-                .nth(2)
-            {
-                return Err(ModelError::Shape {
-                    layer,
-                    what: "a loop-filter network has at most two stride-2 convolutions",
-                    h: 0,
-                    w: 0,
-                });
-            }
             nets.push(Network {
                 geometry: check_network(&model)?,
                 model,

@@ -10,6 +10,9 @@ fn enc() -> Command {
 fn dec() -> Command {
     Command::new(env!("CARGO_BIN_EXE_micadec"))
 }
+fn mica_model() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mica-model"))
+}
 fn sample(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../samples")
@@ -297,20 +300,22 @@ fn model_inspect() {
     };
     let good = dir.path().join("good.micanet");
     std::fs::write(&good, model.to_bytes()).unwrap();
-    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
-        .arg("inspect")
-        .arg(&good));
+    let o = run(mica_model().arg("inspect").arg(&good));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("MACs     72 per input pixel"), "{out}");
     assert!(out.contains("sha256"));
-    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
-        .arg("bench")
-        .arg(&good)
-        .args(["--size", "64x48", "--runs", "1", "--threads", "1"]));
+    let o = run(mica_model().arg("bench").arg(&good).args([
+        "--size",
+        "64x48",
+        "--runs",
+        "1",
+        "--threads",
+        "1",
+    ]));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("GMAC/s"), "{}", stdout(&o));
-    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+    let o = run(mica_model()
         .arg("bench")
         .arg(&good)
         .args(["--size", "64by48"]));
@@ -319,9 +324,7 @@ fn model_inspect() {
     bytes.truncate(bytes.len() - 3);
     let bad = dir.path().join("bad.micanet");
     std::fs::write(&bad, &bytes).unwrap();
-    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
-        .arg("inspect")
-        .arg(&bad));
+    let o = run(mica_model().arg("inspect").arg(&bad));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
 
@@ -333,7 +336,7 @@ fn model_inspect() {
     let second = dir.path().join("second.micanet");
     std::fs::write(&second, other.to_bytes()).unwrap();
     let joined = dir.path().join("joined.micanet");
-    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+    let o = run(mica_model()
         .arg("join")
         .args([&good, &second])
         .arg("-o")
@@ -344,24 +347,21 @@ fn model_inspect() {
         (j.only_output(0), j.only_output(1)),
         (model.clone(), other.clone())
     );
-    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
-        .arg("bench")
-        .arg(&joined)
-        .args([
-            "--size",
-            "64x48",
-            "--runs",
-            "1",
-            "--threads",
-            "1",
-            "--output",
-            "2",
-        ]));
+    let o = run(mica_model().arg("bench").arg(&joined).args([
+        "--size",
+        "64x48",
+        "--runs",
+        "1",
+        "--threads",
+        "1",
+        "--output",
+        "2",
+    ]));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("has 2 outputs"), "{}", stderr(&o));
     // More than two parts, in order.
     let three = dir.path().join("three.micanet");
-    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+    let o = run(mica_model()
         .arg("join")
         .args([&second, &good, &second])
         .arg("-o")
@@ -373,7 +373,7 @@ fn model_inspect() {
     assert_eq!((t.only_output(0), t.only_output(2)), (other.clone(), other));
     // A broken part: refused, nothing written.
     let none = dir.path().join("none.micanet");
-    let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
+    let o = run(mica_model()
         .arg("join")
         .args([&good, &bad])
         .arg("-o")
@@ -399,11 +399,7 @@ fn four_network_loop_filter_round_trip() {
     std::fs::write(&b, parts.only_output(parts.outputs.len() - 1).to_bytes()).unwrap();
     let join = |name: &str, list: &[&PathBuf]| {
         let out = dir.path().join(name);
-        let o = run(Command::new(env!("CARGO_BIN_EXE_mica-model"))
-            .arg("join")
-            .args(list)
-            .arg("-o")
-            .arg(&out));
+        let o = run(mica_model().arg("join").args(list).arg("-o").arg(&out));
         assert!(o.status.success(), "{}", stderr(&o));
         out
     };
@@ -456,7 +452,7 @@ fn closed_stdout_is_an_error_not_a_panic() {
     let (reader, writer) = std::io::pipe().unwrap();
     // Closed before the tool starts: its first write fails, every time.
     drop(reader);
-    let o = Command::new(env!("CARGO_BIN_EXE_mica-model"))
+    let o = mica_model()
         .arg("inspect")
         .arg(&model)
         .stdout(writer)

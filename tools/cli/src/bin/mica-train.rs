@@ -136,10 +136,10 @@ struct FilterArgs {
     /// Patches taken from keyframes are this many times as many as from other frames.
     #[arg(long, default_value_t = 1)]
     key_oversample: usize,
-    /// Which planes patches are cut from: all, luma or chroma (a network
-    /// for one kind of plane).
-    #[arg(long, default_value = "all", value_parser = ["all", "luma", "chroma"])]
-    planes: String,
+    /// Which planes patches are cut from (luma or chroma: a network for one
+    /// kind of plane).
+    #[arg(long, value_enum, default_value_t = Planes::All)]
+    planes: Planes,
     /// Hidden channels.
     #[arg(long, default_value_t = 24)]
     channels: i64,
@@ -179,6 +179,25 @@ struct FilterArgs {
     /// libtorch threads (0: its default).
     #[arg(long, default_value_t = 0)]
     threads: i32,
+}
+
+/// The planes a filter network is trained on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Planes {
+    All,
+    Luma,
+    Chroma,
+}
+
+impl Planes {
+    /// Whether plane `p` (0 luma, 1 and 2 chroma) is one of them.
+    fn covers(self, p: usize) -> bool {
+        match self {
+            Planes::All => true,
+            Planes::Luma => p == 0,
+            Planes::Chroma => p != 0,
+        }
+    }
 }
 
 impl FilterArgs {
@@ -310,6 +329,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
         None => None,
     };
     let side_len = args.patch + 2 * margin;
+    let align = args.shape().alignment();
     let mut patches = Vec::new();
     for file in &files {
         let step = args.frame_step.max(1);
@@ -332,15 +352,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
             for (p, orig) in recon.iter().zip(&frames) {
                 let rec = p.deblocked.as_ref().unwrap_or(&p.recon);
                 let key = p.keyframe;
-                for plane in 0..3 {
-                    let wanted = match args.planes.as_str() {
-                        "luma" => plane == 0,
-                        "chroma" => plane != 0,
-                        _ => true,
-                    };
-                    if !wanted {
-                        continue;
-                    }
+                for plane in (0..3).filter(|&p| args.planes.covers(p)) {
                     let mut n = if plane == 0 {
                         args.patches
                     } else {
@@ -355,7 +367,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
                         &orig.planes[plane],
                         side,
                         side_len,
-                        args.shape().alignment(),
+                        align,
                         n,
                         rng,
                         &mut patches,
