@@ -24,3 +24,5 @@ make ld_city_6f_qp37 samples/city_720x400_6f.y4m --qp 37 --gop low-delay
 make ra_city_6f_qp27_slow_gop4 samples/city_720x400_6f.y4m --qp 27 --preset slow --gop-size 4
 make ra_city_6f_qp32_nofilter samples/city_720x400_6f.y4m --qp 32 --nn-filter off
 make intra_chelsea_qp27_nnintra samples/still_chelsea_448x296.y4m --qp 27 --nn-intra on
+make ra_city_6f_qp22 samples/city_720x400_6f.y4m --qp 22
+make intra_chelsea_qp44_uniform_contexts samples/still_chelsea_448x296.y4m --qp 44 --context-init uniform

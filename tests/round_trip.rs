@@ -54,6 +54,26 @@ fn tools_off_and_scalar_path() {
     }
 }
 
+/// Contexts from the trained tables (the default) and from one half both
+/// decode exactly, in KEY and INTER frames and in every QP class; the tables
+/// save bits on real material.
+#[test]
+fn context_initialisation_trained_and_uniform() {
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 3);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 200, 100, 192, 128)).collect();
+    let (mut trained, mut uniform) = (0, 0);
+    for qp in [17, 27, 32, 37, 44] {
+        let mut c = config(192, 128, qp);
+        trained += assert_round_trip(&c, &cuts);
+        c.trained_contexts = false;
+        uniform += assert_round_trip(&c, &cuts);
+    }
+    assert!(
+        trained < uniform,
+        "trained tables {trained} bytes, uniform {uniform}"
+    );
+}
+
 /// The learned intra mode (default model) wins blocks on real material and
 /// decodes exactly; switched off, it is never used.
 #[test]

@@ -330,7 +330,11 @@ pub(crate) fn decode_frame(
     st.nn_intra = intra.cloned();
     let mut fd = FrameDecoder {
         st,
-        ctx: Contexts::default(),
+        ctx: Contexts::for_frame(
+            seq.tools.trained_contexts,
+            fh.frame_type == FrameType::Key,
+            fh.qp,
+        ),
         dec: RangeDecoder::new(payload),
         fh,
         cpu,

@@ -59,6 +59,9 @@ pub struct Tools {
     pub nn_filter: bool,
     /// The learned intra mode may be used (its model is listed with role 2).
     pub nn_intra: bool,
+    /// Contexts start each frame from the trained initialisation tables
+    /// (otherwise at probability one half).
+    pub trained_contexts: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -202,7 +205,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
             w.write::<16, u16>(
                 s.tools.deblocking as u16
                     | (s.tools.nn_filter as u16) << 1
-                    | (s.tools.nn_intra as u16) << 2,
+                    | (s.tools.nn_intra as u16) << 2
+                    | (s.tools.trained_contexts as u16) << 3,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -312,8 +316,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools <= 7,
-            "bits 0 (deblocking), 1 (learned loop filter) and 2 (learned intra) only",
+            tools <= 15,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra) and 3 (trained contexts) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -341,6 +345,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 deblocking: tools & 1 != 0,
                 nn_filter: tools & 2 != 0,
                 nn_intra: tools & 4 != 0,
+                trained_contexts: tools & 8 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -451,6 +456,7 @@ mod tests {
                     deblocking: true,
                     nn_filter: true,
                     nn_intra: true,
+                    trained_contexts: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,

@@ -7,6 +7,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod context_init;
 pub mod cpu;
 mod deblock;
 mod decoder;
@@ -31,7 +32,9 @@ mod tables;
 pub mod y4m;
 
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
-pub use encoder::{Encoder, EncoderConfig, GopStructure, IntraModeCounts, Packet, Preset};
+pub use encoder::{
+    ContextStats, Encoder, EncoderConfig, GopStructure, IntraModeCounts, Packet, Preset,
+};
 pub use error::{BitstreamError, ConfigError, Error};
 pub use frame::{Frame, Plane};
 pub use headers::{SequenceHeader, VideoInfo};

@@ -4,6 +4,7 @@
 //! decoder, side by side so they can be checked against each other and
 //! against `docs/bitstream.md`, section "Block syntax".
 
+use crate::context_init::{context_qp_class, CONTEXT_INIT};
 use crate::dsp::intra::{DC, HOR, PLANAR, VER};
 use crate::entropy::{BinSink, Context, RangeDecoder};
 use crate::mv::{Mv, MERGE_CANDIDATES};
@@ -15,7 +16,40 @@ pub const MAX_LEVEL: i32 = 32767;
 /// Longest escape prefix: 3 unary Rice bins plus 16 Exp-Golomb bins.
 const MAX_ESCAPE_PREFIX: u32 = 3 + 16;
 
-/// Every adaptive context of the block syntax, in their initial state.
+/// Every context array of the block syntax (named as in `docs/bitstream.md`)
+/// and its length, in the order of the initialisation tables
+/// (`docs/context-init.md`); `nn_filter[k][c]` is entry `3k + c`.
+pub const CONTEXT_ELEMENTS: [(&str, usize); 24] = [
+    ("split", 9),
+    ("nxn", 1),
+    ("mpm", 1),
+    ("chroma_mode", 1),
+    ("cbf_luma", 4),
+    ("cbf_cb", 4),
+    ("cbf_cr", 8),
+    ("last_x", 18),
+    ("last_y", 18),
+    ("coded_group", 4),
+    ("sig", 42),
+    ("gt1", 24),
+    ("gt2", 6),
+    ("skip", 3),
+    ("intra", 1),
+    ("merge", 1),
+    ("merge_idx", 1),
+    ("inter_dir", 5),
+    ("ref_idx", 2),
+    ("mvd", 2),
+    ("mvp", 1),
+    ("root_cbf", 1),
+    ("nn_filter", 6),
+    ("nn_intra", 9),
+];
+
+/// Number of adaptive contexts.
+pub const NUM_CONTEXTS: usize = 172;
+
+/// Every adaptive context of the block syntax.
 #[derive(Clone)]
 pub struct Contexts {
     /// split_cu_flag: 3 size classes x 3 neighbour counts.
@@ -68,6 +102,83 @@ pub struct Contexts {
     pub nn_intra: [Context; 9],
 }
 
+impl Contexts {
+    /// The contexts at the start of a frame (`docs/bitstream.md` 3): with
+    /// `trained`, the initialisation table of its frame type (KEY or INTER)
+    /// and QP class; otherwise every context at one half.
+    pub fn for_frame(trained: bool, key: bool, qp: u8) -> Contexts {
+        let mut ctx = Contexts::default();
+        if !trained {
+            return ctx;
+        }
+        let table = &CONTEXT_INIT[key as usize][context_qp_class(qp)];
+        for (c, &p0) in ctx.iter_mut().zip(table) {
+            *c = Context::with_p0(p0);
+        }
+        ctx
+    }
+
+    /// Every context, in the order of [`CONTEXT_ELEMENTS`].
+    pub fn iter(&self) -> impl Iterator<Item = &Context> {
+        self.split
+            .iter()
+            .chain(&self.nxn)
+            .chain(&self.mpm)
+            .chain(&self.chroma_mode)
+            .chain(&self.cbf_luma)
+            .chain(&self.cbf_cb)
+            .chain(&self.cbf_cr)
+            .chain(&self.last_x)
+            .chain(&self.last_y)
+            .chain(&self.coded_group)
+            .chain(&self.sig)
+            .chain(&self.gt1)
+            .chain(&self.gt2)
+            .chain(&self.skip)
+            .chain(&self.intra)
+            .chain(&self.merge)
+            .chain(&self.merge_idx)
+            .chain(&self.inter_dir)
+            .chain(&self.ref_idx)
+            .chain(&self.mvd)
+            .chain(&self.mvp)
+            .chain(&self.root_cbf)
+            .chain(self.nn_filter.iter().flatten())
+            .chain(&self.nn_intra)
+    }
+
+    /// Every context, mutably, in the order of [`CONTEXT_ELEMENTS`].
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Context> {
+        self.split
+            .iter_mut()
+            .chain(&mut self.nxn)
+            .chain(&mut self.mpm)
+            .chain(&mut self.chroma_mode)
+            .chain(&mut self.cbf_luma)
+            .chain(&mut self.cbf_cb)
+            .chain(&mut self.cbf_cr)
+            .chain(&mut self.last_x)
+            .chain(&mut self.last_y)
+            .chain(&mut self.coded_group)
+            .chain(&mut self.sig)
+            .chain(&mut self.gt1)
+            .chain(&mut self.gt2)
+            .chain(&mut self.skip)
+            .chain(&mut self.intra)
+            .chain(&mut self.merge)
+            .chain(&mut self.merge_idx)
+            .chain(&mut self.inter_dir)
+            .chain(&mut self.ref_idx)
+            .chain(&mut self.mvd)
+            .chain(&mut self.mvp)
+            .chain(&mut self.root_cbf)
+            .chain(self.nn_filter.iter_mut().flatten())
+            .chain(&mut self.nn_intra)
+    }
+}
+
+/// Every context at probability one half (tests; streams start from
+/// [`Contexts::for_frame`]).
 impl Default for Contexts {
     fn default() -> Self {
         let c = Context::new();
@@ -951,4 +1062,114 @@ pub fn read_residual(
         }
     }
     Some((max_x + 1, max_y + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_order_covers_every_context_once() {
+        let listed: usize = CONTEXT_ELEMENTS.iter().map(|e| e.1).sum();
+        assert_eq!(listed, NUM_CONTEXTS);
+        let mut ctx = Contexts::default();
+        assert_eq!(ctx.iter().count(), NUM_CONTEXTS);
+        // Same order for reading and writing; every field reached exactly
+        // once (a field chained twice would take two values, then fail here).
+        for (i, c) in ctx.iter_mut().enumerate() {
+            *c = Context::with_p0(1000 + i as u16);
+        }
+        for (i, c) in ctx.iter().enumerate() {
+            assert_eq!(c.p0(), 1000 + i as u32);
+        }
+        assert_eq!(ctx.split[0].p0(), 1000);
+        assert_eq!(ctx.nn_intra[8].p0(), 1000 + NUM_CONTEXTS as u32 - 1);
+        assert_eq!(ctx.nn_filter[1][0].p0(), 1000 + NUM_CONTEXTS as u32 - 9 - 3);
+        assert_eq!(std::mem::size_of::<Contexts>(), NUM_CONTEXTS * 4);
+    }
+
+    #[test]
+    fn frames_start_from_their_table() {
+        for key in [false, true] {
+            for qp in 0..52u8 {
+                assert!(Contexts::for_frame(false, key, qp)
+                    .iter()
+                    .all(|c| c.p0() == 16384));
+                let ctx = Contexts::for_frame(true, key, qp);
+                let table = &CONTEXT_INIT[key as usize][context_qp_class(qp)];
+                for (c, &p0) in ctx.iter().zip(table) {
+                    assert_eq!(c.p0(), p0 as u32);
+                    assert!(
+                        (768..=32000).contains(&p0),
+                        "{p0} outside the allowed range"
+                    );
+                }
+            }
+        }
+        assert_eq!(context_qp_class(0), 0);
+        assert_eq!(context_qp_class(24), 0);
+        assert_eq!(context_qp_class(25), 1);
+        assert_eq!(context_qp_class(39), 3);
+        assert_eq!(context_qp_class(40), 4);
+        assert_eq!(context_qp_class(51), 4);
+    }
+
+    /// `docs/context-init.md` is normative: it must list exactly the tables
+    /// the decoder uses.
+    #[test]
+    fn context_tables_match_the_specification() {
+        let spec = include_str!("../../docs/context-init.md");
+        let mut section: Option<(usize, usize)> = None;
+        let mut at = 0;
+        let mut seen = Vec::new();
+        for line in spec.lines() {
+            if let Some(h) = line.strip_prefix("## ") {
+                let key = h.starts_with("KEY frames");
+                assert!(key || h.starts_with("INTER frames"), "{h}");
+                let class: usize = h
+                    .split("QP class ")
+                    .nth(1)
+                    .and_then(|r| r.split(' ').next())
+                    .and_then(|c| c.parse().ok())
+                    .expect("a QP class");
+                if let Some(s) = section {
+                    assert_eq!(at, NUM_CONTEXTS, "section {s:?} incomplete");
+                }
+                section = Some((key as usize, class));
+                seen.push((key as usize, class));
+                at = 0;
+                continue;
+            }
+            let Some((key, class)) = section else {
+                continue;
+            };
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if cells.len() != 5 || cells[1] == "context array" || cells[1].starts_with("---") {
+                continue;
+            }
+            let element = CONTEXT_ELEMENTS
+                .iter()
+                .scan(0, |start, e| {
+                    let s = *start;
+                    *start += e.1;
+                    Some((s, e))
+                })
+                .find(|(s, _)| *s == at)
+                .expect("rows in element order");
+            assert_eq!(cells[1], element.1 .0, "element at context {at}");
+            let values: Vec<u16> = cells[3].split(' ').map(|v| v.parse().unwrap()).collect();
+            assert_eq!(values.len(), element.1 .1, "{}", cells[1]);
+            assert_eq!(
+                values[..],
+                CONTEXT_INIT[key][class][at..at + values.len()],
+                "{} ({key}, {class})",
+                cells[1]
+            );
+            at += values.len();
+        }
+        assert_eq!(at, NUM_CONTEXTS);
+        seen.sort();
+        let all: Vec<(usize, usize)> = (0..2).flat_map(|k| (0..5).map(move |c| (k, c))).collect();
+        assert_eq!(seen, all, "one section per frame type and QP class");
+    }
 }

@@ -18,6 +18,7 @@ use crate::mv::RefLists;
 use crate::nn_filter::{self, LoopFilter};
 use crate::nn_intra::{self, IntraPredictor};
 use crate::recon::crop;
+use crate::syntax::Contexts;
 use rayon::prelude::*;
 use search::{FrameSearch, InterRefs, SearchParams};
 use std::collections::VecDeque;
@@ -106,6 +107,14 @@ pub struct EncoderConfig {
     /// Keep each frame's reconstruction before the learned loop filter in
     /// [`Packet::deblocked`] (training material for the filter itself).
     pub keep_deblocked: bool,
+    /// Report each frame's end-of-frame context state in
+    /// [`Packet::contexts`] (material for the context initialisation tables,
+    /// `mica-tables contexts`).
+    pub keep_context_stats: bool,
+    /// Start every frame's contexts from the trained initialisation tables
+    /// (`docs/context-init.md`); off, they start at probability one half,
+    /// which is how the tables' own training material is coded.
+    pub trained_contexts: bool,
 }
 
 impl EncoderConfig {
@@ -141,6 +150,8 @@ impl EncoderConfig {
             nn_intra: false,
             nn_intra_model: None,
             keep_deblocked: false,
+            keep_context_stats: false,
+            trained_contexts: true,
         }
     }
 
@@ -221,6 +232,48 @@ pub struct Packet {
     /// learned loop filter (after deblocking), cropped like `recon`: the
     /// filter's input in a stream that uses it.
     pub deblocked: Option<Frame>,
+    /// With [`EncoderConfig::keep_context_stats`]: the adaptive contexts at
+    /// the end of the frame.
+    pub contexts: Option<ContextStats>,
+}
+
+/// The adaptive contexts of one frame at its end, against their initial
+/// state: what the context initialisation tables are derived from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextStats {
+    /// The frame is a keyframe (the tables are per frame type).
+    pub key: bool,
+    /// The frame's QP class (the tables are per class; see
+    /// [`ContextStats::qp_class_of`]).
+    pub qp_class: usize,
+    /// P(bin = 0) of every context at the end of the frame, in 15-bit fixed
+    /// point, in the order of [`ContextStats::ELEMENTS`].
+    pub p0: Vec<u16>,
+    /// Whether each context left its initial state, i.e. coded a bin in the
+    /// frame (a context's first bin always moves it).
+    pub coded: Vec<bool>,
+}
+
+impl ContextStats {
+    /// The syntax elements with adaptive contexts and how many each has, in
+    /// table order.
+    pub const ELEMENTS: &'static [(&'static str, usize)] = &crate::syntax::CONTEXT_ELEMENTS;
+    /// Number of QP classes.
+    pub const QP_CLASSES: usize = crate::context_init::CONTEXT_QP_CLASSES;
+
+    /// The QP class of a frame coded at `qp`.
+    pub fn qp_class_of(qp: u8) -> usize {
+        crate::context_init::context_qp_class(qp)
+    }
+
+    fn new(key: bool, qp: u8, start: &Contexts, end: &Contexts) -> ContextStats {
+        ContextStats {
+            key,
+            qp_class: Self::qp_class_of(qp),
+            p0: end.iter().map(|c| c.p0() as u16).collect(),
+            coded: end.iter().zip(start.iter()).map(|(a, b)| a != b).collect(),
+        }
+    }
 }
 
 /// How a frame's intra luma transform blocks were predicted, by size.
@@ -319,6 +372,7 @@ impl Encoder {
                 deblocking: self.cfg.deblock,
                 nn_filter: self.cfg.nn_filter,
                 nn_intra: self.cfg.nn_intra,
+                trained_contexts: self.cfg.trained_contexts,
             },
             video_info: self.cfg.video_info,
             models: self
@@ -724,7 +778,8 @@ fn encode_frame(
     };
     let mut params = SearchParams::new(plan.qp, fh.chroma_qp_offset, cpu, cfg.rdoq, plan.lambda);
     apply_preset(&mut params, cfg.preset, plan.layer);
-    let mut search = FrameSearch::new(&padded, params, inter);
+    let start = Contexts::for_frame(cfg.trained_contexts, plan.key, plan.qp);
+    let mut search = FrameSearch::new(&padded, params, inter, start.clone());
     search.st.nn_intra = intra.cloned();
     let mut enc = search.encode_blocks();
     let intra_modes = search.intra_modes;
@@ -745,6 +800,9 @@ fn encode_frame(
         fh.nn_filter = flags.on;
         fh.nn_filter_scale = flags.scale;
     }
+    let contexts = cfg
+        .keep_context_stats
+        .then(|| ContextStats::new(plan.key, plan.qp, &start, &search.ctx));
     let payload = enc.finish();
     let col = Arc::new(crate::decoder::col_field(&state, &lists));
     let picture = Arc::new(RefPicture::new(plan.poc as i64, &state.recon, col));
@@ -758,6 +816,7 @@ fn encode_frame(
         qp: plan.qp,
         intra_modes,
         deblocked,
+        contexts,
     };
     (packet, picture)
 }

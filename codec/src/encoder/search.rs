@@ -174,7 +174,13 @@ struct Snapshot {
 }
 
 impl<'a> FrameSearch<'a> {
-    pub fn new(src: &'a Frame, p: SearchParams, inter: Option<InterRefs>) -> FrameSearch<'a> {
+    /// A search of `src` whose contexts start as `ctx`.
+    pub fn new(
+        src: &'a Frame,
+        p: SearchParams,
+        inter: Option<InterRefs>,
+        ctx: Contexts,
+    ) -> FrameSearch<'a> {
         let st = PicState::new(src.planes[0].width, src.planes[0].height);
         let scratch = Box::new(TuScratch {
             resid: [0; 1024],
@@ -190,7 +196,7 @@ impl<'a> FrameSearch<'a> {
         FrameSearch {
             src,
             st,
-            ctx: Contexts::default(),
+            ctx,
             p,
             scratch,
             inter,

@@ -48,6 +48,20 @@ impl Context {
         }
     }
 
+    /// A context starting at probability `p0 / 32768` that the bin is 0,
+    /// `p0` clamped to `1..=32767` (the coder needs both symbols possible;
+    /// the initialisation tables stay within `768..=32000`).
+    pub const fn with_p0(p0: u16) -> Context {
+        let p0 = if p0 < 1 {
+            1
+        } else if p0 > 32767 {
+            32767
+        } else {
+            p0
+        };
+        Context { fast: p0, slow: p0 }
+    }
+
     /// P(bin = 0) in 15-bit fixed point, always within `1..=32767`.
     #[inline]
     pub fn p0(&self) -> u32 {
@@ -99,6 +113,17 @@ mod tests {
             c.update(true);
         }
         assert!(c.p0() < PROB_ONE && c.p0() > 0);
+        // Any starting point, extremes included, stays usable.
+        for p0 in [0u16, 1, 768, 32000, 32767, 32768, u16::MAX] {
+            let mut c = Context::with_p0(p0);
+            assert!((1..PROB_ONE).contains(&c.p0()), "start {p0}");
+            for bin in [false, true, false] {
+                for _ in 0..1000 {
+                    c.update(bin);
+                    assert!((1..PROB_ONE).contains(&c.p0()), "start {p0}");
+                }
+            }
+        }
     }
 
     /// Random bins, contexts and bypass bits survive an encode/decode round trip,

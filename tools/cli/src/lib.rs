@@ -13,7 +13,7 @@ macro_rules! outln {
     }};
 }
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use md5::{Digest, Md5};
 use mica::Frame;
 use std::fs::File;
@@ -208,4 +208,53 @@ pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
     }
     let mse = sse as f64 / a.len() as f64;
     (10.0 * (255.0 * 255.0 / mse).log10()).min(100.0)
+}
+
+/// The first `frames` frames of a y4m file, with its header.
+pub fn read_clip(path: &Path, frames: usize) -> Result<(Vec<Frame>, mica::y4m::Y4mHeader)> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = mica::y4m::Y4mReader::new(BufReader::new(file))
+        .with_context(|| format!("{} is not a usable y4m file", path.display()))?;
+    let header = reader.header().clone();
+    let mut out = Vec::new();
+    while out.len() < frames {
+        match reader.read_frame()? {
+            Some(f) => out.push(f),
+            None => break,
+        }
+    }
+    Ok((out, header))
+}
+
+/// The training y4m files of `dir`, sorted (never the test clips).
+pub fn training_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "y4m"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no y4m files in {}", dir.display());
+    }
+    Ok(files)
+}
+
+/// Encodes `frames` with `cfg`; returns the packets in display order.
+pub fn encode(frames: &[Frame], cfg: mica::EncoderConfig) -> Result<Vec<mica::Packet>> {
+    let mut enc = mica::Encoder::new(cfg)?;
+    let mut out = Vec::new();
+    for f in frames {
+        enc.send_frame(f.clone())?;
+        while let Some(p) = enc.receive_packet() {
+            out.push(p);
+        }
+    }
+    enc.flush();
+    while let Some(p) = enc.receive_packet() {
+        out.push(p);
+    }
+    out.sort_by_key(|p| p.frame_number);
+    Ok(out)
 }

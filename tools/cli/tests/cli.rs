@@ -13,6 +13,9 @@ fn dec() -> Command {
 fn mica_model() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mica-model"))
 }
+fn mica_tables() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mica-tables"))
+}
 fn sample(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../samples")
@@ -73,6 +76,7 @@ fn help_lists_every_option() {
         "--cpu",
         "--md5",
         "--no-deblock",
+        "--context-init",
     ] {
         assert!(h.contains(opt), "micaenc --help lacks {opt}");
     }
@@ -463,4 +467,73 @@ fn closed_stdout_is_an_error_not_a_panic() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot write the output"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `mica-tables contexts` derives complete tables (every frame type, QP class
+/// and context, within the allowed range), the same ones whatever the number
+/// of workers, and writes nothing when it fails.
+#[test]
+fn context_tables_from_training_material() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train");
+    std::fs::create_dir(&train).unwrap();
+    write_cut(
+        &sample("city_720x400_6f.y4m"),
+        &train.join("a.y4m"),
+        96,
+        64,
+        3,
+    );
+    write_cut(
+        &sample("still_chelsea_448x296.y4m"),
+        &train.join("b.y4m"),
+        64,
+        48,
+        1,
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let tables = |jobs: &str, name: &str| {
+        let o = run(mica_tables()
+            .arg("contexts")
+            .arg(&train)
+            .args(["--qp", "22,37", "--frames", "3", "--jobs", jobs, "--rust"])
+            .arg(out.join(format!("{name}.rs")))
+            .arg("--spec")
+            .arg(out.join(format!("{name}.md"))));
+        assert!(o.status.success(), "{}", stderr(&o));
+        (
+            std::fs::read_to_string(out.join(format!("{name}.rs"))).unwrap(),
+            std::fs::read_to_string(out.join(format!("{name}.md"))).unwrap(),
+        )
+    };
+    let (rust, spec) = tables("1", "one");
+    assert_eq!(tables("2", "two"), (rust.clone(), spec.clone()));
+    // 2 frame types x 5 QP classes, each with 24 context arrays of 172 contexts.
+    assert_eq!(spec.matches("\n## ").count(), 10);
+    let mut values = 0;
+    for row in spec
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| context"))
+    {
+        for v in row.rsplit('|').nth(1).unwrap().split_whitespace() {
+            let v: u16 = v.parse().unwrap();
+            assert!((768..=32000).contains(&v), "{v} in {row}");
+            values += 1;
+        }
+    }
+    assert_eq!(values, 10 * 172);
+    assert_eq!(rust.matches("// split").count(), 10);
+    assert!(rust.contains("pub static CONTEXT_INIT"));
+    // A bad QP is refused by name; nothing is written.
+    let o = run(mica_tables()
+        .arg("contexts")
+        .arg(&train)
+        .args(["--qp", "60", "--rust"])
+        .arg(out.join("bad.rs"))
+        .arg("--spec")
+        .arg(out.join("bad.md")));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--qp 60"), "{}", stderr(&o));
+    assert_eq!(only_file(&out), ["one.md", "one.rs", "two.md", "two.rs"]);
 }

@@ -13,10 +13,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use mica::nn::qat::{QatIntra, QatRestoration, RestorationShape};
 use mica::nn_filter::side_info;
-use mica::y4m::Y4mReader;
-use mica::{Encoder, EncoderConfig, Frame};
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use mica::{EncoderConfig, Frame};
+use mica_cli::{encode, read_clip, training_files};
+use std::path::PathBuf;
 use std::time::Instant;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
@@ -239,54 +238,6 @@ struct Patch {
     rec: Vec<u8>,
     orig: Vec<u8>,
     side: [i16; 3],
-}
-
-fn read_clip(path: &Path, frames: usize) -> Result<(Vec<Frame>, mica::y4m::Y4mHeader)> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = Y4mReader::new(BufReader::new(file))
-        .with_context(|| format!("{} is not a usable y4m file", path.display()))?;
-    let header = reader.header().clone();
-    let mut out = Vec::new();
-    while out.len() < frames {
-        match reader.read_frame()? {
-            Some(f) => out.push(f),
-            None => break,
-        }
-    }
-    Ok((out, header))
-}
-
-/// The training y4m files of `dir`, sorted (never the test clips).
-fn training_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "y4m"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        bail!("no y4m files in {}", dir.display());
-    }
-    Ok(files)
-}
-
-/// Encodes `frames` with `cfg`; returns the packets in display order.
-fn encode(frames: &[Frame], cfg: EncoderConfig) -> Result<Vec<mica::Packet>> {
-    let mut enc = Encoder::new(cfg)?;
-    let mut out = Vec::new();
-    for f in frames {
-        enc.send_frame(f.clone())?;
-        while let Some(p) = enc.receive_packet() {
-            out.push(p);
-        }
-    }
-    enc.flush();
-    while let Some(p) = enc.receive_packet() {
-        out.push(p);
-    }
-    out.sort_by_key(|p| p.frame_number);
-    Ok(out)
 }
 
 /// Cuts `count` random patches; with `align` 2 they start at even positions

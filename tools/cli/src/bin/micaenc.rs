@@ -78,6 +78,11 @@ struct Args {
     /// Switch rate-distortion optimised quantisation off.
     #[arg(long)]
     no_rdoq: bool,
+    /// Where each frame's entropy-coding contexts start: the trained
+    /// initialisation tables, or uniform (probability one half; how the
+    /// tables' own training material is coded).
+    #[arg(long, default_value = "trained", value_parser = ["trained", "uniform"])]
+    context_init: String,
     /// Kernel level: scalar or avx2 (default: best available; MICA_CPU=scalar also forces scalar).
     #[arg(long)]
     cpu: Option<String>,
@@ -132,6 +137,7 @@ fn run(args: &Args) -> Result<()> {
         cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
     }
     cfg.nn_intra = args.nn_intra == "on";
+    cfg.trained_contexts = args.context_init == "trained";
     if let Some(path) = &args.nn_intra_model {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
