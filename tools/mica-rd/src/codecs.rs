@@ -4,7 +4,7 @@
 
 use crate::external::{self, ExternalCodec, Vars};
 use anyhow::{anyhow, bail, Context, Result};
-use mica::y4m::Y4mReader;
+use mica::y4m::{Y4mReader, Y4mWriter};
 use mica::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, Plane};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,40 +26,86 @@ pub struct Clip {
     pub fps_num: u32,
     /// Frame rate denominator.
     pub fps_den: u32,
-    /// All frames.
+    /// All frames (the first ones only, for a clip loaded with a limit).
     pub frames: Vec<Frame>,
+    /// For a clip cut by a frame limit: the y4m file of the frames kept,
+    /// which `path` names and external codecs read; deleted with the clip.
+    cut_file: Option<tempfile::TempPath>,
 }
 
 impl Clip {
     /// Reads a whole 8-bit 4:2:0 .y4m file.
     pub fn load(path: &Path) -> Result<Clip> {
+        Self::load_first(path, usize::MAX, Path::new("."))
+    }
+
+    /// Reads the first `limit` frames of an 8-bit 4:2:0 .y4m file. A file
+    /// with more is cut: the clip's id gets `-first{limit}` (its points never
+    /// mix with the whole clip's), and the frames kept are written to a
+    /// temporary y4m file in `tmp` for codecs that read files.
+    pub fn load_first(path: &Path, limit: usize, tmp: &Path) -> Result<Clip> {
+        if limit == 0 {
+            bail!("a frame limit must be at least 1");
+        }
         let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let mut r = Y4mReader::new(std::io::BufReader::new(f))
             .with_context(|| format!("reading {}", path.display()))?;
         let h = r.header().clone();
         let mut frames = Vec::new();
+        let mut cut = false;
         while let Some(fr) = r
             .read_frame()
             .with_context(|| format!("reading {}", path.display()))?
         {
+            if frames.len() == limit {
+                cut = true;
+                break;
+            }
             frames.push(fr);
         }
         if frames.is_empty() {
             bail!("{} holds no frame", path.display());
         }
-        let name = path
+        let mut name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let (mut path, mut cut_file) = (path.to_path_buf(), None);
+        if cut {
+            name = format!("{name}-first{limit}");
+            let file = tempfile::Builder::new()
+                .prefix(&format!("{name}-"))
+                .suffix(".y4m")
+                .tempfile_in(tmp)
+                .with_context(|| format!("cannot create a file in {}", tmp.display()))?;
+            let mut w = Y4mWriter::new(std::io::BufWriter::new(file), &h)?;
+            for f in &frames {
+                w.write_frame(f)?;
+            }
+            let file = w
+                .into_inner()?
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .with_context(|| format!("cannot write the cut of {}", path.display()))?;
+            let temp = file.into_temp_path();
+            path = temp.to_path_buf();
+            cut_file = Some(temp);
+        }
         Ok(Clip {
             name,
-            path: path.to_path_buf(),
+            path,
             width: h.width,
             height: h.height,
             fps_num: h.fps_num,
             fps_den: h.fps_den,
             frames,
+            cut_file,
         })
+    }
+
+    /// Whether the clip holds only the first frames of its file.
+    pub fn is_cut(&self) -> bool {
+        self.cut_file.is_some()
     }
 
     /// Frames per second.
@@ -132,6 +178,9 @@ impl Codec {
         if v.nn_intra {
             label.push_str(", learned intra on");
         }
+        if v.uniform_contexts {
+            label.push_str(", contexts from one half");
+        }
         Codec {
             name: name.into(),
             label,
@@ -179,6 +228,8 @@ pub struct MicaVariant {
     pub all_intra: bool,
     /// The learned intra mode on (the encoder's default is off).
     pub nn_intra: bool,
+    /// Contexts start at one half instead of the trained tables.
+    pub uniform_contexts: bool,
 }
 
 impl MicaVariant {
@@ -188,24 +239,30 @@ impl MicaVariant {
         for all_intra in [false, true] {
             for no_nn_filter in [false, true] {
                 for nn_intra in [false, true] {
-                    let mut name = String::from("mica");
-                    if all_intra {
-                        name.push_str("-intra");
+                    for uniform_contexts in [false, true] {
+                        let mut name = String::from("mica");
+                        if all_intra {
+                            name.push_str("-intra");
+                        }
+                        if no_nn_filter {
+                            name.push_str("-nofilter");
+                        }
+                        if nn_intra {
+                            name.push_str("-nnintra");
+                        }
+                        if uniform_contexts {
+                            name.push_str("-uniformctx");
+                        }
+                        v.push((
+                            name,
+                            MicaVariant {
+                                no_nn_filter,
+                                all_intra,
+                                nn_intra,
+                                uniform_contexts,
+                            },
+                        ));
                     }
-                    if no_nn_filter {
-                        name.push_str("-nofilter");
-                    }
-                    if nn_intra {
-                        name.push_str("-nnintra");
-                    }
-                    v.push((
-                        name,
-                        MicaVariant {
-                            no_nn_filter,
-                            all_intra,
-                            nn_intra,
-                        },
-                    ));
                 }
             }
         }
@@ -276,6 +333,7 @@ fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -
     cfg.qp = q as u8;
     cfg.nn_filter = !v.no_nn_filter;
     cfg.nn_intra = v.nn_intra;
+    cfg.trained_contexts = !v.uniform_contexts;
     if v.all_intra {
         cfg.gop = mica::GopStructure::IntraOnly;
     }

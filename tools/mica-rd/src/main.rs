@@ -78,6 +78,10 @@ struct Common {
     /// Folder for temporary streams.
     #[arg(long)]
     tmp: Option<PathBuf>,
+    /// Code only the first N frames of each clip (a clip cut so is named
+    /// CLIP-firstN in the results; stills and shorter clips are whole).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    frames: Option<u64>,
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
@@ -248,10 +252,14 @@ fn parse_points(specs: &[String], codecs: &[Arc<Codec>]) -> Result<HashMap<Strin
     Ok(m)
 }
 
-fn load_clips(paths: &[PathBuf], quiet: bool) -> Result<Vec<Arc<Clip>>> {
+fn load_clips(paths: &[PathBuf], c: &Common) -> Result<Vec<Arc<Clip>>> {
+    let quiet = c.quiet;
+    let limit = c.frames.map_or(usize::MAX, |n| n as usize);
+    let tmp = c.tmp.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&tmp)?;
     let mut clips = Vec::new();
     for p in paths {
-        let c = Clip::load(p)?;
+        let c = Clip::load_first(p, limit, &tmp)?;
         if !quiet {
             eprintln!(
                 "clip {}: {}x{}, {} frames, {}/{} fps",
@@ -299,7 +307,7 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     std::fs::create_dir_all(&c.out)?;
     let results = c.out.join("results.csv");
     let done = results::done_keys(&read_csv::<Row>(&results)?);
-    let clips = load_clips(&paths, c.quiet)?;
+    let clips = load_clips(&paths, c)?;
     let mut jobs = Vec::new();
     for codec in &codecs {
         let mut qs = points
@@ -371,7 +379,7 @@ fn cmd_clic(a: ClicArgs) -> Result<()> {
         .map(|r| (r.key(), r))
         .collect();
     let clic_done = results::done_keys(&read_csv::<Row>(&clic_path)?);
-    let clips = load_clips(&paths, c.quiet)?;
+    let clips = load_clips(&paths, c)?;
     let mut jobs = Vec::new();
     for codec in &codecs {
         for clip in &clips {

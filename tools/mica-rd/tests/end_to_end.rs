@@ -137,6 +137,46 @@ fn external_codec_from_a_config_entry() {
     );
 }
 
+/// `--frames N`: a longer clip is cut to its first N frames under a name of
+/// its own, for in-process and command-line codecs alike; shorter ones stay.
+#[test]
+fn a_frame_limit_cuts_longer_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = write_clip(dir.path(), "grad", 32, 32, 5);
+    let clip = Clip::load_first(&whole.path, 2, dir.path()).unwrap();
+    assert!(clip.is_cut());
+    assert_eq!(clip.name, "grad-first2");
+    assert_eq!(clip.frames[..], whole.frames[..2]);
+    // What external codecs read holds exactly those frames.
+    let file = Clip::load(&clip.path).unwrap();
+    assert_eq!(file.frames, clip.frames);
+    assert_eq!((file.fps_num, file.fps_den), (whole.fps_num, whole.fps_den));
+    let (row, frames) = measure(&Codec::mica(), &clip, 37, None, &opts(dir.path()));
+    assert_eq!(row.status, "ok", "{}", row.error);
+    assert_eq!((row.clip.as_str(), frames.len()), ("grad-first2", 2));
+    if mica_rd::external::find_program("sh").is_some() {
+        let (row, frames) = measure(
+            &coreutils_codec("cat {input} {output}"),
+            &clip,
+            1,
+            None,
+            &opts(dir.path()),
+        );
+        assert_eq!(row.status, "ok", "{}", row.error);
+        assert_eq!((frames.len(), row.psnr_y), (2, PSNR_CAP));
+    }
+    let cut_file = clip.path.clone();
+    drop(clip);
+    assert!(!cut_file.exists(), "the cut is removed with the clip");
+    for limit in [5, 9] {
+        let c = Clip::load_first(&whole.path, limit, dir.path()).unwrap();
+        assert!(!c.is_cut());
+        assert_eq!((c.name.as_str(), c.frames.len()), ("grad", 5));
+        assert_eq!(c.path, whole.path);
+    }
+    assert!(Clip::load_first(&whole.path, 0, dir.path()).is_err());
+}
+
 #[test]
 fn a_decoder_that_drops_a_frame_fails_the_point() {
     if mica_rd::external::find_program("sh").is_none() {
