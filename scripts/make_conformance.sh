@@ -25,4 +25,5 @@ make ra_city_6f_qp27_slow_gop4 samples/city_720x400_6f.y4m --qp 27 --preset slow
 make ra_city_6f_qp32_nofilter samples/city_720x400_6f.y4m --qp 32 --nn-filter off
 make intra_chelsea_qp27_nnintra samples/still_chelsea_448x296.y4m --qp 27 --nn-intra on
 make ra_city_6f_qp22 samples/city_720x400_6f.y4m --qp 22
+make intra_chelsea_qp44 samples/still_chelsea_448x296.y4m --qp 44
 make intra_chelsea_qp44_uniform_contexts samples/still_chelsea_448x296.y4m --qp 44 --context-init uniform

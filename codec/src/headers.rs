@@ -513,6 +513,64 @@ mod tests {
         assert_eq!(h.frame, f);
     }
 
+    /// Each tool flag travels alone; a bit above the four defined ones is
+    /// refused by name.
+    #[test]
+    fn tool_flags_alone_and_unknown_bits() {
+        let (mut s, _) = sample();
+        // A frame that uses no tool, valid under every set of flags.
+        let f = FrameHeader {
+            deblock: false,
+            ..FrameHeader::key(5, 30)
+        };
+        let none = Tools {
+            deblocking: false,
+            nn_filter: false,
+            nn_intra: false,
+            trained_contexts: false,
+        };
+        let alone = [
+            Tools {
+                deblocking: true,
+                ..none
+            },
+            Tools {
+                nn_filter: true,
+                ..none
+            },
+            Tools {
+                nn_intra: true,
+                ..none
+            },
+            Tools {
+                trained_contexts: true,
+                ..none
+            },
+        ];
+        for tools in alone {
+            s.tools = tools;
+            let h = read_packet_headers(&write_packet_headers(Some(&s), &f)).unwrap();
+            assert_eq!(h.sequence.unwrap().tools, tools);
+        }
+        // Bit 3's position, from the one bit that differs; bit 4 is the next
+        // more significant one (fields are written most significant first).
+        s.tools = none;
+        let off = write_packet_headers(Some(&s), &f);
+        s.tools = alone[3];
+        let on = write_packet_headers(Some(&s), &f);
+        let diff: Vec<usize> = (0..off.len() * 8)
+            .filter(|&i| (off[i / 8] ^ on[i / 8]) & (0x80 >> (i % 8)) != 0)
+            .collect();
+        assert_eq!(diff.len(), 1);
+        let bit4 = diff[0] - 1;
+        let mut bad = off.clone();
+        bad[bit4 / 8] |= 0x80 >> (bit4 % 8);
+        match read_packet_headers(&bad) {
+            Err(e) => assert!(format!("{e}").contains("tool_flags"), "{e}"),
+            Ok(_) => panic!("tool_flags bit 4 accepted"),
+        }
+    }
+
     #[test]
     fn every_truncation_is_an_error() {
         let (s, f) = sample();

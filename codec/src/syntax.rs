@@ -1088,6 +1088,59 @@ mod tests {
         assert_eq!(std::mem::size_of::<Contexts>(), NUM_CONTEXTS * 4);
     }
 
+    /// The contexts of each named array, reached by field name (a listing
+    /// independent of `iter`, so a swap of two equal-sized arrays there fails).
+    fn by_name<'a>(c: &'a mut Contexts, name: &str) -> &'a mut [Context] {
+        match name {
+            "split" => &mut c.split,
+            "nxn" => &mut c.nxn,
+            "mpm" => &mut c.mpm,
+            "chroma_mode" => &mut c.chroma_mode,
+            "cbf_luma" => &mut c.cbf_luma,
+            "cbf_cb" => &mut c.cbf_cb,
+            "cbf_cr" => &mut c.cbf_cr,
+            "last_x" => &mut c.last_x,
+            "last_y" => &mut c.last_y,
+            "coded_group" => &mut c.coded_group,
+            "sig" => &mut c.sig,
+            "gt1" => &mut c.gt1,
+            "gt2" => &mut c.gt2,
+            "skip" => &mut c.skip,
+            "intra" => &mut c.intra,
+            "merge" => &mut c.merge,
+            "merge_idx" => &mut c.merge_idx,
+            "inter_dir" => &mut c.inter_dir,
+            "ref_idx" => &mut c.ref_idx,
+            "mvd" => &mut c.mvd,
+            "mvp" => &mut c.mvp,
+            "root_cbf" => &mut c.root_cbf,
+            "nn_filter" => c.nn_filter.as_flattened_mut(),
+            "nn_intra" => &mut c.nn_intra,
+            other => panic!("unknown context array {other}"),
+        }
+    }
+
+    #[test]
+    fn each_array_sits_where_the_tables_list_it() {
+        let mut ctx = Contexts::default();
+        let mut at = 0u32;
+        for &(name, count) in &CONTEXT_ELEMENTS {
+            let field = by_name(&mut ctx, name);
+            assert_eq!(field.len(), count, "{name}");
+            for (j, c) in field.iter_mut().enumerate() {
+                *c = Context::with_p0((100 + at + j as u32) as u16);
+            }
+            at += count as u32;
+        }
+        for (i, c) in ctx.iter().enumerate() {
+            assert_eq!(c.p0(), 100 + i as u32, "context {i}");
+        }
+        // nn_filter[k][c] is entry 3k + c of its array.
+        let nn = CONTEXT_ELEMENTS.iter().take_while(|e| e.0 != "nn_filter");
+        let first = 100 + nn.map(|e| e.1 as u32).sum::<u32>();
+        assert_eq!(ctx.nn_filter[1][2].p0(), first + 5);
+    }
+
     #[test]
     fn frames_start_from_their_table() {
         for key in [false, true] {

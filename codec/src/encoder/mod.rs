@@ -240,6 +240,7 @@ pub struct Packet {
 /// The adaptive contexts of one frame at its end, against their initial
 /// state: what the context initialisation tables are derived from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContextStats {
     /// The frame is a keyframe (the tables are per frame type).
     pub key: bool,

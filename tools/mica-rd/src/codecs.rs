@@ -31,6 +31,8 @@ pub struct Clip {
     /// For a clip cut by a frame limit: the y4m file of the frames kept,
     /// which `path` names and external codecs read; deleted with the clip.
     cut_file: Option<tempfile::TempPath>,
+    /// The file the clip was read from (`path` unless cut).
+    pub source: PathBuf,
 }
 
 impl Clip {
@@ -70,6 +72,7 @@ impl Clip {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let source = path.to_path_buf();
         let (mut path, mut cut_file) = (path.to_path_buf(), None);
         if cut {
             name = format!("{name}-first{limit}");
@@ -100,6 +103,7 @@ impl Clip {
             fps_den: h.fps_den,
             frames,
             cut_file,
+            source,
         })
     }
 
@@ -650,9 +654,17 @@ fn run_external(
         String::new()
     };
     let argv = external::expand(&e.encode, &vars)?;
+    // The settings name the source, not a temporary cut of it.
+    let input = match clip.is_cut() {
+        true => format!("FIRST{}({})", clip.frames.len(), clip.source.display()),
+        false => abs.to_string_lossy().into_owned(),
+    };
     let shown: Vec<String> = argv
         .iter()
-        .map(|a| a.replace(&*stream.to_string_lossy(), &format!("OUT.{}", e.suffix)))
+        .map(|a| {
+            a.replace(&*stream.to_string_lossy(), &format!("OUT.{}", e.suffix))
+                .replace(&*abs.to_string_lossy(), &input)
+        })
         .collect();
     let settings = external::shell_join(&shown);
     let t0 = Instant::now();

@@ -252,14 +252,12 @@ fn parse_points(specs: &[String], codecs: &[Arc<Codec>]) -> Result<HashMap<Strin
     Ok(m)
 }
 
-fn load_clips(paths: &[PathBuf], c: &Common) -> Result<Vec<Arc<Clip>>> {
+fn load_clips(paths: &[PathBuf], c: &Common, tmp: &Path) -> Result<Vec<Arc<Clip>>> {
     let quiet = c.quiet;
     let limit = c.frames.map_or(usize::MAX, |n| n as usize);
-    let tmp = c.tmp.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&tmp)?;
     let mut clips = Vec::new();
     for p in paths {
-        let c = Clip::load_first(p, limit, &tmp)?;
+        let c = Clip::load_first(p, limit, tmp)?;
         if !quiet {
             eprintln!(
                 "clip {}: {}x{}, {} frames, {}/{} fps",
@@ -281,7 +279,8 @@ fn load_clips(paths: &[PathBuf], c: &Common) -> Result<Vec<Arc<Clip>>> {
 
 fn measure_opts(c: &Common) -> Result<MeasureOpts> {
     let tmp = c.tmp.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&tmp)?;
+    std::fs::create_dir_all(&tmp)
+        .with_context(|| format!("cannot create the folder {}", tmp.display()))?;
     Ok(MeasureOpts {
         run: RunOpts {
             threads: c.threads,
@@ -307,7 +306,7 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     std::fs::create_dir_all(&c.out)?;
     let results = c.out.join("results.csv");
     let done = results::done_keys(&read_csv::<Row>(&results)?);
-    let clips = load_clips(&paths, c)?;
+    let clips = load_clips(&paths, c, &measure_opts(c)?.run.tmp)?;
     let mut jobs = Vec::new();
     for codec in &codecs {
         let mut qs = points
@@ -379,7 +378,7 @@ fn cmd_clic(a: ClicArgs) -> Result<()> {
         .map(|r| (r.key(), r))
         .collect();
     let clic_done = results::done_keys(&read_csv::<Row>(&clic_path)?);
-    let clips = load_clips(&paths, c)?;
+    let clips = load_clips(&paths, c, &measure_opts(c)?.run.tmp)?;
     let mut jobs = Vec::new();
     for codec in &codecs {
         for clip in &clips {

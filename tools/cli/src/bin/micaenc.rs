@@ -81,8 +81,8 @@ struct Args {
     /// Where each frame's entropy-coding contexts start: the trained
     /// initialisation tables, or uniform (probability one half; how the
     /// tables' own training material is coded).
-    #[arg(long, default_value = "trained", value_parser = ["trained", "uniform"])]
-    context_init: String,
+    #[arg(long, value_enum, default_value_t = ContextInit::Trained)]
+    context_init: ContextInit,
     /// Kernel level: scalar or avx2 (default: best available; MICA_CPU=scalar also forces scalar).
     #[arg(long)]
     cpu: Option<String>,
@@ -137,7 +137,7 @@ fn run(args: &Args) -> Result<()> {
         cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
     }
     cfg.nn_intra = args.nn_intra == "on";
-    cfg.trained_contexts = args.context_init == "trained";
+    cfg.trained_contexts = args.context_init == ContextInit::Trained;
     if let Some(path) = &args.nn_intra_model {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
@@ -267,6 +267,15 @@ fn run(args: &Args) -> Result<()> {
 }
 
 /// IVF output that patches the frame count when it is a file.
+/// Where each frame's contexts start (`--context-init`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ContextInit {
+    /// The trained initialisation tables (docs/context-init.md).
+    Trained,
+    /// Probability one half.
+    Uniform,
+}
+
 enum IvfSink {
     File(IvfWriter<Output>),
     Stream(IvfStreamWriter<Output>),
