@@ -4,7 +4,7 @@
 //! decoder, side by side so they can be checked against each other and
 //! against `docs/bitstream.md`, section "Block syntax".
 
-use crate::context_init::{context_qp_class, CONTEXT_INIT};
+use crate::context_init::CONTEXT_INIT;
 use crate::dsp::intra::{DC, HOR, PLANAR, VER};
 use crate::entropy::{BinSink, Context, RangeDecoder};
 use crate::mv::{Mv, MERGE_CANDIDATES};
@@ -100,6 +100,22 @@ pub struct Contexts {
     pub nn_filter: [[Context; 3]; 2],
     /// nn_intra_flag: 3 block sizes x neighbours using the learned mode.
     pub nn_intra: [Context; 9],
+}
+
+/// Number of QP classes of the context initialisation tables.
+pub const CONTEXT_QP_CLASSES: usize = 5;
+
+/// The QP class of a frame (`docs/bitstream.md` 3): QP below 25, 25..29,
+/// 30..34, 35..39, 40 and above.
+pub fn context_qp_class(qp: u8) -> usize {
+    ((qp.max(20) - 20) / 5).min(CONTEXT_QP_CLASSES as u8 - 1) as usize
+}
+
+/// The lowest and highest QP of a class (for the tables' comments).
+pub fn context_qp_class_range(class: usize) -> (u8, u8) {
+    let mut qps = (0..=51u8).filter(|&q| context_qp_class(q) == class);
+    let first = qps.next().expect("every class holds a QP");
+    (first, qps.last().unwrap_or(first))
 }
 
 impl Contexts {
@@ -1165,6 +1181,10 @@ mod tests {
         assert_eq!(context_qp_class(39), 3);
         assert_eq!(context_qp_class(40), 4);
         assert_eq!(context_qp_class(51), 4);
+        let ranges: Vec<_> = (0..CONTEXT_QP_CLASSES)
+            .map(context_qp_class_range)
+            .collect();
+        assert_eq!(ranges, [(0, 24), (25, 29), (30, 34), (35, 39), (40, 51)]);
     }
 
     /// `docs/context-init.md` is normative: it must list exactly the tables

@@ -260,11 +260,16 @@ impl ContextStats {
     /// table order.
     pub const ELEMENTS: &'static [(&'static str, usize)] = &crate::syntax::CONTEXT_ELEMENTS;
     /// Number of QP classes.
-    pub const QP_CLASSES: usize = crate::context_init::CONTEXT_QP_CLASSES;
+    pub const QP_CLASSES: usize = crate::syntax::CONTEXT_QP_CLASSES;
 
     /// The QP class of a frame coded at `qp`.
     pub fn qp_class_of(qp: u8) -> usize {
-        crate::context_init::context_qp_class(qp)
+        crate::syntax::context_qp_class(qp)
+    }
+
+    /// The lowest and highest QP of a class.
+    pub fn qp_class_range(class: usize) -> (u8, u8) {
+        crate::syntax::context_qp_class_range(class)
     }
 
     fn new(key: bool, qp: u8, start: &Contexts, end: &Contexts) -> ContextStats {
@@ -779,8 +784,8 @@ fn encode_frame(
     };
     let mut params = SearchParams::new(plan.qp, fh.chroma_qp_offset, cpu, cfg.rdoq, plan.lambda);
     apply_preset(&mut params, cfg.preset, plan.layer);
-    let start = Contexts::for_frame(cfg.trained_contexts, plan.key, plan.qp);
-    let mut search = FrameSearch::new(&padded, params, inter, start.clone());
+    let start = || Contexts::for_frame(cfg.trained_contexts, plan.key, plan.qp);
+    let mut search = FrameSearch::new(&padded, params, inter, start());
     search.st.nn_intra = intra.cloned();
     let mut enc = search.encode_blocks();
     let intra_modes = search.intra_modes;
@@ -803,7 +808,7 @@ fn encode_frame(
     }
     let contexts = cfg
         .keep_context_stats
-        .then(|| ContextStats::new(plan.key, plan.qp, &start, &search.ctx));
+        .then(|| ContextStats::new(plan.key, plan.qp, &start(), &search.ctx));
     let payload = enc.finish();
     let col = Arc::new(crate::decoder::col_field(&state, &lists));
     let picture = Arc::new(RefPicture::new(plan.poc as i64, &state.recon, col));
