@@ -16,7 +16,14 @@
 #      all-intra material of step 2), and the second-round inter network
 #      likewise (the material of step 4) (checkpoints
 #      models/loopfilter-{key,inter}-{luma,chroma}.ckpt);
-#   6. joins the four (inter luma, key luma, inter chroma, key chroma): the
+#   6. fine-tunes the four networks of step 5 further with the per-patch log
+#      loss (`--loss log-mse`: the mean PSNR gain per patch, so low-QP and
+#      flat patches count as much as high-QP busy ones): the keyframe ones
+#      first on the material of step 5, then on twice as many frames (every
+#      2nd of the first 16 of each clip); the inter-frame ones on encodes with
+#      step 5's four networks in the loop (checkpoints
+#      models/loopfilter-{key,inter}-{luma,chroma}-log.ckpt);
+#   7. joins the four (inter luma, key luma, inter chroma, key chroma): the
 #      one model file streams name; a plane runs only its own network, so the
 #      cost per sample is one network's.
 #
@@ -30,8 +37,9 @@ cargo build --release -p mica-cli --features torch --bin mica-model
 work=target/loopfilter-train
 mkdir -p "$work"
 # Training reads its clips encoded by this build: with the learned filter off
-# (steps 1, 2 and the keyframe half of 5), then with the first-round filter on
-# (step 4 and the inter half of 5).
+# (steps 1, 2 and the keyframe halves of 5 and 6), then with the first-round
+# filter on (step 4 and the inter half of 5), then with step 5's four networks
+# on (the inter half of 6).
 target/release/mica-train filter --out "$work/inter1.micanet" \
   --checkpoint "$work/inter1.ckpt" "$@"
 target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 32 \
@@ -53,4 +61,20 @@ for planes in luma chroma; do
     --checkpoint "models/loopfilter-inter-$planes.ckpt" "$@"
 done
 target/release/mica-model join "$work/inter-luma.micanet" "$work/key-luma.micanet" \
-  "$work/inter-chroma.micanet" "$work/key-chroma.micanet" -o models/loopfilter.micanet
+  "$work/inter-chroma.micanet" "$work/key-chroma.micanet" -o "$work/round2.micanet"
+for planes in luma chroma; do
+  target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 64 \
+    --planes "$planes" --init "models/loopfilter-key-$planes.ckpt" --float-fraction 0 \
+    --lr 3e-4 --steps 3000 --loss log-mse --out "$work/key-$planes-log1.micanet" \
+    --checkpoint "$work/key-$planes-log1.ckpt" "$@"
+  target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
+    --planes "$planes" --init "$work/key-$planes-log1.ckpt" --float-fraction 0 \
+    --lr 2e-4 --steps 3000 --loss log-mse --out "$work/key-$planes-log.micanet" \
+    --checkpoint "models/loopfilter-key-$planes-log.ckpt" "$@"
+  target/release/mica-train filter --filter-on "$work/round2.micanet" --patches 16 \
+    --planes "$planes" --init "models/loopfilter-inter-$planes.ckpt" --float-fraction 0 \
+    --lr 3e-4 --steps 3000 --loss log-mse --out "$work/inter-$planes-log.micanet" \
+    --checkpoint "models/loopfilter-inter-$planes-log.ckpt" "$@"
+done
+target/release/mica-model join "$work/inter-luma-log.micanet" "$work/key-luma-log.micanet" \
+  "$work/inter-chroma-log.micanet" "$work/key-chroma-log.micanet" -o models/loopfilter.micanet

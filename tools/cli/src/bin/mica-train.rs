@@ -166,6 +166,12 @@ struct FilterArgs {
     /// Peak learning rate (Adam, cosine decay).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Loss: `mse` (squared error over all patches: high-QP and busy patches,
+    /// whose errors are largest, dominate) or `log-mse` (mean over patches of
+    /// the log of each patch's squared error, i.e. the mean PSNR gain per
+    /// patch: every QP and kind of content counts alike, as in a BD-rate).
+    #[arg(long, value_enum, default_value_t = FilterLoss::Mse)]
+    loss: FilterLoss,
     /// Seed of initialisation and sampling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -179,6 +185,17 @@ struct FilterArgs {
     #[arg(long, default_value_t = 0)]
     threads: i32,
 }
+
+/// What a filter network's training minimises.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FilterLoss {
+    Mse,
+    LogMse,
+}
+
+/// Added to a patch's mean squared error before its log, so that a patch
+/// the codec already reconstructs almost exactly does not dominate.
+const LOG_MSE_FLOOR: f64 = 0.5;
 
 /// The planes a filter network is trained on.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -424,24 +441,31 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
             .with_context(|| format!("cannot start from {}", init.display()))?;
     }
     let mut opt = nn::Adam::default().build(&vs, args.lr)?;
-    let evaluate = |net: &QatRestoration| -> (f64, f64) {
+    let evaluate = |net: &QatRestoration| -> (f64, f64, f64) {
         let _g = tch::no_grad_guard();
-        let (mut before, mut after) = (0.0, 0.0);
+        let (mut before, mut after, mut patch_db) = (0.0, 0.0, 0.0);
         for chunk in held.chunks(64) {
             let (rec, side, orig) = batch(chunk, args.side_channels as usize, side_len, 0, device);
             let out = net.forward(&rec, &side, true);
             let o = interior(&orig, margin as i64);
-            before += (interior(&rec, margin as i64) - &o)
-                .square()
+            let per_patch = |x: &Tensor| {
+                (interior(x, margin as i64) - &o).square().mean_dim(
+                    &[1i64, 2, 3][..],
+                    false,
+                    Kind::Double,
+                )
+            };
+            let (b, a) = (per_patch(&rec), per_patch(&out));
+            before += b.sum(Kind::Double).double_value(&[]);
+            after += a.sum(Kind::Double).double_value(&[]);
+            patch_db += ((b + LOG_MSE_FLOOR) / (a + LOG_MSE_FLOOR))
+                .log10()
                 .sum(Kind::Double)
-                .double_value(&[]);
-            after += (interior(&out, margin as i64) - &o)
-                .square()
-                .sum(Kind::Double)
-                .double_value(&[]);
+                .double_value(&[])
+                * 10.0;
         }
-        let n = (held.len() * args.patch * args.patch) as f64;
-        (before / n, after / n)
+        let n = held.len() as f64;
+        (before / n, after / n, patch_db / n)
     };
     let t1 = Instant::now();
     let mut running = 0.0;
@@ -460,20 +484,26 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
         );
         let quantise = step as f64 >= args.float_fraction * args.steps as f64;
         let out = net.forward(&rec, &side, quantise);
-        let loss = (interior(&out, margin as i64) - interior(&orig, margin as i64))
-            .square()
-            .mean(Kind::Float);
+        let err = (interior(&out, margin as i64) - interior(&orig, margin as i64)).square();
+        let loss = match args.loss {
+            FilterLoss::Mse => err.mean(Kind::Float),
+            FilterLoss::LogMse => (err.mean_dim(&[1i64, 2, 3][..], false, Kind::Float)
+                + LOG_MSE_FLOOR)
+                .log()
+                .mean(Kind::Float),
+        };
         opt.backward_step(&loss);
         running += loss.double_value(&[]);
         if (step + 1) % 100 == 0 || step + 1 == args.steps {
-            let (b, a) = evaluate(&net);
+            let (b, a, patch_db) = evaluate(&net);
             eprintln!(
-                "step {:5}  train mse {:.3}  held-out mse {:.3} -> {:.3} ({:+.3} dB)  lr {:.2e}  {:.0} s",
+                "step {:5}  train loss {:.3}  held-out mse {:.3} -> {:.3} ({:+.3} dB, per patch {:+.3} dB)  lr {:.2e}  {:.0} s",
                 step + 1,
                 running / 100.0,
                 b,
                 a,
                 10.0 * (b / a).log10(),
+                patch_db,
                 lr,
                 t1.elapsed().as_secs_f64()
             );
