@@ -15,7 +15,8 @@
 #      keyframe network on luma patches only and on chroma patches only (the
 #      all-intra material of step 2), and the second-round inter network
 #      likewise (the material of step 4) (checkpoints
-#      models/loopfilter-{key,inter}-{luma,chroma}.ckpt);
+#      models/loopfilter-{key,inter}-{luma,chroma}.ckpt), and joins the four
+#      (round2: the previous default model);
 #   6. fine-tunes the four networks of step 5 further with the per-patch log
 #      loss (`--loss log-mse`: the mean PSNR gain per patch, so low-QP and
 #      flat patches count as much as high-QP busy ones): the keyframe ones
