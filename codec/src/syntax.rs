@@ -46,8 +46,15 @@ pub const CONTEXT_ELEMENTS: [(&str, usize); 24] = [
     ("nn_intra", 9),
 ];
 
-/// Number of adaptive contexts.
-pub const NUM_CONTEXTS: usize = 172;
+/// Number of adaptive contexts (172).
+pub const NUM_CONTEXTS: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < CONTEXT_ELEMENTS.len() {
+        n += CONTEXT_ELEMENTS[i].1;
+        i += 1;
+    }
+    n
+};
 
 /// Every adaptive context of the block syntax.
 #[derive(Clone)]
@@ -1242,7 +1249,9 @@ mod tests {
         }
         assert_eq!(at, NUM_CONTEXTS);
         seen.sort();
-        let all: Vec<(usize, usize)> = (0..2).flat_map(|k| (0..5).map(move |c| (k, c))).collect();
+        let all: Vec<(usize, usize)> = (0..2)
+            .flat_map(|k| (0..CONTEXT_QP_CLASSES).map(move |c| (k, c)))
+            .collect();
         assert_eq!(seen, all, "one section per frame type and QP class");
     }
 }

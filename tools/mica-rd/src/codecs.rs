@@ -240,35 +240,27 @@ impl MicaVariant {
     /// Every variant with its codec name.
     pub fn all() -> Vec<(String, MicaVariant)> {
         let mut v = Vec::new();
-        for all_intra in [false, true] {
-            for no_nn_filter in [false, true] {
-                for nn_intra in [false, true] {
-                    for uniform_contexts in [false, true] {
-                        let mut name = String::from("mica");
-                        if all_intra {
-                            name.push_str("-intra");
-                        }
-                        if no_nn_filter {
-                            name.push_str("-nofilter");
-                        }
-                        if nn_intra {
-                            name.push_str("-nnintra");
-                        }
-                        if uniform_contexts {
-                            name.push_str("-uniformctx");
-                        }
-                        v.push((
-                            name,
-                            MicaVariant {
-                                no_nn_filter,
-                                all_intra,
-                                nn_intra,
-                                uniform_contexts,
-                            },
-                        ));
-                    }
+        // One bit per option, the first listed most significant.
+        for bits in 0..16u8 {
+            let on = |bit: u8| bits & (8 >> bit) != 0;
+            let variant = MicaVariant {
+                all_intra: on(0),
+                no_nn_filter: on(1),
+                nn_intra: on(2),
+                uniform_contexts: on(3),
+            };
+            let mut name = String::from("mica");
+            for (suffix, set) in [
+                ("-intra", variant.all_intra),
+                ("-nofilter", variant.no_nn_filter),
+                ("-nnintra", variant.nn_intra),
+                ("-uniformctx", variant.uniform_contexts),
+            ] {
+                if set {
+                    name.push_str(suffix);
                 }
             }
+            v.push((name, variant));
         }
         v
     }

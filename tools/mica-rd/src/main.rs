@@ -306,7 +306,8 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     std::fs::create_dir_all(&c.out)?;
     let results = c.out.join("results.csv");
     let done = results::done_keys(&read_csv::<Row>(&results)?);
-    let clips = load_clips(&paths, c, &measure_opts(c)?.run.tmp)?;
+    let opts = measure_opts(c)?;
+    let clips = load_clips(&paths, c, &opts.run.tmp)?;
     let mut jobs = Vec::new();
     for codec in &codecs {
         let mut qs = points
@@ -331,7 +332,6 @@ fn cmd_run(a: RunArgs) -> Result<()> {
         }
     }
     let total_known = done.len();
-    let opts = measure_opts(c)?;
     let parallel = jobs_for(c);
     if !c.quiet {
         eprintln!(
@@ -378,7 +378,8 @@ fn cmd_clic(a: ClicArgs) -> Result<()> {
         .map(|r| (r.key(), r))
         .collect();
     let clic_done = results::done_keys(&read_csv::<Row>(&clic_path)?);
-    let clips = load_clips(&paths, c, &measure_opts(c)?.run.tmp)?;
+    let opts = measure_opts(c)?;
+    let clips = load_clips(&paths, c, &opts.run.tmp)?;
     let mut jobs = Vec::new();
     for codec in &codecs {
         for clip in &clips {
@@ -404,7 +405,6 @@ fn cmd_clic(a: ClicArgs) -> Result<()> {
             }
         }
     }
-    let opts = measure_opts(c)?;
     let parallel = jobs_for(c);
     let total: u64 = jobs.iter().map(|j| j.targets.len() as u64).sum();
     if !c.quiet {

@@ -7,6 +7,7 @@ use mica::Frame;
 use mica_rd::codecs::{Clip, Codec, Rav1eDecode, RunOpts};
 use mica_rd::external::parse_codecs;
 use mica_rd::metrics::{YuvWeights, PSNR_CAP};
+use mica_rd::results::{FrameRow, Row};
 use mica_rd::runner::{measure, MeasureOpts};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -92,6 +93,18 @@ fn rav1e_point_with_its_reconstruction() {
     assert!(row.settings.contains("speed 10") && row.settings.contains("quantizer 100"));
 }
 
+/// Measures `clip` through the coreutils codec whose stream is the y4m
+/// itself (`cat FILE -` prints FILE then standard input, which is empty).
+fn measure_lossless_copy(clip: &Clip, dir: &Path) -> (Row, Vec<FrameRow>) {
+    measure(
+        &coreutils_codec("cat {input} {output}"),
+        clip,
+        1,
+        None,
+        &opts(dir),
+    )
+}
+
 fn coreutils_codec(decode: &str) -> Codec {
     let text = format!(
         r#"[[codec]]
@@ -118,13 +131,7 @@ fn external_codec_from_a_config_entry() {
     let dir = tempfile::tempdir().unwrap();
     let clip = write_clip(dir.path(), "grad", 32, 32, 3);
     // A lossless "codec": the stream is the y4m itself.
-    let (row, frames) = measure(
-        &coreutils_codec("cat {input} {output}"),
-        &clip,
-        1,
-        None,
-        &opts(dir.path()),
-    );
+    let (row, frames) = measure_lossless_copy(&clip, dir.path());
     // `cat FILE -` prints FILE then standard input (empty).
     assert_eq!(row.status, "ok", "{}", row.error);
     assert_eq!(row.psnr_y, PSNR_CAP);
@@ -155,13 +162,7 @@ fn a_frame_limit_cuts_longer_clips() {
     assert_eq!(row.status, "ok", "{}", row.error);
     assert_eq!((row.clip.as_str(), frames.len()), ("grad-first2", 2));
     if mica_rd::external::find_program("sh").is_some() {
-        let (row, frames) = measure(
-            &coreutils_codec("cat {input} {output}"),
-            &clip,
-            1,
-            None,
-            &opts(dir.path()),
-        );
+        let (row, frames) = measure_lossless_copy(&clip, dir.path());
         assert_eq!(row.status, "ok", "{}", row.error);
         assert_eq!((frames.len(), row.psnr_y), (2, PSNR_CAP));
     }

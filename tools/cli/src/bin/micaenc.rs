@@ -266,7 +266,6 @@ fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// IVF output that patches the frame count when it is a file.
 /// Where each frame's contexts start (`--context-init`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum ContextInit {
@@ -276,6 +275,7 @@ enum ContextInit {
     Uniform,
 }
 
+/// IVF output that patches the frame count when it is a file.
 enum IvfSink {
     File(IvfWriter<Output>),
     Stream(IvfStreamWriter<Output>),
