@@ -1194,6 +1194,61 @@ mod tests {
         assert_eq!(ranges, [(0, 24), (25, 29), (30, 34), (35, 39), (40, 51)]);
     }
 
+    /// The specification's QP-class formula and ranges (docs/bitstream.md 3,
+    /// the headings of docs/context-init.md) say what `context_qp_class` does.
+    #[test]
+    fn qp_classes_match_the_specification() {
+        let spec = include_str!("../../docs/bitstream.md").replace('\n', " ");
+        let formula = spec
+            .split("`QpClass = min(")
+            .nth(1)
+            .and_then(|r| r.split(")`").next())
+            .expect("the QP class formula in docs/bitstream.md");
+        // "A, (max(qp, B) - C) / D" with numbers A, B, C, D.
+        let n: Vec<i32> = formula
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse().unwrap())
+            .collect();
+        assert_eq!(
+            formula,
+            format!("{}, (max(qp, {}) - {}) / {}", n[0], n[1], n[2], n[3]),
+            "formula shape"
+        );
+        for qp in 0..=crate::tables::MAX_QP {
+            let by_spec = n[0].min(((qp as i32).max(n[1]) - n[2]) / n[3]);
+            assert_eq!(by_spec as usize, context_qp_class(qp), "QP {qp}");
+        }
+        let listed = spec
+            .split(formula)
+            .nth(1)
+            .and_then(|r| r.split("(QP ").nth(1))
+            .and_then(|r| r.split(')').next())
+            .expect("the QP ranges after the formula");
+        let ranges: Vec<(u8, u8)> = listed
+            .split(", ")
+            .map(|r| {
+                let (a, b) = r.trim().split_once("..").expect("a..b");
+                (a.parse().unwrap(), b.parse().unwrap())
+            })
+            .collect();
+        let want: Vec<_> = (0..CONTEXT_QP_CLASSES)
+            .map(context_qp_class_range)
+            .collect();
+        assert_eq!(ranges, want, "docs/bitstream.md ranges");
+        let tables = include_str!("../../docs/context-init.md");
+        let headed: Vec<(u8, u8)> = tables
+            .lines()
+            .filter(|l| l.starts_with("## KEY frames"))
+            .map(|l| {
+                let r = l.split("(QP ").nth(1).and_then(|r| r.split(')').next());
+                let (a, b) = r.and_then(|r| r.split_once('-')).expect("(QP a-b)");
+                (a.parse().unwrap(), b.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(headed, want, "docs/context-init.md headings");
+    }
+
     /// `docs/context-init.md` is normative: it must list exactly the tables
     /// the decoder uses.
     #[test]
