@@ -175,7 +175,9 @@ struct FilterArgs {
     /// Seed of initialisation and sampling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Start from this checkpoint (same shape) instead of a random initialisation.
+    /// Start from this checkpoint instead of a random initialisation: the
+    /// same shape, or more hidden channels, which are then pruned to the
+    /// `--channels` strongest per layer (by the size of their outgoing weights).
     #[arg(long)]
     init: Option<PathBuf>,
     /// Train on CUDA when available.
@@ -437,7 +439,7 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
     let net = QatRestoration::new(&vs.root(), args.shape());
     let mut vs = vs;
     if let Some(init) = &args.init {
-        vs.load(init)
+        load_restoration(&mut vs, init, args.convs)
             .with_context(|| format!("cannot start from {}", init.display()))?;
     }
     let mut opt = nn::Adam::default().build(&vs, args.lr)?;
@@ -521,6 +523,86 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
         args.out.display(),
         bytes.len()
     );
+    Ok(())
+}
+
+/// Loads a restoration checkpoint into `vs`. A checkpoint with more hidden
+/// channels than the network is pruned to it: each hidden layer keeps the
+/// channels whose outgoing weights (into the next layer's kept channels,
+/// chosen first, from the last layer back) are largest in sum of magnitudes,
+/// so a smaller network starts from a trained one's strongest features
+/// instead of from random weights.
+fn load_restoration(vs: &mut nn::VarStore, path: &std::path::Path, convs: usize) -> Result<()> {
+    let saved = Tensor::load_multi(path)?;
+    let get = |name: &str| -> Result<Tensor> {
+        saved
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.to_kind(Kind::Float))
+            .with_context(|| format!("the checkpoint has no variable {name}"))
+    };
+    if saved.len() != 2 * convs {
+        bail!(
+            "the checkpoint has {} variables, the network {}",
+            saved.len(),
+            2 * convs
+        );
+    }
+    let vars = vs.variables();
+    let var = |name: &str| {
+        vars.get(name)
+            .expect("the network's own variable")
+            .shallow_clone()
+    };
+    // Kept output channels per layer, from the last back.
+    let mut keep: Vec<Tensor> = (0..convs).map(|_| Tensor::new()).collect();
+    for i in (0..convs).rev() {
+        let (w, want) = (
+            get(&format!("conv{i}.w"))?,
+            var(&format!("conv{i}.w")).size(),
+        );
+        let out = w.size()[0];
+        keep[i] = if i + 1 == convs || out == want[0] {
+            if out != want[0] {
+                bail!(
+                    "conv{i}: {out} output channels, the network has {}",
+                    want[0]
+                );
+            }
+            Tensor::arange(out, (Kind::Int64, Device::Cpu))
+        } else if out < want[0] {
+            bail!(
+                "conv{i}: {out} hidden channels, fewer than the network's {}",
+                want[0]
+            );
+        } else {
+            let next = get(&format!("conv{}.w", i + 1))?.index_select(0, &keep[i + 1]);
+            let importance = next
+                .abs()
+                .sum_dim_intlist(&[0i64, 2, 3][..], false, Kind::Float);
+            let (_, order) = importance.sort(0, true);
+            order.narrow(0, 0, want[0]).sort(0, false).0
+        };
+    }
+    let _g = tch::no_grad_guard();
+    for i in 0..convs {
+        let mut w = get(&format!("conv{i}.w"))?.index_select(0, &keep[i]);
+        if i > 0 {
+            w = w.index_select(1, &keep[i - 1]);
+        }
+        let b = get(&format!("conv{i}.b"))?.index_select(0, &keep[i]);
+        for (name, t) in [(format!("conv{i}.w"), w), (format!("conv{i}.b"), b)] {
+            let mut v = var(&name);
+            if v.size() != t.size() {
+                bail!(
+                    "{name}: the checkpoint's shape {:?} does not fit {:?}",
+                    t.size(),
+                    v.size()
+                );
+            }
+            v.copy_(&t);
+        }
+    }
     Ok(())
 }
 
