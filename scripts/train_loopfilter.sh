@@ -16,7 +16,7 @@
 #      all-intra material of step 2), and the second-round inter network
 #      likewise (the material of step 4) (checkpoints
 #      models/loopfilter-{key,inter}-{luma,chroma}.ckpt), and joins the four
-#      (round2: the previous default model);
+#      (round2: an earlier default model);
 #   6. fine-tunes the four networks of step 5 further with the per-patch log
 #      loss (`--loss log-mse`: the mean PSNR gain per patch, so low-QP and
 #      flat patches count as much as high-QP busy ones): the keyframe ones
@@ -46,9 +46,11 @@ cargo build --release -p mica-cli --features torch --bin mica-model
 work=target/loopfilter-train
 mkdir -p "$work"
 # Training reads its clips encoded by this build: with the learned filter off
-# (steps 1, 2 and the keyframe halves of 5 and 6), then with the first-round
+# (steps 1, 2, the keyframe halves of 5 and 6 and the keyframe chroma network
+# of 7), then with the first-round
 # filter on (step 4 and the inter half of 5), then with step 5's four networks
-# on (the inter half of 6).
+# on (the inter half of 6), then with step 6's four on (the inter chroma
+# network of 7).
 target/release/mica-train filter --out "$work/inter1.micanet" \
   --checkpoint "$work/inter1.ckpt" "$@"
 target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 32 \

@@ -1019,26 +1019,28 @@ mod tests {
                 per_pixel <= 20_000.0,
                 "{per_pixel} MAC per luma pixel (key {key})"
             );
-            // Counted independently: a 3x3 convolution at full resolution
-            // costs one MAC per weight per sample; a chroma sample is a quarter of a
-            // luma pixel and there are two chroma planes.
-            let by_hand = |chroma: bool| -> f64 {
-                f.network(key, chroma)
-                    .layers
+            // Counted independently, from the layers' channel counts: a 3x3
+            // convolution at full resolution costs 9 * in * out per sample;
+            // output 1 + key of the four-output model filters luma, output
+            // 3 + key chroma; two chroma planes of a quarter of the samples.
+            let model = f.model();
+            let by_hand = |output: usize| -> f64 {
+                let net = model.only_output(output);
+                net.layers
                     .iter()
                     .map(|l| match &l.op {
                         LayerOp::Conv2d {
-                            weights,
                             kernel: 3,
                             stride: 1,
                             ..
-                        } => weights.len() as f64,
+                        } => 9.0 * (net.spec(l.operands[0]).channels * l.out.channels) as f64,
                         LayerOp::Conv2d { .. } => panic!("the default filter is full resolution"),
                         _ => 0.0,
                     })
                     .sum()
             };
-            assert_eq!(per_pixel, by_hand(false) + 0.5 * by_hand(true));
+            let key = key as usize;
+            assert_eq!(per_pixel, by_hand(key) + 2.0 * 0.25 * by_hand(2 + key));
         }
     }
 

@@ -1222,9 +1222,9 @@ mod tests {
         let listed = spec
             .split(formula)
             .nth(1)
-            .and_then(|r| r.split("(QP ").nth(1))
+            .and_then(|r| r.strip_prefix(")` (QP "))
             .and_then(|r| r.split(')').next())
-            .expect("the QP ranges after the formula");
+            .expect("the QP ranges right after the formula");
         let ranges: Vec<(u8, u8)> = listed
             .split(", ")
             .map(|r| {
@@ -1236,17 +1236,28 @@ mod tests {
             .map(context_qp_class_range)
             .collect();
         assert_eq!(ranges, want, "docs/bitstream.md ranges");
+        // Every table heading: "## KEY|INTER frames, QP class N (QP a-b)".
         let tables = include_str!("../../docs/context-init.md");
-        let headed: Vec<(u8, u8)> = tables
-            .lines()
-            .filter(|l| l.starts_with("## KEY frames"))
-            .map(|l| {
-                let r = l.split("(QP ").nth(1).and_then(|r| r.split(')').next());
-                let (a, b) = r.and_then(|r| r.split_once('-')).expect("(QP a-b)");
-                (a.parse().unwrap(), b.parse().unwrap())
-            })
-            .collect();
-        assert_eq!(headed, want, "docs/context-init.md headings");
+        let mut headings = 0;
+        for h in tables.lines().filter_map(|l| l.strip_prefix("## ")) {
+            let (class, range) = h
+                .split_once(", QP class ")
+                .and_then(|(_, r)| r.split_once(" (QP "))
+                .expect("a class and its range");
+            let (a, b) = range
+                .strip_suffix(')')
+                .and_then(|r| r.split_once('-'))
+                .expect("(QP a-b)");
+            let class: usize = class.parse().unwrap();
+            let range = (a.parse().unwrap(), b.parse().unwrap());
+            assert_eq!(
+                range,
+                context_qp_class_range(class),
+                "docs/context-init.md: {h}"
+            );
+            headings += 1;
+        }
+        assert_eq!(headings, 2 * CONTEXT_QP_CLASSES);
     }
 
     /// `docs/context-init.md` is normative: it must list exactly the tables

@@ -437,9 +437,8 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
     let side_len = args.patch + 2 * margin;
     let vs = nn::VarStore::new(device);
     let net = QatRestoration::new(&vs.root(), args.shape());
-    let mut vs = vs;
     if let Some(init) = &args.init {
-        load_restoration(&mut vs, init, args.convs)
+        load_restoration(&net, init)
             .with_context(|| format!("cannot start from {}", init.display()))?;
     }
     let mut opt = nn::Adam::default().build(&vs, args.lr)?;
@@ -526,82 +525,58 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
     Ok(())
 }
 
-/// Loads a restoration checkpoint into `vs`. A checkpoint with more hidden
-/// channels than the network is pruned to it: each hidden layer keeps the
-/// channels whose outgoing weights (into the next layer's kept channels,
-/// chosen first, from the last layer back) are largest in sum of magnitudes,
-/// so a smaller network starts from a trained one's strongest features
-/// instead of from random weights.
-fn load_restoration(vs: &mut nn::VarStore, path: &std::path::Path, convs: usize) -> Result<()> {
-    let saved = Tensor::load_multi(path)?;
-    let get = |name: &str| -> Result<Tensor> {
-        saved
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t.to_kind(Kind::Float))
-            .with_context(|| format!("the checkpoint has no variable {name}"))
-    };
-    if saved.len() != 2 * convs {
+/// Loads a restoration checkpoint into the variables of `net`. A checkpoint
+/// with more hidden channels than the network is pruned to it: each hidden
+/// layer keeps the channels whose outgoing weights (into the next layer's
+/// kept channels, chosen first, from the last layer back) are largest in sum
+/// of magnitudes, so a smaller network starts from a trained one's strongest
+/// features instead of from random weights. A checkpoint of the same shape
+/// is copied exactly.
+fn load_restoration(net: &QatRestoration, path: &std::path::Path) -> Result<()> {
+    // On the CPU whatever device saved it (the indices below live there).
+    let saved: Vec<(String, Tensor)> = Tensor::load_multi(path)?
+        .into_iter()
+        .map(|(n, t)| (n, t.to_device(Device::Cpu).to_kind(Kind::Float)))
+        .collect();
+    // Checks the checkpoint is a restoration network (shapes agreeing
+    // layer to layer) before anything is indexed.
+    let have = QatRestoration::from_variables(&saved).map_err(anyhow::Error::msg)?;
+    let want = net.shape;
+    if (
+        have.shape.side_channels,
+        have.shape.convs,
+        have.shape.half_res,
+    ) != (want.side_channels, want.convs, want.half_res)
+        || have.shape.channels < want.channels
+        || saved.len() != 2 * want.convs
+    {
         bail!(
-            "the checkpoint has {} variables, the network {}",
-            saved.len(),
-            2 * convs
+            "the checkpoint's network ({:?}) cannot start this one ({want:?}): only the hidden \
+             channels may differ, and the checkpoint must have as many or more",
+            have.shape
         );
     }
-    let vars = vs.variables();
-    let var = |name: &str| {
-        vars.get(name)
-            .expect("the network's own variable")
-            .shallow_clone()
-    };
     // Kept output channels per layer, from the last back.
-    let mut keep: Vec<Tensor> = (0..convs).map(|_| Tensor::new()).collect();
-    for i in (0..convs).rev() {
-        let (w, want) = (
-            get(&format!("conv{i}.w"))?,
-            var(&format!("conv{i}.w")).size(),
-        );
-        let out = w.size()[0];
-        keep[i] = if i + 1 == convs || out == want[0] {
-            if out != want[0] {
-                bail!(
-                    "conv{i}: {out} output channels, the network has {}",
-                    want[0]
-                );
-            }
-            Tensor::arange(out, (Kind::Int64, Device::Cpu))
-        } else if out < want[0] {
-            bail!(
-                "conv{i}: {out} hidden channels, fewer than the network's {}",
-                want[0]
-            );
-        } else {
-            let next = get(&format!("conv{}.w", i + 1))?.index_select(0, &keep[i + 1]);
-            let importance = next
-                .abs()
-                .sum_dim_intlist(&[0i64, 2, 3][..], false, Kind::Float);
-            let (_, order) = importance.sort(0, true);
-            order.narrow(0, 0, want[0]).sort(0, false).0
-        };
+    let last = want.convs - 1;
+    let all = |n: i64| Tensor::arange(n, (Kind::Int64, Device::Cpu));
+    let mut keep = vec![all(have.convs[last].w.size()[0])];
+    for i in (0..last).rev() {
+        let next = have.convs[i + 1].w.index_select(0, &keep[0]);
+        let importance = next
+            .abs()
+            .sum_dim_intlist(&[0i64, 2, 3][..], false, Kind::Float);
+        let (_, order) = importance.sort(0, true);
+        keep.insert(0, order.narrow(0, 0, want.channels).sort(0, false).0);
     }
     let _g = tch::no_grad_guard();
-    for i in 0..convs {
-        let mut w = get(&format!("conv{i}.w"))?.index_select(0, &keep[i]);
+    for (i, (conv, kept)) in net.convs.iter().zip(&keep).enumerate() {
+        let mut w = have.convs[i].w.index_select(0, kept);
         if i > 0 {
             w = w.index_select(1, &keep[i - 1]);
         }
-        let b = get(&format!("conv{i}.b"))?.index_select(0, &keep[i]);
-        for (name, t) in [(format!("conv{i}.w"), w), (format!("conv{i}.b"), b)] {
-            let mut v = var(&name);
-            if v.size() != t.size() {
-                bail!(
-                    "{name}: the checkpoint's shape {:?} does not fit {:?}",
-                    t.size(),
-                    v.size()
-                );
-            }
-            v.copy_(&t);
-        }
+        let b = have.convs[i].b.index_select(0, kept);
+        conv.w.shallow_clone().copy_(&w);
+        conv.b.shallow_clone().copy_(&b);
     }
     Ok(())
 }
