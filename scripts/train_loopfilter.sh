@@ -33,7 +33,10 @@
 #      fine-tuned with the log loss, the keyframe one on step 6's second
 #      keyframe material, the inter-frame one on encodes with round3 in the
 #      loop (checkpoints models/loopfilter-{key,inter}-chroma-small.ckpt);
-#   8. joins the four (inter luma, key luma, inter chroma, key chroma): the
+#   8. joins the four (round4), then trains the inter-frame luma network one
+#      more round with the log loss on encodes with round4 in the loop
+#      (checkpoint models/loopfilter-inter-luma-log2.ckpt);
+#   9. joins the four (inter luma, key luma, inter chroma, key chroma): the
 #      one model file streams name; a plane runs only its own network.
 #
 # usage: scripts/train_loopfilter.sh [extra mica-train filter options]
@@ -50,7 +53,7 @@ mkdir -p "$work"
 # of 7), then with the first-round
 # filter on (step 4 and the inter half of 5), then with step 5's four networks
 # on (the inter half of 6), then with step 6's four on (the inter chroma
-# network of 7).
+# network of 7), then with step 7's (the inter luma network of 8).
 target/release/mica-train filter --out "$work/inter1.micanet" \
   --checkpoint "$work/inter1.ckpt" "$@"
 target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 32 \
@@ -100,4 +103,10 @@ target/release/mica-train filter --filter-on "$work/round3.micanet" --patches 16
   --out "$work/inter-chroma-small.micanet" \
   --checkpoint models/loopfilter-inter-chroma-small.ckpt "$@"
 target/release/mica-model join "$work/inter-luma-log.micanet" "$work/key-luma-log.micanet" \
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" -o "$work/round4.micanet"
+target/release/mica-train filter --filter-on "$work/round4.micanet" --patches 16 \
+  --planes luma --init models/loopfilter-inter-luma-log.ckpt --float-fraction 0 \
+  --lr 2e-4 --steps 3000 --loss log-mse --out "$work/inter-luma-log2.micanet" \
+  --checkpoint models/loopfilter-inter-luma-log2.ckpt "$@"
+target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
   "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" -o models/loopfilter.micanet
