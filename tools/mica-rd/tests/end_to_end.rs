@@ -130,9 +130,8 @@ fn external_codec_from_a_config_entry() {
     }
     let dir = tempfile::tempdir().unwrap();
     let clip = write_clip(dir.path(), "grad", 32, 32, 3);
-    // A lossless "codec": the stream is the y4m itself.
+    // A lossless "codec" (see `measure_lossless_copy`).
     let (row, frames) = measure_lossless_copy(&clip, dir.path());
-    // `cat FILE -` prints FILE then standard input (empty).
     assert_eq!(row.status, "ok", "{}", row.error);
     assert_eq!(row.psnr_y, PSNR_CAP);
     assert_eq!(frames.len(), 3);

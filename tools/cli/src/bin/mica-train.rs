@@ -558,8 +558,8 @@ fn load_restoration(net: &QatRestoration, path: &std::path::Path) -> Result<()> 
     }
     // Kept output channels per layer, from the last back.
     let last = want.convs - 1;
-    let all = |n: i64| Tensor::arange(n, (Kind::Int64, Device::Cpu));
-    let mut keep = vec![all(have.convs[last].w.size()[0])];
+    let outputs = have.convs[last].w.size()[0];
+    let mut keep = vec![Tensor::arange(outputs, (Kind::Int64, Device::Cpu))];
     for i in (0..last).rev() {
         let next = have.convs[i + 1].w.index_select(0, &keep[0]);
         let importance = next
