@@ -32,10 +32,17 @@ pub struct Engine {
     /// AVX2 weight packing per layer (convolutions only, when AVX2 is used).
     #[cfg(target_arch = "x86_64")]
     packed: Vec<Option<super::avx2::Packed>>,
-    /// Zero-padded pixel-major copy of a convolution's input.
-    padded: Vec<i16>,
+    /// Zero-padded pixel-major copies of a convolution's input: one is read
+    /// while a fused convolution writes the next one's input into the other.
+    padded: [Vec<i16>; 2],
     /// A convolution's output by rows (`[y][channel][x]`) before it is stored channel-major.
     rows: Vec<i16>,
+    /// Per layer: an AVX2 convolution whose only reader is the next layer, an
+    /// AVX2 convolution too. It writes its output straight into the next
+    /// layer's padded pixel-major input and skips the channel-major tensor,
+    /// which nothing reads (the values are the same, only their layout differs).
+    #[cfg(target_arch = "x86_64")]
+    fuse_next: Vec<bool>,
 }
 
 impl Engine {
@@ -149,14 +156,31 @@ impl Engine {
             #[cfg(target_arch = "x86_64")]
             packed.push(None);
         }
+        #[cfg(target_arch = "x86_64")]
+        let fuse_next = (0..model.layers.len())
+            .map(|li| {
+                let id = n_in + li;
+                let next = li + 1;
+                packed[li].is_some()
+                    && next < model.layers.len()
+                    && packed[next].is_some()
+                    && model.layers[next].operands == [id]
+                    && !model.outputs.contains(&id)
+                    && model.layers[next + 1..]
+                        .iter()
+                        .all(|l| !l.operands.contains(&id))
+            })
+            .collect();
         Ok(Engine {
             model,
             shapes,
             tensors,
             #[cfg(target_arch = "x86_64")]
             packed,
-            padded: vec![0; padded_len],
+            padded: [vec![0; padded_len], vec![0; padded_len]],
             rows: vec![0; rows_len],
+            #[cfg(target_arch = "x86_64")]
+            fuse_next,
         })
     }
 
@@ -183,6 +207,10 @@ impl Engine {
             self.tensors[i].copy_from_slice(data);
         }
         let n_in = self.model.inputs.len();
+        // Which padded buffer holds the current convolution's input when the
+        // layer before wrote it there (fused).
+        #[cfg(target_arch = "x86_64")]
+        let mut fused_input: Option<usize> = None;
         for li in 0..self.model.layers.len() {
             let (before, after) = self.tensors.split_at_mut(n_in + li);
             let out = &mut after[0];
@@ -214,15 +242,36 @@ impl Engine {
                             lo,
                             hi,
                         };
-                        conv2d_avx2(
-                            &before[a],
-                            &shape,
-                            p,
-                            bias,
-                            out,
-                            &mut self.padded,
-                            &mut self.rows,
-                        );
+                        let cur = match fused_input.take() {
+                            Some(cur) => cur,
+                            None => {
+                                super::avx2::to_padded(&before[a], &shape, &mut self.padded[0]);
+                                0
+                            }
+                        };
+                        let (first, second) = self.padded.split_at_mut(1);
+                        let (input, next_input) = if cur == 0 {
+                            (&first[0], &mut second[0])
+                        } else {
+                            (&second[0], &mut first[0])
+                        };
+                        if self.fuse_next[li] {
+                            let next_kernel = match &self.model.layers[li + 1].op {
+                                LayerOp::Conv2d { kernel, .. } => *kernel,
+                                _ => unreachable!("fused only into a convolution"),
+                            };
+                            conv2d_avx2_into_padded(
+                                input,
+                                &shape,
+                                p,
+                                bias,
+                                next_kernel,
+                                next_input,
+                            );
+                            fused_input = Some(1 - cur);
+                        } else {
+                            conv2d_avx2(input, &shape, p, bias, out, &mut self.rows);
+                        }
                         continue;
                     }
                     conv2d(
@@ -303,22 +352,19 @@ impl Engine {
     }
 }
 
-/// The AVX2 convolution: pad and re-lay the input, compute output rows in
+/// The AVX2 convolution of the padded input: compute output rows in
 /// parallel, store them channel-major.
 #[cfg(target_arch = "x86_64")]
 fn conv2d_avx2(
-    x: &[i16],
+    padded: &[i16],
     s: &super::avx2::ConvShape,
     packed: &super::avx2::Packed,
     bias: &[i32],
     out: &mut [i16],
-    padded: &mut [i16],
     rows: &mut [i16],
 ) {
-    super::avx2::to_padded(x, s, padded);
     let oc = super::avx2::padded_out(s.out_c);
     let row_len = oc * s.out_w;
-    let padded = &*padded;
     rows[..row_len * s.out_h]
         .par_chunks_mut(row_len)
         .enumerate()
@@ -355,6 +401,50 @@ fn conv2d_avx2(
                 }
             }
         });
+}
+
+/// The AVX2 convolution of the padded input, its output written as the
+/// zero-padded pixel-major input of a following `next_kernel` convolution
+/// (what [`super::avx2::to_padded`] would make of the channel-major output).
+#[cfg(target_arch = "x86_64")]
+fn conv2d_avx2_into_padded(
+    padded: &[i16],
+    s: &super::avx2::ConvShape,
+    packed: &super::avx2::Packed,
+    bias: &[i32],
+    next_kernel: usize,
+    next_padded: &mut [i16],
+) {
+    let r = next_kernel / 2;
+    let cp = s.out_c.div_ceil(2) * 2;
+    let oc = super::avx2::padded_out(s.out_c);
+    let pw = s.out_w + 2 * r;
+    let len = super::avx2::scratch_len(s.out_c, s.out_h, s.out_w, next_kernel);
+    next_padded[..len]
+        .par_chunks_mut(pw * cp)
+        .enumerate()
+        .for_each_init(
+            || vec![0i16; oc * s.out_w],
+            |row, (py, dst)| {
+                if py < r || py >= s.out_h + r {
+                    dst.fill(0);
+                    return;
+                }
+                // SAFETY: this path is taken only when the engine's level is
+                // AVX2, which `clamp_to_supported` grants only on CPUs reporting AVX2.
+                unsafe { super::avx2::conv_row(padded, s, packed, bias, py - r, row) };
+                dst[..r * cp].fill(0);
+                dst[(r + s.out_w) * cp..].fill(0);
+                // Channels beyond `out_c` (to the even `cp`) meet zero weights
+                // in the next layer, so whatever they hold adds nothing.
+                for (d, px) in dst[r * cp..(r + s.out_w) * cp]
+                    .chunks_exact_mut(cp)
+                    .zip(row.chunks_exact(oc))
+                {
+                    d.copy_from_slice(&px[..cp]);
+                }
+            },
+        );
 }
 
 /// `(acc + 2^(shift-1)) >> shift`, clamped: round half up.
