@@ -35,7 +35,8 @@ pub struct Engine {
     /// Zero-padded pixel-major copies of a convolution's input: one is read
     /// while a fused convolution writes the next one's input into the other.
     padded: [Vec<i16>; 2],
-    /// A convolution's output by rows (`[y][channel][x]`) before it is stored channel-major.
+    /// A convolution's output by rows, pixel-major (`[y][x][channel]`, channels
+    /// padded to 8), before it is stored channel-major.
     rows: Vec<i16>,
     /// Per layer: an AVX2 convolution whose only reader is the next layer, an
     /// AVX2 convolution too. It writes its output straight into the next
