@@ -10,42 +10,19 @@
 //! the run ends with a non-zero exit.
 //!
 //! ```text
-//! cargo run --release -p mica --example fuzz_decode -- [SECONDS] [SEED] [OUT_DIR]
+//! cargo run --release -p mica-tests --example fuzz_decode -- [SECONDS] [SEED] [OUT_DIR]
 //! ```
 
-use mica::y4m::Y4mReader;
 use mica::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, GopStructure};
+use mica_tests::{crop, read_frames, samples_dir};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn read_frames(path: &Path, limit: usize) -> Vec<Frame> {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut r = Y4mReader::new(std::io::BufReader::new(file)).expect("valid y4m");
-    std::iter::from_fn(|| r.read_frame().expect("readable frame"))
-        .take(limit)
-        .collect()
-}
-
-/// The `w x h` window of `f` at (`x`, `y`) (even), chroma rounded up.
-fn crop(f: &Frame, x: usize, y: usize, w: usize, h: usize) -> Frame {
-    let mut out = Frame::new_420(w, h);
-    for (i, p) in out.planes.iter_mut().enumerate() {
-        let (ox, oy) = if i == 0 { (x, y) } else { (x / 2, y / 2) };
-        let src = &f.planes[i];
-        for r in 0..p.height {
-            let pw = p.width;
-            p.data[r * pw..(r + 1) * pw]
-                .copy_from_slice(&src.data[(oy + r) * src.width + ox..][..pw]);
-        }
-    }
-    out
-}
 
 /// Valid streams (as packet lists) covering the tools.
 fn corpus() -> Vec<Vec<Vec<u8>>> {
-    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+    let samples = samples_dir();
     let clip = read_frames(&samples.join("city_720x400_6f.y4m"), 6);
     let still = read_frames(&samples.join("still_chelsea_448x296.y4m"), 1);
     let mut streams = Vec::new();
