@@ -76,7 +76,10 @@ struct IntraArgs {
     /// after choosing between the network and the best traditional mode per
     /// block, plus `--mse-weight` times the plain error): `best` lets the
     /// network specialise in the blocks the traditional modes predict badly.
-    #[arg(long, default_value = "mse", value_parser = ["mse", "best"])]
+    /// `best-satd` is `best` measured as the encoder ranks modes, by the sum
+    /// of absolute Hadamard-transformed differences (a rate proxy: the
+    /// residual is coded in a transform domain) instead of squared error.
+    #[arg(long, default_value = "mse", value_parser = ["mse", "best", "best-satd"])]
     loss: String,
     /// Weight of the plain squared error in the `best` loss.
     #[arg(long, default_value_t = 0.05)]
@@ -588,6 +591,8 @@ struct IntraBlocks {
     orig: Vec<u8>,
     /// Squared error of the best traditional mode per block.
     best: Vec<f32>,
+    /// SATD (as `mica::dsp::dist::satd`) of the best traditional mode per block.
+    best_satd: Vec<f32>,
 }
 
 impl IntraBlocks {
@@ -654,25 +659,29 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
         let n = 1usize << log2n;
         let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
         let mut pred = [0u8; 256];
-        set.best = (0..set.len(log2n))
+        let cpu = mica::cpu::CpuLevel::detect();
+        let (best, best_satd): (Vec<f32>, Vec<f32>) = (0..set.len(log2n))
             .map(|i| {
                 let (r, o) = (
                     &set.refs[i * nr..i * nr + 4 * n + 1],
                     &set.orig[i * nn..(i + 1) * nn],
                 );
-                (0..35u8)
-                    .map(|mode| {
-                        mica::nn_intra::traditional_prediction(r, log2n, mode, &mut pred[..nn]);
-                        pred[..nn]
-                            .iter()
-                            .zip(o)
-                            .map(|(&p, &v)| (p as i32 - v as i32).pow(2))
-                            .sum::<i32>()
-                    })
-                    .min()
-                    .unwrap_or(0) as f32
+                let (mut sse, mut satd) = (i32::MAX, u32::MAX);
+                for mode in 0..35u8 {
+                    mica::nn_intra::traditional_prediction(r, log2n, mode, &mut pred[..nn]);
+                    let e = pred[..nn]
+                        .iter()
+                        .zip(o)
+                        .map(|(&p, &v)| (p as i32 - v as i32).pow(2))
+                        .sum::<i32>();
+                    sse = sse.min(e);
+                    satd = satd.min(mica::dsp::dist::satd(&pred[..nn], n, o, n, n, n, cpu));
+                }
+                (sse as f32, satd as f32)
             })
-            .collect();
+            .unzip();
+        set.best = best;
+        set.best_satd = best_satd;
     }
     Ok(sets)
 }
@@ -686,12 +695,13 @@ fn intra_batch(
     log2n: u32,
     transpose: &[bool],
     device: Device,
-) -> (Tensor, Tensor, Tensor, Tensor) {
+) -> (Tensor, Tensor, Tensor, Tensor, Tensor) {
     let n = 1usize << log2n;
     let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
     let mut input = Vec::with_capacity(ids.len() * nr);
     let mut dcs = Vec::with_capacity(ids.len());
     let best: Vec<f32> = ids.iter().map(|&i| set.best[i]).collect();
+    let best_satd: Vec<f32> = ids.iter().map(|&i| set.best_satd[i]).collect();
     let mut orig = Vec::with_capacity(ids.len() * nn);
     let mut x = [0i16; 256];
     let mut refs = [0u8; 256];
@@ -738,38 +748,93 @@ fn intra_batch(
             .reshape([b, nn as i64])
             .to_device(device),
         Tensor::from_slice(&best).to_device(device),
+        Tensor::from_slice(&best_satd).to_device(device),
     )
 }
 
-/// Held-out report of size `log2n`: mean squared error of the network, of
-/// planar, and of the best traditional mode per block, and the share of
-/// blocks where the network beats every traditional mode.
+/// Per-block SATD of `residual` (`[batch, n*n]`, row-major blocks of side
+/// `n`), differentiable, tiled and normalised as `mica::dsp::dist::satd`:
+/// 8x8 Hadamard tiles (sum / 4) when `n` is a multiple of 8, else 4x4 (sum / 2).
+fn satd_per_block(residual: &Tensor, n: i64) -> Tensor {
+    let t: i64 = if n % 8 == 0 { 8 } else { 4 };
+    let mut h = vec![0f32; (t * t) as usize];
+    for r in 0..t {
+        for c in 0..t {
+            h[(r * t + c) as usize] = if (r & c).count_ones() % 2 == 0 {
+                1.0
+            } else {
+                -1.0
+            };
+        }
+    }
+    let h = Tensor::from_slice(&h)
+        .reshape([t, t])
+        .to_device(residual.device());
+    let b = residual.size()[0];
+    let tiles = residual
+        .reshape([b, n / t, t, n / t, t])
+        .permute([0, 1, 3, 2, 4])
+        .reshape([-1, t, t]);
+    let coefs = h.matmul(&tiles).matmul(&h.tr());
+    let norm = if t == 8 { 4.0 } else { 2.0 };
+    coefs
+        .abs()
+        .reshape([b, -1])
+        .sum_dim_intlist(1, false, Kind::Float)
+        / norm
+}
+
+/// Held-out figures of one block size (per sample, means over the blocks).
+struct IntraReport {
+    /// Squared error of the network, of planar, of the best traditional
+    /// mode per block, and of the better of network and best mode.
+    mse_net: f64,
+    mse_planar: f64,
+    mse_best: f64,
+    mse_choice: f64,
+    /// The same as SATD (the encoder's ranking of modes).
+    satd_net: f64,
+    satd_best: f64,
+    satd_choice: f64,
+    /// Share of blocks where the network's squared error beats every mode's.
+    wins: f64,
+}
+
+/// Held-out report of size `log2n` (see [`IntraReport`]).
 fn intra_report(
     net: &QatIntra,
     set: &IntraBlocks,
     ids: &[usize],
     log2n: u32,
     device: Device,
-) -> (f64, f64, f64, f64, f64) {
+) -> IntraReport {
     let _g = tch::no_grad_guard();
     let k = (log2n - 2) as usize;
     let n = 1usize << log2n;
     let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
     let (mut e_net, mut e_planar, mut e_best, mut wins) = (0.0, 0.0, 0.0, 0usize);
     let mut e_choice = 0.0;
+    let (mut s_net, mut s_best, mut s_choice) = (0.0, 0.0, 0.0);
     let mut pred = [0u8; 256];
     for chunk in ids.chunks(512) {
         let flags = vec![false; chunk.len()];
-        let (x, dc, orig, _) = intra_batch(set, chunk, log2n, &flags, device);
+        let (x, dc, orig, _, _) = intra_batch(set, chunk, log2n, &flags, device);
         let out = (net.forward(k, &x, true) + &dc).clamp(0.0, 255.0);
         let err: Vec<f64> = Vec::try_from(
-            (out - &orig)
+            (&out - &orig)
                 .square()
                 .sum_dim_intlist(1, false, Kind::Double)
                 .to_device(Device::Cpu),
         )
         .expect("float");
-        for (&i, &en) in chunk.iter().zip(&err) {
+        // The engine's output is integer, so the SATD's normalisation rounds as the codec's.
+        let satd: Vec<f64> = Vec::try_from(
+            satd_per_block(&(out - &orig), n as i64)
+                .to_kind(Kind::Double)
+                .to_device(Device::Cpu),
+        )
+        .expect("float");
+        for ((&i, &en), &sn) in chunk.iter().zip(&err).zip(&satd) {
             let r = &set.refs[i * nr..i * nr + 4 * n + 1];
             let o = &set.orig[i * nn..(i + 1) * nn];
             let mut best = f64::INFINITY;
@@ -789,16 +854,23 @@ fn intra_report(
             e_net += en;
             e_choice += en.min(best);
             wins += (en < best) as usize;
+            let sb = set.best_satd[i] as f64;
+            s_best += sb;
+            s_net += sn;
+            s_choice += sn.min(sb);
         }
     }
     let count = (ids.len() * nn) as f64;
-    (
-        e_net / count,
-        e_planar / count,
-        e_best / count,
-        e_choice / count,
-        wins as f64 / ids.len() as f64,
-    )
+    IntraReport {
+        mse_net: e_net / count,
+        mse_planar: e_planar / count,
+        mse_best: e_best / count,
+        mse_choice: e_choice / count,
+        satd_net: s_net / count,
+        satd_best: s_best / count,
+        satd_choice: s_choice / count,
+        wins: wins as f64 / ids.len() as f64,
+    }
 }
 
 fn train_intra(args: &IntraArgs) -> Result<()> {
@@ -858,6 +930,7 @@ fn train_intra(args: &IntraArgs) -> Result<()> {
     let t1 = Instant::now();
     let mut running = [0.0f64; INTRA_SIZES];
     let best_loss = args.loss == "best";
+    let satd_loss = args.loss == "best-satd";
     for step in 0..args.steps {
         let lr = cosine_lr(args.lr, step, args.steps);
         opt.set_lr(lr);
@@ -868,14 +941,20 @@ fn train_intra(args: &IntraArgs) -> Result<()> {
                 .map(|_| train_ids[k][rng.below(train_ids[k].len())])
                 .collect();
             let flips: Vec<bool> = (0..args.batch).map(|_| rng.next() & 1 == 1).collect();
-            let (x, dc, orig, best) = intra_batch(&sets[k], &ids, 2 + k as u32, &flips, device);
+            let (x, dc, orig, best, best_satd) =
+                intra_batch(&sets[k], &ids, 2 + k as u32, &flips, device);
             let out = (net.forward(k, &x, quantise) + &dc).clamp(0.0, 255.0);
             let nn = (16i64 << (2 * k)) as f64;
-            let sse = (out - &orig)
+            let sse = (&out - &orig)
                 .square()
                 .sum_dim_intlist(1, false, Kind::Float);
             running[k] += sse.mean(Kind::Float).double_value(&[]) / nn;
-            let l = if best_loss {
+            let l = if satd_loss {
+                let satd = satd_per_block(&(&out - &orig), 4 << k);
+                (satd.minimum(&best_satd).mean(Kind::Float)
+                    + satd.mean(Kind::Float) * args.mse_weight)
+                    / nn
+            } else if best_loss {
                 (sse.minimum(&best).mean(Kind::Float) + sse.mean(Kind::Float) * args.mse_weight)
                     / nn
             } else {
@@ -898,15 +977,23 @@ fn train_intra(args: &IntraArgs) -> Result<()> {
         }
     }
     for k in 0..INTRA_SIZES {
-        let (e_net, e_planar, e_best, e_choice, wins) =
-            intra_report(&net, &sets[k], &held_ids[k], 2 + k as u32, device);
+        let r = intra_report(&net, &sets[k], &held_ids[k], 2 + k as u32, device);
         eprintln!(
-            "held-out {0}x{0}: mse network {e_net:.2}, planar {e_planar:.2}, best of 35 modes \
-             {e_best:.2}, best of network and modes {e_choice:.2} ({2:+.1} %); network better \
-             than every mode on {1:.1} % of blocks",
+            "held-out {0}x{0}: mse network {1:.2}, planar {2:.2}, best of 35 modes {3:.2}, \
+             best of network and modes {4:.2} ({5:+.1} %); network better than every mode on \
+             {6:.1} % of blocks; satd network {7:.2}, best of modes {8:.2}, best of both {9:.2} \
+             ({10:+.1} %)",
             4 << k,
-            100.0 * wins,
-            100.0 * (e_choice / e_best - 1.0)
+            r.mse_net,
+            r.mse_planar,
+            r.mse_best,
+            r.mse_choice,
+            100.0 * (r.mse_choice / r.mse_best - 1.0),
+            100.0 * r.wins,
+            r.satd_net,
+            r.satd_best,
+            r.satd_choice,
+            100.0 * (r.satd_choice / r.satd_best - 1.0),
         );
     }
     vs.save(&args.checkpoint)
@@ -930,5 +1017,48 @@ fn main() {
     if let Err(e) = r {
         eprintln!("mica-train: error: {e:#}");
         std::process::exit(mica_cli::EXIT_FAILURE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The training loss's SATD is the codec's (`mica::dsp::dist::satd`, which ranks
+    /// modes in the encoder) up to the codec's per-tile rounding of the normalisation.
+    #[test]
+    fn satd_per_block_matches_the_codec() {
+        let mut rng = Rng(7);
+        for n in [4usize, 8, 16] {
+            let blocks = 20;
+            let (mut a, mut b) = (vec![0u8; blocks * n * n], vec![0u8; blocks * n * n]);
+            for (p, q) in a.iter_mut().zip(b.iter_mut()) {
+                *p = rng.below(256) as u8;
+                *q = rng.below(256) as u8;
+            }
+            let residual: Vec<f32> = a
+                .iter()
+                .zip(&b)
+                .map(|(&p, &q)| p as f32 - q as f32)
+                .collect();
+            let got: Vec<f32> = Vec::try_from(satd_per_block(
+                &Tensor::from_slice(&residual).reshape([blocks as i64, (n * n) as i64]),
+                n as i64,
+            ))
+            .expect("float");
+            let tiles = if n % 8 == 0 {
+                (n / 8) * (n / 8)
+            } else {
+                (n / 4) * (n / 4)
+            };
+            for (i, &g) in got.iter().enumerate() {
+                let (pa, pb) = (&a[i * n * n..][..n * n], &b[i * n * n..][..n * n]);
+                let want = mica::dsp::dist::satd(pa, n, pb, n, n, n, mica::cpu::CpuLevel::Scalar);
+                assert!(
+                    (g as f64 - want as f64).abs() <= tiles as f64,
+                    "{n}x{n} block {i}: {g} against the codec's {want}"
+                );
+            }
+        }
     }
 }
