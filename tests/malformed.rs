@@ -99,11 +99,25 @@ fn empty_packet_and_absurd_dimensions() {
     );
 }
 
+/// A stream must start at a random access point: a keyframe carrying the
+/// sequence header. A keyframe without one (legal later in an all-intra
+/// stream) or an inter frame first is refused, naming the problem.
 #[test]
-fn inter_packet_before_keyframe_is_refused() {
+fn stream_not_starting_with_a_sequence_header_is_refused() {
     let mut packet = valid_packets()[0].clone();
     packet[0] = 0x00; // keyframe type but no sequence header
-    assert!(decode(&packet).is_err());
+    let err = decode(&packet).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            mica::Error::Bitstream(mica::BitstreamError::MissingSequenceHeader)
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("sequence header"), "{err}");
+    packet[0] = 0x60; // inter frame with a sequence header: never valid
+    let err = decode(&packet).unwrap_err();
+    assert!(err.to_string().contains("sequence_header_present"), "{err}");
 }
 
 /// Corrupt inter packets (after a valid keyframe) give errors or frames, never a panic.

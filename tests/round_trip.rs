@@ -239,3 +239,84 @@ fn low_delay_independent_of_threads() {
         assert!(encode(1, gop) == encode(2, gop), "{gop:?}");
     }
 }
+
+/// All intra, every frame is a keyframe but only every `keyint`-th carries
+/// the sequence header (a random access point): the others are the same
+/// packets without it, the stream decodes exactly, decoding can start at
+/// any random access point and cannot start anywhere else.
+#[test]
+fn all_intra_sequence_header_every_keyint() {
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 6);
+    let mut cuts: Vec<_> = frames.iter().map(|f| crop(f, 300, 100, 64, 48)).collect();
+    cuts.push(crop(&frames[0], 340, 120, 64, 48));
+    let encode = |keyint: usize| {
+        let mut c = config(64, 48, 32);
+        c.gop = mica::GopStructure::IntraOnly;
+        c.keyint = keyint;
+        c.scene_cut = false;
+        let mut enc = mica::Encoder::new(c.clone()).unwrap();
+        for f in &cuts {
+            enc.send_frame(f.clone()).unwrap();
+        }
+        enc.flush();
+        let packets: Vec<_> = std::iter::from_fn(|| enc.receive_packet()).collect();
+        (c, packets)
+    };
+    let (c, packets) = encode(3);
+    assert_round_trip(&c, &cuts);
+    let (_, every) = encode(1);
+    let access: Vec<bool> = packets.iter().map(|p| p.random_access).collect();
+    assert_eq!(access, [true, false, false, true, false, false, true]);
+    let header_bytes = every[1].data.len() - packets[1].data.len();
+    assert!(
+        header_bytes > 20,
+        "the sequence header is {header_bytes} bytes"
+    );
+    for (p, q) in packets.iter().zip(&every) {
+        assert!(p.keyframe && q.keyframe && q.random_access);
+        // Bit 5 of the first byte is sequence_header_present (docs/bitstream.md 2).
+        assert_eq!(p.data[0] >> 5 & 1 == 1, p.random_access);
+        if p.random_access {
+            assert_eq!(p.data, q.data);
+        } else {
+            assert_eq!(q.data.len() - p.data.len(), header_bytes);
+            assert_eq!(
+                p.data[1..],
+                q.data[1 + header_bytes..],
+                "same frame header and payload"
+            );
+        }
+    }
+    let decode_from = |start: usize| -> Result<Vec<(u32, mica::Frame)>, mica::Error> {
+        let mut dec = mica::Decoder::new(Default::default());
+        let mut out = Vec::new();
+        for p in &packets[start..] {
+            dec.send_packet(&p.data)?;
+            while let Some(d) = dec.receive_frame() {
+                out.push((d.frame_number, d.frame));
+            }
+        }
+        dec.flush();
+        while let Some(d) = dec.receive_frame() {
+            out.push((d.frame_number, d.frame));
+        }
+        Ok(out)
+    };
+    let from3 = decode_from(3).expect("a random access point");
+    assert_eq!(from3.len(), 4);
+    for (n, f) in &from3 {
+        let r = &packets[*n as usize].recon;
+        assert!(
+            (0..3).all(|i| f.planes[i].data == r.planes[i].data),
+            "frame {n}"
+        );
+    }
+    let err = decode_from(1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            mica::Error::Bitstream(mica::BitstreamError::MissingSequenceHeader)
+        ),
+        "{err}"
+    );
+}

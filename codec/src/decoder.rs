@@ -166,6 +166,14 @@ impl Decoder {
             .sequence
             .as_ref()
             .ok_or(BitstreamError::MissingSequenceHeader)?;
+        if fh.deblock && !seq.tools.deblocking {
+            return Err(BitstreamError::InvalidField {
+                field: "deblock",
+                value: 1,
+                allowed: "0 when the sequence disables deblocking",
+            }
+            .into());
+        }
         if fh.nn_filter != [false; 2] && !seq.tools.nn_filter {
             return Err(BitstreamError::InvalidField {
                 field: "nn_filter",

@@ -14,7 +14,8 @@ pub const MAX_PIXELS: u64 = 8192 * 8192;
 /// Frame types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameType {
-    /// Intra-only frame; resets all decoder state and carries a sequence header.
+    /// Intra-only frame; empties the reference slots. It carries a sequence
+    /// header when it is a random access point (always but in all-intra streams).
     Key = 0,
     /// Predicted from up to four references in list 0 and four in list 1.
     Inter = 1,
@@ -247,7 +248,9 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
     out
 }
 
-/// Parses the packet headers. `current` is the sequence header in force, if any.
+/// Parses the packet headers. Fields that depend on the sequence header are
+/// checked here against the packet's own one, if any; the decoder checks
+/// them against the one in force.
 pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamError> {
     if packet.is_empty() {
         return Err(BitstreamError::EmptyPacket);
@@ -272,8 +275,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
     check(
         "sequence_header_present",
         has_seq as i64,
-        has_seq == (frame_type == FrameType::Key),
-        "1 on keyframes, 0 on inter frames",
+        !has_seq || frame_type == FrameType::Key,
+        "0 on inter frames",
     )?;
     let sequence = if has_seq {
         let profile = io(r.read::<8, u8>(), "sequence")?;

@@ -220,8 +220,12 @@ pub struct Packet {
     pub data: Vec<u8>,
     /// Display-order frame number.
     pub frame_number: u32,
-    /// Whether the packet is a keyframe.
+    /// Whether the packet is a keyframe (coded without references).
     pub keyframe: bool,
+    /// Whether the packet carries the sequence header, so that decoding can
+    /// start at it (a random access point; always a keyframe). All-intra
+    /// streams carry it only every `keyint` frames and at scene cuts.
+    pub random_access: bool,
     /// The encoder's reconstruction, cropped to the visible size: what a decoder outputs.
     pub recon: Frame,
     /// The frame's base QP (training tools use it as side information).
@@ -312,6 +316,11 @@ struct Held {
 struct FramePlan {
     poc: u32,
     key: bool,
+    /// The packet carries the sequence header: a random access point. Every
+    /// keyframe of a predicted GOP is one; all-intra streams repeat the
+    /// header only every `keyint` frames and at scene cuts, since every frame
+    /// is a keyframe there and 40-70 bytes per frame would be wasted.
+    sequence_header: bool,
     /// Temporal layer (0 for keyframes and anchors).
     layer: usize,
     qp: u8,
@@ -335,6 +344,8 @@ pub struct Encoder {
     dpb: Vec<Held>,
     /// Display number of the last coded frame of the last complete group.
     anchor: Option<u32>,
+    /// Display number of the last keyframe (all intra: of the last frame
+    /// carrying the sequence header).
     last_key: u32,
     /// Low-resolution luma of the previous input frame, for scene-cut detection.
     last_small: Option<Vec<u8>>,
@@ -452,10 +463,18 @@ impl Encoder {
                     return;
                 }
                 let frames: Vec<_> = self.input.drain(..self.input.len().min(batch)).collect();
-                let plans: Vec<FramePlan> =
-                    frames.iter().map(|(p, _, _)| self.key_plan(*p)).collect();
-                self.last_key = frames.last().expect("non-empty").0;
-                self.anchor = Some(self.last_key);
+                let mut plans = Vec::with_capacity(frames.len());
+                for &(p, _, cut) in &frames {
+                    let mut plan = self.key_plan(p);
+                    plan.sequence_header = self.anchor.is_none()
+                        || cut
+                        || (p - self.last_key) as usize >= self.cfg.keyint_frames();
+                    if plan.sequence_header {
+                        self.last_key = p;
+                    }
+                    self.anchor = Some(p);
+                    plans.push(plan);
+                }
                 self.run_group(plans, frames.into_iter().map(|(_, f, _)| f).collect());
                 continue;
             }
@@ -514,6 +533,7 @@ impl Encoder {
         FramePlan {
             poc,
             key: true,
+            sequence_header: true,
             layer: 0,
             qp,
             lambda: lambda(factor, qp),
@@ -537,6 +557,7 @@ impl Encoder {
         FramePlan {
             poc,
             key: false,
+            sequence_header: false,
             layer: 1,
             qp,
             lambda: lambda(factor, qp),
@@ -627,6 +648,7 @@ impl Encoder {
                 plans.push(FramePlan {
                     poc,
                     key: false,
+                    sequence_header: false,
                     layer,
                     qp,
                     lambda: lambda(factor, qp),
@@ -812,12 +834,13 @@ fn encode_frame(
     let payload = enc.finish();
     let col = Arc::new(crate::decoder::col_field(&state, &lists));
     let picture = Arc::new(RefPicture::new(plan.poc as i64, &state.recon, col));
-    let mut data = write_packet_headers(plan.key.then_some(seq), &fh);
+    let mut data = write_packet_headers(plan.sequence_header.then_some(seq), &fh);
     data.extend_from_slice(&payload);
     let packet = Packet {
         data,
         frame_number: plan.poc,
         keyframe: plan.key,
+        random_access: plan.sequence_header,
         recon: crop(&state.recon, cfg.width, cfg.height),
         qp: plan.qp,
         intra_modes,

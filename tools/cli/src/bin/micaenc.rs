@@ -51,7 +51,9 @@ struct Args {
     /// Frames per hierarchical group for random access (1..=16).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=16))]
     gop_size: u64,
-    /// Largest keyframe interval in frames (default: about 10 seconds).
+    /// Largest keyframe interval in frames (default: about 10 seconds). With
+    /// --gop intra, where every frame is a keyframe: the interval between
+    /// random access points (frames carrying the sequence header).
     #[arg(long)]
     keyint: Option<usize>,
     /// Do not insert keyframes at scene cuts.
