@@ -168,3 +168,42 @@ fn corrupt_inter_packets_never_panic() {
         );
     }
 }
+
+/// A frame may switch deblocking on only when its sequence header allows it,
+/// also when that header came in an earlier packet.
+#[test]
+fn deblocking_refused_when_the_sequence_in_force_disables_it() {
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let mut cfg = EncoderConfig::new(64, 32);
+    cfg.qp = 32;
+    cfg.deblock = false;
+    cfg.gop = mica::GopStructure::IntraOnly;
+    cfg.scene_cut = false;
+    let mut enc = mica::Encoder::new(cfg).unwrap();
+    for x in [100, 140] {
+        enc.send_frame(crop(&frames[0], x, 80, 64, 32)).unwrap();
+    }
+    enc.flush();
+    let packets: Vec<_> = std::iter::from_fn(|| enc.receive_packet()).collect();
+    assert!(packets[0].random_access && !packets[1].random_access);
+    // Packet 1 has no sequence header, so its frame header starts at bit 8:
+    // frame_number u(32), qp u(6), two s(5), then deblock_enabled at bit 56.
+    // Set it and insert zero beta and tc offsets (8 bits: the payload stays
+    // byte-aligned).
+    let mut bits: Vec<bool> = packets[1]
+        .data
+        .iter()
+        .flat_map(|&b| (0..8).rev().map(move |i| b >> i & 1 == 1))
+        .collect();
+    assert!(!bits[56], "deblock_enabled is 0 as encoded");
+    bits[56] = true;
+    bits.splice(57..57, [false; 8]);
+    let edited: Vec<u8> = bits
+        .chunks(8)
+        .map(|c| c.iter().fold(0u8, |a, &b| a << 1 | b as u8))
+        .collect();
+    let mut d = Decoder::new(DecoderConfig::default());
+    d.send_packet(&packets[0].data).expect("valid keyframe");
+    let err = d.send_packet(&edited).unwrap_err();
+    assert!(err.to_string().contains("deblock"), "{err}");
+}
