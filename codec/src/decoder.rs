@@ -97,7 +97,7 @@ impl Decoder {
         }
     }
 
-    /// The sequence header in force (after the first keyframe).
+    /// The sequence header in force (after the first packet carrying one).
     pub fn sequence_header(&self) -> Option<&SequenceHeader> {
         self.sequence.as_ref()
     }

@@ -105,7 +105,8 @@ pub enum BitstreamError {
         /// Largest sample count.
         max_pixels: u64,
     },
-    /// An inter frame or a frame without a sequence header before any keyframe.
+    /// A packet before any packet carrying a sequence header (a stream starts at a
+    /// random access point: a keyframe with the sequence header).
     #[error("the stream does not start with a keyframe carrying a sequence header")]
     MissingSequenceHeader,
     /// The entropy-coded payload did not end where the packet ends.
