@@ -248,9 +248,9 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
     out
 }
 
-/// Parses the packet headers. Fields that depend on the sequence header are
-/// checked here against the packet's own one, if any; the decoder checks
-/// them against the one in force.
+/// Parses the packet headers. Fields that depend on the sequence header
+/// (deblocking, the learned filter) are checked by the decoder against the
+/// one in force, which may have come in an earlier packet.
 pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamError> {
     if packet.is_empty() {
         return Err(BitstreamError::EmptyPacket);
@@ -391,14 +391,6 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         if nn_filter[k] {
             nn_filter_scale[k] = io(r.read::<3, u8>(), "frame")?;
         }
-    }
-    if let Some(s) = &sequence {
-        check(
-            "deblock",
-            deblock as i64,
-            s.tools.deblocking || !deblock,
-            "0 when the sequence disables deblocking",
-        )?;
     }
     let mut refresh_slots = 0xff;
     let mut num_refs = [0u8; 2];

@@ -443,12 +443,12 @@ impl Encoder {
         self.out.pop_front()
     }
 
-    /// Whether the frame `poc` (with scene-cut flag `cut`) must be a keyframe.
-    fn needs_key(&self, poc: u32, cut: bool) -> bool {
-        self.anchor.is_none()
-            || self.cfg.gop == GopStructure::IntraOnly
-            || (poc - self.last_key) as usize >= self.cfg.keyint_frames()
-            || cut
+    /// Whether the frame `poc` (with scene-cut flag `cut`) must be a random
+    /// access point: the first frame, a scene cut, or `keyint` frames after
+    /// the last one. (In predicted GOPs that makes it a keyframe; all intra,
+    /// every frame is one and this decides where the sequence header goes.)
+    fn random_access_due(&self, poc: u32, cut: bool) -> bool {
+        self.anchor.is_none() || cut || (poc - self.last_key) as usize >= self.cfg.keyint_frames()
     }
 
     /// Codes as many queued frames as the prediction structure allows.
@@ -466,9 +466,7 @@ impl Encoder {
                 let mut plans = Vec::with_capacity(frames.len());
                 for &(p, _, cut) in &frames {
                     let mut plan = self.key_plan(p);
-                    plan.sequence_header = self.anchor.is_none()
-                        || cut
-                        || (p - self.last_key) as usize >= self.cfg.keyint_frames();
+                    plan.sequence_header = self.random_access_due(p, cut);
                     if plan.sequence_header {
                         self.last_key = p;
                     }
@@ -478,7 +476,7 @@ impl Encoder {
                 self.run_group(plans, frames.into_iter().map(|(_, f, _)| f).collect());
                 continue;
             }
-            if self.needs_key(poc, cut) {
+            if self.random_access_due(poc, cut) {
                 let (p, f, _) = self.input.pop_front().expect("front");
                 self.dpb.clear();
                 self.last_key = p;
@@ -502,9 +500,8 @@ impl Encoder {
                         if i >= self.cfg.gop_size {
                             break;
                         }
-                        if i > 0
-                            && (cut || (p - self.last_key) as usize >= self.cfg.keyint_frames())
-                        {
+                        // (anchor is set: the first frame was coded as a keyframe above)
+                        if i > 0 && self.random_access_due(p, cut) {
                             break;
                         }
                         n = i + 1;

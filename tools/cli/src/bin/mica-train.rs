@@ -827,7 +827,7 @@ fn intra_report(
                 .to_device(Device::Cpu),
         )
         .expect("float");
-        // The engine's output is integer, so the SATD's normalisation rounds as the codec's.
+        // Within one per tile of the codec's SATD (it rounds each tile's normalisation).
         let satd: Vec<f64> = Vec::try_from(
             satd_per_block(&(out - &orig), n as i64)
                 .to_kind(Kind::Double)
@@ -837,19 +837,20 @@ fn intra_report(
         for ((&i, &en), &sn) in chunk.iter().zip(&err).zip(&satd) {
             let r = &set.refs[i * nr..i * nr + 4 * n + 1];
             let o = &set.orig[i * nn..(i + 1) * nn];
-            let mut best = f64::INFINITY;
-            for mode in 0..35u8 {
-                mica::nn_intra::traditional_prediction(r, log2n, mode, &mut pred[..nn]);
-                let e: f64 = pred[..nn]
-                    .iter()
-                    .zip(o)
-                    .map(|(&p, &v)| (p as f64 - v as f64).powi(2))
-                    .sum();
-                if mode == 0 {
-                    e_planar += e;
-                }
-                best = best.min(e);
-            }
+            // The best mode's error was found when the blocks were collected
+            // (exact in f32: a 16x16 block's error is below 2^24).
+            let best = set.best[i] as f64;
+            mica::nn_intra::traditional_prediction(
+                r,
+                log2n,
+                mica::dsp::intra::PLANAR,
+                &mut pred[..nn],
+            );
+            e_planar += pred[..nn]
+                .iter()
+                .zip(o)
+                .map(|(&p, &v)| (p as f64 - v as f64).powi(2))
+                .sum::<f64>();
             e_best += best;
             e_net += en;
             e_choice += en.min(best);
@@ -945,12 +946,11 @@ fn train_intra(args: &IntraArgs) -> Result<()> {
                 intra_batch(&sets[k], &ids, 2 + k as u32, &flips, device);
             let out = (net.forward(k, &x, quantise) + &dc).clamp(0.0, 255.0);
             let nn = (16i64 << (2 * k)) as f64;
-            let sse = (&out - &orig)
-                .square()
-                .sum_dim_intlist(1, false, Kind::Float);
+            let residual = &out - &orig;
+            let sse = residual.square().sum_dim_intlist(1, false, Kind::Float);
             running[k] += sse.mean(Kind::Float).double_value(&[]) / nn;
             let l = if satd_loss {
-                let satd = satd_per_block(&(&out - &orig), 4 << k);
+                let satd = satd_per_block(&residual, 4 << k);
                 (satd.minimum(&best_satd).mean(Kind::Float)
                     + satd.mean(Kind::Float) * args.mse_weight)
                     / nn
