@@ -39,6 +39,11 @@ struct IntraArgs {
     /// Folder of training y4m files (never the test clips).
     #[arg(long, default_value = "../shared/media/train")]
     train_dir: PathBuf,
+    /// Also train on every file downscaled 2x (`mica_cli::downscale_half`):
+    /// the same scenes with texture at twice the frequency, more varied
+    /// material than the folder alone.
+    #[arg(long)]
+    half_scale: bool,
     /// The model to write.
     #[arg(long, default_value = "models/intra.micanet")]
     out: PathBuf,
@@ -100,6 +105,11 @@ struct FilterArgs {
     /// Folder of training y4m files (never the test clips).
     #[arg(long, default_value = "../shared/media/train")]
     train_dir: PathBuf,
+    /// Also train on every file downscaled 2x (`mica_cli::downscale_half`):
+    /// the same scenes with texture at twice the frequency, more varied
+    /// material than the folder alone.
+    #[arg(long)]
+    half_scale: bool,
     /// The model to write.
     #[arg(long, default_value = "models/loopfilter.micanet")]
     out: PathBuf,
@@ -295,6 +305,35 @@ fn take_patches(
     }
 }
 
+/// The frames taken from one training file (`frames` of them, every
+/// `frame_step`-th from the start), named for the log; with `half_scale` the
+/// same frames downscaled 2x follow as a second set.
+fn training_material(
+    file: &std::path::Path,
+    frames: usize,
+    frame_step: usize,
+    half_scale: bool,
+) -> Result<Vec<(String, Vec<Frame>)>> {
+    let (frames, step) = (frames.max(1), frame_step.max(1));
+    let (all, _) = read_clip(file, frames * step)?;
+    let taken: Vec<Frame> = all.into_iter().step_by(step).take(frames).collect();
+    if taken.is_empty() {
+        anyhow::bail!("{} has no frames", file.display());
+    }
+    let name = file
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let mut sets = Vec::new();
+    if half_scale {
+        let half = taken.iter().map(mica_cli::downscale_half).collect();
+        sets.push((format!("{name} (half scale)"), half));
+    }
+    sets.insert(0, (name, taken));
+    Ok(sets)
+}
+
 fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>> {
     let files = training_files(&args.train_dir)?;
     let filter_on = match &args.filter_on {
@@ -305,55 +344,55 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
     let align = args.shape().alignment();
     let mut patches = Vec::new();
     for file in &files {
-        let step = args.frame_step.max(1);
-        let (all, header) = read_clip(file, args.frames * step)?;
-        let frames: Vec<Frame> = all.into_iter().step_by(step).take(args.frames).collect();
-        for &qp in &args.qps {
-            let t = Instant::now();
-            // The learned filter off (it is what is being trained), or on
-            // with an earlier model when refining one.
-            let mut cfg = EncoderConfig::new(header.width, header.height);
-            cfg.qp = qp;
-            cfg.nn_filter = filter_on.is_some();
-            cfg.nn_filter_model = filter_on.clone();
-            // With the filter off the output is the deblocked frame already.
-            cfg.keep_deblocked = filter_on.is_some();
-            if args.all_intra {
-                cfg.gop = mica::GopStructure::IntraOnly;
-            }
-            let recon = encode(&frames, cfg)?;
-            for (p, orig) in recon.iter().zip(&frames) {
-                let rec = p.deblocked.as_ref().unwrap_or(&p.recon);
-                let key = p.keyframe;
-                for plane in (0..3).filter(|&p| args.planes.covers(p)) {
-                    let mut n = if plane == 0 {
-                        args.patches
-                    } else {
-                        args.patches.div_ceil(2)
-                    };
-                    if key {
-                        n *= args.key_oversample;
-                    }
-                    let side = side_info(p.qp, 0, plane, key);
-                    take_patches(
-                        &rec.planes[plane],
-                        &orig.planes[plane],
-                        side,
-                        side_len,
-                        align,
-                        n,
-                        rng,
-                        &mut patches,
-                    );
+        for (name, frames) in
+            training_material(file, args.frames, args.frame_step, args.half_scale)?
+        {
+            for &qp in &args.qps {
+                let t = Instant::now();
+                // The learned filter off (it is what is being trained), or on
+                // with an earlier model when refining one.
+                let mut cfg = EncoderConfig::new(frames[0].width(), frames[0].height());
+                cfg.qp = qp;
+                cfg.nn_filter = filter_on.is_some();
+                cfg.nn_filter_model = filter_on.clone();
+                // With the filter off the output is the deblocked frame already.
+                cfg.keep_deblocked = filter_on.is_some();
+                if args.all_intra {
+                    cfg.gop = mica::GopStructure::IntraOnly;
                 }
+                let recon = encode(&frames, cfg)?;
+                for (p, orig) in recon.iter().zip(&frames) {
+                    let rec = p.deblocked.as_ref().unwrap_or(&p.recon);
+                    let key = p.keyframe;
+                    for plane in (0..3).filter(|&p| args.planes.covers(p)) {
+                        let mut n = if plane == 0 {
+                            args.patches
+                        } else {
+                            args.patches.div_ceil(2)
+                        };
+                        if key {
+                            n *= args.key_oversample;
+                        }
+                        let side = side_info(p.qp, 0, plane, key);
+                        take_patches(
+                            &rec.planes[plane],
+                            &orig.planes[plane],
+                            side,
+                            side_len,
+                            align,
+                            n,
+                            rng,
+                            &mut patches,
+                        );
+                    }
+                }
+                eprintln!(
+                    "collected {name} QP {qp}: {} frames in {:.1} s, {} patches so far",
+                    recon.len(),
+                    t.elapsed().as_secs_f64(),
+                    patches.len()
+                );
             }
-            eprintln!(
-                "collected {} QP {qp}: {} frames in {:.1} s, {} patches so far",
-                file.file_name().unwrap_or_default().to_string_lossy(),
-                recon.len(),
-                t.elapsed().as_secs_f64(),
-                patches.len()
-            );
         }
     }
     Ok(patches)
@@ -610,48 +649,45 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
     let files = training_files(&args.train_dir)?;
     let mut sets: [IntraBlocks; INTRA_SIZES] = Default::default();
     for file in &files {
-        let (all, header) = read_clip(file, args.frames.max(1) * args.frame_step.max(1))?;
-        let frames: Vec<Frame> = all
-            .into_iter()
-            .step_by(args.frame_step.max(1))
-            .take(args.frames.max(1))
-            .collect();
-        for &qp in &args.qps {
-            let t = Instant::now();
-            let mut cfg = EncoderConfig::new(header.width, header.height);
-            cfg.qp = qp;
-            cfg.gop = mica::GopStructure::IntraOnly;
-            cfg.deblock = false;
-            cfg.nn_filter = false;
-            cfg.nn_intra = false;
-            let recon = encode(&frames, cfg)?;
-            for (p, orig) in recon.iter().zip(&frames) {
-                let (rec, src) = (&p.recon.planes[0], &orig.planes[0]);
-                for (k, set) in sets.iter_mut().enumerate() {
-                    let log2n = 2 + k as u32;
-                    let n = 1usize << log2n;
-                    let len = mica::nn_intra::context_len(log2n);
-                    let mut context = [0u8; 256];
-                    for y in (0..rec.height - n + 1).step_by(n) {
-                        for x in (0..rec.width - n + 1).step_by(n) {
-                            mica::nn_intra::block_context(rec, x, y, log2n, &mut context);
-                            set.refs.extend_from_slice(&context[..len]);
-                            for r in 0..n {
-                                set.orig.extend_from_slice(&src.row(y + r)[x..x + n]);
+        for (name, frames) in
+            training_material(file, args.frames, args.frame_step, args.half_scale)?
+        {
+            for &qp in &args.qps {
+                let t = Instant::now();
+                let mut cfg = EncoderConfig::new(frames[0].width(), frames[0].height());
+                cfg.qp = qp;
+                cfg.gop = mica::GopStructure::IntraOnly;
+                cfg.deblock = false;
+                cfg.nn_filter = false;
+                cfg.nn_intra = false;
+                let recon = encode(&frames, cfg)?;
+                for (p, orig) in recon.iter().zip(&frames) {
+                    let (rec, src) = (&p.recon.planes[0], &orig.planes[0]);
+                    for (k, set) in sets.iter_mut().enumerate() {
+                        let log2n = 2 + k as u32;
+                        let n = 1usize << log2n;
+                        let len = mica::nn_intra::context_len(log2n);
+                        let mut context = [0u8; 256];
+                        for y in (0..rec.height - n + 1).step_by(n) {
+                            for x in (0..rec.width - n + 1).step_by(n) {
+                                mica::nn_intra::block_context(rec, x, y, log2n, &mut context);
+                                set.refs.extend_from_slice(&context[..len]);
+                                for r in 0..n {
+                                    set.orig.extend_from_slice(&src.row(y + r)[x..x + n]);
+                                }
                             }
                         }
                     }
                 }
+                eprintln!(
+                    "collected {name} QP {qp}: {} frames in {:.1} s, blocks {} / {} / {}",
+                    recon.len(),
+                    t.elapsed().as_secs_f64(),
+                    sets[0].len(2),
+                    sets[1].len(3),
+                    sets[2].len(4)
+                );
             }
-            eprintln!(
-                "collected {} QP {qp}: {} frames in {:.1} s, blocks {} / {} / {}",
-                file.file_name().unwrap_or_default().to_string_lossy(),
-                recon.len(),
-                t.elapsed().as_secs_f64(),
-                sets[0].len(2),
-                sets[1].len(3),
-                sets[2].len(4)
-            );
         }
     }
     for (k, set) in sets.iter_mut().enumerate() {
