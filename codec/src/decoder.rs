@@ -375,11 +375,13 @@ pub(crate) fn decode_frame(
         }
     }
     let (cols, rows) = nn_filter::sb_grid(w, h);
+    let sets = filter.map_or(1, |f| f.sets());
     let flags = nn_filter::read_flags(
         &mut fd.dec,
         &mut fd.ctx,
         fh.nn_filter,
         fh.nn_filter_scale,
+        sets,
         cols,
         rows,
     );
@@ -404,7 +406,7 @@ pub(crate) fn decode_frame(
     if flags.on != [false; 2] {
         // The header check guarantees a model when the flags are on.
         let filter = filter.ok_or(BitstreamError::MissingSequenceHeader)?;
-        let filtered = nn_filter::filter_frame(filter, &fd.st.recon, flags.on, fh, cpu);
+        let filtered = nn_filter::filter_frame(filter, &fd.st.recon, flags.on, flags.set, fh, cpu);
         nn_filter::apply(&mut fd.st.recon, &filtered, &flags);
     }
     Ok(fd.st)

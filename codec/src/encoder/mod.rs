@@ -816,11 +816,18 @@ fn encode_frame(
         .keep_deblocked
         .then(|| crop(&state.recon, cfg.width, cfg.height));
     if let Some(filter) = filter {
-        let filtered = nn_filter::filter_frame(filter, &state.recon, [true; 2], &fh, cpu);
         let lambda = [search.p.lambda, search.p.lambda_for(1)];
-        let flags = nn_filter::decide(&padded, &state.recon, &filtered, lambda, &search.ctx);
+        let (flags, filtered) = nn_filter::filter_and_decide(
+            filter,
+            &padded,
+            &state.recon,
+            &fh,
+            lambda,
+            &search.ctx,
+            cpu,
+        );
         let (cols, _) = nn_filter::sb_grid(w, h);
-        nn_filter::write_flags(&mut enc, &mut search.ctx, &flags, cols);
+        nn_filter::write_flags(&mut enc, &mut search.ctx, &flags, filter.sets(), cols);
         nn_filter::apply(&mut state.recon, &filtered, &flags);
         fh.nn_filter = flags.on;
         fh.nn_filter_scale = flags.scale;
