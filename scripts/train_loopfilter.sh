@@ -36,8 +36,15 @@
 #   8. joins the four (round4), then trains the inter-frame luma network one
 #      more round with the log loss on encodes with round4 in the loop
 #      (checkpoint models/loopfilter-inter-luma-log2.ckpt);
-#   9. joins the four (inter luma, key luma, inter chroma, key chroma): the
-#      one model file streams name; a plane runs only its own network.
+#   9. joins the four (inter luma, key luma, inter chroma, key chroma);
+#  10. trains a second set for low QPs: the keyframe luma and chroma networks
+#      and the inter luma network of step 9, each fine-tuned once more with
+#      the log loss on its own material encoded at QP 17, 22 and 27 only
+#      (checkpoints models/loopfilter-{key-luma,key-chroma,inter-luma}-low.ckpt),
+#      and joins the eight (step 9's four, then inter luma low, key luma low,
+#      inter chroma (again), key chroma low): the one model file streams
+#      name. Each frame picks a set per kind of plane (`nn_filter_set`); a
+#      plane runs only its own network.
 #
 # usage: scripts/train_loopfilter.sh [extra mica-train filter options]
 #   e.g. --cuda on a GPU host (libtorch with CUDA, see ../shared/notes/libtorch.md)
@@ -109,4 +116,18 @@ target/release/mica-train filter --filter-on "$work/round4.micanet" --patches 16
   --lr 2e-4 --steps 3000 --loss log-mse --out "$work/inter-luma-log2.micanet" \
   --checkpoint models/loopfilter-inter-luma-log2.ckpt "$@"
 target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" -o models/loopfilter.micanet
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" -o "$work/round5.micanet"
+low=(--qps 17,22,27 --float-fraction 0 --lr 2e-4 --steps 3000 --loss log-mse)
+target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
+  --planes luma --init models/loopfilter-key-luma-log.ckpt "${low[@]}" \
+  --out "$work/key-luma-low.micanet" --checkpoint models/loopfilter-key-luma-low.ckpt "$@"
+target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
+  --planes chroma --channels 15 --init models/loopfilter-key-chroma-small.ckpt "${low[@]}" \
+  --out "$work/key-chroma-low.micanet" --checkpoint models/loopfilter-key-chroma-low.ckpt "$@"
+target/release/mica-train filter --filter-on "$work/round5.micanet" --patches 16 \
+  --planes luma --init models/loopfilter-inter-luma-log2.ckpt "${low[@]}" \
+  --out "$work/inter-luma-low.micanet" --checkpoint models/loopfilter-inter-luma-low.ckpt "$@"
+target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" \
+  "$work/inter-luma-low.micanet" "$work/key-luma-low.micanet" \
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-low.micanet" -o models/loopfilter.micanet

@@ -668,9 +668,10 @@ pub(crate) fn decide(
 
 /// The encoder's filtering of a reconstructed frame: runs the networks,
 /// decides with [`decide`], and where the model has a second set whose
-/// network differs for a kind of plane, runs that too and keeps, per kind,
-/// the set that lowers the cost more. Returns the flags and the filtered
-/// planes they select from.
+/// network differs for a kind of plane (and `try_second_set`), runs that
+/// too and keeps, per kind, the set that lowers the cost more. Returns the
+/// flags and the filtered planes they select from.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn filter_and_decide(
     filter: &LoopFilter,
     orig: &Frame,
@@ -678,15 +679,13 @@ pub(crate) fn filter_and_decide(
     fh: &FrameHeader,
     lambda: [f64; 2],
     ctx: &Contexts,
+    try_second_set: bool,
     cpu: CpuLevel,
 ) -> (FilterFlags, [Option<Vec<u8>>; 3]) {
     let mut filtered = filter_frame(filter, recon, [true; 2], [0; 2], fh, cpu);
     let (mut flags, gain) = decide(orig, recon, &filtered, lambda, ctx);
     let key = fh.frame_type == FrameType::Key;
-    let differ = [
-        filter.sets_differ(key, false),
-        filter.sets_differ(key, true),
-    ];
+    let differ = [false, true].map(|chroma| try_second_set && filter.sets_differ(key, chroma));
     if differ.contains(&true) {
         let mut other = filter_frame(filter, recon, differ, [1; 2], fh, cpu);
         let (other_flags, other_gain) = decide(orig, recon, &other, lambda, ctx);
@@ -1112,6 +1111,31 @@ mod tests {
         used_in_loop_and_decoded_exactly(Arc::new(
             LoopFilter::from_bytes(&sets.to_bytes()).unwrap(),
         ));
+    }
+
+    /// The fast preset filters with the first set only: with a first set
+    /// that does nothing, it never switches the filter on.
+    #[test]
+    fn fast_preset_keeps_to_the_first_set() {
+        let sets = joined(&[0, 0, 0, 0, 1, 1, 1, 1].map(blur_model));
+        let mut cfg = EncoderConfig::new(96, 72);
+        cfg.qp = 46;
+        cfg.deblock = false;
+        cfg.preset = crate::Preset::Fast;
+        cfg.nn_filter_model = Some(Arc::new(LoopFilter::from_bytes(&sets.to_bytes()).unwrap()));
+        let mut enc = Encoder::new(cfg).expect("config");
+        let mut packets = Vec::new();
+        for f in smooth_frames() {
+            enc.send_frame(f).expect("frame");
+            packets.extend(std::iter::from_fn(|| enc.receive_packet()));
+        }
+        enc.flush();
+        packets.extend(std::iter::from_fn(|| enc.receive_packet()));
+        assert_eq!(packets.len(), 3);
+        for p in &packets {
+            let fh = read_packet_headers(&p.data).expect("headers").frame;
+            assert_eq!(fh.nn_filter, [false; 2], "frame {}", fh.frame_number);
+        }
     }
 
     fn used_in_loop_and_decoded_exactly(filter: Arc<LoopFilter>) {

@@ -824,6 +824,9 @@ fn encode_frame(
             &fh,
             lambda,
             &search.ctx,
+            // A second set of networks doubles the encoder's filtering of
+            // the planes it covers; the fast preset keeps to the first.
+            cfg.preset != Preset::Fast,
             cpu,
         );
         let (cols, _) = nn_filter::sb_grid(w, h);

@@ -444,7 +444,11 @@ fn four_network_loop_filter_round_trip() {
         .arg("-o")
         .arg(dir.path().join("three.ivf")));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("1, 2, 4 or 8 outputs"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1, 2, 4 or 8 outputs"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dir.path().join("three.ivf").exists());
 }
 

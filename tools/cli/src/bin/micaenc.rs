@@ -42,7 +42,8 @@ struct Args {
     /// Worker threads (0: one per core). The output does not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Speed preset: fast, medium or slow.
+    /// Speed preset: fast, medium or slow (fast also keeps the learned loop
+    /// filter to its first set of networks, filtering each frame once).
     #[arg(long, default_value = "medium", value_parser = ["fast", "medium", "slow"])]
     preset: String,
     /// Prediction structure: random-access (hierarchical B-frames, coded out of order), low-delay (I P P P) or intra.
