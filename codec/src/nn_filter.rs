@@ -998,11 +998,7 @@ mod tests {
     fn four_networks_split_frame_types_and_planes() {
         // Four different networks: blur and sharpen, at two strengths.
         let nets = [blur_model(1), blur_model(-1), blur_model(2), blur_model(-2)];
-        let mut joined = nets[0].clone();
-        for n in &nets[1..] {
-            joined = joined.join(n).unwrap();
-        }
-        let four = LoopFilter::from_bytes(&joined.to_bytes()).unwrap();
+        let four = LoopFilter::from_bytes(&joined(&nets).to_bytes()).unwrap();
         assert!(four.has_keyframe_network() && four.has_chroma_network());
         let singles: Vec<LoopFilter> = nets
             .iter()
@@ -1123,6 +1119,15 @@ mod tests {
         cfg.deblock = false;
         cfg.preset = crate::Preset::Fast;
         cfg.nn_filter_model = Some(Arc::new(LoopFilter::from_bytes(&sets.to_bytes()).unwrap()));
+        let packets = encode_smooth_frames(cfg);
+        assert_eq!(packets.len(), 3);
+        for p in &packets {
+            let fh = read_packet_headers(&p.data).expect("headers").frame;
+            assert_eq!(fh.nn_filter, [false; 2], "frame {}", fh.frame_number);
+        }
+    }
+
+    fn encode_smooth_frames(cfg: EncoderConfig) -> Vec<crate::Packet> {
         let mut enc = Encoder::new(cfg).expect("config");
         let mut packets = Vec::new();
         for f in smooth_frames() {
@@ -1131,11 +1136,7 @@ mod tests {
         }
         enc.flush();
         packets.extend(std::iter::from_fn(|| enc.receive_packet()));
-        assert_eq!(packets.len(), 3);
-        for p in &packets {
-            let fh = read_packet_headers(&p.data).expect("headers").frame;
-            assert_eq!(fh.nn_filter, [false; 2], "frame {}", fh.frame_number);
-        }
+        packets
     }
 
     fn used_in_loop_and_decoded_exactly(filter: Arc<LoopFilter>) {
@@ -1144,14 +1145,7 @@ mod tests {
         cfg.deblock = false;
         cfg.nn_filter_model = Some(filter.clone());
         cfg.keep_deblocked = true;
-        let mut enc = Encoder::new(cfg).expect("config");
-        let mut packets = Vec::new();
-        for f in smooth_frames() {
-            enc.send_frame(f).expect("frame");
-            packets.extend(std::iter::from_fn(|| enc.receive_packet()));
-        }
-        enc.flush();
-        packets.extend(std::iter::from_fn(|| enc.receive_packet()));
+        let packets = encode_smooth_frames(cfg);
         let used = packets
             .iter()
             .filter(|p| {
