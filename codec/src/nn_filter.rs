@@ -1000,10 +1000,7 @@ mod tests {
         let nets = [blur_model(1), blur_model(-1), blur_model(2), blur_model(-2)];
         let four = LoopFilter::from_bytes(&joined(&nets).to_bytes()).unwrap();
         assert!(four.has_keyframe_network() && four.has_chroma_network());
-        let singles: Vec<LoopFilter> = nets
-            .iter()
-            .map(|n| LoopFilter::from_bytes(&n.to_bytes()).unwrap())
-            .collect();
+        let singles = each_alone(&nets);
         let frame = &smooth_frames()[0];
         for cpu in CpuLevel::all_supported() {
             for (p, plane) in frame.planes.iter().enumerate() {
@@ -1026,6 +1023,13 @@ mod tests {
         }
     }
 
+    /// Each of `nets` loaded as a filter of its own.
+    fn each_alone(nets: &[Model]) -> Vec<LoopFilter> {
+        nets.iter()
+            .map(|n| LoopFilter::from_bytes(&n.to_bytes()).unwrap())
+            .collect()
+    }
+
     /// `nets` joined into one model, outputs in order.
     fn joined(nets: &[Model]) -> Model {
         let mut all = nets[0].clone();
@@ -1044,10 +1048,7 @@ mod tests {
         assert_eq!(eight.sets(), 2);
         let four = LoopFilter::from_bytes(&joined(&nets[..4]).to_bytes()).unwrap();
         assert_eq!(four.sets(), 1);
-        let singles: Vec<LoopFilter> = nets
-            .iter()
-            .map(|n| LoopFilter::from_bytes(&n.to_bytes()).unwrap())
-            .collect();
+        let singles = each_alone(&nets);
         let frame = &smooth_frames()[0];
         for cpu in CpuLevel::all_supported() {
             for (p, plane) in frame.planes.iter().enumerate() {

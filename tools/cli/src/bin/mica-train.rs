@@ -325,12 +325,10 @@ fn training_material(
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    let mut sets = Vec::new();
-    if half_scale {
-        let half = taken.iter().map(mica_cli::downscale_half).collect();
-        sets.push((format!("{name} (half scale)"), half));
-    }
-    sets.insert(0, (name, taken));
+    let half: Option<Vec<Frame>> =
+        half_scale.then(|| taken.iter().map(mica_cli::downscale_half).collect());
+    let mut sets = vec![(name.clone(), taken)];
+    sets.extend(half.map(|h| (format!("{name} (half scale)"), h)));
     Ok(sets)
 }
 
