@@ -31,7 +31,7 @@ pub fn read_frames(path: &std::path::Path, limit: usize) -> Vec<Frame> {
 
 /// A `w` x `h` window of `f` starting at (`x`, `y`) (even offsets keep chroma aligned).
 pub fn crop(f: &Frame, x: usize, y: usize, w: usize, h: usize) -> Frame {
-    assert!(x % 2 == 0 && y % 2 == 0);
+    assert!(x.is_multiple_of(2) && y.is_multiple_of(2));
     let mut out = Frame::new_420(w, h);
     for (i, p) in out.planes.iter_mut().enumerate() {
         let (ox, oy) = if i == 0 { (x, y) } else { (x / 2, y / 2) };

@@ -185,7 +185,7 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists) {
     let st = &*state;
     let strength = |vertical: bool, pos: usize, lx: usize, ly: usize| -> u8 {
         let q = (ly / 8) * w8 + lx / 8;
-        if pos % (1usize << st.tu_log2[q].max(3)) != 0 {
+        if !pos.is_multiple_of(1usize << st.tu_log2[q].max(3)) {
             return 0;
         }
         let p = if vertical { q - 1 } else { q - w8 };
@@ -193,7 +193,7 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists) {
     };
     let chroma_edge = |vertical: bool, pos: usize, lx: usize, ly: usize| -> bool {
         let q = (ly / 8) * w8 + lx / 8;
-        pos % (1usize << st.cu_log2[q].max(4)) == 0 && strength(vertical, pos, lx, ly) == 2
+        pos.is_multiple_of(1usize << st.cu_log2[q].max(4)) && strength(vertical, pos, lx, ly) == 2
     };
     let mut bs_v = vec![0u8; (state.w / 8) * (state.h / 4)];
     let mut bs_h = vec![0u8; (state.w / 4) * (state.h / 8)];

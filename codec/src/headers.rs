@@ -413,7 +413,6 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         }
     }
     r.byte_align();
-    drop(r);
     let payload_offset = cursor.position() as usize;
     Ok(PacketHeaders {
         sequence,
@@ -433,6 +432,80 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         },
         payload_offset,
     })
+}
+
+impl VideoInfo {
+    /// Describes a y4m source. Aspect ratios that do not fit 16 bits after
+    /// reduction are recorded as unknown (0:0).
+    pub fn from_y4m(h: &crate::y4m::Y4mHeader) -> VideoInfo {
+        let chroma_siting = match h.colorspace.as_str() {
+            "420jpeg" => 1,
+            "420mpeg2" => 2,
+            "420paldv" => 3,
+            _ => 0,
+        };
+        let interlace = match h.interlace {
+            'p' => 0,
+            't' => 1,
+            'b' => 2,
+            'm' => 3,
+            _ => 4,
+        };
+        let color_range = match h.color_range.as_deref().map(|s| s.to_ascii_uppercase()) {
+            Some(ref s) if s == "LIMITED" => 1,
+            Some(ref s) if s == "FULL" => 2,
+            _ => 0,
+        };
+        let (mut a, mut b) = h.aspect;
+        let g = gcd(a, b);
+        if g > 1 {
+            a /= g;
+            b /= g;
+        }
+        let (aspect_num, aspect_den) = if a <= u16::MAX as u32 && b <= u16::MAX as u32 {
+            (a as u16, b as u16)
+        } else {
+            (0, 0)
+        };
+        VideoInfo {
+            chroma_siting,
+            interlace,
+            aspect_num,
+            aspect_den,
+            color_range,
+        }
+    }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+impl SequenceHeader {
+    /// The y4m header a decoder writes for this stream (and the encoder for its reconstruction).
+    pub fn y4m_header(&self) -> crate::y4m::Y4mHeader {
+        let v = &self.video_info;
+        let mut h = crate::y4m::Y4mHeader::new(
+            self.width as usize,
+            self.height as usize,
+            self.fps_num,
+            self.fps_den,
+        );
+        h.colorspace =
+            ["420", "420jpeg", "420mpeg2", "420paldv"][v.chroma_siting as usize & 3].to_string();
+        h.interlace = ['p', 't', 'b', 'm', '?'][(v.interlace as usize).min(4)];
+        h.aspect = (v.aspect_num as u32, v.aspect_den as u32);
+        h.color_range = match v.color_range {
+            1 => Some("LIMITED".to_string()),
+            2 => Some("FULL".to_string()),
+            _ => None,
+        };
+        h
+    }
 }
 
 #[cfg(test)]
@@ -573,79 +646,5 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(read_packet_headers(&bytes[..len]).is_err(), "len {len}");
         }
-    }
-}
-
-impl VideoInfo {
-    /// Describes a y4m source. Aspect ratios that do not fit 16 bits after
-    /// reduction are recorded as unknown (0:0).
-    pub fn from_y4m(h: &crate::y4m::Y4mHeader) -> VideoInfo {
-        let chroma_siting = match h.colorspace.as_str() {
-            "420jpeg" => 1,
-            "420mpeg2" => 2,
-            "420paldv" => 3,
-            _ => 0,
-        };
-        let interlace = match h.interlace {
-            'p' => 0,
-            't' => 1,
-            'b' => 2,
-            'm' => 3,
-            _ => 4,
-        };
-        let color_range = match h.color_range.as_deref().map(|s| s.to_ascii_uppercase()) {
-            Some(ref s) if s == "LIMITED" => 1,
-            Some(ref s) if s == "FULL" => 2,
-            _ => 0,
-        };
-        let (mut a, mut b) = h.aspect;
-        let g = gcd(a, b);
-        if g > 1 {
-            a /= g;
-            b /= g;
-        }
-        let (aspect_num, aspect_den) = if a <= u16::MAX as u32 && b <= u16::MAX as u32 {
-            (a as u16, b as u16)
-        } else {
-            (0, 0)
-        };
-        VideoInfo {
-            chroma_siting,
-            interlace,
-            aspect_num,
-            aspect_den,
-            color_range,
-        }
-    }
-}
-
-fn gcd(a: u32, b: u32) -> u32 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
-}
-
-impl SequenceHeader {
-    /// The y4m header a decoder writes for this stream (and the encoder for its reconstruction).
-    pub fn y4m_header(&self) -> crate::y4m::Y4mHeader {
-        let v = &self.video_info;
-        let mut h = crate::y4m::Y4mHeader::new(
-            self.width as usize,
-            self.height as usize,
-            self.fps_num,
-            self.fps_den,
-        );
-        h.colorspace =
-            ["420", "420jpeg", "420mpeg2", "420paldv"][v.chroma_siting as usize & 3].to_string();
-        h.interlace = ['p', 't', 'b', 'm', '?'][(v.interlace as usize).min(4)];
-        h.aspect = (v.aspect_num as u32, v.aspect_den as u32);
-        h.color_range = match v.color_range {
-            1 => Some("LIMITED".to_string()),
-            2 => Some("FULL".to_string()),
-            _ => None,
-        };
-        h
     }
 }

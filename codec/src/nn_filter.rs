@@ -459,7 +459,7 @@ pub(crate) fn sb_grid(w: usize, h: usize) -> (usize, usize) {
 
 /// Context of a superblock's flag: how many of its left and above neighbours are on.
 fn flag_ctx(flags: &[bool], cols: usize, i: usize) -> usize {
-    let left = i % cols > 0 && flags[i - 1];
+    let left = !i.is_multiple_of(cols) && flags[i - 1];
     let above = i >= cols && flags[i - cols];
     left as usize + above as usize
 }
@@ -725,7 +725,7 @@ mod tests {
         for (i, w) in weights[..9].iter_mut().enumerate() {
             *w = if i == 4 { -8 * strength } else { strength };
         }
-        let model = Model {
+        Model {
             inputs: vec![spec(1, 0, 255), spec(2, 0, 255)],
             layers: vec![
                 Layer {
@@ -751,8 +751,7 @@ mod tests {
                 },
             ],
             outputs: vec![4],
-        };
-        model
+        }
     }
 
     /// A half-resolution filter: a stride-2 3x3 convolution gives the 4

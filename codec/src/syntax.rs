@@ -122,7 +122,7 @@ pub fn context_qp_class(qp: u8) -> usize {
 pub fn context_qp_class_range(class: usize) -> (u8, u8) {
     let mut qps = (0..=crate::tables::MAX_QP).filter(|&q| context_qp_class(q) == class);
     let first = qps.next().expect("every class holds a QP");
-    (first, qps.last().unwrap_or(first))
+    (first, qps.next_back().unwrap_or(first))
 }
 
 impl Contexts {

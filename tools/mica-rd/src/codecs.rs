@@ -458,7 +458,7 @@ fn run_rav1e(
         enc.tune
     );
     let (w, h) = (clip.width, clip.height);
-    let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let t0 = Instant::now();
     let mut ctx: Context<u8> = cfg
         .new_context()

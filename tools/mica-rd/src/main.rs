@@ -474,7 +474,7 @@ fn write_outputs(
         frames.reverse();
         frames.retain(|f| seen.insert((f.key(), f.frame)));
         frames.reverse();
-        frames.sort_by(|a, b| (a.key(), a.frame).cmp(&(b.key(), b.frame)));
+        frames.sort_by_key(|a| (a.key(), a.frame));
     }
     write_csv(&frames_path, &frames)?;
     let clic_path = out.join("clic.csv");

@@ -170,11 +170,8 @@ fn label_of(rows: &[Row], codec: &str) -> String {
 /// Markdown BD-rate table (with the quality interval integrated over).
 pub fn bd_rate_markdown(t: &BdTable, rows: &[Row]) -> String {
     let mut s = String::new();
-    let unit = if t.metric == Some(Metric::MsssimY) {
-        "dB"
-    } else {
-        "dB"
-    };
+    // Every metric is in dB (MS-SSIM as -10 log10(1 - MS-SSIM)).
+    let unit = "dB";
     let _ = write!(s, "| clip |");
     for c in &t.codecs {
         let _ = write!(s, " {} |", label_of(rows, c));

@@ -9,7 +9,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// Settings of a measurement run.
@@ -32,7 +32,7 @@ pub struct Sink {
 
 impl Sink {
     /// Appends to `results` and `frames` CSV files.
-    pub fn open(results: &PathBuf, frames: &PathBuf, total: u64, quiet: bool) -> Result<Sink> {
+    pub fn open(results: &Path, frames: &Path, total: u64, quiet: bool) -> Result<Sink> {
         let bar = if quiet {
             ProgressBar::hidden()
         } else {
@@ -247,7 +247,7 @@ pub fn next_probe(lo: (i64, f64), hi: (i64, f64), target: f64, interpolate: bool
         return None;
     }
     let mid = lo.0 + (hi.0 - lo.0) / 2;
-    if !interpolate || !(lo.1 > 0.0 && hi.1 > 0.0) || lo.1 <= hi.1 {
+    if !(interpolate && lo.1 > 0.0 && hi.1 > 0.0) || lo.1 <= hi.1 {
         return Some(mid);
     }
     let (l0, l1, lt) = (lo.1.ln(), hi.1.ln(), target.ln());
