@@ -44,7 +44,13 @@
 #      and joins the eight (step 9's four, then inter luma low, key luma low,
 #      inter chroma (again), key chroma low): the one model file streams
 #      name. Each frame picks a set per kind of plane (`nn_filter_set`); a
-#      plane runs only its own network.
+#      plane runs only its own network;
+#  11. fine-tunes the three networks of step 10 once more with the "best of"
+#      log loss (`--loss best-log`: a patch counts by the better of its
+#      filtered and unfiltered error, as the encoder switches the filter off
+#      per superblock where it does not help), same material
+#      (checkpoints models/loopfilter-{key-luma,key-chroma,inter-luma}-low-best.ckpt),
+#      and joins the eight again: the shipped model.
 #
 # usage: scripts/train_loopfilter.sh [extra mica-train filter options]
 #   e.g. --cuda on a GPU host (libtorch with CUDA, see ../shared/notes/libtorch.md)
@@ -130,4 +136,21 @@ target/release/mica-train filter --filter-on "$work/round5.micanet" --patches 16
 target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
   "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" \
   "$work/inter-luma-low.micanet" "$work/key-luma-low.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-low.micanet" -o models/loopfilter.micanet
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-low.micanet" -o "$work/round6.micanet"
+best=(--qps 17,22,27 --float-fraction 0 --lr 2e-4 --steps 2000 --loss best-log)
+target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
+  --planes luma --init models/loopfilter-key-luma-low.ckpt "${best[@]}" \
+  --out "$work/key-luma-low-best.micanet" \
+  --checkpoint models/loopfilter-key-luma-low-best.ckpt "$@"
+target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
+  --planes chroma --channels 15 --init models/loopfilter-key-chroma-low.ckpt "${best[@]}" \
+  --out "$work/key-chroma-low-best.micanet" \
+  --checkpoint models/loopfilter-key-chroma-low-best.ckpt "$@"
+target/release/mica-train filter --filter-on "$work/round5.micanet" --patches 16 \
+  --planes luma --init models/loopfilter-inter-luma-low.ckpt "${best[@]}" \
+  --out "$work/inter-luma-low-best.micanet" \
+  --checkpoint models/loopfilter-inter-luma-low-best.ckpt "$@"
+target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" \
+  "$work/inter-luma-low-best.micanet" "$work/key-luma-low-best.micanet" \
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-low-best.micanet" -o models/loopfilter.micanet
