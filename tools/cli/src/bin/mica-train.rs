@@ -218,6 +218,10 @@ enum FilterLoss {
 /// the codec already reconstructs almost exactly does not dominate.
 const LOG_MSE_FLOOR: f64 = 0.5;
 
+/// Weight of the plain log loss in `best-log`: small, so that patches the
+/// network does not improve still pull it gently towards not harming them.
+const BEST_LOG_PLAIN_WEIGHT: f64 = 0.05;
+
 /// The planes a filter network is trained on.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Planes {
@@ -552,7 +556,7 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
                 (filtered.minimum(&unfiltered) + LOG_MSE_FLOOR)
                     .log()
                     .mean(Kind::Float)
-                    + (filtered + LOG_MSE_FLOOR).log().mean(Kind::Float) * 0.05
+                    + (filtered + LOG_MSE_FLOOR).log().mean(Kind::Float) * BEST_LOG_PLAIN_WEIGHT
             }
         };
         opt.backward_step(&loss);
