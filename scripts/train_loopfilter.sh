@@ -123,30 +123,33 @@ target/release/mica-train filter --filter-on "$work/round4.micanet" --patches 16
   --checkpoint models/loopfilter-inter-luma-log2.ckpt "$@"
 target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
   "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" -o "$work/round5.micanet"
-low=(--qps 17,22,27 --float-fraction 0 --lr 2e-4 --steps 3000 --loss log-mse)
-target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
+# Steps 10 and 11 train on the same material per network.
+key_material=(--all-intra --frames 8 --frame-step 2 --patches 64 --qps 17,22,27)
+inter_material=(--filter-on "$work/round5.micanet" --patches 16 --qps 17,22,27)
+low=(--float-fraction 0 --lr 2e-4 --steps 3000 --loss log-mse)
+target/release/mica-train filter "${key_material[@]}" \
   --planes luma --init models/loopfilter-key-luma-log.ckpt "${low[@]}" \
   --out "$work/key-luma-low.micanet" --checkpoint models/loopfilter-key-luma-low.ckpt "$@"
-target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
+target/release/mica-train filter "${key_material[@]}" \
   --planes chroma --channels 15 --init models/loopfilter-key-chroma-small.ckpt "${low[@]}" \
   --out "$work/key-chroma-low.micanet" --checkpoint models/loopfilter-key-chroma-low.ckpt "$@"
-target/release/mica-train filter --filter-on "$work/round5.micanet" --patches 16 \
+target/release/mica-train filter "${inter_material[@]}" \
   --planes luma --init models/loopfilter-inter-luma-log2.ckpt "${low[@]}" \
   --out "$work/inter-luma-low.micanet" --checkpoint models/loopfilter-inter-luma-low.ckpt "$@"
 target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
   "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" \
   "$work/inter-luma-low.micanet" "$work/key-luma-low.micanet" \
   "$work/inter-chroma-small.micanet" "$work/key-chroma-low.micanet" -o "$work/round6.micanet"
-best=(--qps 17,22,27 --float-fraction 0 --lr 2e-4 --steps 2000 --loss best-log)
-target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
+best=(--float-fraction 0 --lr 2e-4 --steps 2000 --loss best-log)
+target/release/mica-train filter "${key_material[@]}" \
   --planes luma --init models/loopfilter-key-luma-low.ckpt "${best[@]}" \
   --out "$work/key-luma-low-best.micanet" \
   --checkpoint models/loopfilter-key-luma-low-best.ckpt "$@"
-target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
+target/release/mica-train filter "${key_material[@]}" \
   --planes chroma --channels 15 --init models/loopfilter-key-chroma-low.ckpt "${best[@]}" \
   --out "$work/key-chroma-low-best.micanet" \
   --checkpoint models/loopfilter-key-chroma-low-best.ckpt "$@"
-target/release/mica-train filter --filter-on "$work/round5.micanet" --patches 16 \
+target/release/mica-train filter "${inter_material[@]}" \
   --planes luma --init models/loopfilter-inter-luma-low.ckpt "${best[@]}" \
   --out "$work/inter-luma-low-best.micanet" \
   --checkpoint models/loopfilter-inter-luma-low-best.ckpt "$@"

@@ -688,13 +688,13 @@ pub(crate) fn filter_and_decide(
     let differ = [false, true].map(|chroma| try_second_set && filter.sets_differ(key, chroma));
     if differ.contains(&true) {
         let mut other = filter_frame(filter, recon, differ, [1; 2], fh, cpu);
-        let (other_flags, other_gain) = decide(orig, recon, &other, lambda, ctx);
+        let (mut other_flags, other_gain) = decide(orig, recon, &other, lambda, ctx);
         for kind in 0..2 {
             if differ[kind] && other_flags.on[kind] && other_gain[kind] < gain[kind] {
                 flags.on[kind] = true;
                 flags.scale[kind] = other_flags.scale[kind];
                 flags.set[kind] = 1;
-                flags.sb[kind] = other_flags.sb[kind].clone();
+                flags.sb[kind] = std::mem::take(&mut other_flags.sb[kind]);
                 let planes: &[usize] = if kind == 0 { &[0] } else { &[1, 2] };
                 for &p in planes {
                     filtered[p] = other[p].take();
