@@ -89,6 +89,11 @@ struct IntraArgs {
     /// Weight of the plain squared error in the `best` loss.
     #[arg(long, default_value_t = 0.05)]
     mse_weight: f64,
+    /// The traditional mode the network stands in for (`none`: an extra
+    /// mode): the `best` losses then choose among the other 34 modes, and the
+    /// held-out report compares the network plus those 34 with all 35.
+    #[arg(long, default_value = "none", value_parser = ["none", "planar", "dc"])]
+    replaces: String,
     /// Start from this checkpoint (same hidden widths) instead of a fresh initialisation.
     #[arg(long)]
     init: Option<PathBuf>,
@@ -658,6 +663,10 @@ struct IntraBlocks {
     best: Vec<f32>,
     /// SATD (as `mica::dsp::dist::satd`) of the best traditional mode per block.
     best_satd: Vec<f32>,
+    /// Squared error and SATD of the best of all 35 traditional modes (the
+    /// same as `best` and `best_satd` unless the network replaces a mode).
+    best_all: Vec<f32>,
+    best_all_satd: Vec<f32>,
 }
 
 impl IntraBlocks {
@@ -667,6 +676,15 @@ impl IntraBlocks {
 }
 
 const INTRA_SIZES: usize = 3;
+
+/// The traditional mode named by `--replaces` (`None` for an extra mode).
+fn replaced_mode(name: &str) -> Option<u8> {
+    match name {
+        "planar" => Some(mica::dsp::intra::PLANAR),
+        "dc" => Some(mica::dsp::intra::DC),
+        _ => None,
+    }
+}
 
 /// Encodes the chosen frames all-intra with deblocking and the learned tools
 /// off (so the reconstruction is what intra prediction reads) and collects
@@ -722,13 +740,15 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
         let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
         let mut pred = [0u8; 256];
         let cpu = mica::cpu::CpuLevel::detect();
-        let (best, best_satd): (Vec<f32>, Vec<f32>) = (0..set.len(log2n))
+        let replaced = replaced_mode(&args.replaces);
+        let scores: Vec<[f32; 4]> = (0..set.len(log2n))
             .map(|i| {
                 let (r, o) = (
                     &set.refs[i * nr..i * nr + 4 * n + 1],
                     &set.orig[i * nn..(i + 1) * nn],
                 );
                 let (mut sse, mut satd) = (i32::MAX, u32::MAX);
+                let (mut sse_all, mut satd_all) = (i32::MAX, u32::MAX);
                 for mode in 0..35u8 {
                     mica::nn_intra::traditional_prediction(r, log2n, mode, &mut pred[..nn]);
                     let e = pred[..nn]
@@ -736,14 +756,21 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
                         .zip(o)
                         .map(|(&p, &v)| (p as i32 - v as i32).pow(2))
                         .sum::<i32>();
-                    sse = sse.min(e);
-                    satd = satd.min(mica::dsp::dist::satd(&pred[..nn], n, o, n, n, n, cpu));
+                    let t = mica::dsp::dist::satd(&pred[..nn], n, o, n, n, n, cpu);
+                    sse_all = sse_all.min(e);
+                    satd_all = satd_all.min(t);
+                    if Some(mode) != replaced {
+                        sse = sse.min(e);
+                        satd = satd.min(t);
+                    }
                 }
-                (sse as f32, satd as f32)
+                [sse as f32, satd as f32, sse_all as f32, satd_all as f32]
             })
-            .unzip();
-        set.best = best;
-        set.best_satd = best_satd;
+            .collect();
+        set.best = scores.iter().map(|s| s[0]).collect();
+        set.best_satd = scores.iter().map(|s| s[1]).collect();
+        set.best_all = scores.iter().map(|s| s[2]).collect();
+        set.best_all_satd = scores.iter().map(|s| s[3]).collect();
     }
     Ok(sets)
 }
@@ -858,6 +885,10 @@ struct IntraReport {
     satd_net: f64,
     satd_best: f64,
     satd_choice: f64,
+    /// Squared error and SATD of the best of all 35 modes (differs from
+    /// `mse_best`, `satd_best` when the network replaces a mode).
+    mse_best_all: f64,
+    satd_best_all: f64,
     /// Share of blocks where the network's squared error beats every mode's.
     wins: f64,
 }
@@ -877,6 +908,7 @@ fn intra_report(
     let (mut e_net, mut e_planar, mut e_best, mut wins) = (0.0, 0.0, 0.0, 0usize);
     let mut e_choice = 0.0;
     let (mut s_net, mut s_best, mut s_choice) = (0.0, 0.0, 0.0);
+    let (mut e_best_all, mut s_best_all) = (0.0, 0.0);
     let mut pred = [0u8; 256];
     for chunk in ids.chunks(512) {
         let flags = vec![false; chunk.len()];
@@ -921,6 +953,8 @@ fn intra_report(
             s_best += sb;
             s_net += sn;
             s_choice += sn.min(sb);
+            e_best_all += set.best_all[i] as f64;
+            s_best_all += set.best_all_satd[i] as f64;
         }
     }
     let count = (ids.len() * nn) as f64;
@@ -932,6 +966,8 @@ fn intra_report(
         satd_net: s_net / count,
         satd_best: s_best / count,
         satd_choice: s_choice / count,
+        mse_best_all: e_best_all / count,
+        satd_best_all: s_best_all / count,
         wins: wins as f64 / ids.len() as f64,
     }
 }
@@ -1058,6 +1094,20 @@ fn train_intra(args: &IntraArgs) -> Result<()> {
             r.satd_choice,
             100.0 * (r.satd_choice / r.satd_best - 1.0),
         );
+        if args.replaces != "none" {
+            eprintln!(
+                "held-out {0}x{0}, network in place of {1}: against the best of all 35 modes \
+                 mse {2:.2} -> {3:.2} ({4:+.1} %), satd {5:.2} -> {6:.2} ({7:+.1} %)",
+                4 << k,
+                args.replaces,
+                r.mse_best_all,
+                r.mse_choice,
+                100.0 * (r.mse_choice / r.mse_best_all - 1.0),
+                r.satd_best_all,
+                r.satd_choice,
+                100.0 * (r.satd_choice / r.satd_best_all - 1.0),
+            );
+        }
     }
     vs.save(&args.checkpoint)
         .with_context(|| format!("cannot write {}", args.checkpoint.display()))?;
