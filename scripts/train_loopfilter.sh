@@ -50,7 +50,18 @@
 #      filtered and unfiltered error, as the encoder switches the filter off
 #      per superblock where it does not help), same material
 #      (checkpoints models/loopfilter-{key-luma,key-chroma,inter-luma}-low-best.ckpt),
-#      and joins the eight again: the shipped model.
+#      and joins the eight again;
+#  12. fine-tunes the four keyframe networks (steps 7 and 11's) on keyframes
+#      deblocked with offset -2 (`--deblock-offset -2`), as the encoder
+#      deblocks keyframes when the learned filter is on
+#      (`mica::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER`), each with its own
+#      loss and material (checkpoints models/loopfilter-key-*-weakdb.ckpt),
+#      and joins the eight (round8);
+#  13. fine-tunes both inter luma networks (steps 8 and 11's) once more on
+#      encodes with round8 in the loop and the encoder's own deblocking
+#      (`--deblock-offset auto`: keyframes deblocked less), each with its own
+#      loss and QPs (checkpoints models/loopfilter-inter-luma{,-low}-weakdb.ckpt),
+#      and joins the eight: the shipped model.
 #
 # usage: scripts/train_loopfilter.sh [extra mica-train filter options]
 #   e.g. --cuda on a GPU host (libtorch with CUDA, see ../shared/notes/libtorch.md)
@@ -156,4 +167,45 @@ target/release/mica-train filter "${inter_material[@]}" \
 target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
   "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" \
   "$work/inter-luma-low-best.micanet" "$work/key-luma-low-best.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-low-best.micanet" -o models/loopfilter.micanet
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-low-best.micanet" -o "$work/round7.micanet"
+# Step 12: the four keyframe networks on keyframes deblocked with offset -2,
+# as the encoder deblocks keyframes the learned filter filters.
+weak=(--deblock-offset -2 --float-fraction 0 --lr 2e-4 --steps 2000)
+key_material_all_qps=(--all-intra --frames 8 --frame-step 2 --patches 64)
+target/release/mica-train filter "${key_material_all_qps[@]}" "${weak[@]}" --loss log-mse \
+  --planes luma --init models/loopfilter-key-luma-log.ckpt \
+  --out "$work/key-luma-weakdb.micanet" --checkpoint models/loopfilter-key-luma-weakdb.ckpt "$@"
+target/release/mica-train filter "${key_material_all_qps[@]}" "${weak[@]}" --loss log-mse \
+  --planes chroma --channels 15 --init models/loopfilter-key-chroma-small.ckpt \
+  --out "$work/key-chroma-weakdb.micanet" \
+  --checkpoint models/loopfilter-key-chroma-weakdb.ckpt "$@"
+target/release/mica-train filter "${key_material[@]}" "${weak[@]}" --loss best-log \
+  --planes luma --init models/loopfilter-key-luma-low-best.ckpt \
+  --out "$work/key-luma-low-weakdb.micanet" \
+  --checkpoint models/loopfilter-key-luma-low-weakdb.ckpt "$@"
+target/release/mica-train filter "${key_material[@]}" "${weak[@]}" --loss best-log \
+  --planes chroma --channels 15 --init models/loopfilter-key-chroma-low-best.ckpt \
+  --out "$work/key-chroma-low-weakdb.micanet" \
+  --checkpoint models/loopfilter-key-chroma-low-weakdb.ckpt "$@"
+target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-weakdb.micanet" \
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-weakdb.micanet" \
+  "$work/inter-luma-low-best.micanet" "$work/key-luma-low-weakdb.micanet" \
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-low-weakdb.micanet" \
+  -o "$work/round8.micanet"
+# Step 13: both inter luma networks once more, on encodes with round8 in the
+# loop whose keyframes the encoder deblocks as it now does (`auto`).
+inter_weak=(--filter-on "$work/round8.micanet" --deblock-offset auto --patches 16
+  --float-fraction 0 --lr 2e-4 --steps 2000)
+target/release/mica-train filter "${inter_weak[@]}" --loss log-mse \
+  --planes luma --init models/loopfilter-inter-luma-log2.ckpt \
+  --out "$work/inter-luma-weakdb.micanet" \
+  --checkpoint models/loopfilter-inter-luma-weakdb.ckpt "$@"
+target/release/mica-train filter "${inter_weak[@]}" --qps 17,22,27 --loss best-log \
+  --planes luma --init models/loopfilter-inter-luma-low-best.ckpt \
+  --out "$work/inter-luma-low-weakdb.micanet" \
+  --checkpoint models/loopfilter-inter-luma-low-weakdb.ckpt "$@"
+target/release/mica-model join "$work/inter-luma-weakdb.micanet" "$work/key-luma-weakdb.micanet" \
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-weakdb.micanet" \
+  "$work/inter-luma-low-weakdb.micanet" "$work/key-luma-low-weakdb.micanet" \
+  "$work/inter-chroma-small.micanet" "$work/key-chroma-low-weakdb.micanet" \
+  -o models/loopfilter.micanet

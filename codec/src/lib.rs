@@ -34,6 +34,7 @@ pub mod y4m;
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
 pub use encoder::{
     ContextStats, Encoder, EncoderConfig, GopStructure, IntraModeCounts, Packet, Preset,
+    KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER,
 };
 pub use error::{BitstreamError, ConfigError, Error};
 pub use frame::{Frame, Plane};

@@ -1127,6 +1127,59 @@ mod tests {
         }
     }
 
+    /// Keyframes deblock less when the learned filter is on
+    /// (`KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER`), inter frames and streams
+    /// without the filter keep offset 0, and an explicit offset applies to
+    /// every frame; each stream decodes exactly.
+    #[test]
+    fn keyframe_deblocking_offset_follows_the_learned_filter() {
+        let offsets = |nn_filter: bool, explicit: Option<i8>| -> Vec<(bool, i8, i8)> {
+            let mut cfg = EncoderConfig::new(96, 72);
+            cfg.qp = 46;
+            cfg.nn_filter = nn_filter;
+            cfg.nn_filter_model = Some(Arc::new(blur_filter()));
+            cfg.deblock_offset = explicit;
+            let packets = encode_smooth_frames(cfg.clone());
+            let mut dec = Decoder::new(DecoderConfig {
+                filters: vec![Arc::new(blur_filter())],
+                ..Default::default()
+            });
+            for p in &packets {
+                dec.send_packet(&p.data).expect("decodes");
+            }
+            dec.flush();
+            let mut recon: Vec<_> = packets.iter().map(|p| (p.frame_number, &p.recon)).collect();
+            recon.sort_by_key(|r| r.0);
+            for (want, got) in recon.iter().zip(std::iter::from_fn(|| dec.receive_frame())) {
+                assert_eq!((want.0, want.1), (got.frame_number, &got.frame));
+            }
+            packets
+                .iter()
+                .map(|p| {
+                    let fh = read_packet_headers(&p.data).expect("headers").frame;
+                    assert!(fh.deblock);
+                    (p.keyframe, fh.deblock_beta_offset, fh.deblock_tc_offset)
+                })
+                .collect()
+        };
+        let key = crate::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER;
+        assert!(key < 0, "deblocks less");
+        let with_filter = offsets(true, None);
+        assert!(with_filter.iter().any(|f| !f.0), "an inter frame");
+        for (keyframe, beta, tc) in with_filter {
+            let want = if keyframe { key } else { 0 };
+            assert_eq!((beta, tc), (want, want));
+        }
+        assert!(offsets(false, None).iter().all(|f| (f.1, f.2) == (0, 0)));
+        assert!(offsets(true, Some(3)).iter().all(|f| (f.1, f.2) == (3, 3)));
+        let mut bad = EncoderConfig::new(96, 72);
+        bad.deblock_offset = Some(7);
+        assert!(matches!(
+            Encoder::new(bad),
+            Err(Error::Config(crate::ConfigError::DeblockOffset(7)))
+        ));
+    }
+
     fn encode_smooth_frames(cfg: EncoderConfig) -> Vec<crate::Packet> {
         let mut enc = Encoder::new(cfg).expect("config");
         let mut packets = Vec::new();

@@ -134,6 +134,13 @@ struct FilterArgs {
     /// for a keyframe filter).
     #[arg(long)]
     all_intra: bool,
+    /// Deblocking offset of every frame of the training encodes (-6..=6),
+    /// or `auto`: the encoder's own choice (0, and
+    /// `mica::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER` for keyframes when
+    /// `--filter-on`). Recipe steps 1-11 used 0; step 12's keyframe material
+    /// uses -2 (what the encoder gives keyframes the learned filter filters).
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_deblock_offset)]
+    deblock_offset: DeblockOffset,
     /// Encode the training material with this loop-filter model on (the
     /// network still learns from the frames before the filter): a second
     /// round of training then sees frames predicted from filtered references,
@@ -377,6 +384,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
                 cfg.nn_filter_model = filter_on.clone();
                 // With the filter off the output is the deblocked frame already.
                 cfg.keep_deblocked = filter_on.is_some();
+                cfg.deblock_offset = args.deblock_offset.0;
                 if args.all_intra {
                     cfg.gop = mica::GopStructure::IntraOnly;
                 }
@@ -676,6 +684,22 @@ impl IntraBlocks {
 }
 
 const INTRA_SIZES: usize = 3;
+
+/// `--deblock-offset`: -6..=6, or `auto` (`None`: the encoder's choice).
+#[derive(Clone, Copy, Debug)]
+struct DeblockOffset(Option<i8>);
+
+fn parse_deblock_offset(s: &str) -> std::result::Result<DeblockOffset, String> {
+    if s == "auto" {
+        return Ok(DeblockOffset(None));
+    }
+    match s.parse::<i8>() {
+        Ok(v) if (-6..=6).contains(&v) => Ok(DeblockOffset(Some(v))),
+        _ => Err(format!(
+            "'{s}' is not a deblocking offset: use -6..=6 or auto"
+        )),
+    }
+}
 
 /// The traditional mode named by `--replaces` (`None` for an extra mode).
 fn replaced_mode(name: &str) -> Option<u8> {
@@ -1139,6 +1163,16 @@ mod tests {
 
     /// About one block in 20 is held out, spread over every column of a
     /// raster-ordered picture (every 20th index would miss most of them).
+    #[test]
+    fn deblock_offset_parses_auto_and_the_valid_range() {
+        assert_eq!(parse_deblock_offset("auto").unwrap().0, None);
+        assert_eq!(parse_deblock_offset("-2").unwrap().0, Some(-2));
+        assert_eq!(parse_deblock_offset("6").unwrap().0, Some(6));
+        for bad in ["7", "-7", "x", ""] {
+            assert!(parse_deblock_offset(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn held_out_blocks_spread_over_columns() {
         let (cols, rows) = (128usize, 800usize);

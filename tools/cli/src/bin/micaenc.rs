@@ -33,6 +33,11 @@ struct Args {
     /// QP offset for both chroma planes, -12..=12.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-12..=12))]
     chroma_qp_offset: i8,
+    /// Deblocking strength offset for every frame, -6..=6 (negative deblocks
+    /// less). Default: 0, and -2 for keyframes when the learned loop filter
+    /// is on (its keyframe networks restore more from a less smoothed picture).
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-6..=6))]
+    deblock_offset: Option<i8>,
     /// Write the encoder's reconstruction (what a decoder outputs) to this y4m file.
     #[arg(long)]
     recon: Option<PathBuf>,
@@ -122,6 +127,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.qp = args.qp;
     cfg.chroma_qp_offset = args.chroma_qp_offset;
     cfg.deblock = !args.no_deblock;
+    cfg.deblock_offset = args.deblock_offset;
     cfg.rdoq = !args.no_rdoq;
     cfg.threads = args.threads;
     cfg.cpu = cpu;
