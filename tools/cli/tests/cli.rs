@@ -76,6 +76,7 @@ fn help_lists_every_option() {
         "--cpu",
         "--md5",
         "--no-deblock",
+        "--deblock-offset",
         "--context-init",
     ] {
         assert!(h.contains(opt), "micaenc --help lacks {opt}");
@@ -165,6 +166,14 @@ fn bad_options_exit_2() {
             .arg(sample("still_chelsea_448x296.y4m"))
             .args(["-o", "/dev/null", "--qp", "52"]));
     assert_eq!(o.status.code(), Some(2));
+    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).args([
+        "-o",
+        "/dev/null",
+        "--deblock-offset",
+        "-7",
+    ]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("deblock-offset"), "{}", stderr(&o));
     let o = run(enc().arg(sample("still_chelsea_448x296.y4m")));
     assert_eq!(o.status.code(), Some(2), "missing -o");
 }

@@ -1161,8 +1161,7 @@ fn main() {
 mod tests {
     use super::*;
 
-    /// About one block in 20 is held out, spread over every column of a
-    /// raster-ordered picture (every 20th index would miss most of them).
+    /// `--deblock-offset` takes `auto` or -6..=6 and nothing else.
     #[test]
     fn deblock_offset_parses_auto_and_the_valid_range() {
         assert_eq!(parse_deblock_offset("auto").unwrap().0, None);
@@ -1173,6 +1172,8 @@ mod tests {
         }
     }
 
+    /// About one block in 20 is held out, spread over every column of a
+    /// raster-ordered picture (every 20th index would miss most of them).
     #[test]
     fn held_out_blocks_spread_over_columns() {
         let (cols, rows) = (128usize, 800usize);
