@@ -134,6 +134,16 @@ target/release/mica-train filter --filter-on "$work/round4.micanet" --patches 16
   --checkpoint models/loopfilter-inter-luma-log2.ckpt "$@"
 target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
   "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" -o "$work/round5.micanet"
+# Joins two sets of four (both use step 7's small inter chroma network):
+# join_sets OUT INTER_LUMA KEY_LUMA KEY_CHROMA INTER_LUMA_LOW KEY_LUMA_LOW KEY_CHROMA_LOW
+# (names of $work/NAME.micanet).
+join_sets() {
+  local out=$1; shift
+  target/release/mica-model join "$work/$1.micanet" "$work/$2.micanet" \
+    "$work/inter-chroma-small.micanet" "$work/$3.micanet" \
+    "$work/$4.micanet" "$work/$5.micanet" \
+    "$work/inter-chroma-small.micanet" "$work/$6.micanet" -o "$out"
+}
 # Steps 10 and 11 train on the same material per network.
 key_material=(--all-intra --frames 8 --frame-step 2 --patches 64 --qps 17,22,27)
 inter_material=(--filter-on "$work/round5.micanet" --patches 16 --qps 17,22,27)
@@ -147,10 +157,8 @@ target/release/mica-train filter "${key_material[@]}" \
 target/release/mica-train filter "${inter_material[@]}" \
   --planes luma --init models/loopfilter-inter-luma-log2.ckpt "${low[@]}" \
   --out "$work/inter-luma-low.micanet" --checkpoint models/loopfilter-inter-luma-low.ckpt "$@"
-target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" \
-  "$work/inter-luma-low.micanet" "$work/key-luma-low.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-low.micanet" -o "$work/round6.micanet"
+join_sets "$work/round6.micanet" inter-luma-log2 key-luma-log key-chroma-small \
+  inter-luma-low key-luma-low key-chroma-low
 best=(--float-fraction 0 --lr 2e-4 --steps 2000 --loss best-log)
 target/release/mica-train filter "${key_material[@]}" \
   --planes luma --init models/loopfilter-key-luma-low.ckpt "${best[@]}" \
@@ -164,10 +172,8 @@ target/release/mica-train filter "${inter_material[@]}" \
   --planes luma --init models/loopfilter-inter-luma-low.ckpt "${best[@]}" \
   --out "$work/inter-luma-low-best.micanet" \
   --checkpoint models/loopfilter-inter-luma-low-best.ckpt "$@"
-target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" \
-  "$work/inter-luma-low-best.micanet" "$work/key-luma-low-best.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-low-best.micanet" -o "$work/round7.micanet"
+join_sets "$work/round7.micanet" inter-luma-log2 key-luma-log key-chroma-small \
+  inter-luma-low-best key-luma-low-best key-chroma-low-best
 # Step 12: the four keyframe networks on keyframes deblocked with offset -2,
 # as the encoder deblocks keyframes the learned filter filters.
 weak=(--deblock-offset -2 --float-fraction 0 --lr 2e-4 --steps 2000)
@@ -187,11 +193,8 @@ target/release/mica-train filter "${key_material[@]}" "${weak[@]}" --loss best-l
   --planes chroma --channels 15 --init models/loopfilter-key-chroma-low-best.ckpt \
   --out "$work/key-chroma-low-weakdb.micanet" \
   --checkpoint models/loopfilter-key-chroma-low-weakdb.ckpt "$@"
-target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-weakdb.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-weakdb.micanet" \
-  "$work/inter-luma-low-best.micanet" "$work/key-luma-low-weakdb.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-low-weakdb.micanet" \
-  -o "$work/round8.micanet"
+join_sets "$work/round8.micanet" inter-luma-log2 key-luma-weakdb key-chroma-weakdb \
+  inter-luma-low-best key-luma-low-weakdb key-chroma-low-weakdb
 # Step 13: both inter luma networks once more, on encodes with round8 in the
 # loop whose keyframes the encoder deblocks as it now does (`auto`).
 inter_weak=(--filter-on "$work/round8.micanet" --deblock-offset auto --patches 16
@@ -204,8 +207,5 @@ target/release/mica-train filter "${inter_weak[@]}" --qps 17,22,27 --loss best-l
   --planes luma --init models/loopfilter-inter-luma-low-best.ckpt \
   --out "$work/inter-luma-low-weakdb.micanet" \
   --checkpoint models/loopfilter-inter-luma-low-weakdb.ckpt "$@"
-target/release/mica-model join "$work/inter-luma-weakdb.micanet" "$work/key-luma-weakdb.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-weakdb.micanet" \
-  "$work/inter-luma-low-weakdb.micanet" "$work/key-luma-low-weakdb.micanet" \
-  "$work/inter-chroma-small.micanet" "$work/key-chroma-low-weakdb.micanet" \
-  -o models/loopfilter.micanet
+join_sets models/loopfilter.micanet inter-luma-weakdb key-luma-weakdb key-chroma-weakdb \
+  inter-luma-low-weakdb key-luma-low-weakdb key-chroma-low-weakdb

@@ -671,13 +671,22 @@ struct IntraBlocks {
     best: Vec<f32>,
     /// SATD (as `mica::dsp::dist::satd`) of the best traditional mode per block.
     best_satd: Vec<f32>,
-    /// Squared error and SATD of the best of all 35 traditional modes (the
-    /// same as `best` and `best_satd` unless the network replaces a mode).
+    /// Squared error and SATD of the best of all 35 traditional modes, kept
+    /// only when the network replaces a mode (else `best` and `best_satd`).
     best_all: Vec<f32>,
     best_all_satd: Vec<f32>,
 }
 
 impl IntraBlocks {
+    /// Squared error and SATD of the best of all 35 traditional modes for block `i`.
+    fn best_of_all(&self, i: usize) -> (f32, f32) {
+        if self.best_all.is_empty() {
+            (self.best[i], self.best_satd[i])
+        } else {
+            (self.best_all[i], self.best_all_satd[i])
+        }
+    }
+
     fn len(&self, log2n: u32) -> usize {
         self.orig.len() >> (2 * log2n)
     }
@@ -793,8 +802,10 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
             .collect();
         set.best = scores.iter().map(|s| s[0]).collect();
         set.best_satd = scores.iter().map(|s| s[1]).collect();
-        set.best_all = scores.iter().map(|s| s[2]).collect();
-        set.best_all_satd = scores.iter().map(|s| s[3]).collect();
+        if replaced.is_some() {
+            set.best_all = scores.iter().map(|s| s[2]).collect();
+            set.best_all_satd = scores.iter().map(|s| s[3]).collect();
+        }
     }
     Ok(sets)
 }
@@ -977,8 +988,9 @@ fn intra_report(
             s_best += sb;
             s_net += sn;
             s_choice += sn.min(sb);
-            e_best_all += set.best_all[i] as f64;
-            s_best_all += set.best_all_satd[i] as f64;
+            let (e_all, s_all) = set.best_of_all(i);
+            e_best_all += e_all as f64;
+            s_best_all += s_all as f64;
         }
     }
     let count = (ids.len() * nn) as f64;
