@@ -320,3 +320,52 @@ fn all_intra_sequence_header_every_keyint() {
         "{err}"
     );
 }
+
+/// A keyframe that nothing predicts from (a one-frame stream, or one
+/// followed by another random access point) is coded exactly as all-intra
+/// coding codes it; one that anchors predicted frames gets the smaller
+/// lambda of an anchor. Random access holds its keyframe until it knows
+/// which; low delay codes every frame as it comes.
+#[test]
+fn lone_keyframe_coded_as_all_intra() {
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let still = crop(&frames[0], 100, 60, 192, 128);
+    let encode = |gop: mica::GopStructure, keyint: usize, count: usize| {
+        let mut c = config(192, 128, 32);
+        c.gop = gop;
+        c.keyint = keyint;
+        let mut enc = mica::Encoder::new(c).unwrap();
+        let (mut early, mut packets) = (Vec::new(), Vec::new());
+        for _ in 0..count {
+            enc.send_frame(still.clone()).unwrap();
+            let before = packets.len();
+            packets.extend(std::iter::from_fn(|| enc.receive_packet()));
+            early.push(packets.len() > before);
+        }
+        enc.flush();
+        packets.extend(std::iter::from_fn(|| enc.receive_packet()));
+        (early, packets)
+    };
+    let (_, intra) = encode(mica::GopStructure::IntraOnly, 0, 1);
+    let (early, lone) = encode(mica::GopStructure::RandomAccess, 0, 1);
+    assert_eq!(early, [false], "random access waits for the next frame");
+    assert_eq!(lone[0].data, intra[0].data);
+    // Every frame a random access point: none is predicted from (the
+    // packets differ from all intra's only in header fields).
+    let (_, keys) = encode(mica::GopStructure::RandomAccess, 1, 2);
+    let same_coding = |p: &mica::Packet, q: &mica::Packet| {
+        p.data.len() == q.data.len() && p.recon.planes == q.recon.planes
+    };
+    assert!(keys.iter().all(|p| p.keyframe && same_coding(p, &intra[0])));
+    // An anchor of a predicted frame is coded differently.
+    let (early, anchored) = encode(mica::GopStructure::RandomAccess, 0, 2);
+    assert_eq!(
+        early,
+        [false, true],
+        "the keyframe goes once the next frame is in"
+    );
+    assert!(anchored[0].keyframe && !same_coding(&anchored[0], &intra[0]));
+    let (early, low_delay) = encode(mica::GopStructure::LowDelay, 0, 1);
+    assert_eq!(early, [true], "low delay codes the keyframe at once");
+    assert!(!same_coding(&low_delay[0], &intra[0]));
+}
