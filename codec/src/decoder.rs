@@ -406,7 +406,16 @@ pub(crate) fn decode_frame(
     if flags.on != [false; 2] {
         // The header check guarantees a model when the flags are on.
         let filter = filter.ok_or(BitstreamError::MissingSequenceHeader)?;
-        let filtered = nn_filter::filter_frame(filter, &fd.st.recon, flags.on, flags.set, fh, cpu);
+        // Only the superblocks that are on: a decoder needs no more.
+        let filtered = nn_filter::filter_frame(
+            filter,
+            &fd.st.recon,
+            flags.on,
+            flags.set,
+            Some(&flags.sb),
+            fh,
+            cpu,
+        );
         nn_filter::apply(&mut fd.st.recon, &filtered, &flags);
     }
     Ok(fd.st)

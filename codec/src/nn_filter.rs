@@ -342,6 +342,33 @@ impl LoopFilter {
         self.filter_plane_in_strips(plane, side, (key, chroma, set), cpu, STRIP_BUDGET)
     }
 
+    /// [`Self::filter_plane_in_set`] for the samples of `regions` only (the
+    /// rest of the returned plane is 0): what a decoder needs when the
+    /// filter is off in some superblocks.
+    fn filter_regions_in_set(
+        &self,
+        plane: &Plane,
+        side: [i16; 3],
+        (key, chroma): (bool, bool),
+        set: usize,
+        cpu: CpuLevel,
+        regions: &[Region],
+    ) -> Vec<u8> {
+        let mut out = vec![0u8; plane.width * plane.height];
+        for &r in regions {
+            self.filter_region(
+                plane,
+                side,
+                (key, chroma, set),
+                cpu,
+                STRIP_BUDGET,
+                r,
+                &mut out,
+            );
+        }
+        out
+    }
+
     /// [`Self::filter_plane`] with the engine's memory limited to `budget`
     /// values: a plane that does not fit is run in horizontal strips, each
     /// with the network's reach of rows above and below it, so every output
@@ -351,54 +378,133 @@ impl LoopFilter {
         &self,
         plane: &Plane,
         side: [i16; 3],
-        (key, chroma, set): (bool, bool, usize),
+        which: (bool, bool, usize),
         cpu: CpuLevel,
         budget: f64,
     ) -> Vec<u8> {
+        let mut out = vec![0u8; plane.width * plane.height];
+        let whole = Region {
+            x0: 0,
+            y0: 0,
+            x1: plane.width,
+            y1: plane.height,
+        };
+        self.filter_region(plane, side, which, cpu, budget, whole, &mut out);
+        out
+    }
+
+    /// Filters the samples of `region` (plane coordinates) into `out` (a
+    /// whole plane), running the network over the region and its reach
+    /// around it (clamped to the edge-extended plane): each sample comes out
+    /// exactly as from one run over the whole plane, since it sees exactly
+    /// the same inputs (the reach is rounded to a multiple of 4 and regions
+    /// start on multiples of 4, so half-resolution networks keep their
+    /// sampling grid). Samples outside the region are left as they are.
+    #[allow(clippy::too_many_arguments)]
+    fn filter_region(
+        &self,
+        plane: &Plane,
+        side: [i16; 3],
+        (key, chroma, set): (bool, bool, usize),
+        cpu: CpuLevel,
+        budget: f64,
+        region: Region,
+        out: &mut [u8],
+    ) {
         let net = &self.nets[self.net_index(key, chroma, set)];
         let (pw, ph) = (plane.width, plane.height);
         let (w, h) = (pw + 2 * BORDER, ph + 2 * BORDER);
         debug_assert!(w % 4 == 0 && h % 4 == 0, "coded planes are multiples of 4");
         let reach = net.geometry.reach;
-        let rows_fitting = (budget / (net.geometry.values_per_sample * w as f64)) as usize;
-        let core = if rows_fitting >= h {
-            h
+        // The region in extended coordinates; a region touching the plane's
+        // edge takes the border with it (its rows and columns are computed
+        // but not output, as in a run over the whole extended plane).
+        let extend = |lo: usize, hi: usize, len: usize, ext: usize| {
+            let a = if lo == 0 { 0 } else { lo + BORDER };
+            let b = if hi == len { ext } else { hi + BORDER };
+            (a, b)
+        };
+        let (cx0, cx1) = extend(region.x0, region.x1, pw, w);
+        let (cy0, cy1) = extend(region.y0, region.y1, ph, h);
+        debug_assert!(cx0 % 4 == 0 && cy0 % 4 == 0 && cx1 % 4 == 0 && cy1 % 4 == 0);
+        let (ia, ib) = (cx0.saturating_sub(reach), (cx1 + reach).min(w));
+        let iw = ib - ia;
+        let rows_fitting = (budget / (net.geometry.values_per_sample * iw as f64)) as usize;
+        let input_rows = (cy1 + reach).min(h) - cy0.saturating_sub(reach);
+        let core = if rows_fitting >= input_rows {
+            cy1 - cy0
         } else {
             // At least 4 rows: the load check made sure that fits any frame width.
             (rows_fitting.saturating_sub(2 * reach) / 4 * 4).max(4)
         };
         let side_channels = net.model.inputs[1].channels;
-        let mut out = vec![0u8; pw * ph];
-        for y0 in (0..h).step_by(core) {
-            let y1 = (y0 + core).min(h);
+        for y0 in (cy0..cy1).step_by(core) {
+            let y1 = (y0 + core).min(cy1);
             // Input rows [a, b) of the extended plane: the strip and its reach.
             let (a, b) = (y0.saturating_sub(reach), (y1 + reach).min(h));
-            let mut engine = net.engine(w, b - a, cpu);
-            let mut samples = Vec::with_capacity(w * (b - a));
+            let mut engine = net.engine(iw, b - a, cpu);
+            let mut samples = Vec::with_capacity(iw * (b - a));
             for y in a..b {
                 let row = plane.row(y.saturating_sub(BORDER).min(ph - 1));
-                samples.extend((0..w).map(|x| row[x.saturating_sub(BORDER).min(pw - 1)] as i16));
+                samples.extend((ia..ib).map(|x| row[x.saturating_sub(BORDER).min(pw - 1)] as i16));
             }
-            let mut side_planes = vec![0i16; side_channels * w * (b - a)];
-            for (c, v) in side_planes.chunks_exact_mut(w * (b - a)).zip(side) {
+            let mut side_planes = vec![0i16; side_channels * iw * (b - a)];
+            for (c, v) in side_planes.chunks_exact_mut(iw * (b - a)).zip(side) {
                 c.fill(v);
             }
             engine
                 .run(&[&samples, &side_planes])
                 .expect("inputs sized for the engine");
             let filtered = engine.output(0).0;
-            // The plane's rows in this strip (the border rows are not output).
+            // The plane's samples in this strip (the border is not output).
+            let (ox0, ox1) = (cx0.max(BORDER), cx1.min(BORDER + pw));
             for y in y0.max(BORDER)..y1.min(BORDER + ph) {
-                let row = &filtered[(y - a) * w + BORDER..][..pw];
-                let dst = &mut out[(y - BORDER) * pw..][..pw];
+                let row = &filtered[(y - a) * iw + ox0 - ia..][..ox1 - ox0];
+                let dst = &mut out[(y - BORDER) * pw + ox0 - BORDER..][..ox1 - ox0];
                 for (d, &v) in dst.iter_mut().zip(row) {
                     *d = v as u8;
                 }
             }
-            net.keep_engine(w, b - a, cpu, engine);
+            net.keep_engine(iw, b - a, cpu, engine);
         }
-        out
     }
+}
+
+/// A rectangle of a plane, `[x0, x1) x [y0, y1)` in samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Region {
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+}
+
+/// The regions a decoder filters in plane `p`: per row of superblocks, each
+/// run of neighbouring superblocks that are on (a run shares the network's
+/// reach between its superblocks).
+fn regions_on(plane: &Plane, p: usize, sb_on: &[bool], cols: usize) -> Vec<Region> {
+    let s = if p == 0 { SB } else { SB / 2 };
+    let mut regions = Vec::new();
+    for (r, row) in sb_on.chunks(cols).enumerate() {
+        let mut c = 0;
+        while c < row.len() {
+            if !row[c] {
+                c += 1;
+                continue;
+            }
+            let start = c;
+            while c < row.len() && row[c] {
+                c += 1;
+            }
+            regions.push(Region {
+                x0: start * s,
+                y0: r * s,
+                x1: (c * s).min(plane.width),
+                y1: ((r + 1) * s).min(plane.height),
+            });
+        }
+    }
+    regions
 }
 
 impl Network {
@@ -526,32 +632,41 @@ pub(crate) fn read_flags(
 /// Runs the filter on the planes whose kind is switched on (`on`), each
 /// kind with its set of networks (`set`), returning the filtered planes
 /// (None where off).
+/// The filtered planes of the kinds that are `on`, whole (what the encoder
+/// needs to decide where the filter pays) or, given the superblock flags
+/// `sb_on`, only in the superblocks that are on (what a decoder needs; the
+/// rest of each plane is 0).
 pub(crate) fn filter_frame(
     filter: &LoopFilter,
     recon: &Frame,
     on: [bool; 2],
     set: [u8; 2],
+    sb_on: Option<&[Vec<bool>; 2]>,
     fh: &FrameHeader,
     cpu: CpuLevel,
 ) -> [Option<Vec<u8>>; 3] {
     let mut out: [Option<Vec<u8>>; 3] = Default::default();
     let key = fh.frame_type == FrameType::Key;
+    let (cols, _) = sb_grid(recon.planes[0].width, recon.planes[0].height);
     for (p, o) in out.iter_mut().enumerate() {
-        if on[(p > 0) as usize] {
+        let kind = (p > 0) as usize;
+        if on[kind] {
             let offset = if p == 0 {
                 0
             } else {
                 fh.chroma_qp_offset[p - 1]
             };
             let side = side_info(fh.qp, offset, p, key);
-            let kind_set = set[(p > 0) as usize] as usize;
-            *o = Some(filter.filter_plane_in_set(
-                &recon.planes[p],
-                side,
-                (key, p > 0),
-                kind_set,
-                cpu,
-            ));
+            let plane = &recon.planes[p];
+            let which = (key, p > 0);
+            let kind_set = set[kind] as usize;
+            *o = Some(match sb_on {
+                None => filter.filter_plane_in_set(plane, side, which, kind_set, cpu),
+                Some(sb_on) => {
+                    let regions = regions_on(plane, p, &sb_on[kind], cols);
+                    filter.filter_regions_in_set(plane, side, which, kind_set, cpu, &regions)
+                }
+            });
         }
     }
     out
@@ -682,12 +797,12 @@ pub(crate) fn filter_and_decide(
     try_second_set: bool,
     cpu: CpuLevel,
 ) -> (FilterFlags, [Option<Vec<u8>>; 3]) {
-    let mut filtered = filter_frame(filter, recon, [true; 2], [0; 2], fh, cpu);
+    let mut filtered = filter_frame(filter, recon, [true; 2], [0; 2], None, fh, cpu);
     let (mut flags, gain) = decide(orig, recon, &filtered, lambda, ctx);
     let key = fh.frame_type == FrameType::Key;
     let differ = [false, true].map(|chroma| try_second_set && filter.sets_differ(key, chroma));
     if differ.contains(&true) {
-        let mut other = filter_frame(filter, recon, differ, [1; 2], fh, cpu);
+        let mut other = filter_frame(filter, recon, differ, [1; 2], None, fh, cpu);
         let (mut other_flags, other_gain) = decide(orig, recon, &other, lambda, ctx);
         for kind in 0..2 {
             if differ[kind] && other_flags.on[kind] && other_gain[kind] < gain[kind] {
@@ -906,6 +1021,58 @@ mod tests {
                         for cpu in CpuLevel::all_supported() {
                             let strips = f.filter_plane_in_strips(plane, side, which, cpu, budget);
                             assert!(strips == one_run, "plane {p}, {core}-row strips, {cpu:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A decoder filters only the superblocks that are on (each run of them
+    /// with the network's reach around it): every sample of those comes out
+    /// as from one run over the whole plane, for every pattern of flags on a
+    /// frame with partial superblocks, for the default networks and a
+    /// half-resolution one, at every CPU level.
+    #[test]
+    fn superblocks_that_are_on_equal_the_whole_plane() {
+        let frame = &smooth_frames()[1];
+        let half = LoopFilter::from_bytes(&half_res_model(2, true).to_bytes()).unwrap();
+        let (cols, rows) = sb_grid(frame.planes[0].width, frame.planes[0].height);
+        assert_eq!((cols, rows), (2, 2), "partial superblocks on both axes");
+        for f in [&*LoopFilter::default_model(), &half] {
+            for (p, plane) in frame.planes.iter().enumerate() {
+                let side = side_info(40, 0, p, true);
+                let whole = f.filter_plane_in_set(plane, side, (true, p > 0), 0, CpuLevel::Scalar);
+                for mask in 0..1u32 << (cols * rows) {
+                    let sb_on: Vec<bool> = (0..cols * rows).map(|i| mask & (1 << i) != 0).collect();
+                    let regions = regions_on(plane, p, &sb_on, cols);
+                    // Runs of neighbours are merged: two on in a row make one region.
+                    let runs = sb_on
+                        .chunks(cols)
+                        .map(|r| r.windows(2).filter(|w| !w[0] && w[1]).count() + r[0] as usize)
+                        .sum::<usize>();
+                    assert_eq!(regions.len(), runs, "mask {mask:#b}");
+                    for cpu in CpuLevel::all_supported() {
+                        let part =
+                            f.filter_regions_in_set(plane, side, (true, p > 0), 0, cpu, &regions);
+                        for (i, &on) in sb_on.iter().enumerate() {
+                            let (x0, y0, x1, y1) = sb_rect(plane, p, cols, i);
+                            for y in y0..y1 {
+                                let at = y * plane.width;
+                                let (got, want) =
+                                    (&part[at + x0..at + x1], &whole[at + x0..at + x1]);
+                                if on {
+                                    assert_eq!(
+                                        got, want,
+                                        "plane {p}, mask {mask:#b}, row {y}, {cpu:?}"
+                                    );
+                                } else {
+                                    assert!(
+                                        got.iter().all(|&v| v == 0),
+                                        "plane {p}: an off superblock was filtered"
+                                    );
+                                }
+                            }
                         }
                     }
                 }
