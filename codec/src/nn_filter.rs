@@ -331,6 +331,7 @@ impl LoopFilter {
     }
 
     /// [`Self::filter_plane`] with the network of set `set`.
+    #[cfg(test)]
     pub(crate) fn filter_plane_in_set(
         &self,
         plane: &Plane,
@@ -339,57 +340,29 @@ impl LoopFilter {
         set: usize,
         cpu: CpuLevel,
     ) -> Vec<u8> {
-        self.filter_plane_in_strips(plane, side, (key, chroma, set), cpu, STRIP_BUDGET)
+        let whole = [Region::whole(plane)];
+        self.filter_regions(plane, side, (key, chroma, set), cpu, STRIP_BUDGET, &whole)
     }
 
-    /// [`Self::filter_plane_in_set`] for the samples of `regions` only (the
-    /// rest of the returned plane is 0): what a decoder needs when the
-    /// filter is off in some superblocks.
-    fn filter_regions_in_set(
-        &self,
-        plane: &Plane,
-        side: [i16; 3],
-        (key, chroma): (bool, bool),
-        set: usize,
-        cpu: CpuLevel,
-        regions: &[Region],
-    ) -> Vec<u8> {
-        let mut out = vec![0u8; plane.width * plane.height];
-        for &r in regions {
-            self.filter_region(
-                plane,
-                side,
-                (key, chroma, set),
-                cpu,
-                STRIP_BUDGET,
-                r,
-                &mut out,
-            );
-        }
-        out
-    }
-
-    /// [`Self::filter_plane`] with the engine's memory limited to `budget`
-    /// values: a plane that does not fit is run in horizontal strips, each
-    /// with the network's reach of rows above and below it, so every output
-    /// sample sees exactly what it sees in one run over the whole plane (the
-    /// result is identical; tested).
-    fn filter_plane_in_strips(
+    /// The filtered samples of `regions` (the rest of the returned plane is
+    /// 0), with the engine's memory limited to `budget` values: a region
+    /// that does not fit is run in horizontal strips, each with the network's
+    /// reach of rows above and below it. Every output sample sees exactly
+    /// what it sees in one run over the whole plane, so the result is the
+    /// same whatever the regions and strips (tested).
+    fn filter_regions(
         &self,
         plane: &Plane,
         side: [i16; 3],
         which: (bool, bool, usize),
         cpu: CpuLevel,
         budget: f64,
+        regions: &[Region],
     ) -> Vec<u8> {
         let mut out = vec![0u8; plane.width * plane.height];
-        let whole = Region {
-            x0: 0,
-            y0: 0,
-            x1: plane.width,
-            y1: plane.height,
-        };
-        self.filter_region(plane, side, which, cpu, budget, whole, &mut out);
+        for &region in regions {
+            self.filter_region(plane, side, which, cpu, budget, region, &mut out);
+        }
         out
     }
 
@@ -477,6 +450,17 @@ struct Region {
     y0: usize,
     x1: usize,
     y1: usize,
+}
+
+impl Region {
+    fn whole(plane: &Plane) -> Region {
+        Region {
+            x0: 0,
+            y0: 0,
+            x1: plane.width,
+            y1: plane.height,
+        }
+    }
 }
 
 /// The regions a decoder filters in plane `p`: per row of superblocks, each
@@ -658,15 +642,12 @@ pub(crate) fn filter_frame(
             };
             let side = side_info(fh.qp, offset, p, key);
             let plane = &recon.planes[p];
-            let which = (key, p > 0);
-            let kind_set = set[kind] as usize;
-            *o = Some(match sb_on {
-                None => filter.filter_plane_in_set(plane, side, which, kind_set, cpu),
-                Some(sb_on) => {
-                    let regions = regions_on(plane, p, &sb_on[kind], cols);
-                    filter.filter_regions_in_set(plane, side, which, kind_set, cpu, &regions)
-                }
-            });
+            let regions = match sb_on {
+                None => vec![Region::whole(plane)],
+                Some(sb_on) => regions_on(plane, p, &sb_on[kind], cols),
+            };
+            let which = (key, p > 0, set[kind] as usize);
+            *o = Some(filter.filter_regions(plane, side, which, cpu, STRIP_BUDGET, &regions));
         }
     }
     out
@@ -1007,19 +988,21 @@ mod tests {
                     let which = (key, p > 0, set);
                     let g = f.nets[f.net_index(key, p > 0, set)].geometry;
                     let side = side_info(40, 0, p, key);
-                    let one_run = f.filter_plane_in_strips(
+                    let whole = [Region::whole(plane)];
+                    let one_run = f.filter_regions(
                         plane,
                         side,
                         which,
                         CpuLevel::Scalar,
                         f64::INFINITY,
+                        &whole,
                     );
                     assert_ne!(one_run, plane.data, "plane {p} unchanged");
                     let row_values = g.values_per_sample * (plane.width + 2 * BORDER) as f64;
                     for core in [4, 8, 20] {
                         let budget = row_values * ((core + 2 * g.reach) as f64 + 0.5);
                         for cpu in CpuLevel::all_supported() {
-                            let strips = f.filter_plane_in_strips(plane, side, which, cpu, budget);
+                            let strips = f.filter_regions(plane, side, which, cpu, budget, &whole);
                             assert!(strips == one_run, "plane {p}, {core}-row strips, {cpu:?}");
                         }
                     }
@@ -1053,8 +1036,14 @@ mod tests {
                         .sum::<usize>();
                     assert_eq!(regions.len(), runs, "mask {mask:#b}");
                     for cpu in CpuLevel::all_supported() {
-                        let part =
-                            f.filter_regions_in_set(plane, side, (true, p > 0), 0, cpu, &regions);
+                        let part = f.filter_regions(
+                            plane,
+                            side,
+                            (true, p > 0, 0),
+                            cpu,
+                            STRIP_BUDGET,
+                            &regions,
+                        );
                         for (i, &on) in sb_on.iter().enumerate() {
                             let (x0, y0, x1, y1) = sb_rect(plane, p, cols, i);
                             for y in y0..y1 {

@@ -485,7 +485,7 @@ impl Encoder {
                 let frames: Vec<_> = self.input.drain(..self.input.len().min(batch)).collect();
                 let mut plans = Vec::with_capacity(frames.len());
                 for &(p, _, cut) in &frames {
-                    let mut plan = self.key_plan(p);
+                    let mut plan = self.key_plan(p, false);
                     plan.sequence_header = self.random_access_due(p, cut);
                     if plan.sequence_header {
                         self.last_key = p;
@@ -512,11 +512,7 @@ impl Encoder {
                     .input
                     .front()
                     .is_some_and(|&(next, _, cut)| !self.random_access_due(next, cut));
-                let mut plan = if random_access && !next_is_predicted {
-                    self.unreferenced_key_plan(p)
-                } else {
-                    self.key_plan(p)
-                };
+                let mut plan = self.key_plan(p, !random_access || next_is_predicted);
                 plan.store = Some(0);
                 self.run_group(vec![plan], vec![f]);
                 continue;
@@ -552,9 +548,17 @@ impl Encoder {
         }
     }
 
-    fn key_plan(&self, poc: u32) -> FramePlan {
-        // Keyframes that anchor predicted frames are worth more: a smaller lambda.
+    /// Keyframes that anchor predicted frames are worth more: a smaller
+    /// lambda. One that no frame will predict from (all intra, a one-frame
+    /// stream, the last frame, or one followed by another random access
+    /// point) is coded as all-intra coding codes every frame. With the
+    /// anchoring keyframe's smaller lambda the four test stills cost 2.1 %
+    /// more (Y-PSNR BD-rate, QP 22-37, learned filter off); on the training
+    /// stills the all-intra factor is at the optimum (`docs/results.md`,
+    /// issue 6).
+    fn key_plan(&self, poc: u32, anchors_predicted_frames: bool) -> FramePlan {
         let factor = match self.cfg.gop {
+            _ if !anchors_predicted_frames => INTRA_ONLY_LAMBDA_FACTOR,
             GopStructure::IntraOnly => INTRA_ONLY_LAMBDA_FACTOR,
             GopStructure::LowDelay => INTRA_ONLY_LAMBDA_FACTOR * 0.5,
             GopStructure::RandomAccess => {
@@ -562,20 +566,6 @@ impl Encoder {
                     * (1.0 - (0.05 * (self.cfg.gop_size as f64 - 1.0)).clamp(0.0, 0.5))
             }
         };
-        self.key_plan_with(poc, factor)
-    }
-
-    /// A keyframe that no frame will predict from (a one-frame stream, the
-    /// last frame, or one followed by another random access point) is coded
-    /// as all-intra coding codes every frame. With the anchoring keyframe's
-    /// smaller lambda the four test stills cost 2.1 % more (Y-PSNR BD-rate,
-    /// QP 22-37, learned filter off); on the training stills the all-intra
-    /// factor is at the optimum (`docs/results.md`, issue 6).
-    fn unreferenced_key_plan(&self, poc: u32) -> FramePlan {
-        self.key_plan_with(poc, INTRA_ONLY_LAMBDA_FACTOR)
-    }
-
-    fn key_plan_with(&self, poc: u32, factor: f64) -> FramePlan {
         let qp = self.cfg.qp;
         FramePlan {
             poc,
