@@ -4,8 +4,8 @@
 //! Defaults: `../shared/media/box_640x480_30fps_48f.y4m` (or the shipped
 //! sample when that is absent), 8 frames, QP 32, 2 threads.
 
-use mica::y4m::Y4mReader;
 use mica::{Decoder, DecoderConfig, Encoder, EncoderConfig};
+use mica_io::y4m::Y4mReader;
 use std::time::Instant;
 
 fn main() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the context initialisation tables (codec/src/context_init.rs and
+# Regenerates the context initialisation tables (codec/src/entropy/context_init.rs and
 # its normative copy docs/context-init.md) from the training material. Every
 # encode starts from uniform contexts, so the result does not depend on the
 # tables it replaces: running this on an unchanged encoder rewrites the same
@@ -12,4 +12,4 @@ cd "$(dirname "$0")/.."
 train=${1:-../shared/media/train}
 cargo build --release -p mica-cli --bin mica-tables
 target/release/mica-tables contexts "$train" --qp 22,27,32,37,42 --frames 17 \
-  --rust codec/src/context_init.rs --spec docs/context-init.md
+  --rust codec/src/entropy/context_init.rs --spec docs/context-init.md

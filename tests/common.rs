@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: real sample material and small cuts of it.
 
-use mica::y4m::Y4mReader;
 use mica::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame};
+use mica_io::y4m::Y4mReader;
 use std::path::PathBuf;
 
 /// The repository's `samples/` folder (always present).

@@ -2,8 +2,8 @@
 
 use md5::{Digest, Md5};
 use mica::cpu::CpuLevel;
-use mica::ivf::IvfReader;
 use mica::{Decoder, DecoderConfig};
+use mica_io::ivf::IvfReader;
 use std::path::PathBuf;
 
 #[test]

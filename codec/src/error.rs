@@ -13,12 +13,6 @@ pub enum Error {
     /// The bitstream is malformed, truncated or uses something this decoder does not support.
     #[error("invalid bitstream: {0}")]
     Bitstream(BitstreamError),
-    /// A y4m input or output problem.
-    #[error(transparent)]
-    Y4m(#[from] crate::y4m::Y4mError),
-    /// An IVF container problem.
-    #[error(transparent)]
-    Ivf(#[from] crate::ivf::IvfError),
 }
 
 impl From<ConfigError> for Error {

@@ -7,7 +7,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-mod context_init;
+mod bitstream;
 pub mod cpu;
 mod deblock;
 mod decoder;
@@ -17,25 +17,20 @@ mod encoder;
 #[doc(hidden)]
 pub mod entropy;
 mod error;
-pub mod frame;
-mod headers;
 mod inter;
-pub mod ivf;
-mod mv;
+pub mod intra;
+pub mod loop_filter;
 pub mod nn;
-pub mod nn_filter;
-pub mod nn_intra;
-mod quant;
-mod recon;
-mod syntax;
-mod tables;
-pub mod y4m;
+mod partition;
+mod picture;
+mod residual;
+mod transform;
 
+pub use bitstream::{SequenceHeader, VideoInfo};
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
 pub use encoder::{
     ContextStats, Encoder, EncoderConfig, GopStructure, IntraModeCounts, Packet, Preset,
     KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER,
 };
 pub use error::{BitstreamError, ConfigError, Error};
-pub use frame::{Frame, Plane};
-pub use headers::{SequenceHeader, VideoInfo};
+pub use picture::{Frame, Plane};

@@ -4,9 +4,8 @@
 
 use crate::cpu::CpuLevel;
 use crate::dsp::{dist, mc};
-use crate::frame::Plane;
 use crate::inter::{predict_plane, RefPicture, MAX_BLOCK};
-use crate::mv::Mv;
+use crate::picture::{Mv, Plane};
 
 /// Motion search settings.
 #[derive(Clone, Copy, Debug)]

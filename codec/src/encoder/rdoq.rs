@@ -3,10 +3,10 @@
 //! whole 4x4 groups and move the last position where that lowers
 //! distortion + lambda * rate. Rates come from the live context states.
 
+use crate::entropy::Contexts;
 use crate::entropy::{bin_cost, COST_ONE_BIT, COST_SHIFT};
-use crate::quant::QuantParams;
-use crate::syntax::{self, Contexts};
-use crate::tables::{scan, ScanKind, LAST_GROUP_INDEX};
+use crate::residual::{self, scan, ScanKind, LAST_GROUP_INDEX};
+use crate::transform::quant::QuantParams;
 
 /// Bits of an escape remainder `v` with Rice parameter `r`, in cost units.
 fn escape_cost(v: u32, r: u32) -> u32 {
@@ -104,7 +104,7 @@ impl LevelState {
             true
         };
         if escaped {
-            self.rice = syntax::next_rice(self.rice, level);
+            self.rice = residual::next_rice(self.rice, level);
         }
         self.nz_in_group += 1;
     }
@@ -174,7 +174,7 @@ pub(crate) fn rdoq(
         let (x, y) = pos_of(i);
         let ld = coeffs[y * n + x].unsigned_abs() as i64 * q.scale;
         level_double[i] = ld;
-        max_level[i] = ((ld + half) >> q.shift).min(syntax::MAX_LEVEL as i64) as u32;
+        max_level[i] = ((ld + half) >> q.shift).min(residual::MAX_LEVEL as i64) as u32;
         if max_level[i] > 0 {
             last = Some(i);
         }
@@ -216,7 +216,7 @@ pub(crate) fn rdoq(
         for p in (0..=top).rev() {
             let i = g * 16 + p;
             let (x, y) = pos_of(i);
-            let sig = &ctx.sig[syntax::sig_ctx(x, y, log2n, chroma, nb, scan_kind)];
+            let sig = &ctx.sig[residual::sig_ctx(x, y, log2n, chroma, nb, scan_kind)];
             let is_last_candidate = i == last;
             let s0 = if is_last_candidate {
                 0.0

@@ -5,7 +5,8 @@
 //! a 32-bit range coder with carry propagation (the LZMA construction); the
 //! probability model keeps two estimates that adapt at different speeds and
 //! codes with their mean, as VVC's CABAC does. See `docs/bitstream.md`,
-//! section "Arithmetic decoding", for the normative description.
+//! section 3, for the normative description. [`Contexts`] holds every
+//! context of the block syntax and starts each frame from its trained table.
 //!
 //! Three back ends implement [`BinSink`]: the real encoder ([`RangeEncoder`]),
 //! a bit counter for rate-distortion decisions ([`BitCounter`], which reads
@@ -13,9 +14,15 @@
 //! The syntax writers are generic over [`BinSink`], so the encoder's rate
 //! estimates come from the very code that writes the bitstream.
 
+mod context_init;
+mod contexts;
 mod cost;
 mod range;
 
+pub use contexts::{
+    context_qp_class, context_qp_class_range, Contexts, CONTEXT_ELEMENTS, CONTEXT_QP_CLASSES,
+    NUM_CONTEXTS,
+};
 pub use cost::{bin_cost, BitCounter, COST_ONE_BIT, COST_SHIFT};
 pub use range::{RangeDecoder, RangeEncoder};
 

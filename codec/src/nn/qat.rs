@@ -398,7 +398,7 @@ impl QatRestoration {
 /// Sizes served by the learned intra predictor: N = 4, 8, 16.
 const INTRA_SIZES: usize = 3;
 
-/// The learned intra predictor's networks (see `crate::nn_intra`): per block
+/// The learned intra predictor's networks (see `crate::intra::learned`): per block
 /// size N = 4 << k, a stack of dense layers from the `4N+1` references minus
 /// their DC value (`-128..=127`) through ReLU hidden layers to the `N*N`
 /// prediction minus that value. Dense layers train as 1x1 convolutions on
@@ -422,7 +422,7 @@ impl QatIntra {
             .enumerate()
             .map(|(k, widths)| {
                 let n = 4i64 << k;
-                let mut dims = vec![crate::nn_intra::context_len(2 + k as u32) as i64];
+                let mut dims = vec![crate::intra::learned::context_len(2 + k as u32) as i64];
                 dims.extend(widths);
                 dims.push(n * n);
                 let p = path / format!("s{k}");
@@ -466,11 +466,10 @@ impl QatIntra {
                 get(&format!("s{k}.fc{}.b", layers.len())),
             ) {
                 let sz = w.size();
-                let want_in = layers
-                    .last()
-                    .map_or(crate::nn_intra::context_len(2 + k as u32) as i64, |l| {
-                        l.w.size()[0]
-                    });
+                let want_in = layers.last().map_or(
+                    crate::intra::learned::context_len(2 + k as u32) as i64,
+                    |l| l.w.size()[0],
+                );
                 if sz.len() != 4 || sz[1] != want_in || sz[2] != 1 || sz[3] != 1 {
                     return Err(format!(
                         "s{k}.fc{}: expected [out][{want_in}][1][1] weights, got {sz:?}",
@@ -520,7 +519,7 @@ impl QatIntra {
     pub fn export(&self) -> Model {
         let inputs: Vec<TensorSpec> = (0..INTRA_SIZES)
             .map(|k| TensorSpec {
-                channels: crate::nn_intra::context_len(2 + k as u32),
+                channels: crate::intra::learned::context_len(2 + k as u32),
                 lo: -128,
                 hi: 127,
             })
@@ -573,11 +572,11 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let net = QatIntra::new(&vs.root(), &[vec![16], vec![24, 24], vec![32]]);
         let model = net.export();
-        let p = crate::nn_intra::IntraPredictor::from_bytes(&model.to_bytes())
+        let p = crate::intra::learned::IntraPredictor::from_bytes(&model.to_bytes())
             .expect("exported predictor is valid");
         for k in 0..INTRA_SIZES {
             let n = 4i64 << k;
-            let ins = crate::nn_intra::context_len(2 + k as u32);
+            let ins = crate::intra::learned::context_len(2 + k as u32);
             let x = Tensor::randint_low(-128, 128, [5, ins as i64], (Kind::Float, Device::Cpu));
             let want: Vec<f32> =
                 Vec::try_from(tch::no_grad(|| net.forward(k, &x, true)).flatten(0, -1))

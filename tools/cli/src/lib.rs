@@ -34,10 +34,10 @@ pub fn write_model(path: &Path, bytes: &[u8]) -> Result<String> {
 pub const EXIT_FAILURE: i32 = 1;
 
 /// Reads a loop-filter model file.
-pub fn load_filter(path: &Path) -> Result<mica::nn_filter::LoopFilter> {
+pub fn load_filter(path: &Path) -> Result<mica::loop_filter::LoopFilter> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
-    mica::nn_filter::LoopFilter::from_bytes(&bytes)
+    mica::loop_filter::LoopFilter::from_bytes(&bytes)
         .with_context(|| format!("{} is not a usable loop-filter model", path.display()))
 }
 
@@ -211,10 +211,10 @@ pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
 }
 
 /// The first `frames` frames of a y4m file, with its header.
-pub fn read_clip(path: &Path, frames: usize) -> Result<(Vec<Frame>, mica::y4m::Y4mHeader)> {
+pub fn read_clip(path: &Path, frames: usize) -> Result<(Vec<Frame>, mica_io::y4m::Y4mHeader)> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = mica::y4m::Y4mReader::new(BufReader::new(file))
+    let mut reader = mica_io::y4m::Y4mReader::new(BufReader::new(file))
         .with_context(|| format!("{} is not a usable y4m file", path.display()))?;
     let header = reader.header().clone();
     let mut out = Vec::new();

@@ -41,11 +41,12 @@ fn only_file(dir: &Path) -> Vec<String> {
 
 /// Writes the top-left `w` x `h` window of the first frame of a sample as a y4m file.
 fn write_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize) {
-    let mut r = mica::y4m::Y4mReader::new(std::fs::File::open(src).unwrap()).unwrap();
+    let mut r = mica_io::y4m::Y4mReader::new(std::fs::File::open(src).unwrap()).unwrap();
     let mut header = r.header().clone();
     header.width = w;
     header.height = h;
-    let mut wr = mica::y4m::Y4mWriter::new(std::fs::File::create(dst).unwrap(), &header).unwrap();
+    let mut wr =
+        mica_io::y4m::Y4mWriter::new(std::fs::File::create(dst).unwrap(), &header).unwrap();
     for _ in 0..frames {
         let f = r.read_frame().unwrap().unwrap();
         let mut out = mica::Frame::new_420(w, h);

@@ -4,8 +4,8 @@
 
 use crate::external::{self, ExternalCodec, Vars};
 use anyhow::{anyhow, bail, Context, Result};
-use mica::y4m::{Y4mReader, Y4mWriter};
 use mica::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, Plane};
+use mica_io::y4m::{Y4mReader, Y4mWriter};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

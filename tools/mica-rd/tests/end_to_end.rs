@@ -2,8 +2,8 @@
 //! command-line codec made of coreutils (no ffmpeg needed), the failure of a
 //! point whose decoder drops a frame, and the `bd-rate` subcommand.
 
-use mica::y4m::{Y4mHeader, Y4mWriter};
 use mica::Frame;
+use mica_io::y4m::{Y4mHeader, Y4mWriter};
 use mica_rd::codecs::{Clip, Codec, Rav1eDecode, RunOpts};
 use mica_rd::external::parse_codecs;
 use mica_rd::metrics::{YuvWeights, PSNR_CAP};

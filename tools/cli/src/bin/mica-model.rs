@@ -210,7 +210,7 @@ fn run(args: &Args) -> Result<()> {
                 100.0 * model.bound_margin()
             )?;
             // A loop filter's cost per luma pixel counts its chroma network too.
-            if let Ok(filter) = mica::nn_filter::LoopFilter::from_bytes(&bytes) {
+            if let Ok(filter) = mica::loop_filter::LoopFilter::from_bytes(&bytes) {
                 for (what, key) in [("inter frames", false), ("keyframes", true)] {
                     mica_cli::outln!(
                         "as a loop filter, {what}: {:.0} MACs per luma pixel of a 4:2:0 frame",

@@ -11,8 +11,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use mica::loop_filter::side_info;
 use mica::nn::qat::{QatIntra, QatRestoration, RestorationShape};
-use mica::nn_filter::side_info;
 use mica::{EncoderConfig, Frame};
 use mica_cli::{encode, read_clip, training_files};
 use std::path::PathBuf;
@@ -743,11 +743,11 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
                     for (k, set) in sets.iter_mut().enumerate() {
                         let log2n = 2 + k as u32;
                         let n = 1usize << log2n;
-                        let len = mica::nn_intra::context_len(log2n);
+                        let len = mica::intra::learned::context_len(log2n);
                         let mut context = [0u8; 256];
                         for y in (0..rec.height - n + 1).step_by(n) {
                             for x in (0..rec.width - n + 1).step_by(n) {
-                                mica::nn_intra::block_context(rec, x, y, log2n, &mut context);
+                                mica::intra::learned::block_context(rec, x, y, log2n, &mut context);
                                 set.refs.extend_from_slice(&context[..len]);
                                 for r in 0..n {
                                     set.orig.extend_from_slice(&src.row(y + r)[x..x + n]);
@@ -770,7 +770,7 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
     for (k, set) in sets.iter_mut().enumerate() {
         let log2n = 2 + k as u32;
         let n = 1usize << log2n;
-        let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
+        let (nr, nn) = (mica::intra::learned::context_len(log2n), n * n);
         let mut pred = [0u8; 256];
         let cpu = mica::cpu::CpuLevel::detect();
         let replaced = replaced_mode(&args.replaces);
@@ -783,7 +783,7 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
                 let (mut sse, mut satd) = (i32::MAX, u32::MAX);
                 let (mut sse_all, mut satd_all) = (i32::MAX, u32::MAX);
                 for mode in 0..35u8 {
-                    mica::nn_intra::traditional_prediction(r, log2n, mode, &mut pred[..nn]);
+                    mica::intra::learned::traditional_prediction(r, log2n, mode, &mut pred[..nn]);
                     let e = pred[..nn]
                         .iter()
                         .zip(o)
@@ -821,7 +821,7 @@ fn intra_batch(
     device: Device,
 ) -> (Tensor, Tensor, Tensor, Tensor, Tensor) {
     let n = 1usize << log2n;
-    let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
+    let (nr, nn) = (mica::intra::learned::context_len(log2n), n * n);
     let mut input = Vec::with_capacity(ids.len() * nr);
     let mut dcs = Vec::with_capacity(ids.len());
     let best: Vec<f32> = ids.iter().map(|&i| set.best[i]).collect();
@@ -835,7 +835,7 @@ fn intra_batch(
         if t {
             // Each line reversed: left column and top row swap places.
             let mut at = 0;
-            for line in 0..mica::nn_intra::LINES {
+            for line in 0..mica::intra::learned::LINES {
                 let len = 4 * n + 2 * line + 1;
                 for (d, s) in refs[at..at + len]
                     .iter_mut()
@@ -848,7 +848,7 @@ fn intra_batch(
         } else {
             refs[..nr].copy_from_slice(r);
         }
-        let dc = mica::nn_intra::network_input(&refs[..nr], log2n, &mut x);
+        let dc = mica::intra::learned::network_input(&refs[..nr], log2n, &mut x);
         dcs.push(dc as f32);
         input.extend(x[..nr].iter().map(|&v| v as f32));
         for row in 0..n {
@@ -939,7 +939,7 @@ fn intra_report(
     let _g = tch::no_grad_guard();
     let k = (log2n - 2) as usize;
     let n = 1usize << log2n;
-    let (nr, nn) = (mica::nn_intra::context_len(log2n), n * n);
+    let (nr, nn) = (mica::intra::learned::context_len(log2n), n * n);
     let (mut e_net, mut e_planar, mut e_best, mut wins) = (0.0, 0.0, 0.0, 0usize);
     let mut e_choice = 0.0;
     let (mut s_net, mut s_best, mut s_choice) = (0.0, 0.0, 0.0);
@@ -969,7 +969,7 @@ fn intra_report(
             // The best mode's error was found when the blocks were collected
             // (exact in f32: a 16x16 block's error is below 2^24).
             let best = set.best[i] as f64;
-            mica::nn_intra::traditional_prediction(
+            mica::intra::learned::traditional_prediction(
                 r,
                 log2n,
                 mica::dsp::intra::PLANAR,

@@ -7,12 +7,12 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use mica::cpu::CpuLevel;
-use mica::ivf::IvfReader;
-use mica::nn_filter::LoopFilter;
-use mica::nn_intra::IntraPredictor;
-use mica::y4m::Y4mWriter;
+use mica::intra::learned::IntraPredictor;
+use mica::loop_filter::LoopFilter;
 use mica::{Decoder, DecoderConfig};
 use mica_cli::{open_input, Output, SampleMd5, EXIT_FAILURE};
+use mica_io::ivf::IvfReader;
+use mica_io::y4m::{Y4mHeader, Y4mWriter};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -89,7 +89,10 @@ fn run(args: &Args) -> Result<()> {
             if writer.is_none() {
                 if let Some(path) = &args.output {
                     let seq = decoder.sequence_header().expect("a frame was decoded");
-                    *writer = Some(Y4mWriter::new(Output::create(path)?, &seq.y4m_header())?);
+                    *writer = Some(Y4mWriter::new(
+                        Output::create(path)?,
+                        &Y4mHeader::for_stream(&seq),
+                    )?);
                 }
             }
             if let Some(w) = writer.as_mut() {

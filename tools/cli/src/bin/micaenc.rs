@@ -8,11 +8,11 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mica::cpu::CpuLevel;
-use mica::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
-use mica::nn_intra::IntraPredictor;
-use mica::y4m::{Y4mReader, Y4mWriter};
-use mica::{Encoder, EncoderConfig, GopStructure, Preset, VideoInfo};
+use mica::intra::learned::IntraPredictor;
+use mica::{Encoder, EncoderConfig, GopStructure, Preset};
 use mica_cli::{load_filter, open_input, Output, PsnrAccumulator, SampleMd5, EXIT_FAILURE};
+use mica_io::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
+use mica_io::y4m::{Y4mHeader, Y4mReader, Y4mWriter};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -131,7 +131,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.rdoq = !args.no_rdoq;
     cfg.threads = args.threads;
     cfg.cpu = cpu;
-    cfg.video_info = VideoInfo::from_y4m(&header);
+    cfg.video_info = header.video_info();
     cfg.preset = Preset::from_name(&args.preset).expect("validated by clap");
     cfg.gop = match args.gop.as_str() {
         "low-delay" => GopStructure::LowDelay,
@@ -165,7 +165,10 @@ fn run(args: &Args) -> Result<()> {
     );
     let mut ivf = IvfSink::new(Output::create(&args.output)?, &ivf_header)?;
     let mut recon = match &args.recon {
-        Some(p) => Some(Y4mWriter::new(Output::create(p)?, &seq.y4m_header())?),
+        Some(p) => Some(Y4mWriter::new(
+            Output::create(p)?,
+            &Y4mHeader::for_stream(&seq),
+        )?),
         None => None,
     };
 

@@ -1,10 +1,13 @@
 //! Sequence and frame headers: fixed-length fields written with bitstream-io.
 //!
-//! Layout and semantics: `docs/bitstream.md`, sections "Packet", "Sequence
-//! header" and "Frame header".
+//! Layout and semantics: `docs/bitstream.md` 2 (packet), 2.1 (sequence
+//! header) and 2.2 (frame header).
 
 use crate::error::BitstreamError;
 use bitstream_io::{BigEndian, BitRead, BitReader, BitWrite, BitWriter};
+
+/// Highest QP.
+pub const MAX_QP: u8 = 51;
 
 /// Largest coded width or height.
 pub const MAX_SIDE: u32 = 16384;
@@ -364,7 +367,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
     };
     let frame_number = io(r.read::<32, u32>(), "frame")?;
     let qp = io(r.read::<6, u8>(), "frame")?;
-    check("qp", qp as i64, qp <= crate::tables::MAX_QP, "0..=51")?;
+    check("qp", qp as i64, qp <= MAX_QP, "0..=51")?;
     let mut chroma_qp_offset = [0i8; 2];
     for o in chroma_qp_offset.iter_mut() {
         *o = io(r.read_signed::<5, i8>(), "frame")?;
@@ -432,80 +435,6 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         },
         payload_offset,
     })
-}
-
-impl VideoInfo {
-    /// Describes a y4m source. Aspect ratios that do not fit 16 bits after
-    /// reduction are recorded as unknown (0:0).
-    pub fn from_y4m(h: &crate::y4m::Y4mHeader) -> VideoInfo {
-        let chroma_siting = match h.colorspace.as_str() {
-            "420jpeg" => 1,
-            "420mpeg2" => 2,
-            "420paldv" => 3,
-            _ => 0,
-        };
-        let interlace = match h.interlace {
-            'p' => 0,
-            't' => 1,
-            'b' => 2,
-            'm' => 3,
-            _ => 4,
-        };
-        let color_range = match h.color_range.as_deref().map(|s| s.to_ascii_uppercase()) {
-            Some(ref s) if s == "LIMITED" => 1,
-            Some(ref s) if s == "FULL" => 2,
-            _ => 0,
-        };
-        let (mut a, mut b) = h.aspect;
-        let g = gcd(a, b);
-        if g > 1 {
-            a /= g;
-            b /= g;
-        }
-        let (aspect_num, aspect_den) = if a <= u16::MAX as u32 && b <= u16::MAX as u32 {
-            (a as u16, b as u16)
-        } else {
-            (0, 0)
-        };
-        VideoInfo {
-            chroma_siting,
-            interlace,
-            aspect_num,
-            aspect_den,
-            color_range,
-        }
-    }
-}
-
-fn gcd(a: u32, b: u32) -> u32 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
-}
-
-impl SequenceHeader {
-    /// The y4m header a decoder writes for this stream (and the encoder for its reconstruction).
-    pub fn y4m_header(&self) -> crate::y4m::Y4mHeader {
-        let v = &self.video_info;
-        let mut h = crate::y4m::Y4mHeader::new(
-            self.width as usize,
-            self.height as usize,
-            self.fps_num,
-            self.fps_den,
-        );
-        h.colorspace =
-            ["420", "420jpeg", "420mpeg2", "420paldv"][v.chroma_siting as usize & 3].to_string();
-        h.interlace = ['p', 't', 'b', 'm', '?'][(v.interlace as usize).min(4)];
-        h.aspect = (v.aspect_num as u32, v.aspect_den as u32);
-        h.color_range = match v.color_range {
-            1 => Some("LIMITED".to_string()),
-            2 => Some("FULL".to_string()),
-            _ => None,
-        };
-        h
-    }
 }
 
 #[cfg(test)]

@@ -11,12 +11,12 @@
 //! which no single-line mode can. Dense layers suit blocks this small (VVC's matrix intra
 //! prediction is a linear descendant of the same idea). See `models/intra.md`.
 
-use crate::frame::Plane;
 use crate::nn::{hex, identity, requantise, LayerOp, Model, ModelError};
+use crate::picture::Plane;
 use std::sync::{Arc, OnceLock};
 
 /// The default intra predictor shipped with Mica (`models/intra.micanet`).
-const DEFAULT_MODEL: &[u8] = include_bytes!("../../models/intra.micanet");
+const DEFAULT_MODEL: &[u8] = include_bytes!("../../../models/intra.micanet");
 
 /// Role of the intra predictor in the sequence header's model list.
 pub const ROLE: u8 = 2;
@@ -289,7 +289,7 @@ pub(crate) fn gather_context(
     refs: &[u8],
     out: &mut [u8],
 ) {
-    use crate::recon::available;
+    use crate::picture::available;
     let n = 1usize << log2n;
     let l = LINES as isize;
     // Window over columns x-L..x+2N and rows y-L..y+2N (absolute coords + L).
@@ -369,7 +369,7 @@ pub(crate) fn gather_context(
 pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, out: &mut [u8]) {
     let coded = (luma.width, luma.height);
     let mut refs = [0u8; 129];
-    crate::recon::gather_refs(luma, coded, 0, x, y, log2n, (x, y), &mut refs);
+    super::prediction::gather_refs_in(luma, coded, 0, x, y, log2n, (x, y), &mut refs);
     gather_context(luma, coded, x, y, log2n, &refs, out);
 }
 
@@ -380,7 +380,7 @@ pub fn traditional_prediction(refs: &[u8], log2n: u32, mode: u8, dst: &mut [u8])
     // Chosen once: training tools call this millions of times.
     static CPU: OnceLock<crate::cpu::CpuLevel> = OnceLock::new();
     let cpu = *CPU.get_or_init(crate::cpu::CpuLevel::runtime);
-    crate::recon::predict_from_refs(0, log2n, mode, refs, cpu, dst);
+    super::prediction::predict_from_refs(0, log2n, mode, refs, cpu, dst);
 }
 
 #[cfg(test)]
@@ -469,7 +469,7 @@ mod tests {
     #[test]
     fn wrong_shapes_are_refused() {
         // A loop filter is not an intra predictor.
-        let lf = crate::nn_filter::LoopFilter::default_model();
+        let lf = crate::loop_filter::LoopFilter::default_model();
         assert!(IntraPredictor::from_bytes(&lf.model().to_bytes()).is_err());
         // Outputs swapped between sizes.
         let mut m = random_model(1, 16);

@@ -1,4 +1,5 @@
-//! Reference pictures and motion-compensated prediction.
+//! Reference pictures and motion-compensated prediction
+//! (`docs/bitstream.md` 5.2); the interpolation kernels are in `dsp/mc`.
 //!
 //! A reference picture is kept with its borders extended by edge
 //! replication, so prediction from any position (vectors may point far
@@ -8,8 +9,9 @@
 
 use crate::cpu::CpuLevel;
 use crate::dsp::mc;
-use crate::frame::{Frame, Plane};
-use crate::mv::{ColField, Motion, Mv};
+use crate::picture::{Frame, Motion, Mv, Plane};
+
+use super::mvp::ColField;
 use std::sync::Arc;
 
 /// Border width of luma reference planes (chroma: half).
@@ -213,7 +215,7 @@ pub fn predict_luma(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mv::ColField;
+    use crate::inter::ColField;
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
     /// Reference interpolation straight from the definition: every sample

@@ -1,6 +1,26 @@
-//! Scalar quantisation: QP 0..=51, the step size doubling every 6.
+//! Scalar quantisation: QP 0..=51, the step size doubling every 6
+//! (`docs/bitstream.md` 6), and the chroma QP derived from the luma QP.
 
-use crate::tables::{DEQUANT_SCALE, QUANT_SCALE};
+use crate::bitstream::MAX_QP;
+
+/// Quantiser scale for QP % 6 (forward), and its inverse (reconstruction).
+/// The step size doubles every 6 QP: QP 4 has step 1.
+pub const QUANT_SCALE: [i64; 6] = [26214, 23302, 20560, 18396, 16384, 14564];
+/// Reconstruction scale for QP % 6.
+pub const DEQUANT_SCALE: [i64; 6] = [40, 45, 51, 57, 64, 72];
+
+/// Chroma QP from the luma QP plus offset (clamped to 0..=51 first), as HEVC 4:2:0.
+pub fn chroma_qp(qp_plus_offset: i32) -> u8 {
+    let q = qp_plus_offset.clamp(0, MAX_QP as i32);
+    const MAP: [u8; 14] = [29, 30, 31, 32, 33, 33, 34, 34, 35, 35, 36, 36, 37, 37];
+    (if q < 30 {
+        q
+    } else if q <= 43 {
+        MAP[(q - 30) as usize] as i32
+    } else {
+        q - 6
+    }) as u8
+}
 
 /// Reconstructs transform coefficients from levels (`n*n`), clamped to 16 bits.
 /// Only the top-left `nz_w` x `nz_h` region can be non-zero.
@@ -56,9 +76,23 @@ pub fn quantize(coeffs: &[i16], levels: &mut [i16], q: QuantParams, offset: i64)
     let mut any = false;
     for (c, l) in coeffs.iter().zip(levels.iter_mut()) {
         let a = (c.unsigned_abs() as i64 * q.scale + add) >> q.shift;
-        let a = a.min(crate::syntax::MAX_LEVEL as i64) as i16;
+        let a = a.min(crate::residual::MAX_LEVEL as i64) as i16;
         *l = if *c < 0 { -a } else { a };
         any |= a != 0;
     }
     any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chroma_qp_map() {
+        assert_eq!(chroma_qp(29), 29);
+        assert_eq!(chroma_qp(30), 29);
+        assert_eq!(chroma_qp(43), 37);
+        assert_eq!(chroma_qp(51), 45);
+        assert_eq!(chroma_qp(-3), 0);
+    }
 }

@@ -14,7 +14,12 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 
 use thiserror::Error;
 
-use crate::frame::{chroma_420_size, Frame};
+use mica::{Frame, SequenceHeader, VideoInfo};
+
+/// Size of each chroma plane of a 4:2:0 picture (rounded up, as y4m stores odd sizes).
+fn chroma_420_size(width: usize, height: usize) -> (usize, usize) {
+    (width.div_ceil(2), height.div_ceil(2))
+}
 
 /// Largest accepted width or height, in luma samples.
 pub const MAX_DIMENSION: usize = 16384;
@@ -694,10 +699,86 @@ impl<W: Write> Y4mWriter<W> {
     }
 }
 
+/// Between a y4m header and the codec's description of a stream.
+impl Y4mHeader {
+    /// How this y4m header describes the video, for the encoder to carry to
+    /// the decoder's output. Aspect ratios that do not fit 16 bits after
+    /// reduction are recorded as unknown (0:0).
+    pub fn video_info(&self) -> VideoInfo {
+        let h = self;
+        let chroma_siting = match h.colorspace.as_str() {
+            "420jpeg" => 1,
+            "420mpeg2" => 2,
+            "420paldv" => 3,
+            _ => 0,
+        };
+        let interlace = match h.interlace {
+            'p' => 0,
+            't' => 1,
+            'b' => 2,
+            'm' => 3,
+            _ => 4,
+        };
+        let color_range = match h.color_range.as_deref().map(|s| s.to_ascii_uppercase()) {
+            Some(ref s) if s == "LIMITED" => 1,
+            Some(ref s) if s == "FULL" => 2,
+            _ => 0,
+        };
+        let (mut a, mut b) = h.aspect;
+        let g = gcd(a, b);
+        if g > 1 {
+            a /= g;
+            b /= g;
+        }
+        let (aspect_num, aspect_den) = if a <= u16::MAX as u32 && b <= u16::MAX as u32 {
+            (a as u16, b as u16)
+        } else {
+            (0, 0)
+        };
+        VideoInfo {
+            chroma_siting,
+            interlace,
+            aspect_num,
+            aspect_den,
+            color_range,
+        }
+    }
+
+    /// The y4m header a decoder writes for a stream (and the encoder for its
+    /// reconstruction): its size, frame rate and the source's description.
+    pub fn for_stream(seq: &SequenceHeader) -> Y4mHeader {
+        let v = &seq.video_info;
+        let mut h = Y4mHeader::new(
+            seq.width as usize,
+            seq.height as usize,
+            seq.fps_num,
+            seq.fps_den,
+        );
+        h.colorspace =
+            ["420", "420jpeg", "420mpeg2", "420paldv"][v.chroma_siting as usize & 3].to_string();
+        h.interlace = ['p', 't', 'b', 'm', '?'][(v.interlace as usize).min(4)];
+        h.aspect = (v.aspect_num as u32, v.aspect_den as u32);
+        h.color_range = match v.color_range {
+            1 => Some("LIMITED".to_string()),
+            2 => Some("FULL".to_string()),
+            _ => None,
+        };
+        h
+    }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::test_support::{mutate, Rng};
+    use crate::test_support::{mutate, Rng};
     use std::io::Cursor;
     use std::path::{Path, PathBuf};
 

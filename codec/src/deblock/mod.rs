@@ -4,17 +4,27 @@
 //! at most three samples on either side, so edges of one direction are
 //! independent and rows of superblocks can be filtered in any order or in
 //! parallel with the same result. Normative description:
-//! `docs/bitstream.md`, section "Deblocking".
+//! `docs/bitstream.md` 7.
 //!
 //! The kernels (one 4-sample luma segment, one 4-sample chroma segment) are
 //! kept apart from the traversal that decides which edges to filter.
 
-use crate::frame::Plane;
-use crate::headers::FrameHeader;
-use crate::mv::{Motion, Mv, RefLists};
-use crate::recon::PicState;
-use crate::tables::{chroma_qp, DEBLOCK_BETA, DEBLOCK_TC};
+use crate::bitstream::FrameHeader;
+use crate::inter::RefLists;
+use crate::picture::{Motion, Mv, PicState, Plane};
+use crate::transform::chroma_qp;
 use rayon::prelude::*;
+
+/// Deblocking: beta by Q in 0..=51.
+const DEBLOCK_BETA: [u8; 52] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+    20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64,
+];
+/// Deblocking: tc by Q in 0..=53.
+const DEBLOCK_TC: [u8; 54] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3,
+    3, 3, 3, 4, 4, 4, 5, 5, 6, 6, 7, 8, 9, 10, 11, 13, 14, 16, 18, 20, 22, 24,
+];
 
 /// Boundary strength where either side is intra coded.
 const INTRA_BS: i32 = 2;

@@ -15,21 +15,20 @@ pub fn side_info(frame_qp: u8, chroma_qp_offset: i8, plane: usize, key: bool) ->
     if plane == 0 {
         [4 * frame_qp as i16, 0, key]
     } else {
-        let q = crate::tables::chroma_qp(frame_qp as i32 + chroma_qp_offset as i32);
+        let q = crate::transform::chroma_qp(frame_qp as i32 + chroma_qp_offset as i32);
         [4 * q as i16, 255, key]
     }
 }
 
+use crate::bitstream::{FrameHeader, FrameType};
 use crate::cpu::CpuLevel;
-use crate::entropy::{bin_cost, BinSink, Context, RangeDecoder, COST_ONE_BIT};
-use crate::frame::{Frame, Plane};
-use crate::headers::{FrameHeader, FrameType};
+use crate::entropy::{bin_cost, BinSink, Context, Contexts, RangeDecoder, COST_ONE_BIT};
 use crate::nn::{hex, identity, Engine, LayerOp, Model, ModelError};
-use crate::syntax::Contexts;
+use crate::picture::{Frame, Plane};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The default loop filter shipped with Mica (`models/loopfilter.micanet`).
-const DEFAULT_MODEL: &[u8] = include_bytes!("../../models/loopfilter.micanet");
+const DEFAULT_MODEL: &[u8] = include_bytes!("../../../models/loopfilter.micanet");
 
 /// Role of the loop filter in the sequence header's model list.
 pub const ROLE: u8 = 1;
@@ -86,7 +85,7 @@ impl std::fmt::Debug for LoopFilter {
 const STRIP_BUDGET: f64 = (1u64 << 26) as f64;
 
 /// Largest extended plane width a frame can have (`MAX_SIDE` plus the border).
-const MAX_EXTENDED_WIDTH: usize = crate::headers::MAX_SIDE as usize + 2 * BORDER;
+const MAX_EXTENDED_WIDTH: usize = crate::bitstream::MAX_SIDE as usize + 2 * BORDER;
 
 /// What filtering a plane in strips needs to know about a network.
 #[derive(Clone, Copy, Debug)]
@@ -804,7 +803,7 @@ pub(crate) fn filter_and_decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::read_packet_headers;
+    use crate::bitstream::read_packet_headers;
     use crate::nn::{Layer, LayerOp, TensorSpec};
     use crate::{Decoder, DecoderConfig, Encoder, EncoderConfig, Error};
 

@@ -1,39 +1,8 @@
-//! Constant tables shared by the encoder and the decoder.
+//! Coefficient scans (`docs/bitstream.md` 4.5): diagonal, horizontal and
+//! vertical orders of 4x4 groups and of the coefficients inside a group, and
+//! the binarisation tables of the last position.
 
 use std::sync::OnceLock;
-
-/// Quantiser scale for QP % 6 (forward), and its inverse (reconstruction).
-/// The step size doubles every 6 QP: QP 4 has step 1.
-pub const QUANT_SCALE: [i64; 6] = [26214, 23302, 20560, 18396, 16384, 14564];
-/// Reconstruction scale for QP % 6.
-pub const DEQUANT_SCALE: [i64; 6] = [40, 45, 51, 57, 64, 72];
-
-/// Highest QP.
-pub const MAX_QP: u8 = 51;
-
-/// Chroma QP from the luma QP plus offset (clamped to 0..=51 first), as HEVC 4:2:0.
-pub fn chroma_qp(qp_plus_offset: i32) -> u8 {
-    let q = qp_plus_offset.clamp(0, MAX_QP as i32);
-    const MAP: [u8; 14] = [29, 30, 31, 32, 33, 33, 34, 34, 35, 35, 36, 36, 37, 37];
-    (if q < 30 {
-        q
-    } else if q <= 43 {
-        MAP[(q - 30) as usize] as i32
-    } else {
-        q - 6
-    }) as u8
-}
-
-/// Deblocking: beta by Q in 0..=51.
-pub const DEBLOCK_BETA: [u8; 52] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
-    20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64,
-];
-/// Deblocking: tc by Q in 0..=53.
-pub const DEBLOCK_TC: [u8; 54] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3,
-    3, 3, 3, 4, 4, 4, 5, 5, 6, 6, 7, 8, 9, 10, 11, 13, 14, 16, 18, 20, 22, 24,
-];
 
 /// Coefficient scan order inside a transform block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,14 +114,5 @@ mod tests {
         // Diagonal 4x4 starts (0,0), (0,1), (1,0), (0,2), ...
         let d = scan(ScanKind::Diagonal, 2);
         assert_eq!(&d.in_group[..4], &[(0, 0), (0, 1), (1, 0), (0, 2)]);
-    }
-
-    #[test]
-    fn chroma_qp_map() {
-        assert_eq!(chroma_qp(29), 29);
-        assert_eq!(chroma_qp(30), 29);
-        assert_eq!(chroma_qp(43), 37);
-        assert_eq!(chroma_qp(51), 45);
-        assert_eq!(chroma_qp(-3), 0);
     }
 }

@@ -460,7 +460,7 @@ impl<R: Read> IvfReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::test_support::{mutate, Rng};
+    use crate::test_support::{mutate, Rng};
     use std::io::Cursor;
 
     fn payload(len: usize, seed: u8) -> Vec<u8> {

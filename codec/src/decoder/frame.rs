@@ -1,0 +1,410 @@
+//! Decoding of one frame's payload (`docs/bitstream.md` 4): the quadtree of
+//! every superblock, each coding unit's syntax, prediction and residual,
+//! then the superblock flags of the learned loop filter, deblocking (7) and
+//! the filter itself (7.1).
+
+use crate::bitstream::{FrameHeader, FrameType, SequenceHeader};
+use crate::cpu::CpuLevel;
+use crate::deblock::deblock_frame;
+use crate::entropy::{Contexts, RangeDecoder};
+use crate::error::{BitstreamError, Error};
+use crate::inter::{self, predict_block, ColField, MotionEnv, RefLists, RefPicture, MAX_BLOCK};
+use crate::intra::{self, IntraPredictor};
+use crate::loop_filter::{self, LoopFilter};
+use crate::partition;
+use crate::picture::{sub_block, Motion, Mv, PicState, SB_LOG2};
+use crate::residual::{self, scan_for};
+use crate::transform::{self, chroma_qp, reconstruct, ReconScratch};
+use std::sync::Arc;
+
+struct FrameDecoder<'a> {
+    st: PicState,
+    /// The stream's learned intra predictor (mode 35), if it uses one.
+    nn_intra: Option<Arc<IntraPredictor>>,
+    ctx: Contexts,
+    dec: RangeDecoder<'a>,
+    fh: &'a FrameHeader,
+    cpu: CpuLevel,
+    chroma_qp: [u8; 2],
+    scratch: ReconScratch,
+    levels: Box<[i16; 1024]>,
+    refs: &'a [Vec<Arc<RefPicture>>; 2],
+    lists: &'a RefLists,
+    col: Option<Arc<ColField>>,
+    pred: Box<[u8; MAX_BLOCK * MAX_BLOCK * 3 / 2]>,
+    mc_tmp: Box<[[i16; MAX_BLOCK * MAX_BLOCK]; 2]>,
+}
+
+/// Decodes one frame's payload into a reconstructed, deblocked picture at the coded size.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_frame(
+    seq: &SequenceHeader,
+    fh: &FrameHeader,
+    payload: &[u8],
+    cpu: CpuLevel,
+    refs: &[Vec<Arc<RefPicture>>; 2],
+    lists: &RefLists,
+    filter: Option<&LoopFilter>,
+    intra: Option<&Arc<IntraPredictor>>,
+) -> Result<PicState, Error> {
+    let (w, h) = (seq.coded_width(), seq.coded_height());
+    let col = if lists.len[1] > 0 {
+        Some(refs[1][0].motion.clone())
+    } else if lists.len[0] > 0 {
+        Some(refs[0][0].motion.clone())
+    } else {
+        None
+    };
+    let mut fd = FrameDecoder {
+        st: PicState::new(w, h),
+        nn_intra: intra.cloned(),
+        ctx: Contexts::for_frame(
+            seq.tools.trained_contexts,
+            fh.frame_type == FrameType::Key,
+            fh.qp,
+        ),
+        dec: RangeDecoder::new(payload),
+        fh,
+        cpu,
+        chroma_qp: [
+            chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[0] as i32),
+            chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[1] as i32),
+        ],
+        scratch: ReconScratch::default(),
+        levels: Box::new([0; 1024]),
+        refs,
+        lists,
+        col,
+        pred: Box::new([0; MAX_BLOCK * MAX_BLOCK * 3 / 2]),
+        mc_tmp: Box::new([[0; MAX_BLOCK * MAX_BLOCK]; 2]),
+    };
+    let sb = 1usize << SB_LOG2;
+    for y in (0..h).step_by(sb) {
+        for x in (0..w).step_by(sb) {
+            fd.node(x, y, SB_LOG2)?;
+            // A valid payload is never read more than 4 bytes ahead: stop early on garbage.
+            if fd.dec.consumed() > payload.len() + 4 {
+                return Err(BitstreamError::PayloadMismatch {
+                    frame: fh.frame_number,
+                    what: "is truncated or corrupt",
+                    len: payload.len(),
+                    used: fd.dec.consumed(),
+                }
+                .into());
+            }
+        }
+    }
+    let (cols, rows) = loop_filter::sb_grid(w, h);
+    let sets = filter.map_or(1, |f| f.sets());
+    let flags = loop_filter::read_flags(
+        &mut fd.dec,
+        &mut fd.ctx,
+        fh.nn_filter,
+        fh.nn_filter_scale,
+        sets,
+        cols,
+        rows,
+    );
+    let used = fd.dec.consumed();
+    if used != payload.len() {
+        let what = if used > payload.len() {
+            "is truncated or corrupt"
+        } else {
+            "has trailing bytes"
+        };
+        return Err(BitstreamError::PayloadMismatch {
+            frame: fh.frame_number,
+            what,
+            len: payload.len(),
+            used,
+        }
+        .into());
+    }
+    if fh.deblock {
+        deblock_frame(&mut fd.st, fh, lists);
+    }
+    if flags.on != [false; 2] {
+        // The header check guarantees a model when the flags are on.
+        let filter = filter.ok_or(BitstreamError::MissingSequenceHeader)?;
+        // Only the superblocks that are on: a decoder needs no more.
+        let filtered = loop_filter::filter_frame(
+            filter,
+            &fd.st.recon,
+            flags.on,
+            flags.set,
+            Some(&flags.sb),
+            fh,
+            cpu,
+        );
+        loop_filter::apply(&mut fd.st.recon, &filtered, &flags);
+    }
+    Ok(fd.st)
+}
+
+impl FrameDecoder<'_> {
+    fn corrupt(&self) -> Error {
+        BitstreamError::LevelOverflow {
+            frame: self.fh.frame_number,
+        }
+        .into()
+    }
+
+    fn node(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
+        if x >= self.st.w || y >= self.st.h {
+            return Ok(());
+        }
+        let size = 1usize << log2;
+        let inside = x + size <= self.st.w && y + size <= self.st.h;
+        let split = if log2 == 3 {
+            false
+        } else if !inside {
+            true
+        } else {
+            let c = partition::split_ctx(&self.st, x, y, log2);
+            partition::read_split(&mut self.dec, &mut self.ctx, c)
+        };
+        if split {
+            let half = size / 2;
+            for (dx, dy) in [(0, 0), (half, 0), (0, half), (half, half)] {
+                self.node(x + dx, y + dy, log2 - 1)?;
+            }
+            return Ok(());
+        }
+        self.coding_unit(x, y, log2)
+    }
+
+    fn motion_env(&self) -> MotionEnv<'_> {
+        MotionEnv {
+            pic: &self.st,
+            lists: self.lists,
+            col: self.col.as_deref(),
+        }
+    }
+
+    fn coding_unit(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
+        if self.fh.frame_type == FrameType::Inter {
+            let c = partition::skip_ctx(&self.st, x, y);
+            if partition::read_skip(&mut self.dec, &mut self.ctx, c) {
+                let idx = inter::read_merge_idx(&mut self.dec, &mut self.ctx);
+                let m = self.motion_env().merge_list(x, y, 1 << log2)[idx];
+                return self.inter_cu(x, y, log2, m, true);
+            }
+            if !partition::read_intra(&mut self.dec, &mut self.ctx) {
+                let m = self.read_motion(x, y, log2)?;
+                return self.inter_cu(x, y, log2, m, false);
+            }
+        }
+        self.intra_cu(x, y, log2)
+    }
+
+    /// Reads the motion of a non-skipped inter CU.
+    fn read_motion(&mut self, x: usize, y: usize, log2: u32) -> Result<Motion, Error> {
+        let s = 1usize << log2;
+        if inter::read_merge(&mut self.dec, &mut self.ctx) {
+            let idx = inter::read_merge_idx(&mut self.dec, &mut self.ctx);
+            return Ok(self.motion_env().merge_list(x, y, s)[idx]);
+        }
+        let dir = if self.lists.is_b() {
+            inter::read_inter_dir(&mut self.dec, &mut self.ctx, log2)
+        } else {
+            0
+        };
+        let mut m = Motion::INTRA;
+        for l in 0..2 {
+            if !(dir == 2 || dir as usize == l) {
+                continue;
+            }
+            let count = self.lists.len[l];
+            let ref_idx = if count > 1 {
+                inter::read_ref_idx(&mut self.dec, &mut self.ctx, count)
+            } else {
+                0
+            };
+            let (dx, dy) =
+                inter::read_mvd(&mut self.dec, &mut self.ctx).ok_or_else(|| self.corrupt())?;
+            let mvp = inter::read_mvp(&mut self.dec, &mut self.ctx);
+            let pred = self.motion_env().amvp(x, y, s, l, ref_idx)[mvp];
+            let mv = Mv::checked(pred.x as i32 + dx, pred.y as i32 + dy).ok_or(
+                BitstreamError::InvalidField {
+                    field: "motion vector",
+                    value: (pred.x as i64 + dx as i64).max(pred.y as i64 + dy as i64),
+                    allowed: "-32768..=32767 quarter samples per component",
+                },
+            )?;
+            m.ref_idx[l] = ref_idx as i8;
+            m.mv[l] = mv;
+        }
+        Ok(m)
+    }
+
+    /// Predicts an inter CU and adds its residual.
+    fn inter_cu(
+        &mut self,
+        x: usize,
+        y: usize,
+        log2: u32,
+        m: Motion,
+        skip: bool,
+    ) -> Result<(), Error> {
+        let s = 1usize << log2;
+        let tu_log2 = log2.min(5);
+        self.st.set_cu_maps(x, y, log2, tu_log2);
+        self.st.set_motion(x, y, log2, m, skip);
+        self.st.set_coded(x, y, log2, false);
+        // Intra neighbours of inter CUs see DC as their most probable mode.
+        self.st.set_mode(x, y, log2, intra::DC);
+        let refs = [&self.refs[0][..], &self.refs[1][..]];
+        predict_block(
+            refs,
+            &m,
+            x,
+            y,
+            s,
+            &mut self.pred[..],
+            &mut self.mc_tmp,
+            self.cpu,
+        );
+        let root = !skip && inter::read_root_cbf(&mut self.dec, &mut self.ctx);
+        let tu = 1usize << tu_log2;
+        let per = s / tu;
+        let mut any = false;
+        for i in 0..per * per {
+            let (dx, dy) = ((i % per) * tu, (i / per) * tu);
+            let cbf = root && transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
+            any |= cbf;
+            let mut pred = [0u8; 1024];
+            sub_block(&self.pred[..s * s], s, dx, dy, tu, &mut pred);
+            self.residual_block(0, x + dx, y + dy, tu_log2, 1, &pred[..tu * tu], cbf)?;
+            self.st.set_coded(x + dx, y + dy, tu_log2, cbf);
+        }
+        let c = s / 2;
+        let c_log2 = log2 - 1;
+        let cb = root && transform::read_cbf(&mut self.dec, &mut self.ctx, 1, c_log2, false);
+        let mut pred_c = [0u8; 1024];
+        pred_c[..c * c].copy_from_slice(&self.pred[s * s..s * s + c * c]);
+        self.residual_block(1, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cb)?;
+        // With a root flag set and nothing else coded, Cr must have coefficients.
+        let cr = root
+            && (!(any || cb) || transform::read_cbf(&mut self.dec, &mut self.ctx, 2, c_log2, cb));
+        pred_c[..c * c].copy_from_slice(&self.pred[s * s + c * c..s * s + 2 * c * c]);
+        self.residual_block(2, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cr)?;
+        Ok(())
+    }
+
+    fn intra_cu(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
+        let nxn = log2 == 3 && intra::read_nxn(&mut self.dec, &mut self.ctx);
+        let (parts, pu_log2) = if nxn { (4, 2) } else { (1, log2) };
+        let mut modes = [0u8; 4];
+        let tu_log2 = if nxn { 2 } else { log2.min(5) };
+        for (i, mode) in modes.iter_mut().enumerate().take(parts) {
+            let (px, py) = (x + (i & 1) * 4, y + (i >> 1) * 4);
+            let mpm = intra::mpm(&self.st, px, py);
+            let nn_ctx = intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), px, py, tu_log2);
+            *mode = intra::read_intra_luma(&mut self.dec, &mut self.ctx, &mpm, nn_ctx);
+            self.st.set_mode(px, py, pu_log2, *mode);
+        }
+        let chroma_index = intra::read_chroma_mode(&mut self.dec, &mut self.ctx);
+        let chroma_mode = intra::chroma_candidates(modes[0])[chroma_index as usize];
+        self.st.set_cu_maps(x, y, log2, tu_log2);
+        self.st.set_motion(x, y, log2, Motion::INTRA, false);
+
+        // Luma transform blocks in z-order, each predicted from the reconstruction so far.
+        let tu = 1usize << tu_log2;
+        let per_side = (1usize << log2) / tu;
+        let mut pred = [0u8; 1024];
+        for i in 0..per_side * per_side {
+            let (tx, ty) = (x + (i % per_side) * tu, y + (i / per_side) * tu);
+            let mode = modes[if nxn { i } else { 0 }];
+            intra::predict(
+                &self.st,
+                self.nn_intra.as_deref(),
+                0,
+                tx,
+                ty,
+                tu_log2,
+                mode,
+                (tx, ty),
+                self.cpu,
+                &mut pred[..tu * tu],
+            );
+            let cbf = transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
+            self.residual_block(0, tx, ty, tu_log2, mode, &pred[..tu * tu], cbf)?;
+        }
+        let c_log2 = log2 - 1;
+        let c = 1usize << c_log2;
+        let mut cb_coded = false;
+        for plane in 1..3 {
+            intra::predict(
+                &self.st,
+                self.nn_intra.as_deref(),
+                plane,
+                x / 2,
+                y / 2,
+                c_log2,
+                chroma_mode,
+                (x, y),
+                self.cpu,
+                &mut pred[..c * c],
+            );
+            let cbf = transform::read_cbf(&mut self.dec, &mut self.ctx, plane, c_log2, cb_coded);
+            self.residual_block(
+                plane,
+                x / 2,
+                y / 2,
+                c_log2,
+                chroma_mode,
+                &pred[..c * c],
+                cbf,
+            )?;
+            cb_coded = cbf;
+        }
+        Ok(())
+    }
+
+    /// Reads a transform block's residual when `cbf` and reconstructs it on
+    /// top of `pred`. `mode` selects the scan (1 = DC, the diagonal scan, for inter).
+    #[allow(clippy::too_many_arguments)]
+    fn residual_block(
+        &mut self,
+        plane: usize,
+        x: usize,
+        y: usize,
+        log2n: u32,
+        mode: u8,
+        pred: &[u8],
+        cbf: bool,
+    ) -> Result<(), Error> {
+        let n = 1usize << log2n;
+        if !cbf {
+            self.st.put_block(plane, x, y, n, pred);
+            return Ok(());
+        }
+        let levels = &mut self.levels[..n * n];
+        levels.fill(0);
+        let scan = scan_for(mode, log2n, plane > 0);
+        let Some(nz) =
+            residual::read_residual(&mut self.dec, &mut self.ctx, levels, log2n, plane > 0, scan)
+        else {
+            return Err(self.corrupt());
+        };
+        let qp = if plane == 0 {
+            self.fh.qp
+        } else {
+            self.chroma_qp[plane - 1]
+        };
+        let mut out = [0u8; 1024];
+        reconstruct(
+            levels,
+            nz,
+            plane,
+            log2n,
+            qp,
+            pred,
+            &mut out[..n * n],
+            self.cpu,
+            &mut self.scratch,
+        );
+        self.st.put_block(plane, x, y, n, &out[..n * n]);
+        Ok(())
+    }
+}

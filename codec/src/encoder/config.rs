@@ -1,0 +1,216 @@
+//! Encoder settings: prediction structure, presets and every option with
+//! its valid range.
+
+use crate::bitstream::{VideoInfo, MAX_PIXELS, MAX_QP, MAX_SIDE};
+use crate::cpu::CpuLevel;
+use crate::error::ConfigError;
+use crate::intra::IntraPredictor;
+use crate::loop_filter::LoopFilter;
+use std::sync::Arc;
+
+/// How frames predict each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GopStructure {
+    /// Hierarchical B-frames over groups of `gop_size` frames, coded out of
+    /// order (the default).
+    RandomAccess,
+    /// Every frame predicted from earlier frames only (I P P P ...).
+    LowDelay,
+    /// Every frame a keyframe.
+    IntraOnly,
+}
+
+/// Speed against compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    /// Fewest modes, references and motion search.
+    Fast,
+    /// The default.
+    Medium,
+    /// Exhaustive mode decision.
+    Slow,
+}
+
+impl Preset {
+    /// Parses `fast`, `medium` or `slow`.
+    pub fn from_name(s: &str) -> Option<Preset> {
+        match s {
+            "fast" => Some(Preset::Fast),
+            "medium" => Some(Preset::Medium),
+            "slow" => Some(Preset::Slow),
+            _ => None,
+        }
+    }
+}
+
+/// Deblocking offset of keyframes when the learned loop filter is on (and
+/// [`EncoderConfig::deblock_offset`] is `None`): the keyframe networks
+/// restore more from a less smoothed picture (stills, filter on against off:
+/// Y -3.44 % with offset 0, -3.67 % with -2, -3.61 % with -4, before the
+/// networks were trained for it; `models/loopfilter.md`). Without the learned
+/// filter 0 codes best (-2 costs 0.2 %, +2 0.5 %), and inter frames, whose
+/// networks restore less, lost with -2.
+pub const KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER: i8 = -2;
+
+/// Encoder settings. Build with [`EncoderConfig::new`] and adjust fields.
+#[derive(Clone, Debug)]
+pub struct EncoderConfig {
+    /// Visible width in luma samples.
+    pub width: usize,
+    /// Visible height in luma samples.
+    pub height: usize,
+    /// Frame rate numerator.
+    pub fps_num: u32,
+    /// Frame rate denominator.
+    pub fps_den: u32,
+    /// Quantisation parameter, 0..=51 (the step size doubles every 6).
+    pub qp: u8,
+    /// QP offset of both chroma planes, -12..=12.
+    pub chroma_qp_offset: i8,
+    /// Deblocking filter on.
+    pub deblock: bool,
+    /// Deblocking strength offset of every frame (its beta and tc offsets,
+    /// -6..=6; negative deblocks less). `None`: 0, except
+    /// [`KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER`] for keyframes when the
+    /// learned loop filter is on.
+    pub deblock_offset: Option<i8>,
+    /// Rate-distortion optimised quantisation.
+    pub rdoq: bool,
+    /// Worker threads (0: one per core). Output does not depend on it.
+    pub threads: usize,
+    /// Kernel level; `None` uses the best the CPU supports (capped by `MICA_CPU`).
+    pub cpu: Option<CpuLevel>,
+    /// Source description carried to the decoder's output.
+    pub video_info: VideoInfo,
+    /// Prediction structure.
+    pub gop: GopStructure,
+    /// Frames per hierarchical group (random access), 1..=16.
+    pub gop_size: usize,
+    /// Largest distance between keyframes in frames (0: about 10 seconds).
+    pub keyint: usize,
+    /// Insert keyframes at scene cuts.
+    pub scene_cut: bool,
+    /// Speed preset.
+    pub preset: Preset,
+    /// The learned in-loop filter may be used.
+    pub nn_filter: bool,
+    /// The loop-filter model (`None`: the embedded default). A decoder must know
+    /// the same model (by SHA-256) to decode the stream.
+    pub nn_filter_model: Option<Arc<LoopFilter>>,
+    /// The learned intra mode may be used (default off: see `models/intra.md`).
+    pub nn_intra: bool,
+    /// The intra-predictor model (`None`: the embedded default). A decoder
+    /// must know the same model (by SHA-256) to decode the stream.
+    pub nn_intra_model: Option<Arc<IntraPredictor>>,
+    /// Keep each frame's reconstruction before the learned loop filter in
+    /// [`Packet::deblocked`] (training material for the filter itself).
+    pub keep_deblocked: bool,
+    /// Report each frame's end-of-frame context state in
+    /// [`Packet::contexts`] (material for the context initialisation tables,
+    /// `mica-tables contexts`).
+    pub keep_context_stats: bool,
+    /// Start every frame's contexts from the trained initialisation tables
+    /// (`docs/context-init.md`); off, they start at probability one half,
+    /// which is how the tables' own training material is coded.
+    pub trained_contexts: bool,
+}
+
+impl EncoderConfig {
+    /// Defaults for a `width` x `height` stream at 25 fps and QP 32.
+    pub fn new(width: usize, height: usize) -> EncoderConfig {
+        EncoderConfig {
+            width,
+            height,
+            fps_num: 25,
+            fps_den: 1,
+            qp: 32,
+            chroma_qp_offset: 0,
+            deblock: true,
+            deblock_offset: None,
+            rdoq: true,
+            threads: 0,
+            cpu: None,
+            video_info: VideoInfo {
+                chroma_siting: 0,
+                interlace: 0,
+                aspect_num: 1,
+                aspect_den: 1,
+                color_range: 0,
+            },
+            gop: GopStructure::RandomAccess,
+            gop_size: 8,
+            keyint: 0,
+            scene_cut: true,
+            preset: Preset::Medium,
+            nn_filter: true,
+            nn_filter_model: None,
+            // Off by default: the current model costs about 0.3 % (BD-rate,
+            // all intra) instead of saving; see models/intra.md.
+            nn_intra: false,
+            nn_intra_model: None,
+            keep_deblocked: false,
+            keep_context_stats: false,
+            trained_contexts: true,
+        }
+    }
+
+    /// The intra predictor the stream uses, if any.
+    pub fn intra_predictor(&self) -> Option<Arc<IntraPredictor>> {
+        self.nn_intra.then(|| {
+            self.nn_intra_model
+                .clone()
+                .unwrap_or_else(IntraPredictor::default_model)
+        })
+    }
+
+    /// The loop filter the stream uses, if any.
+    pub fn loop_filter(&self) -> Option<Arc<LoopFilter>> {
+        self.nn_filter.then(|| {
+            self.nn_filter_model
+                .clone()
+                .unwrap_or_else(LoopFilter::default_model)
+        })
+    }
+
+    /// The keyframe interval in frames.
+    pub fn keyint_frames(&self) -> usize {
+        if self.keyint > 0 {
+            self.keyint
+        } else {
+            ((10.0 * self.fps_num as f64 / self.fps_den as f64).round() as usize).max(1)
+        }
+    }
+
+    /// Checks every field against its valid range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.width == 0
+            || self.height == 0
+            || self.width > MAX_SIDE as usize
+            || self.height > MAX_SIDE as usize
+            || (self.width * self.height) as u64 > MAX_PIXELS
+        {
+            return Err(ConfigError::Dimensions {
+                width: self.width,
+                height: self.height,
+                max_side: MAX_SIDE as usize,
+                max_pixels: MAX_PIXELS as usize,
+            });
+        }
+        if self.qp > MAX_QP {
+            return Err(ConfigError::Qp(self.qp as i32));
+        }
+        if !(-12..=12).contains(&self.chroma_qp_offset) {
+            return Err(ConfigError::ChromaQpOffset(self.chroma_qp_offset as i32));
+        }
+        if let Some(o) = self.deblock_offset.filter(|o| !(-6..=6).contains(o)) {
+            return Err(ConfigError::DeblockOffset(o as i32));
+        }
+        if self.fps_num == 0 || self.fps_den == 0 {
+            return Err(ConfigError::FrameRate(self.fps_num, self.fps_den));
+        }
+        if !(1..=16).contains(&self.gop_size) {
+            return Err(ConfigError::GopSize(self.gop_size));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,287 @@
+//! Inter mode decision: merge candidates (skip or with a residual), motion
+//! search per reference, uni- or bi-prediction, coded for real.
+
+use super::*;
+
+impl FrameSearch<'_> {
+    pub(super) fn motion_env(&self) -> Option<MotionEnv<'_>> {
+        let inter = self.inter.as_ref()?;
+        Some(MotionEnv {
+            pic: &self.st,
+            lists: &inter.lists,
+            col: inter.col.as_deref(),
+        })
+    }
+
+    /// Best inter coding of one CU (skip, merge or searched motion).
+    pub(super) fn search_inter_cu(&mut self, x: usize, y: usize, log2: u32) -> (f64, CuDecision) {
+        let s = 1usize << log2;
+        self.st.set_cu_maps(x, y, log2, log2.min(5));
+        let inter = self.inter.clone().expect("inter frame");
+        let cpu = self.p.cpu;
+        let sqrt_lambda = self.p.lambda.sqrt();
+        let src = &self.src.planes[0];
+        let refs = [&inter.refs[0][..], &inter.refs[1][..]];
+
+        // Merge candidates ranked by luma SATD.
+        let merge = self.motion_env().expect("inter").merge_list(x, y, s);
+        let mut ranked: Vec<(f64, usize)> = Vec::with_capacity(MERGE_CANDIDATES);
+        for (idx, m) in merge.iter().enumerate() {
+            if merge[..idx].contains(m) {
+                continue;
+            }
+            inter::predict_luma(refs, m, x, y, s, &mut self.mc.pred, &mut self.mc.tmp, cpu);
+            let satd = dist::satd(
+                &src.data[y * src.width + x..],
+                src.width,
+                &self.mc.pred,
+                s,
+                s,
+                s,
+                cpu,
+            );
+            ranked.push((satd as f64 + sqrt_lambda * (idx + 1) as f64, idx));
+        }
+        ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+        // Motion search per list and reference, then bi-prediction from the two best.
+        let mut best_uni: [Option<(f64, Motion, u8, u32)>; 2] = [None, None];
+        let lists = inter.lists;
+        let mut tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
+        let mut scratch_pred = [0u8; MAX_BLOCK * MAX_BLOCK];
+        for l in 0..(1 + lists.is_b() as usize) {
+            for r in 0..lists.len[l].min(self.p.me.max_refs) {
+                let env = self.motion_env().expect("inter");
+                let amvp = env.amvp(x, y, s, l, r);
+                let mut cands: Vec<Mv> = amvp.to_vec();
+                for m in &merge {
+                    if m.uses(l) && m.ref_idx[l] as usize == r {
+                        cands.push(m.mv[l]);
+                    }
+                }
+                // One search priced against the first predictor; then the
+                // cheaper predictor for the vector found.
+                let t = motion_search::Target {
+                    src,
+                    x,
+                    y,
+                    s,
+                    mvp: amvp[0],
+                    lambda: sqrt_lambda,
+                    cpu,
+                };
+                let f = motion_search::search(&t, &refs[l][r], &cands, &self.p.me);
+                let rates = [
+                    motion_search::mv_bits(f.mv, amvp[0]),
+                    motion_search::mv_bits(f.mv, amvp[1]),
+                ];
+                let pi = if rates[1] < rates[0] { 1 } else { 0 };
+                let ref_bits = if lists.len[l] > 1 {
+                    (r + 1).min(lists.len[l] - 1) as f64
+                } else {
+                    0.0
+                };
+                let c = f.satd as f64 + sqrt_lambda * (rates[pi] + ref_bits + 1.0);
+                if best_uni[l].as_ref().is_none_or(|b| c < b.0) {
+                    best_uni[l] = Some((c, Motion::uni(l, r as i8, f.mv), pi as u8, f.satd));
+                }
+            }
+        }
+        let mut explicit: Vec<(f64, Motion, [u8; 2])> = Vec::new();
+        for (l, b) in best_uni.iter().enumerate() {
+            if let Some((c, m, pi, _)) = b {
+                let mut mvp = [0u8; 2];
+                mvp[l] = *pi;
+                explicit.push((*c, *m, mvp));
+            }
+        }
+        if let (Some((c0, m0, p0, d0)), Some((c1, m1, p1, d1))) = (best_uni[0], best_uni[1]) {
+            let m = Motion {
+                ref_idx: [m0.ref_idx[0], m1.ref_idx[1]],
+                mv: [m0.mv[0], m1.mv[1]],
+            };
+            inter::predict_luma(refs, &m, x, y, s, &mut scratch_pred, &mut tmp, cpu);
+            let satd = dist::satd(
+                &src.data[y * src.width + x..],
+                src.width,
+                &scratch_pred,
+                s,
+                s,
+                s,
+                cpu,
+            );
+            // Rate: both vectors' rates as found.
+            let rate = (c0 - d0 as f64) + (c1 - d1 as f64);
+            explicit.push((satd as f64 + rate + sqrt_lambda, m, [p0, p1]));
+        }
+        explicit.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+        // Full rate-distortion checks of the best few.
+        let start = self.snapshot(x, y, log2);
+        let mut best: Option<(f64, CuDecision, Snapshot)> = None;
+        let mut trials: Vec<CuMode> = Vec::new();
+        for &(_, idx) in ranked.iter().take(self.p.merge_rd) {
+            trials.push(CuMode::Skip {
+                merge_idx: idx as u8,
+                motion: merge[idx],
+            });
+            trials.push(CuMode::Inter {
+                motion: merge[idx],
+                merge_idx: Some(idx as u8),
+                mvp: [0, 0],
+                root_cbf: true,
+            });
+        }
+        if let Some(&(_, m, mvp)) = explicit.first() {
+            if !merge.contains(&m) {
+                trials.push(CuMode::Inter {
+                    motion: m,
+                    merge_idx: None,
+                    mvp,
+                    root_cbf: true,
+                });
+            }
+        }
+        for mode in trials {
+            if best.is_some() {
+                self.restore(x, y, log2, &start);
+            }
+            let (cost, cu) = self.rd_inter(x, y, log2, mode);
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                let snap = self.snapshot(x, y, log2);
+                best = Some((cost, cu, snap));
+            }
+        }
+        let (cost, cu, snap) = best.expect("at least one inter candidate");
+        self.restore(x, y, log2, &snap);
+        (cost, cu)
+    }
+
+    /// Codes an inter CU with the given mode (residual included for `Inter`)
+    /// and returns its cost. An `Inter` whose residual quantises to nothing
+    /// is priced without one.
+    pub(super) fn rd_inter(
+        &mut self,
+        x: usize,
+        y: usize,
+        log2: u32,
+        mode: CuMode,
+    ) -> (f64, CuDecision) {
+        let s = 1usize << log2;
+        let cpu = self.p.cpu;
+        let inter = self.inter.clone().expect("inter frame");
+        let refs = [&inter.refs[0][..], &inter.refs[1][..]];
+        let (motion, skip) = match mode {
+            CuMode::Skip { motion, .. } => (motion, true),
+            CuMode::Inter { motion, .. } => (motion, false),
+            CuMode::Intra { .. } => unreachable!("inter modes only"),
+        };
+        predict_block(
+            refs,
+            &motion,
+            x,
+            y,
+            s,
+            &mut self.mc.pred,
+            &mut self.mc.tmp,
+            cpu,
+        );
+        let pred = self.mc.pred;
+        let tu_log2 = log2.min(5);
+        self.st.set_cu_maps(x, y, log2, tu_log2);
+        self.st.set_motion(x, y, log2, motion, skip);
+        self.st.set_coded(x, y, log2, false);
+        self.st.set_mode(x, y, log2, intra::DC);
+        let c = s / 2;
+        if skip {
+            self.put_prediction(x, y, s, &pred);
+            let d = self.weighted_dist(x, y, s);
+            let bits = self.prefix_bits(x, y, log2, &mode);
+            return (
+                self.cost(0, bits) + d,
+                CuDecision {
+                    x,
+                    y,
+                    log2,
+                    mode,
+                    tus: Vec::new(),
+                },
+            );
+        }
+        let tu = 1usize << tu_log2;
+        let per = s / tu;
+        let mut tus = Vec::with_capacity(per * per + 2);
+        let mut cost = 0.0;
+        let mut any = false;
+        for i in 0..per * per {
+            let (dx, dy) = ((i % per) * tu, (i / per) * tu);
+            let mut sub = [0u8; 1024];
+            sub_block(&pred[..s * s], s, dx, dy, tu, &mut sub);
+            let o = self.code_residual(0, x + dx, y + dy, tu_log2, 1, false, &sub[..tu * tu]);
+            self.st.set_coded(x + dx, y + dy, tu_log2, o.tu.cbf);
+            any |= o.tu.cbf;
+            cost += self.cost(o.dist, o.bits);
+            tus.push(o.tu);
+        }
+        let cb = self.code_residual(
+            1,
+            x / 2,
+            y / 2,
+            log2 - 1,
+            1,
+            false,
+            &pred[s * s..s * s + c * c],
+        );
+        let cr = self.code_residual(
+            2,
+            x / 2,
+            y / 2,
+            log2 - 1,
+            1,
+            cb.tu.cbf,
+            &pred[s * s + c * c..s * s + 2 * c * c],
+        );
+        cost += self.chroma_cost(1, cb.dist, cb.bits) + self.chroma_cost(2, cr.dist, cr.bits);
+        any |= cb.tu.cbf || cr.tu.cbf;
+        tus.push(cb.tu);
+        tus.push(cr.tu);
+        let CuMode::Inter { merge_idx, mvp, .. } = mode else {
+            unreachable!()
+        };
+        let mode = CuMode::Inter {
+            motion,
+            merge_idx,
+            mvp,
+            root_cbf: any,
+        };
+        if !any {
+            // No residual: the flags priced above are not sent.
+            for t in tus.iter_mut() {
+                t.cbf = false;
+            }
+            let d = self.weighted_dist(x, y, s);
+            let bits = self.prefix_bits(x, y, log2, &mode);
+            return (
+                self.cost(0, bits) + d,
+                CuDecision {
+                    x,
+                    y,
+                    log2,
+                    mode,
+                    tus,
+                },
+            );
+        }
+        let bits = self.prefix_bits(x, y, log2, &mode);
+        (
+            cost + self.cost(0, bits),
+            CuDecision {
+                x,
+                y,
+                log2,
+                mode,
+                tus,
+            },
+        )
+    }
+}

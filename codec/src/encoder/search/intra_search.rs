@@ -1,0 +1,237 @@
+//! Intra mode decision: luma modes ranked by SATD plus mode bits, the best
+//! few coded for real (2Nx2N and, for 8x8 CUs, the four 4x4 parts), then
+//! the chroma mode.
+
+use super::*;
+
+impl FrameSearch<'_> {
+    /// Best intra coding of one CU: luma mode(s), chroma mode, levels.
+    pub(super) fn search_intra_cu(&mut self, x: usize, y: usize, log2: u32) -> (f64, CuDecision) {
+        let tu_log2 = log2.min(5);
+        self.st.set_cu_maps(x, y, log2, tu_log2);
+        self.st.set_motion(x, y, log2, Motion::INTRA, false);
+        let mut prefix = 0.0;
+        if self.inter.is_some() {
+            let mode = CuMode::Intra {
+                nxn: false,
+                modes: [0; 4],
+                chroma_index: 0,
+            };
+            let bits = self.prefix_bits(x, y, log2, &mode);
+            prefix = self.cost(0, bits);
+        }
+        let mpm = intra::mpm(&self.st, x, y);
+        let (mut luma_cost, mut mode, mut luma_tus) = self.search_luma_2nx2n(x, y, log2, &mpm);
+        let mut modes = [mode; 4];
+        let mut nxn = false;
+        if log2 == 3 && (self.inter.is_none() || self.p.nxn_in_inter) {
+            let mut ctx = self.ctx.nxn[0];
+            let flag0 = self.cost(0, bits_of(|c| c.encode(&mut ctx, false)));
+            let flag1 = self.cost(0, bits_of(|c| c.encode(&mut ctx, true)));
+            luma_cost += flag0;
+            let snap = self.snapshot(x, y, log2);
+            self.st.set_cu_maps(x, y, log2, 2);
+            let (c4, m4, t4) = self.search_luma_nxn(x, y, luma_cost - flag1);
+            if c4 + flag1 < luma_cost {
+                luma_cost = c4 + flag1;
+                modes = m4;
+                mode = m4[0];
+                luma_tus = t4;
+                nxn = true;
+            } else {
+                self.restore(x, y, log2, &snap);
+                self.st.set_cu_maps(x, y, log2, tu_log2);
+            }
+        }
+        let (chroma_cost, chroma_index, chroma_tus) = self.search_chroma(x, y, log2, mode);
+        let mut tus = luma_tus;
+        tus.extend(chroma_tus);
+        let cu = CuDecision {
+            x,
+            y,
+            log2,
+            mode: CuMode::Intra {
+                nxn,
+                modes,
+                chroma_index,
+            },
+            tus,
+        };
+        (prefix + luma_cost + chroma_cost, cu)
+    }
+
+    /// Rate of a luma mode given the most probable modes.
+    pub(super) fn mode_bits(&mut self, mode: u8, mpm: &[u8; 3], nn_ctx: Option<usize>) -> u64 {
+        let ctx = &mut self.ctx;
+        bits_of(|c| intra::write_intra_luma(c, ctx, mode, mpm, nn_ctx))
+    }
+
+    /// Luma modes worth a full rate-distortion check for the block at (x, y):
+    /// the best by SATD plus the most probable modes.
+    pub(super) fn candidate_modes(
+        &mut self,
+        x: usize,
+        y: usize,
+        log2n: u32,
+        cu: (usize, usize),
+        mpm: &[u8; 3],
+    ) -> Vec<u8> {
+        let n = 1usize << log2n;
+        let mut refs = [0u8; 129];
+        intra::gather_refs(&self.st, 0, x, y, log2n, cu, &mut refs);
+        let src = &self.src.planes[0];
+        let mut pred = [0u8; 1024];
+        let sqrt_lambda = self.p.lambda.sqrt();
+        let nn_ctx = intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, log2n);
+        let mut scored: Vec<(f64, u8)> = Vec::with_capacity(36);
+        for mode in 0..dsp::intra::NUM_MODES {
+            predict_from_refs(0, log2n, mode, &refs, self.p.cpu, &mut pred[..n * n]);
+            let satd = dist::satd(
+                &src.data[y * src.width + x..],
+                src.width,
+                &pred,
+                n,
+                n,
+                n,
+                self.p.cpu,
+            );
+            let bits = self.mode_bits(mode, mpm, nn_ctx);
+            scored.push((
+                satd as f64 + sqrt_lambda * bits as f64 / COST_ONE_BIT as f64,
+                mode,
+            ));
+        }
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let keep = self.p.rd_modes[(log2n as usize).min(5) - 2];
+        let mut out: Vec<u8> = scored.iter().take(keep).map(|s| s.1).collect();
+        for &m in mpm {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        // The learned mode always gets a full check where it can be coded:
+        // its SATD ranks it poorly against how little residual it leaves.
+        if nn_ctx.is_some() {
+            out.push(NN_MODE);
+        }
+        out
+    }
+
+    pub(super) fn search_luma_2nx2n(
+        &mut self,
+        x: usize,
+        y: usize,
+        log2: u32,
+        mpm: &[u8; 3],
+    ) -> (f64, u8, Vec<TuLevels>) {
+        let tu_log2 = log2.min(5);
+        let candidates = self.candidate_modes(x, y, tu_log2, (x, y), mpm);
+        let mut best: Option<(f64, u8, Vec<TuLevels>, Snapshot)> = None;
+        let before = self.snapshot(x, y, log2);
+        let nn_ctx = intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, tu_log2);
+        for mode in candidates {
+            if best.is_some() {
+                self.restore(x, y, log2, &before);
+            }
+            let mode_bits = self.mode_bits(mode, mpm, nn_ctx);
+            let mut cost = self.cost(0, mode_bits);
+            let tu = 1usize << tu_log2;
+            let per = (1usize << log2) / tu;
+            let mut tus = Vec::with_capacity(per * per);
+            for i in 0..per * per {
+                let (tx, ty) = (x + (i % per) * tu, y + (i / per) * tu);
+                let o = self.code_tu(0, tx, ty, tu_log2, mode, (tx, ty), false);
+                cost += self.cost(o.dist, o.bits);
+                tus.push(o.tu);
+            }
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                let snap = self.snapshot(x, y, log2);
+                best = Some((cost, mode, tus, snap));
+            }
+        }
+        let (cost, mode, tus, snap) = best.expect("at least one candidate");
+        self.restore(x, y, log2, &snap);
+        self.st.set_mode(x, y, log2, mode);
+        (cost, mode, tus)
+    }
+
+    /// Four 4x4 luma blocks with their own modes (8x8 CUs only). Stops early
+    /// once the running cost exceeds `bail`.
+    pub(super) fn search_luma_nxn(
+        &mut self,
+        x: usize,
+        y: usize,
+        bail: f64,
+    ) -> (f64, [u8; 4], Vec<TuLevels>) {
+        let mut total = 0.0;
+        let mut modes = [0u8; 4];
+        let mut tus = Vec::with_capacity(4);
+        for i in 0..4 {
+            let (px, py) = (x + (i & 1) * 4, y + (i >> 1) * 4);
+            let mpm = intra::mpm(&self.st, px, py);
+            let candidates = self.candidate_modes(px, py, 2, (px, py), &mpm);
+            let mut best: Option<(f64, u8, TuLevels, Snapshot)> = None;
+            let before = self.snapshot(px, py, 2);
+            let nn_ctx = intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), px, py, 2);
+            for mode in candidates {
+                if best.is_some() {
+                    self.restore(px, py, 2, &before);
+                }
+                let o = self.code_tu(0, px, py, 2, mode, (px, py), false);
+                let mode_bits = self.mode_bits(mode, &mpm, nn_ctx);
+                let cost = self.cost(o.dist, o.bits + mode_bits);
+                if best.as_ref().is_none_or(|b| cost < b.0) {
+                    best = Some((cost, mode, o.tu, self.snapshot(px, py, 2)));
+                }
+            }
+            let (cost, mode, tu, snap) = best.expect("candidates");
+            self.restore(px, py, 2, &snap);
+            self.st.set_mode(px, py, 2, mode);
+            modes[i] = mode;
+            tus.push(tu);
+            total += cost;
+            if total > bail {
+                return (f64::INFINITY, modes, tus);
+            }
+        }
+        (total, modes, tus)
+    }
+
+    pub(super) fn search_chroma(
+        &mut self,
+        x: usize,
+        y: usize,
+        log2: u32,
+        luma_mode: u8,
+    ) -> (f64, u8, Vec<TuLevels>) {
+        let cands = chroma_candidates(luma_mode);
+        let (cx, cy, c_log2) = (x / 2, y / 2, log2 - 1);
+        let before = self.snapshot(x, y, log2);
+        let mut best: Option<(f64, u8, Vec<TuLevels>, Snapshot)> = None;
+        // Derived mode first: it is the cheapest to signal and usually best.
+        for index in [4u8, 0, 1, 2, 3] {
+            if best.is_some() {
+                self.restore(x, y, log2, &before);
+            }
+            let mode = cands[index as usize];
+            let ctx = &mut self.ctx;
+            let mode_bits = bits_of(|c| intra::write_chroma_mode(c, ctx, index));
+            let mut cost = self.cost(0, mode_bits);
+            let cb = self.code_tu(1, cx, cy, c_log2, mode, (x, y), false);
+            let cr = self.code_tu(2, cx, cy, c_log2, mode, (x, y), cb.tu.cbf);
+            cost += self.chroma_cost(1, cb.dist, cb.bits) + self.chroma_cost(2, cr.dist, cr.bits);
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, index, vec![cb.tu, cr.tu], self.snapshot(x, y, log2)));
+            }
+        }
+        let (cost, index, tus, snap) = best.expect("candidates");
+        self.restore(x, y, log2, &snap);
+        (cost, index, tus)
+    }
+
+    /// Chroma distortion is weighted by the ratio of the luma and chroma step sizes.
+    pub(super) fn chroma_cost(&self, plane: usize, dist: u64, bits: u64) -> f64 {
+        let dq = self.p.qp as f64 - self.p.chroma_qp[plane - 1] as f64;
+        dist as f64 * 2f64.powf(dq / 3.0) + self.p.lambda * bits as f64 / COST_ONE_BIT as f64
+    }
+}

@@ -1,0 +1,159 @@
+//! Coding of one transform block: forward transform, quantisation (RDOQ
+//! or dead-zone), reconstruction, and its cost with the real syntax writer.
+
+use super::*;
+
+impl FrameSearch<'_> {
+    /// Intra-predicts one transform block, then codes its residual.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn code_tu(
+        &mut self,
+        plane: usize,
+        x: usize,
+        y: usize,
+        log2n: u32,
+        mode: u8,
+        cu: (usize, usize),
+        cb_coded: bool,
+    ) -> TuOutcome {
+        let n = 1usize << log2n;
+        let mut pred = [0u8; 1024];
+        intra::predict(
+            &self.st,
+            self.nn_intra.as_deref(),
+            plane,
+            x,
+            y,
+            log2n,
+            mode,
+            cu,
+            self.p.cpu,
+            &mut pred[..n * n],
+        );
+        self.code_residual(plane, x, y, log2n, mode, cb_coded, &pred[..n * n])
+    }
+
+    /// Transforms, quantises and reconstructs one transform block on top of
+    /// `pred`, writing the reconstruction into the picture. `mode` selects the
+    /// scan (1, DC, gives the diagonal scan used by inter blocks).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn code_residual(
+        &mut self,
+        plane: usize,
+        x: usize,
+        y: usize,
+        log2n: u32,
+        mode: u8,
+        cb_coded: bool,
+        pred: &[u8],
+    ) -> TuOutcome {
+        let n = 1usize << log2n;
+        let cpu = self.p.cpu;
+        let TuScratch {
+            resid,
+            coeffs,
+            recon,
+            rdoq: rdoq_tmp,
+            recon_tmp,
+            ..
+        } = &mut *self.scratch;
+        let (resid, coeffs, recon) = (
+            &mut resid[..n * n],
+            &mut coeffs[..n * n],
+            &mut recon[..n * n],
+        );
+        let src = &self.src.planes[plane];
+        for r in 0..n {
+            let s = &src.data[(y + r) * src.width + x..][..n];
+            for c in 0..n {
+                resid[r * n + c] = s[c] as i16 - pred[r * n + c] as i16;
+            }
+        }
+        dsp::transform::forward(tx_kind(plane, log2n), log2n, resid, coeffs, cpu);
+        let qp = if plane == 0 {
+            self.p.qp
+        } else {
+            self.p.chroma_qp[plane - 1]
+        };
+        let q = QuantParams::new(qp, log2n);
+        let mut levels = vec![0i16; n * n].into_boxed_slice();
+        let scan = scan_for(mode, log2n, plane > 0);
+        let any = if self.p.use_rdoq {
+            rdoq(
+                coeffs,
+                &mut levels,
+                q,
+                log2n,
+                plane > 0,
+                scan,
+                &self.ctx,
+                self.p.lambda_for(plane),
+                rdoq_tmp,
+            )
+        } else {
+            quantize(coeffs, &mut levels, q, 171)
+        };
+        let ctx = &mut self.ctx;
+        let zero_bits = bits_of(|c| transform::write_cbf(c, ctx, plane, log2n, cb_coded, false));
+        let pred_dist = dist::sse(
+            &src.data[y * src.width + x..],
+            src.width,
+            pred,
+            n,
+            n,
+            n,
+            cpu,
+        );
+        let mut out = TuOutcome {
+            tu: TuLevels { cbf: false, levels },
+            dist: pred_dist,
+            bits: zero_bits,
+        };
+        if any {
+            reconstruct(
+                &out.tu.levels,
+                (n, n),
+                plane,
+                log2n,
+                qp,
+                pred,
+                recon,
+                cpu,
+                recon_tmp,
+            );
+            let d = dist::sse(
+                &src.data[y * src.width + x..],
+                src.width,
+                recon,
+                n,
+                n,
+                n,
+                cpu,
+            );
+            let ctx = &mut self.ctx;
+            let levels = &out.tu.levels;
+            let bits = bits_of(|c| {
+                transform::write_cbf(c, ctx, plane, log2n, cb_coded, true);
+                residual::write_residual(c, ctx, levels, log2n, plane > 0, scan);
+            });
+            let w = if plane == 0 {
+                1.0
+            } else {
+                2f64.powf((self.p.qp as f64 - qp as f64) / 3.0)
+            };
+            let coded = d as f64 * w + self.p.lambda * bits as f64 / COST_ONE_BIT as f64;
+            let skipped =
+                pred_dist as f64 * w + self.p.lambda * zero_bits as f64 / COST_ONE_BIT as f64;
+            if coded < skipped {
+                self.st.put_block(plane, x, y, n, recon);
+                out.tu.cbf = true;
+                out.dist = d;
+                out.bits = bits;
+                return out;
+            }
+            out.tu.levels.fill(0);
+        }
+        self.st.put_block(plane, x, y, n, pred);
+        out
+    }
+}

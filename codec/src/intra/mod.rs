@@ -1,0 +1,12 @@
+//! Intra prediction: the mode syntax (`docs/bitstream.md` 4.2-4.3, with the
+//! 4x4 split of 8x8 CUs of 4.1), the prediction process (5) over the
+//! kernels of `dsp/intra`, and the learned predictor, mode 35 (5.1).
+
+pub mod learned;
+mod prediction;
+mod syntax;
+
+pub use crate::dsp::intra::{DC, HOR, PLANAR, VER};
+pub use learned::{IntraPredictor, NN_MODE};
+pub use prediction::{gather_refs, gather_refs_in, predict, predict_from_refs};
+pub use syntax::*;

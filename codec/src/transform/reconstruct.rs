@@ -1,0 +1,56 @@
+//! Reconstruction of a transform block (`docs/bitstream.md` 6): levels
+//! dequantised, inverse transformed by the kernels of `dsp/transform`, and
+//! added to the prediction.
+
+use super::quant::dequantize;
+use crate::cpu::CpuLevel;
+use crate::dsp::transform;
+
+/// Transform kind of a block: DST-VII for 4x4 intra luma, DCT-II otherwise.
+pub fn tx_kind(plane: usize, log2n: u32) -> transform::TxKind {
+    if plane == 0 && log2n == 2 {
+        transform::TxKind::Dst7
+    } else {
+        transform::TxKind::Dct2
+    }
+}
+
+/// Working memory of [`reconstruct`], allocated once per frame: zeroing
+/// fresh 32x32 buffers for every 4x4 block would dominate small blocks.
+pub struct ReconScratch {
+    coeffs: Box<[i16; 1024]>,
+    resid: Box<[i16; 1024]>,
+}
+
+impl Default for ReconScratch {
+    fn default() -> Self {
+        ReconScratch {
+            coeffs: Box::new([0; 1024]),
+            resid: Box::new([0; 1024]),
+        }
+    }
+}
+
+/// Dequantises `levels`, inverse transforms them and adds the residual to
+/// `pred`, writing the reconstruction into `out` (all `n*n`).
+#[allow(clippy::too_many_arguments)]
+pub fn reconstruct(
+    levels: &[i16],
+    nz: (usize, usize),
+    plane: usize,
+    log2n: u32,
+    qp: u8,
+    pred: &[u8],
+    out: &mut [u8],
+    cpu: CpuLevel,
+    scratch: &mut ReconScratch,
+) {
+    let n = 1usize << log2n;
+    let coeffs = &mut scratch.coeffs[..n * n];
+    let resid = &mut scratch.resid[..n * n];
+    dequantize(levels, coeffs, qp, log2n, nz.0, nz.1);
+    transform::inverse(tx_kind(plane, log2n), log2n, coeffs, nz.0, nz.1, resid, cpu);
+    for i in 0..n * n {
+        out[i] = (pred[i] as i16 + resid[i]).clamp(0, 255) as u8;
+    }
+}
