@@ -3,8 +3,8 @@
 //! the fractional vertical-class mode 30), as a luma block with boundary smoothing.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use mica::cpu::CpuLevel;
-use mica::dsp::intra::{predict, DC, HOR, PLANAR, VER};
+use mica::internals::dsp::intra::{predict, DC, HOR, PLANAR, VER};
+use mica::CpuLevel;
 use std::hint::black_box;
 
 const MODES: [u8; 7] = [PLANAR, DC, 2, HOR, 18, VER, 30];

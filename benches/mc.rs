@@ -4,8 +4,8 @@
 //! (4, 4) and (3, 0), and the two sample writers.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use mica::cpu::CpuLevel;
-use mica::dsp::mc::{chroma, luma, put_bi, put_uni};
+use mica::internals::dsp::mc::{chroma, luma, put_bi, put_uni};
+use mica::CpuLevel;
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! on a 640x480 input, at each CPU level and on 1 and 2 threads.
 //! `cargo bench -p mica-benches --bench nn_conv`
 
-use mica::cpu::CpuLevel;
-use mica::nn::{Engine, Layer, LayerOp, Model, TensorSpec};
+use mica::internals::nn::{Engine, Layer, LayerOp, Model, TensorSpec};
+use mica::CpuLevel;
 use std::time::Instant;
 
 fn main() {

@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use mica::cpu::CpuLevel;
-use mica::dsp::transform::{forward, inverse, TxKind};
+use mica::internals::dsp::transform::{forward, inverse, TxKind};
+use mica::CpuLevel;
 
 /// Deterministic values in `[-range, range]` (a small LCG keeps the bench free of dependencies).
 fn pseudo_random(len: usize, range: i32, seed: u64) -> Vec<i16> {

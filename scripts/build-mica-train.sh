@@ -4,4 +4,4 @@
 LIBTORCH=${LIBTORCH:-$PWD/third_party/libtorch}
 [ -d "$LIBTORCH/lib" ] || scripts/install-libtorch.sh "$LIBTORCH"
 export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-cargo build --release -p mica-cli --features torch --bin mica-train
+cargo build --release -p mica-train --features torch

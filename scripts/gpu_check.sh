@@ -35,8 +35,8 @@ for l in sys.stdin:
     # The loop filter's networks (outputs 0/1: inter-frame / keyframe luma,
     # 2/3: chroma): a plane runs one of them.
     for k in 0 1 2 3; do
-      gpu-bin/mica-model bench models/loopfilter.micanet --output $k --backend cuda --size 1920x1080 --runs 20
-      gpu-bin/mica-model bench models/loopfilter.micanet --output $k --backend cpu --size 1920x1080 --runs 2
+      gpu-bin/mica-model bench models/loopfilter/loopfilter.micanet --output $k --backend cuda --size 1920x1080 --runs 20
+      gpu-bin/mica-model bench models/loopfilter/loopfilter.micanet --output $k --backend cpu --size 1920x1080 --runs 2
     done
     # (the intra predictor runs per block, not per frame: its exactness is in the tests above)
     ;;

@@ -30,4 +30,4 @@ for f in on off; do
   printf 'stream, filter %-4s %s bytes\n' "$f" "$(stat -c %s "$tmp/$f.ivf")"
 done
 # One network (output 0, inter-frame luma): what one plane costs; the file holds four.
-target/release/mica-model bench models/loopfilter.micanet --size 656x496 --threads 2 --runs 5 --output 0
+target/release/mica-model bench models/loopfilter/loopfilter.micanet --size 656x496 --threads 2 --runs 5 --output 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the default learned intra predictor (models/intra.micanet) from
+# Reproduces the default learned intra predictor (models/intra/intra.micanet) from
 # ../shared/media/train with fixed seeds: installs CPU libtorch if needed,
 # builds mica-train, encodes the training material all-intra with the learned
 # tools off, collects every aligned luma block with its references, trains

@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Reproduces the default learned loop filter (models/loopfilter.micanet) from
+# Reproduces the default learned loop filter (models/loopfilter/loopfilter.micanet) from
 # ../shared/media/train with fixed seeds: installs CPU libtorch if needed,
 # builds mica-train and mica-model, then
 #   1. trains a first inter-frame network on random-access encodes of the
 #      training clips and stills with the learned filter off;
 #   2. trains a keyframe network on all-intra encodes of the same material,
-#      starting from that network (checkpoint models/loopfilter-key.ckpt);
+#      starting from that network (checkpoint target/loopfilter-train/key.ckpt);
 #   3. joins the two (the first-round filter);
 #   4. trains the inter-frame network a second round, from its first-round
 #      checkpoint, on encodes that use the first-round filter in the loop, so
 #      it learns the frames it filters in a real stream (predicted from
-#      filtered references) (checkpoint models/loopfilter.ckpt);
+#      filtered references) (checkpoint target/loopfilter-train/inter.ckpt);
 #   5. specialises each of the two for one kind of plane: fine-tunes the
 #      keyframe network on luma patches only and on chroma patches only (the
 #      all-intra material of step 2), and the second-round inter network
 #      likewise (the material of step 4) (checkpoints
-#      models/loopfilter-{key,inter}-{luma,chroma}.ckpt), and joins the four
+#      target/loopfilter-train/{key,inter}-{luma,chroma}.ckpt), and joins the four
 #      (round2: an earlier default model);
 #   6. fine-tunes the four networks of step 5 further with the per-patch log
 #      loss (`--loss log-mse`: the mean PSNR gain per patch, so low-QP and
@@ -23,7 +23,7 @@
 #      first on the material of step 5, then on twice as many frames (every
 #      2nd of the first 16 of each clip); the inter-frame ones on encodes with
 #      step 5's four networks in the loop (checkpoints
-#      models/loopfilter-{key,inter}-{luma,chroma}-log.ckpt);
+#      target/loopfilter-train/{key,inter}-{luma,chroma}-log.ckpt);
 #   7. joins the four (round3), then shrinks the two chroma networks from 24
 #      hidden channels to 15 (6.6 kMAC per chroma sample instead of 16.4), so
 #      that a frame costs 19.7 kMAC per luma pixel in all, within the 20 kMAC
@@ -32,15 +32,16 @@
 #      (`--channels 15 --init`, see `mica-train filter --help`) and is
 #      fine-tuned with the log loss, the keyframe one on step 6's second
 #      keyframe material, the inter-frame one on encodes with round3 in the
-#      loop (checkpoints models/loopfilter-{key,inter}-chroma-small.ckpt);
+#      loop (checkpoints target/loopfilter-train/key-chroma-small.ckpt and
+#      models/loopfilter/checkpoints/inter-chroma-small.ckpt);
 #   8. joins the four (round4), then trains the inter-frame luma network one
 #      more round with the log loss on encodes with round4 in the loop
-#      (checkpoint models/loopfilter-inter-luma-log2.ckpt);
+#      (checkpoint target/loopfilter-train/inter-luma-log2.ckpt);
 #   9. joins the four (inter luma, key luma, inter chroma, key chroma);
 #  10. trains a second set for low QPs: the keyframe luma and chroma networks
 #      and the inter luma network of step 9, each fine-tuned once more with
 #      the log loss on its own material encoded at QP 17, 22 and 27 only
-#      (checkpoints models/loopfilter-{key-luma,key-chroma,inter-luma}-low.ckpt),
+#      (checkpoints target/loopfilter-train/{key-luma,key-chroma,inter-luma}-low.ckpt),
 #      and joins the eight (step 9's four, then inter luma low, key luma low,
 #      inter chroma (again), key chroma low): the one model file streams
 #      name. Each frame picks a set per kind of plane (`nn_filter_set`); a
@@ -49,18 +50,18 @@
 #      log loss (`--loss best-log`: a patch counts by the better of its
 #      filtered and unfiltered error, as the encoder switches the filter off
 #      per superblock where it does not help), same material
-#      (checkpoints models/loopfilter-{key-luma,key-chroma,inter-luma}-low-best.ckpt),
+#      (checkpoints target/loopfilter-train/{key-luma,key-chroma,inter-luma}-low-best.ckpt),
 #      and joins the eight again;
 #  12. fine-tunes the four keyframe networks (steps 7 and 11's) on keyframes
 #      deblocked with offset -2 (`--deblock-offset -2`), as the encoder
 #      deblocks keyframes when the learned filter is on
 #      (`mica::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER`), each with its own
-#      loss and material (checkpoints models/loopfilter-key-*-weakdb.ckpt),
+#      loss and material (checkpoints models/loopfilter/checkpoints/key-*-weakdb.ckpt),
 #      and joins the eight (round8);
 #  13. fine-tunes both inter luma networks (steps 8 and 11's) once more on
 #      encodes with round8 in the loop and the encoder's own deblocking
 #      (`--deblock-offset auto`: keyframes deblocked less), each with its own
-#      loss and QPs (checkpoints models/loopfilter-inter-luma{,-low}-weakdb.ckpt),
+#      loss and QPs (checkpoints models/loopfilter/checkpoints/inter-luma{,-low}-weakdb.ckpt),
 #      and joins the eight: the shipped model.
 #
 # usage: scripts/train_loopfilter.sh [extra mica-train filter options]
@@ -69,7 +70,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/build-mica-train.sh
-cargo build --release -p mica-cli --features torch --bin mica-model
+cargo build --release -p mica-cli --bin mica-model
 work=target/loopfilter-train
 mkdir -p "$work"
 # Training reads its clips encoded by this build: with the learned filter off
@@ -82,56 +83,56 @@ target/release/mica-train filter --out "$work/inter1.micanet" \
   --checkpoint "$work/inter1.ckpt" "$@"
 target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 32 \
   --init "$work/inter1.ckpt" --float-fraction 0 --lr 3e-4 --steps 4000 \
-  --out "$work/key.micanet" --checkpoint models/loopfilter-key.ckpt "$@"
+  --out "$work/key.micanet" --checkpoint $work/key.ckpt "$@"
 target/release/mica-model join "$work/inter1.micanet" "$work/key.micanet" \
   -o "$work/round1.micanet"
 target/release/mica-train filter --filter-on "$work/round1.micanet" \
   --init "$work/inter1.ckpt" --float-fraction 0 --lr 3e-4 --steps 8000 \
-  --out "$work/inter.micanet" --checkpoint models/loopfilter.ckpt "$@"
+  --out "$work/inter.micanet" --checkpoint $work/inter.ckpt "$@"
 for planes in luma chroma; do
   target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 64 \
-    --planes "$planes" --init models/loopfilter-key.ckpt --float-fraction 0 --lr 3e-4 \
+    --planes "$planes" --init $work/key.ckpt --float-fraction 0 --lr 3e-4 \
     --steps 3000 --out "$work/key-$planes.micanet" \
-    --checkpoint "models/loopfilter-key-$planes.ckpt" "$@"
+    --checkpoint "$work/key-$planes.ckpt" "$@"
   target/release/mica-train filter --filter-on "$work/round1.micanet" --patches 16 \
-    --planes "$planes" --init models/loopfilter.ckpt --float-fraction 0 --lr 3e-4 \
+    --planes "$planes" --init $work/inter.ckpt --float-fraction 0 --lr 3e-4 \
     --steps 3000 --out "$work/inter-$planes.micanet" \
-    --checkpoint "models/loopfilter-inter-$planes.ckpt" "$@"
+    --checkpoint "$work/inter-$planes.ckpt" "$@"
 done
 target/release/mica-model join "$work/inter-luma.micanet" "$work/key-luma.micanet" \
   "$work/inter-chroma.micanet" "$work/key-chroma.micanet" -o "$work/round2.micanet"
 for planes in luma chroma; do
   target/release/mica-train filter --all-intra --frames 4 --frame-step 5 --patches 64 \
-    --planes "$planes" --init "models/loopfilter-key-$planes.ckpt" --float-fraction 0 \
+    --planes "$planes" --init "$work/key-$planes.ckpt" --float-fraction 0 \
     --lr 3e-4 --steps 3000 --loss log-mse --out "$work/key-$planes-log1.micanet" \
     --checkpoint "$work/key-$planes-log1.ckpt" "$@"
   target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
     --planes "$planes" --init "$work/key-$planes-log1.ckpt" --float-fraction 0 \
     --lr 2e-4 --steps 3000 --loss log-mse --out "$work/key-$planes-log.micanet" \
-    --checkpoint "models/loopfilter-key-$planes-log.ckpt" "$@"
+    --checkpoint "$work/key-$planes-log.ckpt" "$@"
   target/release/mica-train filter --filter-on "$work/round2.micanet" --patches 16 \
-    --planes "$planes" --init "models/loopfilter-inter-$planes.ckpt" --float-fraction 0 \
+    --planes "$planes" --init "$work/inter-$planes.ckpt" --float-fraction 0 \
     --lr 3e-4 --steps 3000 --loss log-mse --out "$work/inter-$planes-log.micanet" \
-    --checkpoint "models/loopfilter-inter-$planes-log.ckpt" "$@"
+    --checkpoint "$work/inter-$planes-log.ckpt" "$@"
 done
 target/release/mica-model join "$work/inter-luma-log.micanet" "$work/key-luma-log.micanet" \
   "$work/inter-chroma-log.micanet" "$work/key-chroma-log.micanet" -o "$work/round3.micanet"
 target/release/mica-train filter --all-intra --frames 8 --frame-step 2 --patches 64 \
-  --planes chroma --channels 15 --init models/loopfilter-key-chroma-log.ckpt \
+  --planes chroma --channels 15 --init $work/key-chroma-log.ckpt \
   --float-fraction 0 --lr 3e-4 --steps 4000 --loss log-mse \
   --out "$work/key-chroma-small.micanet" \
-  --checkpoint models/loopfilter-key-chroma-small.ckpt "$@"
+  --checkpoint $work/key-chroma-small.ckpt "$@"
 target/release/mica-train filter --filter-on "$work/round3.micanet" --patches 16 \
-  --planes chroma --channels 15 --init models/loopfilter-inter-chroma-log.ckpt \
+  --planes chroma --channels 15 --init $work/inter-chroma-log.ckpt \
   --float-fraction 0 --lr 3e-4 --steps 4000 --loss log-mse \
   --out "$work/inter-chroma-small.micanet" \
-  --checkpoint models/loopfilter-inter-chroma-small.ckpt "$@"
+  --checkpoint models/loopfilter/checkpoints/inter-chroma-small.ckpt "$@"
 target/release/mica-model join "$work/inter-luma-log.micanet" "$work/key-luma-log.micanet" \
   "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" -o "$work/round4.micanet"
 target/release/mica-train filter --filter-on "$work/round4.micanet" --patches 16 \
-  --planes luma --init models/loopfilter-inter-luma-log.ckpt --float-fraction 0 \
+  --planes luma --init $work/inter-luma-log.ckpt --float-fraction 0 \
   --lr 2e-4 --steps 3000 --loss log-mse --out "$work/inter-luma-log2.micanet" \
-  --checkpoint models/loopfilter-inter-luma-log2.ckpt "$@"
+  --checkpoint $work/inter-luma-log2.ckpt "$@"
 target/release/mica-model join "$work/inter-luma-log2.micanet" "$work/key-luma-log.micanet" \
   "$work/inter-chroma-small.micanet" "$work/key-chroma-small.micanet" -o "$work/round5.micanet"
 # Joins two sets of four (both use step 7's small inter chroma network):
@@ -149,29 +150,29 @@ key_material=(--all-intra --frames 8 --frame-step 2 --patches 64 --qps 17,22,27)
 inter_material=(--filter-on "$work/round5.micanet" --patches 16 --qps 17,22,27)
 low=(--float-fraction 0 --lr 2e-4 --steps 3000 --loss log-mse)
 target/release/mica-train filter "${key_material[@]}" \
-  --planes luma --init models/loopfilter-key-luma-log.ckpt "${low[@]}" \
-  --out "$work/key-luma-low.micanet" --checkpoint models/loopfilter-key-luma-low.ckpt "$@"
+  --planes luma --init $work/key-luma-log.ckpt "${low[@]}" \
+  --out "$work/key-luma-low.micanet" --checkpoint $work/key-luma-low.ckpt "$@"
 target/release/mica-train filter "${key_material[@]}" \
-  --planes chroma --channels 15 --init models/loopfilter-key-chroma-small.ckpt "${low[@]}" \
-  --out "$work/key-chroma-low.micanet" --checkpoint models/loopfilter-key-chroma-low.ckpt "$@"
+  --planes chroma --channels 15 --init $work/key-chroma-small.ckpt "${low[@]}" \
+  --out "$work/key-chroma-low.micanet" --checkpoint $work/key-chroma-low.ckpt "$@"
 target/release/mica-train filter "${inter_material[@]}" \
-  --planes luma --init models/loopfilter-inter-luma-log2.ckpt "${low[@]}" \
-  --out "$work/inter-luma-low.micanet" --checkpoint models/loopfilter-inter-luma-low.ckpt "$@"
+  --planes luma --init $work/inter-luma-log2.ckpt "${low[@]}" \
+  --out "$work/inter-luma-low.micanet" --checkpoint $work/inter-luma-low.ckpt "$@"
 join_sets "$work/round6.micanet" inter-luma-log2 key-luma-log key-chroma-small \
   inter-luma-low key-luma-low key-chroma-low
 best=(--float-fraction 0 --lr 2e-4 --steps 2000 --loss best-log)
 target/release/mica-train filter "${key_material[@]}" \
-  --planes luma --init models/loopfilter-key-luma-low.ckpt "${best[@]}" \
+  --planes luma --init $work/key-luma-low.ckpt "${best[@]}" \
   --out "$work/key-luma-low-best.micanet" \
-  --checkpoint models/loopfilter-key-luma-low-best.ckpt "$@"
+  --checkpoint $work/key-luma-low-best.ckpt "$@"
 target/release/mica-train filter "${key_material[@]}" \
-  --planes chroma --channels 15 --init models/loopfilter-key-chroma-low.ckpt "${best[@]}" \
+  --planes chroma --channels 15 --init $work/key-chroma-low.ckpt "${best[@]}" \
   --out "$work/key-chroma-low-best.micanet" \
-  --checkpoint models/loopfilter-key-chroma-low-best.ckpt "$@"
+  --checkpoint $work/key-chroma-low-best.ckpt "$@"
 target/release/mica-train filter "${inter_material[@]}" \
-  --planes luma --init models/loopfilter-inter-luma-low.ckpt "${best[@]}" \
+  --planes luma --init $work/inter-luma-low.ckpt "${best[@]}" \
   --out "$work/inter-luma-low-best.micanet" \
-  --checkpoint models/loopfilter-inter-luma-low-best.ckpt "$@"
+  --checkpoint $work/inter-luma-low-best.ckpt "$@"
 join_sets "$work/round7.micanet" inter-luma-log2 key-luma-log key-chroma-small \
   inter-luma-low-best key-luma-low-best key-chroma-low-best
 # Step 12: the four keyframe networks on keyframes deblocked with offset -2,
@@ -179,20 +180,20 @@ join_sets "$work/round7.micanet" inter-luma-log2 key-luma-log key-chroma-small \
 weak=(--deblock-offset -2 --float-fraction 0 --lr 2e-4 --steps 2000)
 key_material_all_qps=(--all-intra --frames 8 --frame-step 2 --patches 64)
 target/release/mica-train filter "${key_material_all_qps[@]}" "${weak[@]}" --loss log-mse \
-  --planes luma --init models/loopfilter-key-luma-log.ckpt \
-  --out "$work/key-luma-weakdb.micanet" --checkpoint models/loopfilter-key-luma-weakdb.ckpt "$@"
+  --planes luma --init $work/key-luma-log.ckpt \
+  --out "$work/key-luma-weakdb.micanet" --checkpoint models/loopfilter/checkpoints/key-luma-weakdb.ckpt "$@"
 target/release/mica-train filter "${key_material_all_qps[@]}" "${weak[@]}" --loss log-mse \
-  --planes chroma --channels 15 --init models/loopfilter-key-chroma-small.ckpt \
+  --planes chroma --channels 15 --init $work/key-chroma-small.ckpt \
   --out "$work/key-chroma-weakdb.micanet" \
-  --checkpoint models/loopfilter-key-chroma-weakdb.ckpt "$@"
+  --checkpoint models/loopfilter/checkpoints/key-chroma-weakdb.ckpt "$@"
 target/release/mica-train filter "${key_material[@]}" "${weak[@]}" --loss best-log \
-  --planes luma --init models/loopfilter-key-luma-low-best.ckpt \
+  --planes luma --init $work/key-luma-low-best.ckpt \
   --out "$work/key-luma-low-weakdb.micanet" \
-  --checkpoint models/loopfilter-key-luma-low-weakdb.ckpt "$@"
+  --checkpoint models/loopfilter/checkpoints/key-luma-low-weakdb.ckpt "$@"
 target/release/mica-train filter "${key_material[@]}" "${weak[@]}" --loss best-log \
-  --planes chroma --channels 15 --init models/loopfilter-key-chroma-low-best.ckpt \
+  --planes chroma --channels 15 --init $work/key-chroma-low-best.ckpt \
   --out "$work/key-chroma-low-weakdb.micanet" \
-  --checkpoint models/loopfilter-key-chroma-low-weakdb.ckpt "$@"
+  --checkpoint models/loopfilter/checkpoints/key-chroma-low-weakdb.ckpt "$@"
 join_sets "$work/round8.micanet" inter-luma-log2 key-luma-weakdb key-chroma-weakdb \
   inter-luma-low-best key-luma-low-weakdb key-chroma-low-weakdb
 # Step 13: both inter luma networks once more, on encodes with round8 in the
@@ -200,12 +201,12 @@ join_sets "$work/round8.micanet" inter-luma-log2 key-luma-weakdb key-chroma-weak
 inter_weak=(--filter-on "$work/round8.micanet" --deblock-offset auto --patches 16
   --float-fraction 0 --lr 2e-4 --steps 2000)
 target/release/mica-train filter "${inter_weak[@]}" --loss log-mse \
-  --planes luma --init models/loopfilter-inter-luma-log2.ckpt \
+  --planes luma --init $work/inter-luma-log2.ckpt \
   --out "$work/inter-luma-weakdb.micanet" \
-  --checkpoint models/loopfilter-inter-luma-weakdb.ckpt "$@"
+  --checkpoint models/loopfilter/checkpoints/inter-luma-weakdb.ckpt "$@"
 target/release/mica-train filter "${inter_weak[@]}" --qps 17,22,27 --loss best-log \
-  --planes luma --init models/loopfilter-inter-luma-low-best.ckpt \
+  --planes luma --init $work/inter-luma-low-best.ckpt \
   --out "$work/inter-luma-low-weakdb.micanet" \
-  --checkpoint models/loopfilter-inter-luma-low-weakdb.ckpt "$@"
-join_sets models/loopfilter.micanet inter-luma-weakdb key-luma-weakdb key-chroma-weakdb \
+  --checkpoint models/loopfilter/checkpoints/inter-luma-low-weakdb.ckpt "$@"
+join_sets models/loopfilter/loopfilter.micanet inter-luma-weakdb key-luma-weakdb key-chroma-weakdb \
   inter-luma-low-weakdb key-luma-low-weakdb key-chroma-low-weakdb

@@ -1,7 +1,7 @@
 //! Every conformance stream decodes, at every CPU level, to its recorded MD5.
 
 use md5::{Digest, Md5};
-use mica::cpu::CpuLevel;
+use mica::CpuLevel;
 use mica::{Decoder, DecoderConfig};
 use mica_io::ivf::IvfReader;
 use std::path::PathBuf;

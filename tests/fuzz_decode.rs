@@ -20,13 +20,17 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// One corpus stream's settings: GOP structure, learned filter, learned intra
+/// mode, QP and picture size.
+type StreamSettings = (GopStructure, bool, bool, u8, (usize, usize));
+
 /// Valid streams (as packet lists) covering the tools.
 fn corpus() -> Vec<Vec<Vec<u8>>> {
     let samples = samples_dir();
     let clip = read_frames(&samples.join("city_720x400_6f.y4m"), 6);
     let still = read_frames(&samples.join("still_chelsea_448x296.y4m"), 1);
     let mut streams = Vec::new();
-    let settings: [(GopStructure, bool, bool, u8, (usize, usize)); 6] = [
+    let settings: [StreamSettings; 6] = [
         (GopStructure::IntraOnly, true, true, 22, (70, 38)),
         (GopStructure::IntraOnly, false, true, 37, (96, 64)),
         (GopStructure::LowDelay, true, false, 27, (80, 48)),

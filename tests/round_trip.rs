@@ -1,6 +1,6 @@
 //! Decoder output equals encoder reconstruction on real material.
 
-use mica::cpu::CpuLevel;
+use mica::CpuLevel;
 use mica::EncoderConfig;
 use mica_tests::{assert_round_trip, crop, read_frames, samples_dir, shared_media};
 

@@ -47,7 +47,7 @@ impl Preset {
 /// [`EncoderConfig::deblock_offset`] is `None`): the keyframe networks
 /// restore more from a less smoothed picture (stills, filter on against off:
 /// Y -3.44 % with offset 0, -3.67 % with -2, -3.61 % with -4, before the
-/// networks were trained for it; `models/loopfilter.md`). Without the learned
+/// networks were trained for it; `models/loopfilter/README.md`). Without the learned
 /// filter 0 codes best (-2 costs 0.2 %, +2 0.5 %), and inter frames, whose
 /// networks restore less, lost with -2.
 pub const KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER: i8 = -2;
@@ -97,18 +97,11 @@ pub struct EncoderConfig {
     /// The loop-filter model (`None`: the embedded default). A decoder must know
     /// the same model (by SHA-256) to decode the stream.
     pub nn_filter_model: Option<Arc<LoopFilter>>,
-    /// The learned intra mode may be used (default off: see `models/intra.md`).
+    /// The learned intra mode may be used (default off: see `models/intra/README.md`).
     pub nn_intra: bool,
     /// The intra-predictor model (`None`: the embedded default). A decoder
     /// must know the same model (by SHA-256) to decode the stream.
     pub nn_intra_model: Option<Arc<IntraPredictor>>,
-    /// Keep each frame's reconstruction before the learned loop filter in
-    /// [`Packet::deblocked`] (training material for the filter itself).
-    pub keep_deblocked: bool,
-    /// Report each frame's end-of-frame context state in
-    /// [`Packet::contexts`] (material for the context initialisation tables,
-    /// `mica-tables contexts`).
-    pub keep_context_stats: bool,
     /// Start every frame's contexts from the trained initialisation tables
     /// (`docs/context-init.md`); off, they start at probability one half,
     /// which is how the tables' own training material is coded.
@@ -145,11 +138,9 @@ impl EncoderConfig {
             nn_filter: true,
             nn_filter_model: None,
             // Off by default: the current model costs about 0.3 % (BD-rate,
-            // all intra) instead of saving; see models/intra.md.
+            // all intra) instead of saving; see models/intra/README.md.
             nn_intra: false,
             nn_intra_model: None,
-            keep_deblocked: false,
-            keep_context_stats: false,
             trained_contexts: true,
         }
     }

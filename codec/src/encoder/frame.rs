@@ -3,8 +3,9 @@
 //! reference.
 
 use super::gop::FramePlan;
-use super::packet::{ContextStats, Packet};
+use super::packet::Packet;
 use super::search::{FrameSearch, InterRefs, SearchParams};
+use super::training::{ContextStats, FrameExtras, TrainingHooks};
 use super::{EncoderConfig, Preset, KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER};
 use crate::bitstream::{write_packet_headers, FrameHeader, FrameType, SequenceHeader};
 use crate::cpu::CpuLevel;
@@ -31,15 +32,17 @@ fn pad_frame(src: &Frame, w: usize, h: usize) -> Frame {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn encode_frame(
     cfg: &EncoderConfig,
+    hooks: TrainingHooks,
     seq: &SequenceHeader,
     plan: &FramePlan,
     frame: &Frame,
     cpu: CpuLevel,
     filter: Option<&LoopFilter>,
     intra: Option<&Arc<IntraPredictor>>,
-) -> (Packet, Arc<RefPicture>) {
+) -> (Packet, FrameExtras, Arc<RefPicture>) {
     let (w, h) = (seq.coded_width(), seq.coded_height());
     let padded = pad_frame(frame, w, h);
     let mut fh = FrameHeader {
@@ -98,7 +101,7 @@ pub(super) fn encode_frame(
     if fh.deblock {
         crate::deblock::deblock_frame(&mut state, &fh, &lists);
     }
-    let deblocked = cfg
+    let deblocked = hooks
         .keep_deblocked
         .then(|| crop(&state.recon, cfg.width, cfg.height));
     if let Some(filter) = filter {
@@ -121,7 +124,7 @@ pub(super) fn encode_frame(
         fh.nn_filter = flags.on;
         fh.nn_filter_scale = flags.scale;
     }
-    let contexts = cfg
+    let contexts = hooks
         .keep_context_stats
         .then(|| ContextStats::new(plan.key, plan.qp, &start(), &search.ctx));
     let payload = enc.finish();
@@ -135,12 +138,14 @@ pub(super) fn encode_frame(
         keyframe: plan.key,
         random_access: plan.sequence_header,
         recon: crop(&state.recon, cfg.width, cfg.height),
-        qp: plan.qp,
         intra_modes,
+    };
+    let extras = FrameExtras {
+        qp: plan.qp,
         deblocked,
         contexts,
     };
-    (packet, picture)
+    (packet, extras, picture)
 }
 
 /// Search effort by preset.

@@ -221,10 +221,8 @@ impl Encoder {
             split(mid, hi, depth + 1, layer_of);
         }
         split(0, n, 1, &mut layer_of);
-        let max_layer = *layer_of[1..].iter().max().unwrap_or(&0);
         let mut frames: Vec<Option<Frame>> = frames.into_iter().map(Some).collect();
-        for layer in 0..=max_layer {
-            let members: Vec<u32> = (1..=n).filter(|&i| layer_of[i as usize] == layer).collect();
+        for (layer, members, kept) in coding_batches(&layer_of) {
             let mut plans = Vec::new();
             for &i in &members {
                 let poc = base + i;
@@ -269,7 +267,7 @@ impl Encoder {
             }
             // Frames that later layers reference are kept; slots are chosen
             // before coding because each frame header names its slot.
-            if layer < max_layer || n == 1 {
+            if kept {
                 let refs_of_group: Vec<Vec<Held>> =
                     plans.iter().flat_map(|p| p.refs.clone()).collect();
                 let in_use: Vec<&Vec<Held>> = refs_of_group.iter().collect();
@@ -288,6 +286,50 @@ impl Encoder {
         }
         self.anchor = Some(base + n);
     }
+}
+
+/// Longest group whose temporal layers are each coded at once: the
+/// references of a layer and the slots for the frames it keeps fit in the
+/// eight reference slots up to here (a layer of a group of 16 does not).
+const MAX_LAYERED_GROUP: u32 = 8;
+
+/// The order in which a hierarchical group's frames are coded, given each
+/// frame's temporal layer (`layer_of[i]` for frame `i` of the group, 1-based):
+/// batches of frames that do not reference each other, coded in parallel,
+/// each with its layer and whether later batches reference its frames (then
+/// they are kept in a slot). A group of up to [`MAX_LAYERED_GROUP`] frames
+/// is coded one layer at a time; a longer one codes its last frame and its
+/// midpoint, then each half one layer at a time, the first half first, so
+/// that no batch needs more than the eight slots.
+fn coding_batches(layer_of: &[usize]) -> Vec<(usize, Vec<u32>, bool)> {
+    let n = layer_of.len() as u32 - 1;
+    let layered = |lo: u32, hi: u32, first_layer: usize| {
+        let frames: Vec<u32> = (lo..=hi).collect();
+        let top = frames
+            .iter()
+            .map(|&i| layer_of[i as usize])
+            .max()
+            .unwrap_or(0);
+        (first_layer..=top)
+            .map(|layer| {
+                let members: Vec<u32> = frames
+                    .iter()
+                    .copied()
+                    .filter(|&i| layer_of[i as usize] == layer)
+                    .collect();
+                (layer, members, layer < top || n == 1)
+            })
+            .filter(|(_, members, _)| !members.is_empty())
+            .collect::<Vec<_>>()
+    };
+    if n <= MAX_LAYERED_GROUP {
+        return layered(1, n, 0);
+    }
+    let mid = n / 2;
+    let mut batches = vec![(0, vec![n], true), (1, vec![mid], true)];
+    batches.extend(layered(1, mid - 1, 2));
+    batches.extend(layered(mid + 1, n - 1, 2));
+    batches
 }
 
 /// Lambda factor of frames that nothing predicts from when coded all intra (HM's).
@@ -329,4 +371,133 @@ pub(super) fn is_scene_cut(prev: &[u8], cur: &[u8]) -> bool {
         .filter(|(a, b)| a.abs_diff(**b) > 24)
         .count();
     changed * 2 > cur.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Decoder, EncoderConfig, Packet};
+
+    /// Frames with texture that moves, so inter coding uses its references.
+    fn moving_frames(count: usize) -> Vec<Frame> {
+        (0..count)
+            .map(|t| {
+                let mut f = Frame::new_420(32, 24);
+                for (p, plane) in f.planes.iter_mut().enumerate() {
+                    let w = plane.width;
+                    for (i, v) in plane.data.iter_mut().enumerate() {
+                        let (x, y) = (i % w + 2 * t, i / w);
+                        let h = (x * 73 + y * 151 + p * 37).wrapping_mul(2_654_435_761);
+                        *v = ((x * 9 + y * 5) % 200) as u8 + ((h >> 27) & 31) as u8;
+                    }
+                }
+                f
+            })
+            .collect()
+    }
+
+    fn encode(cfg: EncoderConfig, frames: &[Frame]) -> Vec<Packet> {
+        let mut enc = Encoder::new(cfg).expect("valid config");
+        let mut out = Vec::new();
+        for f in frames {
+            enc.send_frame(f.clone()).expect("frame");
+            out.extend(std::iter::from_fn(|| enc.receive_packet()));
+        }
+        enc.flush();
+        out.extend(std::iter::from_fn(|| enc.receive_packet()));
+        out
+    }
+
+    /// Every group size the configuration accepts (1..=16) codes, with every
+    /// preset's reference count, whole and cut short groups and keyframes
+    /// inside a group, and decodes to the encoder's reconstruction. Groups
+    /// of 9 to 16 frames used to run out of reference slots (a panic).
+    #[test]
+    fn every_group_size_codes_and_decodes() {
+        let frames = moving_frames(37);
+        for gop_size in 1..=16 {
+            for preset in [Preset::Fast, Preset::Medium, Preset::Slow] {
+                for keyint in [0, 13] {
+                    let mut cfg = EncoderConfig::new(32, 24);
+                    cfg.gop = GopStructure::RandomAccess;
+                    cfg.gop_size = gop_size;
+                    cfg.preset = preset;
+                    cfg.keyint = keyint;
+                    cfg.nn_filter = false;
+                    cfg.threads = 1;
+                    let packets = encode(cfg, &frames);
+                    assert_eq!(packets.len(), frames.len());
+                    let mut dec = Decoder::new(Default::default());
+                    let mut decoded = Vec::new();
+                    for p in &packets {
+                        dec.send_packet(&p.data).expect("decodes");
+                        decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
+                    }
+                    dec.flush();
+                    decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
+                    let mut recon: Vec<&Packet> = packets.iter().collect();
+                    recon.sort_by_key(|p| p.frame_number);
+                    assert_eq!(decoded.len(), frames.len());
+                    for (d, p) in decoded.iter().zip(recon) {
+                        assert_eq!(d.frame_number, p.frame_number);
+                        assert!(
+                            d.frame == p.recon,
+                            "GOP {gop_size}, {preset:?}, keyint {keyint}: frame {} differs",
+                            p.frame_number
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Groups up to eight frames are coded a layer at a time; longer groups
+    /// code their last frame and midpoint, then each half, and every frame
+    /// exactly once, after the frames it may reference.
+    #[test]
+    fn long_groups_code_their_halves_in_turn() {
+        let layers = |n: u32| {
+            let mut layer_of = vec![0usize; n as usize + 1];
+            fn split(lo: u32, hi: u32, depth: usize, layer_of: &mut [usize]) {
+                if hi - lo <= 1 {
+                    return;
+                }
+                let mid = (lo + hi) / 2;
+                layer_of[mid as usize] = depth;
+                split(lo, mid, depth + 1, layer_of);
+                split(mid, hi, depth + 1, layer_of);
+            }
+            split(0, n, 1, &mut layer_of);
+            layer_of
+        };
+        let order = |n: u32| -> Vec<Vec<u32>> {
+            coding_batches(&layers(n))
+                .into_iter()
+                .map(|b| b.1)
+                .collect()
+        };
+        assert_eq!(order(8), [vec![8], vec![4], vec![2, 6], vec![1, 3, 5, 7]]);
+        assert_eq!(
+            order(16),
+            [
+                vec![16],
+                vec![8],
+                vec![4],
+                vec![2, 6],
+                vec![1, 3, 5, 7],
+                vec![12],
+                vec![10, 14],
+                vec![9, 11, 13, 15]
+            ]
+        );
+        for n in 1..=16u32 {
+            let batches = coding_batches(&layers(n));
+            let mut seen: Vec<u32> = batches.iter().flat_map(|b| b.1.clone()).collect();
+            seen.sort();
+            assert_eq!(seen, (1..=n).collect::<Vec<_>>(), "group of {n}");
+            // The deepest batch of each part is not kept; the others are.
+            let kept: Vec<bool> = batches.iter().map(|b| b.2).collect();
+            assert!(kept.iter().any(|&k| !k) || n == 1, "group of {n}");
+        }
+    }
 }

@@ -9,9 +9,10 @@ mod motion_search;
 mod packet;
 mod rdoq;
 mod search;
+pub(crate) mod training;
 
 pub use config::{EncoderConfig, GopStructure, Preset, KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER};
-pub use packet::{ContextStats, IntraModeCounts, Packet};
+pub use packet::{IntraModeCounts, Packet};
 
 use crate::bitstream::{ModelRef, SequenceHeader, Tools};
 use crate::cpu::CpuLevel;
@@ -25,6 +26,7 @@ use gop::{downscale_luma, is_scene_cut, FramePlan, Held};
 use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use training::{FrameExtras, TrainingHooks};
 
 /// Encodes frames into packets.
 pub struct Encoder {
@@ -33,7 +35,10 @@ pub struct Encoder {
     pool: rayon::ThreadPool,
     /// Frames received and not yet coded, in display order.
     input: VecDeque<(u32, Frame, bool)>,
-    out: VecDeque<Packet>,
+    /// Coded frames not yet received, with what the training hooks kept.
+    out: VecDeque<(Packet, FrameExtras)>,
+    /// What training tools ask to keep (none for library users).
+    hooks: TrainingHooks,
     next_number: u32,
     /// Reference pictures held, by slot.
     dpb: Vec<Held>,
@@ -64,6 +69,7 @@ impl Encoder {
             pool,
             input: VecDeque::new(),
             out: VecDeque::new(),
+            hooks: TrainingHooks::default(),
             next_number: 0,
             dpb: Vec::new(),
             anchor: None,
@@ -137,7 +143,7 @@ impl Encoder {
 
     /// The next finished packet, in coding order.
     pub fn receive_packet(&mut self) -> Option<Packet> {
-        self.out.pop_front()
+        self.out.pop_front().map(|(packet, _)| packet)
     }
 
     /// Codes frames that do not reference each other in parallel, stores
@@ -149,19 +155,20 @@ impl Encoder {
         let filter = filter.as_deref();
         let intra = cfg.intra_predictor();
         let intra = intra.as_ref();
-        let results: Vec<(Packet, Arc<RefPicture>)> = self.pool.install(|| {
+        let hooks = self.hooks;
+        let results: Vec<(Packet, FrameExtras, Arc<RefPicture>)> = self.pool.install(|| {
             plans
                 .par_iter()
                 .zip(frames.par_iter())
-                .map(|(plan, f)| encode_frame(cfg, &seq, plan, f, cpu, filter, intra))
+                .map(|(plan, f)| encode_frame(cfg, hooks, &seq, plan, f, cpu, filter, intra))
                 .collect()
         });
-        for (plan, (packet, picture)) in plans.iter().zip(results) {
+        for (plan, (packet, extras, picture)) in plans.iter().zip(results) {
             if let Some(slot) = plan.store {
                 self.dpb.retain(|h| h.slot != slot);
                 self.dpb.push(Held { slot, picture });
             }
-            self.out.push_back(packet);
+            self.out.push_back((packet, extras));
         }
     }
 }

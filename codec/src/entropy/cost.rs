@@ -41,6 +41,7 @@ pub struct BitCounter {
 
 impl BitCounter {
     /// The accumulated cost in bits.
+    #[cfg(test)]
     pub fn bits(&self) -> f64 {
         self.cost as f64 / COST_ONE_BIT as f64
     }

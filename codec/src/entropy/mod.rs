@@ -21,7 +21,6 @@ mod range;
 
 pub use contexts::{
     context_qp_class, context_qp_class_range, Contexts, CONTEXT_ELEMENTS, CONTEXT_QP_CLASSES,
-    NUM_CONTEXTS,
 };
 pub use cost::{bin_cost, BitCounter, COST_ONE_BIT, COST_SHIFT};
 pub use range::{RangeDecoder, RangeEncoder};

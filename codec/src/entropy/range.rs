@@ -65,11 +65,6 @@ impl RangeEncoder {
         }
     }
 
-    /// Bytes written so far plus those still held back (an exact size once finished).
-    pub fn bytes_so_far(&self) -> u64 {
-        self.out.len() as u64 + self.pending + 4
-    }
-
     /// Flushes the coder and returns the payload. The decoder reads exactly these bytes.
     pub fn finish(mut self) -> Vec<u8> {
         for _ in 0..5 {

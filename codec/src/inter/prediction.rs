@@ -185,6 +185,7 @@ pub fn predict_block(
 }
 
 /// Motion-compensated luma prediction only (for ranking candidates), into `pred` (`s*s`).
+#[allow(clippy::too_many_arguments)]
 pub fn predict_luma(
     refs: [&[Arc<RefPicture>]; 2],
     motion: &Motion,

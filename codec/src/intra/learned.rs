@@ -9,14 +9,14 @@
 //! block's DC value, and output `k` is the block's `N*N` prediction minus that
 //! value, row-major. Lines beyond the first let the network continue texture,
 //! which no single-line mode can. Dense layers suit blocks this small (VVC's matrix intra
-//! prediction is a linear descendant of the same idea). See `models/intra.md`.
+//! prediction is a linear descendant of the same idea). See `models/intra/README.md`.
 
 use crate::nn::{hex, identity, requantise, LayerOp, Model, ModelError};
 use crate::picture::Plane;
 use std::sync::{Arc, OnceLock};
 
-/// The default intra predictor shipped with Mica (`models/intra.micanet`).
-const DEFAULT_MODEL: &[u8] = include_bytes!("../../../models/intra.micanet");
+/// The default intra predictor shipped with Mica (`models/intra/intra.micanet`).
+const DEFAULT_MODEL: &[u8] = include_bytes!("../../../models/intra/intra.micanet");
 
 /// Role of the intra predictor in the sequence header's model list.
 pub const ROLE: u8 = 2;
@@ -366,6 +366,7 @@ pub(crate) fn gather_context(
 /// reconstructed luma plane whose size is the coded size. For building
 /// training sets from reconstructions; its first `4N+1` samples are the
 /// block's references (section 5).
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, out: &mut [u8]) {
     let coded = (luma.width, luma.height);
     let mut refs = [0u8; 129];
@@ -376,6 +377,7 @@ pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, out: &mut [u8
 /// The prediction of traditional luma mode `mode` (0..=34) from the same
 /// references, with the codec's reference smoothing and edge filters; for
 /// tools that compare the learned predictor with the modes it competes with.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub fn traditional_prediction(refs: &[u8], log2n: u32, mode: u8, dst: &mut [u8]) {
     // Chosen once: training tools call this millions of times.
     static CPU: OnceLock<crate::cpu::CpuLevel> = OnceLock::new();
@@ -436,6 +438,23 @@ mod tests {
             layers,
             outputs,
         }
+    }
+
+    /// `models/intra/manifest.toml` describes the embedded default.
+    #[test]
+    fn manifest_describes_the_shipped_model() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/intra");
+        let text = std::fs::read_to_string(dir.join("manifest.toml")).expect("manifest");
+        let m = crate::nn::manifest_fields(&text);
+        let p = IntraPredictor::default_model();
+        assert_eq!(m["sha256"], hex(&p.sha256()));
+        assert_eq!(m["bytes"], DEFAULT_MODEL.len().to_string());
+        assert_eq!(m["role"], ROLE.to_string());
+        assert_eq!(m["outputs"], p.model().outputs.len().to_string());
+        assert_eq!(m["parameters"], p.model().cost(1).1.to_string());
+        assert_eq!(std::fs::read(dir.join(&m["file"])).unwrap(), DEFAULT_MODEL);
+        assert!(dir.join("checkpoints/intra.ckpt").is_file());
+        assert!(text.contains("\"checkpoints/intra.ckpt\""));
     }
 
     #[test]

@@ -6,7 +6,7 @@ pub mod learned;
 mod prediction;
 mod syntax;
 
-pub use crate::dsp::intra::{DC, HOR, PLANAR, VER};
+pub use crate::dsp::intra::DC;
 pub use learned::{IntraPredictor, NN_MODE};
-pub use prediction::{gather_refs, gather_refs_in, predict, predict_from_refs};
+pub use prediction::{gather_refs, predict, predict_from_refs};
 pub use syntax::*;

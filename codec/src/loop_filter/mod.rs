@@ -1,6 +1,6 @@
 //! The learned in-loop restoration filter (after deblocking).
 //!
-//! A residual integer network (see `models/loopfilter.md`) restores each
+//! A residual integer network (see `models/loopfilter/README.md`) restores each
 //! plane from its deblocked samples and side information: the plane's QP,
 //! whether it is a chroma plane and (for models with a third side channel)
 //! whether the frame is a keyframe. The encoder switches it per frame and per
@@ -27,8 +27,8 @@ use crate::nn::{hex, identity, Engine, LayerOp, Model, ModelError};
 use crate::picture::{Frame, Plane};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// The default loop filter shipped with Mica (`models/loopfilter.micanet`).
-const DEFAULT_MODEL: &[u8] = include_bytes!("../../../models/loopfilter.micanet");
+/// The default loop filter shipped with Mica (`models/loopfilter/loopfilter.micanet`).
+const DEFAULT_MODEL: &[u8] = include_bytes!("../../../models/loopfilter/loopfilter.micanet");
 
 /// Role of the loop filter in the sequence header's model list.
 pub const ROLE: u8 = 1;
@@ -258,7 +258,7 @@ impl LoopFilter {
     /// the given type with every plane on: the luma network's cost per sample
     /// plus half its chroma network's (two chroma planes of a quarter of the
     /// luma samples each), the larger over the sets. The default model's
-    /// budget (20 kMAC per luma pixel, `models/loopfilter.md`) applies to this.
+    /// budget (20 kMAC per luma pixel, `models/loopfilter/README.md`) applies to this.
     pub fn macs_per_luma_pixel(&self, key: bool) -> f64 {
         (0..self.sets())
             .map(|set| {
@@ -804,6 +804,7 @@ pub(crate) fn filter_and_decide(
 mod tests {
     use super::*;
     use crate::bitstream::read_packet_headers;
+    use crate::encoder::training::{TrainingEncoder, TrainingHooks, TrainingPacket};
     use crate::nn::{Layer, LayerOp, TensorSpec};
     use crate::{Decoder, DecoderConfig, Encoder, EncoderConfig, Error};
 
@@ -927,6 +928,40 @@ mod tests {
 
     /// A half-resolution network filters every plane size alike at every
     /// CPU level; networks that would change a plane's size are refused at load.
+    /// `models/loopfilter/manifest.toml` describes the embedded default:
+    /// identity, size, parameters, outputs, cost, role, and the checkpoints
+    /// that rebuild it are in the folder.
+    #[test]
+    fn manifest_describes_the_shipped_model() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/loopfilter");
+        let text = std::fs::read_to_string(dir.join("manifest.toml")).expect("manifest");
+        let m = crate::nn::manifest_fields(&text);
+        let f = LoopFilter::default_model();
+        assert_eq!(m["sha256"], hex(&f.sha256()));
+        assert_eq!(m["bytes"], DEFAULT_MODEL.len().to_string());
+        assert_eq!(m["role"], ROLE.to_string());
+        assert_eq!(m["outputs"], f.model().outputs.len().to_string());
+        assert_eq!(m["parameters"], f.model().cost(1).1.to_string());
+        for key in [false, true] {
+            let macs = format!("{:.0}", f.macs_per_luma_pixel(key));
+            assert_eq!(m["macs_per_luma_pixel"], macs, "keyframes {key}");
+        }
+        assert_eq!(std::fs::read(dir.join(&m["file"])).unwrap(), DEFAULT_MODEL);
+        let listed: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("\"checkpoints/"))
+            .collect();
+        assert_eq!(
+            listed.len(),
+            f.model().outputs.len(),
+            "one checkpoint per output"
+        );
+        for name in listed {
+            let file = name.trim_end_matches(['"', ',']);
+            assert!(dir.join("checkpoints").join(file).is_file(), "{file}");
+        }
+    }
+
     #[test]
     fn half_resolution_filters_load_and_run_exactly() {
         let f = LoopFilter::from_bytes(&half_res_model(1, true).to_bytes()).expect("valid");
@@ -1317,7 +1352,7 @@ mod tests {
                 })
                 .collect()
         };
-        let key = crate::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER;
+        let key = crate::encoder::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER;
         assert!(key < 0, "deblocks less");
         let with_filter = offsets(true, None);
         assert!(with_filter.iter().any(|f| !f.0), "an inter frame");
@@ -1336,14 +1371,24 @@ mod tests {
     }
 
     fn encode_smooth_frames(cfg: EncoderConfig) -> Vec<crate::Packet> {
-        let mut enc = Encoder::new(cfg).expect("config");
+        encode_smooth_frames_keeping(cfg, TrainingHooks::default())
+            .into_iter()
+            .map(|p| p.packet)
+            .collect()
+    }
+
+    fn encode_smooth_frames_keeping(
+        cfg: EncoderConfig,
+        hooks: TrainingHooks,
+    ) -> Vec<TrainingPacket> {
+        let mut enc = TrainingEncoder::new(cfg, hooks).expect("config");
         let mut packets = Vec::new();
         for f in smooth_frames() {
             enc.send_frame(f).expect("frame");
-            packets.extend(std::iter::from_fn(|| enc.receive_packet()));
+            packets.extend(std::iter::from_fn(|| enc.receive()));
         }
         enc.flush();
-        packets.extend(std::iter::from_fn(|| enc.receive_packet()));
+        packets.extend(std::iter::from_fn(|| enc.receive()));
         packets
     }
 
@@ -1352,8 +1397,12 @@ mod tests {
         cfg.qp = 46;
         cfg.deblock = false;
         cfg.nn_filter_model = Some(filter.clone());
-        cfg.keep_deblocked = true;
-        let packets = encode_smooth_frames(cfg);
+        let hooks = TrainingHooks {
+            keep_deblocked: true,
+            ..Default::default()
+        };
+        let kept = encode_smooth_frames_keeping(cfg, hooks);
+        let packets: Vec<_> = kept.iter().map(|p| p.packet.clone()).collect();
         let used = packets
             .iter()
             .filter(|p| {
@@ -1367,9 +1416,10 @@ mod tests {
         assert!(used > 0, "the encoder chose the filter in no frame");
         // The kept pre-filter frames are the filter's input: they differ from
         // the output exactly where the filter was used.
-        for p in &packets {
+        for kept in &kept {
+            let p = &kept.packet;
             let on = read_packet_headers(&p.data).unwrap().frame.nn_filter != [false; 2];
-            let deblocked = p.deblocked.as_ref().expect("kept");
+            let deblocked = kept.extras.deblocked.as_ref().expect("kept");
             assert_eq!(deblocked != &p.recon, on, "frame {}", p.frame_number);
         }
         let seq = read_packet_headers(&packets[0].data)

@@ -48,6 +48,7 @@ pub struct Engine {
 
 impl Engine {
     /// Prepares `model` for inputs of `h` x `w` samples (allocates every tensor).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn new(model: Model, h: usize, w: usize) -> Result<Engine, ModelError> {
         Engine::with_cpu(model, h, w, CpuLevel::runtime())
     }

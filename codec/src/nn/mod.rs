@@ -11,8 +11,6 @@ mod avx2;
 mod engine;
 mod format;
 #[cfg(feature = "torch")]
-pub mod qat;
-#[cfg(feature = "torch")]
 mod torch;
 #[cfg(feature = "torch")]
 pub use torch::{cuda_available, TorchDevice, TorchEngine, TorchError};
@@ -39,13 +37,28 @@ fn avx2_padded_out(c: usize) -> usize {
 
 pub(crate) use engine::requantise;
 pub use engine::Engine;
+// Layer, TensorSpec and ACC_BOUND serve the tools (`mica::internals::nn`).
+#[cfg_attr(not(feature = "internals"), allow(unused_imports))]
 pub use format::{hex, identity, Layer, LayerOp, Model, ModelError, TensorSpec, ACC_BOUND};
+
+/// The `key = value` fields of a model folder's `manifest.toml` (comments
+/// and the lines of multi-line arrays left out), for the tests that check
+/// each manifest against its model.
+#[cfg(test)]
+pub(crate) fn manifest_fields(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
+    #[allow(clippy::too_many_arguments)]
     fn conv(
         rng: &mut SmallRng,
         operand: usize,

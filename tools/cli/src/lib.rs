@@ -15,6 +15,7 @@ macro_rules! outln {
 
 use anyhow::{bail, Context, Result};
 use md5::{Digest, Md5};
+use mica::internals::{TrainingEncoder, TrainingHooks, TrainingPacket};
 use mica::Frame;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -23,21 +24,23 @@ use std::path::{Path, PathBuf};
 /// Writes a model file once complete, after checking it loads (format and
 /// accumulator bound); returns its identity as hexadecimal SHA-256.
 pub fn write_model(path: &Path, bytes: &[u8]) -> Result<String> {
-    mica::nn::Model::parse(bytes).context("the model to write is invalid")?;
+    mica::internals::nn::Model::parse(bytes).context("the model to write is invalid")?;
     let mut out = Output::create(path)?;
     out.write_all(bytes)?;
     out.commit()?;
-    Ok(mica::nn::hex(&mica::nn::identity(bytes)))
+    Ok(mica::internals::nn::hex(&mica::internals::nn::identity(
+        bytes,
+    )))
 }
 
 /// Exit status for a run that failed (bad input, bad stream, I/O error).
 pub const EXIT_FAILURE: i32 = 1;
 
 /// Reads a loop-filter model file.
-pub fn load_filter(path: &Path) -> Result<mica::loop_filter::LoopFilter> {
+pub fn load_filter(path: &Path) -> Result<mica::LoopFilter> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
-    mica::loop_filter::LoopFilter::from_bytes(&bytes)
+    mica::LoopFilter::from_bytes(&bytes)
         .with_context(|| format!("{} is not a usable loop-filter model", path.display()))
 }
 
@@ -274,21 +277,22 @@ pub fn training_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Encodes `frames` with `cfg`; returns the packets in display order.
-pub fn encode(frames: &[Frame], cfg: mica::EncoderConfig) -> Result<Vec<mica::Packet>> {
-    let mut enc = mica::Encoder::new(cfg)?;
+/// Encodes `frames` with `cfg`, keeping what `hooks` ask for (training
+/// material); returns the packets in display order.
+pub fn encode_for_training(
+    frames: &[Frame],
+    cfg: mica::EncoderConfig,
+    hooks: TrainingHooks,
+) -> Result<Vec<TrainingPacket>> {
+    let mut enc = TrainingEncoder::new(cfg, hooks)?;
     let mut out = Vec::new();
     for f in frames {
         enc.send_frame(f.clone())?;
-        while let Some(p) = enc.receive_packet() {
-            out.push(p);
-        }
+        out.extend(std::iter::from_fn(|| enc.receive()));
     }
     enc.flush();
-    while let Some(p) = enc.receive_packet() {
-        out.push(p);
-    }
-    out.sort_by_key(|p| p.frame_number);
+    out.extend(std::iter::from_fn(|| enc.receive()));
+    out.sort_by_key(|p| p.packet.frame_number);
     Ok(out)
 }
 

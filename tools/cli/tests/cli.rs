@@ -160,6 +160,65 @@ fn pipes_through_standard_streams() {
     );
 }
 
+/// Writes `frames` frames of a `w` x `h` window that slides one sample
+/// right per frame over the sample's frames, in a loop: a clip longer than
+/// the sample, with motion.
+fn write_sliding_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize) {
+    let mut r = mica_io::y4m::Y4mReader::new(std::fs::File::open(src).unwrap()).unwrap();
+    let mut header = r.header().clone();
+    let source: Vec<mica::Frame> = std::iter::from_fn(|| r.read_frame().unwrap()).collect();
+    header.width = w;
+    header.height = h;
+    let mut wr =
+        mica_io::y4m::Y4mWriter::new(std::fs::File::create(dst).unwrap(), &header).unwrap();
+    for t in 0..frames {
+        let f = &source[t % source.len()];
+        let mut out = mica::Frame::new_420(w, h);
+        for (i, p) in out.planes.iter_mut().enumerate() {
+            let s = &f.planes[i];
+            let dx = if i == 0 { 2 * t } else { t };
+            for y in 0..p.height {
+                let pw = p.width;
+                p.data[y * pw..(y + 1) * pw]
+                    .copy_from_slice(&s.data[y * s.width + dx..y * s.width + dx + pw]);
+            }
+        }
+        wr.write_frame(&out).unwrap();
+    }
+    wr.into_inner().unwrap();
+}
+
+/// Every group size `--gop-size` accepts works: 9..=16 used to panic (eight
+/// reference slots could not hold a layer of a longer group). Each decodes
+/// to the encoder's MD5; 0 and 17 are refused as malformed options.
+#[test]
+fn every_accepted_gop_size_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("slide.y4m");
+    write_sliding_cut(&sample("city_720x400_6f.y4m"), &src, 96, 64, 18);
+    let ivf = dir.path().join("s.ivf");
+    for size in 9..=16 {
+        let o = run(enc().arg(&src).arg("-o").arg(&ivf).args([
+            "--qp",
+            "37",
+            "--md5",
+            "--gop-size",
+            &size.to_string(),
+        ]));
+        assert!(o.status.success(), "--gop-size {size}: {}", stderr(&o));
+        let d = run(dec().arg(&ivf).arg("--md5"));
+        assert!(d.status.success(), "--gop-size {size}: {}", stderr(&d));
+        assert_eq!(stdout(&o), stdout(&d), "--gop-size {size}");
+    }
+    for size in ["0", "17"] {
+        let o = run(enc()
+            .arg(&src)
+            .args(["-o", "/dev/null", "--gop-size", size]));
+        assert_eq!(o.status.code(), Some(2), "--gop-size {size}");
+        assert!(stderr(&o).contains("gop-size"), "{}", stderr(&o));
+    }
+}
+
 #[test]
 fn bad_options_exit_2() {
     let o =
@@ -286,7 +345,7 @@ fn outputs_are_not_private() {
 /// mica-model inspect: a valid model is described, a broken one refused with a clear message.
 #[test]
 fn model_inspect() {
-    use mica::nn::{Layer, LayerOp, Model, TensorSpec};
+    use mica::internals::nn::{Layer, LayerOp, Model, TensorSpec};
     let dir = tempfile::tempdir().unwrap();
     let layer = |w: i8| Layer {
         operands: vec![0],
@@ -404,8 +463,9 @@ fn model_inspect() {
 #[test]
 fn four_network_loop_filter_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/loopfilter.micanet");
-    let parts = mica::nn::Model::parse(&std::fs::read(&shipped).unwrap()).unwrap();
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/loopfilter/loopfilter.micanet");
+    let parts = mica::internals::nn::Model::parse(&std::fs::read(&shipped).unwrap()).unwrap();
     // Two different single networks of the shipped file.
     let a = dir.path().join("a.micanet");
     let b = dir.path().join("b.micanet");
@@ -466,7 +526,8 @@ fn four_network_loop_filter_round_trip() {
 /// a clear error and exit status 1, not a panic.
 #[test]
 fn closed_stdout_is_an_error_not_a_panic() {
-    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/loopfilter.micanet");
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/loopfilter/loopfilter.micanet");
     let (reader, writer) = std::io::pipe().unwrap();
     // Closed before the tool starts: its first write fails, every time.
     drop(reader);

@@ -73,37 +73,6 @@ pub unsafe fn satd(
     }
 }
 
-/// Sum of squared values.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[target_feature(enable = "avx2")]
-pub unsafe fn sum_sq_i16(v: &[i16]) -> u64 {
-    let chunks = v.chunks_exact(16);
-    let tail = chunks.remainder();
-    let low_halves = _mm256_set1_epi64x(0xffff_ffff);
-    let mut sum = _mm256_setzero_si256(); // four u64 lanes
-    for chunk in chunks {
-        // SAFETY: `chunk` is 16 samples = 32 readable bytes; `loadu` needs no alignment.
-        let x = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast()) };
-        // Each 32-bit lane holds two squares, at most 2 * 2^30 = 2^31: exact when read as u32.
-        let squares = _mm256_madd_epi16(x, x);
-        sum = _mm256_add_epi64(sum, _mm256_and_si256(squares, low_halves));
-        sum = _mm256_add_epi64(sum, _mm256_srli_epi64::<32>(squares));
-    }
-    let lanes = [
-        _mm256_extract_epi64::<0>(sum),
-        _mm256_extract_epi64::<1>(sum),
-        _mm256_extract_epi64::<2>(sum),
-        _mm256_extract_epi64::<3>(sum),
-    ];
-    let tail_sum: u64 = tail
-        .iter()
-        .map(|&x| u64::from(x.unsigned_abs()).pow(2))
-        .sum();
-    lanes.iter().map(|&lane| lane as u64).sum::<u64>() + tail_sum
-}
-
 /// SATD over 8x8 tiles, two at a time: side by side when the block is at least 16 wide,
 /// else (8 wide) one above the other, the last one alone with a zero partner.
 #[target_feature(enable = "avx2")]

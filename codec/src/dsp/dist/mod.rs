@@ -85,19 +85,6 @@ pub fn satd(
     }
 }
 
-/// Sum of squared values of an `i16` slice (residual or coefficient energy), any length.
-pub fn sum_sq_i16(v: &[i16], cpu: CpuLevel) -> u64 {
-    match cpu {
-        #[cfg(target_arch = "x86_64")]
-        CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
-            // SAFETY: the guard has just confirmed (through std's cached detection) that this
-            // CPU supports AVX2; a `CpuLevel::Avx2` built by hand on other hardware falls through.
-            unsafe { avx2::sum_sq_i16(v) }
-        }
-        _ => scalar::sum_sq_i16(v),
-    }
-}
-
 /// Side of the Hadamard tiles [`satd`] uses for a `w` x `h` block.
 fn hadamard_tile(w: usize, h: usize) -> usize {
     if w.is_multiple_of(8) && h.is_multiple_of(8) {
@@ -273,36 +260,6 @@ mod tests {
             scalar::satd(&blocks.a, blocks.stride, &blocks.b, blocks.stride, 4, 4),
             8
         );
-    }
-
-    #[test]
-    fn sum_sq_matches_scalar() {
-        let mut rng = SmallRng::seed_from_u64(2);
-        for len in (0..70).chain([256, 1024, 4096, 4099]) {
-            let random: Vec<i16> = (0..len).map(|_| rng.gen()).collect();
-            let cases = [
-                ("random", random),
-                ("all min", vec![i16::MIN; len]),
-                ("all max", vec![i16::MAX; len]),
-                (
-                    "alternating",
-                    (0..len)
-                        .map(|i| if i % 2 == 0 { i16::MIN } else { i16::MAX })
-                        .collect(),
-                ),
-            ];
-            for (what, v) in cases {
-                let reference = scalar::sum_sq_i16(&v);
-                for cpu in CpuLevel::all_supported() {
-                    assert_eq!(
-                        sum_sq_i16(&v, cpu),
-                        reference,
-                        "{what}, length {len}, at {cpu:?}"
-                    );
-                }
-            }
-        }
-        assert_eq!(scalar::sum_sq_i16(&[i16::MIN; 4096]), 4096 << 30);
     }
 
     #[test]

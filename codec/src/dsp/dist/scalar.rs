@@ -64,11 +64,6 @@ fn walsh_hadamard(v: &mut [i32], first: usize, stride: usize, n: usize) {
     }
 }
 
-/// Sum of squares.
-pub fn sum_sq_i16(v: &[i16]) -> u64 {
-    v.iter().map(|&x| u64::from(x.unsigned_abs()).pow(2)).sum()
-}
-
 /// Sum of absolute differences.
 pub fn sad(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize) -> u32 {
     let mut sum = 0u32;

@@ -5,8 +5,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use mica::cpu::CpuLevel;
-use mica::nn::{hex, identity, Engine, LayerOp, Model};
+use mica::internals::nn::{hex, identity, Engine, LayerOp, Model};
+use mica::CpuLevel;
 use mica_cli::EXIT_FAILURE;
 use std::path::PathBuf;
 
@@ -62,45 +62,6 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Turn a training checkpoint (libtorch VarStore written by mica-train)
-    /// into a `.micanet` model. Needs the `torch` feature.
-    Convert {
-        /// The checkpoint.
-        checkpoint: PathBuf,
-        /// The model to write.
-        #[arg(short, long)]
-        output: PathBuf,
-    },
-}
-
-/// Converts a training checkpoint (loop filter or intra predictor) into a model file.
-#[cfg(feature = "torch")]
-fn convert(checkpoint: &std::path::Path, output: &std::path::Path) -> Result<()> {
-    if !checkpoint.is_file() {
-        anyhow::bail!(
-            "cannot read checkpoint {}: no such file",
-            checkpoint.display()
-        );
-    }
-    let vars = tch::Tensor::load_multi(checkpoint)
-        .with_context(|| format!("cannot read checkpoint {}", checkpoint.display()))?;
-    // Intra-predictor checkpoints name their layers s{size}.fc{i}.
-    let intra = vars.iter().any(|(name, _)| name.starts_with("s0.fc0."));
-    let model = if intra {
-        mica::nn::qat::QatIntra::from_variables(&vars).map(|n| n.export())
-    } else {
-        mica::nn::qat::QatRestoration::from_variables(&vars).map(|n| n.export())
-    }
-    .map_err(|e| anyhow::anyhow!("{}: {e}", checkpoint.display()))?;
-    let bytes = model.to_bytes();
-    let id = mica_cli::write_model(output, &bytes)?;
-    mica_cli::outln!("{} ({} bytes, sha256 {id})", output.display(), bytes.len())?;
-    Ok(())
-}
-
-#[cfg(not(feature = "torch"))]
-fn convert(_: &std::path::Path, _: &std::path::Path) -> Result<()> {
-    anyhow::bail!("mica-model was built without the `torch` feature (cargo build --features torch)")
 }
 
 /// Times the network through libtorch; returns seconds per run.
@@ -113,7 +74,7 @@ fn bench_torch(
     inputs: &[&[i16]],
     runs: usize,
 ) -> Result<f64> {
-    use mica::nn::{TorchDevice, TorchEngine};
+    use mica::internals::nn::{TorchDevice, TorchEngine};
     let device = if cuda {
         TorchDevice::Cuda
     } else {
@@ -210,7 +171,7 @@ fn run(args: &Args) -> Result<()> {
                 100.0 * model.bound_margin()
             )?;
             // A loop filter's cost per luma pixel counts its chroma network too.
-            if let Ok(filter) = mica::loop_filter::LoopFilter::from_bytes(&bytes) {
+            if let Ok(filter) = mica::LoopFilter::from_bytes(&bytes) {
                 for (what, key) in [("inter frames", false), ("keyframes", true)] {
                     mica_cli::outln!(
                         "as a loop filter, {what}: {:.0} MACs per luma pixel of a 4:2:0 frame",
@@ -298,7 +259,6 @@ fn run(args: &Args) -> Result<()> {
                 macs * (w * h) as f64 / per / 1e9
             )?;
         }
-        Command::Convert { checkpoint, output } => convert(checkpoint, output)?,
         Command::Join {
             first,
             rest,

@@ -14,8 +14,9 @@
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
-use mica::{ContextStats, EncoderConfig, Frame};
-use mica_cli::{encode, read_clip, training_files, Output};
+use mica::internals::{ContextStats, TrainingHooks};
+use mica::{EncoderConfig, Frame};
+use mica_cli::{encode_for_training, read_clip, training_files, Output};
 use rayon::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -103,10 +104,13 @@ fn encode_stats(
     cfg.threads = 1;
     cfg.nn_intra = nn_intra;
     cfg.trained_contexts = false;
-    cfg.keep_context_stats = true;
-    Ok(encode(frames, cfg)?
+    let hooks = TrainingHooks {
+        keep_context_stats: true,
+        ..Default::default()
+    };
+    Ok(encode_for_training(frames, cfg, hooks)?
         .into_iter()
-        .filter_map(|p| p.contexts)
+        .filter_map(|p| p.extras.contexts)
         .collect())
 }
 

@@ -6,9 +6,9 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use mica::cpu::CpuLevel;
-use mica::intra::learned::IntraPredictor;
-use mica::loop_filter::LoopFilter;
+use mica::CpuLevel;
+use mica::IntraPredictor;
+use mica::LoopFilter;
 use mica::{Decoder, DecoderConfig};
 use mica_cli::{open_input, Output, SampleMd5, EXIT_FAILURE};
 use mica_io::ivf::IvfReader;
@@ -91,7 +91,7 @@ fn run(args: &Args) -> Result<()> {
                     let seq = decoder.sequence_header().expect("a frame was decoded");
                     *writer = Some(Y4mWriter::new(
                         Output::create(path)?,
-                        &Y4mHeader::for_stream(&seq),
+                        &Y4mHeader::for_stream(seq),
                     )?);
                 }
             }

@@ -7,8 +7,8 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mica::cpu::CpuLevel;
-use mica::intra::learned::IntraPredictor;
+use mica::CpuLevel;
+use mica::IntraPredictor;
 use mica::{Encoder, EncoderConfig, GopStructure, Preset};
 use mica_cli::{load_filter, open_input, Output, PsnrAccumulator, SampleMd5, EXIT_FAILURE};
 use mica_io::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
@@ -76,7 +76,7 @@ struct Args {
     #[arg(long)]
     nn_filter_model: Option<PathBuf>,
     /// The learned intra prediction mode: on or off for the whole stream
-    /// (off by default: the current model does not pay, see models/intra.md).
+    /// (off by default: the current model does not pay, see models/intra/README.md).
     #[arg(long, default_value = "off", value_parser = ["on", "off"])]
     nn_intra: String,
     /// Intra-predictor model to use instead of the embedded default

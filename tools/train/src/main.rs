@@ -5,17 +5,23 @@
 //! range, collects (reconstruction, side information, original) patches,
 //! trains the integer restoration network with the engine's exact
 //! arithmetic in the forward pass, and writes the `.micanet` model and a
-//! checkpoint (`mica-model convert` turns a checkpoint into a model).
+//! checkpoint (`mica-train convert` turns a checkpoint into a model).
 //! Fixed seeds: the same command gives the same model on the same machine
 //! and libtorch build.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use mica::loop_filter::side_info;
-use mica::nn::qat::{QatIntra, QatRestoration, RestorationShape};
+mod qat;
+
+use mica::internals::learned_intra::{
+    block_context, context_len, network_input, traditional_prediction, LINES,
+};
+use mica::internals::loop_filter::side_info;
+use mica::internals::TrainingHooks;
 use mica::{EncoderConfig, Frame};
-use mica_cli::{encode, read_clip, training_files};
-use std::path::PathBuf;
+use mica_cli::{encode_for_training, read_clip, training_files};
+use qat::{QatIntra, QatRestoration, RestorationShape};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
@@ -32,6 +38,15 @@ enum Command {
     Filter(FilterArgs),
     /// Train the learned intra predictor.
     Intra(IntraArgs),
+    /// Turn a training checkpoint (the libtorch VarStore `filter` or
+    /// `intra` writes) into a `.micanet` model.
+    Convert {
+        /// The checkpoint.
+        checkpoint: PathBuf,
+        /// The model to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -45,10 +60,10 @@ struct IntraArgs {
     #[arg(long)]
     half_scale: bool,
     /// The model to write.
-    #[arg(long, default_value = "models/intra.micanet")]
+    #[arg(long, default_value = "models/intra/intra.micanet")]
     out: PathBuf,
     /// The checkpoint to write (libtorch VarStore).
-    #[arg(long, default_value = "models/intra.ckpt")]
+    #[arg(long, default_value = "models/intra/checkpoints/intra.ckpt")]
     checkpoint: PathBuf,
     /// QPs the training material is encoded at (all-intra, learned tools off).
     #[arg(long, value_delimiter = ',', default_value = "22,27,32,37,42")]
@@ -116,10 +131,10 @@ struct FilterArgs {
     #[arg(long)]
     half_scale: bool,
     /// The model to write.
-    #[arg(long, default_value = "models/loopfilter.micanet")]
+    #[arg(long, default_value = "models/loopfilter/loopfilter.micanet")]
     out: PathBuf,
     /// The checkpoint to write (libtorch VarStore).
-    #[arg(long, default_value = "models/loopfilter.ckpt")]
+    #[arg(long, default_value = "target/loopfilter.ckpt")]
     checkpoint: PathBuf,
     /// QPs the training material is encoded at.
     #[arg(long, value_delimiter = ',', default_value = "22,27,32,37,42")]
@@ -136,7 +151,7 @@ struct FilterArgs {
     all_intra: bool,
     /// Deblocking offset of every frame of the training encodes (-6..=6),
     /// or `auto`: the encoder's own choice (0, and
-    /// `mica::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER` for keyframes when
+    /// `mica::internals::loop_filter::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER` for keyframes when
     /// `--filter-on`). Recipe steps 1-11 used 0; step 12's keyframe material
     /// uses -2 (what the encoder gives keyframes the learned filter filters).
     #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_deblock_offset)]
@@ -383,15 +398,18 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
                 cfg.nn_filter = filter_on.is_some();
                 cfg.nn_filter_model = filter_on.clone();
                 // With the filter off the output is the deblocked frame already.
-                cfg.keep_deblocked = filter_on.is_some();
+                let hooks = TrainingHooks {
+                    keep_deblocked: filter_on.is_some(),
+                    ..Default::default()
+                };
                 cfg.deblock_offset = args.deblock_offset.0;
                 if args.all_intra {
                     cfg.gop = mica::GopStructure::IntraOnly;
                 }
-                let recon = encode(&frames, cfg)?;
+                let recon = encode_for_training(&frames, cfg, hooks)?;
                 for (p, orig) in recon.iter().zip(&frames) {
-                    let rec = p.deblocked.as_ref().unwrap_or(&p.recon);
-                    let key = p.keyframe;
+                    let rec = p.extras.deblocked.as_ref().unwrap_or(&p.packet.recon);
+                    let key = p.packet.keyframe;
                     for plane in (0..3).filter(|&p| args.planes.covers(p)) {
                         let mut n = if plane == 0 {
                             args.patches
@@ -401,7 +419,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
                         if key {
                             n *= args.key_oversample;
                         }
-                        let side = side_info(p.qp, 0, plane, key);
+                        let side = side_info(p.extras.qp, 0, plane, key);
                         take_patches(
                             &rec.planes[plane],
                             &orig.planes[plane],
@@ -669,7 +687,7 @@ struct IntraBlocks {
     orig: Vec<u8>,
     /// Squared error of the best traditional mode per block.
     best: Vec<f32>,
-    /// SATD (as `mica::dsp::dist::satd`) of the best traditional mode per block.
+    /// SATD (as `mica::internals::dsp::dist::satd`) of the best traditional mode per block.
     best_satd: Vec<f32>,
     /// Squared error and SATD of the best of all 35 traditional modes, kept
     /// only when the network replaces a mode (else `best` and `best_satd`).
@@ -713,8 +731,8 @@ fn parse_deblock_offset(s: &str) -> std::result::Result<DeblockOffset, String> {
 /// The traditional mode named by `--replaces` (`None` for an extra mode).
 fn replaced_mode(name: &str) -> Option<u8> {
     match name {
-        "planar" => Some(mica::dsp::intra::PLANAR),
-        "dc" => Some(mica::dsp::intra::DC),
+        "planar" => Some(mica::internals::dsp::intra::PLANAR),
+        "dc" => Some(mica::internals::dsp::intra::DC),
         _ => None,
     }
 }
@@ -737,17 +755,17 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
                 cfg.deblock = false;
                 cfg.nn_filter = false;
                 cfg.nn_intra = false;
-                let recon = encode(&frames, cfg)?;
+                let recon = encode_for_training(&frames, cfg, TrainingHooks::default())?;
                 for (p, orig) in recon.iter().zip(&frames) {
-                    let (rec, src) = (&p.recon.planes[0], &orig.planes[0]);
+                    let (rec, src) = (&p.packet.recon.planes[0], &orig.planes[0]);
                     for (k, set) in sets.iter_mut().enumerate() {
                         let log2n = 2 + k as u32;
                         let n = 1usize << log2n;
-                        let len = mica::intra::learned::context_len(log2n);
+                        let len = context_len(log2n);
                         let mut context = [0u8; 256];
                         for y in (0..rec.height - n + 1).step_by(n) {
                             for x in (0..rec.width - n + 1).step_by(n) {
-                                mica::intra::learned::block_context(rec, x, y, log2n, &mut context);
+                                block_context(rec, x, y, log2n, &mut context);
                                 set.refs.extend_from_slice(&context[..len]);
                                 for r in 0..n {
                                     set.orig.extend_from_slice(&src.row(y + r)[x..x + n]);
@@ -770,9 +788,9 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
     for (k, set) in sets.iter_mut().enumerate() {
         let log2n = 2 + k as u32;
         let n = 1usize << log2n;
-        let (nr, nn) = (mica::intra::learned::context_len(log2n), n * n);
+        let (nr, nn) = (context_len(log2n), n * n);
         let mut pred = [0u8; 256];
-        let cpu = mica::cpu::CpuLevel::detect();
+        let cpu = mica::CpuLevel::detect();
         let replaced = replaced_mode(&args.replaces);
         let scores: Vec<[f32; 4]> = (0..set.len(log2n))
             .map(|i| {
@@ -783,13 +801,13 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
                 let (mut sse, mut satd) = (i32::MAX, u32::MAX);
                 let (mut sse_all, mut satd_all) = (i32::MAX, u32::MAX);
                 for mode in 0..35u8 {
-                    mica::intra::learned::traditional_prediction(r, log2n, mode, &mut pred[..nn]);
+                    traditional_prediction(r, log2n, mode, &mut pred[..nn]);
                     let e = pred[..nn]
                         .iter()
                         .zip(o)
                         .map(|(&p, &v)| (p as i32 - v as i32).pow(2))
                         .sum::<i32>();
-                    let t = mica::dsp::dist::satd(&pred[..nn], n, o, n, n, n, cpu);
+                    let t = mica::internals::dsp::dist::satd(&pred[..nn], n, o, n, n, n, cpu);
                     sse_all = sse_all.min(e);
                     satd_all = satd_all.min(t);
                     if Some(mode) != replaced {
@@ -821,7 +839,7 @@ fn intra_batch(
     device: Device,
 ) -> (Tensor, Tensor, Tensor, Tensor, Tensor) {
     let n = 1usize << log2n;
-    let (nr, nn) = (mica::intra::learned::context_len(log2n), n * n);
+    let (nr, nn) = (context_len(log2n), n * n);
     let mut input = Vec::with_capacity(ids.len() * nr);
     let mut dcs = Vec::with_capacity(ids.len());
     let best: Vec<f32> = ids.iter().map(|&i| set.best[i]).collect();
@@ -835,7 +853,7 @@ fn intra_batch(
         if t {
             // Each line reversed: left column and top row swap places.
             let mut at = 0;
-            for line in 0..mica::intra::learned::LINES {
+            for line in 0..LINES {
                 let len = 4 * n + 2 * line + 1;
                 for (d, s) in refs[at..at + len]
                     .iter_mut()
@@ -848,7 +866,7 @@ fn intra_batch(
         } else {
             refs[..nr].copy_from_slice(r);
         }
-        let dc = mica::intra::learned::network_input(&refs[..nr], log2n, &mut x);
+        let dc = network_input(&refs[..nr], log2n, &mut x);
         dcs.push(dc as f32);
         input.extend(x[..nr].iter().map(|&v| v as f32));
         for row in 0..n {
@@ -877,7 +895,7 @@ fn intra_batch(
 }
 
 /// Per-block SATD of `residual` (`[batch, n*n]`, row-major blocks of side
-/// `n`), differentiable, tiled and normalised as `mica::dsp::dist::satd`:
+/// `n`), differentiable, tiled and normalised as `mica::internals::dsp::dist::satd`:
 /// 8x8 Hadamard tiles (sum / 4) when `n` is a multiple of 8, else 4x4 (sum / 2).
 fn satd_per_block(residual: &Tensor, n: i64) -> Tensor {
     let t: i64 = if n % 8 == 0 { 8 } else { 4 };
@@ -939,7 +957,7 @@ fn intra_report(
     let _g = tch::no_grad_guard();
     let k = (log2n - 2) as usize;
     let n = 1usize << log2n;
-    let (nr, nn) = (mica::intra::learned::context_len(log2n), n * n);
+    let (nr, nn) = (context_len(log2n), n * n);
     let (mut e_net, mut e_planar, mut e_best, mut wins) = (0.0, 0.0, 0.0, 0usize);
     let mut e_choice = 0.0;
     let (mut s_net, mut s_best, mut s_choice) = (0.0, 0.0, 0.0);
@@ -969,10 +987,10 @@ fn intra_report(
             // The best mode's error was found when the blocks were collected
             // (exact in f32: a 16x16 block's error is below 2^24).
             let best = set.best[i] as f64;
-            mica::intra::learned::traditional_prediction(
+            traditional_prediction(
                 r,
                 log2n,
-                mica::dsp::intra::PLANAR,
+                mica::internals::dsp::intra::PLANAR,
                 &mut pred[..nn],
             );
             e_planar += pred[..nn]
@@ -1157,11 +1175,36 @@ fn train_intra(args: &IntraArgs) -> Result<()> {
     Ok(())
 }
 
+/// Converts a training checkpoint (loop filter or intra predictor) into a model file.
+fn convert(checkpoint: &Path, output: &Path) -> Result<()> {
+    if !checkpoint.is_file() {
+        bail!(
+            "cannot read checkpoint {}: no such file",
+            checkpoint.display()
+        );
+    }
+    let vars = tch::Tensor::load_multi(checkpoint)
+        .with_context(|| format!("cannot read checkpoint {}", checkpoint.display()))?;
+    // Intra-predictor checkpoints name their layers s{size}.fc{i}.
+    let intra = vars.iter().any(|(name, _)| name.starts_with("s0.fc0."));
+    let model = if intra {
+        QatIntra::from_variables(&vars).map(|n| n.export())
+    } else {
+        QatRestoration::from_variables(&vars).map(|n| n.export())
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", checkpoint.display()))?;
+    let bytes = model.to_bytes();
+    let id = mica_cli::write_model(output, &bytes)?;
+    mica_cli::outln!("{} ({} bytes, sha256 {id})", output.display(), bytes.len())?;
+    Ok(())
+}
+
 fn main() {
     let args = Args::parse();
     let r = match &args.command {
         Command::Filter(a) => train_filter(a),
         Command::Intra(a) => train_intra(a),
+        Command::Convert { checkpoint, output } => convert(checkpoint, output),
     };
     if let Err(e) = r {
         eprintln!("mica-train: error: {e:#}");
@@ -1203,7 +1246,7 @@ mod tests {
         );
     }
 
-    /// The training loss's SATD is the codec's (`mica::dsp::dist::satd`, which ranks
+    /// The training loss's SATD is the codec's (`mica::internals::dsp::dist::satd`, which ranks
     /// modes in the encoder) up to the codec's per-tile rounding of the normalisation.
     #[test]
     fn satd_per_block_matches_the_codec() {
@@ -1232,7 +1275,8 @@ mod tests {
             };
             for (i, &g) in got.iter().enumerate() {
                 let (pa, pb) = (&a[i * n * n..][..n * n], &b[i * n * n..][..n * n]);
-                let want = mica::dsp::dist::satd(pa, n, pb, n, n, n, mica::cpu::CpuLevel::Scalar);
+                let want =
+                    mica::internals::dsp::dist::satd(pa, n, pb, n, n, n, mica::CpuLevel::Scalar);
                 assert!(
                     (g as f64 - want as f64).abs() <= tiles as f64,
                     "{n}x{n} block {i}: {g} against the codec's {want}"

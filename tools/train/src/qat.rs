@@ -14,7 +14,8 @@
 //! `floor(conv(x, w) + b + 0.5)`. `s` is the largest shift that keeps every
 //! weight within ±127, recomputed from the current weights at every step.
 
-use super::format::{Layer, LayerOp, Model, TensorSpec};
+use mica::internals::learned_intra::context_len;
+use mica::internals::nn::{Layer, LayerOp, Model, TensorSpec};
 use tch::{nn, Kind, Tensor};
 
 /// Largest shift a trained layer may use (keeps biases far inside i32).
@@ -398,7 +399,7 @@ impl QatRestoration {
 /// Sizes served by the learned intra predictor: N = 4, 8, 16.
 const INTRA_SIZES: usize = 3;
 
-/// The learned intra predictor's networks (see `crate::intra::learned`): per block
+/// The learned intra predictor's networks (see `mica::IntraPredictor`): per block
 /// size N = 4 << k, a stack of dense layers from the `4N+1` references minus
 /// their DC value (`-128..=127`) through ReLU hidden layers to the `N*N`
 /// prediction minus that value. Dense layers train as 1x1 convolutions on
@@ -422,7 +423,7 @@ impl QatIntra {
             .enumerate()
             .map(|(k, widths)| {
                 let n = 4i64 << k;
-                let mut dims = vec![crate::intra::learned::context_len(2 + k as u32) as i64];
+                let mut dims = vec![context_len(2 + k as u32) as i64];
                 dims.extend(widths);
                 dims.push(n * n);
                 let p = path / format!("s{k}");
@@ -466,10 +467,9 @@ impl QatIntra {
                 get(&format!("s{k}.fc{}.b", layers.len())),
             ) {
                 let sz = w.size();
-                let want_in = layers.last().map_or(
-                    crate::intra::learned::context_len(2 + k as u32) as i64,
-                    |l| l.w.size()[0],
-                );
+                let want_in = layers
+                    .last()
+                    .map_or(context_len(2 + k as u32) as i64, |l| l.w.size()[0]);
                 if sz.len() != 4 || sz[1] != want_in || sz[2] != 1 || sz[3] != 1 {
                     return Err(format!(
                         "s{k}.fc{}: expected [out][{want_in}][1][1] weights, got {sz:?}",
@@ -519,7 +519,7 @@ impl QatIntra {
     pub fn export(&self) -> Model {
         let inputs: Vec<TensorSpec> = (0..INTRA_SIZES)
             .map(|k| TensorSpec {
-                channels: crate::intra::learned::context_len(2 + k as u32),
+                channels: context_len(2 + k as u32),
                 lo: -128,
                 hi: 127,
             })
@@ -561,7 +561,8 @@ impl QatIntra {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::Engine;
+    use mica::internals::learned_intra::run_network;
+    use mica::internals::nn::Engine;
     use tch::{nn::VarStore, Device};
 
     /// The exported intra predictor (dense layers) computes exactly the
@@ -572,11 +573,11 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let net = QatIntra::new(&vs.root(), &[vec![16], vec![24, 24], vec![32]]);
         let model = net.export();
-        let p = crate::intra::learned::IntraPredictor::from_bytes(&model.to_bytes())
+        let p = mica::IntraPredictor::from_bytes(&model.to_bytes())
             .expect("exported predictor is valid");
         for k in 0..INTRA_SIZES {
             let n = 4i64 << k;
-            let ins = crate::intra::learned::context_len(2 + k as u32);
+            let ins = context_len(2 + k as u32);
             let x = Tensor::randint_low(-128, 128, [5, ins as i64], (Kind::Float, Device::Cpu));
             let want: Vec<f32> =
                 Vec::try_from(tch::no_grad(|| net.forward(k, &x, true)).flatten(0, -1))
@@ -590,7 +591,7 @@ mod tests {
             let mut nonzero = 0;
             for b in 0..5 {
                 let mut out = [0i16; 256];
-                p.run_network(2 + k as u32, &xi[b * ins..(b + 1) * ins], &mut out);
+                run_network(&p, 2 + k as u32, &xi[b * ins..(b + 1) * ins], &mut out);
                 for i in 0..nn {
                     assert_eq!(
                         out[i] as f32,
