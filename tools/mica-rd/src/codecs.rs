@@ -141,8 +141,8 @@ pub enum CodecKind {
         /// Measurement source.
         decode: Rav1eDecode,
     },
-    /// A command-line codec.
-    External(ExternalCodec),
+    /// A command-line codec (boxed: it is far larger than the other kinds).
+    External(Box<ExternalCodec>),
 }
 
 /// One codec setting under test.
@@ -218,7 +218,7 @@ impl Codec {
             points: e.points.clone(),
             extra_points: e.extra_points.clone(),
             range: e.range,
-            kind: CodecKind::External(e),
+            kind: CodecKind::External(Box::new(e)),
         }
     }
 }

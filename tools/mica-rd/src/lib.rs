@@ -16,9 +16,12 @@ macro_rules! outln {
 
 pub mod bd;
 pub mod codecs;
+pub mod compare;
 pub mod external;
 pub mod metrics;
 pub mod plot;
 pub mod report;
 pub mod results;
+pub mod roundtrip;
 pub mod runner;
+pub mod speed;

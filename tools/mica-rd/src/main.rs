@@ -5,8 +5,11 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use codecs::{Clip, Codec, Rav1eDecode, RunOpts};
+use compare::CurveSpec;
 use metrics::YuvWeights;
-use mica_rd::{bd, codecs, external, metrics, plot, report, results, runner};
+use mica_rd::{
+    bd, codecs, compare, external, metrics, plot, report, results, roundtrip, runner, speed,
+};
 use report::{Metric, ReportInfo};
 use results::{consolidate, read_csv, write_csv, write_json, CsvAppender, FrameRow, Row};
 use runner::{ClicJob, Job, MeasureOpts, Sink};
@@ -38,6 +41,14 @@ enum Cmd {
     Report(ReportArgs),
     /// List the codecs known (built-in and from --codecs-file) and whether they can run here.
     Codecs(CodecListArgs),
+    /// BD-rate of one results file's codec against another's, per clip and mean, per metric (Markdown).
+    Compare(CompareArgs),
+    /// BD-rate of a codec's points in a results file against the peer encoders of peers.csv.
+    Peers(PeersArgs),
+    /// Encode, write and read back the IVF stream, decode, and check the decoder's output equals the reconstruction.
+    RoundTrip(RoundTripArgs),
+    /// Interleaved timing of two builds' (or two argument sets') micaenc and micadec.
+    Speed(SpeedArgs),
 }
 
 #[derive(Args, Clone)]
@@ -141,6 +152,118 @@ struct CodecListArgs {
     codecs_files: Vec<PathBuf>,
 }
 
+#[derive(Args)]
+struct CompareArgs {
+    /// The anchor: a results CSV and a codec in it, FILE:CODEC.
+    #[arg(value_name = "ANCHOR.csv:CODEC", value_parser = CurveSpec::parse)]
+    anchor: CurveSpec,
+    /// The test: a results CSV and a codec in it, FILE:CODEC.
+    #[arg(value_name = "TEST.csv:CODEC", value_parser = CurveSpec::parse)]
+    test: CurveSpec,
+    /// Quality column(s) of the CSV files, one table column each (repeatable
+    /// or comma separated): psnr_y, psnr_yuv, psnr_u, psnr_v, psnr_y_global, msssim_y_db.
+    #[arg(long = "metric", value_delimiter = ',', default_value = "psnr_y")]
+    metrics: Vec<String>,
+    /// Use only the points at these q values (e.g. 22,27,32,37).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    q: Vec<i64>,
+}
+
+#[derive(Args)]
+struct PeersArgs {
+    /// A results CSV of `mica-rd run`.
+    #[arg(value_name = "RESULTS.csv")]
+    results: PathBuf,
+    /// The peer measurements (clip, enc, q, kbps, psnr_y_mean, ...).
+    #[arg(long, default_value = "../shared/notes/peers.csv")]
+    peers: PathBuf,
+    /// The codec of RESULTS.csv to compare.
+    #[arg(long, default_value = "mica")]
+    codec: String,
+    /// The anchor encoders (values of peers.csv's `enc` column), one table column each.
+    #[arg(long, value_delimiter = ',', default_value = compare::PEER_ANCHORS)]
+    anchors: Vec<String>,
+}
+
+/// `--frames N` or `all`.
+#[derive(Clone, Copy, Debug)]
+struct FrameLimit(Option<usize>);
+
+fn parse_frame_limit(s: &str) -> Result<FrameLimit, String> {
+    if s == "all" {
+        return Ok(FrameLimit(None));
+    }
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(FrameLimit(Some(n))),
+        _ => Err(format!(
+            "'{s}' is neither a frame count (1 or more) nor 'all'"
+        )),
+    }
+}
+
+#[derive(Args)]
+struct RoundTripArgs {
+    /// Input clips: .y4m files or folders (every .y4m inside, sorted).
+    #[arg(required = true)]
+    clips: Vec<PathBuf>,
+    /// Frames coded from the start of each clip: a count or `all`.
+    #[arg(long, default_value = "8", value_parser = parse_frame_limit)]
+    frames: FrameLimit,
+    /// Quantisation parameters (0..=51).
+    #[arg(long, value_delimiter = ',', default_value = "22,27,32,37", value_parser = clap::value_parser!(u8).range(0..=51))]
+    qps: Vec<u8>,
+    /// Speed presets.
+    #[arg(long, value_delimiter = ',', default_value = "medium", value_parser = ["fast", "medium", "slow"])]
+    presets: Vec<String>,
+    /// Prediction structures.
+    #[arg(long, value_delimiter = ',', default_value = "random-access", value_parser = ["random-access", "low-delay", "intra"])]
+    gops: Vec<String>,
+    /// Encoder thread counts (0: one per core).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    threads: Vec<usize>,
+    /// The learned loop filter.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    nn_filter: String,
+    /// The learned intra mode.
+    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    nn_intra: String,
+}
+
+#[derive(Args)]
+struct SpeedArgs {
+    /// Build folder of side A (holds micaenc and micadec, e.g. target/release).
+    #[arg(long = "a", value_name = "DIR_A")]
+    dir_a: PathBuf,
+    /// Build folder of side B (default: A's).
+    #[arg(long = "b", value_name = "DIR_B")]
+    dir_b: Option<PathBuf>,
+    /// Source clip.
+    #[arg(long, default_value = "../shared/media/box_640x480_30fps_48f.y4m")]
+    clip: PathBuf,
+    /// Timed encodes per side.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    reps_enc: u64,
+    /// Timed decodes per side.
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u64).range(1..))]
+    reps_dec: u64,
+    /// micaenc arguments of both sides (split like a shell; --quiet is added).
+    #[arg(
+        long,
+        default_value = "--qp 32 --threads 2",
+        allow_hyphen_values = true
+    )]
+    enc_args: String,
+    /// Extra micaenc arguments of side A only.
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    args_a: String,
+    /// Extra micaenc arguments of side B only.
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    args_b: String,
+    /// Folder for the temporary streams and outputs.
+    #[arg(long)]
+    tmp: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
@@ -149,6 +272,10 @@ fn main() -> ExitCode {
         Cmd::BdRate(a) => cmd_bd(a),
         Cmd::Report(a) => cmd_report(a),
         Cmd::Codecs(a) => cmd_codecs(a),
+        Cmd::Compare(a) => cmd_compare(a),
+        Cmd::Peers(a) => cmd_peers(a),
+        Cmd::RoundTrip(a) => cmd_round_trip(a),
+        Cmd::Speed(a) => cmd_speed(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -608,5 +735,158 @@ fn cmd_codecs(a: CodecListArgs) -> Result<()> {
             pts
         )?;
     }
+    Ok(())
+}
+
+fn cmd_compare(a: CompareArgs) -> Result<()> {
+    let qs = (!a.q.is_empty()).then_some(&a.q[..]);
+    let (grid, only_one) = compare::compare(&a.anchor, &a.test, &a.metrics, qs)?;
+    if !only_one.is_empty() {
+        eprintln!(
+            "mica-rd: clips in only one of the two files, left out: {}",
+            only_one.join(", ")
+        );
+    }
+    mica_rd::outln!(
+        "BD-rate of {} against {} (PCHIP over kbps; negative: fewer bits at equal quality){}",
+        a.test.label(),
+        a.anchor.label(),
+        match qs {
+            Some(q) => format!(
+                ", q {}",
+                q.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            None => String::new(),
+        }
+    )?;
+    mica_rd::outln!()?;
+    mica_rd::outln!("{}", grid.markdown(2, " %").trim_end())?;
+    Ok(())
+}
+
+fn cmd_peers(a: PeersArgs) -> Result<()> {
+    let grid = compare::peers(&a.results, &a.codec, &a.peers, &a.anchors)?;
+    mica_rd::outln!(
+        "BD-rate of {}:{} against the encoders of {} (Y-PSNR mean of frames, PCHIP over kbps)",
+        a.results.display(),
+        a.codec,
+        a.peers.display()
+    )?;
+    mica_rd::outln!()?;
+    mica_rd::outln!("{}", grid.markdown(1, "%").trim_end())?;
+    Ok(())
+}
+
+fn cmd_round_trip(a: RoundTripArgs) -> Result<()> {
+    let paths = clip_paths(&a.clips)?;
+    let mut cases = Vec::new();
+    for &qp in &a.qps {
+        for p in &a.presets {
+            for g in &a.gops {
+                for &threads in &a.threads {
+                    cases.push(roundtrip::Case {
+                        qp,
+                        preset: mica::Preset::from_name(p).expect("validated by clap"),
+                        gop: roundtrip::parse_gop(g).expect("validated by clap"),
+                        threads,
+                        nn_filter: a.nn_filter == "on",
+                        nn_intra: a.nn_intra == "on",
+                    });
+                }
+            }
+        }
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for path in &paths {
+        let src = roundtrip::Source::load(path, a.frames.0)?;
+        for case in &cases {
+            match roundtrip::round_trip(&src, case) {
+                Ok(p) => {
+                    passed += 1;
+                    mica_rd::outln!(
+                        "ok   {} {} frames {} bytes {} md5 {}",
+                        src.name,
+                        case.label(),
+                        p.frames,
+                        p.ivf_bytes,
+                        p.md5
+                    )?;
+                }
+                Err(e) => {
+                    failed += 1;
+                    mica_rd::outln!("FAIL {} {}: {e:#}", src.name, case.label())?;
+                }
+            }
+        }
+    }
+    mica_rd::outln!("{passed} passed, {failed} failed")?;
+    if failed > 0 {
+        bail!("{failed} of {} round trips failed", passed + failed);
+    }
+    Ok(())
+}
+
+fn cmd_speed(a: SpeedArgs) -> Result<()> {
+    let words = |s: &str, what: &str| {
+        external::split_words(s).with_context(|| format!("{what} '{s}' cannot be split into words"))
+    };
+    let (args_a, args_b) = (words(&a.args_a, "--args-a")?, words(&a.args_b, "--args-b")?);
+    let same_args = args_a == args_b;
+    let side_a = speed::Side::new("A", &a.dir_a, args_a)?;
+    let side_b = speed::Side::new("B", a.dir_b.as_ref().unwrap_or(&a.dir_a), args_b)?;
+    if a.dir_b.is_none() && same_args {
+        bail!("nothing to compare: give --b DIR_B (another build), or --args-a and --args-b that differ");
+    }
+    let enc_args = words(&a.enc_args, "--enc-args")?;
+    for (option, side) in [("--args-a", &side_a), ("--args-b", &side_b)] {
+        if let Some(o) = side
+            .args
+            .iter()
+            .find(|w| w.starts_with('-') && enc_args.contains(w))
+        {
+            bail!(
+                "{option} repeats {o} of --enc-args '{}', and micaenc takes an option once: \
+                 leave it out of --enc-args (e.g. --enc-args \"--threads 2\" --args-a \"--qp 32\" --args-b \"--qp 27\")",
+                a.enc_args
+            );
+        }
+    }
+    let f = std::fs::File::open(&a.clip)
+        .with_context(|| format!("cannot open the clip {}", a.clip.display()))?;
+    let mut r = mica_io::y4m::Y4mReader::new(std::io::BufReader::new(f))
+        .with_context(|| format!("cannot read {}", a.clip.display()))?;
+    let mut frames = 0usize;
+    while r
+        .read_frame()
+        .with_context(|| format!("cannot read {}", a.clip.display()))?
+        .is_some()
+    {
+        frames += 1;
+    }
+    if frames == 0 {
+        bail!("{} holds no frame", a.clip.display());
+    }
+    let plan = speed::Plan {
+        clip: a
+            .clip
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", a.clip.display()))?,
+        frames,
+        enc_args,
+        a: side_a,
+        b: side_b,
+        reps_enc: a.reps_enc as usize,
+        reps_dec: a.reps_dec as usize,
+    };
+    let tmp = match &a.tmp {
+        Some(d) => tempfile::tempdir_in(d),
+        None => tempfile::tempdir(),
+    }
+    .context("cannot create a temporary folder")?;
+    let report = speed::run(&plan, tmp.path())?;
+    mica_rd::outln!("{}", speed::report_text(&plan, &report).trim_end())?;
     Ok(())
 }
