@@ -863,7 +863,7 @@ fn encode_frame(
     let intra_modes = search.intra_modes;
     let mut state = search.st;
     if fh.deblock {
-        crate::deblock::deblock_frame(&mut state, &fh, &lists);
+        crate::deblock::deblock_frame(&mut state, &fh, &lists, cpu);
     }
     let deblocked = cfg
         .keep_deblocked
