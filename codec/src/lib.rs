@@ -70,7 +70,7 @@ pub use picture::{Frame, Plane};
 pub mod internals {
     /// The kernels, scalar beside SIMD, dispatched by [`crate::CpuLevel`].
     pub mod dsp {
-        pub use crate::dsp::{dist, intra, mc, transform};
+        pub use crate::dsp::{deblock, dist, intra, mc, transform};
     }
     /// The integer network format (`docs/model-format.md`) and its engines.
     pub mod nn {

@@ -121,7 +121,7 @@ pub(crate) fn decode_frame(
         .into());
     }
     if fh.deblock {
-        deblock_frame(&mut fd.st, fh, lists);
+        deblock_frame(&mut fd.st, fh, lists, cpu);
     }
     if flags.on != [false; 2] {
         // The header check guarantees a model when the flags are on.

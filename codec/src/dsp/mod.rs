@@ -1,4 +1,5 @@
 //! Signal-processing kernels.
+pub mod deblock;
 pub mod dist;
 pub mod intra;
 /// Motion-compensation interpolation (luma 8-tap, chroma 4-tap) and prediction averaging.

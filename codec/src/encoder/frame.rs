@@ -99,7 +99,7 @@ pub(super) fn encode_frame(
     let intra_modes = search.intra_modes;
     let mut state = search.st;
     if fh.deblock {
-        crate::deblock::deblock_frame(&mut state, &fh, &lists);
+        crate::deblock::deblock_frame(&mut state, &fh, &lists, cpu);
     }
     let deblocked = hooks
         .keep_deblocked
