@@ -78,6 +78,8 @@ impl DenseLayer {
 
 /// A loaded intra-predictor model.
 pub struct IntraPredictor {
+    // Read by the tests (what the file holds); prediction runs `nets`.
+    #[cfg_attr(not(test), allow(dead_code))]
     model: Model,
     sha256: [u8; 32],
     /// Per block size, the chain of dense layers from input `k` to output `k`.
@@ -203,12 +205,13 @@ impl IntraPredictor {
     }
 
     /// The networks.
-    pub fn model(&self) -> &Model {
+    #[cfg(test)]
+    pub(crate) fn model(&self) -> &Model {
         &self.model
     }
 
     /// Whether blocks of side `1 << log2n` can use the predictor.
-    pub fn supports(log2n: u32) -> bool {
+    pub(crate) fn supports(log2n: u32) -> bool {
         (MIN_LOG2..=MAX_LOG2).contains(&log2n)
     }
 
@@ -221,7 +224,7 @@ impl IntraPredictor {
 
     /// Runs the network for blocks of side `1 << log2n` on `input` (its
     /// [`context_len`] values); writes the `N*N` outputs.
-    pub fn run_network(&self, log2n: u32, input: &[i16], out: &mut [i16]) {
+    pub(crate) fn run_network(&self, log2n: u32, input: &[i16], out: &mut [i16]) {
         let net = &self.nets[(log2n - MIN_LOG2) as usize];
         let mut a = [0i16; MAX_WIDTH];
         let mut b = [0i16; MAX_WIDTH];
@@ -236,7 +239,7 @@ impl IntraPredictor {
 
     /// Predicts the `N x N` block (`N = 1 << log2n`) from its context
     /// ([`gather_context`]) into `dst` (`N*N`, row-major).
-    pub fn predict(&self, context: &[u8], log2n: u32, dst: &mut [u8]) {
+    pub(crate) fn predict(&self, context: &[u8], log2n: u32, dst: &mut [u8]) {
         let mut input = [0i16; MAX_CONTEXT];
         let dc = network_input(context, log2n, &mut input);
         let mut out = [0i16; 256];

@@ -479,6 +479,7 @@ impl Model {
 
     /// Smallest margin of the accumulator bound over all channels: how far
     /// below 2^24 the worst channel's `sum|w| * max|x| + |bias|` stays (as a fraction of 2^24).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn bound_margin(&self) -> f64 {
         let mut worst = 0i64;
         for l in &self.layers {
@@ -503,6 +504,7 @@ impl Model {
     /// A model computing this model's outputs and then `other`'s, from the
     /// same inputs (both must take identical inputs). It is how two networks
     /// that serve one tool ship as one file, under one identity.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn join(&self, other: &Model) -> Result<Model, ModelError> {
         if self.inputs != other.inputs {
             return Err(invalid(

@@ -1,0 +1,113 @@
+//! The encoder's decisions for the loop filter: per kind of plane whether
+//! to filter, with which set and scale, and per superblock whether to keep
+//! the filtered samples, by rate-distortion cost with the real flag rates.
+
+use super::*;
+
+/// The encoder's choice: per superblock, the filter where it lowers
+/// `SSE + lambda * bits` (rates from the flag contexts as they adapt), and
+/// per plane kind, the filter only if the frame gains overall. Returns the
+/// flags (set 0) and per kind the change in cost they bring (0 when off).
+pub(crate) fn decide(
+    orig: &Frame,
+    recon: &Frame,
+    filtered: &[Option<Vec<u8>>; 3],
+    lambda: [f64; 2],
+    ctx: &Contexts,
+) -> (FilterFlags, [f64; 2]) {
+    let mut gain = [0.0; 2];
+    let (w, h) = (recon.planes[0].width, recon.planes[0].height);
+    let (cols, rows) = sb_grid(w, h);
+    let mut f = FilterFlags::default();
+    for kind in 0..2 {
+        let planes: &[usize] = if kind == 0 { &[0] } else { &[1, 2] };
+        if planes.iter().any(|&p| filtered[p].is_none()) {
+            continue;
+        }
+        let mut best: Option<(f64, u8, Vec<bool>)> = None;
+        for scale in 0..NUM_SCALES {
+            let eighths = scale_eighths(scale);
+            // SSE change per superblock when filtered at this scale.
+            let mut delta = vec![0i64; cols * rows];
+            for &p in planes {
+                let fp = filtered[p].as_ref().expect("checked");
+                let (o, r) = (&orig.planes[p], &recon.planes[p]);
+                for (i, d) in delta.iter_mut().enumerate() {
+                    let (x0, y0, x1, y1) = sb_rect(r, p, cols, i);
+                    for y in y0..y1 {
+                        let row = y * r.width;
+                        for x in x0..x1 {
+                            let s = o.data[row + x] as i64;
+                            let a = s - r.data[row + x] as i64;
+                            let b = s - scaled(r.data[row + x], fp[row + x], eighths) as i64;
+                            *d += b * b - a * a;
+                        }
+                    }
+                }
+            }
+            let mut c = ctx.nn_filter[kind];
+            let mut flags = vec![false; cols * rows];
+            // The frame header's scale costs 3 bits.
+            let mut total = lambda[kind] * 3.0;
+            for i in 0..flags.len() {
+                let ci = flag_ctx(&flags, cols, i);
+                let bits = |bin| bin_cost(&c[ci], bin) as f64 / COST_ONE_BIT as f64;
+                let on_cost = delta[i] as f64 + lambda[kind] * bits(true);
+                let off_cost = lambda[kind] * bits(false);
+                flags[i] = on_cost < off_cost;
+                total += on_cost.min(off_cost);
+                c[ci].update(flags[i]);
+            }
+            if best.as_ref().is_none_or(|b| total < b.0) {
+                best = Some((total, scale, flags));
+            }
+        }
+        let (total, scale, flags) = best.expect("at least one scale");
+        if total < 0.0 && flags.iter().any(|&b| b) {
+            f.on[kind] = true;
+            f.scale[kind] = scale;
+            f.sb[kind] = flags;
+            gain[kind] = total;
+        }
+    }
+    (f, gain)
+}
+
+/// The encoder's filtering of a reconstructed frame: runs the networks,
+/// decides with [`decide`], and where the model has a second set whose
+/// network differs for a kind of plane (and `try_second_set`), runs that
+/// too and keeps, per kind, the set that lowers the cost more. Returns the
+/// flags and the filtered planes they select from.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn filter_and_decide(
+    filter: &LoopFilter,
+    orig: &Frame,
+    recon: &Frame,
+    fh: &FrameHeader,
+    lambda: [f64; 2],
+    ctx: &Contexts,
+    try_second_set: bool,
+    cpu: CpuLevel,
+) -> (FilterFlags, [Option<Vec<u8>>; 3]) {
+    let mut filtered = filter_frame(filter, recon, [true; 2], [0; 2], None, fh, cpu);
+    let (mut flags, gain) = decide(orig, recon, &filtered, lambda, ctx);
+    let key = fh.frame_type == FrameType::Key;
+    let differ = [false, true].map(|chroma| try_second_set && filter.sets_differ(key, chroma));
+    if differ.contains(&true) {
+        let mut other = filter_frame(filter, recon, differ, [1; 2], None, fh, cpu);
+        let (mut other_flags, other_gain) = decide(orig, recon, &other, lambda, ctx);
+        for kind in 0..2 {
+            if differ[kind] && other_flags.on[kind] && other_gain[kind] < gain[kind] {
+                flags.on[kind] = true;
+                flags.scale[kind] = other_flags.scale[kind];
+                flags.set[kind] = 1;
+                flags.sb[kind] = std::mem::take(&mut other_flags.sb[kind]);
+                let planes: &[usize] = if kind == 0 { &[0] } else { &[1, 2] };
+                for &p in planes {
+                    filtered[p] = other[p].take();
+                }
+            }
+        }
+    }
+    (flags, filtered)
+}
