@@ -70,9 +70,9 @@ pub struct EncoderConfig {
     /// Deblocking filter on.
     pub deblock: bool,
     /// Deblocking strength offset of every frame (its beta and tc offsets,
-    /// -6..=6; negative deblocks less). `None`: 0, except
-    /// [`KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER`] for keyframes when the
-    /// learned loop filter is on.
+    /// -6..=6; negative deblocks less). `None`: 0, except -2 for keyframes
+    /// when the learned loop filter is on (its keyframe networks restore
+    /// more from a less smoothed picture).
     pub deblock_offset: Option<i8>,
     /// Rate-distortion optimised quantisation.
     pub rdoq: bool,

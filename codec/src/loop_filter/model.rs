@@ -28,7 +28,7 @@ pub const BORDER: usize = 8;
 /// A loaded loop-filter model with engines kept for reuse.
 ///
 /// The model has one, two, four or eight outputs, each a network of its own,
-/// and a frame's plane runs one of them (see [`LoopFilter::network`]): one
+/// and a frame's plane runs one of them (see `LoopFilter::network_in_set`): one
 /// network filters everything; with two, output 1 filters keyframes (their
 /// artefacts differ: no motion-compensated prediction); with four, outputs 0
 /// and 1 do so for luma and outputs 2 and 3 for chroma, so that no network
@@ -167,7 +167,7 @@ pub(super) fn check_network(model: &Model) -> Result<Geometry, ModelError> {
 
 impl LoopFilter {
     /// Loads a loop-filter model: inputs `[samples: 1 channel 0..=255, side: 2
-    /// or 3 channels]`, one, two, four or eight outputs (see [`LoopFilter::network`])
+    /// or 3 channels]`, one, two, four or eight outputs (see `LoopFilter::network_in_set`)
     /// of 1 channel in 0..=255.
     pub fn from_bytes(bytes: &[u8]) -> Result<LoopFilter, ModelError> {
         let model = Model::parse(bytes)?;
