@@ -5,6 +5,9 @@
 # threads (288 encodes per build), encodes with both builds' micaenc and
 # compares the streams byte for byte and the reconstructions' MD5s; then
 # decodes B's stream with B's micadec and checks it against B's encoder MD5.
+# Then 7 more cases per input at QP 32: the learned intra mode on, GOP sizes
+# 3 and 5, the scalar kernels, deblocking off, RDOQ off, low delay without
+# the learned filter (56 more encodes).
 # Meant for behaviour-preserving changes (refactorings); prints one line per
 # case that differs and a summary, and exits non-zero if any differs.
 #
@@ -13,7 +16,8 @@
 #   target/compare/) or a folder holding micaenc and micadec.
 #   A's streams are kept under target/compare/streams-<id>/, so comparing
 #   several B against one A encodes A once.
-#   CASES=quick limits the run to QP 37 and medium (32 encodes per build).
+#   CASES=quick limits the run to QP 37 and medium, plus the learned intra
+#   mode and the scalar kernels at QP 32 (64 encodes per build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -53,29 +57,49 @@ fi
 
 same=0
 differ=0
-for clip in "$media"/still_*.y4m "$media"/*_[0-9]*f.y4m; do
+# Encodes one case with both builds (A's stream kept for later runs) and
+# compares: check CASE_ID MICAENC_ARGS...
+check() {
+  local case_id=$1
+  shift
+  if [ ! -s "$streams_a/$case_id.md5" ]; then
+    "$a/micaenc" "$@" --md5 --quiet -o "$streams_a/$case_id.ivf" > "$streams_a/$case_id.md5"
+  fi
+  "$b/micaenc" "$@" --md5 --quiet -o "$tmp/b.ivf" > "$tmp/b.md5"
+  "$b/micadec" "$tmp/b.ivf" --md5 > "$tmp/dec.md5"
+  if cmp -s "$streams_a/$case_id.ivf" "$tmp/b.ivf" && cmp -s "$streams_a/$case_id.md5" "$tmp/b.md5" \
+    && cmp -s "$tmp/b.md5" "$tmp/dec.md5"; then
+    same=$((same + 1))
+  else
+    echo "DIFFERS $case_id: A $(cat "$streams_a/$case_id.md5") B $(cat "$tmp/b.md5") B decoded $(cat "$tmp/dec.md5")"
+    differ=$((differ + 1))
+  fi
+}
+
+clips=("$media"/still_*.y4m "$media"/*_[0-9]*f.y4m)
+for clip in "${clips[@]}"; do
   name=$(basename "$clip" .y4m)
   for qp in $qps; do
     for preset in $presets; do
       for gop in random-access low-delay intra; do
         for threads in 1 2; do
-          case_id="$name-qp$qp-$preset-$gop-t$threads"
-          args=("$clip" --limit 8 --qp "$qp" --preset "$preset" --gop "$gop" --threads "$threads" --md5 --quiet)
-          if [ ! -s "$streams_a/$case_id.md5" ]; then
-            "$a/micaenc" "${args[@]}" -o "$streams_a/$case_id.ivf" > "$streams_a/$case_id.md5"
-          fi
-          "$b/micaenc" "${args[@]}" -o "$tmp/b.ivf" > "$tmp/b.md5"
-          "$b/micadec" "$tmp/b.ivf" --md5 > "$tmp/dec.md5"
-          if cmp -s "$streams_a/$case_id.ivf" "$tmp/b.ivf" && cmp -s "$streams_a/$case_id.md5" "$tmp/b.md5" \
-            && cmp -s "$tmp/b.md5" "$tmp/dec.md5"; then
-            same=$((same + 1))
-          else
-            echo "DIFFERS $case_id: A $(cat "$streams_a/$case_id.md5") B $(cat "$tmp/b.md5") B decoded $(cat "$tmp/dec.md5")"
-            differ=$((differ + 1))
-          fi
+          check "$name-qp$qp-$preset-$gop-t$threads" "$clip" --limit 8 --qp "$qp" \
+            --preset "$preset" --gop "$gop" --threads "$threads"
         done
       done
     done
+  done
+done
+# Other paths, at QP 32 on one thread: the learned intra mode, group sizes
+# other than 8, the scalar kernels, deblocking and RDOQ off.
+extras=("--nn-intra on" "--gop-size 3" "--gop-size 5 --preset fast" "--cpu scalar" "--no-deblock"
+  "--no-rdoq" "--nn-filter off --gop low-delay")
+[ "${CASES:-all}" = quick ] && extras=("--nn-intra on" "--cpu scalar")
+for clip in "${clips[@]}"; do
+  name=$(basename "$clip" .y4m)
+  for extra in "${extras[@]}"; do
+    # shellcheck disable=SC2086 # the extra options are words
+    check "$name-qp32-${extra// /_}" "$clip" --limit 8 --qp 32 --threads 1 $extra
   done
 done
 echo "$same identical, $differ differ (A: $a, B: $b)"

@@ -55,7 +55,7 @@
 #  12. fine-tunes the four keyframe networks (steps 7 and 11's) on keyframes
 #      deblocked with offset -2 (`--deblock-offset -2`), as the encoder
 #      deblocks keyframes when the learned filter is on
-#      (`mica::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER`), each with its own
+#      (`mica::internals::loop_filter::KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER`), each with its own
 #      loss and material (checkpoints models/loopfilter/checkpoints/key-*-weakdb.ckpt),
 #      and joins the eight (round8);
 #  13. fine-tunes both inter luma networks (steps 8 and 11's) once more on

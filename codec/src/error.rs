@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Everything that can go wrong inside the library.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An encoder or decoder setting is outside its valid range.
     // The message includes the inner error, so it is not also a `source`
@@ -29,6 +30,7 @@ impl From<BitstreamError> for Error {
 
 /// A setting outside its valid range; the message names the valid range.
 #[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// QP outside 0..=51.
     #[error("QP {0} is out of range: valid QPs are 0..=51")]
@@ -73,6 +75,7 @@ pub enum ConfigError {
 
 /// A malformed or unsupported bitstream.
 #[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BitstreamError {
     /// The packet ended inside a header.
     #[error("packet is truncated inside the {0} header")]

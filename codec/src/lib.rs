@@ -3,8 +3,9 @@
 //! [`Encoder`], set up by an [`EncoderConfig`], turns [`Frame`]s into
 //! [`Packet`]s; [`Decoder`] turns packets back into [`DecodedFrame`]s in
 //! display order, sample for sample equal to the encoder's reconstruction.
-//! Small integer networks restore every frame in the loop ([`LoopFilter`])
-//! and may predict intra blocks ([`IntraPredictor`]); both are built in, and
+//! Small integer networks restore frames in the loop, where the encoder
+//! finds it pays, per frame and superblock ([`LoopFilter`]), and may predict
+//! intra blocks ([`IntraPredictor`]); both are built in, and
 //! a stream names the models it needs by SHA-256. Kernels are chosen by a
 //! [`CpuLevel`]; the output is the same at every level and thread count.
 //!

@@ -31,19 +31,32 @@ const TOOLS: &[&str] = &[
 /// What puts the tools together.
 const TOP: &[&str] = &["decoder", "encoder"];
 
-/// Removes `#[cfg(test)] mod ... { ... }` blocks.
-fn without_test_modules(src: &str) -> String {
+/// Removes `#[cfg(test)] mod ... { ... }` blocks, and `#[cfg(test)] mod x;`
+/// declarations, whose names it adds to `test_files` (their files are test
+/// code too).
+fn without_test_modules(src: &str, test_files: &mut Vec<String>) -> String {
     let mut out = String::new();
     let mut rest = src;
     while let Some(at) = rest.find("#[cfg(test)]") {
         let after = &rest[at + "#[cfg(test)]".len()..];
         let next = after.trim_start();
-        if !(next.starts_with("mod ") || next.starts_with("pub(crate) mod ")) {
+        let Some(decl) = next
+            .strip_prefix("mod ")
+            .or_else(|| next.strip_prefix("pub(crate) mod "))
+        else {
             out.push_str(&rest[..at + 1]);
             rest = &rest[at + 1..];
             continue;
-        }
+        };
         out.push_str(&rest[..at]);
+        let (semicolon, brace) = (decl.find(';'), decl.find('{'));
+        if let Some(end) = semicolon.filter(|&e| brace.is_none_or(|b| e < b)) {
+            // `mod x;`: the module lives in a file of its own.
+            test_files.push(decl[..end].trim().to_string());
+            let skipped = decl.as_ptr() as usize - rest.as_ptr() as usize + end + 1;
+            rest = &rest[skipped..];
+            continue;
+        }
         let open = at + rest[at..].find('{').expect("a test module has a body");
         let mut depth = 0;
         let mut end = rest.len();
@@ -96,34 +109,63 @@ fn imports(src: &str) -> BTreeSet<String> {
     found
 }
 
-/// Top-level module → the top-level modules its non-test code imports.
-fn graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut stack = vec![src.clone()];
+/// Every `.rs` file below `dir`.
+fn sources(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-                continue;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
             }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let rel = path.strip_prefix(&src).unwrap();
-            let top = rel
-                .components()
-                .next()
-                .unwrap()
-                .as_os_str()
-                .to_string_lossy()
-                .trim_end_matches(".rs")
-                .to_string();
-            let text = without_test_modules(&std::fs::read_to_string(&path).unwrap());
-            let deps = graph.entry(top.clone()).or_default();
-            deps.extend(imports(&text).into_iter().filter(|m| *m != top));
         }
+    }
+    files.sort();
+    files
+}
+
+/// Top-level module → the top-level modules its non-test code imports.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = sources(&src);
+    // Files of modules declared `#[cfg(test)] mod x;` are test code: `x.rs`
+    // or `x/` beside a `mod.rs` or `lib.rs`, below `y/` for a `y.rs`.
+    let mut test_paths = Vec::new();
+    for path in &files {
+        let mut names = Vec::new();
+        without_test_modules(&std::fs::read_to_string(path).unwrap(), &mut names);
+        let stem = path.file_stem().unwrap().to_string_lossy();
+        let dir = if stem == "mod" || stem == "lib" {
+            path.parent().unwrap().to_path_buf()
+        } else {
+            path.with_extension("")
+        };
+        for name in names {
+            test_paths.push(dir.join(format!("{name}.rs")));
+            test_paths.push(dir.join(name));
+        }
+    }
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in files {
+        if test_paths.iter().any(|t| path.starts_with(t)) {
+            continue;
+        }
+        let rel = path.strip_prefix(&src).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let text = without_test_modules(&source, &mut Vec::new());
+        let deps = graph.entry(top.clone()).or_default();
+        deps.extend(imports(&text).into_iter().filter(|m| *m != top));
     }
     graph
 }
@@ -177,6 +219,56 @@ fn imports_go_down_the_layers() {
     );
 }
 
+/// The rows of the table in `docs/design.md`, top first.
+const ROWS: &[&str] = &[
+    "decoder",
+    "encoder",
+    "deblock",
+    "loop_filter",
+    "partition",
+    "intra",
+    "inter",
+    "transform",
+    "residual",
+    "entropy",
+    "bitstream",
+    "picture",
+    "dsp",
+    "nn",
+    "cpu",
+    "error",
+];
+
+/// Each module imports only modules in lower rows of the map's table, and
+/// the table in `docs/design.md` lists the modules in this order.
+#[test]
+fn imports_only_lower_rows_of_the_map() {
+    let graph = graph();
+    let row = |m: &str| ROWS.iter().position(|r| *r == m);
+    for (module, deps) in graph.iter().filter(|(m, _)| *m != "lib") {
+        let at = row(module).unwrap_or_else(|| panic!("{module} is not in the map"));
+        for dep in deps {
+            let below = row(dep).unwrap_or_else(|| panic!("{dep} is not in the map"));
+            assert!(below > at, "{module} imports {dep}, which is not below it");
+        }
+    }
+    let design = include_str!("../../docs/design.md");
+    let map = design
+        .split("## Map")
+        .nth(1)
+        .and_then(|m| m.split("\n## ").next())
+        .expect("docs/design.md has a Map section");
+    // The folder cell of each row of the table: `name/` or `name.rs` items.
+    let listed: Vec<&str> = map
+        .lines()
+        .take_while(|l| !l.starts_with("**Public API**"))
+        .filter_map(|l| l.strip_prefix('|')?.split('|').nth(1))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+        .map(|name| name.trim_end_matches('/').trim_end_matches(".rs"))
+        .collect();
+    assert_eq!(listed[..], ROWS[..], "the rows of docs/design.md");
+}
+
 #[test]
 fn no_import_cycle_between_modules() {
     let graph = graph();
@@ -214,10 +306,18 @@ fn the_checks_can_fail() {
                // see crate::encoder\n\
                #[cfg(test)]\nmod tests {\n    use crate::encoder::Encoder;\n    fn g() { {} }\n}\n\
                fn h() { crate::inter::y(); }\n";
-    let found = imports(&without_test_modules(src));
+    let mut test_files = Vec::new();
+    let found = imports(&without_test_modules(src, &mut test_files));
     let want: BTreeSet<String> = ["decoder", "inter", "intra", "picture"]
         .iter()
         .map(|s| s.to_string())
         .collect();
     assert_eq!(found, want);
+    assert!(test_files.is_empty());
+    // A test module in a file of its own: the declaration goes, the code
+    // after it stays, and the file is named for leaving out.
+    let src = "#[cfg(test)]\nmod tests;\n\nuse crate::bitstream::FrameHeader;\nfn f() {}\n";
+    let found = imports(&without_test_modules(src, &mut test_files));
+    assert_eq!(found, BTreeSet::from(["bitstream".to_string()]));
+    assert_eq!(test_files, ["tests"]);
 }

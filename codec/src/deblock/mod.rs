@@ -209,3 +209,114 @@ where
         filter(&mut plane.data, stride, 8 * (i + 1), edges);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    fn lists() -> RefLists {
+        RefLists {
+            poc: [[0, 4, 0, 0], [16, 0, 0, 0]],
+            len: [2, 1],
+            cur_poc: 8,
+        }
+    }
+
+    fn uni(l: usize, ref_idx: i8, x: i16, y: i16) -> Motion {
+        Motion::uni(l, ref_idx, Mv { x, y })
+    }
+
+    /// Section 7's boundary strengths: 2 where either side is intra, 1 where
+    /// either side has coefficients or the motion differs (other pictures,
+    /// or a component one full sample or more apart), 0 otherwise.
+    #[test]
+    fn boundary_strength_follows_the_specification() {
+        let lists = lists();
+        let mut st = PicState::new(16, 8);
+        let strength = |st: &PicState| boundary_strength(st, &lists, 0, 1);
+        assert_eq!(strength(&st), 2, "both intra");
+        st.motion[0] = uni(0, 0, 8, 8);
+        assert_eq!(strength(&st), 2, "one intra");
+        st.motion[1] = uni(0, 0, 11, 5);
+        assert_eq!(strength(&st), 0, "less than a sample apart");
+        st.coded[1] = true;
+        assert_eq!(strength(&st), 1, "coefficients");
+        st.coded[1] = false;
+        st.motion[1] = uni(0, 0, 12, 8);
+        assert_eq!(strength(&st), 1, "a full sample apart");
+        st.motion[1] = uni(0, 1, 8, 8);
+        assert_eq!(strength(&st), 1, "another picture");
+        // The same picture through the other list is the same motion.
+        let mut same_picture = lists;
+        same_picture.poc[1][0] = 0;
+        st.motion[1] = uni(1, 0, 8, 8);
+        assert_eq!(boundary_strength(&st, &same_picture, 0, 1), 0);
+        // Bi-prediction from the same two pictures, the lists crossed.
+        let two = RefLists {
+            poc: [[16, 4, 0, 0], [4, 16, 0, 0]],
+            len: [2, 2],
+            cur_poc: 8,
+        };
+        let (a, b) = (Mv { x: 0, y: 0 }, Mv { x: 20, y: 0 });
+        let bi = |ref_idx: [i8; 2], mv: [Mv; 2]| Motion { ref_idx, mv };
+        st.motion[0] = bi([0, 0], [a, b]); // 16 with a, 4 with b
+        st.motion[1] = bi([1, 1], [b, a]); // 4 with b, 16 with a
+        assert_eq!(boundary_strength(&st, &two, 0, 1), 0, "crossed, same");
+        st.motion[1] = bi([1, 1], [a, a]);
+        assert_eq!(boundary_strength(&st, &two, 0, 1), 1, "crossed, far");
+        st.motion[1] = bi([0, 0], [a, b]);
+        assert_eq!(boundary_strength(&st, &two, 0, 1), 0, "straight, same");
+        st.motion[1] = uni(0, 0, 0, 0);
+        assert_eq!(strength(&st), 1, "bi against uni");
+    }
+
+    /// A picture with random samples, CU and transform sizes, intra and
+    /// inter units and coded flags.
+    fn random_picture(rng: &mut SmallRng, w: usize, h: usize) -> PicState {
+        let mut st = PicState::new(w, h);
+        for p in &mut st.recon.planes {
+            let base = rng.gen_range(0..200u8);
+            for v in &mut p.data {
+                *v = base + rng.gen_range(0..56u8);
+            }
+        }
+        for i in 0..st.cu_log2.len() {
+            st.cu_log2[i] = rng.gen_range(3..=6);
+            st.tu_log2[i] = rng.gen_range(2..=5);
+            st.coded[i] = rng.gen_bool(0.3);
+            if rng.gen_bool(0.6) {
+                st.motion[i] = uni(0, rng.gen_range(0..2), rng.gen_range(-9..9), 0);
+            }
+        }
+        st
+    }
+
+    /// The traversal with the kernels of every level gives the scalar
+    /// result, for random pictures and every offset, and filters something.
+    #[test]
+    fn every_level_deblocks_a_picture_alike() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        for (w, h) in [(64, 48), (72, 40), (136, 24)] {
+            for offset in [-6, 0, 6] {
+                let st = random_picture(&mut rng, w, h);
+                let mut fh = FrameHeader::key(0, rng.gen_range(22..=51));
+                fh.deblock_beta_offset = offset;
+                fh.deblock_tc_offset = offset;
+                fh.chroma_qp_offset = [rng.gen_range(-12..=12), rng.gen_range(-12..=12)];
+                let run = |cpu: CpuLevel| {
+                    let mut s = st.clone();
+                    deblock_frame(&mut s, &fh, &lists(), cpu);
+                    s.recon
+                };
+                let want = run(CpuLevel::Scalar);
+                if offset == 6 {
+                    assert_ne!(want, st.recon, "{w}x{h}: nothing filtered");
+                }
+                for cpu in CpuLevel::all_supported() {
+                    assert!(run(cpu) == want, "{w}x{h}, offset {offset}, {cpu:?}");
+                }
+            }
+        }
+    }
+}

@@ -173,6 +173,12 @@ impl FrameDecoder<'_> {
         self.coding_unit(x, y, log2)
     }
 
+    /// Context of the learned-mode flag of a luma block, `None` where the
+    /// flag is not coded ([`intra::nn_intra_ctx`] for this stream).
+    fn nn_intra_ctx(&self, x: usize, y: usize, log2n: u32) -> Option<usize> {
+        intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, log2n)
+    }
+
     fn motion_env(&self) -> MotionEnv<'_> {
         MotionEnv {
             pic: &self.st,
@@ -299,7 +305,7 @@ impl FrameDecoder<'_> {
         for (i, mode) in modes.iter_mut().enumerate().take(parts) {
             let (px, py) = (x + (i & 1) * 4, y + (i >> 1) * 4);
             let mpm = intra::mpm(&self.st, px, py);
-            let nn_ctx = intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), px, py, tu_log2);
+            let nn_ctx = self.nn_intra_ctx(px, py, tu_log2);
             *mode = intra::read_intra_luma(&mut self.dec, &mut self.ctx, &mpm, nn_ctx);
             self.st.set_mode(px, py, pu_log2, *mode);
         }

@@ -138,10 +138,10 @@ pub(super) fn encode_frame(
         keyframe: plan.key,
         random_access: plan.sequence_header,
         recon: crop(&state.recon, cfg.width, cfg.height),
+        qp: plan.qp,
         intra_modes,
     };
     let extras = FrameExtras {
-        qp: plan.qp,
         deblocked,
         contexts,
     };

@@ -209,18 +209,7 @@ impl Encoder {
     fn code_group(&mut self, frames: Vec<Frame>) {
         let base = self.anchor.expect("a keyframe precedes every group");
         let n = frames.len() as u32;
-        // Layers: the last frame first (layer 0), then recursive midpoints.
-        let mut layer_of = vec![0usize; n as usize + 1];
-        fn split(lo: u32, hi: u32, depth: usize, layer_of: &mut [usize]) {
-            if hi - lo <= 1 {
-                return;
-            }
-            let mid = (lo + hi) / 2;
-            layer_of[mid as usize] = depth;
-            split(lo, mid, depth + 1, layer_of);
-            split(mid, hi, depth + 1, layer_of);
-        }
-        split(0, n, 1, &mut layer_of);
+        let layer_of = temporal_layers(n);
         let mut frames: Vec<Option<Frame>> = frames.into_iter().map(Some).collect();
         for (layer, members, kept) in coding_batches(&layer_of) {
             let mut plans = Vec::new();
@@ -286,6 +275,25 @@ impl Encoder {
         }
         self.anchor = Some(base + n);
     }
+}
+
+/// The temporal layer of each frame of a hierarchical group of `n` frames
+/// (index 1..=n; index 0, the anchor before the group, is unused): the last
+/// frame is layer 0, then recursive midpoints, each a layer deeper than the
+/// interval it splits.
+fn temporal_layers(n: u32) -> Vec<usize> {
+    fn split(lo: u32, hi: u32, depth: usize, layer_of: &mut [usize]) {
+        if hi - lo <= 1 {
+            return;
+        }
+        let mid = (lo + hi) / 2;
+        layer_of[mid as usize] = depth;
+        split(lo, mid, depth + 1, layer_of);
+        split(mid, hi, depth + 1, layer_of);
+    }
+    let mut layer_of = vec![0usize; n as usize + 1];
+    split(0, n, 1, &mut layer_of);
+    layer_of
 }
 
 /// Longest group whose temporal layers are each coded at once: the
@@ -452,26 +460,14 @@ mod tests {
     }
 
     /// Groups up to eight frames are coded a layer at a time; longer groups
-    /// code their last frame and midpoint, then each half, and every frame
-    /// exactly once, after the frames it may reference.
+    /// code their last frame and midpoint, then each half. Every frame is
+    /// coded once, after the two frames whose interval it splits (the ones
+    /// it may reference; 0 is the anchor, coded before the group), and
+    /// those are kept in a slot.
     #[test]
     fn long_groups_code_their_halves_in_turn() {
-        let layers = |n: u32| {
-            let mut layer_of = vec![0usize; n as usize + 1];
-            fn split(lo: u32, hi: u32, depth: usize, layer_of: &mut [usize]) {
-                if hi - lo <= 1 {
-                    return;
-                }
-                let mid = (lo + hi) / 2;
-                layer_of[mid as usize] = depth;
-                split(lo, mid, depth + 1, layer_of);
-                split(mid, hi, depth + 1, layer_of);
-            }
-            split(0, n, 1, &mut layer_of);
-            layer_of
-        };
         let order = |n: u32| -> Vec<Vec<u32>> {
-            coding_batches(&layers(n))
+            coding_batches(&temporal_layers(n))
                 .into_iter()
                 .map(|b| b.1)
                 .collect()
@@ -491,13 +487,53 @@ mod tests {
             ]
         );
         for n in 1..=16u32 {
-            let batches = coding_batches(&layers(n));
+            let batches = coding_batches(&temporal_layers(n));
+            let batch_of = |frame: u32| {
+                batches
+                    .iter()
+                    .position(|b| b.1.contains(&frame))
+                    .unwrap_or_else(|| panic!("group of {n}: frame {frame} not coded"))
+            };
+            let kept = |frame: u32| batches[batch_of(frame)].2;
             let mut seen: Vec<u32> = batches.iter().flat_map(|b| b.1.clone()).collect();
             seen.sort();
             assert_eq!(seen, (1..=n).collect::<Vec<_>>(), "group of {n}");
-            // The deepest batch of each part is not kept; the others are.
-            let kept: Vec<bool> = batches.iter().map(|b| b.2).collect();
-            assert!(kept.iter().any(|&k| !k) || n == 1, "group of {n}");
+            // The frame each interval's midpoint splits it between.
+            fn parents(lo: u32, hi: u32, out: &mut Vec<(u32, u32, u32)>) {
+                if hi - lo > 1 {
+                    let mid = (lo + hi) / 2;
+                    out.push((mid, lo, hi));
+                    parents(lo, mid, out);
+                    parents(mid, hi, out);
+                }
+            }
+            let mut splits = Vec::new();
+            parents(0, n, &mut splits);
+            assert!(n == 1 || kept(n), "group of {n}: the last frame is kept");
+            for (mid, lo, hi) in splits {
+                for parent in [lo, hi].into_iter().filter(|&p| p > 0) {
+                    assert!(
+                        batch_of(parent) < batch_of(mid),
+                        "group of {n}: frame {mid} before {parent}"
+                    );
+                    assert!(kept(parent), "group of {n}: frame {parent} not kept");
+                }
+            }
+        }
+    }
+
+    /// Group sizes outside 1..=16 are refused with the valid range.
+    #[test]
+    fn group_sizes_outside_the_range_are_refused() {
+        for size in [0, 17, 64] {
+            let mut cfg = EncoderConfig::new(32, 24);
+            cfg.gop_size = size;
+            let err = Encoder::new(cfg).err().expect("refused");
+            assert!(matches!(
+                err,
+                crate::Error::Config(crate::ConfigError::GopSize(s)) if s == size
+            ));
+            assert!(err.to_string().contains("1..=16"), "{err}");
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::picture::Frame;
 
 /// One coded frame.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Packet {
     /// The bytes to store (one IVF frame).
     pub data: Vec<u8>,
@@ -17,6 +18,8 @@ pub struct Packet {
     pub random_access: bool,
     /// The encoder's reconstruction, cropped to the visible size: what a decoder outputs.
     pub recon: Frame,
+    /// The frame's base QP (its temporal layer's offset included).
+    pub qp: u8,
     /// How the frame's intra luma blocks were predicted.
     pub intra_modes: IntraModeCounts,
 }

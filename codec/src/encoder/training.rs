@@ -26,8 +26,6 @@ pub struct TrainingHooks {
 /// What the hooks kept of one frame.
 #[derive(Clone, Debug, Default)]
 pub struct FrameExtras {
-    /// The frame's base QP (side information of the filter's training).
-    pub qp: u8,
     /// With [`TrainingHooks::keep_deblocked`]: the filter's input.
     pub deblocked: Option<Frame>,
     /// With [`TrainingHooks::keep_context_stats`]: the contexts at the end.

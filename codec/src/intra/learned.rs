@@ -78,8 +78,8 @@ impl DenseLayer {
 
 /// A loaded intra-predictor model.
 pub struct IntraPredictor {
-    // Read by the tests (what the file holds); prediction runs `nets`.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// What the file holds, for the tests (prediction runs `nets`).
+    #[cfg(test)]
     model: Model,
     sha256: [u8; 32],
     /// Per block size, the chain of dense layers from input `k` to output `k`.
@@ -180,6 +180,7 @@ impl IntraPredictor {
             nets.push(chain);
         }
         Ok(IntraPredictor {
+            #[cfg(test)]
             model,
             sha256: identity(bytes),
             nets,

@@ -183,3 +183,33 @@ pub fn read_chroma_mode(d: &mut RangeDecoder, ctx: &mut Contexts) -> u8 {
         4
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mode map starts at DC (`picture` keeps its own copy of the
+    /// number, since it imports no tool), and missing neighbours count as DC.
+    #[test]
+    fn a_fresh_picture_reads_as_dc() {
+        let st = PicState::new(64, 64);
+        assert!(st.luma_modes.iter().all(|&m| m == DC));
+        assert_eq!(mpm(&st, 0, 0), mpm_list(DC, DC));
+        assert_eq!(mpm(&st, 0, 0), [PLANAR, DC, VER]);
+    }
+
+    /// The above neighbour counts only inside the superblock row; the
+    /// learned mode reads as planar.
+    #[test]
+    fn most_probable_modes_read_the_neighbours() {
+        let mut st = PicState::new(128, 128);
+        st.set_mode(60, 64, 2, HOR);
+        st.set_mode(64, 60, 2, 30);
+        assert_eq!(mpm(&st, 64, 64), mpm_list(HOR, DC), "above is another row");
+        st.set_mode(64, 68, 2, NN_MODE);
+        assert_eq!(mpm(&st, 64, 72), mpm_list(DC, PLANAR));
+        assert_eq!(nn_intra_ctx(&st, true, 64, 72, 2), Some(1));
+        assert_eq!(nn_intra_ctx(&st, false, 64, 72, 2), None);
+        assert_eq!(nn_intra_ctx(&st, true, 64, 72, 5), None, "no 32x32 network");
+    }
+}

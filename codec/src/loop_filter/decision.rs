@@ -2,6 +2,8 @@
 //! to filter, with which set and scale, and per superblock whether to keep
 //! the filtered samples, by rate-distortion cost with the real flag rates.
 
+use super::process::{sb_rect, scale_eighths, scaled, NUM_SCALES};
+use super::syntax::flag_ctx;
 use super::*;
 
 /// The encoder's choice: per superblock, the filter where it lowers

@@ -1,4 +1,5 @@
-//! The learned in-loop restoration filter (after deblocking).
+//! The learned in-loop restoration filter, after deblocking
+//! (`docs/bitstream.md` 7.1; its syntax in 2.2 and 4).
 //!
 //! A residual integer network (see `models/loopfilter/README.md`) restores each
 //! plane from its deblocked samples and side information: the plane's QP,
@@ -19,11 +20,6 @@ use crate::entropy::{bin_cost, BinSink, Context, Contexts, RangeDecoder, COST_ON
 use crate::nn::{hex, identity, Engine, LayerOp, Model, ModelError};
 use crate::picture::{Frame, Plane};
 use std::sync::{Arc, Mutex, OnceLock};
-
-// The parts see each other's items as they did in one file.
-use model::*;
-use process::*;
-use syntax::*;
 
 pub(crate) use decision::filter_and_decide;
 pub use model::{side_info, LoopFilter};

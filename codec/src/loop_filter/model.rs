@@ -37,8 +37,8 @@ pub const BORDER: usize = 8;
 /// set filters it (the encoder picks the better; e.g. a set trained for low
 /// QPs, where one network for every QP gains least).
 pub struct LoopFilter {
-    // Read by the tests (what the file holds); the filter runs `nets`.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// What the file holds, for the tests (the filter runs `nets`).
+    #[cfg(test)]
     pub(super) model: Model,
     pub(super) sha256: [u8; 32],
     /// Per output, the network computing it alone.
@@ -208,6 +208,7 @@ impl LoopFilter {
             });
         }
         Ok(LoopFilter {
+            #[cfg(test)]
             model,
             sha256: identity(bytes),
             nets,

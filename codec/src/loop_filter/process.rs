@@ -2,6 +2,7 @@
 //! plane whose kind is on runs its network, and the correction, scaled by
 //! the frame's scale, replaces the samples of the superblocks that are on.
 
+use super::model::{regions_on, Region, STRIP_BUDGET};
 use super::*;
 
 /// Number of correction scales.

@@ -1,6 +1,8 @@
 //! Tests of the learned loop filter: model checks, exactness of regions
 //! and strips, the syntax, and its use in the coding loop.
 
+use super::model::{regions_on, Region, BORDER, DEFAULT_MODEL, STRIP_BUDGET};
+use super::process::sb_rect;
 use super::*;
 use crate::bitstream::read_packet_headers;
 use crate::encoder::training::{TrainingEncoder, TrainingHooks, TrainingPacket};

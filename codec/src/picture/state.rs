@@ -15,6 +15,7 @@ pub const SB_LOG2: u32 = 6;
 const INITIAL_LUMA_MODE: u8 = 1;
 
 /// The picture being reconstructed and the per-block maps its neighbours read.
+#[derive(Clone)]
 pub struct PicState {
     /// Reconstruction at the coded size (multiple of 8).
     pub recon: Frame,

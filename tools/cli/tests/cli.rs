@@ -160,9 +160,9 @@ fn pipes_through_standard_streams() {
     );
 }
 
-/// Writes `frames` frames of a `w` x `h` window that slides one sample
-/// right per frame over the sample's frames, in a loop: a clip longer than
-/// the sample, with motion.
+/// Writes `frames` frames of a `w` x `h` window of a sample clip's frames, in
+/// a loop, that slides right by one chroma sample (two luma samples) per
+/// frame: a clip longer than the sample, with motion.
 fn write_sliding_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize) {
     let mut r = mica_io::y4m::Y4mReader::new(std::fs::File::open(src).unwrap()).unwrap();
     let mut header = r.header().clone();
@@ -198,10 +198,12 @@ fn every_accepted_gop_size_round_trips() {
     write_sliding_cut(&sample("city_720x400_6f.y4m"), &src, 96, 64, 18);
     let ivf = dir.path().join("s.ivf");
     for size in 9..=16 {
+        // (the clip loops, which a scene cut would notice and cut short)
         let o = run(enc().arg(&src).arg("-o").arg(&ivf).args([
             "--qp",
             "37",
             "--md5",
+            "--no-scene-cut",
             "--gop-size",
             &size.to_string(),
         ]));

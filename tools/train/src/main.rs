@@ -54,7 +54,7 @@ struct IntraArgs {
     /// Folder of training y4m files (never the test clips).
     #[arg(long, default_value = "../shared/media/train")]
     train_dir: PathBuf,
-    /// Also train on every file downscaled 2x (`mica_cli::downscale_half`):
+    /// Also train on every file downscaled 2x (`mica_train::downscale_half`):
     /// the same scenes with texture at twice the frequency, more varied
     /// material than the folder alone.
     #[arg(long)]
@@ -125,7 +125,7 @@ struct FilterArgs {
     /// Folder of training y4m files (never the test clips).
     #[arg(long, default_value = "../shared/media/train")]
     train_dir: PathBuf,
-    /// Also train on every file downscaled 2x (`mica_cli::downscale_half`):
+    /// Also train on every file downscaled 2x (`mica_train::downscale_half`):
     /// the same scenes with texture at twice the frequency, more varied
     /// material than the folder alone.
     #[arg(long)]
@@ -370,7 +370,7 @@ fn training_material(
         .to_string_lossy()
         .into_owned();
     let half: Option<Vec<Frame>> =
-        half_scale.then(|| taken.iter().map(mica_cli::downscale_half).collect());
+        half_scale.then(|| taken.iter().map(mica_train::downscale_half).collect());
     let mut sets = vec![(name.clone(), taken)];
     sets.extend(half.map(|h| (format!("{name} (half scale)"), h)));
     Ok(sets)
@@ -419,7 +419,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
                         if key {
                             n *= args.key_oversample;
                         }
-                        let side = side_info(p.extras.qp, 0, plane, key);
+                        let side = side_info(p.packet.qp, 0, plane, key);
                         take_patches(
                             &rec.planes[plane],
                             &orig.planes[plane],

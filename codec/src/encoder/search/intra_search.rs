@@ -82,7 +82,7 @@ impl FrameSearch<'_> {
         let src = &self.src.planes[0];
         let mut pred = [0u8; 1024];
         let sqrt_lambda = self.p.lambda.sqrt();
-        let nn_ctx = intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, log2n);
+        let nn_ctx = self.nn_intra_ctx(x, y, log2n);
         let mut scored: Vec<(f64, u8)> = Vec::with_capacity(36);
         for mode in 0..dsp::intra::NUM_MODES {
             predict_from_refs(0, log2n, mode, &refs, self.p.cpu, &mut pred[..n * n]);
@@ -128,7 +128,7 @@ impl FrameSearch<'_> {
         let candidates = self.candidate_modes(x, y, tu_log2, (x, y), mpm);
         let mut best: Option<(f64, u8, Vec<TuLevels>, Snapshot)> = None;
         let before = self.snapshot(x, y, log2);
-        let nn_ctx = intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, tu_log2);
+        let nn_ctx = self.nn_intra_ctx(x, y, tu_log2);
         for mode in candidates {
             if best.is_some() {
                 self.restore(x, y, log2, &before);
@@ -172,7 +172,7 @@ impl FrameSearch<'_> {
             let candidates = self.candidate_modes(px, py, 2, (px, py), &mpm);
             let mut best: Option<(f64, u8, TuLevels, Snapshot)> = None;
             let before = self.snapshot(px, py, 2);
-            let nn_ctx = intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), px, py, 2);
+            let nn_ctx = self.nn_intra_ctx(px, py, 2);
             for mode in candidates {
                 if best.is_some() {
                     self.restore(px, py, 2, &before);

@@ -214,6 +214,12 @@ impl<'a> FrameSearch<'a> {
         }
     }
 
+    /// Context of the learned-mode flag of a luma block, `None` where the
+    /// flag is not coded ([`intra::nn_intra_ctx`] for this stream).
+    fn nn_intra_ctx(&self, x: usize, y: usize, log2n: u32) -> Option<usize> {
+        intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, log2n)
+    }
+
     fn cost(&self, dist: u64, bits: u64) -> f64 {
         dist as f64 + self.p.lambda * bits as f64 / COST_ONE_BIT as f64
     }

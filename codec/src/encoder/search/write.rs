@@ -191,7 +191,7 @@ impl FrameSearch<'_> {
         for i in 0..parts {
             let (px, py) = (x + (i & 1) * 4, y + (i >> 1) * 4);
             let mpm = intra::mpm(&self.st, px, py);
-            let nn_ctx = intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), px, py, tu_log2);
+            let nn_ctx = self.nn_intra_ctx(px, py, tu_log2);
             intra::write_intra_luma(s, &mut self.ctx, modes[i], &mpm, nn_ctx);
             self.st.set_mode(px, py, pu_log2, modes[i]);
         }
