@@ -128,8 +128,8 @@ impl Encoder {
     /// point) is coded as all-intra coding codes every frame. With the
     /// anchoring keyframe's smaller lambda the four test stills cost 2.1 %
     /// more (Y-PSNR BD-rate, QP 22-37, learned filter off); on the training
-    /// stills the all-intra factor is at the optimum (`docs/results.md`,
-    /// issue 6).
+    /// stills the all-intra factor is at the optimum (`git show
+    /// fccebb0:docs/results.md`, issue 6).
     fn key_plan(&self, poc: u32, anchors_predicted_frames: bool) -> FramePlan {
         let factor = match self.cfg.gop {
             _ if !anchors_predicted_frames => INTRA_ONLY_LAMBDA_FACTOR,
