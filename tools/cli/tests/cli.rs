@@ -238,6 +238,15 @@ fn bad_options_exit_2() {
     assert!(stderr(&o).contains("deblock-offset"), "{}", stderr(&o));
     let o = run(enc().arg(sample("still_chelsea_448x296.y4m")));
     assert_eq!(o.status.code(), Some(2), "missing -o");
+    // Zero frames would be a clip with nothing to code.
+    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).args([
+        "-o",
+        "/dev/null",
+        "--limit",
+        "0",
+    ]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--limit"), "{}", stderr(&o));
 }
 
 #[test]

@@ -41,8 +41,8 @@ struct Args {
     /// Write the encoder's reconstruction (what a decoder outputs) to this y4m file.
     #[arg(long)]
     recon: Option<PathBuf>,
-    /// Encode at most this many frames.
-    #[arg(long)]
+    /// Encode at most this many frames (1 or more).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     limit: Option<u64>,
     /// Worker threads (0: one per core). The output does not depend on it.
     #[arg(long, default_value_t = 0)]
