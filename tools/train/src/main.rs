@@ -305,7 +305,7 @@ impl Rng {
 /// of the index. Every 20th block would fall on the same few picture columns,
 /// since blocks are collected in raster order.
 fn held_out(i: usize) -> bool {
-    Rng(i as u64).next() % 20 == 0
+    Rng(i as u64).next().is_multiple_of(20)
 }
 
 /// One training example: a reconstructed and an original patch (with margin)
@@ -502,7 +502,7 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
         Device::Cpu
     };
     let margin = args.margin.unwrap_or(args.shape().reach());
-    if args.half_res && args.patch % 2 != 0 {
+    if args.half_res && !args.patch.is_multiple_of(2) {
         bail!("a half-resolution network needs an even --patch");
     }
     let mut rng = Rng(args.seed);
@@ -512,7 +512,8 @@ fn train_filter(args: &FilterArgs) -> Result<()> {
         bail!("too few training patches ({})", patches.len());
     }
     // Every 20th patch is held out to report the gain on unseen material.
-    let (held, train): (Vec<(usize, &Patch)>, Vec<(usize, &Patch)>) =
+    type Numbered<'a> = Vec<(usize, &'a Patch)>;
+    let (held, train): (Numbered, Numbered) =
         patches.iter().enumerate().partition(|(i, _)| i % 20 == 0);
     let held: Vec<&Patch> = held.into_iter().map(|(_, p)| p).collect();
     let train: Vec<&Patch> = train.into_iter().map(|(_, p)| p).collect();
@@ -1113,7 +1114,12 @@ fn train_intra(args: &IntraArgs) -> Result<()> {
             } else {
                 sse.mean(Kind::Float) / nn
             };
-            loss = loss + l;
+            // A new tensor, not `+=`: an in-place add would change the
+            // autograd graph the optimiser steps on.
+            #[allow(clippy::assign_op_pattern)]
+            {
+                loss = loss + l;
+            }
         }
         opt.backward_step(&loss);
         if (step + 1) % 1000 == 0 || step + 1 == args.steps {

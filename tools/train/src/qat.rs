@@ -75,7 +75,7 @@ impl QatConv {
     /// The requantisation shift the current weights get.
     pub fn shift(&self) -> u32 {
         let m = tch::no_grad(|| self.w.abs().max().double_value(&[])) * self.w_mult;
-        if !(m > 0.0) || !m.is_finite() {
+        if m.is_nan() || m <= 0.0 || m.is_infinite() {
             return 0;
         }
         ((127.0 / m).log2().floor()).clamp(0.0, MAX_SHIFT as f64) as u32
