@@ -39,28 +39,10 @@ fn only_file(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Writes the top-left `w` x `h` window of the first frame of a sample as a y4m file.
+/// Writes the first `frames` frames of a sample's top-left `w` x `h` window
+/// as a y4m file.
 fn write_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize) {
-    let mut r = mica_io::y4m::Y4mReader::new(std::fs::File::open(src).unwrap()).unwrap();
-    let mut header = r.header().clone();
-    header.width = w;
-    header.height = h;
-    let mut wr =
-        mica_io::y4m::Y4mWriter::new(std::fs::File::create(dst).unwrap(), &header).unwrap();
-    for _ in 0..frames {
-        let f = r.read_frame().unwrap().unwrap();
-        let mut out = mica::Frame::new_420(w, h);
-        for (i, p) in out.planes.iter_mut().enumerate() {
-            let s = &f.planes[i];
-            for y in 0..p.height {
-                let pw = p.width;
-                p.data[y * pw..(y + 1) * pw]
-                    .copy_from_slice(&s.data[y * s.width..y * s.width + pw]);
-            }
-        }
-        wr.write_frame(&out).unwrap();
-    }
-    wr.into_inner().unwrap();
+    write_sliding_cut(src, dst, w, h, frames, 0);
 }
 
 #[test]
@@ -161,9 +143,9 @@ fn pipes_through_standard_streams() {
 }
 
 /// Writes `frames` frames of a `w` x `h` window of a sample clip's frames, in
-/// a loop, that slides right by one chroma sample (two luma samples) per
-/// frame: a clip longer than the sample, with motion.
-fn write_sliding_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize) {
+/// a loop (a clip longer than the sample), the window sliding right by
+/// `step` chroma samples (twice as many luma samples) per frame.
+fn write_sliding_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize, step: usize) {
     let mut r = mica_io::y4m::Y4mReader::new(std::fs::File::open(src).unwrap()).unwrap();
     let mut header = r.header().clone();
     let source: Vec<mica::Frame> = std::iter::from_fn(|| r.read_frame().unwrap()).collect();
@@ -176,7 +158,7 @@ fn write_sliding_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize) 
         let mut out = mica::Frame::new_420(w, h);
         for (i, p) in out.planes.iter_mut().enumerate() {
             let s = &f.planes[i];
-            let dx = if i == 0 { 2 * t } else { t };
+            let dx = if i == 0 { 2 * step * t } else { step * t };
             for y in 0..p.height {
                 let pw = p.width;
                 p.data[y * pw..(y + 1) * pw]
@@ -195,7 +177,7 @@ fn write_sliding_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize) 
 fn every_accepted_gop_size_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("slide.y4m");
-    write_sliding_cut(&sample("city_720x400_6f.y4m"), &src, 96, 64, 18);
+    write_sliding_cut(&sample("city_720x400_6f.y4m"), &src, 96, 64, 18, 1);
     let ivf = dir.path().join("s.ivf");
     for size in 9..=16 {
         // (the clip loops, which a scene cut would notice and cut short)
