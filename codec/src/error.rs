@@ -32,9 +32,34 @@ impl From<BitstreamError> for Error {
 #[derive(Debug, Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// QP outside 0..=51.
-    #[error("QP {0} is out of range: valid QPs are 0..=51")]
-    Qp(i32),
+    /// QP outside `min..=51` (min = 0 at 8 bits, -12 at 10 bits).
+    #[error("QP {qp} is out of range: valid QPs at {bit_depth} bits are {min}..=51")]
+    Qp {
+        /// QP asked for.
+        qp: i32,
+        /// Coded bit depth.
+        bit_depth: u8,
+        /// Lowest QP at that depth.
+        min: i32,
+    },
+    /// A bit depth other than 8 or 10.
+    #[error("{what} bit depth {depth} is not supported: Mica codes 8- and 10-bit video")]
+    BitDepth {
+        /// Which depth: "coded", "input".
+        what: &'static str,
+        /// The depth asked for.
+        depth: u8,
+    },
+    /// A frame handed to the encoder is not at the configured input bit depth, or holds a
+    /// sample above it.
+    #[error("frame {what}")]
+    FrameSamples {
+        /// What is wrong with it.
+        what: String,
+    },
+    /// Malformed HDR metadata.
+    #[error("mastering display metadata: {0}")]
+    MasteringDisplay(&'static str),
     /// Chroma QP offset outside -12..=12.
     #[error("chroma QP offset {0} is out of range: valid offsets are -12..=12")]
     ChromaQpOffset(i32),

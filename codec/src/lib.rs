@@ -53,7 +53,9 @@ mod picture;
 mod residual;
 mod transform;
 
-pub use bitstream::{ModelRef, SequenceHeader, Tools, VideoInfo};
+pub use bitstream::{
+    ColourDescription, ContentLight, MasteringDisplay, ModelRef, SequenceHeader, Tools, VideoInfo,
+};
 pub use cpu::CpuLevel;
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
 pub use encoder::{Encoder, EncoderConfig, GopStructure, IntraModeCounts, Packet, Preset};

@@ -7,7 +7,20 @@ use crate::error::BitstreamError;
 use bitstream_io::{BigEndian, BitRead, BitReader, BitWrite, BitWriter};
 
 /// Highest QP.
-pub const MAX_QP: u8 = 51;
+pub const MAX_QP: i8 = 51;
+
+/// Lowest QP at `bit_depth`: the range grows by 6 per bit above 8, as in HEVC.
+pub const fn min_qp(bit_depth: u8) -> i8 {
+    -qp_bd_offset(bit_depth)
+}
+
+/// QpBdOffset: what the quantiser adds to the QP at `bit_depth`, `6 * (bit_depth - 8)`.
+pub const fn qp_bd_offset(bit_depth: u8) -> i8 {
+    6 * (bit_depth as i8 - 8)
+}
+
+/// Coded bit depths.
+pub const BIT_DEPTHS: [u8; 2] = [8, 10];
 
 /// Largest coded width or height.
 pub const MAX_SIDE: u32 = 16384;
@@ -43,6 +56,63 @@ pub struct VideoInfo {
     pub aspect_den: u16,
     /// 0: unspecified, 1: limited ("TV"), 2: full ("PC").
     pub color_range: u8,
+    /// Colour primaries, transfer characteristics and matrix, if described.
+    pub colour: Option<ColourDescription>,
+    /// The mastering display's colour volume (SMPTE ST 2086), if given.
+    pub mastering_display: Option<MasteringDisplay>,
+    /// Content light levels (CTA-861.3), if given.
+    pub content_light: Option<ContentLight>,
+}
+
+/// Colour description as ITU-T H.273 code points (the values HEVC, AV1 and VVC use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ColourDescription {
+    /// ColourPrimaries: 1 BT.709, 9 BT.2020, 12 P3-D65, 2 unspecified, ...
+    pub primaries: u8,
+    /// TransferCharacteristics: 1 BT.709, 16 SMPTE ST 2084 (PQ), 18 HLG, 2 unspecified, ...
+    pub transfer: u8,
+    /// MatrixCoefficients: 1 BT.709, 9 BT.2020 non-constant, 0 identity, 2 unspecified, ...
+    pub matrix: u8,
+}
+
+/// Mastering display colour volume (SMPTE ST 2086), in the units HEVC's SEI uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MasteringDisplay {
+    /// (x, y) chromaticity of the green, blue and red primaries, in 0.00002 units
+    /// (0..=50000).
+    pub primaries: [[u16; 2]; 3],
+    /// (x, y) chromaticity of the white point, in 0.00002 units (0..=50000).
+    pub white_point: [u16; 2],
+    /// Maximum display luminance in 0.0001 cd/m².
+    pub max_luminance: u32,
+    /// Minimum display luminance in 0.0001 cd/m² (below the maximum).
+    pub min_luminance: u32,
+}
+
+/// Content light level information (CTA-861.3), in cd/m².
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContentLight {
+    /// Maximum content light level (MaxCLL).
+    pub max_cll: u16,
+    /// Maximum frame-average light level (MaxFALL).
+    pub max_fall: u16,
+}
+
+/// Largest chromaticity coordinate of a mastering display, 1.0 in 0.00002 units.
+pub const MAX_CHROMATICITY: u16 = 50000;
+
+impl MasteringDisplay {
+    /// Why these values cannot describe a display, if they cannot.
+    pub fn problem(&self) -> Option<&'static str> {
+        let coords = self.primaries.iter().flatten().chain(&self.white_point);
+        if coords.into_iter().any(|&c| c > MAX_CHROMATICITY) {
+            Some("chromaticity coordinates are 0..=50000 (units of 0.00002)")
+        } else if self.max_luminance == 0 || self.min_luminance >= self.max_luminance {
+            Some("the minimum luminance must be below a non-zero maximum")
+        } else {
+            None
+        }
+    }
 }
 
 /// Identity of a learned model used by the stream (the SHA-256 of its file).
@@ -71,8 +141,13 @@ pub struct Tools {
 /// Stream-wide parameters, sent with every keyframe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SequenceHeader {
-    /// Profile (0 = Main: 8-bit 4:2:0).
+    /// Profile (0 = Main: 4:2:0 at 8 or 10 bits).
     pub profile: u8,
+    /// Bits per coded sample (8 or 10): the decoder's reconstruction has this depth.
+    pub bit_depth: u8,
+    /// Bits per sample of the source (8 or 10): what the decoder outputs when asked for
+    /// the source's depth.
+    pub source_bit_depth: u8,
     /// Visible width in luma samples.
     pub width: u32,
     /// Visible height in luma samples.
@@ -107,8 +182,8 @@ pub struct FrameHeader {
     pub frame_type: FrameType,
     /// Display-order frame number.
     pub frame_number: u32,
-    /// Base QP, 0..=51.
-    pub qp: u8,
+    /// Base QP, `min_qp(bit_depth)..=51` (-12..=51 at 10 bits).
+    pub qp: i8,
     /// Chroma QP offsets for Cb and Cr, -12..=12.
     pub chroma_qp_offset: [i8; 2],
     /// Deblocking on for this frame.
@@ -131,7 +206,7 @@ pub struct FrameHeader {
 
 impl FrameHeader {
     /// A keyframe header with deblocking on and no offsets.
-    pub fn key(frame_number: u32, qp: u8) -> FrameHeader {
+    pub fn key(frame_number: u32, qp: i8) -> FrameHeader {
         FrameHeader {
             frame_type: FrameType::Key,
             frame_number,
@@ -193,7 +268,7 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
         w.write::<5, u8>(0)?;
         if let Some(s) = seq {
             w.write::<8, u8>(s.profile)?;
-            w.write::<4, u8>(0)?; // bit_depth_minus8
+            w.write::<4, u8>(s.bit_depth - 8)?;
             w.write::<2, u8>(1)?; // chroma_format: 4:2:0
             w.write::<2, u8>(0)?; // reserved
             w.write::<16, u32>(s.width - 1)?;
@@ -206,6 +281,7 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
             w.write::<1, u8>(0)?;
             w.write::<16, u16>(s.video_info.aspect_num)?;
             w.write::<16, u16>(s.video_info.aspect_den)?;
+            write_colour(&mut w, s)?;
             w.write::<16, u16>(
                 s.tools.deblocking as u16
                     | (s.tools.nn_filter as u16) << 1
@@ -220,7 +296,7 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
             }
         }
         w.write::<32, u32>(fh.frame_number)?;
-        w.write::<6, u8>(fh.qp)?;
+        w.write_signed::<7, i8>(fh.qp)?;
         w.write_signed::<5, i8>(fh.chroma_qp_offset[0])?;
         w.write_signed::<5, i8>(fh.chroma_qp_offset[1])?;
         w.write_bit(fh.deblock)?;
@@ -287,10 +363,10 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             "profile",
             profile as i64,
             profile == 0,
-            "0 (Main: 8-bit 4:2:0)",
+            "0 (Main: 4:2:0 at 8 or 10 bits)",
         )?;
         let bd = io(r.read::<4, u8>(), "sequence")?;
-        check("bit_depth_minus8", bd as i64, bd == 0, "0 (8-bit)")?;
+        check("bit_depth_minus8", bd as i64, bd == 0 || bd == 2, "0 or 2 (8 or 10 bits)")?;
         let cf = io(r.read::<2, u8>(), "sequence")?;
         check("chroma_format", cf as i64, cf == 1, "1 (4:2:0)")?;
         let rsv = io(r.read::<2, u8>(), "sequence")?;
@@ -318,6 +394,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check("video_info_reserved_bit", rsv as i64, rsv == 0, "0")?;
         let aspect_num = io(r.read::<16, u16>(), "sequence")?;
         let aspect_den = io(r.read::<16, u16>(), "sequence")?;
+        let colour = read_colour(&mut r)?;
         let tools = io(r.read::<16, u16>(), "sequence")?;
         check(
             "tool_flags",
@@ -343,6 +420,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         }
         Some(SequenceHeader {
             profile,
+            bit_depth: bd + 8,
+            source_bit_depth: colour.source_bit_depth,
             width,
             height,
             fps_num,
@@ -359,6 +438,9 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 aspect_num,
                 aspect_den,
                 color_range,
+                colour: colour.description,
+                mastering_display: colour.mastering_display,
+                content_light: colour.content_light,
             },
             models,
         })
@@ -366,8 +448,13 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         None
     };
     let frame_number = io(r.read::<32, u32>(), "frame")?;
-    let qp = io(r.read::<6, u8>(), "frame")?;
-    check("qp", qp as i64, qp <= MAX_QP, "0..=51")?;
+    let qp = io(r.read_signed::<7, i8>(), "frame")?;
+    check(
+        "qp",
+        qp as i64,
+        (min_qp(10)..=MAX_QP).contains(&qp),
+        "-12..=51 (and at least 0 at 8 bits)",
+    )?;
     let mut chroma_qp_offset = [0i8; 2];
     for o in chroma_qp_offset.iter_mut() {
         *o = io(r.read_signed::<5, i8>(), "frame")?;
@@ -437,6 +524,103 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
     })
 }
 
+/// The colour block of a sequence header (`docs/bitstream.md` 2.1).
+fn write_colour<W: BitWrite>(w: &mut W, s: &SequenceHeader) -> std::io::Result<()> {
+    let v = &s.video_info;
+    w.write::<4, u8>(s.source_bit_depth - 8)?;
+    w.write_bit(v.colour.is_some())?;
+    w.write_bit(v.mastering_display.is_some())?;
+    w.write_bit(v.content_light.is_some())?;
+    w.write::<1, u8>(0)?;
+    if let Some(c) = v.colour {
+        w.write::<8, u8>(c.primaries)?;
+        w.write::<8, u8>(c.transfer)?;
+        w.write::<8, u8>(c.matrix)?;
+    }
+    if let Some(m) = v.mastering_display {
+        for xy in m.primaries.iter().chain([&m.white_point]) {
+            w.write::<16, u16>(xy[0])?;
+            w.write::<16, u16>(xy[1])?;
+        }
+        w.write::<32, u32>(m.max_luminance)?;
+        w.write::<32, u32>(m.min_luminance)?;
+    }
+    if let Some(l) = v.content_light {
+        w.write::<16, u16>(l.max_cll)?;
+        w.write::<16, u16>(l.max_fall)?;
+    }
+    Ok(())
+}
+
+/// What the colour block of a sequence header holds.
+struct ColourBlock {
+    source_bit_depth: u8,
+    description: Option<ColourDescription>,
+    mastering_display: Option<MasteringDisplay>,
+    content_light: Option<ContentLight>,
+}
+
+fn read_colour<R: BitRead>(r: &mut R) -> Result<ColourBlock, BitstreamError> {
+    let source_bd = io(r.read::<4, u8>(), "sequence")?;
+    check(
+        "source_bit_depth_minus8",
+        source_bd as i64,
+        source_bd == 0 || source_bd == 2,
+        "0 or 2 (8 or 10 bits)",
+    )?;
+    let has_colour = io(r.read_bit(), "sequence")?;
+    let has_mastering = io(r.read_bit(), "sequence")?;
+    let has_light = io(r.read_bit(), "sequence")?;
+    let rsv = io(r.read::<1, u8>(), "sequence")?;
+    check("colour_reserved_bit", rsv as i64, rsv == 0, "0")?;
+    let description = if has_colour {
+        let mut code = || io(r.read::<8, u8>(), "sequence");
+        Some(ColourDescription {
+            primaries: code()?,
+            transfer: code()?,
+            matrix: code()?,
+        })
+    } else {
+        None
+    };
+    let mastering_display = if has_mastering {
+        let mut xy = [[0u16; 2]; 4];
+        for v in xy.iter_mut().flatten() {
+            *v = io(r.read::<16, u16>(), "sequence")?;
+        }
+        let m = MasteringDisplay {
+            primaries: [xy[0], xy[1], xy[2]],
+            white_point: xy[3],
+            max_luminance: io(r.read::<32, u32>(), "sequence")?,
+            min_luminance: io(r.read::<32, u32>(), "sequence")?,
+        };
+        if let Some(problem) = m.problem() {
+            return Err(BitstreamError::InvalidField {
+                field: "mastering_display",
+                value: m.max_luminance as i64,
+                allowed: problem,
+            });
+        }
+        Some(m)
+    } else {
+        None
+    };
+    let content_light = if has_light {
+        Some(ContentLight {
+            max_cll: io(r.read::<16, u16>(), "sequence")?,
+            max_fall: io(r.read::<16, u16>(), "sequence")?,
+        })
+    } else {
+        None
+    };
+    Ok(ColourBlock {
+        source_bit_depth: source_bd + 8,
+        description,
+        mastering_display,
+        content_light,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,6 +629,8 @@ mod tests {
         (
             SequenceHeader {
                 profile: 0,
+                bit_depth: 10,
+                source_bit_depth: 8,
                 width: 645,
                 height: 363,
                 fps_num: 30000,
@@ -461,6 +647,21 @@ mod tests {
                     aspect_num: 1,
                     aspect_den: 1,
                     color_range: 1,
+                    colour: Some(ColourDescription {
+                        primaries: 9,
+                        transfer: 16,
+                        matrix: 9,
+                    }),
+                    mastering_display: Some(MasteringDisplay {
+                        primaries: [[13250, 34500], [7500, 3000], [34000, 16000]],
+                        white_point: [15635, 16450],
+                        max_luminance: 10_000_000,
+                        min_luminance: 1,
+                    }),
+                    content_light: Some(ContentLight {
+                        max_cll: 1000,
+                        max_fall: 400,
+                    }),
                 },
                 models: vec![
                     ModelRef {
@@ -479,7 +680,7 @@ mod tests {
                 deblock_tc_offset: 6,
                 nn_filter: [false, true],
                 nn_filter_scale: [5, 2],
-                ..FrameHeader::key(12, 37)
+                ..FrameHeader::key(12, -7)
             },
         )
     }

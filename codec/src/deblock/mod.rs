@@ -32,20 +32,23 @@ pub(crate) const DEBLOCK_TC: [u8; 54] = [
 /// Boundary strength where either side is intra coded.
 const INTRA_BS: i32 = 2;
 
-fn luma_params(qp: u8, bs: i32, fh: &FrameHeader) -> LumaEdge {
+/// Luma thresholds for boundary strength `bs`: the tables' values at the
+/// frame QP, scaled by `2^(bitDepth - 8)` as in HEVC.
+fn luma_params(qp: i8, bs: i32, fh: &FrameHeader, bit_depth: u8) -> LumaEdge {
     let q = qp as i32;
+    let scale = 1u16 << (bit_depth - 8);
     let bq = (q + 2 * fh.deblock_beta_offset as i32).clamp(0, 51);
     let tq = (q + 2 * (bs - 1) + 2 * fh.deblock_tc_offset as i32).clamp(0, 53);
     LumaEdge {
-        beta: DEBLOCK_BETA[bq as usize],
-        tc: DEBLOCK_TC[tq as usize],
+        beta: u16::from(DEBLOCK_BETA[bq as usize]) * scale,
+        tc: u16::from(DEBLOCK_TC[tq as usize]) * scale,
     }
 }
 
-fn chroma_tc(qp: u8, offset: i8, fh: &FrameHeader) -> u8 {
-    let qc = chroma_qp(qp as i32 + offset as i32) as i32;
+fn chroma_tc(qp: i8, offset: i8, fh: &FrameHeader, bit_depth: u8) -> u16 {
+    let qc = chroma_qp(qp as i32 + offset as i32, bit_depth) as i32;
     let tq = (qc + 2 * (INTRA_BS - 1) + 2 * fh.deblock_tc_offset as i32).clamp(0, 53);
-    DEBLOCK_TC[tq as usize]
+    u16::from(DEBLOCK_TC[tq as usize]) << (bit_depth - 8)
 }
 
 /// Boundary strength between two 8x8 units: 2 if either is intra; 1 if
@@ -96,11 +99,13 @@ fn motion_differs(p: &Motion, q: &Motion, lists: &RefLists) -> bool {
 /// result does not depend on it).
 pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists, cpu: CpuLevel) {
     let w8 = state.w / 8;
-    let params = [luma_params(fh.qp, 1, fh), luma_params(fh.qp, 2, fh)];
+    let bd = state.recon.bit_depth;
+    let params = [luma_params(fh.qp, 1, fh, bd), luma_params(fh.qp, 2, fh, bd)];
     let ctc = [
-        chroma_tc(fh.qp, fh.chroma_qp_offset[0], fh),
-        chroma_tc(fh.qp, fh.chroma_qp_offset[1], fh),
+        chroma_tc(fh.qp, fh.chroma_qp_offset[0], fh, bd),
+        chroma_tc(fh.qp, fh.chroma_qp_offset[1], fh, bd),
     ];
+    let kernel_bd = u32::from(bd);
     // Strength of the edge at luma position `pos` (across x for vertical
     // edges, y for horizontal ones) for the unit holding (lx, ly): filtered
     // where `pos` is a multiple of the transform size on the Q side. Chroma
@@ -152,24 +157,24 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists, c
     let [y, u, v] = &mut state.recon.planes;
 
     vertical_edges(y, &luma_v, v_edges, |band, stride, edges| {
-        kernels::luma_vertical(band, stride, edges, cpu)
+        kernels::luma_vertical(band, stride, edges, kernel_bd, cpu)
     });
     for (plane, tc) in [(&mut *u, ctc[0]), (&mut *v, ctc[1])] {
         if tc > 0 {
-            let tcs: Vec<u8> = cv.iter().map(|&on| if on { tc } else { 0 }).collect();
+            let tcs: Vec<u16> = cv.iter().map(|&on| if on { tc } else { 0 }).collect();
             vertical_edges(plane, &tcs, cv_edges, |band, stride, tcs| {
-                kernels::chroma_vertical(band, stride, tcs, cpu)
+                kernels::chroma_vertical(band, stride, tcs, kernel_bd, cpu)
             });
         }
     }
     horizontal_edges(y, &luma_h, w4, |data, stride, row, edges| {
-        kernels::luma_horizontal(data, stride, row, edges, cpu)
+        kernels::luma_horizontal(data, stride, row, edges, kernel_bd, cpu)
     });
     for (plane, tc) in [(&mut *u, ctc[0]), (&mut *v, ctc[1])] {
         if tc > 0 {
-            let tcs: Vec<u8> = ch.iter().map(|&on| if on { tc } else { 0 }).collect();
+            let tcs: Vec<u16> = ch.iter().map(|&on| if on { tc } else { 0 }).collect();
             horizontal_edges(plane, &tcs, cw4, |data, stride, row, tcs| {
-                kernels::chroma_horizontal(data, stride, row, tcs, cpu)
+                kernels::chroma_horizontal(data, stride, row, tcs, kernel_bd, cpu)
             });
         }
     }
@@ -181,7 +186,7 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists, c
 fn vertical_edges<T, F>(plane: &mut Plane, params: &[T], per_band: usize, filter: F)
 where
     T: Sync,
-    F: Fn(&mut [u8], usize, &[T]) + Sync,
+    F: Fn(&mut [u16], usize, &[T]) + Sync,
 {
     if per_band == 0 {
         return;
@@ -199,7 +204,7 @@ where
 /// per 4-sample segment.
 fn horizontal_edges<T, F>(plane: &mut Plane, params: &[T], per_row: usize, filter: F)
 where
-    F: Fn(&mut [u8], usize, usize, &[T]),
+    F: Fn(&mut [u16], usize, usize, &[T]),
 {
     if per_row == 0 {
         return;
@@ -233,7 +238,7 @@ mod tests {
     #[test]
     fn boundary_strength_follows_the_specification() {
         let lists = lists();
-        let mut st = PicState::new(16, 8);
+        let mut st = PicState::new(16, 8, 8);
         let strength = |st: &PicState| boundary_strength(st, &lists, 0, 1);
         assert_eq!(strength(&st), 2, "both intra");
         st.motion[0] = uni(0, 0, 8, 8);
@@ -274,11 +279,11 @@ mod tests {
     /// A picture with random samples, CU and transform sizes, intra and
     /// inter units and coded flags.
     fn random_picture(rng: &mut SmallRng, w: usize, h: usize) -> PicState {
-        let mut st = PicState::new(w, h);
+        let mut st = PicState::new(w, h, 8);
         for p in &mut st.recon.planes {
             let base = rng.gen_range(0..200u8);
             for v in &mut p.data {
-                *v = base + rng.gen_range(0..56u8);
+                *v = u16::from(base + rng.gen_range(0..56u8));
             }
         }
         for i in 0..st.cu_log2.len() {

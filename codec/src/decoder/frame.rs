@@ -14,7 +14,7 @@ use crate::loop_filter::{self, LoopFilter};
 use crate::partition;
 use crate::picture::{sub_block, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
-use crate::transform::{self, chroma_qp, reconstruct, ReconScratch};
+use crate::transform::{self, chroma_qp, quant_qp, reconstruct, ReconScratch};
 use std::sync::Arc;
 
 struct FrameDecoder<'a> {
@@ -25,13 +25,14 @@ struct FrameDecoder<'a> {
     dec: RangeDecoder<'a>,
     fh: &'a FrameHeader,
     cpu: CpuLevel,
-    chroma_qp: [u8; 2],
+    /// The quantiser's `qP'` per plane.
+    quant_qp: [u8; 3],
     scratch: ReconScratch,
     levels: Box<[i16; 1024]>,
     refs: &'a [Vec<Arc<RefPicture>>; 2],
     lists: &'a RefLists,
     col: Option<Arc<ColField>>,
-    pred: Box<[u8; MAX_BLOCK * MAX_BLOCK * 3 / 2]>,
+    pred: Box<[u16; MAX_BLOCK * MAX_BLOCK * 3 / 2]>,
     mc_tmp: Box<[[i16; MAX_BLOCK * MAX_BLOCK]; 2]>,
 }
 
@@ -56,7 +57,7 @@ pub(crate) fn decode_frame(
         None
     };
     let mut fd = FrameDecoder {
-        st: PicState::new(w, h),
+        st: PicState::new(w, h, seq.bit_depth),
         nn_intra: intra.cloned(),
         ctx: Contexts::for_frame(
             seq.tools.trained_contexts,
@@ -66,9 +67,16 @@ pub(crate) fn decode_frame(
         dec: RangeDecoder::new(payload),
         fh,
         cpu,
-        chroma_qp: [
-            chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[0] as i32),
-            chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[1] as i32),
+        quant_qp: [
+            quant_qp(fh.qp, seq.bit_depth),
+            quant_qp(
+                chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[0] as i32, seq.bit_depth),
+                seq.bit_depth,
+            ),
+            quant_qp(
+                chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[1] as i32, seq.bit_depth),
+                seq.bit_depth,
+            ),
         ],
         scratch: ReconScratch::default(),
         levels: Box::new([0; 1024]),
@@ -278,7 +286,7 @@ impl FrameDecoder<'_> {
             let (dx, dy) = ((i % per) * tu, (i / per) * tu);
             let cbf = root && transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
             any |= cbf;
-            let mut pred = [0u8; 1024];
+            let mut pred = [0u16; 1024];
             sub_block(&self.pred[..s * s], s, dx, dy, tu, &mut pred);
             self.residual_block(0, x + dx, y + dy, tu_log2, 1, &pred[..tu * tu], cbf)?;
             self.st.set_coded(x + dx, y + dy, tu_log2, cbf);
@@ -286,7 +294,7 @@ impl FrameDecoder<'_> {
         let c = s / 2;
         let c_log2 = log2 - 1;
         let cb = root && transform::read_cbf(&mut self.dec, &mut self.ctx, 1, c_log2, false);
-        let mut pred_c = [0u8; 1024];
+        let mut pred_c = [0u16; 1024];
         pred_c[..c * c].copy_from_slice(&self.pred[s * s..s * s + c * c]);
         self.residual_block(1, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cb)?;
         // With a root flag set and nothing else coded, Cr must have coefficients.
@@ -317,7 +325,7 @@ impl FrameDecoder<'_> {
         // Luma transform blocks in z-order, each predicted from the reconstruction so far.
         let tu = 1usize << tu_log2;
         let per_side = (1usize << log2) / tu;
-        let mut pred = [0u8; 1024];
+        let mut pred = [0u16; 1024];
         for i in 0..per_side * per_side {
             let (tx, ty) = (x + (i % per_side) * tu, y + (i / per_side) * tu);
             let mode = modes[if nxn { i } else { 0 }];
@@ -377,7 +385,7 @@ impl FrameDecoder<'_> {
         y: usize,
         log2n: u32,
         mode: u8,
-        pred: &[u8],
+        pred: &[u16],
         cbf: bool,
     ) -> Result<(), Error> {
         let n = 1usize << log2n;
@@ -393,18 +401,14 @@ impl FrameDecoder<'_> {
         else {
             return Err(self.corrupt());
         };
-        let qp = if plane == 0 {
-            self.fh.qp
-        } else {
-            self.chroma_qp[plane - 1]
-        };
-        let mut out = [0u8; 1024];
+        let mut out = [0u16; 1024];
         reconstruct(
             levels,
             nz,
             plane,
             log2n,
-            qp,
+            self.quant_qp[plane],
+            self.st.recon.bit_depth,
             pred,
             &mut out[..n * n],
             self.cpu,

@@ -3,7 +3,7 @@
 
 mod frame;
 
-use crate::bitstream::{read_packet_headers, FrameType, SequenceHeader, NUM_SLOTS};
+use crate::bitstream::{min_qp, read_packet_headers, FrameType, SequenceHeader, NUM_SLOTS};
 use crate::cpu::CpuLevel;
 use crate::error::{BitstreamError, Error};
 use crate::inter::{col_field, RefLists, RefPicture};
@@ -23,6 +23,10 @@ pub struct DecoderConfig {
     pub filters: Vec<Arc<LoopFilter>>,
     /// Intra-predictor models available besides the embedded default.
     pub intra_predictors: Vec<Arc<IntraPredictor>>,
+    /// Output frames at the source's bit depth (the sequence header's
+    /// `source_bit_depth`) instead of the coded one: 8-bit video coded at 10 bits
+    /// comes back at 8.
+    pub output_source_depth: bool,
 }
 
 /// A decoded frame in display order, cropped to the visible size.
@@ -71,6 +75,7 @@ pub struct Decoder {
     pending: BTreeMap<u32, Frame>,
     next_out: Option<u32>,
     draining: bool,
+    output_source_depth: bool,
 }
 
 impl Decoder {
@@ -91,6 +96,7 @@ impl Decoder {
             pending: BTreeMap::new(),
             next_out: None,
             draining: false,
+            output_source_depth: config.output_source_depth,
         }
     }
 
@@ -152,9 +158,11 @@ impl Decoder {
             if self
                 .sequence
                 .as_ref()
-                .is_some_and(|s| (s.width, s.height) != (seq.width, seq.height))
+                .is_some_and(|s| {
+                    (s.width, s.height, s.bit_depth) != (seq.width, seq.height, seq.bit_depth)
+                })
             {
-                // A new size starts a new stream: release what is held.
+                // A new size or depth starts a new stream: release what is held.
                 self.flush();
             }
             self.sequence = Some(seq);
@@ -176,6 +184,14 @@ impl Decoder {
                 field: "nn_filter",
                 value: (fh.nn_filter[0] as i64) | (fh.nn_filter[1] as i64) << 1,
                 allowed: "0 when the sequence disables the learned loop filter",
+            }
+            .into());
+        }
+        if fh.qp < min_qp(seq.bit_depth) {
+            return Err(BitstreamError::InvalidField {
+                field: "qp",
+                value: fh.qp as i64,
+                allowed: "-6 * (bit_depth - 8)..=51: at least 0 at 8 bits",
             }
             .into());
         }
@@ -206,8 +222,8 @@ impl Decoder {
                                 value: slot as i64,
                                 allowed: "a slot holding a decoded picture",
                             })?;
-                    if (r.planes[0].width, r.planes[0].height)
-                        != (seq.coded_width(), seq.coded_height())
+                    if (r.planes[0].width, r.planes[0].height, r.bit_depth)
+                        != (seq.coded_width(), seq.coded_height(), seq.bit_depth)
                     {
                         return Err(BitstreamError::MissingSequenceHeader.into());
                     }
@@ -235,7 +251,10 @@ impl Decoder {
                 *slot = Some(reference.clone());
             }
         }
-        let frame = crop(&state.recon, seq.width as usize, seq.height as usize);
+        let mut frame = crop(&state.recon, seq.width as usize, seq.height as usize);
+        if self.output_source_depth {
+            frame = frame.with_bit_depth(seq.source_bit_depth);
+        }
         if self.next_out.is_none() {
             self.next_out = Some(fh.frame_number);
         }

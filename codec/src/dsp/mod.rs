@@ -7,3 +7,15 @@ pub mod mc;
 pub mod transform;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+/// Sample bit depths the kernels support.
+pub const BIT_DEPTHS: [u32; 2] = [8, 10];
+
+/// Panics unless `bit_depth` is one the kernels support (8 or 10).
+#[inline]
+pub fn check_bit_depth(bit_depth: u32) {
+    assert!(
+        BIT_DEPTHS.contains(&bit_depth),
+        "sample bit depth {bit_depth} unsupported (8 or 10)"
+    );
+}

@@ -1,7 +1,7 @@
 //! Encoder settings: prediction structure, presets and every option with
 //! its valid range.
 
-use crate::bitstream::{VideoInfo, MAX_PIXELS, MAX_QP, MAX_SIDE};
+use crate::bitstream::{min_qp, VideoInfo, BIT_DEPTHS, MAX_PIXELS, MAX_QP, MAX_SIDE};
 use crate::cpu::CpuLevel;
 use crate::error::ConfigError;
 use crate::intra::IntraPredictor;
@@ -63,8 +63,14 @@ pub struct EncoderConfig {
     pub fps_num: u32,
     /// Frame rate denominator.
     pub fps_den: u32,
-    /// Quantisation parameter, 0..=51 (the step size doubles every 6).
-    pub qp: u8,
+    /// Quantisation parameter, 0..=51 at 8 bits, -12..=51 at 10 (the step size doubles
+    /// every 6; a QP means the same step relative to the sample range at every depth).
+    pub qp: i8,
+    /// Bits per coded sample, 8 or 10. Input at another depth is converted (8-bit input
+    /// coded at 10 bits is shifted up; the decoder can give it back at 8 bits).
+    pub bit_depth: u8,
+    /// Bits per sample of the frames handed to the encoder, 8 or 10.
+    pub input_bit_depth: u8,
     /// QP offset of both chroma planes, -12..=12.
     pub chroma_qp_offset: i8,
     /// Deblocking filter on.
@@ -117,6 +123,8 @@ impl EncoderConfig {
             fps_num: 25,
             fps_den: 1,
             qp: 32,
+            bit_depth: 8,
+            input_bit_depth: 8,
             chroma_qp_offset: 0,
             deblock: true,
             deblock_offset: None,
@@ -124,11 +132,9 @@ impl EncoderConfig {
             threads: 0,
             cpu: None,
             video_info: VideoInfo {
-                chroma_siting: 0,
-                interlace: 0,
                 aspect_num: 1,
                 aspect_den: 1,
-                color_range: 0,
+                ..VideoInfo::default()
             },
             gop: GopStructure::RandomAccess,
             gop_size: 8,
@@ -187,8 +193,20 @@ impl EncoderConfig {
                 max_pixels: MAX_PIXELS as usize,
             });
         }
-        if self.qp > MAX_QP {
-            return Err(ConfigError::Qp(self.qp as i32));
+        for (what, depth) in [("coded", self.bit_depth), ("input", self.input_bit_depth)] {
+            if !BIT_DEPTHS.contains(&depth) {
+                return Err(ConfigError::BitDepth { what, depth });
+            }
+        }
+        if !(min_qp(self.bit_depth)..=MAX_QP).contains(&self.qp) {
+            return Err(ConfigError::Qp {
+                qp: self.qp as i32,
+                bit_depth: self.bit_depth,
+                min: min_qp(self.bit_depth) as i32,
+            });
+        }
+        if let Some(problem) = self.video_info.mastering_display.and_then(|m| m.problem()) {
+            return Err(ConfigError::MasteringDisplay(problem));
         }
         if !(-12..=12).contains(&self.chroma_qp_offset) {
             return Err(ConfigError::ChromaQpOffset(self.chroma_qp_offset as i32));

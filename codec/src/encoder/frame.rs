@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 /// Pads a frame to the coded size by repeating its last column and row.
 fn pad_frame(src: &Frame, w: usize, h: usize) -> Frame {
-    let mut out = Frame::new_420(w, h);
+    let mut out = Frame::new_420_at(w, h, src.bit_depth);
     for (dst, s) in out.planes.iter_mut().zip(src.planes.iter()) {
         for y in 0..dst.height {
             let sy = y.min(s.height - 1);
@@ -90,7 +90,14 @@ pub(super) fn encode_frame(
             col: Some(col),
         })
     };
-    let mut params = SearchParams::new(plan.qp, fh.chroma_qp_offset, cpu, cfg.rdoq, plan.lambda);
+    let mut params = SearchParams::new(
+        plan.qp,
+        fh.chroma_qp_offset,
+        cfg.bit_depth,
+        cpu,
+        cfg.rdoq,
+        plan.lambda,
+    );
     apply_preset(&mut params, cfg.preset, plan.layer);
     let start = || Contexts::for_frame(cfg.trained_contexts, plan.key, plan.qp);
     let mut search = FrameSearch::new(&padded, params, inter, start());

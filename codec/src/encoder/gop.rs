@@ -28,7 +28,7 @@ pub(super) struct FramePlan {
     pub(super) sequence_header: bool,
     /// Temporal layer (0 for keyframes and anchors).
     pub(super) layer: usize,
-    pub(super) qp: u8,
+    pub(super) qp: i8,
     pub(super) lambda: f64,
     /// References, list 0 then list 1 (held pictures).
     pub(super) refs: [Vec<Held>; 2],
@@ -147,7 +147,7 @@ impl Encoder {
             sequence_header: true,
             layer: 0,
             qp,
-            lambda: lambda(factor, qp),
+            lambda: lambda(factor, qp, self.cfg.bit_depth),
             refs: Default::default(),
             store: None,
         }
@@ -160,7 +160,7 @@ impl Encoder {
             2 => (2, 0.4624),
             _ => (3, 0.4624),
         };
-        let qp = (self.cfg.qp as i32 + offset).min(51) as u8;
+        let qp = (self.cfg.qp as i32 + offset).min(51) as i8;
         let mut l0: Vec<Held> = self.dpb.clone();
         l0.sort_by_key(|h| std::cmp::Reverse(h.picture.poc));
         l0.truncate(self.max_refs());
@@ -171,7 +171,7 @@ impl Encoder {
             sequence_header: false,
             layer: 1,
             qp,
-            lambda: lambda(factor, qp),
+            lambda: lambda(factor, qp, self.cfg.bit_depth),
             refs: [l0, Vec::new()],
             store: Some(store),
         }
@@ -238,7 +238,7 @@ impl Encoder {
                 l1.truncate(per_list);
                 let offsets = [1, 2, 3, 4];
                 let factors = [0.442, 0.3536, 0.3536, 0.68];
-                let qp = (self.cfg.qp as i32 + offsets[layer.min(3)]).min(51) as u8;
+                let qp = (self.cfg.qp as i32 + offsets[layer.min(3)]).min(51) as i8;
                 let mut factor = factors[layer.min(3)];
                 if layer > 0 {
                     factor *= ((qp as f64 - 12.0) / 6.0).clamp(2.0, 4.0);
@@ -249,7 +249,7 @@ impl Encoder {
                     sequence_header: false,
                     layer,
                     qp,
-                    lambda: lambda(factor, qp),
+                    lambda: lambda(factor, qp, self.cfg.bit_depth),
                     refs: [l0, l1],
                     store: None,
                 });
@@ -343,13 +343,17 @@ fn coding_batches(layer_of: &[usize]) -> Vec<(usize, Vec<u32>, bool)> {
 /// Lambda factor of frames that nothing predicts from when coded all intra (HM's).
 pub(super) const INTRA_ONLY_LAMBDA_FACTOR: f64 = 0.57;
 
-/// Lambda for SSE distortion: `factor * 2^((qp - 12) / 3)`.
-fn lambda(factor: f64, qp: u8) -> f64 {
-    factor * 2f64.powf((qp as f64 - 12.0) / 3.0)
+/// Lambda for SSE distortion: `factor * 2^((qp' - 12) / 3)` with the quantiser's
+/// `qp' = qp + 6 * (bit_depth - 8)`, so it grows with the distortion's scale (16
+/// times at 10 bits) as in HM.
+fn lambda(factor: f64, qp: i8, bit_depth: u8) -> f64 {
+    let qp_prime = qp as f64 + 6.0 * (bit_depth as f64 - 8.0);
+    factor * 2f64.powf((qp_prime - 12.0) / 3.0)
 }
 
-/// Luma averaged over 8x8 blocks: enough to notice a change of scene.
+/// Luma averaged over 8x8 blocks, in 8-bit units: enough to notice a change of scene.
 pub(super) fn downscale_luma(f: &Frame) -> Vec<u8> {
+    let shift = 6 + u32::from(f.bit_depth) - 8;
     let p = &f.planes[0];
     let (w8, h8) = (p.width / 8, p.height / 8);
     let mut out = Vec::with_capacity(w8 * h8);
@@ -362,7 +366,7 @@ pub(super) fn downscale_luma(f: &Frame) -> Vec<u8> {
                     .map(|&v| v as u32)
                     .sum::<u32>();
             }
-            out.push((sum / 64) as u8);
+            out.push((sum >> shift) as u8);
         }
     }
     out
@@ -396,7 +400,7 @@ mod tests {
                     for (i, v) in plane.data.iter_mut().enumerate() {
                         let (x, y) = (i % w + 2 * t, i / w);
                         let h = (x * 73 + y * 151 + p * 37).wrapping_mul(2_654_435_761);
-                        *v = ((x * 9 + y * 5) % 200) as u8 + ((h >> 27) & 31) as u8;
+                        *v = ((x * 9 + y * 5) % 200) as u16 + ((h >> 27) & 31) as u16;
                     }
                 }
                 f

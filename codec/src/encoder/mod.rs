@@ -82,6 +82,8 @@ impl Encoder {
     pub fn sequence_header(&self) -> SequenceHeader {
         SequenceHeader {
             profile: 0,
+            bit_depth: self.cfg.bit_depth,
+            source_bit_depth: self.cfg.input_bit_depth,
             width: self.cfg.width as u32,
             height: self.cfg.height as u32,
             fps_num: self.cfg.fps_num,
@@ -123,6 +125,27 @@ impl Encoder {
             }
             .into());
         }
+        if frame.bit_depth != self.cfg.input_bit_depth {
+            return Err(ConfigError::FrameSamples {
+                what: format!(
+                    "has {}-bit samples; the encoder was configured for {}-bit input",
+                    frame.bit_depth, self.cfg.input_bit_depth
+                ),
+            }
+            .into());
+        }
+        if let Some((plane, i)) = frame.first_out_of_range() {
+            return Err(ConfigError::FrameSamples {
+                what: format!(
+                    "sample {i} of plane {plane} is {}, above the {}-bit maximum {}",
+                    frame.planes[plane].data[i],
+                    frame.bit_depth,
+                    frame.max_value()
+                ),
+            }
+            .into());
+        }
+        let frame = frame.with_bit_depth(self.cfg.bit_depth);
         let small = downscale_luma(&frame);
         let cut = self.cfg.scene_cut
             && self
@@ -172,3 +195,4 @@ impl Encoder {
         }
     }
 }
+

@@ -97,10 +97,11 @@ fn sad_at(t: &Target, r: &RefPicture, dx: i32, dy: i32) -> u32 {
 }
 
 /// SATD of the (sub-sample) prediction at `mv`.
-pub(crate) fn satd_at(t: &Target, r: &RefPicture, mv: Mv, tmp: &mut [i16], pred: &mut [u8]) -> u32 {
+pub(crate) fn satd_at(t: &Target, r: &RefPicture, mv: Mv, tmp: &mut [i16], pred: &mut [u16]) -> u32 {
     let n = t.s * t.s;
     predict_plane(r, 0, t.x, t.y, t.s, t.s, mv, &mut tmp[..n], t.cpu);
-    mc::put_uni(&tmp[..n], t.s, t.s, t.s, &mut pred[..n], t.s, t.cpu);
+    let bd = u32::from(r.bit_depth);
+    mc::put_uni(&tmp[..n], t.s, t.s, t.s, &mut pred[..n], t.s, bd, t.cpu);
     let src = &t.src.data[t.y * t.src.width + t.x..];
     dist::satd(src, t.src.width, &pred[..n], t.s, t.s, t.s, t.cpu)
 }
@@ -155,7 +156,7 @@ pub(crate) fn search(t: &Target, r: &RefPicture, candidates: &[Mv], p: &MeParams
     }
     // Fractional refinement by SATD around the integer best.
     let mut tmp = [0i16; MAX_BLOCK * MAX_BLOCK];
-    let mut pred = [0u8; MAX_BLOCK * MAX_BLOCK];
+    let mut pred = [0u16; MAX_BLOCK * MAX_BLOCK];
     let mut mv = Mv {
         x: (best.0 * 4) as i16,
         y: (best.1 * 4) as i16,

@@ -19,7 +19,7 @@ pub struct Packet {
     /// The encoder's reconstruction, cropped to the visible size: what a decoder outputs.
     pub recon: Frame,
     /// The frame's base QP (its temporal layer's offset included).
-    pub qp: u8,
+    pub qp: i8,
     /// How the frame's intra luma blocks were predicted.
     pub intra_modes: IntraModeCounts,
 }

@@ -107,10 +107,10 @@ impl ContextStats {
         entropy::context_qp_class_range(class)
     }
 
-    pub(super) fn new(key: bool, qp: u8, start: &Contexts, end: &Contexts) -> ContextStats {
+    pub(super) fn new(key: bool, qp: i8, start: &Contexts, end: &Contexts) -> ContextStats {
         ContextStats {
             key,
-            qp_class: Self::qp_class_of(qp),
+            qp_class: Self::qp_class_of(qp.max(0) as u8),
             p0: end.iter().map(|c| c.p0() as u16).collect(),
             coded: end.iter().zip(start.iter()).map(|(a, b)| a != b).collect(),
         }

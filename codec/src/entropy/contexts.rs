@@ -115,7 +115,7 @@ pub fn context_qp_class(qp: u8) -> usize {
 
 /// The lowest and highest QP of a class (for the tables' comments).
 pub fn context_qp_class_range(class: usize) -> (u8, u8) {
-    let mut qps = (0..=MAX_QP).filter(|&q| context_qp_class(q) == class);
+    let mut qps = (0..=MAX_QP as u8).filter(|&q| context_qp_class(q) == class);
     let first = qps.next().expect("every class holds a QP");
     (first, qps.next_back().unwrap_or(first))
 }
@@ -123,13 +123,14 @@ pub fn context_qp_class_range(class: usize) -> (u8, u8) {
 impl Contexts {
     /// The contexts at the start of a frame (`docs/bitstream.md` 3): with
     /// `trained`, the initialisation table of its frame type (KEY or INTER)
-    /// and QP class; otherwise every context at one half.
-    pub fn for_frame(trained: bool, key: bool, qp: u8) -> Contexts {
+    /// and QP class (QPs below 0, at high bit depths, in the class of 0);
+    /// otherwise every context at one half.
+    pub fn for_frame(trained: bool, key: bool, qp: i8) -> Contexts {
         let mut ctx = Contexts::default();
         if !trained {
             return ctx;
         }
-        let table = &CONTEXT_INIT[key as usize][context_qp_class(qp)];
+        let table = &CONTEXT_INIT[key as usize][context_qp_class(qp.max(0) as u8)];
         for (c, &p0) in ctx.iter_mut().zip(table) {
             *c = Context::with_p0(p0);
         }
@@ -310,10 +311,10 @@ mod tests {
     fn frames_start_from_their_table() {
         for key in [false, true] {
             for qp in 0..52u8 {
-                assert!(Contexts::for_frame(false, key, qp)
+                assert!(Contexts::for_frame(false, key, qp as i8)
                     .iter()
                     .all(|c| c.p0() == 16384));
-                let ctx = Contexts::for_frame(true, key, qp);
+                let ctx = Contexts::for_frame(true, key, qp as i8);
                 let table = &CONTEXT_INIT[key as usize][context_qp_class(qp)];
                 for (c, &p0) in ctx.iter().zip(table) {
                     assert_eq!(c.p0(), p0 as u32);
@@ -357,7 +358,7 @@ mod tests {
             format!("{}, (max(qp, {}) - {}) / {}", n[0], n[1], n[2], n[3]),
             "formula shape"
         );
-        for qp in 0..=MAX_QP {
+        for qp in 0..=MAX_QP as u8 {
             let by_spec = n[0].min(((qp as i32).max(n[1]) - n[2]) / n[3]);
             assert_eq!(by_spec as usize, context_qp_class(qp), "QP {qp}");
         }

@@ -21,7 +21,7 @@ pub const PAD: usize = 80;
 #[derive(Clone, Debug)]
 pub struct PaddedPlane {
     /// Samples, `stride * (height + 2 * pad)`.
-    pub data: Vec<u8>,
+    pub data: Vec<u16>,
     /// Row stride.
     pub stride: usize,
     /// Border width.
@@ -37,7 +37,7 @@ impl PaddedPlane {
     pub fn new(p: &Plane, pad: usize) -> PaddedPlane {
         let stride = p.width + 2 * pad;
         let rows = p.height + 2 * pad;
-        let mut data = vec![0u8; stride * rows];
+        let mut data = vec![0u16; stride * rows];
         for y in 0..rows {
             let sy = y.saturating_sub(pad).min(p.height - 1);
             let src = &p.data[sy * p.width..][..p.width];
@@ -71,6 +71,8 @@ pub struct RefPicture {
     pub planes: [PaddedPlane; 3],
     /// Motion for temporal prediction.
     pub motion: Arc<ColField>,
+    /// Bits per sample.
+    pub bit_depth: u8,
 }
 
 impl RefPicture {
@@ -85,6 +87,7 @@ impl RefPicture {
             poc,
             planes,
             motion,
+            bit_depth: frame.bit_depth,
         }
     }
 }
@@ -108,6 +111,7 @@ pub fn predict_plane(
     cpu: CpuLevel,
 ) {
     let p = &r.planes[plane];
+    let bd = u32::from(r.bit_depth);
     let (ix, iy, fx, fy) = if plane == 0 {
         (
             x as isize + (mv.x as isize >> 2),
@@ -130,9 +134,9 @@ pub fn predict_plane(
     let iy = iy.clamp(-((h + before) as isize), (p.height + after) as isize);
     let origin = p.index(ix, iy);
     if plane == 0 {
-        mc::luma(&p.data, p.stride, origin, w, h, fx, fy, out, w, cpu);
+        mc::luma(&p.data, p.stride, origin, w, h, fx, fy, out, w, bd, cpu);
     } else {
-        mc::chroma(&p.data, p.stride, origin, w, h, fx, fy, out, w, cpu);
+        mc::chroma(&p.data, p.stride, origin, w, h, fx, fy, out, w, bd, cpu);
     }
 }
 
@@ -145,11 +149,12 @@ pub fn predict_block(
     x: usize,
     y: usize,
     s: usize,
-    pred: &mut [u8],
+    pred: &mut [u16],
     tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
     cpu: CpuLevel,
 ) {
     let c = s / 2;
+    let bd = u32::from(refs[0].first().or(refs[1].first()).map_or(8, |r| r.bit_depth));
     for plane in 0..3 {
         let (px, py, n, off) = if plane == 0 {
             (x, y, s, 0)
@@ -177,9 +182,9 @@ pub fn predict_block(
         }
         let [a, b] = tmp;
         if used == 2 {
-            mc::put_bi(&a[..n * n], &b[..n * n], n, n, n, dst, n, cpu);
+            mc::put_bi(&a[..n * n], &b[..n * n], n, n, n, dst, n, bd, cpu);
         } else {
-            mc::put_uni(&a[..n * n], n, n, n, dst, n, cpu);
+            mc::put_uni(&a[..n * n], n, n, n, dst, n, bd, cpu);
         }
     }
 }
@@ -192,11 +197,12 @@ pub fn predict_luma(
     x: usize,
     y: usize,
     s: usize,
-    pred: &mut [u8],
+    pred: &mut [u16],
     tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
     cpu: CpuLevel,
 ) {
     let n = s * s;
+    let bd = u32::from(refs[0].first().or(refs[1].first()).map_or(8, |r| r.bit_depth));
     let mut used = 0;
     for l in 0..2 {
         if motion.uses(l) {
@@ -207,9 +213,9 @@ pub fn predict_luma(
     }
     let [a, b] = tmp;
     if used == 2 {
-        mc::put_bi(&a[..n], &b[..n], s, s, s, &mut pred[..n], s, cpu);
+        mc::put_bi(&a[..n], &b[..n], s, s, s, &mut pred[..n], s, bd, cpu);
     } else {
-        mc::put_uni(&a[..n], s, s, s, &mut pred[..n], s, cpu);
+        mc::put_uni(&a[..n], s, s, s, &mut pred[..n], s, bd, cpu);
     }
 }
 
@@ -303,7 +309,7 @@ mod tests {
         let (w, h) = (48usize, 40usize);
         let mut f = Frame::new_420(w, h);
         for p in f.planes.iter_mut() {
-            p.data.iter_mut().for_each(|v| *v = rng.gen());
+            p.data.iter_mut().for_each(|v| *v = rng.gen::<u8>().into());
         }
         let r = RefPicture::new(
             0,

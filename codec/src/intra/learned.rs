@@ -240,24 +240,29 @@ impl IntraPredictor {
 
     /// Predicts the `N x N` block (`N = 1 << log2n`) from its context
     /// ([`gather_context`]) into `dst` (`N*N`, row-major).
-    pub(crate) fn predict(&self, context: &[u8], log2n: u32, dst: &mut [u8]) {
+    /// At 10 bits the network sees the context's differences from DC scaled down to
+    /// 8-bit units and its output is scaled back up.
+    pub(crate) fn predict(&self, context: &[u16], log2n: u32, bit_depth: u8, dst: &mut [u16]) {
         let mut input = [0i16; MAX_CONTEXT];
-        let dc = network_input(context, log2n, &mut input);
+        let dc = network_input(context, log2n, bit_depth, &mut input);
+        let (shift, max) = (bit_depth - 8, (1i32 << bit_depth) - 1);
         let mut out = [0i16; 256];
         self.run_network(log2n, &input[..context_len(log2n)], &mut out);
         let n2 = 1usize << (2 * log2n);
         for (d, &o) in dst[..n2].iter_mut().zip(&out[..n2]) {
-            *d = (dc + o as i32).clamp(0, 255) as u8;
+            *d = (dc + ((o as i32) << shift)).clamp(0, max) as u16;
         }
     }
 }
 
 /// The network's input for a block: each context sample minus the block's
 /// DC value (the DC mode's `(sum T[0..N) + sum L[0..N) + N) >> (log2 N + 1)`
-/// over line 0), clamped to `-128..=127`. Returns the DC value, which is
-/// added back to the network's output. Working around the mean lets a small
-/// network spend its capacity on shape rather than brightness.
-pub fn network_input(context: &[u8], log2n: u32, input: &mut [i16]) -> i32 {
+/// over line 0), shifted right by `bit_depth - 8` (to 8-bit units) and clamped
+/// to `-128..=127`. Returns the DC value, which is added back to the network's
+/// output. Working around the mean lets a small network spend its capacity on
+/// shape rather than brightness.
+pub fn network_input(context: &[u16], log2n: u32, bit_depth: u8, input: &mut [i16]) -> i32 {
+    let shift = bit_depth - 8;
     let n = 1usize << log2n;
     let top: u32 = context[2 * n + 1..3 * n + 1]
         .iter()
@@ -267,7 +272,7 @@ pub fn network_input(context: &[u8], log2n: u32, input: &mut [i16]) -> i32 {
     let dc = ((top + left + n as u32) >> (log2n + 1)) as i32;
     let len = context_len(log2n);
     for (x, &r) in input[..len].iter_mut().zip(&context[..len]) {
-        *x = (r as i32 - dc).clamp(-128, 127) as i16;
+        *x = ((r as i32 - dc) >> shift).clamp(-128, 127) as i16;
     }
     dc
 }
@@ -290,15 +295,15 @@ pub(crate) fn gather_context(
     x: usize,
     y: usize,
     log2n: u32,
-    refs: &[u8],
-    out: &mut [u8],
+    refs: &[u16],
+    out: &mut [u16],
 ) {
     use crate::picture::available;
     let n = 1usize << log2n;
     let l = LINES as isize;
     // Window over columns x-L..x+2N and rows y-L..y+2N (absolute coords + L).
     let side = 2 * n + LINES;
-    let mut win = [0u8; (32 + LINES) * (32 + LINES)];
+    let mut win = [0u16; (32 + LINES) * (32 + LINES)];
     let at = |cx: isize, cy: isize| {
         ((cy - y as isize + l) as usize) * side + (cx - x as isize + l) as usize
     };
@@ -369,12 +374,19 @@ pub(crate) fn gather_context(
 /// derives it) of the `N x N` luma transform block at (`x`, `y`) of a
 /// reconstructed luma plane whose size is the coded size. For building
 /// training sets from reconstructions; its first `4N+1` samples are the
-/// block's references (section 5).
+/// block's references (section 5). `bit_depth`: the plane's.
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
-pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, out: &mut [u8]) {
+pub fn block_context(
+    luma: &Plane,
+    x: usize,
+    y: usize,
+    log2n: u32,
+    bit_depth: u8,
+    out: &mut [u16],
+) {
     let coded = (luma.width, luma.height);
-    let mut refs = [0u8; 129];
-    super::prediction::gather_refs_in(luma, coded, 0, x, y, log2n, (x, y), &mut refs);
+    let mut refs = [0u16; 129];
+    super::prediction::gather_refs_in(luma, coded, 0, x, y, log2n, (x, y), bit_depth, &mut refs);
     gather_context(luma, coded, x, y, log2n, &refs, out);
 }
 
@@ -382,11 +394,11 @@ pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, out: &mut [u8
 /// references, with the codec's reference smoothing and edge filters; for
 /// tools that compare the learned predictor with the modes it competes with.
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
-pub fn traditional_prediction(refs: &[u8], log2n: u32, mode: u8, dst: &mut [u8]) {
+pub fn traditional_prediction(refs: &[u16], log2n: u32, mode: u8, bit_depth: u8, dst: &mut [u16]) {
     // Chosen once: training tools call this millions of times.
     static CPU: OnceLock<crate::cpu::CpuLevel> = OnceLock::new();
     let cpu = *CPU.get_or_init(crate::cpu::CpuLevel::runtime);
-    super::prediction::predict_from_refs(0, log2n, mode, refs, cpu, dst);
+    super::prediction::predict_from_refs(0, log2n, mode, refs, bit_depth, cpu, dst);
 }
 
 #[cfg(test)]
@@ -538,7 +550,7 @@ mod tests {
             let w = plane.width;
             for (i, v) in plane.data.iter_mut().enumerate() {
                 let (x, y) = ((i % w) as f64, (i / w) as f64);
-                *v = (128.0 + 60.0 * (x * 0.3 + y * 0.1 + p as f64).sin()) as u8;
+                *v = (128.0 + 60.0 * (x * 0.3 + y * 0.1 + p as f64).sin()) as u16;
             }
         }
         let mut cfg = EncoderConfig::new(64, 48);
@@ -572,15 +584,15 @@ mod tests {
         let (w, h) = (64usize, 64usize);
         let mut plane = Plane::new(w, h);
         for (i, v) in plane.data.iter_mut().enumerate() {
-            *v = ((i * 37) % 251) as u8;
+            *v = ((i * 37) % 251) as u16;
         }
         let px = |x: usize, y: usize| plane.data[y * w + x];
-        let mut ctx = [0u8; 256];
+        let mut ctx = [0u16; 256];
         // 8x8 block at (24, 16): left rows 16..24 and top columns 24..32 are
         // decoded; the bottom-left (rows 24..32) and top-right (columns
         // 32..40) come later in z-order. Line 0 substitutes them with
         // (23, 23) and (31, 15); lines 1 and 2 repeat line 0 there.
-        block_context(&plane, 24, 16, 3, &mut ctx);
+        block_context(&plane, 24, 16, 3, 8, &mut ctx);
         let n = 8;
         for r in 1..LINES {
             let start: usize = (0..r).map(|s| 4 * n + 2 * s + 1).sum();
@@ -598,8 +610,8 @@ mod tests {
         }
         // At the left picture edge nothing left of the block exists: lines 1
         // and 2 repeat line 0's substituted left column.
-        block_context(&plane, 0, 16, 3, &mut ctx);
-        let line0_left: Vec<u8> = ctx[..2 * n].to_vec();
+        block_context(&plane, 0, 16, 3, 8, &mut ctx);
+        let line0_left: Vec<u16> = ctx[..2 * n].to_vec();
         let line1 = &ctx[4 * n + 1..];
         assert_eq!(
             &line1[1..2 * n + 1],
@@ -610,12 +622,12 @@ mod tests {
 
     #[test]
     fn input_is_centred_on_dc() {
-        let mut refs = [0u8; context_len(3)];
+        let mut refs = [0u16; context_len(3)];
         for (i, r) in refs.iter_mut().enumerate() {
-            *r = (i * 7) as u8;
+            *r = (i * 7 % 256) as u16;
         }
         let mut input = [0i16; context_len(3)];
-        let dc = network_input(&refs, 3, &mut input);
+        let dc = network_input(&refs, 3, 8, &mut input);
         // DC of an 8x8 block: top refs[17..25], left refs[8..16].
         let sum: u32 = refs[17..25]
             .iter()

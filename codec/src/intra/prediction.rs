@@ -1,7 +1,8 @@
 //! The intra prediction process (`docs/bitstream.md` 5): reference samples
 //! gathered with availability and substitution, smoothed by mode and size,
 //! and predicted by the kernels of `dsp/intra`, or by the learned predictor
-//! (mode 35, 5.1).
+//! (mode 35, 5.1). Samples are
+//! `u16` at every bit depth; nothing is available at the middle grey `2^(B-1)`.
 
 use super::learned::{context_len, gather_context, IntraPredictor, MAX_LOG2, NN_MODE};
 use crate::cpu::CpuLevel;
@@ -18,7 +19,7 @@ pub fn gather_refs(
     y: usize,
     log2n: u32,
     cu: (usize, usize),
-    refs: &mut [u8],
+    refs: &mut [u16],
 ) {
     gather_refs_in(
         &st.recon.planes[plane],
@@ -28,6 +29,7 @@ pub fn gather_refs(
         y,
         log2n,
         cu,
+        st.recon.bit_depth,
         refs,
     );
 }
@@ -45,15 +47,16 @@ pub fn predict(
     mode: u8,
     cu: (usize, usize),
     cpu: CpuLevel,
-    dst: &mut [u8],
+    dst: &mut [u16],
 ) {
-    let mut refs = [0u8; 129];
+    let bit_depth = st.recon.bit_depth;
+    let mut refs = [0u16; 129];
     gather_refs(st, plane, x, y, log2n, cu, &mut refs);
     if mode == NN_MODE {
         // Only luma transform blocks, their own availability reference, use it.
         debug_assert!(plane == 0 && cu == (x, y));
         let p = learned.expect("the learned mode is only parsed or chosen with a predictor");
-        let mut context = [0u8; context_len(MAX_LOG2)];
+        let mut context = [0u16; context_len(MAX_LOG2)];
         gather_context(
             &st.recon.planes[0],
             (st.w, st.h),
@@ -63,9 +66,9 @@ pub fn predict(
             &refs,
             &mut context,
         );
-        p.predict(&context, log2n, dst);
+        p.predict(&context, log2n, bit_depth, dst);
     } else {
-        predict_from_refs(plane, log2n, mode, &refs, cpu, dst);
+        predict_from_refs(plane, log2n, mode, &refs, bit_depth, cpu, dst);
     }
 }
 
@@ -81,7 +84,8 @@ pub fn gather_refs_in(
     y: usize,
     log2n: u32,
     cu: (usize, usize),
-    refs: &mut [u8],
+    bit_depth: u8,
+    refs: &mut [u16],
 ) {
     let n = 1usize << log2n;
     let ss = (plane > 0) as u32;
@@ -114,7 +118,7 @@ pub fn gather_refs_in(
         }
     }
     match avail[..total].iter().position(|&a| a) {
-        None => refs[..total].fill(128),
+        None => refs[..total].fill(1 << (bit_depth - 1)),
         Some(first) => {
             let v = refs[first];
             refs[..first].fill(v);
@@ -133,18 +137,20 @@ pub fn predict_from_refs(
     plane: usize,
     log2n: u32,
     mode: u8,
-    refs: &[u8],
+    refs: &[u16],
+    bit_depth: u8,
     cpu: CpuLevel,
-    dst: &mut [u8],
+    dst: &mut [u16],
 ) {
+    let bd = u32::from(bit_depth);
     let n = 1usize << log2n;
     let luma = plane == 0;
     let edge = luma && log2n < 5;
     if intra::needs_ref_filter(mode, log2n, luma) {
-        let mut filtered = [0u8; 129];
-        intra::filter_refs(&refs[..4 * n + 1], log2n, &mut filtered[..4 * n + 1]);
-        intra::predict(mode, &filtered[..4 * n + 1], log2n, edge, dst, n, cpu);
+        let mut filtered = [0u16; 129];
+        intra::filter_refs(&refs[..4 * n + 1], log2n, &mut filtered[..4 * n + 1], bd);
+        intra::predict(mode, &filtered[..4 * n + 1], log2n, edge, dst, n, bd, cpu);
     } else {
-        intra::predict(mode, &refs[..4 * n + 1], log2n, edge, dst, n, cpu);
+        intra::predict(mode, &refs[..4 * n + 1], log2n, edge, dst, n, bd, cpu);
     }
 }

@@ -192,7 +192,7 @@ mod tests {
     /// number, since it imports no tool), and missing neighbours count as DC.
     #[test]
     fn a_fresh_picture_reads_as_dc() {
-        let st = PicState::new(64, 64);
+        let st = PicState::new(64, 64, 8);
         assert!(st.luma_modes.iter().all(|&m| m == DC));
         assert_eq!(mpm(&st, 0, 0), mpm_list(DC, DC));
         assert_eq!(mpm(&st, 0, 0), [PLANAR, DC, VER]);
@@ -202,7 +202,7 @@ mod tests {
     /// learned mode reads as planar.
     #[test]
     fn most_probable_modes_read_the_neighbours() {
-        let mut st = PicState::new(128, 128);
+        let mut st = PicState::new(128, 128, 8);
         st.set_mode(60, 64, 2, HOR);
         st.set_mode(64, 60, 2, 30);
         assert_eq!(mpm(&st, 64, 64), mpm_list(HOR, DC), "above is another row");

@@ -27,6 +27,7 @@ pub(crate) fn decide(
             continue;
         }
         let mut best: Option<(f64, u8, Vec<bool>)> = None;
+        let bd = recon.bit_depth;
         for scale in 0..NUM_SCALES {
             let eighths = scale_eighths(scale);
             // SSE change per superblock when filtered at this scale.
@@ -41,7 +42,7 @@ pub(crate) fn decide(
                         for x in x0..x1 {
                             let s = o.data[row + x] as i64;
                             let a = s - r.data[row + x] as i64;
-                            let b = s - scaled(r.data[row + x], fp[row + x], eighths) as i64;
+                            let b = s - scaled(r.data[row + x], fp[row + x], eighths, bd) as i64;
                             *d += b * b - a * a;
                         }
                     }

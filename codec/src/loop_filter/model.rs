@@ -11,14 +11,28 @@ pub(super) const DEFAULT_MODEL: &[u8] =
 /// Side-information values of one plane, in the network's side input
 /// channel order: `[4 * plane_qp, 255 if chroma else 0, 255 if keyframe else 0]`,
 /// constant over the plane; a model with two side channels takes the first two.
-/// `plane_qp` is the frame QP for luma and the mapped chroma QP for chroma.
-pub fn side_info(frame_qp: u8, chroma_qp_offset: i8, plane: usize, key: bool) -> [i16; 3] {
+/// `plane_qp` is the frame QP for luma and the mapped chroma QP for chroma, at
+/// least 0 (the QPs below 0 of high bit depths look like 0 to the networks).
+pub fn side_info(frame_qp: i8, chroma_qp_offset: i8, plane: usize, key: bool) -> [i16; 3] {
     let key = if key { 255 } else { 0 };
     if plane == 0 {
-        [4 * frame_qp as i16, 0, key]
+        [4 * frame_qp.max(0) as i16, 0, key]
     } else {
-        let q = crate::transform::chroma_qp(frame_qp as i32 + chroma_qp_offset as i32);
-        [4 * q as i16, 255, key]
+        // Depth 10 keeps QPs below 0 apart, which `max(0)` then merges: the same
+        // value as at depth 8 for every QP.
+        let q = crate::transform::chroma_qp(frame_qp as i32 + chroma_qp_offset as i32, 10);
+        [4 * q.max(0) as i16, 255, key]
+    }
+}
+
+/// The network's input sample for a `bit_depth`-bit sample: rounded to 8 bits.
+#[inline]
+pub(crate) fn network_sample(v: u16, bit_depth: u8) -> u16 {
+    let shift = bit_depth - 8;
+    if shift == 0 {
+        v
+    } else {
+        ((v + (1 << (shift - 1))) >> shift).min(255)
     }
 }
 
@@ -327,7 +341,7 @@ impl LoopFilter {
         cpu: CpuLevel,
     ) -> Vec<u8> {
         let whole = [Region::whole(plane)];
-        self.filter_regions(plane, side, (key, chroma, set), cpu, STRIP_BUDGET, &whole)
+        self.filter_regions(plane, 8, side, (key, chroma, set), cpu, STRIP_BUDGET, &whole)
     }
 
     /// The filtered samples of `regions` (the rest of the returned plane is
@@ -335,10 +349,13 @@ impl LoopFilter {
     /// that does not fit is run in horizontal strips, each with the network's
     /// reach of rows above and below it. Every output sample sees exactly
     /// what it sees in one run over the whole plane, so the result is the
-    /// same whatever the regions and strips (tested).
+    /// same whatever the regions and strips (tested). The network sees the
+    /// samples rounded to 8 bits ([`network_sample`]) and its output is at 8 bits.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn filter_regions(
         &self,
         plane: &Plane,
+        bit_depth: u8,
         side: [i16; 3],
         which: (bool, bool, usize),
         cpu: CpuLevel,
@@ -347,7 +364,7 @@ impl LoopFilter {
     ) -> Vec<u8> {
         let mut out = vec![0u8; plane.width * plane.height];
         for &region in regions {
-            self.filter_region(plane, side, which, cpu, budget, region, &mut out);
+            self.filter_region(plane, bit_depth, side, which, cpu, budget, region, &mut out);
         }
         out
     }
@@ -363,6 +380,7 @@ impl LoopFilter {
     pub(super) fn filter_region(
         &self,
         plane: &Plane,
+        bit_depth: u8,
         side: [i16; 3],
         (key, chroma, set): (bool, bool, usize),
         cpu: CpuLevel,
@@ -405,7 +423,9 @@ impl LoopFilter {
             let mut samples = Vec::with_capacity(iw * (b - a));
             for y in a..b {
                 let row = plane.row(y.saturating_sub(BORDER).min(ph - 1));
-                samples.extend((ia..ib).map(|x| row[x.saturating_sub(BORDER).min(pw - 1)] as i16));
+                samples.extend((ia..ib).map(|x| {
+                    network_sample(row[x.saturating_sub(BORDER).min(pw - 1)], bit_depth) as i16
+                }));
             }
             let mut side_planes = vec![0i16; side_channels * iw * (b - a)];
             for (c, v) in side_planes.chunks_exact_mut(iw * (b - a)).zip(side) {

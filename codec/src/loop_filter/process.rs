@@ -2,7 +2,7 @@
 //! plane whose kind is on runs its network, and the correction, scaled by
 //! the frame's scale, replaces the samples of the superblocks that are on.
 
-use super::model::{regions_on, Region, STRIP_BUDGET};
+use super::model::{network_sample, regions_on, Region, STRIP_BUDGET};
 use super::*;
 
 /// Number of correction scales.
@@ -14,10 +14,14 @@ pub fn scale_eighths(scale_idx: u8) -> i32 {
 }
 
 /// The deblocked sample `r` moved towards the network's output `f` by the scale.
+/// At 10 bits the correction is the network's output less its (8-bit) input,
+/// scaled up: `r` keeps its own low bits.
 #[inline]
-pub(super) fn scaled(r: u8, f: u8, eighths: i32) -> u8 {
-    let corr = f as i32 - r as i32;
-    (r as i32 + ((eighths * corr + 4) >> 3)).clamp(0, 255) as u8
+pub(super) fn scaled(r: u16, f: u8, eighths: i32, bit_depth: u8) -> u16 {
+    let shift = bit_depth - 8;
+    let corr = f as i32 - network_sample(r, bit_depth) as i32;
+    let max = (1i32 << bit_depth) - 1;
+    (r as i32 + (((eighths * corr) << shift) + 4 >> 3)).clamp(0, max) as u16
 }
 
 /// Runs the filter on the planes whose kind is switched on (`on`), each
@@ -54,7 +58,8 @@ pub(crate) fn filter_frame(
                 Some(sb_on) => regions_on(plane, p, &sb_on[kind], cols),
             };
             let which = (key, p > 0, set[kind] as usize);
-            *o = Some(filter.filter_regions(plane, side, which, cpu, STRIP_BUDGET, &regions));
+            let bd = recon.bit_depth;
+            *o = Some(filter.filter_regions(plane, bd, side, which, cpu, STRIP_BUDGET, &regions));
         }
     }
     out
@@ -92,13 +97,14 @@ pub(crate) fn apply(recon: &mut Frame, filtered: &[Option<Vec<u8>>; 3], f: &Filt
             let (x0, y0, x1, y1) = sb_rect(plane, p, cols, i);
             let w = plane.width;
             let eighths = scale_eighths(f.scale[kind]);
+            let bd = recon.bit_depth;
             for y in y0..y1 {
                 let (dst, src) = (
                     &mut plane.data[y * w + x0..y * w + x1],
                     &fp[y * w + x0..y * w + x1],
                 );
                 for (d, &v) in dst.iter_mut().zip(src) {
-                    *d = scaled(*d, v, eighths);
+                    *d = scaled(*d, v, eighths, bd);
                 }
             }
         }

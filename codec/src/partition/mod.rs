@@ -70,7 +70,7 @@ mod tests {
     /// outside the picture counts as not smaller.
     #[test]
     fn split_context_follows_the_specification() {
-        let mut st = PicState::new(128, 128);
+        let mut st = PicState::new(128, 128, 8);
         let spec = |log2: u32, left: bool, above: bool| {
             3 * (6 - log2.max(4)) as usize + left as usize + above as usize
         };
@@ -94,7 +94,7 @@ mod tests {
     /// SkipCtx of section 4.1: skipped left and above units, 0 to 2.
     #[test]
     fn skip_context_counts_skipped_neighbours() {
-        let mut st = PicState::new(32, 32);
+        let mut st = PicState::new(32, 32, 8);
         assert_eq!(skip_ctx(&st, 16, 16), 0);
         st.set_motion(8, 16, 3, crate::picture::Motion::INTRA, true);
         assert_eq!(skip_ctx(&st, 16, 16), 1);

@@ -1,10 +1,10 @@
 //! Raw picture types shared by the file readers/writers and the codec.
 //!
-//! Planes are kept tight (`stride == width`) so a plane's bytes are exactly the
-//! bytes a y4m file stores for it: reading and writing are single copies, and
-//! byte-exact round trips need no re-packing.
+//! Samples are `u16` at every bit depth (8 or 10 bits used), so every kernel is
+//! written once. Planes are kept tight (`stride == width`).
 
-/// One plane of 8-bit samples, row-major, `stride == width` (tight).
+/// One plane of samples, row-major, `stride == width` (tight). Each sample lies
+/// in `0..2^bit_depth` of the frame that holds the plane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plane {
     /// Samples per row (also the stride).
@@ -12,7 +12,7 @@ pub struct Plane {
     /// Number of rows.
     pub height: usize,
     /// `width * height` samples, row after row.
-    pub data: Vec<u8>,
+    pub data: Vec<u16>,
 }
 
 impl Plane {
@@ -26,7 +26,7 @@ impl Plane {
     }
 
     /// Row `y` (`width` samples). Panics if `y >= height`.
-    pub fn row(&self, y: usize) -> &[u8] {
+    pub fn row(&self, y: usize) -> &[u16] {
         assert!(
             y < self.height,
             "row {y} out of range for a plane of height {}",
@@ -36,7 +36,7 @@ impl Plane {
     }
 
     /// Row `y` (`width` samples), mutable. Panics if `y >= height`.
-    pub fn row_mut(&mut self, y: usize) -> &mut [u8] {
+    pub fn row_mut(&mut self, y: usize) -> &mut [u16] {
         assert!(
             y < self.height,
             "row {y} out of range for a plane of height {}",
@@ -55,16 +55,23 @@ pub fn chroma_420_size(width: usize, height: usize) -> (usize, usize) {
 }
 
 /// A 4:2:0 frame: `planes[0]` = Y (w x h), `planes[1]` = U, `planes[2]` = V
-/// (`(w+1)/2` x `(h+1)/2`).
+/// (`(w+1)/2` x `(h+1)/2`), with samples of `bit_depth` bits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
     /// Y, U, V.
     pub planes: [Plane; 3],
+    /// Bits per sample (8 or 10): every sample is below `1 << bit_depth`.
+    pub bit_depth: u8,
 }
 
 impl Frame {
-    /// A zero-filled 4:2:0 frame (all planes 0, including chroma).
+    /// A zero-filled 8-bit 4:2:0 frame (all planes 0, including chroma).
     pub fn new_420(width: usize, height: usize) -> Frame {
+        Frame::new_420_at(width, height, 8)
+    }
+
+    /// A zero-filled 4:2:0 frame of `bit_depth`-bit samples.
+    pub fn new_420_at(width: usize, height: usize, bit_depth: u8) -> Frame {
         let (cw, ch) = chroma_420_size(width, height);
         Frame {
             planes: [
@@ -72,7 +79,41 @@ impl Frame {
                 Plane::new(cw, ch),
                 Plane::new(cw, ch),
             ],
+            bit_depth,
         }
+    }
+
+    /// Largest sample value, `2^bit_depth - 1`.
+    pub fn max_value(&self) -> u16 {
+        ((1u32 << self.bit_depth) - 1) as u16
+    }
+
+    /// The frame at `bit_depth` bits: samples shifted up, or rounded down (and
+    /// clipped), by the difference.
+    pub fn with_bit_depth(mut self, bit_depth: u8) -> Frame {
+        let (from, to) = (self.bit_depth, bit_depth);
+        if to > from {
+            let shift = to - from;
+            for v in self.planes.iter_mut().flat_map(|p| p.data.iter_mut()) {
+                *v <<= shift;
+            }
+        } else if to < from {
+            let (shift, max) = (from - to, ((1u32 << to) - 1) as u16);
+            for v in self.planes.iter_mut().flat_map(|p| p.data.iter_mut()) {
+                *v = ((*v + (1 << (shift - 1))) >> shift).min(max);
+            }
+        }
+        self.bit_depth = to;
+        self
+    }
+
+    /// The first sample above the frame's bit depth, as (plane, index), if any.
+    pub fn first_out_of_range(&self) -> Option<(usize, usize)> {
+        let max = self.max_value();
+        self.planes
+            .iter()
+            .enumerate()
+            .find_map(|(p, plane)| plane.data.iter().position(|&v| v > max).map(|i| (p, i)))
     }
 
     /// Luma width in samples.

@@ -49,9 +49,9 @@ fn morton(x4: usize, y4: usize) -> usize {
 
 impl PicState {
     /// A blank state for a picture of coded size `w` x `h` (multiples of 8).
-    pub fn new(w: usize, h: usize) -> PicState {
+    pub fn new(w: usize, h: usize, bit_depth: u8) -> PicState {
         PicState {
-            recon: Frame::new_420(w, h),
+            recon: Frame::new_420_at(w, h, bit_depth),
             luma_modes: vec![INITIAL_LUMA_MODE; (w / 4) * (h / 4)],
             cu_log2: vec![0; (w / 8) * (h / 8)],
             tu_log2: vec![0; (w / 8) * (h / 8)],
@@ -73,7 +73,7 @@ impl PicState {
     }
 
     /// Writes `block` (`n*n`) into `plane` at (`x`, `y`).
-    pub fn put_block(&mut self, plane: usize, x: usize, y: usize, n: usize, block: &[u8]) {
+    pub fn put_block(&mut self, plane: usize, x: usize, y: usize, n: usize, block: &[u16]) {
         let p = &mut self.recon.planes[plane];
         for r in 0..n {
             let o = (y + r) * p.width + x;
@@ -149,7 +149,7 @@ pub fn available(coded: (usize, usize), xn: isize, yn: isize, cx: usize, cy: usi
 
 /// Crops a coded-size frame to the visible size.
 pub fn crop(frame: &Frame, width: usize, height: usize) -> Frame {
-    let mut out = Frame::new_420(width, height);
+    let mut out = Frame::new_420_at(width, height, frame.bit_depth);
     for (dst, src) in out.planes.iter_mut().zip(frame.planes.iter()) {
         crop_plane(src, dst);
     }
@@ -164,7 +164,7 @@ fn crop_plane(src: &Plane, dst: &mut Plane) {
 }
 
 /// Copies the `n x n` block at (dx, dy) of an `s x s` block into `out` (`n*n`, row-major).
-pub fn sub_block(src: &[u8], s: usize, dx: usize, dy: usize, n: usize, out: &mut [u8]) {
+pub fn sub_block(src: &[u16], s: usize, dx: usize, dy: usize, n: usize, out: &mut [u16]) {
     for r in 0..n {
         out[r * n..(r + 1) * n].copy_from_slice(&src[(dy + r) * s + dx..][..n]);
     }

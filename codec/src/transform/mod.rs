@@ -7,6 +7,6 @@ pub mod quant;
 mod reconstruct;
 mod syntax;
 
-pub use quant::chroma_qp;
+pub use quant::{chroma_qp, quant_qp};
 pub use reconstruct::{reconstruct, tx_kind, ReconScratch};
 pub use syntax::{read_cbf, write_cbf};

@@ -1,7 +1,10 @@
-//! Scalar quantisation: QP 0..=51, the step size doubling every 6
-//! (`docs/bitstream.md` 6), and the chroma QP derived from the luma QP.
+//! Scalar quantisation: QP 0..=51 at 8 bits (-12..=51 at 10), the step size
+//! doubling every 6 (`docs/bitstream.md` 6), and the chroma QP derived from the
+//! luma QP. The quantiser itself works on `qP' = QP + 6 * (bitDepth - 8)`, which
+//! with the transform's bit-depth shifts gives a QP the same step relative to the
+//! sample range at every depth.
 
-use crate::bitstream::MAX_QP;
+use crate::bitstream::{min_qp, qp_bd_offset, MAX_QP};
 
 /// Quantiser scale for QP % 6 (forward), and its inverse (reconstruction).
 /// The step size doubles every 6 QP: QP 4 has step 1.
@@ -9,9 +12,17 @@ pub const QUANT_SCALE: [i64; 6] = [26214, 23302, 20560, 18396, 16384, 14564];
 /// Reconstruction scale for QP % 6.
 pub const DEQUANT_SCALE: [i64; 6] = [40, 45, 51, 57, 64, 72];
 
-/// Chroma QP from the luma QP plus offset (clamped to 0..=51 first), as HEVC 4:2:0.
-pub fn chroma_qp(qp_plus_offset: i32) -> u8 {
-    let q = qp_plus_offset.clamp(0, MAX_QP as i32);
+/// The quantiser's `qP'` for QP `qp` at `bit_depth` (0..=63).
+pub fn quant_qp(qp: i8, bit_depth: u8) -> u8 {
+    let q = qp + qp_bd_offset(bit_depth);
+    debug_assert!(q >= 0, "QP {qp} below the range of {bit_depth}-bit video");
+    q.max(0) as u8
+}
+
+/// Chroma QP from the luma QP plus offset (clamped to `min_qp(bit_depth)..=51`
+/// first), as HEVC 4:2:0.
+pub fn chroma_qp(qp_plus_offset: i32, bit_depth: u8) -> i8 {
+    let q = qp_plus_offset.clamp(min_qp(bit_depth) as i32, MAX_QP as i32);
     const MAP: [u8; 14] = [29, 30, 31, 32, 33, 33, 34, 34, 35, 35, 36, 36, 37, 37];
     (if q < 30 {
         q
@@ -19,11 +30,13 @@ pub fn chroma_qp(qp_plus_offset: i32) -> u8 {
         MAP[(q - 30) as usize] as i32
     } else {
         q - 6
-    }) as u8
+    }) as i8
 }
 
-/// Reconstructs transform coefficients from levels (`n*n`), clamped to 16 bits.
-/// Only the top-left `nz_w` x `nz_h` region can be non-zero.
+/// Reconstructs transform coefficients from levels (`n*n`), clamped to 16 bits,
+/// at quantiser QP `qp` (`qP'`, see [`quant_qp`]). Only the top-left `nz_w` x
+/// `nz_h` region can be non-zero.
+#[allow(clippy::too_many_arguments)]
 pub fn dequantize(
     levels: &[i16],
     coeffs: &mut [i16],
@@ -31,9 +44,10 @@ pub fn dequantize(
     log2n: u32,
     nz_w: usize,
     nz_h: usize,
+    bit_depth: u8,
 ) {
     let n = 1usize << log2n;
-    let shift = log2n + 3;
+    let shift = log2n + bit_depth as u32 - 5;
     let scale = (DEQUANT_SCALE[qp as usize % 6] * 16) << (qp / 6);
     let round = 1i64 << (shift - 1);
     coeffs.fill(0);
@@ -58,10 +72,10 @@ pub struct QuantParams {
 }
 
 impl QuantParams {
-    /// The forward quantiser of an `n x n` block at `qp`.
-    pub fn new(qp: u8, log2n: u32) -> QuantParams {
-        // 8-bit video: the transform leaves a gain of 2^(7 - log2n).
-        let shift = 14 + qp as u32 / 6 + (7 - log2n);
+    /// The forward quantiser of an `n x n` block at quantiser QP `qp` (`qP'`).
+    pub fn new(qp: u8, log2n: u32, bit_depth: u8) -> QuantParams {
+        // The transform leaves a gain of 2^(15 - bitDepth - log2n).
+        let shift = 14 + qp as u32 / 6 + (15 - bit_depth as u32 - log2n);
         QuantParams {
             scale: QUANT_SCALE[qp as usize % 6],
             shift,
@@ -89,10 +103,31 @@ mod tests {
 
     #[test]
     fn chroma_qp_map() {
-        assert_eq!(chroma_qp(29), 29);
-        assert_eq!(chroma_qp(30), 29);
-        assert_eq!(chroma_qp(43), 37);
-        assert_eq!(chroma_qp(51), 45);
-        assert_eq!(chroma_qp(-3), 0);
+        assert_eq!(chroma_qp(29, 8), 29);
+        assert_eq!(chroma_qp(30, 8), 29);
+        assert_eq!(chroma_qp(43, 8), 37);
+        assert_eq!(chroma_qp(51, 8), 45);
+        assert_eq!(chroma_qp(-3, 8), 0);
+        assert_eq!(chroma_qp(-3, 10), -3);
+        assert_eq!(chroma_qp(-20, 10), -12);
+        assert_eq!(chroma_qp(51, 10), 45);
+    }
+
+    /// A QP means the same quantiser at every depth: a 10-bit residual four times an
+    /// 8-bit one (so its coefficients equal the 8-bit ones, see `dsp::transform`) gives
+    /// the same levels and reconstructed coefficients.
+    #[test]
+    fn qp_is_the_same_step_at_every_depth() {
+        let coeffs: Vec<i16> = (0..64).map(|i| (i * 97 % 601) as i16 - 300).collect();
+        for qp in 0..=51i8 {
+            for log2n in 2..=5 {
+                let q8 = QuantParams::new(quant_qp(qp, 8), log2n, 8);
+                let q10 = QuantParams::new(quant_qp(qp, 10), log2n, 10);
+                let (mut l8, mut l10) = (vec![0; 64], vec![0; 64]);
+                quantize(&coeffs, &mut l8, q8, 171);
+                quantize(&coeffs, &mut l10, q10, 171);
+                assert_eq!(l8, l10, "qp {qp} log2n {log2n}");
+            }
+        }
     }
 }

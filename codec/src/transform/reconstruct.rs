@@ -31,8 +31,9 @@ impl Default for ReconScratch {
     }
 }
 
-/// Dequantises `levels`, inverse transforms them and adds the residual to
-/// `pred`, writing the reconstruction into `out` (all `n*n`).
+/// Dequantises `levels` at quantiser QP `qp` (`qP'`), inverse transforms them
+/// and adds the residual to `pred`, writing the reconstruction, clipped to
+/// `bit_depth` bits, into `out` (all `n*n`).
 #[allow(clippy::too_many_arguments)]
 pub fn reconstruct(
     levels: &[i16],
@@ -40,17 +41,20 @@ pub fn reconstruct(
     plane: usize,
     log2n: u32,
     qp: u8,
-    pred: &[u8],
-    out: &mut [u8],
+    bit_depth: u8,
+    pred: &[u16],
+    out: &mut [u16],
     cpu: CpuLevel,
     scratch: &mut ReconScratch,
 ) {
+    let max = (1i32 << bit_depth) - 1;
     let n = 1usize << log2n;
     let coeffs = &mut scratch.coeffs[..n * n];
     let resid = &mut scratch.resid[..n * n];
-    dequantize(levels, coeffs, qp, log2n, nz.0, nz.1);
-    transform::inverse(tx_kind(plane, log2n), log2n, coeffs, nz.0, nz.1, resid, cpu);
+    dequantize(levels, coeffs, qp, log2n, nz.0, nz.1, bit_depth);
+    let kind = tx_kind(plane, log2n);
+    transform::inverse(kind, log2n, coeffs, nz.0, nz.1, resid, bit_depth as u32, cpu);
     for i in 0..n * n {
-        out[i] = (pred[i] as i16 + resid[i]).clamp(0, 255) as u8;
+        out[i] = (i32::from(pred[i]) + i32::from(resid[i])).clamp(0, max) as u16;
     }
 }

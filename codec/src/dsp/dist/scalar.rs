@@ -3,7 +3,7 @@
 use super::hadamard_tile;
 
 /// Sum of squared differences.
-pub fn sse(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize) -> u64 {
+pub fn sse(a: &[u16], a_stride: usize, b: &[u16], b_stride: usize, w: usize, h: usize) -> u64 {
     (0..h)
         .map(|y| {
             let (row_a, row_b) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
@@ -17,7 +17,7 @@ pub fn sse(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: us
 }
 
 /// Sum over Hadamard tiles of each tile's normalised sum of transformed magnitudes.
-pub fn satd(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize) -> u32 {
+pub fn satd(a: &[u16], a_stride: usize, b: &[u16], b_stride: usize, w: usize, h: usize) -> u32 {
     let tile = hadamard_tile(w, h);
     let mut total = 0;
     for top in (0..h).step_by(tile) {
@@ -65,7 +65,7 @@ fn walsh_hadamard(v: &mut [i32], first: usize, stride: usize, n: usize) {
 }
 
 /// Sum of absolute differences.
-pub fn sad(a: &[u8], a_stride: usize, b: &[u8], b_stride: usize, w: usize, h: usize) -> u32 {
+pub fn sad(a: &[u16], a_stride: usize, b: &[u16], b_stride: usize, w: usize, h: usize) -> u32 {
     let mut sum = 0u32;
     for y in 0..h {
         let (ra, rb) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);

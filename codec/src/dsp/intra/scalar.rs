@@ -8,7 +8,7 @@ use super::{intra_pred_angle, main_reference, FIRST_VERTICAL_MODE, HOR, MAIN_ORI
 
 /// Named access to the samples of a refs line for an NxN block.
 struct Refs<'a> {
-    line: &'a [u8],
+    line: &'a [u16],
     n: usize,
 }
 
@@ -41,13 +41,14 @@ impl Refs<'_> {
 
 /// Reference smoothing (H.265 8.4.4.2.3): strong bi-linear smoothing for flat 32x32
 /// references, `[1,2,1]` otherwise.
-pub fn filter_refs(refs: &[u8], n: usize, out: &mut [u8]) {
+pub fn filter_refs(refs: &[u16], n: usize, out: &mut [u16], bit_depth: u32) {
+    let flat_limit = 1 << (bit_depth - 5);
     let r = Refs { line: refs, n };
     // Flat: each edge's midpoint lies close to the straight line from the corner to the
     // edge's far end, so a straight line loses nothing but noise.
     let flat = || {
-        (r.bottom_left() + r.corner() - 2 * r.left(n - 1)).abs() < 8
-            && (r.corner() + r.top_right() - 2 * r.top(n - 1)).abs() < 8
+        (r.bottom_left() + r.corner() - 2 * r.left(n - 1)).abs() < flat_limit
+            && (r.corner() + r.top_right() - 2 * r.top(n - 1)).abs() < flat_limit
     };
     if n == MAX_N && flat() {
         // Each sample becomes the interpolation between the corner and the far end of its
@@ -59,21 +60,21 @@ pub fn filter_refs(refs: &[u8], n: usize, out: &mut [u8]) {
                 (k - 2 * n, r.top_right())
             };
             let d = d as i32;
-            *sample = (((64 - d) * r.corner() + d * far_end + 32) >> 6) as u8;
+            *sample = (((64 - d) * r.corner() + d * far_end + 32) >> 6) as u16;
         }
     } else {
         let last = 4 * n;
         out[0] = refs[0];
         out[last] = refs[last];
         for (sample, window) in out[1..last].iter_mut().zip(refs.windows(3)) {
-            let sum = u16::from(window[0]) + 2 * u16::from(window[1]) + u16::from(window[2]);
-            *sample = ((sum + 2) >> 2) as u8;
+            let sum = u32::from(window[0]) + 2 * u32::from(window[1]) + u32::from(window[2]);
+            *sample = ((sum + 2) >> 2) as u16;
         }
     }
 }
 
 /// Planar prediction (H.265 8.4.4.2.5).
-pub fn predict_planar(refs: &[u8], n: usize, dst: &mut [u8], stride: usize) {
+pub fn predict_planar(refs: &[u16], n: usize, dst: &mut [u16], stride: usize) {
     let r = Refs { line: refs, n };
     let shift = n.trailing_zeros() + 1;
     let top_right = r.top(n);
@@ -85,27 +86,27 @@ pub fn predict_planar(refs: &[u8], n: usize, dst: &mut [u8], stride: usize) {
             let (xi, yi) = (x as i32, y as i32);
             let horizontal = (n_i32 - 1 - xi) * r.left(y) + (xi + 1) * top_right;
             let vertical = (n_i32 - 1 - yi) * r.top(x) + (yi + 1) * bottom_left;
-            *sample = ((horizontal + vertical + n_i32) >> shift) as u8;
+            *sample = ((horizontal + vertical + n_i32) >> shift) as u16;
         }
     }
 }
 
 /// DC prediction (H.265 8.4.4.2.5), with the `[1,3]/4` smoothing of the first row and
 /// column (corner `[1,2,1]`) when `edge_filter` is set.
-pub fn predict_dc(refs: &[u8], n: usize, edge_filter: bool, dst: &mut [u8], stride: usize) {
+pub fn predict_dc(refs: &[u16], n: usize, edge_filter: bool, dst: &mut [u16], stride: usize) {
     let r = Refs { line: refs, n };
     let sum: i32 = (0..n).map(|i| r.top(i) + r.left(i)).sum();
     let dc = (sum + n as i32) >> (n.trailing_zeros() + 1);
     for y in 0..n {
-        dst[y * stride..][..n].fill(dc as u8);
+        dst[y * stride..][..n].fill(dc as u16);
     }
     if edge_filter {
         for (x, sample) in dst[..n].iter_mut().enumerate().skip(1) {
-            *sample = ((r.top(x) + 3 * dc + 2) >> 2) as u8;
+            *sample = ((r.top(x) + 3 * dc + 2) >> 2) as u16;
         }
-        dst[0] = ((r.left(0) + 2 * dc + r.top(0) + 2) >> 2) as u8;
+        dst[0] = ((r.left(0) + 2 * dc + r.top(0) + 2) >> 2) as u16;
         for y in 1..n {
-            dst[y * stride] = ((r.left(y) + 3 * dc + 2) >> 2) as u8;
+            dst[y * stride] = ((r.left(y) + 3 * dc + 2) >> 2) as u16;
         }
     }
 }
@@ -117,12 +118,14 @@ pub fn predict_dc(refs: &[u8], n: usize, edge_filter: bool, dst: &mut [u8], stri
 /// (along, across) = (x, y); horizontal-class modes use the left column, so it is (y, x).
 pub fn predict_angular(
     mode: u8,
-    refs: &[u8],
+    refs: &[u16],
     n: usize,
     edge_filter: bool,
-    dst: &mut [u8],
+    dst: &mut [u16],
     stride: usize,
+    bit_depth: u32,
 ) {
+    let max = (1 << bit_depth) - 1;
     let r = Refs { line: refs, n };
     let angle = intra_pred_angle(mode);
     let vertical = mode >= FIRST_VERTICAL_MODE;
@@ -138,7 +141,7 @@ pub fn predict_angular(
             } else {
                 let weighted =
                     (32 - fact) * i32::from(main[near]) + fact * i32::from(main[near + 1]);
-                ((weighted + 16) >> 5) as u8
+                ((weighted + 16) >> 5) as u16
             };
             let (x, y) = if vertical {
                 (along, across)
@@ -150,12 +153,12 @@ pub fn predict_angular(
     }
     if edge_filter && mode == VER {
         for y in 0..n {
-            dst[y * stride] = (r.top(0) + ((r.left(y) - r.corner()) >> 1)).clamp(0, 255) as u8;
+            dst[y * stride] = (r.top(0) + ((r.left(y) - r.corner()) >> 1)).clamp(0, max) as u16;
         }
     }
     if edge_filter && mode == HOR {
         for (x, sample) in dst[..n].iter_mut().enumerate() {
-            *sample = (r.left(0) + ((r.top(x) - r.corner()) >> 1)).clamp(0, 255) as u8;
+            *sample = (r.left(0) + ((r.top(x) - r.corner()) >> 1)).clamp(0, max) as u16;
         }
     }
 }

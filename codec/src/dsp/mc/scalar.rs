@@ -1,5 +1,5 @@
-//! Scalar reference for HEVC fractional-sample interpolation (H.265 8.5.3.3.3 with
-//! BitDepth 8) and the final sample writers, written to follow the spec closely. The SIMD
+//! Scalar reference for HEVC fractional-sample interpolation (H.265 8.5.3.3.3, BitDepth 8
+//! or 10) and the final sample writers, written to follow the spec closely. The SIMD
 //! kernels are tested for bit-exact agreement with it.
 //!
 //! Callers (the dispatch in `mod.rs`) have validated the block size, the fractions, the
@@ -18,13 +18,15 @@ pub fn interpolate<const T: usize>(
     hf: &[i8; T],
     vf: &[i8; T],
     (full_x, full_y): (bool, bool),
-    src: &[u8],
+    src: &[u16],
     stride: usize,
     origin: usize,
     (w, h): (usize, usize),
     dst: &mut [i16],
     dst_stride: usize,
+    bit_depth: u32,
 ) {
+    let shift1 = bit_depth - 8;
     let before = T / 2 - 1;
     // Index of the top-left sample of the whole footprint, (-before, -before).
     let top_left = origin - before * stride - before;
@@ -35,7 +37,7 @@ pub fn interpolate<const T: usize>(
         (true, true) => {
             for y in 0..h {
                 for x in 0..w {
-                    dst[y * dst_stride + x] = exact_i16(sample(y + before, x + before) << 6);
+                    dst[y * dst_stride + x] = exact_i16(sample(y + before, x + before) << (14 - bit_depth));
                 }
             }
         }
@@ -43,7 +45,7 @@ pub fn interpolate<const T: usize>(
             for y in 0..h {
                 for x in 0..w {
                     let sum: i32 = (0..T).map(|i| tap(hf, i) * sample(y + before, x + i)).sum();
-                    dst[y * dst_stride + x] = exact_i16(sum);
+                    dst[y * dst_stride + x] = exact_i16(sum >> shift1);
                 }
             }
         }
@@ -51,17 +53,17 @@ pub fn interpolate<const T: usize>(
             for y in 0..h {
                 for x in 0..w {
                     let sum: i32 = (0..T).map(|i| tap(vf, i) * sample(y + i, x + before)).sum();
-                    dst[y * dst_stride + x] = exact_i16(sum);
+                    dst[y * dst_stride + x] = exact_i16(sum >> shift1);
                 }
             }
         }
         (false, false) => {
-            // First pass: every footprint row, unshifted (shift1 = 0 for 8-bit video).
+            // First pass: every footprint row, shifted by shift1 = BitDepth - 8.
             let mut tmp = [0i16; MAX_BLOCK * (MAX_BLOCK + 7)];
             for r in 0..h + T - 1 {
                 for x in 0..w {
                     let sum: i32 = (0..T).map(|i| tap(hf, i) * sample(r, x + i)).sum();
-                    tmp[r * w + x] = exact_i16(sum);
+                    tmp[r * w + x] = exact_i16(sum >> shift1);
                 }
             }
             // Second pass down the columns of the first, shifted by shift2 = 6.
@@ -84,37 +86,43 @@ fn exact_i16(v: i32) -> i16 {
     v as i16
 }
 
-/// `dst = clip(0, 255, (v + 32) >> 6)`.
+/// `dst = clip(0, max, (v + offset) >> shift)` with `shift = 14 - BitDepth`.
 pub fn put_uni(
     src: &[i16],
     src_stride: usize,
     (w, h): (usize, usize),
-    dst: &mut [u8],
+    dst: &mut [u16],
     dst_stride: usize,
+    bit_depth: u32,
 ) {
+    let shift = 14 - bit_depth;
+    let max = (1 << bit_depth) - 1;
     for y in 0..h {
         let row = &src[y * src_stride..][..w];
         for (out, &v) in dst[y * dst_stride..][..w].iter_mut().zip(row) {
-            *out = ((i32::from(v) + 32) >> 6).clamp(0, 255) as u8;
+            *out = ((i32::from(v) + (1 << (shift - 1))) >> shift).clamp(0, max) as u16;
         }
     }
 }
 
-/// `dst = clip(0, 255, (a + b + 64) >> 7)`.
+/// `dst = clip(0, max, (a + b + offset) >> shift)` with `shift = 15 - BitDepth`.
 pub fn put_bi(
     a: &[i16],
     b: &[i16],
     src_stride: usize,
     (w, h): (usize, usize),
-    dst: &mut [u8],
+    dst: &mut [u16],
     dst_stride: usize,
+    bit_depth: u32,
 ) {
+    let shift = 15 - bit_depth;
+    let max = (1 << bit_depth) - 1;
     for y in 0..h {
         let a_row = &a[y * src_stride..][..w];
         let b_row = &b[y * src_stride..][..w];
         let out_row = &mut dst[y * dst_stride..][..w];
         for ((out, &va), &vb) in out_row.iter_mut().zip(a_row).zip(b_row) {
-            *out = ((i32::from(va) + i32::from(vb) + 64) >> 7).clamp(0, 255) as u8;
+            *out = ((i32::from(va) + i32::from(vb) + (1 << (shift - 1))) >> shift).clamp(0, max) as u16;
         }
     }
 }

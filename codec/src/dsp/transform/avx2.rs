@@ -20,8 +20,8 @@ use std::arch::x86_64::*;
 use crate::dsp::x86::transpose_8x8_lanes;
 
 use super::{
-    forward_shifts, round_shift_clamp, transposed, TxKind, DCT16, DCT32, DCT4, DCT8, DST4,
-    INVERSE_SHIFTS,
+    forward_shifts, inverse_shifts, round_shift_clamp, transposed, TxKind, DCT16, DCT32, DCT4,
+    DCT8, DST4,
 };
 
 /// Forward 2-D transform; shapes are validated by the caller.
@@ -29,17 +29,35 @@ use super::{
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
-pub unsafe fn forward(kind: TxKind, log2n: u32, residual: &[i16], coeffs: &mut [i16]) {
-    const S4: (i32, i32) = forward_shifts(2);
-    const S8: (i32, i32) = forward_shifts(3);
-    const S16: (i32, i32) = forward_shifts(4);
-    const S32: (i32, i32) = forward_shifts(5);
-    match (kind, log2n) {
-        (TxKind::Dst7, _) => block4::<{ S4.0 }, { S4.1 }>(residual, &DST4_FORWARD, coeffs),
-        (_, 2) => block4::<{ S4.0 }, { S4.1 }>(residual, &DCT4_FORWARD, coeffs),
-        (_, 3) => block8::<{ S8.0 }, { S8.1 }>(residual, &DCT8_FORWARD, 8, 8, coeffs),
-        (_, 4) => forward_strips::<16, { S16.0 }, { S16.1 }>(residual, coeffs),
-        _ => forward_strips::<32, { S32.0 }, { S32.1 }>(residual, coeffs),
+pub unsafe fn forward(
+    kind: TxKind,
+    log2n: u32,
+    residual: &[i16],
+    coeffs: &mut [i16],
+    bit_depth: u32,
+) {
+    // The shifts are const generics (immediate shift counts), so each bit depth is its own
+    // instantiation.
+    macro_rules! at_depth {
+        ($bd:literal) => {{
+            const S4: (i32, i32) = forward_shifts(2, $bd);
+            const S8: (i32, i32) = forward_shifts(3, $bd);
+            const S16: (i32, i32) = forward_shifts(4, $bd);
+            const S32: (i32, i32) = forward_shifts(5, $bd);
+            match (kind, log2n) {
+                (TxKind::Dst7, _) => {
+                    block4::<{ S4.0 }, { S4.1 }>(residual, &DST4_FORWARD, coeffs)
+                }
+                (_, 2) => block4::<{ S4.0 }, { S4.1 }>(residual, &DCT4_FORWARD, coeffs),
+                (_, 3) => block8::<{ S8.0 }, { S8.1 }>(residual, &DCT8_FORWARD, 8, 8, coeffs),
+                (_, 4) => forward_strips::<16, { S16.0 }, { S16.1 }>(residual, coeffs),
+                _ => forward_strips::<32, { S32.0 }, { S32.1 }>(residual, coeffs),
+            }
+        }};
+    }
+    match bit_depth {
+        8 => at_depth!(8),
+        _ => at_depth!(10),
     }
 }
 
@@ -56,25 +74,35 @@ pub unsafe fn inverse(
     nz_w: usize,
     nz_h: usize,
     residual: &mut [i16],
+    bit_depth: u32,
 ) {
-    const S1: i32 = INVERSE_SHIFTS.0;
-    const S2: i32 = INVERSE_SHIFTS.1;
-    match (kind, log2n) {
-        (TxKind::Dct2, 3..) if (nz_w, nz_h) == (1, 1) => fill_dc(coeffs[0], residual),
-        (TxKind::Dst7, _) => block4::<S1, S2>(coeffs, &DST4_INVERSE, residual),
-        (_, 2) => block4::<S1, S2>(coeffs, &DCT4_INVERSE, residual),
-        (_, 3) => block8::<S1, S2>(coeffs, &DCT8_INVERSE, nz_w, nz_h, residual),
-        (_, 4) => inverse_strips::<16>(coeffs, nz_w, nz_h, residual),
-        _ => inverse_strips::<32>(coeffs, nz_w, nz_h, residual),
+    macro_rules! at_depth {
+        ($bd:literal) => {{
+            const S: (i32, i32) = inverse_shifts($bd);
+            match (kind, log2n) {
+                (TxKind::Dct2, 3..) if (nz_w, nz_h) == (1, 1) => fill_dc(coeffs[0], residual, S),
+                (TxKind::Dst7, _) => block4::<{ S.0 }, { S.1 }>(coeffs, &DST4_INVERSE, residual),
+                (_, 2) => block4::<{ S.0 }, { S.1 }>(coeffs, &DCT4_INVERSE, residual),
+                (_, 3) => {
+                    block8::<{ S.0 }, { S.1 }>(coeffs, &DCT8_INVERSE, nz_w, nz_h, residual)
+                }
+                (_, 4) => inverse_strips::<16, { S.0 }, { S.1 }>(coeffs, nz_w, nz_h, residual),
+                _ => inverse_strips::<32, { S.0 }, { S.1 }>(coeffs, nz_w, nz_h, residual),
+            }
+        }};
+    }
+    match bit_depth {
+        8 => at_depth!(8),
+        _ => at_depth!(10),
     }
 }
 
 /// Inverse DCT of a block whose only non-zero coefficient is DC: both passes multiply by the
 /// flat basis (64), so every residual sample is the same.
 #[target_feature(enable = "avx2")]
-fn fill_dc(dc: i16, residual: &mut [i16]) {
-    let vertical = round_shift_clamp(64 * i32::from(dc), INVERSE_SHIFTS.0);
-    let value = round_shift_clamp(64 * i32::from(vertical), INVERSE_SHIFTS.1);
+fn fill_dc(dc: i16, residual: &mut [i16], (shift1, shift2): (i32, i32)) {
+    let vertical = round_shift_clamp(64 * i32::from(dc), shift1);
+    let value = round_shift_clamp(64 * i32::from(vertical), shift2);
     let fill = _mm256_set1_epi16(value);
     for chunk in residual.chunks_exact_mut(16) {
         store(chunk, fill);
@@ -485,9 +513,12 @@ fn forward_strips<const N: usize, const SHIFT1: i32, const SHIFT2: i32>(
 /// region are skipped (their vertical output is zero, and `between` rows past `nz_w` are
 /// never read), and each pass reads only the rows that may be non-zero.
 #[target_feature(enable = "avx2")]
-fn inverse_strips<const N: usize>(coeffs: &[i16], nz_w: usize, nz_h: usize, residual: &mut [i16]) {
-    const S1: i32 = INVERSE_SHIFTS.0;
-    const S2: i32 = INVERSE_SHIFTS.1;
+fn inverse_strips<const N: usize, const S1: i32, const S2: i32>(
+    coeffs: &[i16],
+    nz_w: usize,
+    nz_h: usize,
+    residual: &mut [i16],
+) {
     let mut work = InverseWork::new();
     let mut strip = [_mm256_setzero_si256(); N];
     let mut between = [[0i16; N]; N];

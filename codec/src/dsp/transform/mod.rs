@@ -1,13 +1,17 @@
-//! HEVC-style integer 2-D transforms for 8-bit video: DCT-II at 4, 8, 16 and 32 points
-//! and the 4-point DST-VII used for intra luma 4x4 blocks.
+//! HEVC-style integer 2-D transforms for 8- and 10-bit video: DCT-II at 4, 8, 16 and 32
+//! points and the 4-point DST-VII used for intra luma 4x4 blocks.
 //!
 //! Both directions are two separable 1-D passes, vertical first, with HEVC's rounding
-//! shifts for bit depth 8 and each pass's result clamped to `i16`:
+//! shifts for bit depth B and each pass's result clamped to `i16`:
 //!
-//! | direction | pass 1 (vertical) | pass 2 (horizontal) |
-//! |-----------|-------------------|---------------------|
-//! | forward   | `log2n - 1`       | `log2n + 6`         |
-//! | inverse   | `7`               | `12`                |
+//! | direction | pass 1 (vertical)   | pass 2 (horizontal) |
+//! |-----------|---------------------|---------------------|
+//! | forward   | `log2n + B - 9`     | `log2n + 6`         |
+//! | inverse   | `7`                 | `20 - B`            |
+//!
+//! So coefficients have the same scale at every bit depth (a 10-bit residual 4 times an
+//! 8-bit one gives the same coefficients), and the quantiser's QP offset of 6 per extra
+//! bit accounts for the rest.
 //!
 //! Forward: `X[k] = sum_n c[k][n] * x[n]`; inverse: `x[n] = sum_k c[k][n] * X[k]`.
 //! Sums are kept in `i32`, which cannot overflow for any `i16` input: at most 32 products
@@ -18,6 +22,7 @@
 //! per call.
 
 use crate::cpu::CpuLevel;
+use crate::dsp::check_bit_depth;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -37,9 +42,17 @@ const MAX_SIZE: usize = 32;
 
 /// Forward 2-D transform of an `n x n` residual block, `n = 1 << log2n` (`log2n` in 2..=5).
 ///
-/// `residual`: n*n row-major, values in [-255, 255] for 8-bit video (any `i16` gives the same
+/// `residual`: n*n row-major, values in [-(2^B - 1), 2^B - 1] for B-bit video (any `i16` gives the same
 /// result at every level). `coeffs`: n*n row-major output (row = vertical frequency).
-pub fn forward(kind: TxKind, log2n: u32, residual: &[i16], coeffs: &mut [i16], cpu: CpuLevel) {
+pub fn forward(
+    kind: TxKind,
+    log2n: u32,
+    residual: &[i16],
+    coeffs: &mut [i16],
+    bit_depth: u32,
+    cpu: CpuLevel,
+) {
+    check_bit_depth(bit_depth);
     let n = check_shape(kind, log2n);
     assert_eq!(residual.len(), n * n, "residual must hold n*n samples");
     assert_eq!(coeffs.len(), n * n, "coeffs must hold n*n values");
@@ -48,9 +61,9 @@ pub fn forward(kind: TxKind, log2n: u32, residual: &[i16], coeffs: &mut [i16], c
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard has just confirmed (through std's cached detection) that this
             // CPU supports AVX2; a `CpuLevel::Avx2` built by hand on other hardware falls through.
-            unsafe { avx2::forward(kind, log2n, residual, coeffs) }
+            unsafe { avx2::forward(kind, log2n, residual, coeffs, bit_depth) }
         }
-        _ => scalar::forward(kind, log2n, residual, coeffs),
+        _ => scalar::forward(kind, log2n, residual, coeffs, bit_depth),
     }
 }
 
@@ -66,8 +79,10 @@ pub fn inverse(
     nz_w: usize,
     nz_h: usize,
     residual: &mut [i16],
+    bit_depth: u32,
     cpu: CpuLevel,
 ) {
+    check_bit_depth(bit_depth);
     let n = check_shape(kind, log2n);
     assert_eq!(coeffs.len(), n * n, "coeffs must hold n*n values");
     assert_eq!(residual.len(), n * n, "residual must hold n*n samples");
@@ -89,9 +104,9 @@ pub fn inverse(
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard has just confirmed (through std's cached detection) that this
             // CPU supports AVX2; a `CpuLevel::Avx2` built by hand on other hardware falls through.
-            unsafe { avx2::inverse(kind, log2n, coeffs, nz_w, nz_h, residual) }
+            unsafe { avx2::inverse(kind, log2n, coeffs, nz_w, nz_h, residual, bit_depth) }
         }
-        _ => scalar::inverse(kind, log2n, coeffs, nz_w, nz_h, residual),
+        _ => scalar::inverse(kind, log2n, coeffs, nz_w, nz_h, residual, bit_depth),
     }
 }
 
@@ -109,12 +124,14 @@ fn check_shape(kind: TxKind, log2n: u32) -> usize {
 }
 
 /// Pass-1 and pass-2 rounding shifts of the forward transform.
-const fn forward_shifts(log2n: u32) -> (i32, i32) {
-    (log2n as i32 - 1, log2n as i32 + 6)
+const fn forward_shifts(log2n: u32, bit_depth: u32) -> (i32, i32) {
+    (log2n as i32 + bit_depth as i32 - 9, log2n as i32 + 6)
 }
 
 /// Pass-1 and pass-2 rounding shifts of the inverse transform.
-const INVERSE_SHIFTS: (i32, i32) = (7, 12);
+const fn inverse_shifts(bit_depth: u32) -> (i32, i32) {
+    (7, 20 - bit_depth as i32)
+}
 
 /// HEVC's DCT-II basis magnitudes: `a[j] ~ 64 * sqrt(2) * cos(j * pi / 64)` for j >= 1,
 /// and `a[0] = 64` for the flat (DC) basis row.
@@ -211,9 +228,9 @@ mod tests {
         shapes
     }
 
-    fn forward_at(kind: TxKind, log2n: u32, residual: &[i16], cpu: CpuLevel) -> Vec<i16> {
+    fn forward_at(kind: TxKind, log2n: u32, residual: &[i16], bd: u32, cpu: CpuLevel) -> Vec<i16> {
         let mut coeffs = vec![0; residual.len()];
-        forward(kind, log2n, residual, &mut coeffs, cpu);
+        forward(kind, log2n, residual, &mut coeffs, bd, cpu);
         coeffs
     }
 
@@ -222,22 +239,25 @@ mod tests {
         log2n: u32,
         coeffs: &[i16],
         nz: (usize, usize),
+        bd: u32,
         cpu: CpuLevel,
     ) -> Vec<i16> {
         let mut residual = vec![0; coeffs.len()];
-        inverse(kind, log2n, coeffs, nz.0, nz.1, &mut residual, cpu);
+        inverse(kind, log2n, coeffs, nz.0, nz.1, &mut residual, bd, cpu);
         residual
     }
 
     /// Checks the forward transform of `residual` at every level against scalar.
     fn assert_forward_levels_agree(kind: TxKind, log2n: u32, residual: &[i16], what: &str) {
-        let reference = forward_at(kind, log2n, residual, CpuLevel::Scalar);
+        for bd in crate::dsp::BIT_DEPTHS {
+        let reference = forward_at(kind, log2n, residual, bd, CpuLevel::Scalar);
         for cpu in CpuLevel::all_supported() {
-            let got = forward_at(kind, log2n, residual, cpu);
+            let got = forward_at(kind, log2n, residual, bd, cpu);
             assert_eq!(
                 got, reference,
-                "forward {kind:?} 2^{log2n} at {cpu:?}: {what}"
+                "forward {kind:?} 2^{log2n} at {bd} bits, {cpu:?}: {what}"
             );
+        }
         }
     }
 
@@ -250,13 +270,15 @@ mod tests {
         what: &str,
     ) {
         let n = 1 << log2n;
-        let reference = inverse_at(kind, log2n, coeffs, (n, n), CpuLevel::Scalar);
+        for bd in crate::dsp::BIT_DEPTHS {
+        let reference = inverse_at(kind, log2n, coeffs, (n, n), bd, CpuLevel::Scalar);
         for cpu in CpuLevel::all_supported() {
-            let got = inverse_at(kind, log2n, coeffs, nz, cpu);
+            let got = inverse_at(kind, log2n, coeffs, nz, bd, cpu);
             assert_eq!(
                 got, reference,
-                "inverse {kind:?} 2^{log2n} nz {nz:?} at {cpu:?}: {what}"
+                "inverse {kind:?} 2^{log2n} nz {nz:?} at {bd} bits, {cpu:?}: {what}"
             );
+        }
         }
     }
 
@@ -465,8 +487,8 @@ mod tests {
                     })
                     .collect();
                 assert_eq!(
-                    inverse_at(kind, log2n, &coeffs, nz, CpuLevel::Scalar),
-                    inverse_at(kind, log2n, &coeffs, (n, n), CpuLevel::Scalar)
+                    inverse_at(kind, log2n, &coeffs, nz, 8, CpuLevel::Scalar),
+                    inverse_at(kind, log2n, &coeffs, (n, n), 8, CpuLevel::Scalar)
                 );
             }
         }
@@ -496,8 +518,8 @@ mod tests {
                 for _ in 0..500 {
                     let residual: Vec<i16> =
                         (0..n * n).map(|_| rng.gen_range(-255..=255)).collect();
-                    let coeffs = forward_at(kind, log2n, &residual, cpu);
-                    let back = inverse_at(kind, log2n, &coeffs, (n, n), cpu);
+                    let coeffs = forward_at(kind, log2n, &residual, 8, cpu);
+                    let back = inverse_at(kind, log2n, &coeffs, (n, n), 8, cpu);
                     let error = residual
                         .iter()
                         .zip(&back)
@@ -519,19 +541,19 @@ mod tests {
     fn inverse_checks_region_in_debug_builds() {
         let mut coeffs = [0; 16];
         coeffs[2 * 4 + 1] = 1; // row 2, column 1: outside a 2x2 region
-        inverse_at(TxKind::Dct2, 2, &coeffs, (2, 2), CpuLevel::Scalar);
+        inverse_at(TxKind::Dct2, 2, &coeffs, (2, 2), 8, CpuLevel::Scalar);
     }
 
     #[test]
     #[should_panic(expected = "DST-VII exists only for 4x4")]
     fn dst_rejects_larger_blocks() {
         let block = vec![0; 64];
-        forward_at(TxKind::Dst7, 3, &block, CpuLevel::Scalar);
+        forward_at(TxKind::Dst7, 3, &block, 8, CpuLevel::Scalar);
     }
 
     #[test]
     #[should_panic(expected = "non-zero region")]
     fn inverse_rejects_empty_region() {
-        inverse_at(TxKind::Dct2, 2, &[0; 16], (0, 4), CpuLevel::Scalar);
+        inverse_at(TxKind::Dct2, 2, &[0; 16], (0, 4), 8, CpuLevel::Scalar);
     }
 }

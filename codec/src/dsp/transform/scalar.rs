@@ -2,13 +2,13 @@
 //!
 //! Callers go through [`super::forward`] and [`super::inverse`], which validate the shapes.
 
-use super::{forward_shifts, matrix, round_shift_clamp, TxKind, INVERSE_SHIFTS, MAX_SIZE};
+use super::{forward_shifts, inverse_shifts, matrix, round_shift_clamp, TxKind, MAX_SIZE};
 
 /// Forward 2-D transform: `coeffs = C * residual * C^T`, rounded after each pass.
-pub fn forward(kind: TxKind, log2n: u32, residual: &[i16], coeffs: &mut [i16]) {
+pub fn forward(kind: TxKind, log2n: u32, residual: &[i16], coeffs: &mut [i16], bit_depth: u32) {
     let n = 1 << log2n;
     let c = matrix(kind, log2n);
-    let (shift1, shift2) = forward_shifts(log2n);
+    let (shift1, shift2) = forward_shifts(log2n, bit_depth);
     let mut columns_done = [0i16; MAX_SIZE * MAX_SIZE];
     let columns_done = &mut columns_done[..n * n];
 
@@ -42,10 +42,11 @@ pub fn inverse(
     nz_w: usize,
     nz_h: usize,
     residual: &mut [i16],
+    bit_depth: u32,
 ) {
     let n = 1 << log2n;
     let c = matrix(kind, log2n);
-    let (shift1, shift2) = INVERSE_SHIFTS;
+    let (shift1, shift2) = inverse_shifts(bit_depth);
     // Columns at or past nz_w stay zero after the vertical pass.
     let mut columns_done = [0i16; MAX_SIZE * MAX_SIZE];
     let columns_done = &mut columns_done[..n * n];

@@ -48,7 +48,7 @@ impl FrameSearch<'_> {
         let mut best_uni: [Option<(f64, Motion, u8, u32)>; 2] = [None, None];
         let lists = inter.lists;
         let mut tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
-        let mut scratch_pred = [0u8; MAX_BLOCK * MAX_BLOCK];
+        let mut scratch_pred = [0u16; MAX_BLOCK * MAX_BLOCK];
         for l in 0..(1 + lists.is_b() as usize) {
             for r in 0..lists.len[l].min(self.p.me.max_refs) {
                 let env = self.motion_env().expect("inter");
@@ -215,7 +215,7 @@ impl FrameSearch<'_> {
         let mut any = false;
         for i in 0..per * per {
             let (dx, dy) = ((i % per) * tu, (i / per) * tu);
-            let mut sub = [0u8; 1024];
+            let mut sub = [0u16; 1024];
             sub_block(&pred[..s * s], s, dx, dy, tu, &mut sub);
             let o = self.code_residual(0, x + dx, y + dy, tu_log2, 1, false, &sub[..tu * tu]);
             self.st.set_coded(x + dx, y + dy, tu_log2, o.tu.cbf);

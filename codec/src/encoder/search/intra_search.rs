@@ -77,15 +77,16 @@ impl FrameSearch<'_> {
         mpm: &[u8; 3],
     ) -> Vec<u8> {
         let n = 1usize << log2n;
-        let mut refs = [0u8; 129];
+        let mut refs = [0u16; 129];
         intra::gather_refs(&self.st, 0, x, y, log2n, cu, &mut refs);
         let src = &self.src.planes[0];
-        let mut pred = [0u8; 1024];
+        let mut pred = [0u16; 1024];
         let sqrt_lambda = self.p.lambda.sqrt();
         let nn_ctx = self.nn_intra_ctx(x, y, log2n);
         let mut scored: Vec<(f64, u8)> = Vec::with_capacity(36);
         for mode in 0..dsp::intra::NUM_MODES {
-            predict_from_refs(0, log2n, mode, &refs, self.p.cpu, &mut pred[..n * n]);
+            let bd = self.p.bit_depth;
+            predict_from_refs(0, log2n, mode, &refs, bd, self.p.cpu, &mut pred[..n * n]);
             let satd = dist::satd(
                 &src.data[y * src.width + x..],
                 src.width,

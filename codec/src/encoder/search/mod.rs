@@ -12,7 +12,7 @@ use crate::partition;
 use crate::picture::{sub_block, Frame, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
 use crate::transform::quant::{quantize, QuantParams};
-use crate::transform::{self, chroma_qp, reconstruct, tx_kind, ReconScratch};
+use crate::transform::{self, chroma_qp, quant_qp, reconstruct, tx_kind, ReconScratch};
 use std::sync::Arc;
 
 mod inter_search;
@@ -71,8 +71,11 @@ pub(crate) struct InterRefs {
 /// Per-frame encoder settings derived from the configuration.
 #[derive(Clone, Copy)]
 pub(crate) struct SearchParams {
-    pub qp: u8,
-    pub chroma_qp: [u8; 2],
+    pub qp: i8,
+    pub chroma_qp: [i8; 2],
+    /// The quantiser's `qP'` per plane.
+    pub quant_qp: [u8; 3],
+    pub bit_depth: u8,
     pub lambda: f64,
     pub use_rdoq: bool,
     /// How many modes survive the SATD pass, by luma block size (4, 8, 16, 32).
@@ -93,18 +96,26 @@ pub(crate) struct SearchParams {
 
 impl SearchParams {
     pub fn new(
-        qp: u8,
+        qp: i8,
         chroma_offset: [i8; 2],
+        bit_depth: u8,
         cpu: CpuLevel,
         use_rdoq: bool,
         lambda: f64,
     ) -> SearchParams {
+        let chroma = [
+            chroma_qp(qp as i32 + chroma_offset[0] as i32, bit_depth),
+            chroma_qp(qp as i32 + chroma_offset[1] as i32, bit_depth),
+        ];
         SearchParams {
             qp,
-            chroma_qp: [
-                chroma_qp(qp as i32 + chroma_offset[0] as i32),
-                chroma_qp(qp as i32 + chroma_offset[1] as i32),
+            chroma_qp: chroma,
+            quant_qp: [
+                quant_qp(qp, bit_depth),
+                quant_qp(chroma[0], bit_depth),
+                quant_qp(chroma[1], bit_depth),
             ],
+            bit_depth,
             lambda,
             use_rdoq,
             rd_modes: [8, 8, 3, 3],
@@ -142,7 +153,7 @@ pub(crate) struct FrameSearch<'a> {
 
 /// Prediction buffers of inter CUs.
 struct McScratch {
-    pred: [u8; MAX_BLOCK * MAX_BLOCK * 3 / 2],
+    pred: [u16; MAX_BLOCK * MAX_BLOCK * 3 / 2],
     tmp: [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
 }
 
@@ -150,7 +161,7 @@ struct McScratch {
 struct TuScratch {
     resid: [i16; 1024],
     coeffs: [i16; 1024],
-    recon: [u8; 1024],
+    recon: [u16; 1024],
     rdoq: RdoqScratch,
     recon_tmp: ReconScratch,
 }
@@ -172,7 +183,7 @@ fn bits_of(f: impl FnOnce(&mut BitCounter)) -> u64 {
 
 /// Saved reconstruction and maps of a square region, to undo a rejected choice.
 struct Snapshot {
-    planes: [Vec<u8>; 3],
+    planes: [Vec<u16>; 3],
     modes: Vec<u8>,
     cu: Vec<u8>,
     tu: Vec<u8>,
@@ -189,7 +200,7 @@ impl<'a> FrameSearch<'a> {
         inter: Option<InterRefs>,
         ctx: Contexts,
     ) -> FrameSearch<'a> {
-        let st = PicState::new(src.planes[0].width, src.planes[0].height);
+        let st = PicState::new(src.planes[0].width, src.planes[0].height, src.bit_depth);
         let scratch = Box::new(TuScratch {
             resid: [0; 1024],
             coeffs: [0; 1024],
@@ -244,7 +255,7 @@ impl<'a> FrameSearch<'a> {
 
     fn snapshot(&self, x: usize, y: usize, log2: u32) -> Snapshot {
         let n = 1usize << log2;
-        let mut planes: [Vec<u8>; 3] = Default::default();
+        let mut planes: [Vec<u16>; 3] = Default::default();
         for (pi, out) in planes.iter_mut().enumerate() {
             let (px, py, pn) = if pi == 0 {
                 (x, y, n)
@@ -388,7 +399,7 @@ impl<'a> FrameSearch<'a> {
     }
 
     /// Writes a whole-CU prediction (luma then chroma) into the reconstruction.
-    fn put_prediction(&mut self, x: usize, y: usize, s: usize, pred: &[u8]) {
+    fn put_prediction(&mut self, x: usize, y: usize, s: usize, pred: &[u16]) {
         let c = s / 2;
         self.st.put_block(0, x, y, s, &pred[..s * s]);
         self.st

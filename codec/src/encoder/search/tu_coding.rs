@@ -17,7 +17,7 @@ impl FrameSearch<'_> {
         cb_coded: bool,
     ) -> TuOutcome {
         let n = 1usize << log2n;
-        let mut pred = [0u8; 1024];
+        let mut pred = [0u16; 1024];
         intra::predict(
             &self.st,
             self.nn_intra.as_deref(),
@@ -45,7 +45,7 @@ impl FrameSearch<'_> {
         log2n: u32,
         mode: u8,
         cb_coded: bool,
-        pred: &[u8],
+        pred: &[u16],
     ) -> TuOutcome {
         let n = 1usize << log2n;
         let cpu = self.p.cpu;
@@ -69,13 +69,10 @@ impl FrameSearch<'_> {
                 resid[r * n + c] = s[c] as i16 - pred[r * n + c] as i16;
             }
         }
-        dsp::transform::forward(tx_kind(plane, log2n), log2n, resid, coeffs, cpu);
-        let qp = if plane == 0 {
-            self.p.qp
-        } else {
-            self.p.chroma_qp[plane - 1]
-        };
-        let q = QuantParams::new(qp, log2n);
+        let bd = self.p.bit_depth;
+        dsp::transform::forward(tx_kind(plane, log2n), log2n, resid, coeffs, bd.into(), cpu);
+        let qp = self.p.quant_qp[plane];
+        let q = QuantParams::new(qp, log2n, bd);
         let mut levels = vec![0i16; n * n].into_boxed_slice();
         let scan = scan_for(mode, log2n, plane > 0);
         let any = if self.p.use_rdoq {
@@ -116,6 +113,7 @@ impl FrameSearch<'_> {
                 plane,
                 log2n,
                 qp,
+                bd,
                 pred,
                 recon,
                 cpu,
@@ -139,7 +137,7 @@ impl FrameSearch<'_> {
             let w = if plane == 0 {
                 1.0
             } else {
-                2f64.powf((self.p.qp as f64 - qp as f64) / 3.0)
+                2f64.powf((self.p.qp as f64 - self.p.chroma_qp[plane - 1] as f64) / 3.0)
             };
             let coded = d as f64 * w + self.p.lambda * bits as f64 / COST_ONE_BIT as f64;
             let skipped =
