@@ -35,7 +35,7 @@ fn main() {
         }
     }
     let mut cfg = EncoderConfig::new(h.width, h.height);
-    cfg.qp = qp;
+    cfg.qp = qp as i8;
     cfg.threads = threads;
     cfg.fps_num = h.fps_num;
     cfg.fps_den = h.fps_den;

@@ -40,7 +40,7 @@ fn corpus() -> Vec<Vec<Vec<u8>>> {
     ];
     for (i, &(gop, nn_filter, nn_intra, qp, (w, h))) in settings.iter().enumerate() {
         let mut cfg = EncoderConfig::new(w, h);
-        cfg.qp = qp;
+        cfg.qp = qp as i8;
         cfg.gop = gop;
         cfg.gop_size = 2;
         cfg.keyint = 4;

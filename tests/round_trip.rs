@@ -6,7 +6,7 @@ use mica_tests::{assert_round_trip, crop, read_frames, samples_dir, shared_media
 
 fn config(w: usize, h: usize, qp: u8) -> EncoderConfig {
     let mut c = EncoderConfig::new(w, h);
-    c.qp = qp;
+    c.qp = qp as i8;
     c.threads = 2;
     c
 }

@@ -54,7 +54,7 @@ mod residual;
 mod transform;
 
 pub use bitstream::{
-    ColourDescription, ContentLight, MasteringDisplay, ModelRef, SequenceHeader, Tools, VideoInfo,
+    min_qp, ColourDescription, ContentLight, MasteringDisplay, ModelRef, SequenceHeader, Tools, VideoInfo,
 };
 pub use cpu::CpuLevel;
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};

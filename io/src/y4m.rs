@@ -599,9 +599,13 @@ impl<R: Read> Y4mReader<R> {
         let mut out = Frame::new_420(self.header.width, self.header.height);
         let mut got = 0;
         for plane in &mut out.planes {
-            let n = read_full(&mut self.reader, &mut plane.data).map_err(Y4mError::io(format!(
+            let mut bytes = vec![0u8; plane.data.len()];
+            let n = read_full(&mut self.reader, &mut bytes).map_err(Y4mError::io(format!(
                 "reading the samples of frame {frame}"
             )))?;
+            for (d, &b) in plane.data.iter_mut().zip(&bytes) {
+                *d = b.into();
+            }
             got += n;
             if n < plane.data.len() {
                 return Err(Y4mError::TruncatedFrame {
@@ -678,9 +682,9 @@ impl<W: Write> Y4mWriter<W> {
         let [y, u, v] = &frame.planes;
         let w = &mut self.writer;
         w.write_all(b"FRAME\n")
-            .and_then(|()| w.write_all(&y.data))
-            .and_then(|()| w.write_all(&u.data))
-            .and_then(|()| w.write_all(&v.data))
+            .and_then(|()| w.write_all(&y.data.iter().map(|&s| s as u8).collect::<Vec<_>>()))
+            .and_then(|()| w.write_all(&u.data.iter().map(|&s| s as u8).collect::<Vec<_>>()))
+            .and_then(|()| w.write_all(&v.data.iter().map(|&s| s as u8).collect::<Vec<_>>()))
             .map_err(|source| Y4mError::Io {
                 context: format!("writing frame {index}"),
                 source,
@@ -741,6 +745,7 @@ impl Y4mHeader {
             aspect_num,
             aspect_den,
             color_range,
+            ..VideoInfo::default()
         }
     }
 
@@ -830,7 +835,7 @@ mod tests {
         let mut f = Frame::new_420(w, h);
         for (p, plane) in f.planes.iter_mut().enumerate() {
             for (i, s) in plane.data.iter_mut().enumerate() {
-                *s = (i * 31 + p * 101 + seed * 7) as u8;
+                *s = (i * 31 + p * 101 + seed * 7) as u8 as u16;
             }
         }
         f

@@ -158,7 +158,12 @@ impl SampleMd5 {
     /// Adds a frame.
     pub fn update(&mut self, frame: &Frame) {
         for p in &frame.planes {
-            self.0.update(&p.data);
+            if frame.bit_depth == 8 {
+                self.0.update(p.data.iter().map(|&v| v as u8).collect::<Vec<u8>>());
+            } else {
+                self.0
+                    .update(p.data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+            }
         }
     }
     /// The digest as lowercase hex.
@@ -184,7 +189,7 @@ impl PsnrAccumulator {
     /// Adds one frame pair.
     pub fn add(&mut self, a: &Frame, b: &Frame) {
         for i in 0..3 {
-            self.psnr_sum[i] += psnr(&a.planes[i].data, &b.planes[i].data);
+            self.psnr_sum[i] += psnr(&a.planes[i].data, &b.planes[i].data, a.bit_depth);
         }
         self.frames += 1;
     }
@@ -199,8 +204,9 @@ impl PsnrAccumulator {
     }
 }
 
-/// PSNR in dB of two equally sized 8-bit sample arrays (100 dB when identical).
-pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
+/// PSNR in dB of two equally sized `bit_depth`-bit sample arrays (100 dB when identical).
+pub fn psnr(a: &[u16], b: &[u16], bit_depth: u8) -> f64 {
+    let peak = ((1u32 << bit_depth) - 1) as f64;
     let sse: u64 = a
         .iter()
         .zip(b)
@@ -210,7 +216,7 @@ pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
         return 100.0;
     }
     let mse = sse as f64 / a.len() as f64;
-    (10.0 * (255.0 * 255.0 / mse).log10()).min(100.0)
+    (10.0 * (peak * peak / mse).log10()).min(100.0)
 }
 
 /// The first `frames` frames of a y4m file, with its header.

@@ -185,13 +185,16 @@ impl Codec {
         if v.uniform_contexts {
             label.push_str(", contexts from one half");
         }
+        if v.ten_bit {
+            label.push_str(", coded at 10 bits");
+        }
         Codec {
             name: name.into(),
             label,
             param: "qp".into(),
             points: vec![22, 27, 32, 37],
             extra_points: vec![17, 42],
-            range: [0, 51],
+            range: [if v.ten_bit { -12 } else { 0 }, 51],
             kind: CodecKind::Mica(v),
         }
     }
@@ -234,6 +237,9 @@ pub struct MicaVariant {
     pub nn_intra: bool,
     /// Contexts start at one half instead of the trained tables.
     pub uniform_contexts: bool,
+    /// Coded at 10 bits whatever the source's depth (decoded back to the
+    /// source's depth for the metrics).
+    pub ten_bit: bool,
 }
 
 impl MicaVariant {
@@ -241,13 +247,14 @@ impl MicaVariant {
     pub fn all() -> Vec<(String, MicaVariant)> {
         let mut v = Vec::new();
         // One bit per option, the first listed most significant.
-        for bits in 0..16u8 {
-            let on = |bit: u8| bits & (8 >> bit) != 0;
+        for bits in 0..32u8 {
+            let on = |bit: u8| bits & (16 >> bit) != 0;
             let variant = MicaVariant {
                 all_intra: on(0),
                 no_nn_filter: on(1),
                 nn_intra: on(2),
                 uniform_contexts: on(3),
+                ten_bit: on(4),
             };
             let mut name = String::from("mica");
             for (suffix, set) in [
@@ -255,6 +262,7 @@ impl MicaVariant {
                 ("-nofilter", variant.no_nn_filter),
                 ("-nnintra", variant.nn_intra),
                 ("-uniformctx", variant.uniform_contexts),
+                ("-10bit", variant.ten_bit),
             ] {
                 if set {
                     name.push_str(suffix);
@@ -326,7 +334,13 @@ pub fn code_clip(
 
 fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -> Result<Coded> {
     let mut cfg = EncoderConfig::new(clip.width, clip.height);
-    cfg.qp = q as u8;
+    let source_depth = clip.frames.first().map_or(8, |f| f.bit_depth);
+    cfg.input_bit_depth = source_depth;
+    cfg.bit_depth = if v.ten_bit { 10 } else { source_depth };
+    if i64::from(mica::min_qp(cfg.bit_depth)) > q {
+        bail!("mica QP {q} needs 10-bit coding");
+    }
+    cfg.qp = q as i8;
     cfg.nn_filter = !v.no_nn_filter;
     cfg.nn_intra = v.nn_intra;
     cfg.trained_contexts = !v.uniform_contexts;
@@ -414,7 +428,11 @@ fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -
             bail!("MISMATCH: mica decoder output of frame {n} differs from the encoder's reconstruction (qp {q})");
         }
     }
-    out.decoded = decoded.into_iter().map(|d| d.frame).collect();
+    // Metrics compare with the source at its own depth.
+    out.decoded = decoded
+        .into_iter()
+        .map(|d| d.frame.with_bit_depth(source_depth))
+        .collect();
     out.decoder = "mica Decoder (checked equal to the encoder's reconstruction)".into();
     Ok(out)
 }
@@ -422,7 +440,9 @@ fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -
 fn v_plane_to_mica(p: &rav1e::prelude::Plane<u8>, w: usize, h: usize) -> Plane {
     let mut out = Plane::new(w, h);
     for (y, row) in p.rows_iter().take(h).enumerate() {
-        out.data[y * w..(y + 1) * w].copy_from_slice(&row[..w]);
+        for (d, &s) in out.data[y * w..(y + 1) * w].iter_mut().zip(&row[..w]) {
+            *d = s.into();
+        }
     }
     out
 }
@@ -438,6 +458,9 @@ fn run_rav1e(
     use rav1e::prelude::{
         ChromaSampling, Config, Context, EncoderConfig as RaConfig, EncoderStatus, Packet, Rational,
     };
+    if clip.frames.iter().any(|f| f.bit_depth != 8) {
+        bail!("the built-in rav1e entry codes 8-bit clips only");
+    }
     let mut enc = RaConfig::with_speed_preset(speed);
     enc.width = clip.width;
     enc.height = clip.height;
@@ -478,7 +501,8 @@ fn run_rav1e(
     for f in &clip.frames {
         let mut fr = ctx.new_frame();
         for (i, p) in f.planes.iter().enumerate() {
-            fr.planes[i].copy_from_raw_u8(&p.data, p.width, 1);
+            let bytes: Vec<u8> = p.data.iter().map(|&v| v as u8).collect();
+            fr.planes[i].copy_from_raw_u8(&bytes, p.width, 1);
         }
         ctx.send_frame(fr)
             .map_err(|e| anyhow!("rav1e send_frame: {e}"))?;
@@ -511,6 +535,7 @@ fn run_rav1e(
                     v_plane_to_mica(&r.planes[1], cw, ch),
                     v_plane_to_mica(&r.planes[2], cw, ch),
                 ],
+                bit_depth: 8,
             })
         })
         .collect::<Result<_>>()?;

@@ -1,14 +1,15 @@
-//! Quality metrics computed by the tool itself on 8-bit 4:2:0 frames:
+//! Quality metrics computed by the tool itself on 8- and 10-bit 4:2:0 frames:
 //! PSNR per plane, weighted PSNR-YUV, and MS-SSIM on luma.
 //!
-//! * PSNR of a plane = 10·log10(255² / MSE); a plane decoded without any error
+//! * PSNR of a plane = 10·log10(peak² / MSE), peak = 2^depth - 1 of the source
+//!   (255 at 8 bits, 1023 at 10); a plane decoded without any error
 //!   (MSE = 0) is given [`PSNR_CAP`] dB so that means stay finite.
 //! * PSNR-YUV of a frame = (wY·PSNR_Y + wU·PSNR_U + wV·PSNR_V) / (wY + wU + wV):
 //!   a weighted mean of the plane PSNRs (the JVET/AV2 common-test-conditions
 //!   convention), with weights 6:1:1 by default and 4:1:1 on request.
 //! * MS-SSIM: Wang, Simoncelli & Bovik (2003), 5 scales, 11×11 Gaussian window
 //!   with σ = 1.5 (normalised, "valid" filtering: no padding), K1 = 0.01,
-//!   K2 = 0.03, L = 255, exponents 0.0448/0.2856/0.3001/0.2363/0.1333, 2×2
+//!   K2 = 0.03, L = peak, exponents 0.0448/0.2856/0.3001/0.2363/0.1333, 2×2
 //!   average then decimation between scales (as the authors' `msssim.m`).
 //!   Negative contrast-structure terms are clamped to 0 before the powers (as
 //!   TensorFlow's `ssim_multiscale`). A plane smaller than 176 samples on a
@@ -78,10 +79,17 @@ pub fn sse(a: &Plane, b: &Plane) -> u64 {
 
 /// PSNR in dB for a mean squared error on 8-bit samples (capped at [`PSNR_CAP`]).
 pub fn psnr_from_mse(mse: f64) -> f64 {
+    psnr_from_mse_at(mse, 8)
+}
+
+/// PSNR in dB for a mean squared error on `bit_depth`-bit samples (peak
+/// `2^bit_depth - 1`, capped at [`PSNR_CAP`]).
+pub fn psnr_from_mse_at(mse: f64, bit_depth: u8) -> f64 {
+    let peak = ((1u32 << bit_depth) - 1) as f64;
     if mse <= 0.0 {
         PSNR_CAP
     } else {
-        (10.0 * (255.0f64 * 255.0 / mse).log10()).min(PSNR_CAP)
+        (10.0 * (peak * peak / mse).log10()).min(PSNR_CAP)
     }
 }
 
@@ -97,16 +105,19 @@ pub struct FrameMetrics {
 }
 
 /// Computes the frame's PSNRs and, if `with_msssim`, its luma MS-SSIM.
+///
+/// Both frames must have the same bit depth (the peak is the source's).
 pub fn frame_metrics(src: &Frame, dec: &Frame, with_msssim: bool) -> FrameMetrics {
+    assert_eq!(src.bit_depth, dec.bit_depth, "metrics compare frames of one depth");
     let mut mse = [0.0; 3];
     let mut psnr = [0.0; 3];
     for p in 0..3 {
         let n = (src.planes[p].width * src.planes[p].height).max(1) as f64;
         mse[p] = sse(&src.planes[p], &dec.planes[p]) as f64 / n;
-        psnr[p] = psnr_from_mse(mse[p]);
+        psnr[p] = psnr_from_mse_at(mse[p], src.bit_depth);
     }
     let msssim_y = if with_msssim {
-        ms_ssim(&src.planes[0], &dec.planes[0]).unwrap_or(f64::NAN)
+        ms_ssim_at(&src.planes[0], &dec.planes[0], src.bit_depth).unwrap_or(f64::NAN)
     } else {
         f64::NAN
     };
@@ -178,11 +189,11 @@ struct Img {
 }
 
 impl Img {
-    fn from_plane(p: &Plane) -> Img {
+    fn from_plane(p: &Plane, unit: f64) -> Img {
         Img {
             w: p.width,
             h: p.height,
-            v: p.data.iter().map(|&x| x as f64).collect(),
+            v: p.data.iter().map(|&x| x as f64 / unit).collect(),
         }
     }
 
@@ -256,15 +267,23 @@ fn ssim_scale(a: &Img, b: &Img, win: &[f64; WIN]) -> (f64, f64) {
     (ssim_sum / n, cs_sum / n)
 }
 
-/// 5-scale MS-SSIM of two planes of the same size; `None` if a side is under 176 samples.
+/// 5-scale MS-SSIM of two 8-bit planes of the same size; `None` if a side is under 176 samples.
 pub fn ms_ssim(a: &Plane, b: &Plane) -> Option<f64> {
+    ms_ssim_at(a, b, 8)
+}
+
+/// [`ms_ssim`] of `bit_depth`-bit planes: L = 2^bit_depth - 1, computed on the
+/// samples scaled to 8-bit units (SSIM is unchanged when the samples and L
+/// scale together).
+pub fn ms_ssim_at(a: &Plane, b: &Plane, bit_depth: u8) -> Option<f64> {
     assert_eq!((a.width, a.height), (b.width, b.height));
+    let unit = (1u32 << (bit_depth - 8)) as f64;
     // The 5th scale is ceil(n / 16) samples wide and needs the 11-tap window.
     if a.width.div_ceil(16) < WIN || a.height.div_ceil(16) < WIN {
         return None;
     }
     let win = gaussian_window();
-    let (mut ia, mut ib) = (Img::from_plane(a), Img::from_plane(b));
+    let (mut ia, mut ib) = (Img::from_plane(a, unit), Img::from_plane(b, unit));
     let mut result = 1.0;
     for (s, &wt) in MS_WEIGHTS.iter().enumerate() {
         let (ssim, cs) = ssim_scale(&ia, &ib, &win);
@@ -287,7 +306,7 @@ mod tests {
         let mut p = Plane::new(w, h);
         for y in 0..h {
             for x in 0..w {
-                p.data[y * w + x] = f(x, y);
+                p.data[y * w + x] = f(x, y).into();
             }
         }
         p
@@ -302,7 +321,7 @@ mod tests {
             s ^= s >> 7;
             s ^= s << 17;
             let n = (s % (2 * amp as u64 + 1)) as i32 - amp;
-            *v = (*v as i32 + n).clamp(0, 255) as u8;
+            *v = (*v as i32 + n).clamp(0, 255) as u16;
         }
         q
     }
@@ -372,7 +391,7 @@ mod tests {
         assert!(1.0 > s1 && s1 > s2 && s2 > s3 && s3 > 0.0, "{s1} {s2} {s3}");
         assert!((ms_ssim(&b2, &a).unwrap() - s2).abs() < 1e-12);
         // A constant offset is a luminance change, penalised only by the last scale's l term.
-        let off = plane(200, 180, |x, y| a.data[y * 200 + x].saturating_add(10));
+        let off = plane(200, 180, |x, y| (a.data[y * 200 + x] as u8).saturating_add(10));
         let so = ms_ssim(&a, &off).unwrap();
         assert!(so < 1.0 && so > 0.99, "{so}");
         // Too small for 5 scales.

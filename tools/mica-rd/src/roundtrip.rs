@@ -112,7 +112,7 @@ impl Case {
         cfg.fps_num = h.fps_num;
         cfg.fps_den = h.fps_den;
         cfg.video_info = h.video_info();
-        cfg.qp = self.qp;
+        cfg.qp = self.qp as i8;
         cfg.preset = self.preset;
         cfg.gop = self.gop;
         cfg.threads = self.threads;
@@ -279,7 +279,7 @@ mod tests {
     fn frame(v: u8) -> Frame {
         let mut f = Frame::new_420(8, 8);
         for p in &mut f.planes {
-            p.data.fill(v);
+            p.data.fill(v.into());
         }
         f
     }

@@ -24,7 +24,7 @@ fn frames(w: usize, h: usize, n: usize) -> Vec<Frame> {
                         let v = (x * 3 + y * 2 + t * 5 + p * 40) as f64;
                         plane.data[y * pw + x] =
                             (128.0 + 50.0 * (v * 0.07).sin() + ((x * 13 + y * 7) % 11) as f64)
-                                as u8;
+                                as u16;
                     }
                 }
             }

@@ -195,7 +195,7 @@ fn frames(w: usize, h: usize, n: usize) -> Vec<Frame> {
                 for (i, v) in plane.data.iter_mut().enumerate() {
                     let (x, y) = (i % pw, i / pw);
                     let s = (x * 3 + y * 2 + t * 5 + p * 40) as f64;
-                    *v = (128.0 + 50.0 * (s * 0.07).sin() + ((x * 13 + y * 7) % 11) as f64) as u8;
+                    *v = (128.0 + 50.0 * (s * 0.07).sin() + ((x * 13 + y * 7) % 11) as f64) as u16;
                 }
             }
             f
@@ -210,7 +210,7 @@ fn library_md5(header: &Y4mHeader, src: &[Frame], qp: u8, gop: GopStructure) -> 
     cfg.fps_num = header.fps_num;
     cfg.fps_den = header.fps_den;
     cfg.video_info = header.video_info();
-    cfg.qp = qp;
+    cfg.qp = qp as i8;
     cfg.gop = gop;
     cfg.threads = 1;
     let mut enc = Encoder::new(cfg).unwrap();
@@ -229,7 +229,7 @@ fn library_md5(header: &Y4mHeader, src: &[Frame], qp: u8, gop: GopStructure) -> 
     let mut md5 = Md5::new();
     for f in recon.values() {
         for p in &f.planes {
-            md5.update(&p.data);
+            md5.update(p.data.iter().map(|&v| v as u8).collect::<Vec<u8>>());
         }
     }
     md5.finalize().iter().map(|b| format!("{b:02x}")).collect()

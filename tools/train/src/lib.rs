@@ -12,25 +12,25 @@ use mica::Frame;
 /// content would be, so block-sized networks see more kinds of detail.
 pub fn downscale_half(frame: &Frame) -> Frame {
     let (w, h) = ((frame.width() / 2) & !1, (frame.height() / 2) & !1);
-    let mut out = Frame::new_420(w.max(2), h.max(2));
+    let mut out = Frame::new_420_at(w.max(2), h.max(2), frame.bit_depth);
     for (src, dst) in frame.planes.iter().zip(out.planes.iter_mut()) {
         let tap = |i: isize, len: usize| i.clamp(0, len as isize - 1) as usize;
-        // Horizontal pass into 16-bit sums (x8), then vertical (x64 in all).
-        let mut rows = vec![0u16; dst.width * src.height];
+        // Horizontal pass into sums (x8), then vertical (x64 in all).
+        let mut rows = vec![0u32; dst.width * src.height];
         for y in 0..src.height {
             let row = src.row(y);
             for x in 0..dst.width {
                 let c = 2 * x as isize;
-                let at = |d: isize| row[tap(c + d, src.width)] as u16;
+                let at = |d: isize| row[tap(c + d, src.width)] as u32;
                 rows[y * dst.width + x] = at(-1) + 3 * at(0) + 3 * at(1) + at(2);
             }
         }
         for y in 0..dst.height {
             let c = 2 * y as isize;
             for x in 0..dst.width {
-                let at = |d: isize| rows[tap(c + d, src.height) * dst.width + x] as u32;
+                let at = |d: isize| rows[tap(c + d, src.height) * dst.width + x];
                 let sum = at(-1) + 3 * at(0) + 3 * at(1) + at(2);
-                dst.row_mut(y)[x] = ((sum + 32) >> 6) as u8;
+                dst.row_mut(y)[x] = ((sum + 32) >> 6) as u16;
             }
         }
     }
@@ -46,7 +46,7 @@ mod tests {
         for (p, plane) in f.planes.iter_mut().enumerate() {
             for y in 0..plane.height {
                 for x in 0..plane.width {
-                    plane.row_mut(y)[x] = value(p, x, y);
+                    plane.row_mut(y)[x] = value(p, x, y).into();
                 }
             }
         }

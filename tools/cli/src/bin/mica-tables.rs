@@ -100,7 +100,7 @@ fn encode_stats(
     nn_intra: bool,
 ) -> Result<Vec<ContextStats>> {
     let mut cfg = EncoderConfig::new(width, height);
-    cfg.qp = qp;
+    cfg.qp = qp as i8;
     cfg.threads = 1;
     cfg.nn_intra = nn_intra;
     cfg.trained_contexts = false;

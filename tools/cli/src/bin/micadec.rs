@@ -81,6 +81,7 @@ fn run(args: &Args) -> Result<()> {
         cpu,
         filters,
         intra_predictors,
+        ..Default::default()
     });
     let mut writer: Option<Y4mWriter<Output>> = None;
     let mut md5 = SampleMd5::default();

@@ -124,7 +124,7 @@ fn run(args: &Args) -> Result<()> {
     let mut cfg = EncoderConfig::new(header.width, header.height);
     cfg.fps_num = header.fps_num;
     cfg.fps_den = header.fps_den;
-    cfg.qp = args.qp;
+    cfg.qp = args.qp as i8;
     cfg.chroma_qp_offset = args.chroma_qp_offset;
     cfg.deblock = !args.no_deblock;
     cfg.deblock_offset = args.deblock_offset;
