@@ -52,7 +52,12 @@ fn add_samples(md5: &mut Md5, frame: &mica::Frame) {
         if frame.bit_depth == 8 {
             md5.update(p.data.iter().map(|&v| v as u8).collect::<Vec<u8>>());
         } else {
-            md5.update(p.data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+            md5.update(
+                p.data
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect::<Vec<u8>>(),
+            );
         }
     }
 }

@@ -54,7 +54,8 @@ mod residual;
 mod transform;
 
 pub use bitstream::{
-    min_qp, ColourDescription, ContentLight, MasteringDisplay, ModelRef, SequenceHeader, Tools, VideoInfo,
+    min_qp, ColourDescription, ContentLight, MasteringDisplay, ModelRef, SequenceHeader, Tools,
+    VideoInfo,
 };
 pub use cpu::CpuLevel;
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};

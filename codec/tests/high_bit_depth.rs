@@ -96,7 +96,10 @@ fn ten_bit_video_decodes_to_the_reconstruction() {
                 let want = recons(&packets);
                 assert!(want.iter().all(|f| f.bit_depth == 10));
                 assert!(
-                    want.iter().flat_map(|f| &f.planes).flat_map(|p| &p.data).any(|&v| v > 255),
+                    want.iter()
+                        .flat_map(|f| &f.planes)
+                        .flat_map(|p| &p.data)
+                        .any(|&v| v > 255),
                     "10-bit reconstruction uses the range above 8 bits"
                 );
                 let (_, got) = decode(
@@ -207,7 +210,10 @@ fn bad_depths_samples_and_metadata_are_refused() {
     let mut f = Frame::new_420(16, 16);
     f.planes[2].data[5] = 256;
     let err = enc.send_frame(f).expect_err("sample above 8 bits");
-    assert!(err.to_string().contains("sample 5 of plane 2 is 256"), "{err}");
+    assert!(
+        err.to_string().contains("sample 5 of plane 2 is 256"),
+        "{err}"
+    );
     let err = enc
         .send_frame(Frame::new_420_at(16, 16, 10))
         .expect_err("10-bit frame into an 8-bit input");

@@ -366,7 +366,12 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             "0 (Main: 4:2:0 at 8 or 10 bits)",
         )?;
         let bd = io(r.read::<4, u8>(), "sequence")?;
-        check("bit_depth_minus8", bd as i64, bd == 0 || bd == 2, "0 or 2 (8 or 10 bits)")?;
+        check(
+            "bit_depth_minus8",
+            bd as i64,
+            bd == 0 || bd == 2,
+            "0 or 2 (8 or 10 bits)",
+        )?;
         let cf = io(r.read::<2, u8>(), "sequence")?;
         check("chroma_format", cf as i64, cf == 1, "1 (4:2:0)")?;
         let rsv = io(r.read::<2, u8>(), "sequence")?;

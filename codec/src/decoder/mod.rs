@@ -155,13 +155,9 @@ impl Decoder {
             }
             self.filter = filter;
             self.intra = if seq.tools.nn_intra { intra } else { None };
-            if self
-                .sequence
-                .as_ref()
-                .is_some_and(|s| {
-                    (s.width, s.height, s.bit_depth) != (seq.width, seq.height, seq.bit_depth)
-                })
-            {
+            if self.sequence.as_ref().is_some_and(|s| {
+                (s.width, s.height, s.bit_depth) != (seq.width, seq.height, seq.bit_depth)
+            }) {
                 // A new size or depth starts a new stream: release what is held.
                 self.flush();
             }

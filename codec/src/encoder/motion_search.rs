@@ -97,7 +97,13 @@ fn sad_at(t: &Target, r: &RefPicture, dx: i32, dy: i32) -> u32 {
 }
 
 /// SATD of the (sub-sample) prediction at `mv`.
-pub(crate) fn satd_at(t: &Target, r: &RefPicture, mv: Mv, tmp: &mut [i16], pred: &mut [u16]) -> u32 {
+pub(crate) fn satd_at(
+    t: &Target,
+    r: &RefPicture,
+    mv: Mv,
+    tmp: &mut [i16],
+    pred: &mut [u16],
+) -> u32 {
     let n = t.s * t.s;
     predict_plane(r, 0, t.x, t.y, t.s, t.s, mv, &mut tmp[..n], t.cpu);
     let bd = u32::from(r.bit_depth);

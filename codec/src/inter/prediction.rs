@@ -154,7 +154,12 @@ pub fn predict_block(
     cpu: CpuLevel,
 ) {
     let c = s / 2;
-    let bd = u32::from(refs[0].first().or(refs[1].first()).map_or(8, |r| r.bit_depth));
+    let bd = u32::from(
+        refs[0]
+            .first()
+            .or(refs[1].first())
+            .map_or(8, |r| r.bit_depth),
+    );
     for plane in 0..3 {
         let (px, py, n, off) = if plane == 0 {
             (x, y, s, 0)
@@ -202,7 +207,12 @@ pub fn predict_luma(
     cpu: CpuLevel,
 ) {
     let n = s * s;
-    let bd = u32::from(refs[0].first().or(refs[1].first()).map_or(8, |r| r.bit_depth));
+    let bd = u32::from(
+        refs[0]
+            .first()
+            .or(refs[1].first())
+            .map_or(8, |r| r.bit_depth),
+    );
     let mut used = 0;
     for l in 0..2 {
         if motion.uses(l) {

@@ -376,14 +376,7 @@ pub(crate) fn gather_context(
 /// training sets from reconstructions; its first `4N+1` samples are the
 /// block's references (section 5). `bit_depth`: the plane's.
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
-pub fn block_context(
-    luma: &Plane,
-    x: usize,
-    y: usize,
-    log2n: u32,
-    bit_depth: u8,
-    out: &mut [u16],
-) {
+pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, bit_depth: u8, out: &mut [u16]) {
     let coded = (luma.width, luma.height);
     let mut refs = [0u16; 129];
     super::prediction::gather_refs_in(luma, coded, 0, x, y, log2n, (x, y), bit_depth, &mut refs);

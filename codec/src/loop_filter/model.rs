@@ -341,7 +341,15 @@ impl LoopFilter {
         cpu: CpuLevel,
     ) -> Vec<u8> {
         let whole = [Region::whole(plane)];
-        self.filter_regions(plane, 8, side, (key, chroma, set), cpu, STRIP_BUDGET, &whole)
+        self.filter_regions(
+            plane,
+            8,
+            side,
+            (key, chroma, set),
+            cpu,
+            STRIP_BUDGET,
+            &whole,
+        )
     }
 
     /// The filtered samples of `regions` (the rest of the returned plane is

@@ -224,8 +224,15 @@ fn strips_equal_one_run() {
                 let g = f.nets[f.net_index(key, p > 0, set)].geometry;
                 let side = side_info(40, 0, p, key);
                 let whole = [Region::whole(plane)];
-                let one_run =
-                    f.filter_regions(plane, 8, side, which, CpuLevel::Scalar, f64::INFINITY, &whole);
+                let one_run = f.filter_regions(
+                    plane,
+                    8,
+                    side,
+                    which,
+                    CpuLevel::Scalar,
+                    f64::INFINITY,
+                    &whole,
+                );
                 assert_ne!(one_run, narrow(&plane.data), "plane {p} unchanged");
                 let row_values = g.values_per_sample * (plane.width + 2 * BORDER) as f64;
                 for core in [4, 8, 20] {

@@ -53,7 +53,16 @@ pub fn reconstruct(
     let resid = &mut scratch.resid[..n * n];
     dequantize(levels, coeffs, qp, log2n, nz.0, nz.1, bit_depth);
     let kind = tx_kind(plane, log2n);
-    transform::inverse(kind, log2n, coeffs, nz.0, nz.1, resid, bit_depth as u32, cpu);
+    transform::inverse(
+        kind,
+        log2n,
+        coeffs,
+        nz.0,
+        nz.1,
+        resid,
+        bit_depth as u32,
+        cpu,
+    );
     for i in 0..n * n {
         out[i] = (i32::from(pred[i]) + i32::from(resid[i])).clamp(0, max) as u16;
     }

@@ -159,10 +159,15 @@ impl SampleMd5 {
     pub fn update(&mut self, frame: &Frame) {
         for p in &frame.planes {
             if frame.bit_depth == 8 {
-                self.0.update(p.data.iter().map(|&v| v as u8).collect::<Vec<u8>>());
-            } else {
                 self.0
-                    .update(p.data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+                    .update(p.data.iter().map(|&v| v as u8).collect::<Vec<u8>>());
+            } else {
+                self.0.update(
+                    p.data
+                        .iter()
+                        .flat_map(|v| v.to_le_bytes())
+                        .collect::<Vec<u8>>(),
+                );
             }
         }
     }

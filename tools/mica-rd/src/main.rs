@@ -209,9 +209,16 @@ struct RoundTripArgs {
     /// Frames coded from the start of each clip: a count or `all`.
     #[arg(long, default_value = "8", value_parser = parse_frame_limit)]
     frames: FrameLimit,
-    /// Quantisation parameters (0..=51).
-    #[arg(long, value_delimiter = ',', default_value = "22,27,32,37", value_parser = clap::value_parser!(u8).range(0..=51))]
-    qps: Vec<u8>,
+    /// Quantisation parameters (0..=51; down to -12 when coded at 10 bits).
+    #[arg(long, value_delimiter = ',', default_value = "22,27,32,37", allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-12..=51))]
+    qps: Vec<i8>,
+    /// Coded bit depths: `source` (the clip's), 8 or 10.
+    #[arg(long, value_delimiter = ',', default_value = "source", value_parser = ["source", "8", "10"])]
+    bit_depths: Vec<String>,
+    /// Kernel levels of encoder and decoder: `best`, `scalar`, `avx2` (levels the
+    /// CPU lacks are refused).
+    #[arg(long, value_delimiter = ',', default_value = "best", value_parser = ["best", "scalar", "avx2"])]
+    cpus: Vec<String>,
     /// Speed presets.
     #[arg(long, value_delimiter = ',', default_value = "medium", value_parser = ["fast", "medium", "slow"])]
     presets: Vec<String>,
@@ -783,18 +790,37 @@ fn cmd_peers(a: PeersArgs) -> Result<()> {
 fn cmd_round_trip(a: RoundTripArgs) -> Result<()> {
     let paths = clip_paths(&a.clips)?;
     let mut cases = Vec::new();
+    let mut cpus = Vec::new();
+    for c in &a.cpus {
+        cpus.push(match c.as_str() {
+            "best" => None,
+            name => {
+                let level = mica::CpuLevel::from_name(name).expect("validated by clap");
+                if !mica::CpuLevel::all_supported().contains(&level) {
+                    bail!("this CPU does not support the {name} kernels");
+                }
+                Some(level)
+            }
+        });
+    }
     for &qp in &a.qps {
-        for p in &a.presets {
-            for g in &a.gops {
-                for &threads in &a.threads {
-                    cases.push(roundtrip::Case {
-                        qp,
-                        preset: mica::Preset::from_name(p).expect("validated by clap"),
-                        gop: roundtrip::parse_gop(g).expect("validated by clap"),
-                        threads,
-                        nn_filter: a.nn_filter == "on",
-                        nn_intra: a.nn_intra == "on",
-                    });
+        for depth in &a.bit_depths {
+            for &cpu in &cpus {
+                for p in &a.presets {
+                    for g in &a.gops {
+                        for &threads in &a.threads {
+                            cases.push(roundtrip::Case {
+                                qp,
+                                bit_depth: depth.parse().ok(),
+                                cpu,
+                                preset: mica::Preset::from_name(p).expect("validated by clap"),
+                                gop: roundtrip::parse_gop(g).expect("validated by clap"),
+                                threads,
+                                nn_filter: a.nn_filter == "on",
+                                nn_intra: a.nn_intra == "on",
+                            });
+                        }
+                    }
                 }
             }
         }

@@ -108,7 +108,10 @@ pub struct FrameMetrics {
 ///
 /// Both frames must have the same bit depth (the peak is the source's).
 pub fn frame_metrics(src: &Frame, dec: &Frame, with_msssim: bool) -> FrameMetrics {
-    assert_eq!(src.bit_depth, dec.bit_depth, "metrics compare frames of one depth");
+    assert_eq!(
+        src.bit_depth, dec.bit_depth,
+        "metrics compare frames of one depth"
+    );
     let mut mse = [0.0; 3];
     let mut psnr = [0.0; 3];
     for p in 0..3 {
@@ -391,7 +394,9 @@ mod tests {
         assert!(1.0 > s1 && s1 > s2 && s2 > s3 && s3 > 0.0, "{s1} {s2} {s3}");
         assert!((ms_ssim(&b2, &a).unwrap() - s2).abs() < 1e-12);
         // A constant offset is a luminance change, penalised only by the last scale's l term.
-        let off = plane(200, 180, |x, y| (a.data[y * 200 + x] as u8).saturating_add(10));
+        let off = plane(200, 180, |x, y| {
+            (a.data[y * 200 + x] as u8).saturating_add(10)
+        });
         let so = ms_ssim(&a, &off).unwrap();
         assert!(so < 1.0 && so > 0.99, "{so}");
         // Too small for 5 scales.

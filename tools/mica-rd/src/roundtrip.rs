@@ -6,7 +6,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use mica::{
-    DecodedFrame, Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, GopStructure, Preset,
+    CpuLevel, DecodedFrame, Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, GopStructure,
+    Preset,
 };
 use mica_cli::SampleMd5;
 use mica_io::ivf::{IvfHeader, IvfReader, IvfWriter};
@@ -90,8 +91,12 @@ pub fn preset_name(p: Preset) -> &'static str {
 /// One combination of settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Case {
-    /// Quantisation parameter.
-    pub qp: u8,
+    /// Quantisation parameter (-12..=51 when coded at 10 bits).
+    pub qp: i8,
+    /// Coded bit depth (`None`: the source's).
+    pub bit_depth: Option<u8>,
+    /// Kernel level of the encoder and the decoder (`None`: the best supported).
+    pub cpu: Option<CpuLevel>,
     /// Speed preset.
     pub preset: Preset,
     /// Prediction structure.
@@ -112,7 +117,11 @@ impl Case {
         cfg.fps_num = h.fps_num;
         cfg.fps_den = h.fps_den;
         cfg.video_info = h.video_info();
-        cfg.qp = self.qp as i8;
+        cfg.qp = self.qp;
+        let source_depth = src.frames.first().map_or(8, |f| f.bit_depth);
+        cfg.input_bit_depth = source_depth;
+        cfg.bit_depth = self.bit_depth.unwrap_or(source_depth);
+        cfg.cpu = self.cpu;
         cfg.preset = self.preset;
         cfg.gop = self.gop;
         cfg.threads = self.threads;
@@ -121,11 +130,18 @@ impl Case {
         cfg
     }
 
-    /// `qp 32 medium random-access threads 1 nn-filter on nn-intra off`.
+    /// `qp 32 medium random-access threads 1 nn-filter on nn-intra off`, with
+    /// `bit-depth 10` and `cpu scalar` when set.
     pub fn label(&self) -> String {
         let on = |b: bool| if b { "on" } else { "off" };
+        let depth = self
+            .bit_depth
+            .map_or(String::new(), |d| format!(" bit-depth {d}"));
+        let cpu = self
+            .cpu
+            .map_or(String::new(), |c| format!(" cpu {}", c.name()));
         format!(
-            "qp {} {} {} threads {} nn-filter {} nn-intra {}",
+            "qp {}{depth}{cpu} {} {} threads {} nn-filter {} nn-intra {}",
             self.qp,
             preset_name(self.preset),
             gop_name(self.gop),
@@ -189,7 +205,10 @@ pub fn round_trip(src: &Source, case: &Case) -> Result<Passed> {
             src.frames.len()
         );
     }
-    let mut dec = Decoder::new(DecoderConfig::default());
+    let mut dec = Decoder::new(DecoderConfig {
+        cpu: case.cpu,
+        ..Default::default()
+    });
     let mut decoded = Vec::with_capacity(src.frames.len());
     let mut index = 0u64;
     while let Some(packet) = reader.next_frame()? {

@@ -81,7 +81,13 @@ pub fn luma_horizontal(
 ///
 /// Panics unless `8 * edges.len() + 4 <= stride` and `band` holds the 4 rows (the last one
 /// may end right after the last edge's fourth sample).
-pub fn luma_vertical(band: &mut [u16], stride: usize, edges: &[LumaEdge], bit_depth: u32, cpu: CpuLevel) {
+pub fn luma_vertical(
+    band: &mut [u16],
+    stride: usize,
+    edges: &[LumaEdge],
+    bit_depth: u32,
+    cpu: CpuLevel,
+) {
     check_bit_depth(bit_depth);
     check_vertical(band.len(), stride, edges.len());
     match cpu {
@@ -101,7 +107,14 @@ pub fn luma_vertical(band: &mut [u16], stride: usize, edges: &[LumaEdge], bit_de
 ///
 /// Panics unless `y >= 2`, `4 * tcs.len() <= stride` and `plane` holds rows up to `y + 1`
 /// (the last one may end right after the last segment).
-pub fn chroma_horizontal(plane: &mut [u16], stride: usize, y: usize, tcs: &[u16], bit_depth: u32, cpu: CpuLevel) {
+pub fn chroma_horizontal(
+    plane: &mut [u16],
+    stride: usize,
+    y: usize,
+    tcs: &[u16],
+    bit_depth: u32,
+    cpu: CpuLevel,
+) {
     check_bit_depth(bit_depth);
     check_horizontal(plane.len(), stride, y, tcs.len(), 2);
     match cpu {
@@ -121,7 +134,13 @@ pub fn chroma_horizontal(plane: &mut [u16], stride: usize, y: usize, tcs: &[u16]
 ///
 /// Panics like [`luma_vertical`]: the kernels may read 4 samples on either side of an edge
 /// (chroma planes are a multiple of 4 wide, so an edge at column `x < width` has them).
-pub fn chroma_vertical(band: &mut [u16], stride: usize, tcs: &[u16], bit_depth: u32, cpu: CpuLevel) {
+pub fn chroma_vertical(
+    band: &mut [u16],
+    stride: usize,
+    tcs: &[u16],
+    bit_depth: u32,
+    cpu: CpuLevel,
+) {
     check_bit_depth(bit_depth);
     check_vertical(band.len(), stride, tcs.len());
     match cpu {

@@ -45,9 +45,7 @@ pub unsafe fn forward(
             const S16: (i32, i32) = forward_shifts(4, $bd);
             const S32: (i32, i32) = forward_shifts(5, $bd);
             match (kind, log2n) {
-                (TxKind::Dst7, _) => {
-                    block4::<{ S4.0 }, { S4.1 }>(residual, &DST4_FORWARD, coeffs)
-                }
+                (TxKind::Dst7, _) => block4::<{ S4.0 }, { S4.1 }>(residual, &DST4_FORWARD, coeffs),
                 (_, 2) => block4::<{ S4.0 }, { S4.1 }>(residual, &DCT4_FORWARD, coeffs),
                 (_, 3) => block8::<{ S8.0 }, { S8.1 }>(residual, &DCT8_FORWARD, 8, 8, coeffs),
                 (_, 4) => forward_strips::<16, { S16.0 }, { S16.1 }>(residual, coeffs),
@@ -83,9 +81,7 @@ pub unsafe fn inverse(
                 (TxKind::Dct2, 3..) if (nz_w, nz_h) == (1, 1) => fill_dc(coeffs[0], residual, S),
                 (TxKind::Dst7, _) => block4::<{ S.0 }, { S.1 }>(coeffs, &DST4_INVERSE, residual),
                 (_, 2) => block4::<{ S.0 }, { S.1 }>(coeffs, &DCT4_INVERSE, residual),
-                (_, 3) => {
-                    block8::<{ S.0 }, { S.1 }>(coeffs, &DCT8_INVERSE, nz_w, nz_h, residual)
-                }
+                (_, 3) => block8::<{ S.0 }, { S.1 }>(coeffs, &DCT8_INVERSE, nz_w, nz_h, residual),
                 (_, 4) => inverse_strips::<16, { S.0 }, { S.1 }>(coeffs, nz_w, nz_h, residual),
                 _ => inverse_strips::<32, { S.0 }, { S.1 }>(coeffs, nz_w, nz_h, residual),
             }

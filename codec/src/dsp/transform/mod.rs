@@ -250,14 +250,14 @@ mod tests {
     /// Checks the forward transform of `residual` at every level against scalar.
     fn assert_forward_levels_agree(kind: TxKind, log2n: u32, residual: &[i16], what: &str) {
         for bd in crate::dsp::BIT_DEPTHS {
-        let reference = forward_at(kind, log2n, residual, bd, CpuLevel::Scalar);
-        for cpu in CpuLevel::all_supported() {
-            let got = forward_at(kind, log2n, residual, bd, cpu);
-            assert_eq!(
-                got, reference,
-                "forward {kind:?} 2^{log2n} at {bd} bits, {cpu:?}: {what}"
-            );
-        }
+            let reference = forward_at(kind, log2n, residual, bd, CpuLevel::Scalar);
+            for cpu in CpuLevel::all_supported() {
+                let got = forward_at(kind, log2n, residual, bd, cpu);
+                assert_eq!(
+                    got, reference,
+                    "forward {kind:?} 2^{log2n} at {bd} bits, {cpu:?}: {what}"
+                );
+            }
         }
     }
 
@@ -271,14 +271,14 @@ mod tests {
     ) {
         let n = 1 << log2n;
         for bd in crate::dsp::BIT_DEPTHS {
-        let reference = inverse_at(kind, log2n, coeffs, (n, n), bd, CpuLevel::Scalar);
-        for cpu in CpuLevel::all_supported() {
-            let got = inverse_at(kind, log2n, coeffs, nz, bd, cpu);
-            assert_eq!(
-                got, reference,
-                "inverse {kind:?} 2^{log2n} nz {nz:?} at {bd} bits, {cpu:?}: {what}"
-            );
-        }
+            let reference = inverse_at(kind, log2n, coeffs, (n, n), bd, CpuLevel::Scalar);
+            for cpu in CpuLevel::all_supported() {
+                let got = inverse_at(kind, log2n, coeffs, nz, bd, cpu);
+                assert_eq!(
+                    got, reference,
+                    "inverse {kind:?} 2^{log2n} nz {nz:?} at {bd} bits, {cpu:?}: {what}"
+                );
+            }
         }
     }
 
