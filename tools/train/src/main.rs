@@ -311,8 +311,8 @@ fn held_out(i: usize) -> bool {
 /// One training example: a reconstructed and an original patch (with margin)
 /// and the plane's side information.
 struct Patch {
-    rec: Vec<u8>,
-    orig: Vec<u8>,
+    rec: Vec<u16>,
+    orig: Vec<u16>,
     side: [i16; 3],
 }
 
@@ -394,7 +394,7 @@ fn collect(args: &FilterArgs, margin: usize, rng: &mut Rng) -> Result<Vec<Patch>
                 // The learned filter off (it is what is being trained), or on
                 // with an earlier model when refining one.
                 let mut cfg = EncoderConfig::new(frames[0].width(), frames[0].height());
-                cfg.qp = qp;
+                cfg.qp = qp as i8;
                 cfg.nn_filter = filter_on.is_some();
                 cfg.nn_filter_model = filter_on.clone();
                 // With the filter off the output is the deblocked frame already.
@@ -684,8 +684,8 @@ fn load_restoration(net: &QatRestoration, path: &std::path::Path) -> Result<()> 
 /// Training blocks of one size: references (`4N+1` each) and original samples (`N*N` each).
 #[derive(Default)]
 struct IntraBlocks {
-    refs: Vec<u8>,
-    orig: Vec<u8>,
+    refs: Vec<u16>,
+    orig: Vec<u16>,
     /// Squared error of the best traditional mode per block.
     best: Vec<f32>,
     /// SATD (as `mica::internals::dsp::dist::satd`) of the best traditional mode per block.
@@ -751,7 +751,7 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
             for &qp in &args.qps {
                 let t = Instant::now();
                 let mut cfg = EncoderConfig::new(frames[0].width(), frames[0].height());
-                cfg.qp = qp;
+                cfg.qp = qp as i8;
                 cfg.gop = mica::GopStructure::IntraOnly;
                 cfg.deblock = false;
                 cfg.nn_filter = false;
@@ -763,10 +763,10 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
                         let log2n = 2 + k as u32;
                         let n = 1usize << log2n;
                         let len = context_len(log2n);
-                        let mut context = [0u8; 256];
+                        let mut context = [0u16; 256];
                         for y in (0..rec.height - n + 1).step_by(n) {
                             for x in (0..rec.width - n + 1).step_by(n) {
-                                block_context(rec, x, y, log2n, &mut context);
+                                block_context(rec, x, y, log2n, 8, &mut context);
                                 set.refs.extend_from_slice(&context[..len]);
                                 for r in 0..n {
                                     set.orig.extend_from_slice(&src.row(y + r)[x..x + n]);
@@ -790,7 +790,7 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
         let log2n = 2 + k as u32;
         let n = 1usize << log2n;
         let (nr, nn) = (context_len(log2n), n * n);
-        let mut pred = [0u8; 256];
+        let mut pred = [0u16; 256];
         let cpu = mica::CpuLevel::detect();
         let replaced = replaced_mode(&args.replaces);
         let scores: Vec<[f32; 4]> = (0..set.len(log2n))
@@ -802,7 +802,7 @@ fn collect_intra(args: &IntraArgs) -> Result<[IntraBlocks; INTRA_SIZES]> {
                 let (mut sse, mut satd) = (i32::MAX, u32::MAX);
                 let (mut sse_all, mut satd_all) = (i32::MAX, u32::MAX);
                 for mode in 0..35u8 {
-                    traditional_prediction(r, log2n, mode, &mut pred[..nn]);
+                    traditional_prediction(r, log2n, mode, 8, &mut pred[..nn]);
                     let e = pred[..nn]
                         .iter()
                         .zip(o)
@@ -847,7 +847,7 @@ fn intra_batch(
     let best_satd: Vec<f32> = ids.iter().map(|&i| set.best_satd[i]).collect();
     let mut orig = Vec::with_capacity(ids.len() * nn);
     let mut x = [0i16; 256];
-    let mut refs = [0u8; 256];
+    let mut refs = [0u16; 256];
     for (&i, &t) in ids.iter().zip(transpose) {
         let r = &set.refs[i * nr..(i + 1) * nr];
         let o = &set.orig[i * nn..(i + 1) * nn];
@@ -867,7 +867,7 @@ fn intra_batch(
         } else {
             refs[..nr].copy_from_slice(r);
         }
-        let dc = network_input(&refs[..nr], log2n, &mut x);
+        let dc = network_input(&refs[..nr], log2n, 8, &mut x);
         dcs.push(dc as f32);
         input.extend(x[..nr].iter().map(|&v| v as f32));
         for row in 0..n {
@@ -963,7 +963,7 @@ fn intra_report(
     let mut e_choice = 0.0;
     let (mut s_net, mut s_best, mut s_choice) = (0.0, 0.0, 0.0);
     let (mut e_best_all, mut s_best_all) = (0.0, 0.0);
-    let mut pred = [0u8; 256];
+    let mut pred = [0u16; 256];
     for chunk in ids.chunks(512) {
         let flags = vec![false; chunk.len()];
         let (x, dc, orig, _, _) = intra_batch(set, chunk, log2n, &flags, device);
@@ -992,6 +992,7 @@ fn intra_report(
                 r,
                 log2n,
                 mica::internals::dsp::intra::PLANAR,
+                8,
                 &mut pred[..nn],
             );
             e_planar += pred[..nn]
@@ -1259,10 +1260,10 @@ mod tests {
         let mut rng = Rng(7);
         for n in [4usize, 8, 16] {
             let blocks = 20;
-            let (mut a, mut b) = (vec![0u8; blocks * n * n], vec![0u8; blocks * n * n]);
+            let (mut a, mut b) = (vec![0u16; blocks * n * n], vec![0u16; blocks * n * n]);
             for (p, q) in a.iter_mut().zip(b.iter_mut()) {
-                *p = rng.below(256) as u8;
-                *q = rng.below(256) as u8;
+                *p = rng.below(256) as u16;
+                *q = rng.below(256) as u16;
             }
             let residual: Vec<f32> = a
                 .iter()
