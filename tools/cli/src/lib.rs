@@ -35,6 +35,21 @@ pub fn write_model(path: &Path, bytes: &[u8]) -> Result<String> {
 
 /// Exit status for a run that failed (bad input, bad stream, I/O error).
 pub const EXIT_FAILURE: i32 = 1;
+/// Exit status for a malformed command line (clap's too).
+pub const EXIT_USAGE: i32 = 2;
+
+/// An option's value the command line allows but the run cannot use (a QP
+/// the coded bit depth does not allow): the tool exits with [`EXIT_USAGE`].
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// Reads a loop-filter model file.
 pub fn load_filter(path: &Path) -> Result<mica::LoopFilter> {
@@ -150,25 +165,25 @@ impl io::Seek for Output {
 }
 
 /// MD5 of decoded samples, plane by plane (Y, then U, then V, row by row,
-/// visible samples only) over all frames, as dav1d's `--verify` computes it.
+/// visible samples only) over all frames, as dav1d's `--verify` computes it:
+/// the MD5 of the sample bytes a y4m file stores (one byte per sample at 8
+/// bits, a little-endian `u16` at 10), so `md5sum` of a y4m's frame data
+/// gives it too.
 #[derive(Default)]
-pub struct SampleMd5(Md5);
+pub struct SampleMd5(Md5, Vec<u8>);
 
 impl SampleMd5 {
     /// Adds a frame.
     pub fn update(&mut self, frame: &Frame) {
+        let bytes = &mut self.1;
         for p in &frame.planes {
-            if frame.bit_depth == 8 {
-                self.0
-                    .update(p.data.iter().map(|&v| v as u8).collect::<Vec<u8>>());
+            bytes.clear();
+            if frame.bit_depth <= 8 {
+                bytes.extend(p.data.iter().map(|&s| s as u8));
             } else {
-                self.0.update(
-                    p.data
-                        .iter()
-                        .flat_map(|v| v.to_le_bytes())
-                        .collect::<Vec<u8>>(),
-                );
+                bytes.extend(p.data.iter().flat_map(|s| s.to_le_bytes()));
             }
+            self.0.update(&bytes[..]);
         }
     }
     /// The digest as lowercase hex.
@@ -181,7 +196,7 @@ impl SampleMd5 {
     }
 }
 
-/// Per-plane squared-error totals for PSNR.
+/// Per-plane PSNR totals.
 #[derive(Default, Clone, Copy)]
 pub struct PsnrAccumulator {
     /// Sum over frames of each plane's per-frame PSNR (capped at 100 dB).
@@ -191,8 +206,16 @@ pub struct PsnrAccumulator {
 }
 
 impl PsnrAccumulator {
-    /// Adds one frame pair.
+    /// Adds one frame pair; `b` is brought to `a`'s bit depth first (PSNR is
+    /// measured against `a`'s sample range).
     pub fn add(&mut self, a: &Frame, b: &Frame) {
+        let converted;
+        let b = if b.bit_depth == a.bit_depth {
+            b
+        } else {
+            converted = b.clone().with_bit_depth(a.bit_depth);
+            &converted
+        };
         for i in 0..3 {
             self.psnr_sum[i] += psnr(&a.planes[i].data, &b.planes[i].data, a.bit_depth);
         }
@@ -209,22 +232,24 @@ impl PsnrAccumulator {
     }
 }
 
-/// PSNR in dB of two equally sized `bit_depth`-bit sample arrays (100 dB when identical).
+/// PSNR in dB of two equally sized arrays of `bit_depth`-bit samples, against
+/// the peak `2^bit_depth - 1` (100 dB when identical).
 pub fn psnr(a: &[u16], b: &[u16], bit_depth: u8) -> f64 {
-    let peak = ((1u32 << bit_depth) - 1) as f64;
     let sse: u64 = a
         .iter()
         .zip(b)
-        .map(|(&x, &y)| ((x as i32 - y as i32) * (x as i32 - y as i32)) as u64)
+        .map(|(&x, &y)| ((x as i64 - y as i64) * (x as i64 - y as i64)) as u64)
         .sum();
     if sse == 0 {
         return 100.0;
     }
     let mse = sse as f64 / a.len() as f64;
+    let peak = ((1u64 << bit_depth) - 1) as f64;
     (10.0 * (peak * peak / mse).log10()).min(100.0)
 }
 
-/// The first `frames` frames of a y4m file, with its header.
+/// The first `frames` frames of a y4m file, with its header; frames are at
+/// the file's bit depth (`header.bit_depth()`).
 pub fn read_clip(path: &Path, frames: usize) -> Result<(Vec<Frame>, mica_io::y4m::Y4mHeader)> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -256,7 +281,8 @@ pub fn training_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Encodes `frames` with `cfg`, keeping what `hooks` ask for (training
-/// material); returns the packets in display order.
+/// material); returns the packets in display order. `cfg.input_bit_depth`
+/// must be the frames' depth.
 pub fn encode_for_training(
     frames: &[Frame],
     cfg: mica::EncoderConfig,
@@ -272,4 +298,122 @@ pub fn encode_for_training(
     out.extend(std::iter::from_fn(|| enc.receive()));
     out.sort_by_key(|p| p.packet.frame_number);
     Ok(out)
+}
+
+/// H.273 colour primaries for `--colour-primaries`: a code point 0..=255 or
+/// a name.
+pub fn parse_primaries(text: &str) -> Result<u8, String> {
+    code_point(
+        text,
+        &[
+            ("bt709", 1),
+            ("unspecified", 2),
+            ("bt601", 6),
+            ("smpte170m", 6),
+            ("bt2020", 9),
+            ("p3d65", 12),
+            ("smpte432", 12),
+        ],
+    )
+}
+
+/// H.273 transfer characteristics for `--transfer`: a code point 0..=255 or
+/// a name.
+pub fn parse_transfer(text: &str) -> Result<u8, String> {
+    code_point(
+        text,
+        &[
+            ("bt709", 1),
+            ("unspecified", 2),
+            ("srgb", 13),
+            ("pq", 16),
+            ("smpte2084", 16),
+            ("hlg", 18),
+            ("arib-std-b67", 18),
+        ],
+    )
+}
+
+/// H.273 matrix coefficients for `--matrix`: a code point 0..=255 or a name.
+pub fn parse_matrix(text: &str) -> Result<u8, String> {
+    code_point(
+        text,
+        &[
+            ("identity", 0),
+            ("rgb", 0),
+            ("bt709", 1),
+            ("unspecified", 2),
+            ("bt601", 6),
+            ("smpte170m", 6),
+            ("bt2020nc", 9),
+        ],
+    )
+}
+
+/// A name of `names` (any case) or a plain number 0..=255.
+fn code_point(text: &str, names: &[(&str, u8)]) -> Result<u8, String> {
+    if let Some(&(_, v)) = names.iter().find(|(n, _)| n.eq_ignore_ascii_case(text)) {
+        return Ok(v);
+    }
+    if !text.is_empty() && text.len() <= 3 && text.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(v) = text.parse::<u8>() {
+            return Ok(v);
+        }
+    }
+    let listed: Vec<String> = names.iter().map(|(n, v)| format!("{n} ({v})")).collect();
+    Err(format!(
+        "expected an H.273 code point 0..=255 or one of {}",
+        listed.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_points_by_name_and_number() {
+        assert_eq!(parse_primaries("BT2020"), Ok(9));
+        assert_eq!(parse_primaries("smpte432"), Ok(12));
+        assert_eq!(parse_primaries("255"), Ok(255));
+        assert_eq!(parse_transfer("pq"), Ok(16));
+        assert_eq!(parse_transfer("arib-std-b67"), Ok(18));
+        assert_eq!(parse_transfer("srgb"), Ok(13));
+        assert_eq!(parse_matrix("rgb"), Ok(0));
+        assert_eq!(parse_matrix("bt2020nc"), Ok(9));
+        assert_eq!(parse_matrix("unspecified"), Ok(2));
+        for bad in ["", "256", "-1", "bt2021", "1.0", "0009"] {
+            let e = parse_transfer(bad).unwrap_err();
+            assert!(e.contains("pq (16)"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn md5_is_over_the_y4m_bytes() {
+        let mut f = Frame::new_420_at(2, 2, 10);
+        f.planes[0].data = vec![0x0102, 3, 1023, 0];
+        let mut md5 = SampleMd5::default();
+        md5.update(&f);
+        let mut bytes = vec![0x02, 0x01, 3, 0, 0xff, 0x03, 0, 0];
+        bytes.extend([0; 4]);
+        assert_eq!(md5.hex(), hex(&Md5::digest(&bytes)));
+        let mut f = Frame::new_420(2, 2);
+        f.planes[2].data = vec![255];
+        let mut md5 = SampleMd5::default();
+        md5.update(&f);
+        assert_eq!(md5.hex(), hex(&Md5::digest([0, 0, 0, 0, 0, 255])));
+    }
+
+    fn hex(d: &[u8]) -> String {
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn psnr_uses_the_depth_peak() {
+        let a = [0u16, 0, 0, 0];
+        let b = [1u16, 1, 1, 1];
+        assert!((psnr(&a, &b, 8) - 48.1308).abs() < 1e-3);
+        assert!((psnr(&a, &b, 10) - 60.1975).abs() < 1e-3);
+        assert_eq!(psnr(&a, &a, 10), 100.0);
+    }
 }

@@ -61,12 +61,19 @@ fn help_lists_every_option() {
         "--no-deblock",
         "--deblock-offset",
         "--context-init",
+        "--bit-depth",
+        "--recon-depth",
+        "--colour-primaries",
+        "--transfer",
+        "--matrix",
+        "--master-display",
+        "--max-cll",
     ] {
         assert!(h.contains(opt), "micaenc --help lacks {opt}");
     }
     let o = run(dec().arg("--help"));
     let h = stdout(&o);
-    for opt in ["--output", "--md5", "--cpu"] {
+    for opt in ["--output", "--md5", "--cpu", "--output-depth"] {
         assert!(h.contains(opt), "micadec --help lacks {opt}");
     }
 }
@@ -604,4 +611,379 @@ fn context_tables_from_training_material() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--qp 60"), "{}", stderr(&o));
     assert_eq!(only_file(&out), ["one.md", "one.rs", "two.md", "two.rs"]);
+}
+
+/// x265's HDR10 example (`--master-display`).
+const HDR10_MASTERING: &str =
+    "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)";
+
+/// Writes a synthetic 10-bit clip: `frames` frames of `w` x `h`, gradients
+/// moving by a sample per frame plus a little deterministic noise, over the
+/// whole 10-bit range; `tags` are appended to the header line.
+fn write_ten_bit(dst: &Path, w: usize, h: usize, frames: usize, tags: &str) {
+    let header = mica_io::y4m::Y4mHeader::new(w, h, 25, 1).with_bit_depth(10);
+    let mut line = header.header_line();
+    line.pop();
+    line.push_str(tags);
+    line.push('\n');
+    let mut bytes = line.into_bytes();
+    let mut seed = 0x1234_5678u32;
+    for t in 0..frames {
+        let mut f = mica::Frame::new_420_at(w, h, 10);
+        for (p, plane) in f.planes.iter_mut().enumerate() {
+            let pw = plane.width;
+            for (i, s) in plane.data.iter_mut().enumerate() {
+                let (x, y) = (i % pw + t, i / pw);
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let noise = (seed >> 16) % 9;
+                *s = ((x * 13 + y * 7 + p * 200) as u32 % 1000 + noise) as u16;
+            }
+        }
+        bytes.extend_from_slice(b"FRAME\n");
+        for plane in &f.planes {
+            bytes.extend(plane.data.iter().flat_map(|s| s.to_le_bytes()));
+        }
+    }
+    std::fs::write(dst, bytes).unwrap();
+}
+
+fn y4m_header(path: &Path) -> mica_io::y4m::Y4mHeader {
+    mica_io::y4m::Y4mReader::new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .header()
+        .clone()
+}
+
+/// A 10-bit clip (odd size) round-trips: the decoder's output file equals
+/// the encoder's reconstruction and both print the same MD5, at a negative
+/// QP (allowed at 10 bits) and at an ordinary one; the output is 10-bit y4m.
+#[test]
+fn ten_bit_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("ten.y4m");
+    write_ten_bit(&src, 67, 37, 3, "");
+    let ivf = dir.path().join("ten.ivf");
+    let recon = dir.path().join("recon.y4m");
+    let out = dir.path().join("dec.y4m");
+    for qp in ["-6", "32"] {
+        let o = run(enc()
+            .arg(&src)
+            .arg("-o")
+            .arg(&ivf)
+            .args(["--qp", qp, "--md5", "-q", "--recon"])
+            .arg(&recon));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let enc_md5 = stdout(&o);
+        let o = run(dec().arg(&ivf).arg("-o").arg(&out).arg("--md5"));
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), enc_md5, "--qp {qp}");
+        assert!(std::fs::read(&recon).unwrap() == std::fs::read(&out).unwrap());
+        let h = y4m_header(&out);
+        assert_eq!((h.bit_depth(), h.width, h.height), (10, 67, 37));
+        // The source's depth is the coded one here: the same output.
+        let o = run(dec().arg(&ivf).args(["--md5", "--output-depth", "source"]));
+        assert_eq!(stdout(&o), enc_md5);
+    }
+    // Coded at 8 bits: the stream is 8-bit, the source depth 10.
+    let o = run(enc().arg(&src).arg("-o").arg(&ivf).args([
+        "--bit-depth",
+        "8",
+        "--md5",
+        "-q",
+        "--recon-depth",
+        "stream",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o8 = run(dec().arg(&ivf).arg("-o").arg(&out).arg("--md5"));
+    assert_eq!(stdout(&o8), stdout(&o));
+    assert_eq!(y4m_header(&out).bit_depth(), 8);
+}
+
+/// 8-bit video coded at 10 bits: `micadec --output-depth source` gives 8-bit
+/// y4m equal to the encoder's reconstruction (at the source's depth by
+/// default); plain `micadec` gives the 10-bit stream, equal to `micaenc
+/// --recon-depth stream`.
+#[test]
+fn eight_bit_coded_at_ten_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("cut.y4m");
+    write_cut(&sample("city_720x400_6f.y4m"), &src, 96, 64, 2);
+    let ivf = dir.path().join("cut.ivf");
+    let recon = dir.path().join("recon.y4m");
+    let out = dir.path().join("dec.y4m");
+    let o = run(enc()
+        .arg(&src)
+        .arg("-o")
+        .arg(&ivf)
+        .args(["--bit-depth", "10", "--qp", "30", "--md5", "-q", "--recon"])
+        .arg(&recon));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let enc_md5 = stdout(&o);
+    let d = run(dec()
+        .arg(&ivf)
+        .arg("-o")
+        .arg(&out)
+        .args(["--md5", "--output-depth", "source"]));
+    assert!(d.status.success(), "{}", stderr(&d));
+    assert_eq!(stdout(&d), enc_md5);
+    assert!(std::fs::read(&recon).unwrap() == std::fs::read(&out).unwrap());
+    let (h, source) = (y4m_header(&out), y4m_header(&src));
+    assert_eq!(h.bit_depth(), 8);
+    assert_eq!(h.colorspace, source.colorspace);
+
+    let o = run(enc().arg(&src).arg("-o").arg(&ivf).args([
+        "--bit-depth",
+        "10",
+        "--qp",
+        "30",
+        "--md5",
+        "-q",
+        "--recon-depth",
+        "stream",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d = run(dec().arg(&ivf).arg("-o").arg(&out).arg("--md5"));
+    assert!(d.status.success(), "{}", stderr(&d));
+    assert_eq!(stdout(&d), stdout(&o));
+    assert_ne!(stdout(&d), enc_md5);
+    assert_eq!(y4m_header(&out).bit_depth(), 10);
+}
+
+/// Colour and HDR metadata given by flags, or by the input's XMICA_ tags,
+/// come out of micadec in its y4m header; flags override tags.
+#[test]
+fn hdr_metadata_from_flags_and_tags() {
+    use mica::{ColourDescription, ContentLight, MasteringDisplay};
+    let dir = tempfile::tempdir().unwrap();
+    let ivf = dir.path().join("hdr.ivf");
+    let out = dir.path().join("dec.y4m");
+    let decoded = |src: &Path, flags: &[&str]| {
+        let o = run(enc().arg(src).arg("-o").arg(&ivf).args(["-q"]).args(flags));
+        assert!(o.status.success(), "{flags:?}: {}", stderr(&o));
+        let o = run(dec().arg(&ivf).arg("-o").arg(&out));
+        assert!(o.status.success(), "{}", stderr(&o));
+        y4m_header(&out)
+    };
+    let hdr10 = MasteringDisplay {
+        primaries: [[13250, 34500], [7500, 3000], [34000, 16000]],
+        white_point: [15635, 16450],
+        max_luminance: 10_000_000,
+        min_luminance: 1,
+    };
+    let light = ContentLight {
+        max_cll: 1000,
+        max_fall: 400,
+    };
+    let bt2020_pq = ColourDescription {
+        primaries: 9,
+        transfer: 16,
+        matrix: 9,
+    };
+
+    let plain = dir.path().join("plain.y4m");
+    write_ten_bit(&plain, 32, 16, 1, "");
+    let h = decoded(&plain, &[]);
+    assert_eq!(
+        (h.colour, h.mastering_display, h.content_light),
+        (None, None, None)
+    );
+    let h = decoded(
+        &plain,
+        &[
+            "--colour-primaries",
+            "bt2020",
+            "--transfer",
+            "smpte2084",
+            "--matrix",
+            "9",
+            "--master-display",
+            HDR10_MASTERING,
+            "--max-cll",
+            "1000,400",
+        ],
+    );
+    assert_eq!(h.colour, Some(bt2020_pq));
+    assert_eq!(h.mastering_display, Some(hdr10));
+    assert_eq!(h.content_light, Some(light));
+    // One colour option alone: the others unspecified (2).
+    let h = decoded(&plain, &["--transfer", "hlg"]);
+    assert_eq!(
+        h.colour,
+        Some(ColourDescription {
+            primaries: 2,
+            transfer: 18,
+            matrix: 2
+        })
+    );
+
+    let tagged = dir.path().join("tagged.y4m");
+    write_ten_bit(
+        &tagged,
+        32,
+        16,
+        1,
+        &format!(" XMICA_COLOUR=9,16,9 XMICA_MASTERING={HDR10_MASTERING} XMICA_CLL=1000,400"),
+    );
+    let h = decoded(&tagged, &[]);
+    assert_eq!(
+        (h.colour, h.mastering_display, h.content_light),
+        (Some(bt2020_pq), Some(hdr10), Some(light))
+    );
+    // Flags override the tags, field by field for the colour description.
+    let h = decoded(
+        &tagged,
+        &[
+            "--transfer",
+            "bt709",
+            "--max-cll",
+            "500,100",
+            "--master-display",
+            "G(1,2)B(3,4)R(5,6)WP(7,8)L(90,9)",
+        ],
+    );
+    assert_eq!(
+        h.colour,
+        Some(ColourDescription {
+            transfer: 1,
+            ..bt2020_pq
+        })
+    );
+    assert_eq!(
+        h.content_light,
+        Some(ContentLight {
+            max_cll: 500,
+            max_fall: 100
+        })
+    );
+    assert_eq!(
+        h.mastering_display,
+        Some(MasteringDisplay {
+            primaries: [[1, 2], [3, 4], [5, 6]],
+            white_point: [7, 8],
+            max_luminance: 90,
+            min_luminance: 9,
+        })
+    );
+    // The tags survive coding 10-bit video at 8 bits and back to the source depth.
+    let h = decoded(&tagged, &["--bit-depth", "8"]);
+    assert_eq!((h.bit_depth(), h.colour), (8, Some(bt2020_pq)));
+}
+
+/// Bad colour and HDR options exit 2 naming the option; a QP the coded depth
+/// does not allow exits 2 naming --qp; malformed XMICA_ tags, 12-bit input
+/// and 10-bit samples above 1023 fail as bad input (exit 1) naming the
+/// problem. None leaves an output file.
+#[test]
+fn bad_hdr_options_and_inputs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("ten.y4m");
+    write_ten_bit(&src, 32, 16, 2, "");
+    let ivf = dir.path().join("out.ivf");
+    let recon = dir.path().join("recon.y4m");
+    let encode = |input: &Path, flags: &[&str]| {
+        run(enc()
+            .arg(input)
+            .arg("-o")
+            .arg(&ivf)
+            .arg("--recon")
+            .arg(&recon)
+            .arg("-q")
+            .args(flags))
+    };
+    for (flags, named) in [
+        (
+            &["--master-display", "G(13250,34500)B(7500,3000)"][..],
+            "--master-display",
+        ),
+        (
+            &[
+                "--master-display",
+                &HDR10_MASTERING.replace("13250", "50001"),
+            ],
+            "--master-display",
+        ),
+        (
+            &[
+                "--master-display",
+                &HDR10_MASTERING.replace("L(10000000,1)", "L(5,5)"),
+            ],
+            "--master-display",
+        ),
+        (&["--max-cll", "1000"], "--max-cll"),
+        (&["--max-cll", "1000,-1"], "--max-cll"),
+        (&["--max-cll", "cll,fall"], "--max-cll"),
+        (&["--colour-primaries", "bt2021"], "--colour-primaries"),
+        (&["--transfer", "256"], "--transfer"),
+        (&["--matrix", "ycgco-x"], "--matrix"),
+        (&["--bit-depth", "12"], "--bit-depth"),
+        (&["--qp", "-13"], "--qp"),
+        (&["--bit-depth", "8", "--qp", "-1"], "--qp -1"),
+    ] {
+        let o = encode(&src, flags);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(named), "{flags:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    // 8-bit input is coded at 8 bits unless told otherwise: no negative QP.
+    let eight = dir.path().join("eight.y4m");
+    write_cut(&sample("still_chelsea_448x296.y4m"), &eight, 32, 16, 1);
+    let o = encode(&eight, &["--qp", "-6"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--qp -6"), "{}", stderr(&o));
+
+    let bytes = std::fs::read(&src).unwrap();
+    let header_len = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let with_header = |line: &str| {
+        let mut v = line.as_bytes().to_vec();
+        v.extend_from_slice(&bytes[header_len..]);
+        v
+    };
+    let line = String::from_utf8(bytes[..header_len - 1].to_vec()).unwrap();
+    let bad = dir.path().join("bad.y4m");
+    for (input, named) in [
+        (with_header(&format!("{line} XMICA_CLL=1000\n")), "XMICA_CLL"),
+        (with_header(&format!("{line} XMICA_COLOUR=9,pq,9\n")), "XMICA_COLOUR"),
+        (
+            with_header(&format!(
+                "{line} XMICA_MASTERING=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(1,1)\n"
+            )),
+            "XMICA_MASTERING",
+        ),
+        (
+            with_header(&format!(
+                "{line} XMICA_MASTERING=G(60000,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(9,1)\n"
+            )),
+            "XMICA_MASTERING",
+        ),
+        (with_header(&format!("{line} XMICA_COLOR=9,16,9\n")), "XMICA_COLOR"),
+        (
+            with_header(&(line.replace("C420p10 XYSCSS=420P10", "C420p12 XYSCSS=420P12") + "\n")),
+            "C420p12 has 12-bit samples",
+        ),
+        (
+            with_header(&(line.replace("C420p10", "C420") + "\n")),
+            "XYSCSS=420P10",
+        ),
+        (
+            {
+                // Frame 1, plane V, last sample: 1024.
+                let mut v = bytes.clone();
+                let n = v.len();
+                v[n - 2..].copy_from_slice(&1024u16.to_le_bytes());
+                v
+            },
+            "frame 1: sample 1024 at (x 15, y 7) of plane V",
+        ),
+    ] {
+        std::fs::write(&bad, &input).unwrap();
+        let o = encode(&bad, &[]);
+        assert_eq!(o.status.code(), Some(1), "{named}: {}", stderr(&o));
+        assert!(stderr(&o).contains(named), "{named}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    assert_eq!(
+        only_file(dir.path()),
+        ["bad.y4m", "eight.y4m", "ten.y4m"],
+        "no output may be left behind"
+    );
 }

@@ -100,7 +100,11 @@ fn encode_stats(
     nn_intra: bool,
 ) -> Result<Vec<ContextStats>> {
     let mut cfg = EncoderConfig::new(width, height);
-    cfg.qp = qp as i8;
+    cfg.qp = i8::try_from(qp).context("QP above 127")?;
+    // Coded at the material's own depth.
+    let depth = frames.first().map_or(8, |f| f.bit_depth);
+    cfg.bit_depth = depth;
+    cfg.input_bit_depth = depth;
     cfg.threads = 1;
     cfg.nn_intra = nn_intra;
     cfg.trained_contexts = false;

@@ -1,4 +1,6 @@
-//! micadec: decodes a Mica stream (IVF) to y4m.
+//! micadec: decodes a Mica stream (IVF) to y4m, at the stream's coded bit
+//! depth or, asked, at its source's; the y4m carries the stream's colour and
+//! HDR metadata as Mica's `XMICA_` tags (`mica_io::y4m`).
 //!
 //! Exit status: 0 on success, 1 when the stream or an output fails (the
 //! message names the problem; no output file is left behind), 2 for a
@@ -25,9 +27,16 @@ struct Args {
     /// Output y4m file, or - for standard output. Optional with --md5.
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Print the MD5 of the decoded samples (Y, U, V plane by plane, all frames; as dav1d --verify).
+    /// Print the MD5 of the decoded samples (Y, U, V plane by plane, all
+    /// frames, as the y4m stores them: bytes at 8 bits, little-endian 16-bit
+    /// words at 10; as dav1d --verify).
     #[arg(long)]
     md5: bool,
+    /// Bit depth of the output: the stream's coded depth, or the depth of
+    /// the source it was coded from (8-bit video coded at 10 bits comes back
+    /// at 8, as `micaenc --recon-depth source` reconstructs it).
+    #[arg(long, value_enum, default_value_t = OutputDepth::Stream)]
+    output_depth: OutputDepth,
     /// Kernel level: scalar or avx2 (default: best available; MICA_CPU=scalar also forces scalar).
     #[arg(long)]
     cpu: Option<String>,
@@ -35,6 +44,15 @@ struct Args {
     /// embedded defaults; streams name models by SHA-256.
     #[arg(long)]
     model: Vec<PathBuf>,
+}
+
+/// Which bit depth frames are output at (`--output-depth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum OutputDepth {
+    /// The stream's coded bit depth.
+    Stream,
+    /// The source's bit depth, as the sequence header gives it.
+    Source,
 }
 
 fn main() {
@@ -81,7 +99,7 @@ fn run(args: &Args) -> Result<()> {
         cpu,
         filters,
         intra_predictors,
-        ..Default::default()
+        output_source_depth: args.output_depth == OutputDepth::Source,
     });
     let mut writer: Option<Y4mWriter<Output>> = None;
     let mut md5 = SampleMd5::default();
@@ -90,9 +108,10 @@ fn run(args: &Args) -> Result<()> {
             if writer.is_none() {
                 if let Some(path) = &args.output {
                     let seq = decoder.sequence_header().expect("a frame was decoded");
+                    // The frame's depth is the one asked for (coded or source).
                     *writer = Some(Y4mWriter::new(
                         Output::create(path)?,
-                        &Y4mHeader::for_stream(seq),
+                        &Y4mHeader::for_stream_at(seq, decoded.frame.bit_depth),
                     )?);
                 }
             }

@@ -1,16 +1,23 @@
-//! micaenc: encodes a y4m file into a Mica stream in an IVF container.
+//! micaenc: encodes a y4m file (4:2:0, 8 or 10 bits) into a Mica stream in
+//! an IVF container.
 //!
-//! Exit status: 0 on success, 1 when the input, an option's value or an
-//! output fails (the message names the problem; no output file is left
-//! behind), 2 for a malformed command line.
+//! Exit status: 0 on success, 1 when the input (its y4m header, tags and
+//! samples included), a model file, an output or the `--cpu` level fails
+//! (the message names the problem; no output file is left behind), 2 for a
+//! malformed command line: an unknown option, an option's value out of its
+//! range or malformed, or a QP the coded bit depth does not allow.
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mica::CpuLevel;
 use mica::IntraPredictor;
+use mica::{ColourDescription, ContentLight, MasteringDisplay};
 use mica::{Encoder, EncoderConfig, GopStructure, Preset};
-use mica_cli::{load_filter, open_input, Output, PsnrAccumulator, SampleMd5, EXIT_FAILURE};
+use mica_cli::{
+    load_filter, open_input, Output, PsnrAccumulator, SampleMd5, UsageError, EXIT_FAILURE,
+    EXIT_USAGE,
+};
 use mica_io::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
 use mica_io::y4m::{Y4mHeader, Y4mReader, Y4mWriter};
 use std::io::Write;
@@ -18,7 +25,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Encode a y4m video (8-bit 4:2:0) with Mica.
+/// The coded bit depth for 8-bit input when --bit-depth is not given. (10-bit
+/// input is coded at 10 bits.) To be chosen from measurements: coding 8-bit
+/// video at 10 bits costs time and may save bits.
+const DEFAULT_CODED_DEPTH_FOR_8BIT_INPUT: u8 = 8;
+
+/// Encode a y4m video (4:2:0, 8 or 10 bits) with Mica.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Args {
@@ -27,9 +39,37 @@ struct Args {
     /// Output IVF file, or - for standard output.
     #[arg(short, long)]
     output: PathBuf,
-    /// Quantisation parameter 0..=51 (lower is better quality; the step size doubles every 6).
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u8).range(0..=51))]
-    qp: u8,
+    /// Quantisation parameter: 0..=51 when coding 8 bits, -12..=51 when
+    /// coding 10 (lower is better quality; the step size doubles every 6, and
+    /// a QP gives the same step relative to the sample range at both depths).
+    #[arg(long, default_value_t = 32, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-12..=51))]
+    qp: i8,
+    /// Coded bit depth, 8 or 10 (default: the input's depth). 8-bit input
+    /// coded at 10 bits is shifted up; 10-bit input coded at 8 is rounded.
+    #[arg(long, value_parser = parse_bit_depth)]
+    bit_depth: Option<u8>,
+    /// Colour primaries to signal (H.273 number or bt709, bt2020, p3d65 =
+    /// smpte432, bt601 = smpte170m, unspecified). Any of the three colour
+    /// options sets the colour description; the others come from the input's
+    /// XMICA_COLOUR tag, else 2 (unspecified).
+    #[arg(long, value_parser = mica_cli::parse_primaries)]
+    colour_primaries: Option<u8>,
+    /// Transfer characteristics to signal (H.273 number or bt709, pq =
+    /// smpte2084, hlg = arib-std-b67, srgb, unspecified).
+    #[arg(long, value_parser = mica_cli::parse_transfer)]
+    transfer: Option<u8>,
+    /// Matrix coefficients to signal (H.273 number or bt709, bt2020nc, bt601
+    /// = smpte170m, identity = rgb, unspecified).
+    #[arg(long, value_parser = mica_cli::parse_matrix)]
+    matrix: Option<u8>,
+    /// Mastering display (SMPTE ST 2086) as x265 writes it:
+    /// "G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)", chromaticities in 0.00002
+    /// units (0..=50000), luminances in 0.0001 cd/m2.
+    #[arg(long, value_parser = parse_master_display)]
+    master_display: Option<MasteringDisplay>,
+    /// Content light levels "max_cll,max_fall" in cd/m2 (CTA-861.3).
+    #[arg(long, value_parser = parse_max_cll)]
+    max_cll: Option<ContentLight>,
     /// QP offset for both chroma planes, -12..=12.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-12..=12))]
     chroma_qp_offset: i8,
@@ -41,6 +81,12 @@ struct Args {
     /// Write the encoder's reconstruction (what a decoder outputs) to this y4m file.
     #[arg(long)]
     recon: Option<PathBuf>,
+    /// Bit depth of the reconstruction --recon writes and --md5 hashes: the
+    /// source's (as `micadec --output-depth source` outputs it) or the coded
+    /// stream's (as `micadec` outputs by default). They differ only when
+    /// --bit-depth differs from the input's.
+    #[arg(long, value_enum, default_value_t = Depth::Source)]
+    recon_depth: Depth,
     /// Encode at most this many frames (1 or more).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     limit: Option<u64>,
@@ -94,7 +140,8 @@ struct Args {
     /// Kernel level: scalar or avx2 (default: best available; MICA_CPU=scalar also forces scalar).
     #[arg(long)]
     cpu: Option<String>,
-    /// Print the MD5 of the reconstruction's samples (as `micadec --md5` prints it).
+    /// Print the MD5 of the reconstruction's samples (as `micadec --md5` prints
+    /// it; at --recon-depth).
     #[arg(long)]
     md5: bool,
     /// No progress bar or summary.
@@ -106,8 +153,25 @@ fn main() {
     let args = Args::parse();
     if let Err(e) = run(&args) {
         eprintln!("micaenc: error: {e:#}");
-        std::process::exit(EXIT_FAILURE);
+        let usage = e.downcast_ref::<UsageError>().is_some();
+        std::process::exit(if usage { EXIT_USAGE } else { EXIT_FAILURE });
     }
+}
+
+fn parse_bit_depth(text: &str) -> Result<u8, String> {
+    match text {
+        "8" => Ok(8),
+        "10" => Ok(10),
+        _ => Err("Mica codes 8 or 10 bits".to_string()),
+    }
+}
+
+fn parse_master_display(text: &str) -> Result<MasteringDisplay, String> {
+    mica_io::colour::parse_mastering_display(text).map_err(|e| e.to_string())
+}
+
+fn parse_max_cll(text: &str) -> Result<ContentLight, String> {
+    mica_io::colour::parse_content_light(text).map_err(|e| e.to_string())
 }
 
 fn run(args: &Args) -> Result<()> {
@@ -121,17 +185,34 @@ fn run(args: &Args) -> Result<()> {
     let mut reader = Y4mReader::new(open_input(&args.input)?)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
     let header = reader.header().clone();
+    let input_depth = header.bit_depth();
+    let coded_depth = args.bit_depth.unwrap_or(if input_depth == 8 {
+        DEFAULT_CODED_DEPTH_FOR_8BIT_INPUT
+    } else {
+        input_depth
+    });
+    let min_qp = -6 * (coded_depth as i8 - 8);
+    if args.qp < min_qp {
+        return Err(UsageError(format!(
+            "--qp {} is out of range when coding {coded_depth} bits: QP is 0..=51 at 8 bits \
+             and -12..=51 at 10 (--bit-depth 10)",
+            args.qp
+        ))
+        .into());
+    }
     let mut cfg = EncoderConfig::new(header.width, header.height);
     cfg.fps_num = header.fps_num;
     cfg.fps_den = header.fps_den;
-    cfg.qp = args.qp as i8;
+    cfg.qp = args.qp;
+    cfg.bit_depth = coded_depth;
+    cfg.input_bit_depth = input_depth;
     cfg.chroma_qp_offset = args.chroma_qp_offset;
     cfg.deblock = !args.no_deblock;
     cfg.deblock_offset = args.deblock_offset;
     cfg.rdoq = !args.no_rdoq;
     cfg.threads = args.threads;
     cfg.cpu = cpu;
-    cfg.video_info = header.video_info();
+    cfg.video_info = video_info(args, &header);
     cfg.preset = Preset::from_name(&args.preset).expect("validated by clap");
     cfg.gop = match args.gop.as_str() {
         "low-delay" => GopStructure::LowDelay,
@@ -156,6 +237,10 @@ fn run(args: &Args) -> Result<()> {
     }
     let mut encoder = Encoder::new(cfg.clone())?;
     let seq = encoder.sequence_header();
+    let recon_depth = match args.recon_depth {
+        Depth::Source => seq.source_bit_depth,
+        Depth::Stream => seq.bit_depth,
+    };
 
     let ivf_header = IvfHeader::new(
         header.width as u16,
@@ -167,7 +252,7 @@ fn run(args: &Args) -> Result<()> {
     let mut recon = match &args.recon {
         Some(p) => Some(Y4mWriter::new(
             Output::create(p)?,
-            &Y4mHeader::for_stream(&seq),
+            &Y4mHeader::for_stream_at(&seq, recon_depth),
         )?),
         None => None,
     };
@@ -205,12 +290,13 @@ fn run(args: &Args) -> Result<()> {
             let src = sources
                 .remove(&packet.frame_number)
                 .expect("one source per packet");
-            psnr.add(&src, &packet.recon);
+            let shown = packet.recon.with_bit_depth(recon_depth);
+            psnr.add(&src, &shown);
             bytes += packet.data.len() as u64;
             frames += 1;
             intra_modes += packet.intra_modes;
             ivf.write(&packet.data, packet.frame_number as u64)?;
-            recon_pending.insert(packet.frame_number, packet.recon);
+            recon_pending.insert(packet.frame_number, shown);
             while let Some(f) = recon_pending.remove(&next_recon) {
                 md5.update(&f);
                 if let Some(r) = recon.as_mut() {
@@ -276,6 +362,40 @@ fn run(args: &Args) -> Result<()> {
     }
     std::io::stdout().flush().ok();
     Ok(())
+}
+
+/// The stream description: the input header's, with the colour options
+/// over its tags.
+fn video_info(args: &Args, header: &Y4mHeader) -> mica::VideoInfo {
+    let mut info = header.video_info();
+    if args.colour_primaries.is_some() || args.transfer.is_some() || args.matrix.is_some() {
+        let base = info.colour.unwrap_or(ColourDescription {
+            primaries: 2,
+            transfer: 2,
+            matrix: 2,
+        });
+        info.colour = Some(ColourDescription {
+            primaries: args.colour_primaries.unwrap_or(base.primaries),
+            transfer: args.transfer.unwrap_or(base.transfer),
+            matrix: args.matrix.unwrap_or(base.matrix),
+        });
+    }
+    if let Some(m) = args.master_display {
+        info.mastering_display = Some(m);
+    }
+    if let Some(l) = args.max_cll {
+        info.content_light = Some(l);
+    }
+    info
+}
+
+/// Which bit depth a reconstruction is written at (`--recon-depth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Depth {
+    /// The source's bit depth.
+    Source,
+    /// The coded stream's bit depth.
+    Stream,
 }
 
 /// Where each frame's contexts start (`--context-init`).
