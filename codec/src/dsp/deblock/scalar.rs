@@ -3,10 +3,23 @@
 use super::LumaEdge;
 
 /// Filters the horizontal luma edge above row `y`; see [`super::luma_horizontal`].
-pub fn luma_horizontal(plane: &mut [u16], stride: usize, y: usize, edges: &[LumaEdge], bit_depth: u32) {
+pub fn luma_horizontal(
+    plane: &mut [u16],
+    stride: usize,
+    y: usize,
+    edges: &[LumaEdge],
+    bit_depth: u32,
+) {
     for (i, &edge) in edges.iter().enumerate() {
         if edge.tc > 0 {
-            filter_luma_segment(plane, y * stride + 4 * i, stride as isize, 1, edge, bit_depth);
+            filter_luma_segment(
+                plane,
+                y * stride + 4 * i,
+                stride as isize,
+                1,
+                edge,
+                bit_depth,
+            );
         }
     }
 }
@@ -24,7 +37,14 @@ pub fn luma_vertical(band: &mut [u16], stride: usize, edges: &[LumaEdge], bit_de
 pub fn chroma_horizontal(plane: &mut [u16], stride: usize, y: usize, tcs: &[u16], bit_depth: u32) {
     for (i, &tc) in tcs.iter().enumerate() {
         if tc > 0 {
-            filter_chroma_segment(plane, y * stride + 4 * i, stride as isize, 1, tc.into(), bit_depth);
+            filter_chroma_segment(
+                plane,
+                y * stride + 4 * i,
+                stride as isize,
+                1,
+                tc.into(),
+                bit_depth,
+            );
         }
     }
 }
