@@ -21,7 +21,7 @@ pub(super) fn scaled(r: u16, f: u8, eighths: i32, bit_depth: u8) -> u16 {
     let shift = bit_depth - 8;
     let corr = f as i32 - network_sample(r, bit_depth) as i32;
     let max = (1i32 << bit_depth) - 1;
-    (r as i32 + (((eighths * corr) << shift) + 4 >> 3)).clamp(0, max) as u16
+    (r as i32 + ((((eighths * corr) << shift) + 4) >> 3)).clamp(0, max) as u16
 }
 
 /// Runs the filter on the planes whose kind is switched on (`on`), each

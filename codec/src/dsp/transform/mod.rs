@@ -72,6 +72,7 @@ pub fn forward(
 /// `coeffs`: n*n row-major; only its top-left `nz_w` x `nz_h` region (columns x rows, each in
 /// 1..=n) may be non-zero: the region is a speed hint, and the result equals that of
 /// `(n, n)`. Pass `(n, n)` when it is unknown. `residual`: n*n row-major output.
+#[allow(clippy::too_many_arguments)]
 pub fn inverse(
     kind: TxKind,
     log2n: u32,
