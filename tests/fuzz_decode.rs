@@ -3,7 +3,7 @@
 //!
 //! It encodes small real streams with every tool (all-intra with the learned
 //! intra mode, low delay, random access, the loop filter on and off, odd
-//! sizes), then decodes mutated copies: bit flips, overwritten, dropped and
+//! sizes, 10-bit coding with HDR metadata and a QP below 0), then decodes mutated copies: bit flips, overwritten, dropped and
 //! inserted bytes, truncations, and packets dropped, repeated, swapped or
 //! spliced between streams. A panic, or a packet taking over a second, is a
 //! finding: its packets are written to `OUT_DIR/finding-N-packetK.bin` and
@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// One corpus stream's settings: GOP structure, learned filter, learned intra
-/// mode, QP and picture size.
-type StreamSettings = (GopStructure, bool, bool, u8, (usize, usize));
+/// mode, QP, picture size and coded bit depth.
+type StreamSettings = (GopStructure, bool, bool, i8, (usize, usize), u8);
 
 /// Valid streams (as packet lists) covering the tools.
 fn corpus() -> Vec<Vec<Vec<u8>>> {
@@ -30,17 +30,38 @@ fn corpus() -> Vec<Vec<Vec<u8>>> {
     let clip = read_frames(&samples.join("city_720x400_6f.y4m"), 6);
     let still = read_frames(&samples.join("still_chelsea_448x296.y4m"), 1);
     let mut streams = Vec::new();
-    let settings: [StreamSettings; 6] = [
-        (GopStructure::IntraOnly, true, true, 22, (70, 38)),
-        (GopStructure::IntraOnly, false, true, 37, (96, 64)),
-        (GopStructure::LowDelay, true, false, 27, (80, 48)),
-        (GopStructure::RandomAccess, true, false, 32, (64, 64)),
-        (GopStructure::RandomAccess, false, true, 42, (66, 34)),
-        (GopStructure::LowDelay, true, true, 22, (48, 40)),
+    let settings: [StreamSettings; 8] = [
+        (GopStructure::IntraOnly, true, true, 22, (70, 38), 8),
+        (GopStructure::IntraOnly, false, true, 37, (96, 64), 8),
+        (GopStructure::LowDelay, true, false, 27, (80, 48), 8),
+        (GopStructure::RandomAccess, true, false, 32, (64, 64), 8),
+        (GopStructure::RandomAccess, false, true, 42, (66, 34), 8),
+        (GopStructure::LowDelay, true, true, 22, (48, 40), 8),
+        // Coded at 10 bits (with HDR metadata), one at a QP below 0.
+        (GopStructure::RandomAccess, true, true, 27, (64, 48), 10),
+        (GopStructure::LowDelay, true, false, -6, (40, 24), 10),
     ];
-    for (i, &(gop, nn_filter, nn_intra, qp, (w, h))) in settings.iter().enumerate() {
+    for (i, &(gop, nn_filter, nn_intra, qp, (w, h), depth)) in settings.iter().enumerate() {
         let mut cfg = EncoderConfig::new(w, h);
-        cfg.qp = qp as i8;
+        cfg.qp = qp;
+        cfg.bit_depth = depth;
+        if depth == 10 {
+            cfg.video_info.colour = Some(mica::ColourDescription {
+                primaries: 9,
+                transfer: 16,
+                matrix: 9,
+            });
+            cfg.video_info.mastering_display = Some(mica::MasteringDisplay {
+                primaries: [[13250, 34500], [7500, 3000], [34000, 16000]],
+                white_point: [15635, 16450],
+                max_luminance: 10_000_000,
+                min_luminance: 50,
+            });
+            cfg.video_info.content_light = Some(mica::ContentLight {
+                max_cll: 1000,
+                max_fall: 400,
+            });
+        }
         cfg.gop = gop;
         cfg.gop_size = 2;
         cfg.keyint = 4;

@@ -187,7 +187,7 @@ fn deblocking_refused_when_the_sequence_in_force_disables_it() {
     let packets: Vec<_> = std::iter::from_fn(|| enc.receive_packet()).collect();
     assert!(packets[0].random_access && !packets[1].random_access);
     // Packet 1 has no sequence header, so its frame header starts at bit 8:
-    // frame_number u(32), qp u(6), two s(5), then deblock_enabled at bit 56.
+    // frame_number u(32), qp s(7), two s(5), then deblock_enabled at bit 57.
     // Set it and insert zero beta and tc offsets (8 bits: the payload stays
     // byte-aligned).
     let mut bits: Vec<bool> = packets[1]
@@ -195,9 +195,9 @@ fn deblocking_refused_when_the_sequence_in_force_disables_it() {
         .iter()
         .flat_map(|&b| (0..8).rev().map(move |i| b >> i & 1 == 1))
         .collect();
-    assert!(!bits[56], "deblock_enabled is 0 as encoded");
-    bits[56] = true;
-    bits.splice(57..57, [false; 8]);
+    assert!(!bits[57], "deblock_enabled is 0 as encoded");
+    bits[57] = true;
+    bits.splice(58..58, [false; 8]);
     let edited: Vec<u8> = bits
         .chunks(8)
         .map(|c| c.iter().fold(0u8, |a, &b| a << 1 | b as u8))

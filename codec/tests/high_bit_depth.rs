@@ -247,3 +247,23 @@ fn bad_depths_samples_and_metadata_are_refused() {
         ));
     }
 }
+
+/// A QP below 0 exists at 10 bits only: the same keyframe relabelled 8-bit
+/// (bit_depth_minus8, bits 16..20 of the packet, set to 0) is refused by name.
+#[test]
+fn negative_qp_in_an_eight_bit_stream_is_refused() {
+    let mut cfg = config(32, 16, 10, 10);
+    cfg.qp = -6;
+    cfg.gop = GopStructure::IntraOnly;
+    let packets = encode(cfg, &frames(32, 16, 1, 10));
+    let mut data = packets[0].data.clone();
+    assert!(Decoder::new(DecoderConfig::default())
+        .send_packet(&data)
+        .is_ok());
+    assert_eq!(data[2] >> 4, 2, "bit_depth_minus8 where expected");
+    data[2] &= 0x0f;
+    let err = Decoder::new(DecoderConfig::default())
+        .send_packet(&data)
+        .expect_err("QP -6 at 8 bits");
+    assert!(err.to_string().contains("qp = -6"), "{err}");
+}

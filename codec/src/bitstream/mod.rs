@@ -453,13 +453,9 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         None
     };
     let frame_number = io(r.read::<32, u32>(), "frame")?;
+    // Its range depends on the bit depth: the decoder checks it against the
+    // sequence header in force.
     let qp = io(r.read_signed::<7, i8>(), "frame")?;
-    check(
-        "qp",
-        qp as i64,
-        (min_qp(10)..=MAX_QP).contains(&qp),
-        "-12..=51 (and at least 0 at 8 bits)",
-    )?;
     let mut chroma_qp_offset = [0i8; 2];
     for o in chroma_qp_offset.iter_mut() {
         *o = io(r.read_signed::<5, i8>(), "frame")?;
@@ -771,6 +767,57 @@ mod tests {
         match read_packet_headers(&bad) {
             Err(e) => assert!(format!("{e}").contains("tool_flags"), "{e}"),
             Ok(_) => panic!("tool_flags bit 4 accepted"),
+        }
+    }
+
+    /// Bit depths other than 8 and 10, and mastering display values that
+    /// describe no display, are refused by name; an 8-bit header without
+    /// colour metadata round-trips too.
+    #[test]
+    fn bit_depths_and_hdr_metadata_are_checked() {
+        let (mut s, f) = sample();
+        s.bit_depth = 8;
+        s.source_bit_depth = 8;
+        s.video_info = VideoInfo::default();
+        let h = read_packet_headers(&write_packet_headers(Some(&s), &f)).unwrap();
+        assert_eq!(h.sequence.unwrap(), s);
+        // bit_depth_minus8 is bits 16..20 of the packet; source_bit_depth_minus8
+        // starts the colour block, right after aspect_den.
+        let colour_at = 8 + 8 + 4 + 2 + 2 + 16 + 16 + 32 + 32 + 2 + 3 + 2 + 1 + 16 + 16;
+        for (at, value, field) in [
+            (16, 1u8, "bit_depth_minus8"),
+            (16, 4, "bit_depth_minus8"),
+            (colour_at, 3, "source_bit_depth_minus8"),
+        ] {
+            let mut bytes = write_packet_headers(Some(&s), &f);
+            for b in 0..4 {
+                let bit = at + b;
+                let on = value >> (3 - b) & 1 == 1;
+                bytes[bit / 8] =
+                    bytes[bit / 8] & !(0x80 >> (bit % 8)) | (on as u8) << (7 - bit % 8);
+            }
+            match read_packet_headers(&bytes) {
+                Err(e) => assert!(format!("{e}").contains(field), "{e}"),
+                Ok(_) => panic!("{field} = {value} accepted"),
+            }
+        }
+        let (mut s, f) = sample();
+        let good = s.video_info.mastering_display.unwrap();
+        for bad in [
+            MasteringDisplay {
+                primaries: [[50001, 0], good.primaries[1], good.primaries[2]],
+                ..good
+            },
+            MasteringDisplay {
+                min_luminance: good.max_luminance,
+                ..good
+            },
+        ] {
+            s.video_info.mastering_display = Some(bad);
+            match read_packet_headers(&write_packet_headers(Some(&s), &f)) {
+                Err(e) => assert!(format!("{e}").contains("mastering_display"), "{e}"),
+                Ok(_) => panic!("{bad:?} accepted"),
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 
 mod frame;
 
-use crate::bitstream::{min_qp, read_packet_headers, FrameType, SequenceHeader, NUM_SLOTS};
+use crate::bitstream::{min_qp, read_packet_headers, FrameType, SequenceHeader, MAX_QP, NUM_SLOTS};
 use crate::cpu::CpuLevel;
 use crate::error::{BitstreamError, Error};
 use crate::inter::{col_field, RefLists, RefPicture};
@@ -183,11 +183,11 @@ impl Decoder {
             }
             .into());
         }
-        if fh.qp < min_qp(seq.bit_depth) {
+        if !(min_qp(seq.bit_depth)..=MAX_QP).contains(&fh.qp) {
             return Err(BitstreamError::InvalidField {
                 field: "qp",
                 value: fh.qp as i64,
-                allowed: "-6 * (bit_depth - 8)..=51: at least 0 at 8 bits",
+                allowed: "-6 * (bit_depth - 8)..=51: 0..=51 at 8 bits, -12..=51 at 10",
             }
             .into());
         }
