@@ -69,16 +69,21 @@ pub struct QuantParams {
     pub scale: i64,
     /// Right shift that completes the division by the step size.
     pub shift: u32,
+    /// The forward transform's gain over an orthonormal one, as a power of two:
+    /// `15 - bitDepth - log2n` (coefficients are residuals times `2^transform_shift`).
+    pub transform_shift: u32,
 }
 
 impl QuantParams {
     /// The forward quantiser of an `n x n` block at quantiser QP `qp` (`qP'`).
     pub fn new(qp: u8, log2n: u32, bit_depth: u8) -> QuantParams {
         // The transform leaves a gain of 2^(15 - bitDepth - log2n).
-        let shift = 14 + qp as u32 / 6 + (15 - bit_depth as u32 - log2n);
+        let transform_shift = 15 - bit_depth as u32 - log2n;
+        let shift = 14 + qp as u32 / 6 + transform_shift;
         QuantParams {
             scale: QUANT_SCALE[qp as usize % 6],
             shift,
+            transform_shift,
         }
     }
 }
