@@ -351,6 +351,32 @@ mod tests {
         assert!((psnr_from_mse(m) - (10.0 * (255.0f64 * 255.0 * 256.0).log10())).abs() < 1e-9);
     }
 
+    /// At 10 bits the peak is 1023: an error of 4 (one 8-bit step) on every
+    /// sample gives 20·log10(1023/4) dB, and frames measured at 10 bits
+    /// with every sample and error four times an 8-bit pair's give about
+    /// the 8-bit PSNR (peaks 1023 against 4·255) and the same MS-SSIM.
+    #[test]
+    fn ten_bit_peak_and_scale() {
+        assert!((psnr_from_mse_at(16.0, 10) - 20.0 * (1023.0f64 / 4.0).log10()).abs() < 1e-9);
+        let a8 = textured(200, 180);
+        let b8 = noisy(&a8, 6, 3);
+        let up = |p: &Plane| Plane {
+            data: p.data.iter().map(|&v| v << 2).collect(),
+            ..p.clone()
+        };
+        let (a10, b10) = (up(&a8), up(&b8));
+        let frame = |p: &Plane, bit_depth: u8| {
+            let mut f = Frame::new_420_at(p.width, p.height, bit_depth);
+            f.planes[0] = p.clone();
+            f
+        };
+        let m8 = frame_metrics(&frame(&a8, 8), &frame(&b8, 8), true);
+        let m10 = frame_metrics(&frame(&a10, 10), &frame(&b10, 10), true);
+        let peaks = 20.0 * (1023.0f64 / 1020.0).log10();
+        assert!((m10.psnr[0] - m8.psnr[0] - peaks).abs() < 1e-9);
+        assert!((m10.msssim_y - m8.msssim_y).abs() < 1e-12);
+    }
+
     #[test]
     fn yuv_weights_parse_and_combine() {
         let w = YuvWeights::parse("6:1:1").unwrap();
