@@ -37,7 +37,8 @@ pub fn interpolate<const T: usize>(
         (true, true) => {
             for y in 0..h {
                 for x in 0..w {
-                    dst[y * dst_stride + x] = exact_i16(sample(y + before, x + before) << (14 - bit_depth));
+                    dst[y * dst_stride + x] =
+                        exact_i16(sample(y + before, x + before) << (14 - bit_depth));
                 }
             }
         }
@@ -122,7 +123,8 @@ pub fn put_bi(
         let b_row = &b[y * src_stride..][..w];
         let out_row = &mut dst[y * dst_stride..][..w];
         for ((out, &va), &vb) in out_row.iter_mut().zip(a_row).zip(b_row) {
-            *out = ((i32::from(va) + i32::from(vb) + (1 << (shift - 1))) >> shift).clamp(0, max) as u16;
+            *out = ((i32::from(va) + i32::from(vb) + (1 << (shift - 1))) >> shift).clamp(0, max)
+                as u16;
         }
     }
 }
