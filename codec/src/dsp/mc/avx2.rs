@@ -1,13 +1,29 @@
-//! AVX2 interpolation kernels, bit-exact with `scalar.rs`.
+//! AVX2 interpolation kernels for 8-bit and 10-bit samples (u16 either way), bit-exact with
+//! `scalar.rs`.
 //!
-//! First passes (8-bit samples) use `maddubs` on byte pairs against pairs of taps, which
-//! fit i8: a `pshufb` per tap pair gathers, for each output, the two samples of that pair
-//! from one 16-byte load per lane. Vertical passes interleave two rows so that the same
-//! `maddubs` (8-bit rows) or `madd` (i16 rows of the first pass) applies. Consecutive
-//! output rows share all but one of their row pairs, so each pair is built once, into a
-//! small ring on the stack, and read from there by the `T / 2` output rows that use it.
-//! Two-dimensional blocks run both passes together, strip by strip, so the first pass's
-//! rows never leave that ring.
+//! Passes over samples (one-directional filters and the first pass of two-dimensional ones)
+//! depend on the bit depth:
+//!
+//! * At 8 bits the samples fit bytes, so they are packed to bytes (`packus`) and products
+//!   are added with `maddubs` on byte pairs against pairs of taps, which fit i8: 16 outputs
+//!   per multiply, in i16, unshifted (shift1 = 0). A horizontal pass gathers, with a
+//!   `pshufb` per tap pair, for each output the two samples of that pair from 16 bytes per
+//!   lane; a vertical pass pairs two rows' bytes in each 16-bit lane (a shift and an or of
+//!   the u16 rows).
+//! * At 10 bits a one-pass sum reaches 1023 * 88 = 90024 before the shift, past i16, so the
+//!   samples stay 16-bit and `madd` multiplies them by pairs of 16-bit taps into 32-bit sums
+//!   (8 outputs per multiply), which are shifted by shift1 = 2 and then packed to i16, where
+//!   they fit exactly (see the bounds in `mod.rs`). A 32-bit lane holds two adjacent
+//!   samples, so a horizontal pass loads its samples at every tap offset and sums the even
+//!   outputs from the even offsets and the odd outputs from the odd ones, then interleaves
+//!   the two; a vertical pass interleaves two rows' 16-bit samples.
+//!
+//! The second pass of a two-dimensional filter is the same at both depths: two first-pass
+//! i16 rows interleaved, `madd` against 16-bit tap pairs, `>> 6` and saturated to i16 by
+//! the pack. Consecutive output rows of a vertical or second pass share all but one of
+//! their row pairs, so each pair is built once, into a small ring on the stack, and read
+//! from there by the `T / 2` output rows that use it. Two-dimensional blocks run both
+//! passes together, strip by strip, so the first pass's rows never leave that ring.
 //!
 //! A vector holds 16 outputs, laid out one of two ways:
 //!
@@ -17,18 +33,24 @@
 //!   several times over, and such small calls are dominated by fixed costs (argument
 //!   checks, dispatch, setting up the taps) that a narrower layout would not remove.
 //!
-//! Loads never start before a row's filter footprint but can reach past its end (by up to
-//! 13 samples, for 2-wide blocks), and the two-dimensional pass of narrow blocks reads one
-//! row below it. Where that would run off the end of `src`, [`Footprint`] hands out a
+//! Loads never start before a row's filter footprint, but the spans they read from (24
+//! samples per strip, 16 or 8 per row of a narrow block) can reach past its end, by up to
+//! 11 samples (2-wide chroma blocks), and the two-dimensional pass of narrow blocks reads
+//! one row below it. Where that would run off the end of `src`, [`Footprint`] hands out a
 //! zero-padded copy instead; the padding only ever feeds outputs that are thrown away.
 //! Stores write exactly the block. Every access is bounds-checked, so the only requirement
 //! of the `unsafe fn` entry points is that the CPU supports AVX2; they expect what `mod.rs`
-//! ensures: a valid size, a `src` that covers the footprint and a `dst` that holds the
-//! block.
+//! ensures: a valid size and bit depth, a `src` that covers the footprint and a `dst` that
+//! holds the block. Samples outside the bit depth's range give wrong (but memory-safe)
+//! results, as they do in the scalar code.
 
 use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
 
-use super::SECOND_PASS_SHIFT;
+use super::{MAX_BLOCK, SECOND_PASS_SHIFT};
+
+/// shift1 of H.265 8.5.3.3.3 at 10 bits: BitDepth - 8.
+const SHIFT1_10: i32 = 2;
 
 /// Interpolates a block with the `T`-tap filters `hf` and `vf`; see
 /// `scalar::interpolate`, which this matches bit for bit.
@@ -41,12 +63,13 @@ pub unsafe fn interpolate<const T: usize>(
     hf: &[i8; T],
     vf: &[i8; T],
     (full_x, full_y): (bool, bool),
-    src: &[u8],
+    src: &[u16],
     stride: usize,
     origin: usize,
     (w, h): (usize, usize),
     dst: &mut [i16],
     dst_stride: usize,
+    bit_depth: u32,
 ) {
     let before = T / 2 - 1;
     let fp = Footprint {
@@ -59,15 +82,22 @@ pub unsafe fn interpolate<const T: usize>(
         stride: dst_stride,
         w,
     };
-    match (full_x, full_y) {
-        (true, true) => copy::<T>(&fp, h, out),
-        (false, true) => horizontal::<T>(&fp, hf, h, out),
-        (true, false) => vertical::<T>(&fp, vf, h, out),
-        (false, false) => both::<T>(&fp, hf, vf, h, out),
+    // The shifts are const generics (immediate shift counts), so each bit depth is its own
+    // instantiation.
+    match (full_x, full_y, bit_depth) {
+        (true, true, 8) => copy::<T, 6>(&fp, h, out),
+        (false, true, 8) => horizontal::<T, 0>(&fp, hf, h, out),
+        (true, false, 8) => vertical_bytes::<T>(&fp, vf, h, out),
+        (false, false, 8) => both::<T, 0>(&fp, hf, vf, h, out),
+        (true, true, 10) => copy::<T, { 6 - SHIFT1_10 }>(&fp, h, out),
+        (false, true, 10) => horizontal::<T, SHIFT1_10>(&fp, hf, h, out),
+        (true, false, 10) => vertical_words::<T, SHIFT1_10>(&fp, vf, h, out),
+        (false, false, 10) => both::<T, SHIFT1_10>(&fp, hf, vf, h, out),
+        _ => unreachable!("bit depth {bit_depth}: mod.rs admits only 8 and 10"),
     }
 }
 
-/// Rounds one prediction to samples: `clip(0, 255, (v + 32) >> 6)`.
+/// Rounds one prediction to samples: `clip(0, max, (v + offset) >> (14 - BitDepth))`.
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -76,13 +106,14 @@ pub unsafe fn put_uni(
     src: &[i16],
     src_stride: usize,
     (w, h): (usize, usize),
-    dst: &mut [u8],
+    dst: &mut [u16],
     dst_stride: usize,
+    bit_depth: u32,
 ) {
-    put::<false>(src, src, src_stride, (w, h), dst, dst_stride);
+    put::<false>(src, src, src_stride, (w, h), dst, dst_stride, bit_depth);
 }
 
-/// Averages two predictions to samples: `clip(0, 255, (a + b + 64) >> 7)`.
+/// Averages two predictions to samples: `clip(0, max, (a + b + offset) >> (15 - BitDepth))`.
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -92,25 +123,48 @@ pub unsafe fn put_bi(
     b: &[i16],
     src_stride: usize,
     (w, h): (usize, usize),
-    dst: &mut [u8],
+    dst: &mut [u16],
     dst_stride: usize,
+    bit_depth: u32,
 ) {
-    put::<true>(a, b, src_stride, (w, h), dst, dst_stride);
+    put::<true>(a, b, src_stride, (w, h), dst, dst_stride, bit_depth);
 }
 
-/// The rounded samples, as i16, of one prediction `a` (`BI` false; `b` is ignored) or the
-/// average of `a` and `b`.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn rounded<const BI: bool>(a: __m256i, b: __m256i) -> __m256i {
-    if BI {
-        // The saturating add only clamps sums that end up at 0 or 255 anyway (a sum of
-        // 32767 or more gives 256 or more, one of -32768 or less a negative value); mulhrs
-        // by 1 << 8 is then exactly (s + 64) >> 7.
-        _mm256_mulhrs_epi16(_mm256_adds_epi16(a, b), _mm256_set1_epi16(1 << 8))
-    } else {
-        // mulhrs by 1 << 9 is (v * 512 + (1 << 14)) >> 15 = (v + 32) >> 6 exactly.
-        _mm256_mulhrs_epi16(a, _mm256_set1_epi16(1 << 9))
+/// The rounding and clipping of [`put_uni`] (`BI` false) or [`put_bi`] at one bit depth.
+struct Rounding {
+    /// `1 << (15 - shift)`: `mulhrs` by it is `(v << (15 - shift) + (1 << 14)) >> 15`,
+    /// which is exactly `(v + (1 << (shift - 1))) >> shift`.
+    scale: __m256i,
+    /// The largest sample, `(1 << BitDepth) - 1`.
+    max: __m256i,
+}
+
+impl Rounding {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new<const BI: bool>(bit_depth: u32) -> Self {
+        let shift = if BI { 15 - bit_depth } else { 14 - bit_depth };
+        Self {
+            scale: _mm256_set1_epi16(1 << (15 - shift)),
+            max: _mm256_set1_epi16((1 << bit_depth) - 1),
+        }
+    }
+
+    /// The samples of one prediction `a` (`BI` false; `b` is ignored) or of the average of
+    /// `a` and `b`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn samples<const BI: bool>(&self, a: __m256i, b: __m256i) -> __m256i {
+        let rounded = if BI {
+            // The saturating add only clamps sums that end up at 0 or the maximum anyway: a
+            // sum of 32767 or more gives (32767 + (1 << (shift - 1))) >> shift or more,
+            // which is at least 1 << BitDepth since shift = 15 - BitDepth, and one of
+            // -32768 or less a negative value.
+            _mm256_mulhrs_epi16(_mm256_adds_epi16(a, b), self.scale)
+        } else {
+            _mm256_mulhrs_epi16(a, self.scale)
+        };
+        _mm256_min_epi16(_mm256_max_epi16(rounded, _mm256_setzero_si256()), self.max)
     }
 }
 
@@ -122,23 +176,20 @@ fn put<const BI: bool>(
     b: &[i16],
     src_stride: usize,
     (w, h): (usize, usize),
-    dst: &mut [u8],
+    dst: &mut [u16],
     dst_stride: usize,
+    bit_depth: u32,
 ) {
+    let rounding = Rounding::new::<BI>(bit_depth);
     match w {
-        2 => put_narrow::<BI, 2>(a, b, src_stride, h, dst, dst_stride),
-        4 => put_narrow::<BI, 4>(a, b, src_stride, h, dst, dst_stride),
-        8 => put_narrow::<BI, 8>(a, b, src_stride, h, dst, dst_stride),
+        2 => put_narrow::<BI, 2>(a, b, src_stride, h, dst, dst_stride, &rounding),
+        4 => put_narrow::<BI, 4>(a, b, src_stride, h, dst, dst_stride, &rounding),
+        8 => put_narrow::<BI, 8>(a, b, src_stride, h, dst, dst_stride, &rounding),
         16 => {
             for y in 0..h {
                 let (a, b) = (&a[y * src_stride..][..16], &b[y * src_stride..][..16]);
-                let v = rounded::<BI>(load_i16x16(a), load_i16x16(b));
-                let packed =
-                    _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-                let out: &mut [u8; 16] = (&mut dst[y * dst_stride..][..16]).try_into().unwrap();
-                // SAFETY: `out` is 16 writable bytes and the store has no alignment
-                // requirement.
-                unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), packed) }
+                let out = &mut dst[y * dst_stride..][..16];
+                store_x16(out, rounding.samples::<BI>(load_x16(a), load_x16(b)));
             }
         }
         _ => {
@@ -146,17 +197,9 @@ fn put<const BI: bool>(
                 let a = &a[y * src_stride..][..w];
                 let b = &b[y * src_stride..][..w];
                 let out = &mut dst[y * dst_stride..][..w];
-                let chunks = a.chunks_exact(32).zip(b.chunks_exact(32));
-                for ((a, b), out) in chunks.zip(out.chunks_exact_mut(32)) {
-                    let first = rounded::<BI>(load_i16x16(&a[..16]), load_i16x16(&b[..16]));
-                    let second = rounded::<BI>(load_i16x16(&a[16..]), load_i16x16(&b[16..]));
-                    // packus works within lanes: put the 8-byte quarters back in order.
-                    let packed = _mm256_packus_epi16(first, second);
-                    let in_order = _mm256_permute4x64_epi64::<0b11_01_10_00>(packed);
-                    let out: &mut [u8; 32] = out.try_into().unwrap();
-                    // SAFETY: `out` is 32 writable bytes and the store has no alignment
-                    // requirement.
-                    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), in_order) }
+                let chunks = a.chunks_exact(16).zip(b.chunks_exact(16));
+                for ((a, b), out) in chunks.zip(out.chunks_exact_mut(16)) {
+                    store_x16(out, rounding.samples::<BI>(load_x16(a), load_x16(b)));
                 }
             }
         }
@@ -171,24 +214,23 @@ fn put_narrow<const BI: bool, const W: usize>(
     b: &[i16],
     src_stride: usize,
     h: usize,
-    dst: &mut [u8],
+    dst: &mut [u16],
     dst_stride: usize,
+    rounding: &Rounding,
 ) {
     let two_rows = |values: &[i16], y: usize| {
         _mm256_set_m128i(
-            load_i16_low(&values[(y + 1) * src_stride..][..W]),
-            load_i16_low(&values[y * src_stride..][..W]),
+            load_low(&values[(y + 1) * src_stride..][..W]),
+            load_low(&values[y * src_stride..][..W]),
         )
     };
     for y in (0..h).step_by(2) {
-        let v = rounded::<BI>(two_rows(a, y), two_rows(b, y));
-        let packed = _mm256_packus_epi16(v, v);
-        store_u8_low(
-            &mut dst[y * dst_stride..][..W],
-            _mm256_castsi256_si128(packed),
+        let v = rounding.samples::<BI>(two_rows(a, y), two_rows(b, y));
+        store_low(&mut dst[y * dst_stride..][..W], _mm256_castsi256_si128(v));
+        store_low(
+            &mut dst[(y + 1) * dst_stride..][..W],
+            _mm256_extracti128_si256::<1>(v),
         );
-        let second = _mm256_extracti128_si256::<1>(packed);
-        store_u8_low(&mut dst[(y + 1) * dst_stride..][..W], second);
     }
 }
 
@@ -199,55 +241,62 @@ fn put_narrow<const BI: bool, const W: usize>(
 /// (0, 0) is the block's top-left sample moved back by the filter's taps before the
 /// integer position in each direction, is `src[top_left + r * stride + c]`.
 struct Footprint<'a> {
-    src: &'a [u8],
+    src: &'a [u16],
     stride: usize,
     top_left: usize,
 }
 
 impl Footprint<'_> {
     /// Index of footprint sample (r, c).
-    #[inline]
+    #[inline(always)]
     fn at(&self, r: usize, c: usize) -> usize {
         self.top_left + r * self.stride + c
     }
 
-    /// The `N` samples from `at` on, or `None` where `src` ends sooner.
-    #[inline]
-    fn span<const N: usize>(&self, at: usize) -> Option<&[u8; N]> {
-        self.src.get(at..)?.first_chunk::<N>()
+    /// The `N` samples from footprint sample (r, c) on, which lie inside the footprint
+    /// (so inside `src`; this panics otherwise).
+    #[inline(always)]
+    fn inside<const N: usize>(&self, r: usize, c: usize) -> &[u16; N] {
+        let at = self.at(r, c);
+        self.src[at..at + N].try_into().unwrap()
     }
 
-    /// 16 samples per lane for a first pass or a vertical pass over 8-bit rows: from
-    /// (r, c) in the low lane and (r, c + 8) in the high one, which covers 16 outputs of a
-    /// row (a first pass needs 15 samples per 8 outputs, a vertical pass reads the low 8).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn strip16(&self, r: usize, c: usize) -> __m256i {
+    /// The `N` samples from footprint sample (r, c) on, which may run past the footprint:
+    /// where they run past the end of `src`, a copy in `pad` that is zero there. (`pad` is
+    /// only written then, so the common case costs one comparison.)
+    // Not an AVX2 function, so it can be forced inline: the inliner otherwise leaves
+    // some copies out of line, and calls from AVX2 code to it cost a vzeroupper.
+    #[inline(always)]
+    fn span<'s, const N: usize>(
+        &'s self,
+        r: usize,
+        c: usize,
+        pad: &'s mut MaybeUninit<[u16; N]>,
+    ) -> &'s [u16; N] {
         let at = self.at(r, c);
-        match self.span::<24>(at) {
-            Some(span) => _mm256_set_m128i(load16(span, 8), load16(span, 0)),
-            None => {
-                let span = padded::<24>(self.src, at);
-                _mm256_set_m128i(load16(&span, 8), load16(&span, 0))
-            }
+        match self.src.get(at..at + N) {
+            Some(span) => span.try_into().unwrap(),
+            None => pad.write(padded::<N>(self.src, at)),
         }
     }
 
-    /// 16 samples from (r, c) in the low lane and from (r + 1, c) in the high one.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn two_rows(&self, r: usize, c: usize) -> __m256i {
-        _mm256_set_m128i(self.one_row(r + 1, c), self.one_row(r, c))
-    }
-
-    /// 16 samples from (r, c).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn one_row(&self, r: usize, c: usize) -> __m128i {
+    /// [`Footprint::span`] of (r, c) and of (r + 1, c), with one comparison for both.
+    // Not an AVX2 function, so it can be forced inline: the inliner otherwise leaves
+    // some copies out of line, and calls from AVX2 code to it cost a vzeroupper.
+    #[inline(always)]
+    fn two_spans<'s, const N: usize>(
+        &'s self,
+        r: usize,
+        c: usize,
+        pad: &'s mut MaybeUninit<[[u16; N]; 2]>,
+    ) -> (&'s [u16; N], &'s [u16; N]) {
         let at = self.at(r, c);
-        match self.span::<16>(at) {
-            Some(span) => load16(span, 0),
-            None => load16(&padded::<16>(self.src, at), 0),
+        match self.src.get(at..at + self.stride + N) {
+            Some(both) => (
+                both[..N].try_into().unwrap(),
+                both[self.stride..].try_into().unwrap(),
+            ),
+            None => padded_pair(self.src, at, self.stride, pad),
         }
     }
 }
@@ -256,7 +305,7 @@ impl Footprint<'_> {
 /// the end of `src`. The zeros only ever feed outputs that are thrown away.
 #[cold]
 #[inline(never)]
-fn padded<const N: usize>(src: &[u8], at: usize) -> [u8; N] {
+fn padded<const N: usize>(src: &[u16], at: usize) -> [u16; N] {
     let rest = src.get(at..).unwrap_or_default();
     let len = rest.len().min(N);
     let mut span = [0; N];
@@ -264,13 +313,17 @@ fn padded<const N: usize>(src: &[u8], at: usize) -> [u8; N] {
     span
 }
 
-/// Loads the 16 bytes of `span` from `at`.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn load16<const N: usize>(span: &[u8; N], at: usize) -> __m128i {
-    let window: &[u8; 16] = span[at..at + 16].try_into().unwrap();
-    // SAFETY: `window` is 16 readable bytes and the load has no alignment requirement.
-    unsafe { _mm_loadu_si128(window.as_ptr().cast()) }
+/// [`padded`] from `at` and from `at + stride`, written to `pad`.
+#[cold]
+#[inline(never)]
+fn padded_pair<'p, const N: usize>(
+    src: &[u16],
+    at: usize,
+    stride: usize,
+    pad: &'p mut MaybeUninit<[[u16; N]; 2]>,
+) -> (&'p [u16; N], &'p [u16; N]) {
+    let [first, second] = pad.write([padded(src, at), padded(src, at + stride)]);
+    (first, second)
 }
 
 /// The destination block, `w` columns wide.
@@ -285,7 +338,7 @@ impl Out<'_> {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn row16(&mut self, y: usize, x: usize, v: __m256i) {
-        store_i16x16(&mut self.dst[y * self.stride + x..][..16], v);
+        store_x16(&mut self.dst[y * self.stride + x..][..16], v);
     }
 
     /// Stores rows `y` and `y + 1` of a block at most 8 wide from the low and high lanes
@@ -293,97 +346,104 @@ impl Out<'_> {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn rows8(&mut self, y: usize, v: __m256i) {
-        let (first, second) = (y * self.stride, (y + 1) * self.stride);
-        store_i16_low(self.dst, first, self.w, _mm256_castsi256_si128(v));
-        store_i16_low(self.dst, second, self.w, _mm256_extracti128_si256::<1>(v));
+        let (w, stride) = (self.w, self.stride);
+        // Both rows in one slice, so that one bounds check covers them.
+        let rows = &mut self.dst[y * stride..][..stride + w];
+        store_low(&mut rows[..w], _mm256_castsi256_si128(v));
+        store_low(&mut rows[stride..], _mm256_extracti128_si256::<1>(v));
     }
 }
 
-/// Stores 16 i16 in `values`, which holds exactly 16.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn store_i16x16(values: &mut [i16], v: __m256i) {
-    let window: &mut [i16; 16] = values.try_into().unwrap();
-    // SAFETY: `window` is 16 writable i16 and the store has no alignment requirement.
-    unsafe { _mm256_storeu_si256(window.as_mut_ptr().cast(), v) }
-}
+/// The 16-bit types that the kernels load and store: samples (u16) and predictions (i16).
+/// Only those two implement it, which the loads and stores below rely on.
+trait Word: Copy {}
 
-/// Loads the 8, 4 or 2 bytes of `bytes` into the low end of a vector.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn load_u8_low(bytes: &[u8]) -> __m128i {
-    match bytes.len() {
-        8 => _mm_cvtsi64_si128(i64::from_le_bytes(bytes.try_into().unwrap())),
-        4 => _mm_cvtsi32_si128(i32::from_le_bytes(bytes.try_into().unwrap())),
-        _ => _mm_cvtsi32_si128(i32::from(u16::from_le_bytes(bytes.try_into().unwrap()))),
-    }
-}
+impl Word for u16 {}
 
-/// Loads the 16 i16 of `values`.
+impl Word for i16 {}
+
+/// Loads the 16 values of `values`, which holds exactly 16.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_i16x16(values: &[i16]) -> __m256i {
-    let window: &[i16; 16] = values.try_into().unwrap();
-    // SAFETY: `window` is 16 readable i16 and the load has no alignment requirement.
+fn load_x16<E: Word>(values: &[E]) -> __m256i {
+    let window: &[E; 16] = values.try_into().unwrap();
+    // SAFETY: `window` is 16 readable 16-bit values (32 bytes) and the load has no
+    // alignment requirement.
     unsafe { _mm256_loadu_si256(window.as_ptr().cast()) }
 }
 
-/// Loads the 8, 4 or 2 i16 of `values` into the low end of a vector.
+/// Loads the 8 values of `values`, which holds exactly 8.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_i16_low(values: &[i16]) -> __m128i {
+fn load_x8<E: Word>(values: &[E]) -> __m128i {
+    let window: &[E; 8] = values.try_into().unwrap();
+    // SAFETY: `window` is 8 readable 16-bit values (16 bytes) and the load has no alignment
+    // requirement.
+    unsafe { _mm_loadu_si128(window.as_ptr().cast()) }
+}
+
+/// Stores 16 values in `values`, which holds exactly 16.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store_x16<E: Word>(values: &mut [E], v: __m256i) {
+    let window: &mut [E; 16] = values.try_into().unwrap();
+    // SAFETY: `window` is 16 writable 16-bit values (32 bytes) and the store has no
+    // alignment requirement.
+    unsafe { _mm256_storeu_si256(window.as_mut_ptr().cast(), v) }
+}
+
+/// Loads the 8, 4 or 2 values of `values` into the low end of a vector. (Kept small
+/// enough for the inliner: no formatted panic.)
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_low<E: Word>(values: &[E]) -> __m128i {
     match values.len() {
-        8 => {
-            let window: &[i16; 8] = values.try_into().unwrap();
-            // SAFETY: `window` is 8 readable i16 and the load has no alignment requirement.
-            unsafe { _mm_loadu_si128(window.as_ptr().cast()) }
-        }
-        4 => {
-            let window: &[i16; 4] = values.try_into().unwrap();
-            // SAFETY: `window` is 4 readable i16 (8 bytes) and the load has no alignment
-            // requirement.
-            unsafe { _mm_loadl_epi64(window.as_ptr().cast()) }
-        }
-        _ => _mm_cvtsi32_si128(i32::from(values[0] as u16) | i32::from(values[1] as u16) << 16),
-    }
-}
-
-/// Stores the first `len` (8, 4 or 2) i16 of `v` at `values[at..]`.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn store_i16_low(values: &mut [i16], at: usize, len: usize, v: __m128i) {
-    let window = &mut values[at..at + len];
-    match len {
-        // SAFETY: `window` is 8 writable i16 and the store has no alignment requirement.
-        8 => unsafe { _mm_storeu_si128(window.as_mut_ptr().cast(), v) },
-        // SAFETY: `window` is 4 writable i16 (8 bytes) and the store has no alignment
-        // requirement.
-        4 => unsafe { _mm_storel_epi64(window.as_mut_ptr().cast(), v) },
-        _ => {
-            let bits = _mm_cvtsi128_si32(v) as u32;
-            window[0] = bits as i16;
-            window[1] = (bits >> 16) as i16;
+        // SAFETY: `values` is 8 readable 16-bit values (16 bytes) and the load has no
+        // alignment requirement.
+        8 => unsafe { _mm_loadu_si128(values.as_ptr().cast()) },
+        // SAFETY: `values` is 4 readable 16-bit values (8 bytes) and the load has no
+        // alignment requirement.
+        4 => unsafe { _mm_loadl_epi64(values.as_ptr().cast()) },
+        len => {
+            debug_assert_eq!(len, 2);
+            let window = &values[..2];
+            // SAFETY: `window` is 2 readable 16-bit values (4 bytes) and the load has no
+            // alignment requirement.
+            unsafe { _mm_loadu_si32(window.as_ptr().cast()) }
         }
     }
 }
 
-/// Stores the first 8, 4 or 2 bytes of `v` in `bytes`, which holds that many.
+/// Stores the first 8, 4 or 2 values of `v` in `values`, which holds that many. (Kept
+/// small enough for the inliner: no formatted panic.)
 #[inline]
 #[target_feature(enable = "avx2")]
-fn store_u8_low(bytes: &mut [u8], v: __m128i) {
-    match bytes.len() {
-        8 => bytes.copy_from_slice(&_mm_cvtsi128_si64(v).to_le_bytes()),
-        4 => bytes.copy_from_slice(&_mm_cvtsi128_si32(v).to_le_bytes()),
-        _ => bytes.copy_from_slice(&(_mm_cvtsi128_si32(v) as u16).to_le_bytes()),
+fn store_low<E: Word>(values: &mut [E], v: __m128i) {
+    match values.len() {
+        // SAFETY: `values` is 8 writable 16-bit values (16 bytes) and the store has no
+        // alignment requirement.
+        8 => unsafe { _mm_storeu_si128(values.as_mut_ptr().cast(), v) },
+        // SAFETY: `values` is 4 writable 16-bit values (8 bytes) and the store has no
+        // alignment requirement.
+        4 => unsafe { _mm_storel_epi64(values.as_mut_ptr().cast(), v) },
+        len => {
+            debug_assert_eq!(len, 2);
+            let window = &mut values[..2];
+            // SAFETY: `window` is 2 writable 16-bit values (4 bytes) and the store has no
+            // alignment requirement.
+            unsafe { _mm_storeu_si32(window.as_mut_ptr().cast(), v) }
+        }
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // Filter taps
 
-/// A horizontal filter prepared for `maddubs`: for tap pair j, the `pshufb` pattern that
-/// gathers, from 16 bytes starting at the first tap's sample of output 0, the pair
-/// (2j + k, 2j + k + 1) for output k = 0..8, and the taps (f[2j], f[2j + 1]) as bytes.
+/// A horizontal filter prepared for the passes over samples at one bit depth: at 8 bits
+/// (`SHIFT1` 0) for `maddubs`, with, for tap pair j, the `pshufb` pattern that gathers,
+/// from 16 bytes starting at the first tap's sample of output 0, the pair (2j + k,
+/// 2j + k + 1) for output k = 0..8, and the taps (f[2j], f[2j + 1]) as bytes; at 10 bits
+/// for `madd`, with the taps as 16-bit pairs and no patterns.
 struct HTaps {
     gather: [__m256i; 4],
     taps: [__m256i; 4],
@@ -408,22 +468,85 @@ const GATHER: [[u8; 16]; 4] = {
 impl HTaps {
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn new<const T: usize>(f: &[i8; T]) -> Self {
+    fn new<const T: usize, const SHIFT1: i32>(f: &[i8; T]) -> Self {
         let mut gather = [_mm256_setzero_si256(); 4];
-        for (j, pattern) in gather.iter_mut().enumerate().take(T / 2) {
-            *pattern = _mm256_broadcastsi128_si256(load16(&GATHER[j], 0));
+        if SHIFT1 == 0 {
+            for (j, pattern) in gather.iter_mut().enumerate().take(T / 2) {
+                // SAFETY: `GATHER[j]` is 16 readable bytes and the load has no alignment
+                // requirement.
+                let bytes = unsafe { _mm_loadu_si128(GATHER[j].as_ptr().cast()) };
+                *pattern = _mm256_broadcastsi128_si256(bytes);
+            }
         }
         Self {
             gather,
-            taps: byte_pair_taps(f),
+            taps: if SHIFT1 == 0 {
+                byte_pair_taps(f)
+            } else {
+                word_pair_taps(f)
+            },
         }
     }
 
-    /// The horizontal filter, unshifted, of the 8 outputs per lane whose samples start at
-    /// the first byte of that lane of `v`.
+    /// 16 outputs of footprint row `r` from column `c` (whose sample is the first tap's of
+    /// the first output), shifted by `SHIFT1`: [`HTaps::strip_of`] the 24 samples from
+    /// there.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn apply<const T: usize>(&self, v: __m256i) -> __m256i {
+    fn strip<const T: usize, const SHIFT1: i32>(
+        &self,
+        fp: &Footprint,
+        r: usize,
+        c: usize,
+    ) -> __m256i {
+        let mut pad = MaybeUninit::uninit();
+        self.strip_of::<T, SHIFT1>(fp.span(r, c, &mut pad))
+    }
+
+    /// 16 outputs, shifted by `SHIFT1`, whose samples start at the first of `span`. That
+    /// reads all 24 at 8 bits and the first 15 + T at 10 bits.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn strip_of<const T: usize, const SHIFT1: i32>(&self, span: &[u16; 24]) -> __m256i {
+        if SHIFT1 == 0 {
+            // The low lane gets samples 0..16, the high lane 8..24 (packus works within
+            // lanes).
+            let bytes = _mm256_packus_epi16(load_x16(&span[..16]), load_x16(&span[8..]));
+            self.bytes::<T>(bytes)
+        } else {
+            self.words::<T, SHIFT1>(|o| load_x16(&span[o..o + 16]))
+        }
+    }
+
+    /// 8 outputs of footprint rows `r` and `r + 1` from column 0 in the low and high lanes,
+    /// shifted by `SHIFT1`. Reads 16 samples of each row.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn rows<const T: usize, const SHIFT1: i32>(&self, fp: &Footprint, r: usize) -> __m256i {
+        let mut pad = MaybeUninit::uninit();
+        let (first, second): (&[u16; 16], &[u16; 16]) = fp.two_spans(r, 0, &mut pad);
+        if SHIFT1 == 0 {
+            // Samples 0..8 of the rows in one vector and 8..16 in another, low lane the
+            // first row: packus (within lanes) then gives each row's 16 bytes in its lane.
+            let half = |from: usize| {
+                _mm256_set_m128i(
+                    load_x8(&second[from..from + 8]),
+                    load_x8(&first[from..from + 8]),
+                )
+            };
+            self.bytes::<T>(_mm256_packus_epi16(half(0), half(8)))
+        } else {
+            self.words::<T, SHIFT1>(|o| {
+                _mm256_set_m128i(load_x8(&second[o..o + 8]), load_x8(&first[o..o + 8]))
+            })
+        }
+    }
+
+    /// The filter at 8 bits, unshifted, of the 8 outputs per lane whose samples start at the
+    /// first byte of that lane of `v`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn bytes<const T: usize>(&self, v: __m256i) -> __m256i {
         let term =
             |j: usize| _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, self.gather[j]), self.taps[j]);
         let mut acc = term(0);
@@ -431,6 +554,30 @@ impl HTaps {
             acc = _mm256_add_epi16(acc, term(j));
         }
         acc
+    }
+
+    /// The filter at 10 bits, `>> SHIFT1`, of the 8 outputs per lane whose samples start at
+    /// the first 16-bit sample of that lane of `at(0)`; `at(o)` holds the samples `o` further
+    /// on. The 32-bit lane k of `at(o)` holds samples 2k + o and 2k + o + 1, which is tap
+    /// pair (o / 2) of output 2k + o % 2.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn words<const T: usize, const SHIFT1: i32>(&self, at: impl Fn(usize) -> __m256i) -> __m256i {
+        let mut even = _mm256_madd_epi16(at(0), self.taps[0]);
+        let mut odd = _mm256_madd_epi16(at(1), self.taps[0]);
+        // An index loop on purpose, like those of the vertical passes.
+        #[allow(clippy::needless_range_loop)]
+        for j in 1..T / 2 {
+            even = _mm256_add_epi32(even, _mm256_madd_epi16(at(2 * j), self.taps[j]));
+            odd = _mm256_add_epi32(odd, _mm256_madd_epi16(at(2 * j + 1), self.taps[j]));
+        }
+        let even = _mm256_srai_epi32::<SHIFT1>(even);
+        let odd = _mm256_srai_epi32::<SHIFT1>(odd);
+        // Outputs 0..4 and 4..8 of each lane, then packed in order (exactly: they fit i16).
+        _mm256_packs_epi32(
+            _mm256_unpacklo_epi32(even, odd),
+            _mm256_unpackhi_epi32(even, odd),
+        )
     }
 }
 
@@ -447,7 +594,7 @@ fn byte_pair_taps<const T: usize>(f: &[i8; T]) -> [__m256i; 4] {
 }
 
 /// Tap pairs (f[2j], f[2j + 1]) as the two i16 of every 32-bit lane, for `madd` against
-/// interleaved i16 rows.
+/// pairs of 16-bit samples or first-pass values.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn word_pair_taps<const T: usize>(f: &[i8; T]) -> [__m256i; 4] {
@@ -463,11 +610,19 @@ fn word_pair_taps<const T: usize>(f: &[i8; T]) -> [__m256i; 4] {
 /// of two with room for the `T - 1` pairs an output row of 8 taps needs.
 const RING: usize = 8;
 
-/// Vertical filter over interleaved 8-bit row pairs: `ring[(start + j * STEP) % RING]`
-/// holds the pair that tap pair j applies to.
+/// Two rows of samples below 256 as byte pairs, `first`'s in the low byte of each 16-bit
+/// lane and `second`'s in the high one.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn vertical_u8<const T: usize, const STEP: usize>(
+fn byte_pairs(first: __m256i, second: __m256i) -> __m256i {
+    _mm256_or_si256(first, _mm256_slli_epi16::<8>(second))
+}
+
+/// Vertical filter over byte pairs of two rows: `ring[(start + j * STEP) % RING]` holds the
+/// pair that tap pair j applies to.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn filter_byte_pairs<const T: usize, const STEP: usize>(
     ring: &[__m256i; RING],
     start: usize,
     taps: &[__m256i; 4],
@@ -483,7 +638,8 @@ fn vertical_u8<const T: usize, const STEP: usize>(
     acc
 }
 
-/// Two interleaved i16 rows: `lo` holds columns 0..4 of each lane, `hi` columns 4..8.
+/// Two interleaved rows of 16-bit values: `lo` holds columns 0..4 of each lane, `hi`
+/// columns 4..8.
 #[derive(Clone, Copy)]
 struct WordPair {
     lo: __m256i,
@@ -510,12 +666,13 @@ impl WordPair {
     }
 }
 
-/// Second pass over interleaved first-pass rows (`ring[(start + j * STEP) % RING]` for
-/// tap pair j), `>> 6` and saturated to i16 by the pack, which also puts the `lo` and `hi`
-/// columns back in order.
+/// Vertical filter over interleaved rows of 16-bit values (`ring[(start + j * STEP) %
+/// RING]` for tap pair j), `>> SHIFT` and saturated to i16 by the pack, which also puts the
+/// `lo` and `hi` columns back in order. Samples at 10 bits take shift1 (and fit i16), a
+/// second pass shift2 (and only luma at (1/2, 1/2) can saturate).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn vertical_i16<const T: usize, const STEP: usize>(
+fn filter_word_pairs<const T: usize, const STEP: usize, const SHIFT: i32>(
     ring: &[WordPair; RING],
     start: usize,
     taps: &[__m256i; 4],
@@ -533,18 +690,18 @@ fn vertical_i16<const T: usize, const STEP: usize>(
         hi = _mm256_add_epi32(hi, _mm256_madd_epi16(pair.hi, taps[j]));
     }
     _mm256_packs_epi32(
-        _mm256_srai_epi32::<{ SECOND_PASS_SHIFT as i32 }>(lo),
-        _mm256_srai_epi32::<{ SECOND_PASS_SHIFT as i32 }>(hi),
+        _mm256_srai_epi32::<SHIFT>(lo),
+        _mm256_srai_epi32::<SHIFT>(hi),
     )
 }
 
 // ---------------------------------------------------------------------------------------
 // The four cases
 
-/// Integer position: `src << 6`.
+/// Integer position: `src << SHIFT` (14 - BitDepth).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn copy<const T: usize>(fp: &Footprint, h: usize, out: Out) {
+fn copy<const T: usize, const SHIFT: i32>(fp: &Footprint, h: usize, out: Out) {
     let before = T / 2 - 1;
     let w = out.w;
     for y in 0..h {
@@ -554,36 +711,35 @@ fn copy<const T: usize>(fp: &Footprint, h: usize, out: Out) {
         let out_row = &mut out.dst[y * out.stride..][..w];
         if w >= 16 {
             for (samples, outputs) in row.chunks_exact(16).zip(out_row.chunks_exact_mut(16)) {
-                let samples: &[u8; 16] = samples.try_into().unwrap();
-                let v = _mm256_slli_epi16::<6>(_mm256_cvtepu8_epi16(load16(samples, 0)));
-                store_i16x16(outputs, v);
+                store_x16(outputs, _mm256_slli_epi16::<SHIFT>(load_x16(samples)));
             }
         } else {
-            let v = _mm_slli_epi16::<6>(_mm_cvtepu8_epi16(load_u8_low(row)));
-            store_i16_low(out_row, 0, w, v);
+            store_low(out_row, _mm_slli_epi16::<SHIFT>(load_low(row)));
         }
     }
 }
 
-/// fy = 0: the horizontal filter.
+/// fy = 0: the horizontal filter, `>> SHIFT1`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn horizontal<const T: usize>(fp: &Footprint, hf: &[i8; T], h: usize, mut out: Out) {
+fn horizontal<const T: usize, const SHIFT1: i32>(
+    fp: &Footprint,
+    hf: &[i8; T],
+    h: usize,
+    mut out: Out,
+) {
     let before = T / 2 - 1;
-    let taps = HTaps::new(hf);
+    let taps = HTaps::new::<T, SHIFT1>(hf);
     let w = out.w;
     if w >= 16 {
         for y in 0..h {
-            // A strip of 16 outputs reads 24 samples from its first column (see
-            // `Footprint::strip16`), so a row reads w + 8.
+            // A strip of 16 outputs takes 24 samples from its first column (see
+            // `HTaps::strip_of`), so a row takes w + 8: fetched once, with one check.
             let at = fp.at(y + before, 0);
-            let padded_row: [u8; super::MAX_BLOCK + 8];
+            let mut pad = MaybeUninit::<[u16; MAX_BLOCK + 8]>::uninit();
             let row = match fp.src.get(at..at + w + 8) {
                 Some(row) => row,
-                None => {
-                    padded_row = padded(fp.src, at);
-                    &padded_row[..w + 8]
-                }
+                None => &pad.write(padded(fp.src, at))[..w + 8],
             };
             let out_row = &mut out.dst[y * out.stride..][..w];
             for (span, outputs) in row
@@ -591,56 +747,57 @@ fn horizontal<const T: usize>(fp: &Footprint, hf: &[i8; T], h: usize, mut out: O
                 .step_by(16)
                 .zip(out_row.chunks_exact_mut(16))
             {
-                let span: &[u8; 24] = span.try_into().unwrap();
-                let v = _mm256_set_m128i(load16(span, 8), load16(span, 0));
-                store_i16x16(outputs, taps.apply::<T>(v));
+                let span: &[u16; 24] = span.try_into().unwrap();
+                store_x16(outputs, taps.strip_of::<T, SHIFT1>(span));
             }
         }
     } else {
         for y in (0..h).step_by(2) {
-            out.rows8(y, taps.apply::<T>(fp.two_rows(y + before, 0)));
+            out.rows8(y, taps.rows::<T, SHIFT1>(fp, y + before));
         }
     }
 }
 
-/// fx = 0: the vertical filter over 8-bit rows. Each pair of footprint rows is
-/// interleaved once, into a ring, and every output row reads its `T / 2` pairs from there.
+/// fx = 0 at 8 bits: the vertical filter over byte pairs of rows. Each pair of footprint
+/// rows is built once, into a ring, and every output row reads its `T / 2` pairs from there.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn vertical<const T: usize>(fp: &Footprint, vf: &[i8; T], h: usize, mut out: Out) {
+fn vertical_bytes<const T: usize>(fp: &Footprint, vf: &[i8; T], h: usize, mut out: Out) {
     let before = T / 2 - 1;
     let taps = byte_pair_taps(vf);
     let mut ring = [_mm256_setzero_si256(); RING];
     if out.w >= 16 {
-        // Ring entry r % RING interleaves footprint rows r and r + 1; output row y reads
-        // pairs y, y + 2, ..., y + T - 2.
+        // Ring entry r % RING pairs footprint rows r and r + 1; output row y reads pairs y,
+        // y + 2, ..., y + T - 2.
         for x in (0..out.w).step_by(16) {
-            // Footprint row r, columns x..x+8 in the low lane and x+8..x+16 in the high
-            // one (in the low 8 bytes of each, which is what unpacklo reads).
-            let row = |r: usize| fp.strip16(r, x + before);
+            // Columns x..x+16 of the block lie inside the footprint.
+            let row = |r: usize| load_x16(fp.inside::<16>(r, x + before));
             let mut last = row(0);
             for (r, slot) in ring.iter_mut().enumerate().take(T - 2) {
                 let next = row(r + 1);
-                *slot = _mm256_unpacklo_epi8(last, next);
+                *slot = byte_pairs(last, next);
                 last = next;
             }
             for y in 0..h {
                 let next = row(y + T - 1);
-                ring[(y + T - 2) % RING] = _mm256_unpacklo_epi8(last, next);
+                ring[(y + T - 2) % RING] = byte_pairs(last, next);
                 last = next;
-                out.row16(y, x, vertical_u8::<T, 2>(&ring, y, &taps));
+                out.row16(y, x, filter_byte_pairs::<T, 2>(&ring, y, &taps));
             }
         }
     } else {
-        // Ring entry k % RING interleaves footprint rows (2k, 2k + 1) in its low lane and
+        // Ring entry k % RING pairs footprint rows (2k, 2k + 1) in its low lane and
         // (2k + 1, 2k + 2) in its high one; output rows 2k and 2k + 1 read pairs k, k + 1,
         // ..., k + T/2 - 1.
-        let row = |r: usize| fp.one_row(r, before);
+        let row = |r: usize| {
+            let mut pad = MaybeUninit::uninit();
+            load_x8::<u16>(fp.span::<8>(r, before, &mut pad))
+        };
         let mut even = row(0);
         let mut pair = |k: usize| {
             let odd = row(2 * k + 1);
             let next_even = row(2 * k + 2);
-            let pair = _mm256_unpacklo_epi8(
+            let pair = byte_pairs(
                 _mm256_set_m128i(odd, even),
                 _mm256_set_m128i(next_even, odd),
             );
@@ -652,24 +809,87 @@ fn vertical<const T: usize>(fp: &Footprint, vf: &[i8; T], h: usize, mut out: Out
         }
         for (k, y) in (0..h).step_by(2).enumerate() {
             ring[(k + T / 2 - 1) % RING] = pair(k + T / 2 - 1);
-            out.rows8(y, vertical_u8::<T, 1>(&ring, k, &taps));
+            out.rows8(y, filter_byte_pairs::<T, 1>(&ring, k, &taps));
         }
     }
 }
 
-/// Both fractions: the horizontal filter over the footprint rows, then the vertical one
-/// over its results. Consecutive first-pass rows are interleaved once, into a ring, and
-/// every output row reads its `T / 2` pairs from there.
+/// fx = 0 at 10 bits: the vertical filter over interleaved 16-bit rows, `>> SHIFT1`, with
+/// the same ring of row pairs as [`vertical_bytes`].
 #[inline]
 #[target_feature(enable = "avx2")]
-fn both<const T: usize>(fp: &Footprint, hf: &[i8; T], vf: &[i8; T], h: usize, mut out: Out) {
-    let htaps = HTaps::new(hf);
+fn vertical_words<const T: usize, const SHIFT1: i32>(
+    fp: &Footprint,
+    vf: &[i8; T],
+    h: usize,
+    mut out: Out,
+) {
+    let before = T / 2 - 1;
+    let taps = word_pair_taps(vf);
+    let mut ring = [WordPair::zero(); RING];
+    if out.w >= 16 {
+        for x in (0..out.w).step_by(16) {
+            // Columns x..x+16 of the block lie inside the footprint.
+            let row = |r: usize| load_x16(fp.inside::<16>(r, x + before));
+            let mut last = row(0);
+            for (r, slot) in ring.iter_mut().enumerate().take(T - 2) {
+                let next = row(r + 1);
+                *slot = WordPair::new(last, next);
+                last = next;
+            }
+            for y in 0..h {
+                let next = row(y + T - 1);
+                ring[(y + T - 2) % RING] = WordPair::new(last, next);
+                last = next;
+                out.row16(y, x, filter_word_pairs::<T, 2, SHIFT1>(&ring, y, &taps));
+            }
+        }
+    } else {
+        let row = |r: usize| {
+            let mut pad = MaybeUninit::uninit();
+            load_x8::<u16>(fp.span::<8>(r, before, &mut pad))
+        };
+        let mut even = row(0);
+        let mut pair = |k: usize| {
+            let odd = row(2 * k + 1);
+            let next_even = row(2 * k + 2);
+            let pair = WordPair::new(
+                _mm256_set_m128i(odd, even),
+                _mm256_set_m128i(next_even, odd),
+            );
+            even = next_even;
+            pair
+        };
+        for (k, slot) in ring.iter_mut().enumerate().take(T / 2 - 1) {
+            *slot = pair(k);
+        }
+        for (k, y) in (0..h).step_by(2).enumerate() {
+            ring[(k + T / 2 - 1) % RING] = pair(k + T / 2 - 1);
+            out.rows8(y, filter_word_pairs::<T, 1, SHIFT1>(&ring, k, &taps));
+        }
+    }
+}
+
+/// Both fractions: the horizontal filter over the footprint rows (`>> SHIFT1`), then the
+/// vertical one over its results (`>> 6`). Consecutive first-pass rows are interleaved
+/// once, into a ring, and every output row reads its `T / 2` pairs from there.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn both<const T: usize, const SHIFT1: i32>(
+    fp: &Footprint,
+    hf: &[i8; T],
+    vf: &[i8; T],
+    h: usize,
+    mut out: Out,
+) {
+    const SHIFT2: i32 = SECOND_PASS_SHIFT as i32;
+    let htaps = HTaps::new::<T, SHIFT1>(hf);
     let vtaps = word_pair_taps(vf);
     let mut ring = [WordPair::zero(); RING];
     if out.w >= 16 {
         // Ring entry r % RING interleaves first-pass rows r and r + 1.
         for x in (0..out.w).step_by(16) {
-            let first = |r: usize| htaps.apply::<T>(fp.strip16(r, x));
+            let first = |r: usize| htaps.strip::<T, SHIFT1>(fp, r, x);
             let mut last = first(0);
             for (r, slot) in ring.iter_mut().enumerate().take(T - 2) {
                 let next = first(r + 1);
@@ -680,7 +900,7 @@ fn both<const T: usize>(fp: &Footprint, hf: &[i8; T], vf: &[i8; T], h: usize, mu
                 let next = first(y + T - 1);
                 ring[(y + T - 2) % RING] = WordPair::new(last, next);
                 last = next;
-                out.row16(y, x, vertical_i16::<T, 2>(&ring, y, &vtaps));
+                out.row16(y, x, filter_word_pairs::<T, 2, SHIFT2>(&ring, y, &vtaps));
             }
         }
     } else {
@@ -689,9 +909,9 @@ fn both<const T: usize>(fp: &Footprint, hf: &[i8; T], vf: &[i8; T], h: usize, mu
         // k % RING interleaves first-pass rows (2k, 2k + 1) in its low lane and
         // (2k + 1, 2k + 2) in its high one. The last pair reads one row past the
         // footprint, which only feeds the unused high lane of `next_even`.
-        let mut even = htaps.apply::<T>(fp.two_rows(0, 0));
+        let mut even = htaps.rows::<T, SHIFT1>(fp, 0);
         let mut pair = |k: usize| {
-            let next_even = htaps.apply::<T>(fp.two_rows(2 * k + 2, 0));
+            let next_even = htaps.rows::<T, SHIFT1>(fp, 2 * k + 2);
             let odd = _mm256_permute2x128_si256::<0x21>(even, next_even);
             let pair = WordPair::new(even, odd);
             even = next_even;
@@ -702,7 +922,7 @@ fn both<const T: usize>(fp: &Footprint, hf: &[i8; T], vf: &[i8; T], h: usize, mu
         }
         for (k, y) in (0..h).step_by(2).enumerate() {
             ring[(k + T / 2 - 1) % RING] = pair(k + T / 2 - 1);
-            out.rows8(y, vertical_i16::<T, 1>(&ring, k, &vtaps));
+            out.rows8(y, filter_word_pairs::<T, 1, SHIFT2>(&ring, k, &vtaps));
         }
     }
 }

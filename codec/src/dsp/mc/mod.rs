@@ -1,21 +1,25 @@
-//! HEVC motion-compensated fractional-sample interpolation (H.265 8.5.3.3.3) for 8-bit
-//! 4:2:0 video, and the writers that turn its 14-bit intermediates into samples.
+//! HEVC motion-compensated fractional-sample interpolation (H.265 8.5.3.3.3) for 4:2:0
+//! video of 8 or 10 bits per sample, and the writers that turn its 14-bit intermediates
+//! into samples.
 //!
-//! [`luma`] and [`chroma`] produce the spec's `predSamples` at 14-bit precision:
+//! [`luma`] and [`chroma`] produce the spec's `predSamples` at 14-bit precision. With
+//! shift1 = BitDepth - 8 (0 or 2):
 //!
-//! * integer position (fx = fy = 0): `src << 6`;
-//! * fy = 0: the horizontal filter, unshifted (shift1 = BitDepth - 8 = 0);
-//! * fx = 0: the vertical filter, unshifted;
-//! * both: the horizontal filter over the rows the vertical one needs (unshifted, as i16),
-//!   then the vertical filter over those, `>> 6` (shift2).
+//! * integer position (fx = fy = 0): `src << (14 - BitDepth)`;
+//! * fy = 0: the horizontal filter, `>> shift1`;
+//! * fx = 0: the vertical filter, `>> shift1`;
+//! * both: the horizontal filter over the rows the vertical one needs, `>> shift1` (as
+//!   i16), then the vertical filter over those, `>> 6` (shift2).
 //!
-//! [`put_uni`] rounds one prediction to samples (`(v + 32) >> 6`, shift3 = 6) and [`put_bi`]
-//! averages two (`(a + b + 64) >> 7`), both clipped to 0..=255.
+//! [`put_uni`] rounds one prediction to samples (`(v + offset) >> shift3`, shift3 =
+//! 14 - BitDepth) and [`put_bi`] averages two (`(a + b + offset) >> (shift3 + 1)`), both
+//! clipped to 0..=(1 << BitDepth) - 1; offset is half the divisor.
 //!
 //! # Bounds of the intermediates
 //!
 //! Write P and N for the sums of a filter's positive taps and of the magnitudes of its
-//! negative taps (every filter has P - N = 64). For samples in 0..=255:
+//! negative taps (every filter has P - N = 64), and M = (1 << BitDepth) - 1 for the
+//! largest sample (255 or 1023):
 //!
 //! | filter | P | N |
 //! | --- | --- | --- |
@@ -26,35 +30,40 @@
 //! | chroma 3/8, 5/8 | 74 | 10 |
 //! | chroma 4/8 | 72 | 8 |
 //!
-//! * integer position: 0..=16320;
-//! * one filter pass: -255 N ..= 255 P, at worst -6120..=22440 (luma half-sample), which
-//!   is also the range of the first pass's i16 temporary;
-//! * both passes: `(sum v[i] * tmp[i]) >> 6` reaches `255 (Ph Pv + Nh Nv) / 64` at most and
-//!   `-255 (Ph Nv + Nh Pv) / 64` at least. That is -13260..=29580 for luma pairs with a
-//!   quarter-sample fraction, -5897..=22216 for chroma, and -16830..=**33150** for luma at
-//!   (1/2, 1/2).
+//! * integer position: 0..=16320 (8 bits), 0..=16368 (10 bits);
+//! * one filter pass: `(-M N) >> shift1 ..= (M P) >> shift1`, at worst -6120..=22440 at 8
+//!   bits and -6138..=22506 at 10 bits (luma half-sample), which is also the range of the
+//!   first pass's i16 temporary. At 10 bits the sum before the shift reaches
+//!   -24552..=90024, far outside i16: the kernels add it in 32 bits and shift it first;
+//! * both passes: with lo..=hi the horizontal filter's one-pass range, `(sum v[i] * tmp[i])
+//!   >> 6` reaches `(hi Pv - lo Nv) >> 6` at most and `(lo Pv - hi Nv) >> 6` at least. That
+//!   is -13260..=29580 (8 bits) and -13299..=29667 (10 bits) for luma pairs with a
+//!   quarter-sample fraction, -5897..=22216 and -5915..=22281 for chroma, and
+//!   -16830..=**33150** and -16880..=**33247** for luma at (1/2, 1/2).
 //!
 //! So everything fits i16 *except* the top of luma (1/2, 1/2): an 8x8 neighbourhood that is
-//! 255 where the horizontal and vertical taps a sample meets have the same sign and 0 where
-//! they differ drives the second pass to 33150 > 32767 (and anything close to that pattern
-//! past 32767). Camera content does not do that, but a stream can. These kernels
-//! **saturate** the second pass to i16 (the AVX2 pack does so for free). [`put_uni`] cannot
-//! tell (anything from 16288 up rounds to 255 either way); [`put_bi`] can differ from
-//! unbounded arithmetic only where the other prediction is below -191 at the same sample.
-//! Encoder and decoder use the same kernels, so this never causes drift. (HM avoids it by
-//! storing intermediates minus 8192; this module keeps the spec's values instead, so that
-//! `src << 6` stays the integer-position value.)
+//! M where the horizontal and vertical taps a sample meets have the same sign and 0 where
+//! they differ drives the second pass past 32767 (and anything close to that pattern does
+//! too). Camera content does not do that, but a stream can. These kernels **saturate** the
+//! second pass to i16 (the AVX2 pack does so for free). [`put_uni`] cannot tell (anything
+//! from 16288 up rounds to 255 at 8 bits, from 16360 up to 1023 at 10 bits, either way);
+//! [`put_bi`] can differ from unbounded arithmetic only where the other prediction is below
+//! -191 (8 bits) or -47 (10 bits) at the same sample. Encoder and decoder use the same
+//! kernels, so this never causes drift. (HM avoids it by storing intermediates minus 8192;
+//! this module keeps the spec's values instead, so that `src << (14 - BitDepth)` stays the
+//! integer-position value.)
 //!
-//! The SIMD 8-bit passes add byte products with `maddubs`, which saturates each sum of
-//! two products to i16; with taps paired as (0, 1), (2, 3), ... no such sum exceeds
-//! 255 * 58 = 14790 in magnitude, so it never does.
+//! The SIMD passes over 8-bit samples add byte products with `maddubs`, which saturates
+//! each sum of two products to i16; with taps paired as (0, 1), (2, 3), ... no such sum
+//! exceeds 255 * 58 = 14790 in magnitude, so it never does. Those over 10-bit samples add
+//! in 32 bits (`madd`) and pack after the shift.
 //!
 //! `scalar` is the readable reference; `avx2` must match it bit for bit.
 
 use crate::cpu::CpuLevel;
+use crate::dsp::check_bit_depth;
 
-// AVX2 16-bit port pending: any() keeps it out of the build until then.
-#[cfg(all(target_arch = "x86_64", any()))]
+#[cfg(target_arch = "x86_64")]
 mod avx2;
 mod scalar;
 
@@ -105,10 +114,12 @@ fn saturate_i16(v: i32) -> i16 {
 /// `src_stride`); `origin` is the index in `src` of the integer sample co-located with the
 /// block's top-left output sample; the caller guarantees src covers rows origin-3*stride ..
 /// origin+(h+4)*stride and columns -3..w+4 around it. `fx`, `fy` are quarter-sample
-/// fractions 0..=3. Output: `dst[y * dst_stride + x]`, 14-bit intermediates.
+/// fractions 0..=3. Samples have `bit_depth` bits (8 or 10). Output:
+/// `dst[y * dst_stride + x]`, 14-bit intermediates.
 ///
-/// Panics if `w` or `h` is not 4, 8, 16, 32 or 64, a fraction is out of range, `src` does
-/// not cover the footprint, or `dst` cannot hold the block at `dst_stride` (>= `w`).
+/// Panics if `w` or `h` is not 4, 8, 16, 32 or 64, a fraction is out of range, `bit_depth`
+/// is not 8 or 10, `src` does not cover the footprint, or `dst` cannot hold the block at
+/// `dst_stride` (>= `w`).
 #[allow(clippy::too_many_arguments)]
 pub fn luma(
     src: &[u16],
@@ -148,9 +159,9 @@ pub fn luma(
 /// The same for chroma with eighth-sample fractions 0..=7 and 4-tap filters (margins 1
 /// before, 2 after).
 ///
-/// Panics if `w` or `h` is not 2, 4, 8, 16 or 32, a fraction is out of range, `src` does
-/// not cover rows -1..h+2 and columns -1..w+2 around `origin`, or `dst` cannot hold the
-/// block at `dst_stride` (>= `w`).
+/// Panics if `w` or `h` is not 2, 4, 8, 16 or 32, a fraction is out of range, `bit_depth`
+/// is not 8 or 10, `src` does not cover rows -1..h+2 and columns -1..w+2 around `origin`,
+/// or `dst` cannot hold the block at `dst_stride` (>= `w`).
 #[allow(clippy::too_many_arguments)]
 pub fn chroma(
     src: &[u16],
@@ -201,6 +212,7 @@ fn interpolate<const T: usize>(
     bit_depth: u32,
     cpu: CpuLevel,
 ) {
+    check_bit_depth(bit_depth);
     check_source(src.len(), src_stride, origin, w, h, T / 2 - 1, T / 2);
     check_destination(dst.len(), dst_stride, w, h);
     let hf = &filters[usize::from(fx)];
@@ -209,7 +221,7 @@ fn interpolate<const T: usize>(
     match cpu {
         // Checking the (cached) CPU flag again keeps a hand-made `CpuLevel::Avx2` from
         // reaching AVX2 code on a CPU without it, for the cost of one load and branch.
-        #[cfg(all(target_arch = "x86_64", any()))]
+        #[cfg(target_arch = "x86_64")]
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
             // kernel's only requirement (it bounds-checks every access).
@@ -245,9 +257,12 @@ fn interpolate<const T: usize>(
 
 /// Rounds one prediction to samples.
 ///
-/// `dst[y * dst_stride + x] = clip(0, 255, (src[y * src_stride + x] + 32) >> 6)`. Panics if
-/// `w` or `h` is not 2, 4, 8, 16, 32 or 64, or a slice cannot hold the block at its stride
+/// `dst[y * dst_stride + x] = clip(0, max, (src[y * src_stride + x] + offset) >> shift)` with
+/// `shift = 14 - bit_depth`, `offset = 1 << (shift - 1)` and `max = (1 << bit_depth) - 1`
+/// (at 8 bits `(v + 32) >> 6` clipped to 0..=255). Panics if `w` or `h` is not 2, 4, 8, 16,
+/// 32 or 64, `bit_depth` is not 8 or 10, or a slice cannot hold the block at its stride
 /// (`dst_stride` must be at least `w`).
+#[allow(clippy::too_many_arguments)]
 pub fn put_uni(
     src: &[i16],
     src_stride: usize,
@@ -258,11 +273,12 @@ pub fn put_uni(
     bit_depth: u32,
     cpu: CpuLevel,
 ) {
+    check_bit_depth(bit_depth);
     check_put_size(w, h);
     check_block_slice(src.len(), src_stride, w, h, "src");
     check_destination(dst.len(), dst_stride, w, h);
     match cpu {
-        #[cfg(all(target_arch = "x86_64", any()))]
+        #[cfg(target_arch = "x86_64")]
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
             // kernel's only requirement (it bounds-checks every access).
@@ -274,8 +290,9 @@ pub fn put_uni(
 
 /// Averages two predictions to samples.
 ///
-/// `dst = clip(0, 255, (a + b + 64) >> 7)`, with `a` and `b` sharing `src_stride`. Panics
-/// like [`put_uni`].
+/// `dst = clip(0, max, (a + b + offset) >> shift)` with `shift = 15 - bit_depth` and
+/// `offset = 1 << (shift - 1)` (at 8 bits `(a + b + 64) >> 7` clipped to 0..=255), `a` and
+/// `b` sharing `src_stride`. Panics like [`put_uni`].
 #[allow(clippy::too_many_arguments)]
 pub fn put_bi(
     a: &[i16],
@@ -288,12 +305,13 @@ pub fn put_bi(
     bit_depth: u32,
     cpu: CpuLevel,
 ) {
+    check_bit_depth(bit_depth);
     check_put_size(w, h);
     check_block_slice(a.len(), src_stride, w, h, "a");
     check_block_slice(b.len(), src_stride, w, h, "b");
     check_destination(dst.len(), dst_stride, w, h);
     match cpu {
-        #[cfg(all(target_arch = "x86_64", any()))]
+        #[cfg(target_arch = "x86_64")]
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
             // kernel's only requirement (it bounds-checks every access).
@@ -353,12 +371,17 @@ fn check_put_size(w: usize, h: usize) {
     );
 }
 
-// 16-bit port pending (with the AVX2 kernels): any() keeps these out of the build.
-#[cfg(all(test, any()))]
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::BIT_DEPTHS;
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
+
+    /// The largest sample at `bit_depth`.
+    fn max_sample(bit_depth: u32) -> u16 {
+        (1 << bit_depth) - 1
+    }
 
     /// Luma or chroma, with what differs between them.
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -412,23 +435,27 @@ mod tests {
         }
     }
 
-    /// A reference plane cut so that the slice starts at the first sample of the block's
-    /// footprint and ends right after its last one, with `extra` samples of other content
-    /// between rows: kernels that read past the footprint find the slice's end there.
+    /// A reference plane of `bit_depth`-bit samples cut so that the slice starts at the
+    /// first sample of the block's footprint and ends right after its last one, with `extra`
+    /// samples of other content between rows: kernels that read past the footprint find the
+    /// slice's end there.
     struct Source {
-        samples: Vec<u8>,
+        samples: Vec<u16>,
         stride: usize,
         origin: usize,
+        bit_depth: u32,
     }
 
     impl Source {
-        /// Sample (x, y) relative to the block's top-left is `value(x, y)`.
+        /// Sample (x, y) relative to the block's top-left is `value(x, y)`, which must lie
+        /// in 0..=max_sample(bit_depth).
         fn new(
             plane: Plane,
             w: usize,
             h: usize,
             extra: usize,
-            value: impl Fn(isize, isize) -> u8,
+            bit_depth: u32,
+            value: impl Fn(isize, isize) -> u16,
         ) -> Source {
             let (before, after) = plane.margins();
             let stride = before + w + after + extra;
@@ -436,13 +463,16 @@ mod tests {
             let samples = (0..len)
                 .map(|i| {
                     let (r, c) = ((i / stride) as isize, (i % stride) as isize);
-                    value(c - before as isize, r - before as isize)
+                    let v = value(c - before as isize, r - before as isize);
+                    assert!(v <= max_sample(bit_depth), "{v} at {bit_depth} bits");
+                    v
                 })
                 .collect();
             Source {
                 samples,
                 stride,
                 origin: before * stride + before,
+                bit_depth,
             }
         }
     }
@@ -480,6 +510,7 @@ mod tests {
             fy,
             dst,
             stride,
+            src.bit_depth,
             cpu,
         );
         let mut block = Vec::with_capacity(w * h);
@@ -512,8 +543,9 @@ mod tests {
             if got != expected {
                 let at = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap();
                 panic!(
-                    "{cpu:?} differs from scalar: {plane:?} {w}x{h} ({fx}, {fy}), {what}: \
-                     at ({}, {}) {} instead of {}",
+                    "{cpu:?} differs from scalar: {plane:?} {w}x{h} ({fx}, {fy}), {} bits, \
+                     {what}: at ({}, {}) {} instead of {}",
+                    src.bit_depth,
                     at % w,
                     at / w,
                     got[at],
@@ -529,56 +561,70 @@ mod tests {
     #[test]
     fn every_level_matches_scalar_on_random_sources() {
         let mut rng = SmallRng::seed_from_u64(0x3c_a1);
-        for plane in PLANES {
-            for (w, h) in plane.block_sizes() {
-                for (fx, fy) in plane.fraction_pairs() {
-                    let seed: u64 = rng.gen();
-                    let extra = rng.gen_range(0..9);
-                    let src = Source::new(plane, w, h, extra, |x, y| {
-                        let mut cell = SmallRng::seed_from_u64(
-                            seed ^ (x as u64).wrapping_mul(0x9e37_79b9) ^ (y as u64) << 32,
-                        );
-                        cell.gen()
-                    });
-                    check_levels(plane, &src, (w, h), (fx, fy), "random");
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for plane in PLANES {
+                for (w, h) in plane.block_sizes() {
+                    for (fx, fy) in plane.fraction_pairs() {
+                        let seed: u64 = rng.gen();
+                        let extra = rng.gen_range(0..9);
+                        let src = Source::new(plane, w, h, extra, bit_depth, |x, y| {
+                            let mut cell = SmallRng::seed_from_u64(
+                                seed ^ (x as u64).wrapping_mul(0x9e37_79b9) ^ (y as u64) << 32,
+                            );
+                            cell.gen_range(0..=max)
+                        });
+                        check_levels(plane, &src, (w, h), (fx, fy), "random");
+                    }
                 }
             }
         }
     }
 
-    /// Sources of extreme values: flat 0 and 255, a 0/255 checkerboard and alternating
-    /// rows and columns.
-    /// A named source pattern: sample value at (x, y) relative to the block.
-    type Pattern = (&'static str, fn(isize, isize) -> u8);
+    /// A named source pattern: sample value at (x, y) relative to the block, given the
+    /// largest sample.
+    type Pattern = (&'static str, fn(isize, isize, u16) -> u16);
 
+    /// Sources of extreme values: flat 0 and the largest sample, a 0/max checkerboard and
+    /// alternating rows and columns.
     fn extreme_sources() -> Vec<Pattern> {
-        fn bit(on: bool) -> u8 {
+        fn bit(on: bool, max: u16) -> u16 {
             if on {
-                255
+                max
             } else {
                 0
             }
         }
         vec![
-            ("all 0", |_, _| 0),
-            ("all 255", |_, _| 255),
-            ("checkerboard", |x, y| bit((x + y).rem_euclid(2) == 0)),
-            ("checkerboard, other phase", |x, y| {
-                bit((x + y).rem_euclid(2) == 1)
+            ("all 0", |_, _, _| 0),
+            ("all max", |_, _, max| max),
+            ("checkerboard", |x, y, max| {
+                bit((x + y).rem_euclid(2) == 0, max)
             }),
-            ("alternating rows", |_, y| bit(y.rem_euclid(2) == 0)),
-            ("alternating columns", |x, _| bit(x.rem_euclid(2) == 0)),
+            ("checkerboard, other phase", |x, y, max| {
+                bit((x + y).rem_euclid(2) == 1, max)
+            }),
+            ("alternating rows", |_, y, max| {
+                bit(y.rem_euclid(2) == 0, max)
+            }),
+            ("alternating columns", |x, _, max| {
+                bit(x.rem_euclid(2) == 0, max)
+            }),
         ]
     }
 
     #[test]
     fn every_level_matches_scalar_on_extreme_sources() {
-        for plane in PLANES {
-            for (w, h) in plane.block_sizes() {
-                for (fx, fy) in plane.fraction_pairs() {
-                    for (what, value) in extreme_sources() {
-                        let src = Source::new(plane, w, h, 3, value);
-                        check_levels(plane, &src, (w, h), (fx, fy), what);
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for plane in PLANES {
+                for (w, h) in plane.block_sizes() {
+                    for (fx, fy) in plane.fraction_pairs() {
+                        for (what, value) in extreme_sources() {
+                            let src =
+                                Source::new(plane, w, h, 3, bit_depth, |x, y| value(x, y, max));
+                            check_levels(plane, &src, (w, h), (fx, fy), what);
+                        }
                     }
                 }
             }
@@ -591,54 +637,68 @@ mod tests {
         filter[d.rem_euclid(filter.len() as isize) as usize].signum()
     }
 
-    /// The extreme intermediate values of a fraction pair, from the module's analysis:
-    /// (min, max) before saturation.
-    fn analytic_bounds(plane: Plane, fx: u8, fy: u8) -> (i32, i32) {
+    /// The extreme intermediate values of a fraction pair at `bit_depth`, from the module's
+    /// analysis: (min, max) before saturation.
+    fn analytic_bounds(plane: Plane, fx: u8, fy: u8, bit_depth: u32) -> (i32, i32) {
         let p = |f: &[i32]| f.iter().filter(|&&t| t > 0).sum::<i32>();
         let n = |f: &[i32]| -f.iter().filter(|&&t| t < 0).sum::<i32>();
+        let max = i32::from(max_sample(bit_depth));
+        let shift1 = bit_depth - 8;
+        // One pass over samples, `>> shift1`.
+        let one_pass = |f: &[i32]| ((-max * n(f)) >> shift1, (max * p(f)) >> shift1);
         let (hf, vf) = (plane.filter(fx), plane.filter(fy));
         match (fx, fy) {
-            (0, 0) => (0, 255 << 6),
-            (_, 0) => (-255 * n(&hf), 255 * p(&hf)),
-            (0, _) => (-255 * n(&vf), 255 * p(&vf)),
-            _ => (
-                (-255 * (p(&hf) * n(&vf) + n(&hf) * p(&vf))) >> 6,
-                (255 * (p(&hf) * p(&vf) + n(&hf) * n(&vf))) >> 6,
-            ),
+            (0, 0) => (0, max << (14 - bit_depth)),
+            (_, 0) => one_pass(&hf),
+            (0, _) => one_pass(&vf),
+            _ => {
+                let (lo, hi) = one_pass(&hf);
+                (
+                    (lo * p(&vf) - hi * n(&vf)) >> SECOND_PASS_SHIFT,
+                    (hi * p(&vf) - lo * n(&vf)) >> SECOND_PASS_SHIFT,
+                )
+            }
         }
     }
 
     #[test]
     fn sign_patterns_reach_the_analytic_bounds_at_every_level() {
-        // 255 where the horizontal and vertical taps a sample meets have the same sign
-        // (`positive`) or opposite signs, 0 elsewhere: the largest and smallest results.
-        // The sign of a fraction-0 "filter" is that of its centre tap.
-        for plane in PLANES {
-            let (before, _) = plane.margins();
-            for (w, h) in plane.block_sizes() {
-                for (fx, fy) in plane.fraction_pairs() {
-                    let (hf, vf) = (plane.filter(fx), plane.filter(fy));
-                    let (low, high) = analytic_bounds(plane, fx, fy);
-                    for positive in [true, false] {
-                        let value = |x: isize, y: isize| {
-                            let s = tap_sign(&hf, x + before as isize)
-                                * tap_sign(&vf, y + before as isize);
-                            if (s > 0) == positive && s != 0 {
-                                255
+        // The largest sample where the horizontal and vertical taps a sample meets have the
+        // same sign (`positive`) or opposite signs, 0 elsewhere: the largest and smallest
+        // results. The sign of a fraction-0 "filter" is that of its centre tap. At 10 bits
+        // these drive one-pass sums far past i16 before shift1.
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for plane in PLANES {
+                let (before, _) = plane.margins();
+                for (w, h) in plane.block_sizes() {
+                    for (fx, fy) in plane.fraction_pairs() {
+                        let (hf, vf) = (plane.filter(fx), plane.filter(fy));
+                        let (low, high) = analytic_bounds(plane, fx, fy, bit_depth);
+                        for positive in [true, false] {
+                            let value = |x: isize, y: isize| {
+                                let s = tap_sign(&hf, x + before as isize)
+                                    * tap_sign(&vf, y + before as isize);
+                                if (s > 0) == positive && s != 0 {
+                                    max
+                                } else {
+                                    0
+                                }
+                            };
+                            let src = Source::new(plane, w, h, 2, bit_depth, value);
+                            let what = if positive { "maximising" } else { "minimising" };
+                            let block = check_levels(plane, &src, (w, h), (fx, fy), what);
+                            let (got, bound) = if positive {
+                                (i32::from(*block.iter().max().unwrap()), high.min(32767))
                             } else {
-                                0
+                                (i32::from(*block.iter().min().unwrap()), low)
+                            };
+                            if (fx, fy) != (0, 0) || positive {
+                                assert_eq!(
+                                    got, bound,
+                                    "{plane:?} {w}x{h} ({fx}, {fy}) {bit_depth} bits {what}"
+                                );
                             }
-                        };
-                        let src = Source::new(plane, w, h, 2, value);
-                        let what = if positive { "maximising" } else { "minimising" };
-                        let block = check_levels(plane, &src, (w, h), (fx, fy), what);
-                        let (got, bound) = if positive {
-                            (i32::from(*block.iter().max().unwrap()), high.min(32767))
-                        } else {
-                            (i32::from(*block.iter().min().unwrap()), low)
-                        };
-                        if (fx, fy) != (0, 0) || positive {
-                            assert_eq!(got, bound, "{plane:?} {w}x{h} ({fx}, {fy}) {what}");
                         }
                     }
                 }
@@ -648,38 +708,77 @@ mod tests {
 
     #[test]
     fn only_luma_half_half_can_exceed_i16() {
-        for plane in PLANES {
-            for (fx, fy) in plane.fraction_pairs() {
-                let (low, high) = analytic_bounds(plane, fx, fy);
-                let luma_half_half = plane == Plane::Luma && (fx, fy) == (2, 2);
-                assert!(low >= -32768, "{plane:?} ({fx}, {fy})");
-                assert_eq!(
-                    high > 32767,
-                    luma_half_half,
-                    "{plane:?} ({fx}, {fy}): {high}"
-                );
+        for bit_depth in BIT_DEPTHS {
+            for plane in PLANES {
+                for (fx, fy) in plane.fraction_pairs() {
+                    let (low, high) = analytic_bounds(plane, fx, fy, bit_depth);
+                    let luma_half_half = plane == Plane::Luma && (fx, fy) == (2, 2);
+                    assert!(low >= -32768, "{plane:?} ({fx}, {fy}) {bit_depth} bits");
+                    assert_eq!(
+                        high > 32767,
+                        luma_half_half,
+                        "{plane:?} ({fx}, {fy}) {bit_depth} bits: {high}"
+                    );
+                }
             }
         }
-        assert_eq!(analytic_bounds(Plane::Luma, 2, 2), (-16830, 33150));
         // The ranges the module docs quote.
-        let range = |plane: Plane, keep: &dyn Fn(u8, u8) -> bool| {
+        let range = |plane: Plane, bit_depth: u32, keep: &dyn Fn(u8, u8) -> bool| {
             plane
                 .fraction_pairs()
                 .filter(|&(fx, fy)| keep(fx, fy))
-                .map(|(fx, fy)| analytic_bounds(plane, fx, fy))
+                .map(|(fx, fy)| analytic_bounds(plane, fx, fy, bit_depth))
                 .fold((0, 0), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
         };
         let quarter = |f: u8| f == 1 || f == 3;
         let luma_quarter_2d = |fx, fy| fx != 0 && fy != 0 && (quarter(fx) || quarter(fy));
-        assert_eq!(range(Plane::Luma, &luma_quarter_2d), (-13260, 29580));
-        assert_eq!(
-            range(Plane::Chroma, &|fx, fy| fx != 0 && fy != 0),
-            (-5897, 22216)
+        let chroma_2d = |fx, fy| fx != 0 && fy != 0;
+        let one_pass = |fx, fy| (fx == 0) != (fy == 0);
+        // (bit depth, integer position, one pass, luma quarter 2-D, chroma 2-D, luma
+        // (1/2, 1/2)).
+        type Quoted = (
+            u32,
+            (i32, i32),
+            (i32, i32),
+            (i32, i32),
+            (i32, i32),
+            (i32, i32),
         );
-        assert_eq!(
-            range(Plane::Luma, &|fx, fy| (fx == 0) != (fy == 0)),
-            (-6120, 22440)
-        );
+        let quoted: [Quoted; 2] = [
+            (
+                8,
+                (0, 16320),
+                (-6120, 22440),
+                (-13260, 29580),
+                (-5897, 22216),
+                (-16830, 33150),
+            ),
+            (
+                10,
+                (0, 16368),
+                (-6138, 22506),
+                (-13299, 29667),
+                (-5915, 22281),
+                (-16880, 33247),
+            ),
+        ];
+        for (bit_depth, integer, pass, quarter_2d, chroma, half_half) in quoted {
+            assert_eq!(analytic_bounds(Plane::Luma, 0, 0, bit_depth), integer);
+            assert_eq!(range(Plane::Luma, bit_depth, &one_pass), pass);
+            assert_eq!(range(Plane::Luma, bit_depth, &luma_quarter_2d), quarter_2d);
+            assert_eq!(range(Plane::Chroma, bit_depth, &chroma_2d), chroma);
+            assert_eq!(analytic_bounds(Plane::Luma, 2, 2, bit_depth), half_half);
+        }
+        // The one-pass sums at 10 bits before shift1, which the SIMD kernels must add in
+        // 32 bits.
+        let sums = LUMA_FILTERS[1..].iter().map(|f| {
+            let f = f.map(i32::from);
+            let p: i32 = f.iter().filter(|&&t| t > 0).sum();
+            let n: i32 = -f.iter().filter(|&&t| t < 0).sum::<i32>();
+            (-1023 * n, 1023 * p)
+        });
+        let (lo, hi) = sums.fold((0, 0), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)));
+        assert_eq!((lo, hi), (-24552, 90024));
     }
 
     #[test]
@@ -703,58 +802,72 @@ mod tests {
         plane: Plane,
         (w, h): (usize, usize),
         (fx, fy): (u8, u8),
-        value: impl Fn(isize, isize) -> u8,
+        bit_depth: u32,
+        value: impl Fn(isize, isize) -> u16,
     ) -> Vec<i16> {
-        let src = Source::new(plane, w, h, 1, value);
+        let src = Source::new(plane, w, h, 1, bit_depth, value);
         interpolate_block(plane, &src, w, h, fx, fy, CpuLevel::Scalar)
     }
 
     /// `put_uni` of a `w`-wide block stored without gaps.
-    fn uni(block: &[i16], w: usize, cpu: CpuLevel) -> Vec<u8> {
+    fn uni(block: &[i16], w: usize, bit_depth: u32, cpu: CpuLevel) -> Vec<u16> {
         let h = block.len() / w;
         let mut out = vec![0; block.len()];
-        put_uni(block, w, w, h, &mut out, w, cpu);
+        put_uni(block, w, w, h, &mut out, w, bit_depth, cpu);
         out
     }
 
     #[test]
-    fn integer_position_is_the_source_times_64_and_rounds_back() {
+    fn integer_position_is_the_source_scaled_to_14_bits_and_rounds_back() {
         let mut rng = SmallRng::seed_from_u64(5);
-        for plane in PLANES {
-            for (w, h) in plane.block_sizes() {
-                let seed: u64 = rng.gen();
-                let value = move |x: isize, y: isize| {
-                    (seed as isize ^ (x * 31 + y * 17)).wrapping_mul(2_654_435_761) as u8
-                };
-                let block = scalar_block(plane, (w, h), (0, 0), value);
-                let source: Vec<u8> = (0..h * w)
-                    .map(|i| value((i % w) as isize, (i / w) as isize))
-                    .collect();
-                let expected: Vec<i16> = source.iter().map(|&s| i16::from(s) << 6).collect();
-                assert_eq!(block, expected, "{plane:?} {w}x{h}");
-                assert_eq!(
-                    uni(&block, w, CpuLevel::Scalar),
-                    source,
-                    "{plane:?} {w}x{h}"
-                );
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for plane in PLANES {
+                for (w, h) in plane.block_sizes() {
+                    let seed: u64 = rng.gen();
+                    let value = move |x: isize, y: isize| {
+                        (seed as isize ^ (x * 31 + y * 17)).wrapping_mul(2_654_435_761) as u16 & max
+                    };
+                    let block = scalar_block(plane, (w, h), (0, 0), bit_depth, value);
+                    let source: Vec<u16> = (0..h * w)
+                        .map(|i| value((i % w) as isize, (i / w) as isize))
+                        .collect();
+                    let expected: Vec<i16> = source
+                        .iter()
+                        .map(|&s| (s << (14 - bit_depth)) as i16)
+                        .collect();
+                    assert_eq!(block, expected, "{plane:?} {w}x{h} {bit_depth} bits");
+                    assert_eq!(
+                        uni(&block, w, bit_depth, CpuLevel::Scalar),
+                        source,
+                        "{plane:?} {w}x{h} {bit_depth} bits"
+                    );
+                }
             }
         }
     }
 
     #[test]
     fn a_constant_source_stays_constant_at_every_fraction() {
-        for plane in PLANES {
-            for (fx, fy) in plane.fraction_pairs() {
-                for constant in [0u8, 1, 77, 128, 254, 255] {
-                    let (w, h) = (8, 4);
-                    let block = scalar_block(plane, (w, h), (fx, fy), |_, _| constant);
-                    assert!(
-                        block.iter().all(|&v| v == i16::from(constant) << 6),
-                        "{plane:?} ({fx}, {fy}) constant {constant}: {block:?}"
-                    );
-                    assert!(uni(&block, w, CpuLevel::Scalar)
-                        .iter()
-                        .all(|&s| s == constant));
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for plane in PLANES {
+                for (fx, fy) in plane.fraction_pairs() {
+                    for constant in [0, 1, 77, 128, max / 2, max - 1, max] {
+                        let (w, h) = (8, 4);
+                        let block =
+                            scalar_block(plane, (w, h), (fx, fy), bit_depth, |_, _| constant);
+                        assert!(
+                            block
+                                .iter()
+                                .all(|&v| i32::from(v) == i32::from(constant) << (14 - bit_depth)),
+                            "{plane:?} ({fx}, {fy}) {bit_depth} bits constant {constant}: \
+                             {block:?}"
+                        );
+                        assert!(uni(&block, w, bit_depth, CpuLevel::Scalar)
+                            .iter()
+                            .all(|&s| s == constant));
+                    }
                 }
             }
         }
@@ -765,32 +878,38 @@ mod tests {
         // The half-sample filter is symmetric, so it reproduces a linear ramp exactly: with
         // slope 2 the value halfway between samples is an integer, with slope 3 it is a
         // half that put_uni rounds up.
-        for slope in [2isize, 3] {
-            for (fx, fy) in [(2, 0), (0, 2), (2, 2)] {
-                let (w, h) = (16, 8);
-                let ramp = move |x: isize, y: isize| {
-                    let t = if fx == 2 && fy == 2 {
-                        x + y
-                    } else if fx == 2 {
-                        x
-                    } else {
-                        y
+        for bit_depth in BIT_DEPTHS {
+            for slope in [2isize, 3] {
+                for (fx, fy) in [(2, 0), (0, 2), (2, 2)] {
+                    let (w, h) = (16, 8);
+                    let ramp = move |x: isize, y: isize| {
+                        let t = if fx == 2 && fy == 2 {
+                            x + y
+                        } else if fx == 2 {
+                            x
+                        } else {
+                            y
+                        };
+                        ((40 << (bit_depth - 8)) + slope * t) as u16
                     };
-                    (40 + slope * t) as u8
-                };
-                let block = scalar_block(Plane::Luma, (w, h), (fx, fy), ramp);
-                let samples = uni(&block, w, CpuLevel::Scalar);
-                for (i, (&v, &s)) in block.iter().zip(&samples).enumerate() {
-                    let (x, y) = ((i % w) as isize, (i / w) as isize);
-                    // The position moves by half a sample along each filtered direction.
-                    let halves = if fx == 2 && fy == 2 { 2 } else { 1 };
-                    let twice = 2 * i32::from(ramp(x, y)) + halves * slope as i32;
-                    assert_eq!(
-                        i32::from(v),
-                        32 * twice,
-                        "slope {slope} ({fx}, {fy}) at {i}"
-                    );
-                    assert_eq!(i32::from(s), (twice + 1) / 2, "slope {slope} ({fx}, {fy})");
+                    let block = scalar_block(Plane::Luma, (w, h), (fx, fy), bit_depth, ramp);
+                    let samples = uni(&block, w, bit_depth, CpuLevel::Scalar);
+                    for (i, (&v, &s)) in block.iter().zip(&samples).enumerate() {
+                        let (x, y) = ((i % w) as isize, (i / w) as isize);
+                        // The position moves by half a sample along each filtered direction.
+                        let halves = if fx == 2 && fy == 2 { 2 } else { 1 };
+                        let twice = 2 * i32::from(ramp(x, y)) + halves * slope as i32;
+                        assert_eq!(
+                            i32::from(v),
+                            (1 << (13 - bit_depth)) * twice,
+                            "{bit_depth} bits slope {slope} ({fx}, {fy}) at {i}"
+                        );
+                        assert_eq!(
+                            i32::from(s),
+                            (twice + 1) / 2,
+                            "{bit_depth} bits slope {slope} ({fx}, {fy})"
+                        );
+                    }
                 }
             }
         }
@@ -803,40 +922,49 @@ mod tests {
         // far edge, s'(x) = s(w - x), at the mirrored fraction gives the block mirrored:
         // output x' = w - 1 - x sits at w - 1 - x + (1 - f) = w - (x + f).
         let mut rng = SmallRng::seed_from_u64(6);
-        for plane in PLANES {
-            let n = plane.fractions();
-            for (w, h) in [(8, 8), (16, 4), (4, 8)] {
-                let (w, h) = if plane == Plane::Chroma {
-                    (w / 2, h / 2)
-                } else {
-                    (w, h)
-                };
-                for (fx, fy) in plane.fraction_pairs() {
-                    let seed: u64 = rng.gen();
-                    let value = move |x: isize, y: isize| {
-                        ((x * 7919 + y * 104_729) as u64 ^ seed)
-                            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                            .to_be_bytes()[0]
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for plane in PLANES {
+                let n = plane.fractions();
+                for (w, h) in [(8, 8), (16, 4), (4, 8)] {
+                    let (w, h) = if plane == Plane::Chroma {
+                        (w / 2, h / 2)
+                    } else {
+                        (w, h)
                     };
-                    let block = scalar_block(plane, (w, h), (fx, fy), value);
-                    let (wi, hi) = (w as isize, h as isize);
-                    let mirrored_source = move |x: isize, y: isize| {
-                        value(
-                            if fx != 0 { wi - x } else { x },
-                            if fy != 0 { hi - y } else { y },
-                        )
-                    };
-                    let mirrored =
-                        scalar_block(plane, (w, h), ((n - fx) % n, (n - fy) % n), mirrored_source);
-                    for y in 0..h {
-                        for x in 0..w {
-                            let xm = if fx != 0 { w - 1 - x } else { x };
-                            let ym = if fy != 0 { h - 1 - y } else { y };
-                            assert_eq!(
-                                block[y * w + x],
-                                mirrored[ym * w + xm],
-                                "{plane:?} {w}x{h} ({fx}, {fy}) at ({x}, {y})"
-                            );
+                    for (fx, fy) in plane.fraction_pairs() {
+                        let seed: u64 = rng.gen();
+                        let value = move |x: isize, y: isize| {
+                            let hash = ((x * 7919 + y * 104_729) as u64 ^ seed)
+                                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                            (hash >> 48) as u16 & max
+                        };
+                        let block = scalar_block(plane, (w, h), (fx, fy), bit_depth, value);
+                        let (wi, hi) = (w as isize, h as isize);
+                        let mirrored_source = move |x: isize, y: isize| {
+                            value(
+                                if fx != 0 { wi - x } else { x },
+                                if fy != 0 { hi - y } else { y },
+                            )
+                        };
+                        let mirrored = scalar_block(
+                            plane,
+                            (w, h),
+                            ((n - fx) % n, (n - fy) % n),
+                            bit_depth,
+                            mirrored_source,
+                        );
+                        for y in 0..h {
+                            for x in 0..w {
+                                let xm = if fx != 0 { w - 1 - x } else { x };
+                                let ym = if fy != 0 { h - 1 - y } else { y };
+                                assert_eq!(
+                                    block[y * w + x],
+                                    mirrored[ym * w + xm],
+                                    "{plane:?} {w}x{h} ({fx}, {fy}) {bit_depth} bits at \
+                                     ({x}, {y})"
+                                );
+                            }
                         }
                     }
                 }
@@ -854,17 +982,18 @@ mod tests {
         b: Option<&[i16]>,
         src_stride: usize,
         (w, h): (usize, usize),
+        bit_depth: u32,
         cpu: CpuLevel,
-    ) -> Vec<u8> {
+    ) -> Vec<u16> {
         let stride = w + 7;
         let start = stride + 1;
         let len = start + (h + 1) * stride;
-        let mut buffer: Vec<u8> = (0..len).map(|i| (i * 151 + 7) as u8).collect();
+        let mut buffer: Vec<u16> = (0..len).map(|i| (i * 151 + 7) as u16).collect();
         let before = buffer.clone();
         let dst = &mut buffer[start..start + (h - 1) * stride + w];
         match b {
-            None => put_uni(a, src_stride, w, h, dst, stride, cpu),
-            Some(b) => put_bi(a, b, src_stride, w, h, dst, stride, cpu),
+            None => put_uni(a, src_stride, w, h, dst, stride, bit_depth, cpu),
+            Some(b) => put_bi(a, b, src_stride, w, h, dst, stride, bit_depth, cpu),
         }
         let mut block = Vec::with_capacity(w * h);
         for (i, (&now, &old)) in buffer.iter().zip(&before).enumerate() {
@@ -885,19 +1014,31 @@ mod tests {
 
     /// Checks put_uni and put_bi at every level against scalar for predictions drawn by
     /// `draw`.
-    fn check_puts(rng: &mut SmallRng, draw: impl Fn(&mut SmallRng) -> i16, what: &str) {
+    fn check_puts(
+        rng: &mut SmallRng,
+        bit_depth: u32,
+        draw: impl Fn(&mut SmallRng) -> i16,
+        what: &str,
+    ) {
         for (w, h) in put_sizes() {
             let src_stride = w + 3;
             let len = (h - 1) * src_stride + w;
             let a: Vec<i16> = (0..len).map(|_| draw(rng)).collect();
             let b: Vec<i16> = (0..len).map(|_| draw(rng)).collect();
-            let uni_expected = put_block(&a, None, src_stride, (w, h), CpuLevel::Scalar);
-            let bi_expected = put_block(&a, Some(&b), src_stride, (w, h), CpuLevel::Scalar);
+            let put = |b: Option<&[i16]>, cpu| put_block(&a, b, src_stride, (w, h), bit_depth, cpu);
+            let uni_expected = put(None, CpuLevel::Scalar);
+            let bi_expected = put(Some(&b), CpuLevel::Scalar);
             for cpu in CpuLevel::all_supported() {
-                let uni = put_block(&a, None, src_stride, (w, h), cpu);
-                assert!(uni == uni_expected, "{cpu:?} put_uni {w}x{h} {what}");
-                let bi = put_block(&a, Some(&b), src_stride, (w, h), cpu);
-                assert!(bi == bi_expected, "{cpu:?} put_bi {w}x{h} {what}");
+                let uni = put(None, cpu);
+                assert!(
+                    uni == uni_expected,
+                    "{cpu:?} put_uni {w}x{h} {bit_depth} bits {what}"
+                );
+                let bi = put(Some(&b), cpu);
+                assert!(
+                    bi == bi_expected,
+                    "{cpu:?} put_bi {w}x{h} {bit_depth} bits {what}"
+                );
             }
         }
     }
@@ -905,55 +1046,98 @@ mod tests {
     #[test]
     fn puts_match_scalar_at_every_level() {
         let mut rng = SmallRng::seed_from_u64(7);
-        check_puts(
-            &mut rng,
-            |r| r.gen_range(-16830..=32767),
-            "intermediate range",
-        );
-        check_puts(&mut rng, |r| r.gen(), "any i16");
-        check_puts(
-            &mut rng,
-            |r| r.gen_range(-200..=16500),
-            "near the clip points",
-        );
-        let extremes = [i16::MIN, -16830, -1, 0, 16287, 16288, 16320, 32767];
-        check_puts(
-            &mut rng,
-            |r| extremes[r.gen_range(0..extremes.len())],
-            "extremes",
-        );
+        // The clip points of both depths: 0 below, and 16288 (8 bits) and 16360 (10 bits)
+        // for put_uni, and the intermediates' extremes.
+        let extremes = [
+            i16::MIN,
+            -16880,
+            -16830,
+            -9,
+            -8,
+            -1,
+            0,
+            7,
+            8,
+            16287,
+            16288,
+            16320,
+            16359,
+            16360,
+            16368,
+            32767,
+        ];
+        for bit_depth in BIT_DEPTHS {
+            check_puts(
+                &mut rng,
+                bit_depth,
+                |r| r.gen_range(-16880..=32767),
+                "intermediate range",
+            );
+            check_puts(&mut rng, bit_depth, |r| r.gen(), "any i16");
+            check_puts(
+                &mut rng,
+                bit_depth,
+                |r| r.gen_range(-200..=16500),
+                "near the clip points",
+            );
+            check_puts(
+                &mut rng,
+                bit_depth,
+                |r| extremes[r.gen_range(0..extremes.len())],
+                "extremes",
+            );
+        }
     }
 
     #[test]
     fn put_bi_of_equal_predictions_is_put_uni() {
         let mut rng = SmallRng::seed_from_u64(8);
-        for (w, h) in put_sizes() {
-            let a: Vec<i16> = (0..w * h).map(|_| rng.gen_range(-16830..=32767)).collect();
-            let uni = put_block(&a, None, w, (w, h), CpuLevel::Scalar);
-            let bi = put_block(&a, Some(&a), w, (w, h), CpuLevel::Scalar);
-            assert_eq!(uni, bi, "{w}x{h}");
+        for bit_depth in BIT_DEPTHS {
+            for (w, h) in put_sizes() {
+                let a: Vec<i16> = (0..w * h).map(|_| rng.gen_range(-16880..=32767)).collect();
+                let uni = put_block(&a, None, w, (w, h), bit_depth, CpuLevel::Scalar);
+                let bi = put_block(&a, Some(&a), w, (w, h), bit_depth, CpuLevel::Scalar);
+                assert_eq!(uni, bi, "{w}x{h} {bit_depth} bits");
+            }
         }
     }
 
     #[test]
     fn puts_round_and_clip() {
+        let (w, h) = (2, 8);
+        let b = [0i16; 16];
+        // 8 bits: (v + 32) >> 6 and (a + b + 64) >> 7, clipped to 0..=255.
         let a = [
             -32768i16, -33, -32, 0, 31, 32, 95, 96, 16287, 16288, 32767, 6432, 6431, 64, 63, 1,
         ];
-        let (w, h) = (2, 8);
-        let got = put_block(&a, None, w, (w, h), CpuLevel::Scalar);
+        let got = put_block(&a, None, w, (w, h), 8, CpuLevel::Scalar);
         assert_eq!(
             got,
             [0, 0, 0, 0, 0, 1, 1, 2, 254, 255, 255, 101, 100, 1, 1, 0]
         );
-        let b = [0i16; 16];
-        let got = put_block(&a, Some(&b), w, (w, h), CpuLevel::Scalar);
+        let got = put_block(&a, Some(&b), w, (w, h), 8, CpuLevel::Scalar);
         assert_eq!(
             got,
             [0, 0, 0, 0, 0, 0, 1, 1, 127, 127, 255, 50, 50, 1, 0, 0]
         );
-        let got = put_block(&a, Some(&a), w, (w, h), CpuLevel::Scalar);
-        assert_eq!(got, put_block(&a, None, w, (w, h), CpuLevel::Scalar));
+        let got = put_block(&a, Some(&a), w, (w, h), 8, CpuLevel::Scalar);
+        assert_eq!(got, put_block(&a, None, w, (w, h), 8, CpuLevel::Scalar));
+        // 10 bits: (v + 8) >> 4 and (a + b + 16) >> 5, clipped to 0..=1023.
+        let a = [
+            -32768i16, -9, -8, 0, 7, 8, 23, 24, 16359, 16360, 32767, 6440, 6439, 16, 15, 1,
+        ];
+        let got = put_block(&a, None, w, (w, h), 10, CpuLevel::Scalar);
+        assert_eq!(
+            got,
+            [0, 0, 0, 0, 0, 1, 1, 2, 1022, 1023, 1023, 403, 402, 1, 1, 0]
+        );
+        let got = put_block(&a, Some(&b), w, (w, h), 10, CpuLevel::Scalar);
+        assert_eq!(
+            got,
+            [0, 0, 0, 0, 0, 0, 1, 1, 511, 511, 1023, 201, 201, 1, 0, 0]
+        );
+        let got = put_block(&a, Some(&a), w, (w, h), 10, CpuLevel::Scalar);
+        assert_eq!(got, put_block(&a, None, w, (w, h), 10, CpuLevel::Scalar));
     }
 
     // ---------------------------------------------------------------------------------
@@ -962,7 +1146,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "does not cover")]
     fn rejects_a_source_without_the_margin_after() {
-        let src = Source::new(Plane::Luma, 8, 8, 0, |_, _| 0);
+        let src = Source::new(Plane::Luma, 8, 8, 0, 8, |_, _| 0);
         let short = &src.samples[..src.samples.len() - 1];
         let mut dst = [0; 64];
         luma(
@@ -975,6 +1159,7 @@ mod tests {
             1,
             &mut dst,
             8,
+            8,
             CpuLevel::detect(),
         );
     }
@@ -982,7 +1167,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "does not cover")]
     fn rejects_a_source_without_the_margin_before() {
-        let src = Source::new(Plane::Chroma, 4, 4, 0, |_, _| 0);
+        let src = Source::new(Plane::Chroma, 4, 4, 0, 10, |_, _| 0);
         let mut dst = [0; 16];
         let origin = src.origin - 1;
         chroma(
@@ -995,6 +1180,7 @@ mod tests {
             0,
             &mut dst,
             4,
+            10,
             CpuLevel::detect(),
         );
     }
@@ -1002,7 +1188,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "4..64")]
     fn rejects_a_2_wide_luma_block() {
-        let src = Source::new(Plane::Luma, 2, 4, 0, |_, _| 0);
+        let src = Source::new(Plane::Luma, 2, 4, 0, 8, |_, _| 0);
         let mut dst = [0; 8];
         luma(
             &src.samples,
@@ -1014,6 +1200,7 @@ mod tests {
             0,
             &mut dst,
             2,
+            8,
             CpuLevel::detect(),
         );
     }
@@ -1021,7 +1208,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "fractions are 0..=7")]
     fn rejects_a_chroma_fraction_of_8() {
-        let src = Source::new(Plane::Chroma, 4, 4, 0, |_, _| 0);
+        let src = Source::new(Plane::Chroma, 4, 4, 0, 8, |_, _| 0);
         let mut dst = [0; 16];
         chroma(
             &src.samples,
@@ -1033,6 +1220,7 @@ mod tests {
             0,
             &mut dst,
             4,
+            8,
             CpuLevel::detect(),
         );
     }
@@ -1040,7 +1228,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "cannot hold")]
     fn rejects_a_short_destination() {
-        let src = Source::new(Plane::Luma, 8, 8, 0, |_, _| 0);
+        let src = Source::new(Plane::Luma, 8, 8, 0, 8, |_, _| 0);
         let mut dst = [0; 8 * 8 - 1];
         luma(
             &src.samples,
@@ -1052,6 +1240,27 @@ mod tests {
             2,
             &mut dst,
             8,
+            8,
+            CpuLevel::detect(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "bit depth 12 unsupported")]
+    fn rejects_a_bit_depth_of_12() {
+        let src = Source::new(Plane::Luma, 8, 8, 0, 10, |_, _| 0);
+        let mut dst = [0; 64];
+        luma(
+            &src.samples,
+            src.stride,
+            src.origin,
+            8,
+            8,
+            2,
+            2,
+            &mut dst,
+            8,
+            12,
             CpuLevel::detect(),
         );
     }
@@ -1060,6 +1269,23 @@ mod tests {
     #[should_panic(expected = "cannot hold")]
     fn put_rejects_a_destination_stride_below_the_width() {
         let mut dst = [0; 64];
-        put_uni(&[0; 64], 8, 8, 8, &mut dst, 4, CpuLevel::detect());
+        put_uni(&[0; 64], 8, 8, 8, &mut dst, 4, 8, CpuLevel::detect());
+    }
+
+    #[test]
+    #[should_panic(expected = "bit depth 9 unsupported")]
+    fn put_rejects_a_bit_depth_of_9() {
+        let mut dst = [0; 64];
+        put_bi(
+            &[0; 64],
+            &[0; 64],
+            8,
+            8,
+            8,
+            &mut dst,
+            8,
+            9,
+            CpuLevel::detect(),
+        );
     }
 }
