@@ -104,9 +104,20 @@ fn empty_packet_and_absurd_dimensions() {
 /// stream) or an inter frame first is refused, naming the problem.
 #[test]
 fn stream_not_starting_with_a_sequence_header_is_refused() {
-    let mut packet = valid_packets()[0].clone();
-    packet[0] = 0x00; // keyframe type but no sequence header
-    let err = decode(&packet).unwrap_err();
+    // An all-intra stream's second keyframe keeps the sequence header in force.
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let mut cfg = EncoderConfig::new(64, 32);
+    cfg.gop = mica::GopStructure::IntraOnly;
+    cfg.scene_cut = false;
+    let mut enc = mica::Encoder::new(cfg).unwrap();
+    for x in [100, 140] {
+        enc.send_frame(crop(&frames[0], x, 80, 64, 32)).unwrap();
+    }
+    enc.flush();
+    let headerless = std::iter::from_fn(|| enc.receive_packet())
+        .find(|p| p.keyframe && !p.random_access)
+        .expect("a keyframe without the sequence header");
+    let err = decode(&headerless.data).unwrap_err();
     assert!(
         matches!(
             err,
@@ -115,6 +126,7 @@ fn stream_not_starting_with_a_sequence_header_is_refused() {
         "{err}"
     );
     assert!(err.to_string().contains("sequence header"), "{err}");
+    let mut packet = valid_packets()[0].clone();
     packet[0] = 0x60; // inter frame with a sequence header: never valid
     let err = decode(&packet).unwrap_err();
     assert!(err.to_string().contains("sequence_header_present"), "{err}");
