@@ -1,6 +1,7 @@
 //! Intra prediction: scalar against AVX2 `predict` for a few representative modes at every
 //! block size (planar, DC, the two diagonals 2 and 18, pure horizontal and vertical, and
-//! the fractional vertical-class mode 30), as a luma block with boundary smoothing.
+//! the fractional vertical-class mode 30), as a luma block with boundary smoothing, on
+//! 8-bit samples (`intra_predict/NxN`) and 10-bit samples (`intra_predict_10bit/NxN`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use mica::internals::dsp::intra::{predict, DC, HOR, PLANAR, VER};
@@ -10,32 +11,37 @@ use std::hint::black_box;
 const MODES: [u8; 7] = [PLANAR, DC, 2, HOR, 18, VER, 30];
 
 fn bench_predict(c: &mut Criterion) {
-    for log2n in 2..=5u32 {
-        let n = 1usize << log2n;
-        // Fixed pseudo-random references; the kernels' cost does not depend on the values.
-        let refs: Vec<u8> = (0..4 * n + 1).map(|i| (i * 97 + 13) as u8).collect();
-        let stride = 64;
-        let mut dst = vec![0u8; n * stride];
-        let mut group = c.benchmark_group(format!("intra_predict/{n}x{n}"));
-        for mode in MODES {
-            for cpu in CpuLevel::all_supported() {
-                group.bench_function(BenchmarkId::new(cpu.name(), format!("mode {mode}")), |b| {
-                    b.iter(|| {
-                        predict(
-                            black_box(mode),
-                            black_box(&refs),
-                            log2n,
-                            true,
-                            &mut dst,
-                            stride,
-                            cpu,
-                        );
-                        black_box(&dst);
-                    })
-                });
+    for (bit_depth, suffix) in [(8, ""), (10, "_10bit")] {
+        let max = (1u16 << bit_depth) - 1;
+        for log2n in 2..=5u32 {
+            let n = 1usize << log2n;
+            // Fixed pseudo-random references; the kernels' cost does not depend on the values.
+            let refs: Vec<u16> = (0..4 * n + 1).map(|i| (i * 97 + 13) as u16 & max).collect();
+            let stride = 64;
+            let mut dst = vec![0u16; n * stride];
+            let mut group = c.benchmark_group(format!("intra_predict{suffix}/{n}x{n}"));
+            for mode in MODES {
+                for cpu in CpuLevel::all_supported() {
+                    let id = BenchmarkId::new(cpu.name(), format!("mode {mode}"));
+                    group.bench_function(id, |b| {
+                        b.iter(|| {
+                            predict(
+                                black_box(mode),
+                                black_box(&refs),
+                                log2n,
+                                true,
+                                &mut dst,
+                                stride,
+                                bit_depth,
+                                cpu,
+                            );
+                            black_box(&dst);
+                        })
+                    });
+                }
             }
+            group.finish();
         }
-        group.finish();
     }
 }
 

@@ -16,8 +16,7 @@
 use crate::cpu::CpuLevel;
 use crate::dsp::check_bit_depth;
 
-// AVX2 16-bit port pending: any() keeps it out of the build until then.
-#[cfg(all(target_arch = "x86_64", any()))]
+#[cfg(target_arch = "x86_64")]
 mod avx2;
 mod scalar;
 
@@ -178,8 +177,9 @@ pub fn filter_refs(refs: &[u16], log2n: u32, out: &mut [u16], bit_depth: u32) {
 /// As in HEVC the boundary smoothing never applies to 32x32 blocks, so passing "is luma" as
 /// `edge_filter` is enough. Only the NxN block of `dst` is written.
 ///
-/// Panics if `mode` or `log2n` is out of range, `refs` does not hold 4N + 1 samples, or
-/// `dst` cannot hold N rows of N samples at `stride`.
+/// Panics if `mode` or `log2n` is out of range, `bit_depth` is not 8 or 10, `refs` does not
+/// hold 4N + 1 samples, or `dst` cannot hold N rows of N samples at `stride`.
+#[allow(clippy::too_many_arguments)]
 pub fn predict(
     mode: u8,
     refs: &[u16],
@@ -203,7 +203,7 @@ pub fn predict(
     match cpu {
         // Checking the (cached) CPU flag again keeps a hand-made `CpuLevel::Avx2` from
         // reaching AVX2 code on a CPU without it, for the cost of one load and branch.
-        #[cfg(all(target_arch = "x86_64", any()))]
+        #[cfg(target_arch = "x86_64")]
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard above has just confirmed that this CPU supports AVX2, the
             // kernels' only requirement (they bounds-check every access).
@@ -223,10 +223,10 @@ pub fn predict(
     }
 }
 
-// 16-bit port pending (with the AVX2 kernels): any() keeps these out of the build.
-#[cfg(all(test, any()))]
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::BIT_DEPTHS;
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
 
@@ -236,17 +236,24 @@ mod tests {
         0..NUM_MODES
     }
 
-    fn random_refs(rng: &mut SmallRng, n: usize) -> Vec<u8> {
-        (0..4 * n + 1).map(|_| rng.gen()).collect()
+    /// The largest sample value at `bit_depth`.
+    fn max_sample(bit_depth: u32) -> u16 {
+        (1 << bit_depth) - 1
+    }
+
+    /// Random refs over the whole sample range of `bit_depth`.
+    fn random_refs(rng: &mut SmallRng, n: usize, bit_depth: u32) -> Vec<u16> {
+        let max = max_sample(bit_depth);
+        (0..4 * n + 1).map(|_| rng.gen_range(0..=max)).collect()
     }
 
     /// Reference line with `left[y]` = left_at(y), corner, `top[x]` = top_at(x).
     fn refs_from(
         n: usize,
-        left_at: impl Fn(usize) -> u8,
-        corner: u8,
-        top_at: impl Fn(usize) -> u8,
-    ) -> Vec<u8> {
+        left_at: impl Fn(usize) -> u16,
+        corner: u16,
+        top_at: impl Fn(usize) -> u16,
+    ) -> Vec<u16> {
         let mut refs = vec![0; 4 * n + 1];
         for j in 0..2 * n {
             refs[2 * n - 1 - j] = left_at(j);
@@ -261,20 +268,21 @@ mod tests {
     /// handed to `predict` ends right after the block's last sample.
     fn predict_block(
         mode: u8,
-        refs: &[u8],
+        refs: &[u16],
         log2n: u32,
         edge_filter: bool,
+        bit_depth: u32,
         cpu: CpuLevel,
-    ) -> Vec<u8> {
+    ) -> Vec<u16> {
         let n = 1usize << log2n;
         let stride = n + 11;
         let start = 2 * stride + 5;
         let len = start + (n + 2) * stride;
-        let mut buffer: Vec<u8> = (0..len).map(|i| (i * 151 + 7) as u8).collect();
+        let mut buffer: Vec<u16> = (0..len).map(|i| (i * 151 + 7) as u16).collect();
         let before = buffer.clone();
         let block_len = (n - 1) * stride + n;
         let dst = &mut buffer[start..start + block_len];
-        predict(mode, refs, log2n, edge_filter, dst, stride, cpu);
+        predict(mode, refs, log2n, edge_filter, dst, stride, bit_depth, cpu);
         let mut block = Vec::with_capacity(n * n);
         for (i, (&now, &old)) in buffer.iter().zip(&before).enumerate() {
             let inside = i >= start && (i - start) / stride < n && (i - start) % stride < n;
@@ -291,15 +299,17 @@ mod tests {
     }
 
     /// Every level agrees with the scalar reference on `refs` for every mode and edge flag.
-    fn check_all_levels(refs: &[u8], log2n: u32, what: &str) {
+    fn check_all_levels(refs: &[u16], log2n: u32, bit_depth: u32, what: &str) {
         for mode in all_modes() {
             for edge_filter in [false, true] {
-                let expected = predict_block(mode, refs, log2n, edge_filter, CpuLevel::Scalar);
+                let expected =
+                    predict_block(mode, refs, log2n, edge_filter, bit_depth, CpuLevel::Scalar);
                 for cpu in CpuLevel::all_supported() {
-                    let got = predict_block(mode, refs, log2n, edge_filter, cpu);
+                    let got = predict_block(mode, refs, log2n, edge_filter, bit_depth, cpu);
                     assert!(
                         got == expected,
-                        "{cpu:?} differs from scalar: mode {mode}, N={}, edge {edge_filter}, {what}",
+                        "{cpu:?} differs from scalar: mode {mode}, N={}, edge {edge_filter}, \
+                         {bit_depth} bits, {what}",
                         1 << log2n
                     );
                 }
@@ -310,59 +320,105 @@ mod tests {
     #[test]
     fn every_level_matches_scalar_on_random_refs() {
         let mut rng = SmallRng::seed_from_u64(0x1d7a);
-        for log2n in LOG2_SIZES {
-            for round in 0..16 {
-                let refs = random_refs(&mut rng, 1 << log2n);
-                check_all_levels(&refs, log2n, &format!("random refs #{round}"));
+        for bit_depth in BIT_DEPTHS {
+            for log2n in LOG2_SIZES {
+                for round in 0..16 {
+                    let refs = random_refs(&mut rng, 1 << log2n, bit_depth);
+                    check_all_levels(&refs, log2n, bit_depth, &format!("random refs #{round}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_matches_scalar_on_random_flat_ish_refs() {
+        // Random refs near one level: the kernels' per-row steps and gradients small, as in
+        // real pictures, rather than spread over the whole range.
+        let mut rng = SmallRng::seed_from_u64(0x1d7b);
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for log2n in LOG2_SIZES {
+                for round in 0..4 {
+                    let level = rng.gen_range(0..=max);
+                    let refs: Vec<u16> = (0..4 * (1 << log2n) + 1)
+                        .map(|_| level.saturating_add(rng.gen_range(0..8)).min(max))
+                        .collect();
+                    check_all_levels(&refs, log2n, bit_depth, &format!("flat-ish refs #{round}"));
+                }
             }
         }
     }
 
     #[test]
     fn every_level_matches_scalar_on_extreme_refs() {
-        for log2n in LOG2_SIZES {
-            let len = 4 * (1 << log2n) + 1;
-            let flat = |value: u8| vec![value; len];
-            let alternating = |phase: usize| -> Vec<u8> {
-                (0..len)
-                    .map(|k| {
-                        if (k + phase).is_multiple_of(2) {
-                            0
-                        } else {
-                            255
-                        }
-                    })
-                    .collect()
-            };
-            check_all_levels(&flat(0), log2n, "all 0");
-            check_all_levels(&flat(255), log2n, "all 255");
-            check_all_levels(&alternating(0), log2n, "alternating from 0");
-            check_all_levels(&alternating(1), log2n, "alternating from 255");
-            for spike in 0..len {
-                let mut refs = flat(0);
-                refs[spike] = 255;
-                check_all_levels(&refs, log2n, &format!("255 spike at {spike}"));
+        // All 0, all max, alternating 0 and max, and single max spikes on 0 and 0 dips on
+        // max: the sums, products and steps of the SIMD arithmetic at their extremes (at 10
+        // bits planar's sums overflow i16).
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for log2n in LOG2_SIZES {
+                let n = 1 << log2n;
+                let len = 4 * n + 1;
+                let flat = |value: u16| vec![value; len];
+                let alternating = |phase: usize| -> Vec<u16> {
+                    (0..len)
+                        .map(|k| {
+                            if (k + phase).is_multiple_of(2) {
+                                0
+                            } else {
+                                max
+                            }
+                        })
+                        .collect()
+                };
+                let check =
+                    |refs: &[u16], what: &str| check_all_levels(refs, log2n, bit_depth, what);
+                check(&flat(0), "all 0");
+                check(&flat(max), "all max");
+                check(&alternating(0), "alternating from 0");
+                check(&alternating(1), "alternating from max");
+                // One edge at max and the other at 0, each way round (corner either).
+                for corner in [0, max] {
+                    check(&refs_from(n, |_| max, corner, |_| 0), "left max, top 0");
+                    check(&refs_from(n, |_| 0, corner, |_| max), "left 0, top max");
+                }
+                for spike in 0..len {
+                    let mut refs = flat(0);
+                    refs[spike] = max;
+                    check(&refs, &format!("max spike at {spike}"));
+                    let mut refs = flat(max);
+                    refs[spike] = 0;
+                    check(&refs, &format!("0 dip at {spike}"));
+                }
             }
         }
     }
 
     /// Scalar prediction as rows, for the checks of the reference itself.
-    fn scalar_rows(mode: u8, refs: &[u8], log2n: u32, edge_filter: bool) -> Vec<Vec<u8>> {
+    fn scalar_rows(
+        mode: u8,
+        refs: &[u16],
+        log2n: u32,
+        edge_filter: bool,
+        bit_depth: u32,
+    ) -> Vec<Vec<u16>> {
         let n = 1 << log2n;
-        predict_block(mode, refs, log2n, edge_filter, CpuLevel::Scalar)
+        predict_block(mode, refs, log2n, edge_filter, bit_depth, CpuLevel::Scalar)
             .chunks(n)
-            .map(<[u8]>::to_vec)
+            .map(<[u16]>::to_vec)
             .collect()
     }
 
     #[test]
     fn pure_vertical_copies_the_top_row() {
         let mut rng = SmallRng::seed_from_u64(1);
-        for log2n in LOG2_SIZES {
-            let n = 1 << log2n;
-            let refs = random_refs(&mut rng, n);
-            for row in scalar_rows(VER, &refs, log2n, false) {
-                assert_eq!(row, refs[2 * n + 1..3 * n + 1]);
+        for bit_depth in BIT_DEPTHS {
+            for log2n in LOG2_SIZES {
+                let n = 1 << log2n;
+                let refs = random_refs(&mut rng, n, bit_depth);
+                for row in scalar_rows(VER, &refs, log2n, false, bit_depth) {
+                    assert_eq!(row, refs[2 * n + 1..3 * n + 1]);
+                }
             }
         }
     }
@@ -370,14 +426,17 @@ mod tests {
     #[test]
     fn pure_horizontal_copies_the_left_column() {
         let mut rng = SmallRng::seed_from_u64(2);
-        for log2n in LOG2_SIZES {
-            let n = 1 << log2n;
-            let refs = random_refs(&mut rng, n);
-            for (y, row) in scalar_rows(HOR, &refs, log2n, false).iter().enumerate() {
-                assert!(
-                    row.iter().all(|&v| v == refs[2 * n - 1 - y]),
-                    "row {y}, N={n}"
-                );
+        for bit_depth in BIT_DEPTHS {
+            for log2n in LOG2_SIZES {
+                let n = 1 << log2n;
+                let refs = random_refs(&mut rng, n, bit_depth);
+                let rows = scalar_rows(HOR, &refs, log2n, false, bit_depth);
+                for (y, row) in rows.iter().enumerate() {
+                    assert!(
+                        row.iter().all(|&v| v == refs[2 * n - 1 - y]),
+                        "row {y}, N={n}"
+                    );
+                }
             }
         }
     }
@@ -386,39 +445,45 @@ mod tests {
     fn edge_filters_follow_the_other_edge_and_clip() {
         // Left column rises by 2 per row from the corner, top row falls by 2 per column:
         // the filtered first column/row moves by half of that, 1 per sample, and clips at
-        // 0 and 255.
-        for log2n in [2, 3, 4] {
-            let n = 1 << log2n;
-            let refs = refs_from(n, |y| 102 + 2 * y as u8, 100, |x| 98 - 2 * x as u8);
-            let vertical = scalar_rows(VER, &refs, log2n, true);
-            let horizontal = scalar_rows(HOR, &refs, log2n, true);
-            for i in 0..n {
-                assert_eq!(vertical[i][0], 98 + 1 + i as u8, "VER column, N={n}");
-                assert_eq!(horizontal[0][i], 102 - 1 - i as u8, "HOR row, N={n}");
+        // 0 and the largest sample value (255 at 8 bits, 1023 at 10).
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for log2n in [2, 3, 4] {
+                let n = 1 << log2n;
+                let refs = refs_from(n, |y| 102 + 2 * y as u16, 100, |x| 98 - 2 * x as u16);
+                let vertical = scalar_rows(VER, &refs, log2n, true, bit_depth);
+                let horizontal = scalar_rows(HOR, &refs, log2n, true, bit_depth);
+                for i in 0..n {
+                    assert_eq!(vertical[i][0], 98 + 1 + i as u16, "VER column, N={n}");
+                    assert_eq!(horizontal[0][i], 102 - 1 - i as u16, "HOR row, N={n}");
+                }
+                let clipping = refs_from(n, |_| max, 0, |_| max);
+                assert!(scalar_rows(VER, &clipping, log2n, true, bit_depth)
+                    .iter()
+                    .all(|row| row[0] == max));
+                let clipping = refs_from(n, |_| 0, max, |_| 0);
+                assert!(scalar_rows(HOR, &clipping, log2n, true, bit_depth)[0]
+                    .iter()
+                    .all(|&v| v == 0));
             }
-            let clipping = refs_from(n, |_| 255, 0, |_| 255);
-            assert!(scalar_rows(VER, &clipping, log2n, true)
-                .iter()
-                .all(|row| row[0] == 255));
-            let clipping = refs_from(n, |_| 0, 255, |_| 0);
-            assert!(scalar_rows(HOR, &clipping, log2n, true)[0]
-                .iter()
-                .all(|&v| v == 0));
         }
     }
 
     #[test]
     fn dc_of_constant_refs_is_the_constant() {
-        for log2n in LOG2_SIZES {
-            for value in [0, 1, 77, 128, 254, 255] {
-                let refs = vec![value; 4 * (1 << log2n) + 1];
-                for edge_filter in [false, true] {
-                    let rows = scalar_rows(DC, &refs, log2n, edge_filter);
-                    assert!(
-                        rows.iter().flatten().all(|&v| v == value),
-                        "{value}, N={}",
-                        1 << log2n
-                    );
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for log2n in LOG2_SIZES {
+                for value in [0, 1, 77, 128, 254, 255, max / 2 + 1, max - 1, max] {
+                    let refs = vec![value; 4 * (1 << log2n) + 1];
+                    for edge_filter in [false, true] {
+                        let rows = scalar_rows(DC, &refs, log2n, edge_filter, bit_depth);
+                        assert!(
+                            rows.iter().flatten().all(|&v| v == value),
+                            "{value}, N={}, {bit_depth} bits",
+                            1 << log2n
+                        );
+                    }
                 }
             }
         }
@@ -428,24 +493,27 @@ mod tests {
     fn dc_is_the_rounded_mean_of_the_near_edges() {
         // Top row all 10, left column all 21: mean 15.5 rounds up to 16. The far halves
         // of both edges must not count.
-        for log2n in LOG2_SIZES {
-            let n = 1 << log2n;
-            let refs = refs_from(
-                n,
-                |y| if y < n { 21 } else { 255 },
-                0,
-                |x| if x < n { 10 } else { 255 },
-            );
-            assert!(scalar_rows(DC, &refs, log2n, false)
-                .iter()
-                .flatten()
-                .all(|&v| v == 16));
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for log2n in LOG2_SIZES {
+                let n = 1 << log2n;
+                let refs = refs_from(
+                    n,
+                    |y| if y < n { 21 } else { max },
+                    0,
+                    |x| if x < n { 10 } else { max },
+                );
+                assert!(scalar_rows(DC, &refs, log2n, false, bit_depth)
+                    .iter()
+                    .flatten()
+                    .all(|&v| v == 16));
+            }
         }
     }
 
     /// Refs sampled from the plane c + a*x + b*y.
-    fn plane_refs(n: usize, a: f64, b: f64, c: f64) -> Vec<u8> {
-        let plane = |x: f64, y: f64| (c + a * x + b * y).round() as u8;
+    fn plane_refs(n: usize, a: f64, b: f64, c: f64) -> Vec<u16> {
+        let plane = |x: f64, y: f64| (c + a * x + b * y).round() as u16;
         refs_from(
             n,
             |y| plane(-1.0, y as f64),
@@ -460,18 +528,21 @@ mod tests {
         // the one bottom-left sample, so it only approximates a general plane (see the
         // closed form below). For ramps c + a*(x - y) the two blends' errors cancel down
         // to a*(x - y)/2N, under |a|/2, and the prediction stays within one of the plane.
-        for log2n in LOG2_SIZES {
-            let n = 1 << log2n;
-            for a in [-3.0, -1.0, -0.5, 0.0, 0.75, 1.0, 2.0] {
-                let c = 128.0;
-                let refs = plane_refs(n, a, -a, c);
-                for (y, row) in scalar_rows(PLANAR, &refs, log2n, false).iter().enumerate() {
-                    for (x, &v) in row.iter().enumerate() {
-                        let expected = c + a * (x as f64 - y as f64);
-                        assert!(
-                            (f64::from(v) - expected).abs() <= 1.0,
-                            "a={a} N={n} ({x},{y}): {v} vs {expected}"
-                        );
+        // At 10 bits the same ramps run around 4 times the level.
+        for (bit_depth, c) in [(8, 128.0), (10, 512.0)] {
+            for log2n in LOG2_SIZES {
+                let n = 1 << log2n;
+                for a in [-3.0, -1.0, -0.5, 0.0, 0.75, 1.0, 2.0] {
+                    let refs = plane_refs(n, a, -a, c);
+                    let rows = scalar_rows(PLANAR, &refs, log2n, false, bit_depth);
+                    for (y, row) in rows.iter().enumerate() {
+                        for (x, &v) in row.iter().enumerate() {
+                            let expected = c + a * (x as f64 - y as f64);
+                            assert!(
+                                (f64::from(v) - expected).abs() <= 1.0,
+                                "a={a} N={n} ({x},{y}): {v} vs {expected}"
+                            );
+                        }
                     }
                 }
             }
@@ -484,26 +555,30 @@ mod tests {
         // top[x] -> bottomLeft of a plane works out to the plane minus
         // (a*y*(x+1) + b*x*(y+1)) / 2N, derived by hand from H.265 (8-51); rounding of the
         // samples and the result stays within one.
-        for log2n in LOG2_SIZES {
-            let n = 1 << log2n;
-            for (a, b) in [
-                (1.0, 0.0),
-                (0.0, 1.0),
-                (1.0, 1.0),
-                (1.5, -0.75),
-                (-0.5, -1.25),
-            ] {
-                let c = 100.0;
-                let refs = plane_refs(n, a, b, c);
-                for (y, row) in scalar_rows(PLANAR, &refs, log2n, false).iter().enumerate() {
-                    for (x, &v) in row.iter().enumerate() {
-                        let (xf, yf) = (x as f64, y as f64);
-                        let bias = (a * yf * (xf + 1.0) + b * xf * (yf + 1.0)) / (2.0 * n as f64);
-                        let expected = c + a * xf + b * yf - bias;
-                        assert!(
-                            (f64::from(v) - expected).abs() <= 1.0,
-                            "({a},{b}) N={n} ({x},{y}): {v} vs {expected}"
-                        );
+        for (bit_depth, c, scale) in [(8, 100.0, 1.0), (10, 400.0, 4.0)] {
+            for log2n in LOG2_SIZES {
+                let n = 1 << log2n;
+                for (a, b) in [
+                    (1.0, 0.0),
+                    (0.0, 1.0),
+                    (1.0, 1.0),
+                    (1.5, -0.75),
+                    (-0.5, -1.25),
+                ] {
+                    let (a, b) = (a * scale, b * scale);
+                    let refs = plane_refs(n, a, b, c);
+                    let rows = scalar_rows(PLANAR, &refs, log2n, false, bit_depth);
+                    for (y, row) in rows.iter().enumerate() {
+                        for (x, &v) in row.iter().enumerate() {
+                            let (xf, yf) = (x as f64, y as f64);
+                            let bias =
+                                (a * yf * (xf + 1.0) + b * xf * (yf + 1.0)) / (2.0 * n as f64);
+                            let expected = c + a * xf + b * yf - bias;
+                            assert!(
+                                (f64::from(v) - expected).abs() <= 1.0,
+                                "({a},{b}) N={n} ({x},{y}): {v} vs {expected}"
+                            );
+                        }
                     }
                 }
             }
@@ -513,25 +588,26 @@ mod tests {
     #[test]
     fn diagonal_modes_copy_along_their_diagonal() {
         let mut rng = SmallRng::seed_from_u64(3);
-        for log2n in LOG2_SIZES {
-            let n = 1 << log2n;
-            let refs = random_refs(&mut rng, n);
-            let left = |y: usize| refs[2 * n - 1 - y];
-            let top = |x: usize| refs[2 * n + 1 + x];
-            for edge_filter in [false, true] {
-                let mode34 = scalar_rows(34, &refs, log2n, edge_filter);
-                let mode2 = scalar_rows(2, &refs, log2n, edge_filter);
-                let mode18 = scalar_rows(18, &refs, log2n, edge_filter);
-                for y in 0..n {
-                    for x in 0..n {
-                        assert_eq!(mode34[y][x], top(x + y + 1), "mode 34 N={n}");
-                        assert_eq!(mode2[y][x], left(x + y + 1), "mode 2 N={n}");
-                        let up_left = match x.cmp(&y) {
-                            std::cmp::Ordering::Greater => top(x - y - 1),
-                            std::cmp::Ordering::Equal => refs[2 * n],
-                            std::cmp::Ordering::Less => left(y - x - 1),
-                        };
-                        assert_eq!(mode18[y][x], up_left, "mode 18 N={n}");
+        for bit_depth in BIT_DEPTHS {
+            for log2n in LOG2_SIZES {
+                let n = 1 << log2n;
+                let refs = random_refs(&mut rng, n, bit_depth);
+                let left = |y: usize| refs[2 * n - 1 - y];
+                let top = |x: usize| refs[2 * n + 1 + x];
+                for edge_filter in [false, true] {
+                    let rows = |mode| scalar_rows(mode, &refs, log2n, edge_filter, bit_depth);
+                    let (mode34, mode2, mode18) = (rows(34), rows(2), rows(18));
+                    for y in 0..n {
+                        for x in 0..n {
+                            assert_eq!(mode34[y][x], top(x + y + 1), "mode 34 N={n}");
+                            assert_eq!(mode2[y][x], left(x + y + 1), "mode 2 N={n}");
+                            let up_left = match x.cmp(&y) {
+                                std::cmp::Ordering::Greater => top(x - y - 1),
+                                std::cmp::Ordering::Equal => refs[2 * n],
+                                std::cmp::Ordering::Less => left(y - x - 1),
+                            };
+                            assert_eq!(mode18[y][x], up_left, "mode 18 N={n}");
+                        }
                     }
                 }
             }
@@ -543,18 +619,21 @@ mod tests {
         // Swapping the left and top edges mirrors the block about its diagonal, and angular
         // mode m into 36 - m: a check that the two angular classes agree with each other.
         let mut rng = SmallRng::seed_from_u64(4);
-        for log2n in LOG2_SIZES {
-            let n = 1 << log2n;
-            let refs = random_refs(&mut rng, n);
-            let swapped: Vec<u8> = refs.iter().rev().copied().collect();
-            for mode in all_modes() {
-                let mirrored_mode = if mode < 2 { mode } else { 36 - mode };
-                for edge_filter in [false, true] {
-                    let block = scalar_rows(mode, &refs, log2n, edge_filter);
-                    let mirrored = scalar_rows(mirrored_mode, &swapped, log2n, edge_filter);
-                    for y in 0..n {
-                        for x in 0..n {
-                            assert_eq!(block[y][x], mirrored[x][y], "mode {mode} N={n}");
+        for bit_depth in BIT_DEPTHS {
+            for log2n in LOG2_SIZES {
+                let n = 1 << log2n;
+                let refs = random_refs(&mut rng, n, bit_depth);
+                let swapped: Vec<u16> = refs.iter().rev().copied().collect();
+                for mode in all_modes() {
+                    let mirrored_mode = if mode < 2 { mode } else { 36 - mode };
+                    for edge_filter in [false, true] {
+                        let block = scalar_rows(mode, &refs, log2n, edge_filter, bit_depth);
+                        let mirrored =
+                            scalar_rows(mirrored_mode, &swapped, log2n, edge_filter, bit_depth);
+                        for y in 0..n {
+                            for x in 0..n {
+                                assert_eq!(block[y][x], mirrored[x][y], "mode {mode} N={n}");
+                            }
                         }
                     }
                 }
@@ -565,47 +644,58 @@ mod tests {
     #[test]
     fn interpolation_weights_fractions_linearly() {
         // Mode 33 (angle 26): row 0 sits 26/32 of the way from top[x] to top[x+1]. Top row
-        // 0, 32, 64, ... so the exact value is 32x + 26.
-        let n = 8;
-        let refs = refs_from(n, |_| 0, 0, |x| (32 * x).min(255) as u8);
-        let rows = scalar_rows(33, &refs, 3, false);
-        for (x, &value) in rows[0][..6].iter().enumerate() {
-            assert_eq!(u32::from(value), 32 * x as u32 + 26);
+        // 0, 32, 64, ... so the exact value is 32x + 26; at 10 bits the steps of 128 give
+        // 128x + 104, up to the top of the range.
+        for (bit_depth, step) in [(8, 32), (10, 128)] {
+            let max = u32::from(max_sample(bit_depth));
+            let n = 8;
+            let refs = refs_from(n, |_| 0, 0, |x| (step * x as u32).min(max) as u16);
+            let rows = scalar_rows(33, &refs, 3, false, bit_depth);
+            for (x, &value) in rows[0][..6].iter().enumerate() {
+                assert_eq!(u32::from(value), step * x as u32 + step * 26 / 32);
+            }
         }
     }
 
     #[test]
     fn filtering_a_constant_line_keeps_it() {
-        for log2n in LOG2_SIZES {
-            for value in [0, 9, 200, 255] {
-                let refs = vec![value; 4 * (1 << log2n) + 1];
-                let mut out = vec![0; refs.len()];
-                filter_refs(&refs, log2n, &mut out);
-                assert_eq!(out, refs);
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for log2n in LOG2_SIZES {
+                for value in [0, 9, 200, 255, max] {
+                    let refs = vec![value; 4 * (1 << log2n) + 1];
+                    let mut out = vec![0; refs.len()];
+                    filter_refs(&refs, log2n, &mut out, bit_depth);
+                    assert_eq!(out, refs);
+                }
             }
         }
     }
 
     #[test]
     fn filtering_spreads_a_spike_as_1_2_1() {
-        for log2n in [2, 3, 4] {
-            let mut refs = vec![0; 4 * (1 << log2n) + 1];
-            refs[5] = 200;
-            let mut out = vec![0; refs.len()];
-            filter_refs(&refs, log2n, &mut out);
-            let mut expected = vec![0; refs.len()];
-            expected[4..7].copy_from_slice(&[50, 100, 50]);
-            assert_eq!(out, expected);
-            // The end samples are copied, not filtered.
-            let mut ends = vec![0; refs.len()];
-            let last = ends.len() - 1;
-            ends[0] = 200;
-            ends[last] = 200;
-            filter_refs(&ends, log2n, &mut out);
-            assert_eq!(
-                (out[0], out[1], out[last - 1], out[last]),
-                (200, 50, 50, 200)
-            );
+        for bit_depth in BIT_DEPTHS {
+            // 200 at 8 bits; 800 at 10, whose [1,2,1] quarters stay exact.
+            let spike = 200 << (bit_depth - 8);
+            for log2n in [2, 3, 4] {
+                let mut refs = vec![0; 4 * (1 << log2n) + 1];
+                refs[5] = spike;
+                let mut out = vec![0; refs.len()];
+                filter_refs(&refs, log2n, &mut out, bit_depth);
+                let mut expected = vec![0; refs.len()];
+                expected[4..7].copy_from_slice(&[spike / 4, spike / 2, spike / 4]);
+                assert_eq!(out, expected);
+                // The end samples are copied, not filtered.
+                let mut ends = vec![0; refs.len()];
+                let last = ends.len() - 1;
+                ends[0] = spike;
+                ends[last] = spike;
+                filter_refs(&ends, log2n, &mut out, bit_depth);
+                assert_eq!(
+                    (out[0], out[1], out[last - 1], out[last]),
+                    (spike, spike / 4, spike / 4, spike)
+                );
+            }
         }
     }
 
@@ -613,23 +703,32 @@ mod tests {
     fn flat_32x32_refs_get_the_strong_bilinear_filter() {
         // A spike away from the three samples of the flatness test leaves the line flat, so
         // the strong filter replaces it by the straight lines from the corner to the ends.
-        let n = 32;
-        let mut refs = refs_from(n, |y| (65 + y) as u8, 64, |x| (63 - x) as u8);
-        refs[10] = 250;
-        let mut out = vec![0; refs.len()];
-        filter_refs(&refs, 5, &mut out);
-        let expected = refs_from(n, |y| (65 + y) as u8, 64, |x| (63 - x) as u8);
-        assert_eq!(out, expected);
-        // Bending the left edge at its midpoint by 8 breaks flatness: [1,2,1] instead.
-        let mut bent = expected.clone();
-        bent[n] += 8;
-        filter_refs(&bent, 5, &mut out);
-        assert_eq!(
-            out[n],
-            ((u16::from(bent[n - 1]) + 2 * u16::from(bent[n]) + u16::from(bent[n + 1]) + 2) >> 2)
-                as u8
-        );
-        assert_eq!(out[n - 2], bent[n - 2]);
+        // Flatness allows a bend below 1 << (bitDepth - 5): 8 at 8 bits, 32 at 10.
+        for bit_depth in BIT_DEPTHS {
+            let threshold = 1 << (bit_depth - 5);
+            let n = 32;
+            let line = || refs_from(n, |y| (65 + y) as u16, 64, |x| (63 - x) as u16);
+            let mut refs = line();
+            refs[10] = max_sample(bit_depth) - 5;
+            let mut out = vec![0; refs.len()];
+            filter_refs(&refs, 5, &mut out, bit_depth);
+            let expected = line();
+            assert_eq!(out, expected);
+            // The midpoint counts twice in the flatness test: bending the left edge there by
+            // half the threshold breaks flatness ([1,2,1] instead), by one less keeps it.
+            let mut bent = expected.clone();
+            bent[n] += threshold / 2 - 1;
+            filter_refs(&bent, 5, &mut out, bit_depth);
+            assert_eq!(out, expected, "{bit_depth} bits");
+            bent[n] += 1;
+            filter_refs(&bent, 5, &mut out, bit_depth);
+            assert_eq!(
+                out[n],
+                (bent[n - 1] + 2 * bent[n] + bent[n + 1] + 2) >> 2,
+                "{bit_depth} bits"
+            );
+            assert_eq!(out[n - 2], bent[n - 2]);
+        }
     }
 
     #[test]
@@ -660,6 +759,7 @@ mod tests {
             false,
             &mut [0; 64 * 64],
             64,
+            8,
             CpuLevel::Scalar,
         );
     }
@@ -674,6 +774,7 @@ mod tests {
             false,
             &mut [0; 7 * 8 + 7],
             8,
+            8,
             CpuLevel::detect(),
         );
     }
@@ -681,6 +782,30 @@ mod tests {
     #[test]
     #[should_panic(expected = "4N + 1")]
     fn rejects_a_wrong_length_refs_line() {
-        predict(DC, &[0; 32], 3, false, &mut [0; 64], 8, CpuLevel::detect());
+        predict(
+            DC,
+            &[0; 32],
+            3,
+            false,
+            &mut [0; 64],
+            8,
+            8,
+            CpuLevel::detect(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "unsupported")]
+    fn rejects_an_unsupported_bit_depth() {
+        predict(
+            DC,
+            &[0; 33],
+            3,
+            false,
+            &mut [0; 64],
+            8,
+            12,
+            CpuLevel::detect(),
+        );
     }
 }
