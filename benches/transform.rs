@@ -32,6 +32,7 @@ fn coefficients(log2n: u32, nz: usize) -> Vec<i16> {
         log2n,
         &residual,
         &mut coeffs,
+        8,
         CpuLevel::Scalar,
     );
     for (i, c) in coeffs.iter_mut().enumerate() {
@@ -70,6 +71,7 @@ fn transforms(c: &mut Criterion) {
                             nz,
                             nz,
                             &mut residual,
+                            8,
                             cpu,
                         );
                         black_box(&residual);
@@ -94,7 +96,7 @@ fn transforms(c: &mut Criterion) {
                 &residual,
                 |b, residual| {
                     b.iter(|| {
-                        forward(TxKind::Dct2, log2n, black_box(residual), &mut coeffs, cpu);
+                        forward(TxKind::Dct2, log2n, black_box(residual), &mut coeffs, 8, cpu);
                         black_box(&coeffs);
                     })
                 },
