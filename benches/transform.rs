@@ -96,7 +96,14 @@ fn transforms(c: &mut Criterion) {
                 &residual,
                 |b, residual| {
                     b.iter(|| {
-                        forward(TxKind::Dct2, log2n, black_box(residual), &mut coeffs, 8, cpu);
+                        forward(
+                            TxKind::Dct2,
+                            log2n,
+                            black_box(residual),
+                            &mut coeffs,
+                            8,
+                            cpu,
+                        );
                         black_box(&coeffs);
                     })
                 },

@@ -269,6 +269,11 @@ struct SpeedArgs {
     /// Folder for the temporary streams and outputs.
     #[arg(long)]
     tmp: Option<PathBuf>,
+    /// The builds' stream syntax differs (a header change that must not change
+    /// coding): with the same arguments each decoder decodes its own build's
+    /// stream, and the two decoded outputs must be equal.
+    #[arg(long)]
+    syntax_changed: bool,
 }
 
 fn main() -> ExitCode {
@@ -906,6 +911,7 @@ fn cmd_speed(a: SpeedArgs) -> Result<()> {
         b: side_b,
         reps_enc: a.reps_enc as usize,
         reps_dec: a.reps_dec as usize,
+        syntax_changed: a.syntax_changed,
     };
     let tmp = match &a.tmp {
         Some(d) => tempfile::tempdir_in(d),
