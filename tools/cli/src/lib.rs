@@ -176,15 +176,9 @@ impl SampleMd5 {
     /// Adds a frame.
     pub fn update(&mut self, frame: &Frame) {
         let bytes = &mut self.1;
-        for p in &frame.planes {
-            bytes.clear();
-            if frame.bit_depth <= 8 {
-                bytes.extend(p.data.iter().map(|&s| s as u8));
-            } else {
-                bytes.extend(p.data.iter().flat_map(|s| s.to_le_bytes()));
-            }
-            self.0.update(&bytes[..]);
-        }
+        bytes.clear();
+        mica_io::y4m::append_sample_bytes(frame, bytes);
+        self.0.update(&bytes[..]);
     }
     /// The digest as lowercase hex.
     pub fn hex(self) -> String {
