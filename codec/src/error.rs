@@ -90,8 +90,8 @@ pub enum ConfigError {
         /// Height of the frame given.
         got_h: usize,
     },
-    /// Hierarchical group size outside 1..=16.
-    #[error("GOP size {0} is out of range: valid sizes are 1..=16")]
+    /// Hierarchical group size outside 1..=32.
+    #[error("GOP size {0} is out of range: valid sizes are 1..=32")]
     GopSize(usize),
     /// Frame rate with a zero numerator or denominator.
     #[error("frame rate {0}/{1} is invalid: both terms must be positive")]

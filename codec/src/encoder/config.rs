@@ -90,12 +90,17 @@ pub struct EncoderConfig {
     pub video_info: VideoInfo,
     /// Prediction structure.
     pub gop: GopStructure,
-    /// Frames per hierarchical group (random access), 1..=16.
+    /// Frames per hierarchical group (random access), 1..=32.
     pub gop_size: usize,
     /// Largest distance between keyframes in frames (0: about 10 seconds).
     pub keyint: usize,
     /// Insert keyframes at scene cuts.
     pub scene_cut: bool,
+    /// Random access: code the keyframes and the frames later frames predict
+    /// from most from a motion-compensated temporal filtering of their
+    /// source and its neighbours (VVenC's MCTF); the encoder then holds
+    /// four frames more before coding.
+    pub temporal_filter: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -140,6 +145,7 @@ impl EncoderConfig {
             gop_size: 8,
             keyint: 0,
             scene_cut: true,
+            temporal_filter: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,
@@ -217,7 +223,7 @@ impl EncoderConfig {
         if self.fps_num == 0 || self.fps_den == 0 {
             return Err(ConfigError::FrameRate(self.fps_num, self.fps_den));
         }
-        if !(1..=16).contains(&self.gop_size) {
+        if !(1..=32).contains(&self.gop_size) {
             return Err(ConfigError::GopSize(self.gop_size));
         }
         Ok(())

@@ -3,8 +3,8 @@
 //! prediction, each frame's references, reference slots, QP and lambda per
 //! temporal layer.
 
-use super::{Encoder, GopStructure, Preset};
-use crate::bitstream::{MAX_REFS, NUM_SLOTS};
+use super::{filtering, Encoder, GopStructure, Preset};
+use crate::bitstream::{min_qp, MAX_QP, MAX_REFS, NUM_SLOTS};
 use crate::inter::RefPicture;
 use crate::picture::Frame;
 use std::sync::Arc;
@@ -75,10 +75,13 @@ impl Encoder {
                 // the next frame to learn whether anything will predict from
                 // it (low delay codes every frame as it comes).
                 let random_access = self.cfg.gop == GopStructure::RandomAccess;
-                if random_access && self.input.len() < 2 && !flushing {
+                if random_access && self.input.len() < 1 + self.lookahead() && !flushing {
                     return;
                 }
-                let (p, f, _) = self.input.pop_front().expect("front");
+                let filtered = self.filter_group(&[0]);
+                let (p, f, cut) = self.input.pop_front().expect("front");
+                self.remember_sources(&[(f.clone(), cut)]);
+                let f = filtered.into_iter().next().flatten().unwrap_or(f);
                 self.dpb.clear();
                 self.last_key = p;
                 self.anchor = Some(p);
@@ -112,14 +115,62 @@ impl Encoder {
                         n = i + 1;
                     }
                     let complete = n == self.cfg.gop_size || n < self.input.len();
-                    if !complete && !flushing {
+                    if (!complete || self.input.len() < n + self.lookahead()) && !flushing {
                         return;
                     }
-                    let frames: Vec<_> = self.input.drain(..n).map(|(_, f, _)| f).collect();
+                    let positions: Vec<u32> = (1..=n as u32)
+                        .map(|i| {
+                            if i == n as u32 {
+                                self.cfg.gop_size as u32
+                            } else {
+                                i
+                            }
+                        })
+                        .collect();
+                    let filtered = self.filter_group(&positions);
+                    let sources: Vec<(Frame, bool)> =
+                        self.input.drain(..n).map(|(_, f, cut)| (f, cut)).collect();
+                    self.remember_sources(&sources);
+                    let frames = sources
+                        .into_iter()
+                        .zip(filtered)
+                        .map(|((f, _), filtered)| filtered.unwrap_or(f))
+                        .collect();
                     self.code_group(frames);
                 }
             }
         }
+    }
+
+    /// Frames queued beyond a group before it is coded: the temporal
+    /// filter's future neighbours, or the one frame that tells a random
+    /// access keyframe whether anything predicts from it.
+    fn lookahead(&self) -> usize {
+        if self.cfg.temporal_filter {
+            filtering::MCTF_RANGE
+        } else {
+            1
+        }
+    }
+
+    /// The filtered sources of the first queued frames, at group positions
+    /// `positions` (0: a keyframe), where the schedule filters them.
+    fn filter_group(&self, positions: &[u32]) -> Vec<Option<Frame>> {
+        if !self.cfg.temporal_filter || self.cfg.gop != GopStructure::RandomAccess {
+            return vec![None; positions.len()];
+        }
+        let jobs: Vec<(usize, filtering::FilterSetting)> = positions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &pos)| {
+                filtering::filter_setting(self.cfg.gop_size, self.cfg.qp, pos).map(|s| (i, s))
+            })
+            .collect();
+        let mut out = vec![None; positions.len()];
+        for (&(i, _), frame) in jobs.iter().zip(self.filter_sources(&jobs)) {
+            out[i] = Some(frame);
+        }
+        out
     }
 
     /// Keyframes that anchor predicted frames are worth more: a smaller
@@ -131,16 +182,23 @@ impl Encoder {
     /// stills the all-intra factor is at the optimum (`git show
     /// fccebb0:docs/results.md`, issue 6).
     fn key_plan(&self, poc: u32, anchors_predicted_frames: bool) -> FramePlan {
+        let mut qp = self.cfg.qp;
         let factor = match self.cfg.gop {
             _ if !anchors_predicted_frames => INTRA_ONLY_LAMBDA_FACTOR,
             GopStructure::IntraOnly => INTRA_ONLY_LAMBDA_FACTOR,
             GopStructure::LowDelay => INTRA_ONLY_LAMBDA_FACTOR * 0.5,
+            // Long groups follow VVenC: the keyframe at QP - 3 with the
+            // all-intra lambda of its QP (1.44 % less than HM's lambda
+            // factor at the base QP, GOP 32; docs/results.md "Temporal coding").
+            GopStructure::RandomAccess if self.cfg.gop_size > 8 => {
+                qp = (qp - 3).max(min_qp(self.cfg.bit_depth));
+                INTRA_ONLY_LAMBDA_FACTOR
+            }
             GopStructure::RandomAccess => {
                 INTRA_ONLY_LAMBDA_FACTOR
                     * (1.0 - (0.05 * (self.cfg.gop_size as f64 - 1.0)).clamp(0.0, 0.5))
             }
         };
-        let qp = self.cfg.qp;
         FramePlan {
             poc,
             key: true,
@@ -184,6 +242,38 @@ impl Encoder {
             Preset::Slow => MAX_REFS,
         }
         .min(MAX_REFS)
+    }
+
+    /// QP and lambda of a frame in temporal layer `layer` (1 and deeper, or
+    /// 0 for the frame that ends a group) of a random-access group. Groups of
+    /// up to 8 use HM's offsets +1..+4 and lambda factors; longer groups
+    /// VVenC's steeper cascade (QP offsets growing with the base QP, up to
+    /// +9 in the deepest layer) with lambda tied to QP, which the long groups
+    /// need: GOP 16 against 8 went from +1.24 % (HM's tables, layers 4 and
+    /// deeper as 3) to -2.27 % (Y BD-rate, the four clips).
+    fn layer_qp_lambda(&self, layer: usize) -> (i8, f64) {
+        let base = self.cfg.qp as i32;
+        let bd = self.cfg.bit_depth;
+        if self.cfg.gop_size > 8 {
+            let rows: &[(i32, f64, f64)] = if self.cfg.gop_size > 16 {
+                &VVENC_GOP32
+            } else {
+                &VVENC_GOP16
+            };
+            let (offset, off, scale) = rows[layer.min(rows.len() - 1)];
+            let q = base + offset;
+            let model = ((q as f64) * scale + off + 0.5).clamp(0.0, 3.0).floor() as i32;
+            let qp = (q + model).min(MAX_QP as i32) as i8;
+            return (qp, lambda(INTRA_ONLY_LAMBDA_FACTOR, qp, bd));
+        }
+        let offsets = [1, 2, 3, 4];
+        let factors = [0.442, 0.3536, 0.3536, 0.68];
+        let qp = (base + offsets[layer.min(3)]).min(MAX_QP as i32) as i8;
+        let mut factor = factors[layer.min(3)];
+        if layer > 0 {
+            factor *= ((qp as f64 - 12.0) / 6.0).clamp(2.0, 4.0);
+        }
+        (qp, lambda(factor, qp, bd))
     }
 
     /// A slot for a new reference: a free one, else the one holding the
@@ -236,20 +326,14 @@ impl Encoder {
                 };
                 l0.truncate(per_list);
                 l1.truncate(per_list);
-                let offsets = [1, 2, 3, 4];
-                let factors = [0.442, 0.3536, 0.3536, 0.68];
-                let qp = (self.cfg.qp as i32 + offsets[layer.min(3)]).min(51) as i8;
-                let mut factor = factors[layer.min(3)];
-                if layer > 0 {
-                    factor *= ((qp as f64 - 12.0) / 6.0).clamp(2.0, 4.0);
-                }
+                let (qp, lambda) = self.layer_qp_lambda(layer);
                 plans.push(FramePlan {
                     poc,
                     key: false,
                     sequence_header: false,
                     layer,
                     qp,
-                    lambda: lambda(factor, qp, self.cfg.bit_depth),
+                    lambda,
                     refs: [l0, l1],
                     store: None,
                 });
@@ -296,49 +380,80 @@ fn temporal_layers(n: u32) -> Vec<usize> {
     layer_of
 }
 
-/// Longest group whose temporal layers are each coded at once: the
+/// Longest interval of a group coded one temporal layer at a time: the
 /// references of a layer and the slots for the frames it keeps fit in the
 /// eight reference slots up to here (a layer of a group of 16 does not).
-const MAX_LAYERED_GROUP: u32 = 8;
+const MAX_LAYERED_INTERVAL: u32 = 8;
 
 /// The order in which a hierarchical group's frames are coded, given each
 /// frame's temporal layer (`layer_of[i]` for frame `i` of the group, 1-based):
 /// batches of frames that do not reference each other, coded in parallel,
 /// each with its layer and whether later batches reference its frames (then
-/// they are kept in a slot). A group of up to [`MAX_LAYERED_GROUP`] frames
-/// is coded one layer at a time; a longer one codes its last frame and its
-/// midpoint, then each half one layer at a time, the first half first, so
-/// that no batch needs more than the eight slots.
+/// they are kept in a slot). The last frame comes first; then an interval
+/// between two coded frames of up to [`MAX_LAYERED_INTERVAL`] frames is
+/// coded one layer at a time, and a longer one codes its midpoint, then each
+/// half in turn, the first half first. A group of 32 never holds more than
+/// seven of its pictures at once (0, 32, 16, 8, 4, 2, 6), so the eight slots
+/// suffice for any group length.
 fn coding_batches(layer_of: &[usize]) -> Vec<(usize, Vec<u32>, bool)> {
-    let n = layer_of.len() as u32 - 1;
-    let layered = |lo: u32, hi: u32, first_layer: usize| {
-        let frames: Vec<u32> = (lo..=hi).collect();
-        let top = frames
-            .iter()
-            .map(|&i| layer_of[i as usize])
+    fn interval(layer_of: &[usize], lo: u32, hi: u32, out: &mut Vec<(usize, Vec<u32>, bool)>) {
+        if hi - lo <= 1 {
+            return;
+        }
+        if hi - lo > MAX_LAYERED_INTERVAL {
+            let mid = (lo + hi) / 2;
+            out.push((layer_of[mid as usize], vec![mid], true));
+            interval(layer_of, lo, mid, out);
+            interval(layer_of, mid, hi, out);
+            return;
+        }
+        let inside = lo + 1..hi;
+        let top = inside
+            .clone()
+            .map(|i| layer_of[i as usize])
             .max()
             .unwrap_or(0);
-        (first_layer..=top)
-            .map(|layer| {
-                let members: Vec<u32> = frames
-                    .iter()
-                    .copied()
-                    .filter(|&i| layer_of[i as usize] == layer)
-                    .collect();
-                (layer, members, layer < top || n == 1)
-            })
-            .filter(|(_, members, _)| !members.is_empty())
-            .collect::<Vec<_>>()
-    };
-    if n <= MAX_LAYERED_GROUP {
-        return layered(1, n, 0);
+        let first = inside
+            .clone()
+            .map(|i| layer_of[i as usize])
+            .min()
+            .unwrap_or(0);
+        for layer in first..=top {
+            let members: Vec<u32> = inside
+                .clone()
+                .filter(|&i| layer_of[i as usize] == layer)
+                .collect();
+            if !members.is_empty() {
+                out.push((layer, members, layer < top));
+            }
+        }
     }
-    let mid = n / 2;
-    let mut batches = vec![(0, vec![n], true), (1, vec![mid], true)];
-    batches.extend(layered(1, mid - 1, 2));
-    batches.extend(layered(mid + 1, n - 1, 2));
+    let n = layer_of.len() as u32 - 1;
+    let mut batches = vec![(0, vec![n], true)];
+    interval(layer_of, 0, n, &mut batches);
     batches
 }
+
+/// VVenC's QP offset, model offset and model scale per temporal layer of a
+/// group of 32 (`vvencCfg.cpp`, the same as VTM's `gop32.cfg`): QP = base +
+/// offset + floor(clip(0, 3, (base + offset) * scale + off + 0.5)).
+const VVENC_GOP32: [(i32, f64, f64); 6] = [
+    (-1, 0.0, 0.0),
+    (0, -4.9309, 0.2265),
+    (0, -3.0625, 0.1875),
+    (3, -5.4095, 0.2571),
+    (5, -4.4895, 0.1947),
+    (6, -5.4429, 0.2429),
+];
+
+/// The same for a group of 16.
+const VVENC_GOP16: [(i32, f64, f64); 5] = [
+    (1, 0.0, 0.0),
+    (1, -4.8848, 0.2061),
+    (4, -5.7476, 0.2286),
+    (5, -5.90, 0.2333),
+    (6, -7.1444, 0.3),
+];
 
 /// Lambda factor of frames that nothing predicts from when coded all intra (HM's).
 pub(super) const INTRA_ONLY_LAMBDA_FACTOR: f64 = 0.57;
@@ -420,14 +535,15 @@ mod tests {
         out
     }
 
-    /// Every group size the configuration accepts (1..=16) codes, with every
-    /// preset's reference count, whole and cut short groups and keyframes
-    /// inside a group, and decodes to the encoder's reconstruction. Groups
-    /// of 9 to 16 frames used to run out of reference slots (a panic).
+    /// Group sizes the configuration accepts (1..=16 and the longer ones
+    /// whose hierarchy differs: 17, 24, 31, 32) code, with every preset's
+    /// reference count, whole and cut short groups and keyframes inside a
+    /// group, and decode to the encoder's reconstruction. Groups of 9 to 16
+    /// frames used to run out of reference slots (a panic).
     #[test]
     fn every_group_size_codes_and_decodes() {
         let frames = moving_frames(37);
-        for gop_size in 1..=16 {
+        for gop_size in (1..=16).chain([17, 24, 31, 32]) {
             for preset in [Preset::Fast, Preset::Medium, Preset::Slow] {
                 for keyint in [0, 13] {
                     let mut cfg = EncoderConfig::new(32, 24);
@@ -464,7 +580,8 @@ mod tests {
     }
 
     /// Groups up to eight frames are coded a layer at a time; longer groups
-    /// code their last frame and midpoint, then each half. Every frame is
+    /// code their last frame and midpoint, then each half (recursively, as
+    /// VVenC's group of 32 does). Every frame is
     /// coded once, after the two frames whose interval it splits (the ones
     /// it may reference; 0 is the anchor, coded before the group), and
     /// those are kept in a slot.
@@ -490,7 +607,28 @@ mod tests {
                 vec![9, 11, 13, 15]
             ]
         );
-        for n in 1..=16u32 {
+        assert_eq!(
+            order(32),
+            [
+                vec![32],
+                vec![16],
+                vec![8],
+                vec![4],
+                vec![2, 6],
+                vec![1, 3, 5, 7],
+                vec![12],
+                vec![10, 14],
+                vec![9, 11, 13, 15],
+                vec![24],
+                vec![20],
+                vec![18, 22],
+                vec![17, 19, 21, 23],
+                vec![28],
+                vec![26, 30],
+                vec![25, 27, 29, 31]
+            ]
+        );
+        for n in 1..=32u32 {
             let batches = coding_batches(&temporal_layers(n));
             let batch_of = |frame: u32| {
                 batches
@@ -526,10 +664,10 @@ mod tests {
         }
     }
 
-    /// Group sizes outside 1..=16 are refused with the valid range.
+    /// Group sizes outside 1..=32 are refused with the valid range.
     #[test]
     fn group_sizes_outside_the_range_are_refused() {
-        for size in [0, 17, 64] {
+        for size in [0, 33, 64] {
             let mut cfg = EncoderConfig::new(32, 24);
             cfg.gop_size = size;
             let err = Encoder::new(cfg).err().expect("refused");
@@ -537,7 +675,7 @@ mod tests {
                 err,
                 crate::Error::Config(crate::ConfigError::GopSize(s)) if s == size
             ));
-            assert!(err.to_string().contains("1..=16"), "{err}");
+            assert!(err.to_string().contains("1..=32"), "{err}");
         }
     }
 }

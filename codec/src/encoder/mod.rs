@@ -3,12 +3,14 @@
 //! packet output.
 
 mod config;
+mod filtering;
 mod frame;
 mod gop;
 mod motion_search;
 mod packet;
 mod rdoq;
 mod search;
+mod temporal_filter;
 pub(crate) mod training;
 
 pub use config::{EncoderConfig, GopStructure, Preset, KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER};
@@ -49,6 +51,9 @@ pub struct Encoder {
     last_key: u32,
     /// Low-resolution luma of the previous input frame, for scene-cut detection.
     last_small: Option<Vec<u8>>,
+    /// The last few sources coded (unfiltered) and their scene-cut flags:
+    /// the temporal filter's past neighbours.
+    past: VecDeque<(Frame, bool)>,
 }
 
 impl Encoder {
@@ -75,6 +80,7 @@ impl Encoder {
             anchor: None,
             last_key: 0,
             last_small: None,
+            past: VecDeque::new(),
         })
     }
 

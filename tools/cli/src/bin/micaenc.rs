@@ -100,8 +100,8 @@ struct Args {
     /// Prediction structure: random-access (hierarchical B-frames, coded out of order), low-delay (I P P P) or intra.
     #[arg(long, default_value = "random-access", value_parser = ["random-access", "low-delay", "intra"])]
     gop: String,
-    /// Frames per hierarchical group for random access (1..=16).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=16))]
+    /// Frames per hierarchical group for random access (1..=32).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=32))]
     gop_size: u64,
     /// Largest keyframe interval in frames (default: about 10 seconds). With
     /// --gop intra, where every frame is a keyframe: the interval between
@@ -111,6 +111,11 @@ struct Args {
     /// Do not insert keyframes at scene cuts.
     #[arg(long)]
     no_scene_cut: bool,
+    /// Motion-compensated temporal filtering of the keyframes and group
+    /// anchors before coding them (random access; the encoder holds four
+    /// frames more): on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    temporal_filter: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -222,6 +227,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.gop_size = args.gop_size as usize;
     cfg.keyint = args.keyint.unwrap_or(0);
     cfg.scene_cut = !args.no_scene_cut;
+    cfg.temporal_filter = args.temporal_filter == "on";
     cfg.nn_filter = args.nn_filter == "on";
     if let Some(path) = &args.nn_filter_model {
         cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
