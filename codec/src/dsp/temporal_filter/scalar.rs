@@ -1,0 +1,61 @@
+//! Reference kernels, sample by sample: the definition the AVX2 versions must equal.
+
+/// Sum of squared differences of two `w` x `h` blocks.
+pub fn sse(a: &[u16], a_stride: usize, b: &[u16], b_stride: usize, w: usize, h: usize) -> u64 {
+    (0..h)
+        .map(|y| {
+            let (row_a, row_b) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
+            row_a
+                .iter()
+                .zip(row_b)
+                .map(|(&p, &q)| u64::from(p.abs_diff(q)).pow(2))
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+/// `dst` (`w` x `h`) gets the rounded mean of each 2x2 square of `src` (`2w` x `2h`).
+pub fn downscale_2x2(
+    src: &[u16],
+    src_stride: usize,
+    dst: &mut [u16],
+    dst_stride: usize,
+    w: usize,
+    h: usize,
+) {
+    for y in 0..h {
+        let top = &src[2 * y * src_stride..][..2 * w];
+        let bottom = &src[(2 * y + 1) * src_stride..][..2 * w];
+        let out = &mut dst[y * dst_stride..][..w];
+        for (x, o) in out.iter_mut().enumerate() {
+            let sum = u32::from(top[2 * x])
+                + u32::from(top[2 * x + 1])
+                + u32::from(bottom[2 * x])
+                + u32::from(bottom[2 * x + 1]);
+            *o = ((sum + 2) >> 2) as u16;
+        }
+    }
+}
+
+/// `dst` (tight, `w` x `h`) gets the rounded-up mean `(p + q + 1) >> 1` of two blocks that
+/// share `stride`.
+pub fn average2(p: &[u16], q: &[u16], stride: usize, dst: &mut [u16], w: usize, h: usize) {
+    for y in 0..h {
+        let (rp, rq) = (&p[y * stride..][..w], &q[y * stride..][..w]);
+        for ((o, &a), &b) in dst[y * w..][..w].iter_mut().zip(rp).zip(rq) {
+            *o = ((u32::from(a) + u32::from(b) + 1) >> 1) as u16;
+        }
+    }
+}
+
+/// `dst` (tight, `w` x `h`) gets the rounded mean `(a + b + c + d + 2) >> 2` of four blocks
+/// that share `stride`.
+pub fn average4(src: [&[u16]; 4], stride: usize, dst: &mut [u16], w: usize, h: usize) {
+    for y in 0..h {
+        let rows = src.map(|s| &s[y * stride..][..w]);
+        for (x, o) in dst[y * w..][..w].iter_mut().enumerate() {
+            let sum: u32 = rows.iter().map(|r| u32::from(r[x])).sum();
+            *o = ((sum + 2) >> 2) as u16;
+        }
+    }
+}
