@@ -9,6 +9,8 @@ mod motion_search;
 mod packet;
 mod rdoq;
 mod search;
+#[allow(dead_code)] // Until the encoder schedules the filter (gop.rs, mod.rs).
+mod temporal_filter;
 pub(crate) mod training;
 
 pub use config::{EncoderConfig, GopStructure, Preset, KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER};

@@ -1,0 +1,873 @@
+//! Motion-compensated temporal filtering (MCTF) of a source frame before it is coded, after
+//! VVenC's `MCTF.cpp` (itself after VTM's `EncTemporalFilter`): noise that differs from frame
+//! to frame costs bits in a keyframe or group anchor and is copied into every frame that
+//! predicts from it, so the encoder codes a version of the frame averaged with its motion-
+//! compensated neighbours instead.
+//!
+//! The steps, for one centre frame and its neighbours (VVenC's medium settings, adapted):
+//!
+//! 1. **Motion search** on luma, per neighbour: a pyramid of 2x2 means (1/2, 1/4, and 1/8 for
+//!    pictures at least 1920 wide); blocks of `2 * unit` samples at every level; a full search
+//!    of +-8 at the coarsest level, then at each finer level the 3x3 parent vectors doubled and
+//!    zero, a +-5 search around the best, and the vectors of the blocks above and to the left;
+//!    a last pass on `unit` blocks at full resolution refines to quarter samples (half then
+//!    quarter steps). The cost everywhere is SSE.
+//! 2. **Block error** per unit block and neighbour, as VVenC's: `20 * (SSE + 5) / (var + 5) +
+//!    MSE / 50` in 10-bit units, `var` being the centre block's sum of squared deviations.
+//! 3. **Compensation**: each neighbour is predicted block by block with its vectors. Luma
+//!    uses half-sample planes from a 6-tap filter (VVenC's half-sample phase, `[1, -7, 38, 38,
+//!    -7, 1] / 64`) and rounded averages of the two or four nearest half-grid samples between
+//!    them (as H.264 forms quarter samples); chroma is bilinear at eighth samples.
+//! 4. **Filter** per unit block (`unit / 2` in chroma) and plane: each neighbour's weight comes
+//!    from its distance, block error and the noise of its residual, and per sample falls off
+//!    with the squared difference from the centre sample, as VVenC's `applyBlockCore` does
+//!    (planar correction is left out).
+//!
+//! Determinism: all sample arithmetic is integer. The per-sample fall-off `exp(-d^2 / s)` is
+//! read from tables of fixed-point values filled once per call (`exp` is called only there),
+//! the per-block factors are plain `f64` products rounded to fixed point, and the weighted sum
+//! is exact `u64` arithmetic, so the output is the same at every [`CpuLevel`] and thread count.
+
+use rayon::prelude::*;
+
+use crate::cpu::CpuLevel;
+use crate::dsp::temporal_filter as kernel;
+use crate::picture::{Frame, Plane};
+
+/// A neighbouring source frame and its signed display distance from the centre frame
+/// (-6..=6, never 0; larger distances are treated as 6 and 0 as 1).
+pub(crate) struct Neighbour<'a> {
+    /// The neighbour's source samples (same size and bit depth as the centre).
+    pub frame: &'a Frame,
+    /// Display distance from the centre, negative for earlier frames.
+    pub distance: i32,
+}
+
+/// The filter's result: the filtered frame and the motion errors it measured.
+pub(crate) struct Filtered {
+    /// The centre frame after filtering (a copy of it when there was nothing to filter with).
+    pub frame: Frame,
+    /// Per block and neighbour, how well the neighbour's motion matched.
+    pub errors: BlockErrors,
+}
+
+/// Per unit block (raster order, `cols` x `rows`, side `unit` luma samples, partial at the
+/// right and bottom edges) and per neighbour (in the order given): VVenC's block error
+/// `20 * (SSE + 5) / (var + 5) + MSE / 50`, with SSE, the centre block's sum of squared
+/// deviations `var` and MSE in 10-bit units (8-bit samples scaled by 4), truncated to `u32`
+/// as VVenC truncates to `int`. Below 50 is a good match, above 100 a poor one (the
+/// thresholds the filter itself uses); a neighbour whose size or depth differs from the
+/// centre's gets `u32::MAX` everywhere and is not used.
+pub(crate) struct BlockErrors {
+    /// Side of a block in luma samples: 8 when the picture's smaller side is below 720, else 16.
+    pub unit: usize,
+    /// Blocks per row: `ceil(width / unit)`.
+    pub cols: usize,
+    /// Block rows: `ceil(height / unit)`.
+    pub rows: usize,
+    /// The neighbours' distances, in the order given.
+    pub distances: Vec<i32>,
+    /// `error[neighbour][block]`.
+    pub error: Vec<Vec<u32>>,
+}
+
+/// A motion vector in quarter luma samples: the centre block at `(x, y)` matches the
+/// neighbour at `(x + mv.x / 4, y + mv.y / 4)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct QuarterMv {
+    /// Horizontal, quarter samples.
+    pub x: i32,
+    /// Vertical, quarter samples.
+    pub y: i32,
+}
+
+/// One neighbour's motion, per unit block in raster order.
+pub(crate) struct MotionField {
+    /// Block side in luma samples.
+    pub unit: usize,
+    /// Blocks per row.
+    pub cols: usize,
+    /// Block rows.
+    pub rows: usize,
+    /// The block's vector.
+    pub mv: Vec<QuarterMv>,
+    /// The block's error, as in [`BlockErrors`].
+    pub error: Vec<u32>,
+}
+
+/// VVenC's per-distance strengths for random-access coding, `|distance|` 1..=6.
+const REF_STRENGTHS: [f64; 6] = [0.84375, 0.6, 0.4286, 0.3333, 0.2727, 0.2308];
+/// Weight scaling of luma and chroma.
+const PLANE_WEIGHT: [f64; 2] = [0.4, 0.55];
+/// VVenC's chroma sigma squared, in 10-bit units.
+const CHROMA_SIGMA_SQ: f64 = 900.0;
+/// Range of the full search at the coarsest level, and of the refinement at finer ones.
+const COARSE_RANGE: i32 = 8;
+/// Range of the integer refinement at the finer levels.
+const FINE_RANGE: i32 = 5;
+/// The half-sample filter (VVenC's 1/2 phase, 6 taps from 2 left of the pair to 3 right).
+const HALF_TAPS: [i32; 6] = [1, -7, 38, 38, -7, 1];
+/// Fixed-point bits of the per-block weight factor.
+const WW_BITS: u32 = 12;
+/// Fixed-point bits of the fall-off tables.
+const EXP_BITS: u32 = 16;
+
+/// Filters `centre` (visible size, samples at `centre.bit_depth`, 8 or 10) with its
+/// neighbours (same size and depth). `qp` is the encoder's base QP on the 8-bit scale, used
+/// as VVenC uses its configured QP (which is independent of bit depth) in its luma sigma,
+/// `9 * (128 + 3 * qp^3 / 256)` (negative QPs count as 0). `strength` is VVenC's strength for
+/// this frame (0.0..=2.0, clamped; 0 leaves the frame unchanged but still measures errors).
+///
+/// Never panics on size: any size, including 1x1, works. A centre of another bit depth, or
+/// of zero size, is returned unchanged with no errors.
+pub(crate) fn filter_frame(
+    centre: &Frame,
+    neighbours: &[Neighbour],
+    qp: i8,
+    strength: f64,
+    cpu: CpuLevel,
+) -> Filtered {
+    let (width, height) = (centre.planes[0].width, centre.planes[0].height);
+    let unit = unit_size(width, height);
+    let mut errors = BlockErrors {
+        unit,
+        cols: width.div_ceil(unit),
+        rows: height.div_ceil(unit),
+        distances: neighbours.iter().map(|n| n.distance).collect(),
+        error: Vec::new(),
+    };
+    if neighbours.is_empty() || !frame_ok(centre) {
+        errors.distances.clear();
+        return Filtered {
+            frame: centre.clone(),
+            errors,
+        };
+    }
+    let motion: Vec<Option<(MotionField, Frame)>> = neighbours
+        .par_iter()
+        .map(|n| {
+            same_shape(centre, n.frame).then(|| {
+                let (field, half) = estimate(centre, n.frame, cpu);
+                let compensated = compensate(n.frame, &half, &field, cpu);
+                (field, compensated)
+            })
+        })
+        .collect();
+    let blocks = errors.cols * errors.rows;
+    errors.error = motion
+        .iter()
+        .map(|m| match m {
+            Some((field, _)) => field.error.clone(),
+            None => vec![u32::MAX; blocks],
+        })
+        .collect();
+    let used: Vec<Reference> = motion
+        .iter()
+        .zip(neighbours)
+        .filter_map(|(m, n)| {
+            m.as_ref().map(|(field, frame)| Reference {
+                frame,
+                error: &field.error,
+                strength: REF_STRENGTHS[(n.distance.unsigned_abs().clamp(1, 6) - 1) as usize],
+            })
+        })
+        .collect();
+    let strength = if strength.is_nan() {
+        0.0
+    } else {
+        strength.clamp(0.0, 2.0)
+    };
+    let frame = apply_filter(centre, &used, &errors, qp, strength);
+    Filtered { frame, errors }
+}
+
+/// Whether `frame` is something the filter works on: 8 or 10 bits, nonzero size, and planes
+/// of the 4:2:0 sizes.
+fn frame_ok(frame: &Frame) -> bool {
+    let [y, u, v] = &frame.planes;
+    let (cw, ch) = (y.width.div_ceil(2), y.height.div_ceil(2));
+    matches!(frame.bit_depth, 8 | 10)
+        && y.width > 0
+        && y.height > 0
+        && [y, u, v].iter().all(|p| p.data.len() == p.width * p.height)
+        && [u, v].iter().all(|p| p.width == cw && p.height == ch)
+}
+
+/// Whether `other` can be filtered with `centre`: same sizes and depth.
+fn same_shape(centre: &Frame, other: &Frame) -> bool {
+    frame_ok(other)
+        && other.bit_depth == centre.bit_depth
+        && (0..3).all(|p| {
+            other.planes[p].width == centre.planes[p].width
+                && other.planes[p].height == centre.planes[p].height
+        })
+}
+
+/// VVenC's unit block: 8 below 720 lines (or columns), else 16.
+fn unit_size(width: usize, height: usize) -> usize {
+    if width.min(height) < 720 {
+        8
+    } else {
+        16
+    }
+}
+
+/// The motion of each neighbour against `centre`, as the filter finds it (for tests and
+/// diagnostics). Neighbours of another shape get `None`.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn motion_fields(
+    centre: &Frame,
+    neighbours: &[Neighbour],
+    cpu: CpuLevel,
+) -> Vec<Option<MotionField>> {
+    neighbours
+        .iter()
+        .map(|n| {
+            (frame_ok(centre) && same_shape(centre, n.frame)).then(|| estimate(centre, n.frame, cpu).0)
+        })
+        .collect()
+}
+
+/// A tight plane of one pyramid level.
+struct Level {
+    data: Vec<u16>,
+    width: usize,
+    height: usize,
+}
+
+impl Level {
+    /// The next coarser level: 2x2 means, rounding the size down (VVenC's `subsampleLuma`).
+    fn half(&self, cpu: CpuLevel) -> Level {
+        let (width, height) = (self.width / 2, self.height / 2);
+        let mut data = vec![0; width * height];
+        kernel::downscale_2x2(&self.data, self.width, &mut data, width, width, height, cpu);
+        Level {
+            data,
+            width,
+            height,
+        }
+    }
+}
+
+/// The luma pyramid of a plane: full resolution first, then each 2x2-mean level while both
+/// sides stay nonzero, up to 1/4 (1/8 from 1920 columns).
+fn pyramid(plane: &Plane, cpu: CpuLevel) -> Vec<Level> {
+    let levels = if plane.width >= 1920 { 4 } else { 3 };
+    let mut out = vec![Level {
+        data: plane.data.clone(),
+        width: plane.width,
+        height: plane.height,
+    }];
+    while out.len() < levels {
+        let last = &out[out.len() - 1];
+        if last.width < 2 || last.height < 2 {
+            break;
+        }
+        let next = last.half(cpu);
+        out.push(next);
+    }
+    out
+}
+
+/// A plane extended by `pad` samples on every side, replicating its edges, so that blocks
+/// displaced past the picture edge read the nearest edge sample.
+struct Padded {
+    data: Vec<u16>,
+    stride: usize,
+    pad: usize,
+    width: usize,
+    height: usize,
+}
+
+impl Padded {
+    /// Pads a tight `width` x `height` plane (both at least 1).
+    fn new(src: &[u16], width: usize, height: usize, pad: usize) -> Padded {
+        let stride = width + 2 * pad;
+        let mut data = Vec::with_capacity(stride * (height + 2 * pad));
+        for py in 0..height + 2 * pad {
+            let sy = py.saturating_sub(pad).min(height - 1);
+            let row = &src[sy * width..][..width];
+            data.extend(std::iter::repeat_n(row[0], pad));
+            data.extend_from_slice(row);
+            data.extend(std::iter::repeat_n(row[width - 1], pad));
+        }
+        Padded {
+            data,
+            stride,
+            pad,
+            width,
+            height,
+        }
+    }
+
+    /// An empty plane of the same geometry as `self`.
+    fn like(&self) -> Padded {
+        Padded {
+            data: vec![0; self.data.len()],
+            ..*self
+        }
+    }
+
+    /// Whether a `w` x `h` block at `(x, y)` lies inside the padded area with `margin`
+    /// samples to spare on every side.
+    fn holds(&self, x: isize, y: isize, w: usize, h: usize, margin: isize) -> bool {
+        let pad = self.pad as isize;
+        x - margin >= -pad
+            && y - margin >= -pad
+            && x + w as isize + margin <= self.width as isize + pad
+            && y + h as isize + margin <= self.height as isize + pad
+    }
+
+    /// The samples from `(x, y)` on, which must lie inside the padded area.
+    fn from(&self, x: isize, y: isize) -> &[u16] {
+        let pad = self.pad as isize;
+        let index = (y + pad) as usize * self.stride + (x + pad) as usize;
+        &self.data[index..]
+    }
+}
+
+/// One neighbour's full-resolution luma for quarter-sample prediction: the padded integer
+/// plane and the half-sample planes to its right, below and diagonally, all of one geometry.
+/// Plane `(hx & 1) + 2 * (hy & 1)` holds the half-grid sample `(hx, hy)` at `(hx >> 1, hy >> 1)`.
+struct HalfPlanes {
+    planes: [Padded; 4],
+    /// Largest sample value.
+    max: i32,
+}
+
+/// `sum[x] = sum_k HALF_TAPS[k] * row[clamp(x - 2 + k)]` over one row.
+fn half_sums(row: &[u16], sums: &mut [i32]) {
+    let n = row.len();
+    let at = |i: isize| i32::from(row[i.clamp(0, n as isize - 1) as usize]);
+    for (x, s) in sums.iter_mut().enumerate() {
+        *s = if x >= 2 && x + 3 < n {
+            let r = &row[x - 2..x + 4];
+            HALF_TAPS
+                .iter()
+                .zip(r)
+                .map(|(&c, &v)| c * i32::from(v))
+                .sum()
+        } else {
+            let x = x as isize;
+            (0..6).map(|k| HALF_TAPS[k] * at(x - 2 + k as isize)).sum()
+        };
+    }
+}
+
+impl HalfPlanes {
+    /// Builds the half-sample planes of `full` (the filter sums are clamped at the padded
+    /// area's edge, which repeats the picture's edge, so the padding stays consistent).
+    fn new(full: Padded, bit_depth: u8) -> HalfPlanes {
+        let max = (1i32 << bit_depth) - 1;
+        let (stride, rows) = (full.stride, full.data.len() / full.stride);
+        let mut right = full.like();
+        let mut below = full.like();
+        let mut diagonal = full.like();
+        // Horizontal sums of every row, kept unrounded for the diagonal plane.
+        let mut sums = vec![0i32; full.data.len()];
+        for y in 0..rows {
+            let row = &full.data[y * stride..][..stride];
+            let s = &mut sums[y * stride..][..stride];
+            half_sums(row, s);
+            for (o, &v) in right.data[y * stride..][..stride].iter_mut().zip(s.iter()) {
+                *o = ((v + 32) >> 6).clamp(0, max) as u16;
+            }
+        }
+        let mut acc = vec![0i32; stride];
+        for y in 0..rows {
+            let tap_row = |k: usize| (y + k).saturating_sub(2).min(rows - 1) * stride;
+            acc.fill(0);
+            for (k, &c) in HALF_TAPS.iter().enumerate() {
+                let src = &full.data[tap_row(k)..][..stride];
+                for (a, &v) in acc.iter_mut().zip(src) {
+                    *a += c * i32::from(v);
+                }
+            }
+            for (o, &v) in below.data[y * stride..][..stride].iter_mut().zip(&acc) {
+                *o = ((v + 32) >> 6).clamp(0, max) as u16;
+            }
+            acc.fill(0);
+            for (k, &c) in HALF_TAPS.iter().enumerate() {
+                let src = &sums[tap_row(k)..][..stride];
+                for (a, &v) in acc.iter_mut().zip(src) {
+                    *a += c * v;
+                }
+            }
+            for (o, &v) in diagonal.data[y * stride..][..stride].iter_mut().zip(&acc) {
+                *o = ((v + 2048) >> 12).clamp(0, max) as u16;
+            }
+        }
+        HalfPlanes {
+            planes: [full, right, below, diagonal],
+            max,
+        }
+    }
+
+    /// Whether a `w` x `h` block at `(x, y)` displaced by `mv` can be predicted.
+    fn holds(&self, x: usize, y: usize, w: usize, h: usize, mv: QuarterMv) -> bool {
+        let (ix, iy) = (x as isize + (mv.x >> 2) as isize, y as isize + (mv.y >> 2) as isize);
+        self.planes[0].holds(ix, iy, w, h, 1)
+    }
+
+    /// The half-grid samples from `(hx, hy)` on (in one plane, stepping two half samples).
+    fn half_grid(&self, hx: isize, hy: isize) -> &[u16] {
+        self.planes[((hx & 1) + 2 * (hy & 1)) as usize].from(hx >> 1, hy >> 1)
+    }
+
+    /// Predicts the `w` x `h` block at `(x, y)` displaced by `mv` into `out` (tight), which
+    /// [`HalfPlanes::holds`] must have accepted.
+    fn predict(&self, x: usize, y: usize, mv: QuarterMv, w: usize, h: usize, out: &mut [u16], cpu: CpuLevel) {
+        let hx = 2 * x as isize + (mv.x >> 1) as isize;
+        let hy = 2 * y as isize + (mv.y >> 1) as isize;
+        let stride = self.planes[0].stride;
+        match (mv.x & 1, mv.y & 1) {
+            (0, 0) => {
+                let src = self.half_grid(hx, hy);
+                for (r, o) in out[..w * h].chunks_exact_mut(w).enumerate() {
+                    o.copy_from_slice(&src[r * stride..][..w]);
+                }
+            }
+            (1, 0) => {
+                let (p, q) = (self.half_grid(hx, hy), self.half_grid(hx + 1, hy));
+                kernel::average2(p, q, stride, out, w, h, cpu);
+            }
+            (0, 1) => {
+                let (p, q) = (self.half_grid(hx, hy), self.half_grid(hx, hy + 1));
+                kernel::average2(p, q, stride, out, w, h, cpu);
+            }
+            _ => {
+                let src = [
+                    self.half_grid(hx, hy),
+                    self.half_grid(hx + 1, hy),
+                    self.half_grid(hx, hy + 1),
+                    self.half_grid(hx + 1, hy + 1),
+                ];
+                kernel::average4(src, stride, out, w, h, cpu);
+            }
+        }
+    }
+}
+
+/// Integer vectors (in the level's samples) per block of one search level.
+struct IntField {
+    cols: usize,
+    rows: usize,
+    mv: Vec<(i32, i32)>,
+}
+
+impl IntField {
+    /// The vector of block `(bx, by)`, if it exists.
+    fn get(&self, bx: isize, by: isize) -> Option<(i32, i32)> {
+        (bx >= 0 && by >= 0 && (bx as usize) < self.cols && (by as usize) < self.rows)
+            .then(|| self.mv[by as usize * self.cols + bx as usize])
+    }
+}
+
+/// The best candidate so far: strictly lower costs replace it, so the first of equal costs
+/// wins and the order of candidates decides ties.
+struct Best<T> {
+    mv: T,
+    cost: u64,
+}
+
+impl<T: Copy> Best<T> {
+    fn offer(&mut self, mv: T, cost: Option<u64>) {
+        if let Some(cost) = cost {
+            if cost < self.cost {
+                *self = Best { mv, cost };
+            }
+        }
+    }
+}
+
+/// Integer motion search of `centre` in `reference` with blocks of `bs` samples, seeded from
+/// the coarser level's field `parent` (vectors doubled) or, without one, a full search.
+fn search_integer(
+    centre: &Level,
+    reference: &Padded,
+    bs: usize,
+    parent: Option<&IntField>,
+    cpu: CpuLevel,
+) -> IntField {
+    let (cols, rows) = (centre.width.div_ceil(bs), centre.height.div_ceil(bs));
+    let mut field = IntField {
+        cols,
+        rows,
+        mv: vec![(0, 0); cols * rows],
+    };
+    for by in 0..rows {
+        for bx in 0..cols {
+            let (x, y) = (bx * bs, by * bs);
+            let (w, h) = (bs.min(centre.width - x), bs.min(centre.height - y));
+            let cur = &centre.data[y * centre.width + x..];
+            let cost = |(dx, dy): (i32, i32)| {
+                let (rx, ry) = (x as isize + dx as isize, y as isize + dy as isize);
+                reference.holds(rx, ry, w, h, 0).then(|| {
+                    kernel::sse(cur, centre.width, reference.from(rx, ry), reference.stride, w, h, cpu)
+                })
+            };
+            let mut best = Best {
+                mv: (0, 0),
+                cost: u64::MAX,
+            };
+            let range = match parent {
+                Some(p) => {
+                    for py in -1..=1 {
+                        for px in -1..=1 {
+                            if let Some((vx, vy)) = p.get(bx as isize / 2 + px, by as isize / 2 + py) {
+                                best.offer((2 * vx, 2 * vy), cost((2 * vx, 2 * vy)));
+                            }
+                        }
+                    }
+                    best.offer((0, 0), cost((0, 0)));
+                    FINE_RANGE
+                }
+                None => COARSE_RANGE,
+            };
+            let (cx, cy) = best.mv;
+            for dy in -range..=range {
+                for dx in -range..=range {
+                    best.offer((cx + dx, cy + dy), cost((cx + dx, cy + dy)));
+                }
+            }
+            for (ax, ay) in [(bx as isize, by as isize - 1), (bx as isize - 1, by as isize)] {
+                if let Some(v) = field.get(ax, ay) {
+                    best.offer(v, cost(v));
+                }
+            }
+            field.mv[by * cols + bx] = best.mv;
+        }
+    }
+    field
+}
+
+/// The final pass: `unit` blocks at full resolution, seeded from the `2 * unit` field, refined
+/// to quarter samples. Returns the field with VVenC's block errors.
+fn search_quarter(
+    centre: &Level,
+    half: &HalfPlanes,
+    unit: usize,
+    parent: &IntField,
+    bit_depth: u8,
+    cpu: CpuLevel,
+) -> MotionField {
+    let (cols, rows) = (centre.width.div_ceil(unit), centre.height.div_ceil(unit));
+    let mut mv = vec![QuarterMv::default(); cols * rows];
+    let mut error = vec![0; cols * rows];
+    let mut buf = vec![0u16; unit * unit];
+    let scale = f64::from(1u32 << (2 * (10 - u32::from(bit_depth))));
+    for by in 0..rows {
+        for bx in 0..cols {
+            let (x, y) = (bx * unit, by * unit);
+            let (w, h) = (unit.min(centre.width - x), unit.min(centre.height - y));
+            let cur = &centre.data[y * centre.width + x..];
+            let mut cost = |v: QuarterMv| {
+                if !half.holds(x, y, w, h, v) {
+                    return None;
+                }
+                if v.x & 3 == 0 && v.y & 3 == 0 {
+                    let r = half.planes[0].from(x as isize + (v.x >> 2) as isize, y as isize + (v.y >> 2) as isize);
+                    return Some(kernel::sse(cur, centre.width, r, half.planes[0].stride, w, h, cpu));
+                }
+                half.predict(x, y, v, w, h, &mut buf, cpu);
+                Some(kernel::sse(cur, centre.width, &buf, w, w, h, cpu))
+            };
+            let mut best = Best {
+                mv: QuarterMv::default(),
+                cost: u64::MAX,
+            };
+            for py in -1..=1 {
+                for px in -1..=1 {
+                    if let Some((vx, vy)) = parent.get(bx as isize / 2 + px, by as isize / 2 + py) {
+                        let v = QuarterMv { x: 4 * vx, y: 4 * vy };
+                        best.offer(v, cost(v));
+                    }
+                }
+            }
+            best.offer(QuarterMv::default(), cost(QuarterMv::default()));
+            for step in [2, 1] {
+                let c = best.mv;
+                for dy in [-step, 0, step] {
+                    for dx in [-step, 0, step] {
+                        if dx != 0 || dy != 0 {
+                            let v = QuarterMv { x: c.x + dx, y: c.y + dy };
+                            best.offer(v, cost(v));
+                        }
+                    }
+                }
+            }
+            if by > 0 {
+                let v = mv[(by - 1) * cols + bx];
+                best.offer(v, cost(v));
+            }
+            if bx > 0 {
+                let v = mv[by * cols + bx - 1];
+                best.offer(v, cost(v));
+            }
+            mv[by * cols + bx] = best.mv;
+            error[by * cols + bx] = block_error(cur, centre.width, w, h, best.cost, scale);
+        }
+    }
+    MotionField {
+        unit,
+        cols,
+        rows,
+        mv,
+        error,
+    }
+}
+
+/// VVenC's block error `20 * (SSE + 5) / (var + 5) + MSE / 50` in 10-bit units (`scale`
+/// turns squared native differences into squared 10-bit ones), truncated (saturating).
+fn block_error(cur: &[u16], stride: usize, w: usize, h: usize, sse: u64, scale: f64) -> u32 {
+    let n = (w * h) as u64;
+    let rows = || (0..h).flat_map(|r| cur[r * stride..][..w].iter().map(|&v| i64::from(v)));
+    // VVenC's calcVar: the mean with 4 fractional bits (integer division), then the sum of
+    // squared deviations at that precision over 256.
+    let mean = (rows().sum::<i64>() << 4) / n as i64;
+    let var: i64 = rows().map(|v| ((v << 4) - mean).pow(2)).sum();
+    let var = var as f64 / 256.0 * scale;
+    let sse = sse as f64 * scale;
+    let mse = sse / n as f64;
+    (20.0 * ((sse + 5.0) / (var + 5.0)) + mse / 50.0) as u32
+}
+
+/// The motion of `other` against `centre` (both of [`same_shape`]), and `other`'s half-sample
+/// luma planes for compensation.
+fn estimate(centre: &Frame, other: &Frame, cpu: CpuLevel) -> (MotionField, HalfPlanes) {
+    let (width, height) = (centre.planes[0].width, centre.planes[0].height);
+    let unit = unit_size(width, height);
+    let bs = 2 * unit;
+    let cur = pyramid(&centre.planes[0], cpu);
+    let refs = pyramid(&other.planes[0], cpu);
+    let levels = cur.len().min(refs.len());
+    // Reach of the vectors at full resolution: the coarsest search doubled at each level plus
+    // each level's refinement.
+    let mut reach = COARSE_RANGE;
+    for _ in 1..levels {
+        reach = 2 * reach + FINE_RANGE;
+    }
+    let mut parent: Option<IntField> = None;
+    for k in (1..levels).rev() {
+        let pad = (reach >> k) as usize + 4;
+        let r = Padded::new(&refs[k].data, refs[k].width, refs[k].height, pad);
+        parent = Some(search_integer(&cur[k], &r, bs, parent.as_ref(), cpu));
+    }
+    // Full resolution: 4 more samples than the reach, for the quarter-sample refinement.
+    let full = Padded::new(&refs[0].data, width, height, reach as usize + 4);
+    let half = HalfPlanes::new(full, centre.bit_depth);
+    let field = search_integer(&cur[0], &half.planes[0], bs, parent.as_ref(), cpu);
+    let motion = search_quarter(&cur[0], &half, unit, &field, centre.bit_depth, cpu);
+    (motion, half)
+}
+
+/// `other` predicted block by block with `field`: luma from its half-sample planes, chroma
+/// bilinear at eighth samples.
+fn compensate(other: &Frame, half: &HalfPlanes, field: &MotionField, cpu: CpuLevel) -> Frame {
+    let mut out = other.clone();
+    let unit = field.unit;
+    let luma = &mut out.planes[0];
+    let mut buf = vec![0u16; unit * unit];
+    for by in 0..field.rows {
+        for bx in 0..field.cols {
+            let (x, y) = (bx * unit, by * unit);
+            let (w, h) = (unit.min(luma.width - x), unit.min(luma.height - y));
+            let mut v = field.mv[by * field.cols + bx];
+            if !half.holds(x, y, w, h, v) {
+                v = QuarterMv::default();
+            }
+            half.predict(x, y, v, w, h, &mut buf, cpu);
+            for r in 0..h {
+                luma.data[(y + r) * luma.width + x..][..w].copy_from_slice(&buf[r * w..][..w]);
+            }
+        }
+    }
+    let pad = half.planes[0].pad / 2 + 4;
+    for p in 1..3 {
+        let src = &other.planes[p];
+        let padded = Padded::new(&src.data, src.width, src.height, pad);
+        let dst = &mut out.planes[p];
+        let cu = unit / 2;
+        for by in 0..field.rows {
+            for bx in 0..field.cols {
+                let (x, y) = (bx * cu, by * cu);
+                if x >= dst.width || y >= dst.height {
+                    continue;
+                }
+                let (w, h) = (cu.min(dst.width - x), cu.min(dst.height - y));
+                let v = field.mv[by * field.cols + bx];
+                chroma_block(&padded, x, y, v, w, h, half.max, dst);
+            }
+        }
+    }
+    out
+}
+
+/// Bilinear prediction at eighth samples of the `w` x `h` chroma block at `(x, y)` displaced
+/// by the luma vector `mv`, written into `dst` at the same place. The block's origin is kept
+/// inside the padded area (it always is for vectors the search accepted).
+#[allow(clippy::too_many_arguments)]
+fn chroma_block(src: &Padded, x: usize, y: usize, mv: QuarterMv, w: usize, h: usize, max: i32, dst: &mut Plane) {
+    let pad = src.pad as isize;
+    let clamp_origin = |o: isize, size: usize, len: usize| o.clamp(-pad, len as isize + pad - size as isize - 1);
+    let ix = clamp_origin(x as isize + (mv.x >> 3) as isize, w, src.width);
+    let iy = clamp_origin(y as isize + (mv.y >> 3) as isize, h, src.height);
+    let (fx, fy) = (mv.x & 7, mv.y & 7);
+    let weights = [(8 - fx) * (8 - fy), fx * (8 - fy), (8 - fx) * fy, fx * fy];
+    let s = src.from(ix, iy);
+    let stride = src.stride;
+    for r in 0..h {
+        let (top, bottom) = (&s[r * stride..][..w + 1], &s[(r + 1) * stride..][..w + 1]);
+        let out = &mut dst.data[(y + r) * dst.width + x..][..w];
+        for (c, o) in out.iter_mut().enumerate() {
+            let sum = weights[0] * i32::from(top[c])
+                + weights[1] * i32::from(top[c + 1])
+                + weights[2] * i32::from(bottom[c])
+                + weights[3] * i32::from(bottom[c + 1]);
+            *o = ((sum + 32) >> 6).clamp(0, max) as u16;
+        }
+    }
+}
+
+/// A compensated neighbour as the filter uses it.
+struct Reference<'a> {
+    frame: &'a Frame,
+    error: &'a [u32],
+    /// VVenC's strength for the neighbour's distance.
+    strength: f64,
+}
+
+/// The fall-off `exp(-d^2 / s)` in `EXP_BITS` fixed point for every sample difference `d` of
+/// the bit depth (scaled to 10-bit units), for the sigma factor `0.8^k`, `k` = 0, 1, 2.
+fn falloff_tables(sigma_sq: f64, bit_depth: u8) -> [Vec<u32>; 3] {
+    let scale = f64::from(1u32 << (10 - u32::from(bit_depth)));
+    let factors = [1.0, 0.8, 0.8 * 0.8];
+    factors.map(|f| {
+        let s = 2.0 * sigma_sq * f;
+        (0..1u32 << bit_depth)
+            .map(|d| {
+                let d = f64::from(d) * scale;
+                ((-(d * d) / s).exp() * f64::from(1u32 << EXP_BITS)).round() as u32
+            })
+            .collect()
+    })
+}
+
+/// The bilateral temporal filter over every plane, block by block (VVenC's `applyBlockCore`).
+fn apply_filter(centre: &Frame, refs: &[Reference], errors: &BlockErrors, qp: i8, strength: f64) -> Frame {
+    let bit_depth = centre.bit_depth;
+    let qp = f64::from(qp.max(0));
+    let luma_sigma_sq = 9.0 * (128.0 + 3.0 / 256.0 * qp * qp * qp);
+    let tables = [
+        falloff_tables(luma_sigma_sq, bit_depth),
+        falloff_tables(CHROMA_SIGMA_SQ, bit_depth),
+    ];
+    let mut out = centre.clone();
+    for (p, plane) in out.planes.iter_mut().enumerate() {
+        let chroma = usize::from(p > 0);
+        let bs = errors.unit >> chroma;
+        let width = plane.width;
+        if width == 0 || plane.height == 0 {
+            continue;
+        }
+        let ctx = BlockContext {
+            orig: &centre.planes[p],
+            refs: refs.iter().map(|r| (&r.frame.planes[p].data[..], r)).collect(),
+            tables: &tables[chroma],
+            weight: strength * PLANE_WEIGHT[chroma],
+            bit_depth,
+            errors,
+        };
+        plane
+            .data
+            .par_chunks_mut(bs * width)
+            .enumerate()
+            .for_each(|(by, rows)| {
+                for bx in 0..width.div_ceil(bs) {
+                    ctx.filter_block(bx, by, bs, rows);
+                }
+            });
+    }
+    out
+}
+
+/// What filtering a block of one plane needs.
+struct BlockContext<'a> {
+    orig: &'a Plane,
+    refs: Vec<(&'a [u16], &'a Reference<'a>)>,
+    tables: &'a [Vec<u32>; 3],
+    /// Strength times the plane's weight scaling.
+    weight: f64,
+    bit_depth: u8,
+    errors: &'a BlockErrors,
+}
+
+impl BlockContext<'_> {
+    /// Filters block `(bx, by)` (side `bs` in this plane) into `rows`, the output rows of its
+    /// block row.
+    fn filter_block(&self, bx: usize, by: usize, bs: usize, rows: &mut [u16]) {
+        let width = self.orig.width;
+        let (x, y) = (bx * bs, by * bs);
+        let (w, h) = (bs.min(width - x), bs.min(self.orig.height - y));
+        let block = by.min(self.errors.rows - 1) * self.errors.cols + bx.min(self.errors.cols - 1);
+        let orig = &self.orig.data;
+        let at = |r: usize, c: usize| (y + r) * width + x + c;
+        let scale = 1i64 << (2 * (10 - u32::from(self.bit_depth)));
+        // VVenC's noise estimate of each residual: its energy against its gradients' energy.
+        let errs: Vec<u32> = self.refs.iter().map(|(_, r)| r.error[block]).collect();
+        let min_error = errs.iter().copied().min().unwrap_or(0);
+        let mut weights = Vec::with_capacity(self.refs.len());
+        for ((samples, reference), &error) in self.refs.iter().zip(&errs) {
+            let d = |r: usize, c: usize| i64::from(orig[at(r, c)]) - i64::from(samples[at(r, c)]);
+            let (mut energy, mut gradients) = (0i64, 0i64);
+            for r in 0..h {
+                for c in 0..w {
+                    let v = d(r, c);
+                    energy += v * v;
+                    if c + 1 < w {
+                        gradients += (d(r, c + 1) - v).pow(2);
+                    }
+                    if r + 1 < h {
+                        gradients += (d(r + 1, c) - v).pow(2);
+                    }
+                }
+            }
+            let (energy, gradients) = ((energy * scale) as f64, (gradients * scale) as f64);
+            let count_v = (w * h) as f64;
+            let count_d = (2 * w * h - w - h) as f64;
+            let noise = ((15.0 * count_d / count_v * energy + 5.0) / (gradients + 5.0)).round();
+            let noisy = noise >= 25.0;
+            let mut ww = if noisy { 0.6 } else { 1.0 };
+            ww *= if error < 50 {
+                1.2
+            } else if error > 100 {
+                0.6
+            } else {
+                1.0
+            };
+            ww *= (f64::from(min_error) + 1.0) / (f64::from(error) + 1.0);
+            let ww = ww * self.weight * reference.strength;
+            let ww = (ww * f64::from(1u32 << WW_BITS)).round() as u64;
+            let table = &self.tables[usize::from(noisy) + usize::from(error >= 50)];
+            weights.push((*samples, ww, table));
+        }
+        let max = (1u64 << self.bit_depth) - 1;
+        let one = 1u64 << (WW_BITS + EXP_BITS);
+        for r in 0..h {
+            let out = &mut rows[r * width + x..][..w];
+            for (c, o) in out.iter_mut().enumerate() {
+                let i = at(r, c);
+                let centre = orig[i];
+                let (mut num, mut den) = (u64::from(centre) * one, one);
+                for (samples, ww, table) in &weights {
+                    let v = samples[i];
+                    let diff = usize::from(v.abs_diff(centre)).min(table.len() - 1);
+                    let wt = ww * u64::from(table[diff]);
+                    num += wt * u64::from(v);
+                    den += wt;
+                }
+                *o = ((num + den / 2) / den).min(max) as u16;
+            }
+        }
+    }
+}
