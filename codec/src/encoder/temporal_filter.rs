@@ -223,7 +223,8 @@ pub(crate) fn motion_fields(
     neighbours
         .iter()
         .map(|n| {
-            (frame_ok(centre) && same_shape(centre, n.frame)).then(|| estimate(centre, n.frame, cpu).0)
+            (frame_ok(centre) && same_shape(centre, n.frame))
+                .then(|| estimate(centre, n.frame, cpu).0)
         })
         .collect()
 }
@@ -405,7 +406,10 @@ impl HalfPlanes {
 
     /// Whether a `w` x `h` block at `(x, y)` displaced by `mv` can be predicted.
     fn holds(&self, x: usize, y: usize, w: usize, h: usize, mv: QuarterMv) -> bool {
-        let (ix, iy) = (x as isize + (mv.x >> 2) as isize, y as isize + (mv.y >> 2) as isize);
+        let (ix, iy) = (
+            x as isize + (mv.x >> 2) as isize,
+            y as isize + (mv.y >> 2) as isize,
+        );
         self.planes[0].holds(ix, iy, w, h, 1)
     }
 
@@ -416,7 +420,16 @@ impl HalfPlanes {
 
     /// Predicts the `w` x `h` block at `(x, y)` displaced by `mv` into `out` (tight), which
     /// [`HalfPlanes::holds`] must have accepted.
-    fn predict(&self, x: usize, y: usize, mv: QuarterMv, w: usize, h: usize, out: &mut [u16], cpu: CpuLevel) {
+    fn predict(
+        &self,
+        x: usize,
+        y: usize,
+        mv: QuarterMv,
+        w: usize,
+        h: usize,
+        out: &mut [u16],
+        cpu: CpuLevel,
+    ) {
         let hx = 2 * x as isize + (mv.x >> 1) as isize;
         let hy = 2 * y as isize + (mv.y >> 1) as isize;
         let stride = self.planes[0].stride;
@@ -503,7 +516,15 @@ fn search_integer(
             let cost = |(dx, dy): (i32, i32)| {
                 let (rx, ry) = (x as isize + dx as isize, y as isize + dy as isize);
                 reference.holds(rx, ry, w, h, 0).then(|| {
-                    kernel::sse(cur, centre.width, reference.from(rx, ry), reference.stride, w, h, cpu)
+                    kernel::sse(
+                        cur,
+                        centre.width,
+                        reference.from(rx, ry),
+                        reference.stride,
+                        w,
+                        h,
+                        cpu,
+                    )
                 })
             };
             let mut best = Best {
@@ -514,7 +535,9 @@ fn search_integer(
                 Some(p) => {
                     for py in -1..=1 {
                         for px in -1..=1 {
-                            if let Some((vx, vy)) = p.get(bx as isize / 2 + px, by as isize / 2 + py) {
+                            if let Some((vx, vy)) =
+                                p.get(bx as isize / 2 + px, by as isize / 2 + py)
+                            {
                                 best.offer((2 * vx, 2 * vy), cost((2 * vx, 2 * vy)));
                             }
                         }
@@ -530,7 +553,10 @@ fn search_integer(
                     best.offer((cx + dx, cy + dy), cost((cx + dx, cy + dy)));
                 }
             }
-            for (ax, ay) in [(bx as isize, by as isize - 1), (bx as isize - 1, by as isize)] {
+            for (ax, ay) in [
+                (bx as isize, by as isize - 1),
+                (bx as isize - 1, by as isize),
+            ] {
                 if let Some(v) = field.get(ax, ay) {
                     best.offer(v, cost(v));
                 }
@@ -566,8 +592,19 @@ fn search_quarter(
                     return None;
                 }
                 if v.x & 3 == 0 && v.y & 3 == 0 {
-                    let r = half.planes[0].from(x as isize + (v.x >> 2) as isize, y as isize + (v.y >> 2) as isize);
-                    return Some(kernel::sse(cur, centre.width, r, half.planes[0].stride, w, h, cpu));
+                    let r = half.planes[0].from(
+                        x as isize + (v.x >> 2) as isize,
+                        y as isize + (v.y >> 2) as isize,
+                    );
+                    return Some(kernel::sse(
+                        cur,
+                        centre.width,
+                        r,
+                        half.planes[0].stride,
+                        w,
+                        h,
+                        cpu,
+                    ));
                 }
                 half.predict(x, y, v, w, h, &mut buf, cpu);
                 Some(kernel::sse(cur, centre.width, &buf, w, w, h, cpu))
@@ -579,7 +616,10 @@ fn search_quarter(
             for py in -1..=1 {
                 for px in -1..=1 {
                     if let Some((vx, vy)) = parent.get(bx as isize / 2 + px, by as isize / 2 + py) {
-                        let v = QuarterMv { x: 4 * vx, y: 4 * vy };
+                        let v = QuarterMv {
+                            x: 4 * vx,
+                            y: 4 * vy,
+                        };
                         best.offer(v, cost(v));
                     }
                 }
@@ -590,7 +630,10 @@ fn search_quarter(
                 for dy in [-step, 0, step] {
                     for dx in [-step, 0, step] {
                         if dx != 0 || dy != 0 {
-                            let v = QuarterMv { x: c.x + dx, y: c.y + dy };
+                            let v = QuarterMv {
+                                x: c.x + dx,
+                                y: c.y + dy,
+                            };
                             best.offer(v, cost(v));
                         }
                     }
@@ -707,9 +750,19 @@ fn compensate(other: &Frame, half: &HalfPlanes, field: &MotionField, cpu: CpuLev
 /// by the luma vector `mv`, written into `dst` at the same place. The block's origin is kept
 /// inside the padded area (it always is for vectors the search accepted).
 #[allow(clippy::too_many_arguments)]
-fn chroma_block(src: &Padded, x: usize, y: usize, mv: QuarterMv, w: usize, h: usize, max: i32, dst: &mut Plane) {
+fn chroma_block(
+    src: &Padded,
+    x: usize,
+    y: usize,
+    mv: QuarterMv,
+    w: usize,
+    h: usize,
+    max: i32,
+    dst: &mut Plane,
+) {
     let pad = src.pad as isize;
-    let clamp_origin = |o: isize, size: usize, len: usize| o.clamp(-pad, len as isize + pad - size as isize - 1);
+    let clamp_origin =
+        |o: isize, size: usize, len: usize| o.clamp(-pad, len as isize + pad - size as isize - 1);
     let ix = clamp_origin(x as isize + (mv.x >> 3) as isize, w, src.width);
     let iy = clamp_origin(y as isize + (mv.y >> 3) as isize, h, src.height);
     let (fx, fy) = (mv.x & 7, mv.y & 7);
@@ -754,7 +807,13 @@ fn falloff_tables(sigma_sq: f64, bit_depth: u8) -> [Vec<u32>; 3] {
 }
 
 /// The bilateral temporal filter over every plane, block by block (VVenC's `applyBlockCore`).
-fn apply_filter(centre: &Frame, refs: &[Reference], errors: &BlockErrors, qp: i8, strength: f64) -> Frame {
+fn apply_filter(
+    centre: &Frame,
+    refs: &[Reference],
+    errors: &BlockErrors,
+    qp: i8,
+    strength: f64,
+) -> Frame {
     let bit_depth = centre.bit_depth;
     let qp = f64::from(qp.max(0));
     let luma_sigma_sq = 9.0 * (128.0 + 3.0 / 256.0 * qp * qp * qp);
@@ -772,7 +831,10 @@ fn apply_filter(centre: &Frame, refs: &[Reference], errors: &BlockErrors, qp: i8
         }
         let ctx = BlockContext {
             orig: &centre.planes[p],
-            refs: refs.iter().map(|r| (&r.frame.planes[p].data[..], r)).collect(),
+            refs: refs
+                .iter()
+                .map(|r| (&r.frame.planes[p].data[..], r))
+                .collect(),
             tables: &tables[chroma],
             weight: strength * PLANE_WEIGHT[chroma],
             bit_depth,
@@ -869,5 +931,373 @@ impl BlockContext<'_> {
                 *o = ((num + den / 2) / den).min(max) as u16;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    /// A smooth, aperiodic texture around mid-grey at 8-bit scale: twelve sinusoids of
+    /// pseudo-random direction, period (7 to 40 samples) and phase. Its value is known
+    /// anywhere, so shifted copies need no interpolation of ours.
+    fn texture(x: f64, y: f64) -> f64 {
+        use std::f64::consts::TAU;
+        use std::sync::OnceLock;
+        static WAVES: OnceLock<Vec<[f64; 4]>> = OnceLock::new();
+        let waves = WAVES.get_or_init(|| {
+            let mut rng = SmallRng::seed_from_u64(99);
+            (0..12)
+                .map(|_| {
+                    let angle = rng.gen_range(0.0..TAU);
+                    let period = rng.gen_range(7.0..40.0);
+                    let k = TAU / period;
+                    [
+                        k * angle.cos(),
+                        k * angle.sin(),
+                        rng.gen_range(0.0..TAU),
+                        rng.gen_range(6.0..14.0),
+                    ]
+                })
+                .collect()
+        });
+        128.0
+            + waves
+                .iter()
+                .map(|[kx, ky, phase, amp]| amp * (kx * x + ky * y + phase).sin())
+                .sum::<f64>()
+    }
+
+    /// A frame of `texture` displaced by `(dx, dy)` (the sample at `p` shows the texture at
+    /// `p - (dx, dy)`), plus `noise` (uniform, this amplitude at 8-bit scale) from `rng`.
+    fn frame(
+        w: usize,
+        h: usize,
+        bit_depth: u8,
+        (dx, dy): (f64, f64),
+        noise: f64,
+        rng: &mut SmallRng,
+    ) -> Frame {
+        let mut f = Frame::new_420_at(w, h, bit_depth);
+        let scale = f64::from(1u32 << (bit_depth - 8));
+        let max = f64::from((1u32 << bit_depth) - 1);
+        for (p, plane) in f.planes.iter_mut().enumerate() {
+            let sub = if p == 0 { 1.0 } else { 2.0 };
+            let offset = 40.0 * p as f64;
+            for y in 0..plane.height {
+                for x in 0..plane.width {
+                    let (sx, sy) = (x as f64 * sub - dx, y as f64 * sub - dy);
+                    let n = if noise > 0.0 {
+                        rng.gen_range(-noise..noise)
+                    } else {
+                        0.0
+                    };
+                    let v = (texture(sx + offset, sy) + n) * scale;
+                    plane.data[y * plane.width + x] = v.round().clamp(0.0, max) as u16;
+                }
+            }
+        }
+        f
+    }
+
+    fn mse(a: &Plane, b: &Plane) -> f64 {
+        let sum: f64 = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
+            .sum();
+        sum / a.data.len() as f64
+    }
+
+    /// (a) A static texture with independent noise in every frame: the filtered centre is
+    /// much closer to the clean texture than the noisy centre is.
+    #[test]
+    fn filtering_removes_independent_noise() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        for bit_depth in [8, 10] {
+            let (w, h) = (128, 96);
+            let clean = frame(w, h, bit_depth, (0.0, 0.0), 0.0, &mut rng);
+            let noisy: Vec<Frame> = (0..9)
+                .map(|_| frame(w, h, bit_depth, (0.0, 0.0), 10.0, &mut rng))
+                .collect();
+            let neighbours: Vec<Neighbour> = (0..9)
+                .filter(|&i| i != 4)
+                .map(|i| Neighbour {
+                    frame: &noisy[i],
+                    distance: i as i32 - 4,
+                })
+                .collect();
+            let out = filter_frame(&noisy[4], &neighbours, 32, 1.0, CpuLevel::runtime());
+            for p in 0..3 {
+                let before = mse(&noisy[4].planes[p], &clean.planes[p]);
+                let after = mse(&out.frame.planes[p], &clean.planes[p]);
+                assert!(
+                    after < 0.5 * before,
+                    "{bit_depth}-bit plane {p}: MSE {before:.2} before, {after:.2} after"
+                );
+            }
+            // Static content: every block's error is small.
+            assert!(out.errors.error.iter().flatten().all(|&e| e < 100));
+        }
+    }
+
+    /// (b) Neighbours showing the texture moved by known vectors, small, large (found
+    /// through the pyramid) and fractional: every interior block finds the vector exactly.
+    #[test]
+    fn motion_search_finds_known_vectors() {
+        let mut rng = SmallRng::seed_from_u64(12);
+        let (w, h) = (160, 128);
+        let vectors = [
+            (5.0, -3.0),
+            (20.0, 12.0),
+            (-27.0, 9.0),
+            (2.25, -1.5),
+            (-6.75, 3.25),
+            (17.5, -14.25),
+        ];
+        for bit_depth in [8, 10] {
+            let centre = frame(w, h, bit_depth, (0.0, 0.0), 0.0, &mut rng);
+            let moved: Vec<Frame> = vectors
+                .iter()
+                .map(|&v| frame(w, h, bit_depth, v, 0.0, &mut rng))
+                .collect();
+            let neighbours: Vec<Neighbour> = moved
+                .iter()
+                .map(|f| Neighbour {
+                    frame: f,
+                    distance: 1,
+                })
+                .collect();
+            for cpu in CpuLevel::all_supported() {
+                let fields = motion_fields(&centre, &neighbours, cpu);
+                for (&(vx, vy), field) in vectors.iter().zip(&fields) {
+                    let field = field.as_ref().expect("same shape");
+                    let want = QuarterMv {
+                        x: (vx * 4.0) as i32,
+                        y: (vy * 4.0) as i32,
+                    };
+                    let mut checked = 0;
+                    for by in 0..field.rows {
+                        for bx in 0..field.cols {
+                            let (x, y) = ((bx * field.unit) as f64, (by * field.unit) as f64);
+                            let u = field.unit as f64;
+                            // Interior: the displaced block and its filter taps are in the picture.
+                            if x + vx < 3.0
+                                || y + vy < 3.0
+                                || x + vx + u + 3.0 > w as f64
+                                || y + vy + u + 3.0 > h as f64
+                            {
+                                continue;
+                            }
+                            checked += 1;
+                            assert_eq!(
+                                field.mv[by * field.cols + bx],
+                                want,
+                                "block ({bx}, {by}) for ({vx}, {vy}), {bit_depth}-bit at {cpu:?}"
+                            );
+                        }
+                    }
+                    assert!(checked >= 100, "only {checked} interior blocks");
+                }
+            }
+        }
+    }
+
+    /// (c) Without neighbours, or at strength 0, the centre comes back unchanged.
+    #[test]
+    fn nothing_to_filter_with_returns_the_centre() {
+        let mut rng = SmallRng::seed_from_u64(13);
+        let centre = frame(40, 24, 8, (0.0, 0.0), 8.0, &mut rng);
+        let out = filter_frame(&centre, &[], 30, 1.0, CpuLevel::runtime());
+        assert_eq!(out.frame, centre);
+        assert!(out.errors.error.is_empty());
+        let other = frame(40, 24, 8, (1.0, 0.0), 8.0, &mut rng);
+        let one = [Neighbour {
+            frame: &other,
+            distance: -1,
+        }];
+        let out = filter_frame(&centre, &one, 30, 0.0, CpuLevel::runtime());
+        assert_eq!(out.frame, centre);
+        assert_eq!(out.errors.error.len(), 1);
+        assert_eq!(out.errors.error[0].len(), 5 * 3);
+    }
+
+    /// (d) Tiny and odd sizes at both depths: no panic, samples in range, errors sized.
+    #[test]
+    fn odd_and_tiny_sizes() {
+        let mut rng = SmallRng::seed_from_u64(14);
+        let sizes = [(1, 1), (2, 2), (1, 40), (40, 1), (9, 7), (33, 17), (3, 65)];
+        for bit_depth in [8u8, 10] {
+            for (w, h) in sizes {
+                let max = (1u16 << bit_depth) - 1;
+                let random = |rng: &mut SmallRng| {
+                    let mut f = Frame::new_420_at(w, h, bit_depth);
+                    for p in &mut f.planes {
+                        p.data.iter_mut().for_each(|v| *v = rng.gen_range(0..=max));
+                    }
+                    f
+                };
+                let frames: Vec<Frame> = (0..3).map(|_| random(&mut rng)).collect();
+                let extreme = {
+                    let mut f = Frame::new_420_at(w, h, bit_depth);
+                    f.planes.iter_mut().for_each(|p| p.data.fill(max));
+                    f
+                };
+                let neighbours = [
+                    Neighbour {
+                        frame: &frames[1],
+                        distance: -1,
+                    },
+                    Neighbour {
+                        frame: &frames[2],
+                        distance: 2,
+                    },
+                    Neighbour {
+                        frame: &extreme,
+                        distance: 6,
+                    },
+                ];
+                for cpu in CpuLevel::all_supported() {
+                    let out = filter_frame(&frames[0], &neighbours, 51, 2.0, cpu);
+                    let e = &out.errors;
+                    assert_eq!((e.cols, e.rows), (w.div_ceil(8), h.div_ceil(8)));
+                    assert!(e.error.iter().all(|v| v.len() == e.cols * e.rows));
+                    for p in 0..3 {
+                        assert_eq!(out.frame.planes[p].width, frames[0].planes[p].width);
+                        assert!(out.frame.planes[p].data.iter().all(|&v| v <= max));
+                    }
+                }
+            }
+        }
+    }
+
+    /// (e) The same output at every CPU level and with 1 or 2 threads.
+    #[test]
+    fn output_is_the_same_at_every_level_and_thread_count() {
+        let mut rng = SmallRng::seed_from_u64(15);
+        for bit_depth in [8, 10] {
+            let (w, h) = (77, 45);
+            let frames: Vec<Frame> = (0..5)
+                .map(|i| {
+                    let v = (i as f64 * 1.75 - 3.5, i as f64 * -0.5);
+                    frame(w, h, bit_depth, v, 12.0, &mut rng)
+                })
+                .collect();
+            let neighbours: Vec<Neighbour> = [0usize, 1, 3, 4]
+                .iter()
+                .map(|&i| Neighbour {
+                    frame: &frames[i],
+                    distance: i as i32 - 2,
+                })
+                .collect();
+            let run = |threads: usize, cpu: CpuLevel| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("thread pool");
+                pool.install(|| {
+                    let out = filter_frame(&frames[2], &neighbours, 37, 1.5, cpu);
+                    (out.frame, out.errors.error)
+                })
+            };
+            let reference = run(1, CpuLevel::Scalar);
+            assert_ne!(reference.0, frames[2], "the filter changed nothing");
+            for cpu in CpuLevel::all_supported() {
+                for threads in [1, 2] {
+                    let got = run(threads, cpu);
+                    assert!(
+                        got == reference,
+                        "{bit_depth}-bit, {cpu:?}, {threads} threads"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Reads the 8-bit 4:2:0 frames of a y4m file (for the timing run below).
+    fn read_y4m(path: &str) -> Option<Vec<Frame>> {
+        let bytes = std::fs::read(path).ok()?;
+        let header_end = bytes.iter().position(|&b| b == b'\n')?;
+        let header = std::str::from_utf8(&bytes[..header_end]).ok()?;
+        let field = |tag: char| -> Option<usize> {
+            header
+                .split(' ')
+                .find_map(|f| f.strip_prefix(tag))
+                .and_then(|v| v.parse().ok())
+        };
+        let (w, h) = (field('W')?, field('H')?);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let mut frames = Vec::new();
+        let mut pos = header_end + 1;
+        while pos < bytes.len() {
+            pos += bytes[pos..].iter().position(|&b| b == b'\n')? + 1;
+            let mut f = Frame::new_420(w, h);
+            for (p, (pw, ph)) in [(w, h), (cw, ch), (cw, ch)].into_iter().enumerate() {
+                let n = pw * ph;
+                let src = bytes.get(pos..pos + n)?;
+                f.planes[p].data = src.iter().map(|&b| u16::from(b)).collect();
+                pos += n;
+            }
+            frames.push(f);
+        }
+        Some(frames)
+    }
+
+    /// Times `filter_frame` with 8 neighbours on one thread: `cargo test --release -p mica
+    /// --lib temporal_filter::tests::timing -- --ignored --nocapture`. Prints; asserts nothing.
+    #[test]
+    #[ignore]
+    fn timing() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("thread pool");
+        let time = |name: &str, frames: &[Frame], centre: usize| {
+            let neighbours: Vec<Neighbour> = (centre - 4..=centre + 4)
+                .filter(|&i| i != centre)
+                .map(|i| Neighbour {
+                    frame: &frames[i],
+                    distance: i as i32 - centre as i32,
+                })
+                .collect();
+            for cpu in CpuLevel::all_supported() {
+                let mut times: Vec<f64> = (0..5)
+                    .map(|_| {
+                        let start = std::time::Instant::now();
+                        let out = pool
+                            .install(|| filter_frame(&frames[centre], &neighbours, 32, 1.0, cpu));
+                        std::hint::black_box(out);
+                        start.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect();
+                times.sort_by(f64::total_cmp);
+                println!(
+                    "{name}, 8 neighbours, {cpu:?}, 1 thread: min {:.1} ms, median {:.1} ms",
+                    times[0], times[2]
+                );
+            }
+        };
+        let clip = "/work/shared/media/box_640x480_30fps_48f.y4m";
+        match read_y4m(clip) {
+            Some(frames) if frames.len() >= 9 => time("640x480 box", &frames, 8),
+            _ => println!("{clip} not readable"),
+        }
+        let mut rng = SmallRng::seed_from_u64(16);
+        let frames: Vec<Frame> = (0..9)
+            .map(|i| {
+                frame(
+                    1920,
+                    1080,
+                    8,
+                    (i as f64 * 2.25, i as f64 * -1.5),
+                    6.0,
+                    &mut rng,
+                )
+            })
+            .collect();
+        time("1920x1080 synthetic", &frames, 4);
     }
 }
