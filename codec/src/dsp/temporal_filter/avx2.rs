@@ -4,8 +4,11 @@
 //! Bounds, with `M = 1023` the largest sample:
 //! - **SSE**: a difference fits `i16`; `madd(d, d)` puts at most `2 * M^2` in a 32-bit lane per
 //!   16 samples. A row of at most 64 samples adds at most `4 * 2 * M^2` to a lane of the
-//!   16-wide accumulator (the 8-wide and scalar tails have their own), so 64 rows stay below
-//!   `2^31`; the lanes are summed in 64 bits at the end.
+//!   16-wide accumulator, plus `2 * M^2` from the 8-wide tail, so a group of [`ROW_GROUP`]
+//!   rows stays below `2^31`; the lanes are summed in 64 bits after each group, where the
+//!   early exit is checked as in the scalar version.
+//! - **6-tap filter**: in 32-bit lanes; `|sum| <= 92 * 92 * M` for the second pass of the
+//!   diagonal half-sample plane, far inside `i32`.
 //! - **Downscale**: a column pair's sum, at most `2 * M`, fits `i16`, which `madd` (signed)
 //!   widens with the horizontal pair sum to 32 bits.
 //! - **Average of four**: the sum plus the rounding, `4 * M + 2`, fits `u16`.
@@ -15,7 +18,7 @@
 
 use std::arch::x86_64::*;
 
-use super::MAX_SIDE;
+use super::{HALF_TAPS, MAX_SIDE, ROW_GROUP};
 
 const MAX_SAMPLE: i64 = 1023;
 const _: () = assert!(2 * MAX_SAMPLE <= i16::MAX as i64);
@@ -65,28 +68,98 @@ fn sum_lanes_u64(v: __m256i) -> u64 {
 
 /// [`super::scalar::sse`] for `w`, `h` of at most [`MAX_SIDE`].
 #[target_feature(enable = "avx2")]
-pub fn sse(a: &[u16], a_stride: usize, b: &[u16], b_stride: usize, w: usize, h: usize) -> u64 {
-    let mut acc16 = _mm256_setzero_si256();
-    let mut acc8 = _mm_setzero_si128();
-    let mut tail = 0u64;
-    for y in 0..h {
-        let (ra, rb) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
-        let mut x = 0;
-        while x + 16 <= w {
-            let d = _mm256_sub_epi16(load16(ra, x), load16(rb, x));
-            acc16 = _mm256_add_epi32(acc16, _mm256_madd_epi16(d, d));
-            x += 16;
+pub fn sse(
+    a: &[u16],
+    a_stride: usize,
+    b: &[u16],
+    b_stride: usize,
+    w: usize,
+    h: usize,
+    bound: u64,
+) -> u64 {
+    let mut total = 0u64;
+    let mut y = 0;
+    while y < h {
+        let rows = ROW_GROUP.min(h - y);
+        let mut acc16 = _mm256_setzero_si256();
+        let mut acc8 = _mm_setzero_si128();
+        for y in y..y + rows {
+            let (ra, rb) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
+            let mut x = 0;
+            while x + 16 <= w {
+                let d = _mm256_sub_epi16(load16(ra, x), load16(rb, x));
+                acc16 = _mm256_add_epi32(acc16, _mm256_madd_epi16(d, d));
+                x += 16;
+            }
+            if x + 8 <= w {
+                let d = _mm_sub_epi16(load8(ra, x), load8(rb, x));
+                acc8 = _mm_add_epi32(acc8, _mm_madd_epi16(d, d));
+                x += 8;
+            }
+            for (&p, &q) in ra[x..].iter().zip(&rb[x..]) {
+                total += u64::from(p.abs_diff(q)).pow(2);
+            }
         }
-        if x + 8 <= w {
-            let d = _mm_sub_epi16(load8(ra, x), load8(rb, x));
-            acc8 = _mm_add_epi32(acc8, _mm_madd_epi16(d, d));
-            x += 8;
-        }
-        for (&p, &q) in ra[x..].iter().zip(&rb[x..]) {
-            tail += u64::from(p.abs_diff(q)).pow(2);
+        total += sum_lanes_u64(_mm256_add_epi32(acc16, _mm256_zextsi128_si256(acc8)));
+        y += rows;
+        if rows == ROW_GROUP && total > bound {
+            return total;
         }
     }
-    sum_lanes_u64(acc16) + sum_lanes_u64(_mm256_zextsi128_si256(acc8)) + tail
+    total
+}
+
+/// [`super::scalar::fir6_u16`].
+#[target_feature(enable = "avx2")]
+pub fn fir6_u16(src: [&[u16]; 6], out: &mut [i32]) {
+    let n = out.len();
+    let src = src.map(|s| &s[..n]);
+    let taps = HALF_TAPS.map(|c| _mm256_set1_epi32(c));
+    let mut x = 0;
+    while x + 8 <= n {
+        let mut acc = _mm256_setzero_si256();
+        for k in 0..6 {
+            let v = _mm256_cvtepu16_epi32(load8(src[k], x));
+            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, taps[k]));
+        }
+        store8_i32(out, x, acc);
+        x += 8;
+    }
+    for (i, o) in out.iter_mut().enumerate().skip(x) {
+        *o = (0..6).map(|k| HALF_TAPS[k] * i32::from(src[k][i])).sum();
+    }
+}
+
+/// [`super::scalar::fir6_i32`].
+#[target_feature(enable = "avx2")]
+pub fn fir6_i32(src: [&[i32]; 6], out: &mut [i32]) {
+    let n = out.len();
+    let src = src.map(|s| &s[..n]);
+    let taps = HALF_TAPS.map(|c| _mm256_set1_epi32(c));
+    let mut x = 0;
+    while x + 8 <= n {
+        let mut acc = _mm256_setzero_si256();
+        for k in 0..6 {
+            let s = &src[k][x..x + 8];
+            // SAFETY: `s` holds exactly 8 `i32` (32 bytes), checked by the slicing above.
+            let v = unsafe { _mm256_loadu_si256(s.as_ptr().cast()) };
+            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, taps[k]));
+        }
+        store8_i32(out, x, acc);
+        x += 8;
+    }
+    for (i, o) in out.iter_mut().enumerate().skip(x) {
+        *o = (0..6).map(|k| HALF_TAPS[k] * src[k][i]).sum();
+    }
+}
+
+/// Stores eight `i32` to `out[x..x + 8]`.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn store8_i32(out: &mut [i32], x: usize, v: __m256i) {
+    let s = &mut out[x..x + 8];
+    // SAFETY: `s` holds exactly 8 `i32` (32 bytes), checked by the slicing above.
+    unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
 }
 
 /// [`super::scalar::downscale_2x2`].

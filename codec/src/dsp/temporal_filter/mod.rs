@@ -39,8 +39,18 @@ fn check_block(len: usize, stride: usize, w: usize, h: usize) {
     );
 }
 
+/// Rows between the early-exit checks of [`sse`].
+pub const ROW_GROUP: usize = 4;
+
+/// The half-sample interpolation filter (VVenC's 1/2 phase): taps for the samples 2 left of
+/// the pair to 3 right of it, summing to 64.
+pub const HALF_TAPS: [i32; 6] = [1, -7, 38, 38, -7, 1];
+
 /// Sum of squared differences of two `w` x `h` blocks (sides 1..=[`MAX_SIDE`]): the motion
-/// search's matching cost.
+/// search's matching cost. After each group of [`ROW_GROUP`] rows it returns early if the sum
+/// so far exceeds `bound` (the cost to beat), so the result is the exact SSE when that is at
+/// most `bound` and otherwise a partial sum above `bound`, the same one at every level.
+#[allow(clippy::too_many_arguments)]
 pub fn sse(
     a: &[u16],
     a_stride: usize,
@@ -48,6 +58,7 @@ pub fn sse(
     b_stride: usize,
     w: usize,
     h: usize,
+    bound: u64,
     cpu: CpuLevel,
 ) -> u64 {
     check_block(a.len(), a_stride, w, h);
@@ -56,10 +67,43 @@ pub fn sse(
     if use_avx2(cpu) {
         // SAFETY: `use_avx2` has just confirmed that this CPU supports AVX2; the blocks were
         // checked above (the kernel also slices every row with bounds checks).
-        return unsafe { avx2::sse(a, a_stride, b, b_stride, w, h) };
+        return unsafe { avx2::sse(a, a_stride, b, b_stride, w, h, bound) };
     }
     let _ = cpu;
-    scalar::sse(a, a_stride, b, b_stride, w, h)
+    scalar::sse(a, a_stride, b, b_stride, w, h, bound)
+}
+
+/// `out[x] = sum_k HALF_TAPS[k] * src[k][x]` over `out`: one pass of the half-sample
+/// filter, horizontal (`src[k]` the row from `k` on) or vertical (`src[k]` six rows).
+/// Panics if a source is shorter than `out`.
+pub fn fir6_u16(src: [&[u16]; 6], out: &mut [i32], cpu: CpuLevel) {
+    assert!(
+        src.iter().all(|s| s.len() >= out.len()),
+        "fir6 source too short"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2(cpu) {
+        // SAFETY: `use_avx2` has just confirmed AVX2; the kernel slices with bounds checks.
+        return unsafe { avx2::fir6_u16(src, out) };
+    }
+    let _ = cpu;
+    scalar::fir6_u16(src, out)
+}
+
+/// [`fir6_u16`] on 32-bit sums: the second pass of the diagonal half-sample plane.
+/// `|src|` must be at most `92 * 1023` (a first pass's output), so sums fit `i32`.
+pub fn fir6_i32(src: [&[i32]; 6], out: &mut [i32], cpu: CpuLevel) {
+    assert!(
+        src.iter().all(|s| s.len() >= out.len()),
+        "fir6 source too short"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2(cpu) {
+        // SAFETY: `use_avx2` has just confirmed AVX2; the kernel slices with bounds checks.
+        return unsafe { avx2::fir6_i32(src, out) };
+    }
+    let _ = cpu;
+    scalar::fir6_i32(src, out)
 }
 
 /// Writes into `dst` (`w` x `h`, rows `dst_stride` apart) the rounded mean
@@ -184,7 +228,22 @@ mod tests {
                         let b = fill(&mut rng, len, bit_depth, "extremes");
                         let c = fill(&mut rng, len, bit_depth, how);
                         let d = fill(&mut rng, len, bit_depth, "random");
-                        let sse_ref = scalar::sse(&a, stride, &b, stride, w, h);
+                        let full = scalar::sse(&a, stride, &b, stride, w, h, u64::MAX);
+                        // Bounds that stop early at different rows, and none.
+                        let bounds = [0, full / 3, full / 2, u64::MAX];
+                        let sse_ref =
+                            bounds.map(|bound| scalar::sse(&a, stride, &b, stride, w, h, bound));
+                        // The 6-tap passes over rows of `w` outputs.
+                        let row = fill(&mut rng, w + 5, bit_depth, how);
+                        let taps_u16 = [0, 1, 2, 3, 4, 5].map(|k| &row[k..k + w]);
+                        let mut fir_u16_ref = vec![0; w];
+                        scalar::fir6_u16(taps_u16, &mut fir_u16_ref);
+                        let wide: Vec<i32> = (0..len + 5)
+                            .map(|_| rng.gen_range(-92 * 1023..=92 * 1023))
+                            .collect();
+                        let taps_i32 = [0, 1, 2, 3, 4, 5].map(|k| &wide[k..k + w]);
+                        let mut fir_i32_ref = vec![0; w];
+                        scalar::fir6_i32(taps_i32, &mut fir_i32_ref);
                         let mut avg2_ref = vec![0; w * h];
                         scalar::average2(&a, &b, stride, &mut avg2_ref, w, h);
                         let mut avg4_ref = vec![0; w * h];
@@ -196,7 +255,14 @@ mod tests {
                         scalar::downscale_2x2(&src, src_stride, &mut down_ref, w, w, h);
                         for cpu in CpuLevel::all_supported() {
                             let at = format!("{w}x{h} {bit_depth}-bit {how} at {cpu:?}");
-                            assert_eq!(sse(&a, stride, &b, stride, w, h, cpu), sse_ref, "sse {at}");
+                            let got =
+                                bounds.map(|bound| sse(&a, stride, &b, stride, w, h, bound, cpu));
+                            assert_eq!(got, sse_ref, "sse {at}");
+                            let mut fir = vec![0; w];
+                            fir6_u16(taps_u16, &mut fir, cpu);
+                            assert_eq!(fir, fir_u16_ref, "fir6_u16 {at}");
+                            fir6_i32(taps_i32, &mut fir, cpu);
+                            assert_eq!(fir, fir_i32_ref, "fir6_i32 {at}");
                             let mut out = vec![0; w * h];
                             average2(&a, &b, stride, &mut out, w, h, cpu);
                             assert_eq!(out, avg2_ref, "average2 {at}");
@@ -216,12 +282,22 @@ mod tests {
         for cpu in CpuLevel::all_supported() {
             // A full-range 10-bit difference over the largest block.
             let (zero, max) = (vec![0u16; 64 * 64], vec![1023u16; 64 * 64]);
-            assert_eq!(sse(&zero, 64, &max, 64, 64, 64, cpu), 64 * 64 * 1023 * 1023);
+            assert_eq!(
+                sse(&zero, 64, &max, 64, 64, 64, u64::MAX, cpu),
+                64 * 64 * 1023 * 1023
+            );
             let src = [1u16, 2, 3, 4, 5, 6, 7, 9];
             let mut out = [0u16; 2];
             downscale_2x2(&src, 4, &mut out, 2, 2, 1, cpu);
             // (1 + 2 + 5 + 6 + 2) >> 2 = 4, (3 + 4 + 7 + 9 + 2) >> 2 = 6.
             assert_eq!(out, [4, 6], "{cpu:?}");
+            // Early exit: 8 rows of 8 differences of 1; past 10 the first group (32) stops it.
+            let (zeros, ones) = ([0u16; 64], [1u16; 64]);
+            assert_eq!(sse(&zeros, 8, &ones, 8, 8, 8, 10, cpu), 32, "{cpu:?}");
+            assert_eq!(sse(&zeros, 8, &ones, 8, 8, 8, 64, cpu), 64, "{cpu:?}");
+            let mut fir = [0i32; 1];
+            fir6_u16([&[1], &[1], &[1], &[1], &[1], &[1]], &mut fir, cpu);
+            assert_eq!(fir, [64], "{cpu:?}");
             let mut one = [0u16; 1];
             average2(&[1], &[2], 1, &mut one, 1, 1, cpu);
             assert_eq!(one, [2], "{cpu:?}");
@@ -233,6 +309,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "exceeds")]
     fn short_slice_is_rejected() {
-        sse(&[0; 63], 8, &[0; 64], 8, 8, 8, CpuLevel::detect());
+        sse(&[0; 63], 8, &[0; 64], 8, 8, 8, u64::MAX, CpuLevel::detect());
     }
 }

@@ -1,17 +1,45 @@
 //! Reference kernels, sample by sample: the definition the AVX2 versions must equal.
 
-/// Sum of squared differences of two `w` x `h` blocks.
-pub fn sse(a: &[u16], a_stride: usize, b: &[u16], b_stride: usize, w: usize, h: usize) -> u64 {
-    (0..h)
-        .map(|y| {
-            let (row_a, row_b) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
-            row_a
-                .iter()
-                .zip(row_b)
-                .map(|(&p, &q)| u64::from(p.abs_diff(q)).pow(2))
-                .sum::<u64>()
-        })
-        .sum()
+use super::{HALF_TAPS, ROW_GROUP};
+
+/// Sum of squared differences of two `w` x `h` blocks, stopping after any group of
+/// [`ROW_GROUP`] rows (or the last, shorter one) at which the sum so far exceeds `bound`.
+pub fn sse(
+    a: &[u16],
+    a_stride: usize,
+    b: &[u16],
+    b_stride: usize,
+    w: usize,
+    h: usize,
+    bound: u64,
+) -> u64 {
+    let mut total = 0;
+    for y in 0..h {
+        let (row_a, row_b) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
+        total += row_a
+            .iter()
+            .zip(row_b)
+            .map(|(&p, &q)| u64::from(p.abs_diff(q)).pow(2))
+            .sum::<u64>();
+        if (y + 1) % ROW_GROUP == 0 && total > bound {
+            return total;
+        }
+    }
+    total
+}
+
+/// `out[x] = sum_k HALF_TAPS[k] * src[k][x]` for every `x` of `out`.
+pub fn fir6_u16(src: [&[u16]; 6], out: &mut [i32]) {
+    for (x, o) in out.iter_mut().enumerate() {
+        *o = (0..6).map(|k| HALF_TAPS[k] * i32::from(src[k][x])).sum();
+    }
+}
+
+/// `out[x] = sum_k HALF_TAPS[k] * src[k][x]` for every `x` of `out`.
+pub fn fir6_i32(src: [&[i32]; 6], out: &mut [i32]) {
+    for (x, o) in out.iter_mut().enumerate() {
+        *o = (0..6).map(|k| HALF_TAPS[k] * src[k][x]).sum();
+    }
 }
 
 /// `dst` (`w` x `h`) gets the rounded mean of each 2x2 square of `src` (`2w` x `2h`).
