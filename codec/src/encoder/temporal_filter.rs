@@ -466,13 +466,40 @@ impl IntField {
 struct Best<T> {
     mv: T,
     cost: u64,
+    /// The candidates measured for this block (a repeat could not win, so is skipped).
+    tried: Vec<T>,
 }
 
-impl<T: Copy> Best<T> {
-    fn offer(&mut self, mv: T, cost: Option<u64>) {
-        if let Some(cost) = cost {
-            if cost < self.cost {
-                *self = Best { mv, cost };
+impl<T: Copy + PartialEq + Default> Best<T> {
+    fn new() -> Best<T> {
+        Best {
+            mv: T::default(),
+            cost: u64::MAX,
+            tried: Vec::with_capacity(32),
+        }
+    }
+
+    /// Starts a new block.
+    fn reset(&mut self) {
+        self.mv = T::default();
+        self.cost = u64::MAX;
+        self.tried.clear();
+    }
+
+    /// Measures `mv` unless it was tried already, and keeps it if strictly better.
+    fn offer(&mut self, mv: T, cost: impl FnOnce(T, u64) -> Option<u64>) {
+        if !self.tried.contains(&mv) {
+            self.tried.push(mv);
+            self.measure(mv, cost);
+        }
+    }
+
+    /// Measures `mv` (the caller knows it is new) and keeps it if strictly better.
+    fn measure(&mut self, mv: T, cost: impl FnOnce(T, u64) -> Option<u64>) {
+        if let Some(c) = cost(mv, self.cost) {
+            if c < self.cost {
+                self.mv = mv;
+                self.cost = c;
             }
         }
     }
@@ -493,12 +520,13 @@ fn search_integer(
         rows,
         mv: vec![(0, 0); cols * rows],
     };
+    let mut best = Best::new();
     for by in 0..rows {
         for bx in 0..cols {
             let (x, y) = (bx * bs, by * bs);
             let (w, h) = (bs.min(centre.width - x), bs.min(centre.height - y));
             let cur = &centre.data[y * centre.width + x..];
-            let cost = |(dx, dy): (i32, i32), bound: u64| {
+            let mut cost = |(dx, dy): (i32, i32), bound: u64| {
                 let (rx, ry) = (x as isize + dx as isize, y as isize + dy as isize);
                 reference.holds(rx, ry, w, h, 0).then(|| {
                     kernel::sse(
@@ -513,10 +541,7 @@ fn search_integer(
                     )
                 })
             };
-            let mut best = Best {
-                mv: (0, 0),
-                cost: u64::MAX,
-            };
+            best.reset();
             let range = match parent {
                 Some(p) => {
                     for py in -1..=1 {
@@ -524,19 +549,24 @@ fn search_integer(
                             if let Some((vx, vy)) =
                                 p.get(bx as isize / 2 + px, by as isize / 2 + py)
                             {
-                                best.offer((2 * vx, 2 * vy), cost((2 * vx, 2 * vy), best.cost));
+                                best.offer((2 * vx, 2 * vy), &mut cost);
                             }
                         }
                     }
-                    best.offer((0, 0), cost((0, 0), best.cost));
+                    best.offer((0, 0), &mut cost);
                     FINE_RANGE
                 }
                 None => COARSE_RANGE,
             };
+            // The window: new except for the seeds measured above.
             let (cx, cy) = best.mv;
+            let seeds = best.tried.len();
             for dy in -range..=range {
                 for dx in -range..=range {
-                    best.offer((cx + dx, cy + dy), cost((cx + dx, cy + dy), best.cost));
+                    let v = (cx + dx, cy + dy);
+                    if !best.tried[..seeds].contains(&v) {
+                        best.measure(v, &mut cost);
+                    }
                 }
             }
             for (ax, ay) in [
@@ -544,7 +574,10 @@ fn search_integer(
                 (bx as isize - 1, by as isize),
             ] {
                 if let Some(v) = field.get(ax, ay) {
-                    best.offer(v, cost(v, best.cost));
+                    let in_window = (v.0 - cx).abs() <= range && (v.1 - cy).abs() <= range;
+                    if !in_window {
+                        best.offer(v, &mut cost);
+                    }
                 }
             }
             field.mv[by * cols + bx] = best.mv;
@@ -568,6 +601,7 @@ fn search_quarter(
     let mut error = vec![0; cols * rows];
     let mut buf = vec![0u16; unit * unit];
     let scale = f64::from(1u32 << (2 * (10 - u32::from(bit_depth))));
+    let mut best = Best::new();
     for by in 0..rows {
         for bx in 0..cols {
             let (x, y) = (bx * unit, by * unit);
@@ -580,10 +614,7 @@ fn search_quarter(
                 let (p, stride) = half.predict(x, y, v, w, h, &mut buf, cpu);
                 Some(kernel::sse(cur, centre.width, p, stride, w, h, bound, cpu))
             };
-            let mut best = Best {
-                mv: QuarterMv::default(),
-                cost: u64::MAX,
-            };
+            best.reset();
             for py in -1..=1 {
                 for px in -1..=1 {
                     if let Some((vx, vy)) = parent.get(bx as isize / 2 + px, by as isize / 2 + py) {
@@ -591,11 +622,11 @@ fn search_quarter(
                             x: 4 * vx,
                             y: 4 * vy,
                         };
-                        best.offer(v, cost(v, best.cost));
+                        best.offer(v, &mut cost);
                     }
                 }
             }
-            best.offer(QuarterMv::default(), cost(QuarterMv::default(), best.cost));
+            best.offer(QuarterMv::default(), &mut cost);
             for step in [2, 1] {
                 let c = best.mv;
                 for dy in [-step, 0, step] {
@@ -605,18 +636,18 @@ fn search_quarter(
                                 x: c.x + dx,
                                 y: c.y + dy,
                             };
-                            best.offer(v, cost(v, best.cost));
+                            best.offer(v, &mut cost);
                         }
                     }
                 }
             }
             if by > 0 {
                 let v = mv[(by - 1) * cols + bx];
-                best.offer(v, cost(v, best.cost));
+                best.offer(v, &mut cost);
             }
             if bx > 0 {
                 let v = mv[by * cols + bx - 1];
-                best.offer(v, cost(v, best.cost));
+                best.offer(v, &mut cost);
             }
             mv[by * cols + bx] = best.mv;
             error[by * cols + bx] = block_error(cur, centre.width, w, h, best.cost, scale);
