@@ -404,6 +404,42 @@ impl HalfPlanes {
         self.planes[((hx & 1) + 2 * (hy & 1)) as usize].from(hx >> 1, hy >> 1)
     }
 
+    /// [`kernel::sse`] (with its early exit past `bound`) between the `w` x `h` block `cur`
+    /// (rows `cur_stride` apart) at `(x, y)` and its prediction displaced by `mv`, which
+    /// [`HalfPlanes::holds`] must have accepted: [`HalfPlanes::predict`]'s samples, formed
+    /// on the fly.
+    #[allow(clippy::too_many_arguments)]
+    fn sse(
+        &self,
+        cur: &[u16],
+        cur_stride: usize,
+        (x, y): (usize, usize),
+        mv: QuarterMv,
+        (w, h): (usize, usize),
+        bound: u64,
+        cpu: CpuLevel,
+    ) -> u64 {
+        let hx = 2 * x as isize + (mv.x >> 1) as isize;
+        let hy = 2 * y as isize + (mv.y >> 1) as isize;
+        let stride = self.planes[0].stride;
+        let g = |dx: isize, dy: isize| self.half_grid(hx + dx, hy + dy);
+        match (mv.x & 1, mv.y & 1) {
+            (0, 0) => kernel::sse_predicted(cur, cur_stride, [g(0, 0)], stride, w, h, bound, cpu),
+            (1, 0) => {
+                let src = [g(0, 0), g(1, 0)];
+                kernel::sse_predicted(cur, cur_stride, src, stride, w, h, bound, cpu)
+            }
+            (0, 1) => {
+                let src = [g(0, 0), g(0, 1)];
+                kernel::sse_predicted(cur, cur_stride, src, stride, w, h, bound, cpu)
+            }
+            _ => {
+                let src = [g(0, 0), g(1, 0), g(0, 1), g(1, 1)];
+                kernel::sse_predicted(cur, cur_stride, src, stride, w, h, bound, cpu)
+            }
+        }
+    }
+
     /// The prediction of the `w` x `h` block at `(x, y)` displaced by `mv`, which
     /// [`HalfPlanes::holds`] must have accepted, as samples and their stride: read in place
     /// on the half-sample grid, or formed in `buf` (tight) between grid samples.
@@ -599,7 +635,6 @@ fn search_quarter(
     let (cols, rows) = (centre.width.div_ceil(unit), centre.height.div_ceil(unit));
     let mut mv = vec![QuarterMv::default(); cols * rows];
     let mut error = vec![0; cols * rows];
-    let mut buf = vec![0u16; unit * unit];
     let scale = f64::from(1u32 << (2 * (10 - u32::from(bit_depth))));
     let mut best = Best::new();
     for by in 0..rows {
@@ -611,8 +646,7 @@ fn search_quarter(
                 if !half.holds(x, y, w, h, v) {
                     return None;
                 }
-                let (p, stride) = half.predict(x, y, v, w, h, &mut buf, cpu);
-                Some(kernel::sse(cur, centre.width, p, stride, w, h, bound, cpu))
+                Some(half.sse(cur, centre.width, (x, y), v, (w, h), bound, cpu))
             };
             best.reset();
             for py in -1..=1 {

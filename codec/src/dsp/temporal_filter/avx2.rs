@@ -4,7 +4,8 @@
 //! Bounds, with `M = 1023` the largest sample:
 //! - **SSE**: a difference fits `i16`; `madd(d, d)` puts at most `2 * M^2` in a 32-bit lane per
 //!   16 samples. A row of at most 64 samples adds at most `4 * 2 * M^2` to a lane of the
-//!   16-wide accumulator, plus `2 * M^2` from the 8-wide tail, so a group of [`ROW_GROUP`]
+//!   16-wide accumulator, plus `2 * M^2` from an 8-wide part (two rows share a vector, each
+//!   lane taking one row's pair), so a group of [`ROW_GROUP`]
 //!   rows stays below `2^31`; the lanes are summed in 64 bits after each group, where the
 //!   early exit is checked as in the scalar version.
 //! - **6-tap filter**: in 32-bit lanes; `|sum| <= 92 * 92 * M` for the second pass of the
@@ -66,39 +67,108 @@ fn sum_lanes_u64(v: __m256i) -> u64 {
     (_mm_cvtsi128_si64(s) as u64).wrapping_add(_mm_extract_epi64::<1>(s) as u64)
 }
 
-/// [`super::scalar::sse`] for `w`, `h` of at most [`MAX_SIDE`].
+/// The prediction of 16 samples from `rows[k][x..x + 16]`: the one source, the rounded-up
+/// mean of two, or the rounded mean of four (see [`super::scalar::predict`]).
 #[target_feature(enable = "avx2")]
-pub fn sse(
+#[inline]
+fn predict16<const N: usize>(rows: &[&[u16]; N], x: usize) -> __m256i {
+    match N {
+        1 => load16(rows[0], x),
+        2 => _mm256_avg_epu16(load16(rows[0], x), load16(rows[N - 1], x)),
+        _ => {
+            let mut sum = _mm256_set1_epi16(2);
+            for row in rows {
+                sum = _mm256_add_epi16(sum, load16(row, x));
+            }
+            _mm256_srli_epi16::<2>(sum)
+        }
+    }
+}
+
+/// [`predict16`] for 8 samples.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn predict8<const N: usize>(rows: &[&[u16]; N], x: usize) -> __m128i {
+    match N {
+        1 => load8(rows[0], x),
+        2 => _mm_avg_epu16(load8(rows[0], x), load8(rows[N - 1], x)),
+        _ => {
+            let mut sum = _mm_set1_epi16(2);
+            for row in rows {
+                sum = _mm_add_epi16(sum, load8(row, x));
+            }
+            _mm_srli_epi16::<2>(sum)
+        }
+    }
+}
+
+/// `src[k][start..start + w]` for each `k`.
+#[inline(always)]
+fn rows_at<'a, const N: usize>(src: &[&'a [u16]; N], start: usize, w: usize) -> [&'a [u16]; N] {
+    let mut out: [&[u16]; N] = [&[]; N];
+    for (o, s) in out.iter_mut().zip(src) {
+        *o = &s[start..][..w];
+    }
+    out
+}
+
+/// [`super::scalar::sse_predicted`] for `w`, `h` of at most [`MAX_SIDE`].
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+pub fn sse_predicted<const N: usize>(
     a: &[u16],
     a_stride: usize,
-    b: &[u16],
-    b_stride: usize,
+    src: [&[u16]; N],
+    stride: usize,
     w: usize,
     h: usize,
     bound: u64,
 ) -> u64 {
     let mut total = 0u64;
+    // 16 columns at a time, then an 8-column part (two rows per vector where they pair up),
+    // then single samples.
+    let x8 = w / 16 * 16;
+    let has8 = w - x8 >= 8;
+    let tail = x8 + if has8 { 8 } else { 0 };
     let mut y = 0;
     while y < h {
         let rows = ROW_GROUP.min(h - y);
         let mut acc16 = _mm256_setzero_si256();
         let mut acc8 = _mm_setzero_si128();
-        for y in y..y + rows {
-            let (ra, rb) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
-            let mut x = 0;
-            while x + 16 <= w {
-                let d = _mm256_sub_epi16(load16(ra, x), load16(rb, x));
-                acc16 = _mm256_add_epi32(acc16, _mm256_madd_epi16(d, d));
-                x += 16;
+        let mut r = y;
+        while r < y + rows {
+            let pair = r + 1 < y + rows;
+            let count = 1 + usize::from(pair);
+            for r in r..r + count {
+                let (ra, rb) = (&a[r * a_stride..][..w], rows_at(&src, r * stride, w));
+                let mut x = 0;
+                while x < x8 {
+                    let d = _mm256_sub_epi16(load16(ra, x), predict16(&rb, x));
+                    acc16 = _mm256_add_epi32(acc16, _mm256_madd_epi16(d, d));
+                    x += 16;
+                }
+                for (x, &p) in ra.iter().enumerate().skip(tail) {
+                    let q = super::scalar::predict(&rb, x);
+                    total += u64::from(p.abs_diff(q)).pow(2);
+                }
             }
-            if x + 8 <= w {
-                let d = _mm_sub_epi16(load8(ra, x), load8(rb, x));
-                acc8 = _mm_add_epi32(acc8, _mm_madd_epi16(d, d));
-                x += 8;
+            if has8 {
+                let (ra, rb) = (&a[r * a_stride..][..w], rows_at(&src, r * stride, w));
+                if pair {
+                    let (na, nb) = (
+                        &a[(r + 1) * a_stride..][..w],
+                        rows_at(&src, (r + 1) * stride, w),
+                    );
+                    let va = _mm256_set_m128i(load8(na, x8), load8(ra, x8));
+                    let vb = _mm256_set_m128i(predict8(&nb, x8), predict8(&rb, x8));
+                    let d = _mm256_sub_epi16(va, vb);
+                    acc16 = _mm256_add_epi32(acc16, _mm256_madd_epi16(d, d));
+                } else {
+                    let d = _mm_sub_epi16(load8(ra, x8), predict8(&rb, x8));
+                    acc8 = _mm_add_epi32(acc8, _mm_madd_epi16(d, d));
+                }
             }
-            for (&p, &q) in ra[x..].iter().zip(&rb[x..]) {
-                total += u64::from(p.abs_diff(q)).pow(2);
-            }
+            r += count;
         }
         total += sum_lanes_u64(_mm256_add_epi32(acc16, _mm256_zextsi128_si256(acc8)));
         y += rows;

@@ -1,7 +1,8 @@
 //! Kernels of the encoder's motion-compensated temporal filter
-//! (`encoder::temporal_filter`): block SSE at integer positions for its motion search, the
-//! 2x2 averaging that builds its luma pyramid, and the rounded averages that form quarter-sample
-//! predictions from half-sample planes.
+//! (`encoder::temporal_filter`): block SSE for its motion search, at integer positions and
+//! against quarter-sample predictions formed on the fly; the 2x2 averaging that builds its
+//! luma pyramid; the rounded averages that form quarter-sample predictions from half-sample
+//! planes; and the 6-tap passes that make those planes.
 //!
 //! Each has a scalar reference (`scalar`) and, on x86-64, an AVX2 version (`avx2`) that returns
 //! the same samples for inputs of up to 10 bits; [`CpuLevel`] picks one per call. Blocks may
@@ -61,16 +62,40 @@ pub fn sse(
     bound: u64,
     cpu: CpuLevel,
 ) -> u64 {
+    sse_predicted(a, a_stride, [b], b_stride, w, h, bound, cpu)
+}
+
+/// [`sse`] against a quarter-sample prediction formed on the fly from `N` blocks whose rows
+/// are `stride` apart: with 2, their rounded-up mean `(p + q + 1) >> 1` (as [`average2`]);
+/// with 4, their rounded mean `(a + b + c + d + 2) >> 2` (as [`average4`]); with 1, the block
+/// itself. `N` must be 1, 2 or 4.
+#[allow(clippy::too_many_arguments)]
+pub fn sse_predicted<const N: usize>(
+    a: &[u16],
+    a_stride: usize,
+    src: [&[u16]; N],
+    stride: usize,
+    w: usize,
+    h: usize,
+    bound: u64,
+    cpu: CpuLevel,
+) -> u64 {
+    assert!(
+        matches!(N, 1 | 2 | 4),
+        "predictions from {N} blocks unsupported"
+    );
     check_block(a.len(), a_stride, w, h);
-    check_block(b.len(), b_stride, w, h);
+    for s in src {
+        check_block(s.len(), stride, w, h);
+    }
     #[cfg(target_arch = "x86_64")]
     if use_avx2(cpu) {
         // SAFETY: `use_avx2` has just confirmed that this CPU supports AVX2; the blocks were
         // checked above (the kernel also slices every row with bounds checks).
-        return unsafe { avx2::sse(a, a_stride, b, b_stride, w, h, bound) };
+        return unsafe { avx2::sse_predicted(a, a_stride, src, stride, w, h, bound) };
     }
     let _ = cpu;
-    scalar::sse(a, a_stride, b, b_stride, w, h, bound)
+    scalar::sse_predicted(a, a_stride, src, stride, w, h, bound)
 }
 
 /// `out[x] = sum_k HALF_TAPS[k] * src[k][x]` over `out`: one pass of the half-sample
@@ -228,11 +253,18 @@ mod tests {
                         let b = fill(&mut rng, len, bit_depth, "extremes");
                         let c = fill(&mut rng, len, bit_depth, how);
                         let d = fill(&mut rng, len, bit_depth, "random");
-                        let full = scalar::sse(&a, stride, &b, stride, w, h, u64::MAX);
+                        let full = scalar::sse_predicted(&a, stride, [&b], stride, w, h, u64::MAX);
                         // Bounds that stop early at different rows, and none.
                         let bounds = [0, full / 3, full / 2, u64::MAX];
-                        let sse_ref =
-                            bounds.map(|bound| scalar::sse(&a, stride, &b, stride, w, h, bound));
+                        let sse_ref = bounds.map(|bound| {
+                            scalar::sse_predicted(&a, stride, [&b], stride, w, h, bound)
+                        });
+                        let sse2_ref = bounds.map(|bound| {
+                            scalar::sse_predicted(&a, stride, [&b, &c], stride, w, h, bound)
+                        });
+                        let sse4_ref = bounds.map(|bound| {
+                            scalar::sse_predicted(&d, stride, [&a, &b, &c, &d], stride, w, h, bound)
+                        });
                         // The 6-tap passes over rows of `w` outputs.
                         let row = fill(&mut rng, w + 5, bit_depth, how);
                         let taps_u16 = [0, 1, 2, 3, 4, 5].map(|k| &row[k..k + w]);
@@ -258,6 +290,23 @@ mod tests {
                             let got =
                                 bounds.map(|bound| sse(&a, stride, &b, stride, w, h, bound, cpu));
                             assert_eq!(got, sse_ref, "sse {at}");
+                            let got = bounds.map(|bound| {
+                                sse_predicted(&a, stride, [&b, &c], stride, w, h, bound, cpu)
+                            });
+                            assert_eq!(got, sse2_ref, "sse of average2 {at}");
+                            let got = bounds.map(|bound| {
+                                sse_predicted(
+                                    &d,
+                                    stride,
+                                    [&a, &b, &c, &d],
+                                    stride,
+                                    w,
+                                    h,
+                                    bound,
+                                    cpu,
+                                )
+                            });
+                            assert_eq!(got, sse4_ref, "sse of average4 {at}");
                             let mut fir = vec![0; w];
                             fir6_u16(taps_u16, &mut fir, cpu);
                             assert_eq!(fir, fir_u16_ref, "fir6_u16 {at}");

@@ -2,24 +2,39 @@
 
 use super::{HALF_TAPS, ROW_GROUP};
 
-/// Sum of squared differences of two `w` x `h` blocks, stopping after any group of
-/// [`ROW_GROUP`] rows (or the last, shorter one) at which the sum so far exceeds `bound`.
-pub fn sse(
+/// The prediction at `x` from `rows[k][x]`: the one source, the rounded-up mean
+/// `(p + q + 1) >> 1` of two, or the rounded mean `(a + b + c + d + 2) >> 2` of four.
+#[inline]
+pub fn predict<const N: usize>(rows: &[&[u16]; N], x: usize) -> u16 {
+    let sum: u32 = rows.iter().map(|r| u32::from(r[x])).sum();
+    match N {
+        1 => sum as u16,
+        2 => ((sum + 1) >> 1) as u16,
+        _ => ((sum + 2) >> 2) as u16,
+    }
+}
+
+/// Sum of squared differences between the `w` x `h` block `a` and the prediction formed
+/// from `N` (1, 2 or 4) blocks `src` (see [`predict`]), stopping after any group of
+/// [`ROW_GROUP`] rows (but not after a last, shorter one) at which the sum so far exceeds
+/// `bound`.
+pub fn sse_predicted<const N: usize>(
     a: &[u16],
     a_stride: usize,
-    b: &[u16],
-    b_stride: usize,
+    src: [&[u16]; N],
+    stride: usize,
     w: usize,
     h: usize,
     bound: u64,
 ) -> u64 {
     let mut total = 0;
     for y in 0..h {
-        let (row_a, row_b) = (&a[y * a_stride..][..w], &b[y * b_stride..][..w]);
+        let row_a = &a[y * a_stride..][..w];
+        let rows = src.map(|s| &s[y * stride..][..w]);
         total += row_a
             .iter()
-            .zip(row_b)
-            .map(|(&p, &q)| u64::from(p.abs_diff(q)).pow(2))
+            .enumerate()
+            .map(|(x, &p)| u64::from(p.abs_diff(predict(&rows, x))).pow(2))
             .sum::<u64>();
         if (y + 1) % ROW_GROUP == 0 && total > bound {
             return total;
