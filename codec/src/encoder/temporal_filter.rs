@@ -567,7 +567,7 @@ fn search_integer(
             let (x, y) = (bx * bs, by * bs);
             let (w, h) = (bs.min(centre.width - x), bs.min(centre.height - y));
             let cur = &centre.data[y * centre.width + x..];
-            let mut cost = |(dx, dy): (i32, i32), bound: u64| {
+            let cost = |(dx, dy): (i32, i32), bound: u64| {
                 let (rx, ry) = (x as isize + dx as isize, y as isize + dy as isize);
                 reference.holds(rx, ry, w, h, 0).then(|| {
                     kernel::sse(
@@ -590,11 +590,11 @@ fn search_integer(
                             if let Some((vx, vy)) =
                                 p.get(bx as isize / 2 + px, by as isize / 2 + py)
                             {
-                                best.offer((2 * vx, 2 * vy), &mut cost);
+                                best.offer((2 * vx, 2 * vy), cost);
                             }
                         }
                     }
-                    best.offer((0, 0), &mut cost);
+                    best.offer((0, 0), cost);
                     range
                 }
                 None => COARSE_RANGE,
@@ -606,7 +606,7 @@ fn search_integer(
                 for dx in -range..=range {
                     let v = (cx + dx, cy + dy);
                     if !best.tried[..seeds].contains(&v) {
-                        best.measure(v, &mut cost);
+                        best.measure(v, cost);
                     }
                 }
             }
@@ -617,7 +617,7 @@ fn search_integer(
                 if let Some(v) = field.get(ax, ay) {
                     let in_window = (v.0 - cx).abs() <= range && (v.1 - cy).abs() <= range;
                     if !in_window {
-                        best.offer(v, &mut cost);
+                        best.offer(v, cost);
                     }
                 }
             }
@@ -647,7 +647,7 @@ fn search_quarter(
             let (x, y) = (bx * unit, by * unit);
             let (w, h) = (unit.min(centre.width - x), unit.min(centre.height - y));
             let cur = &centre.data[y * centre.width + x..];
-            let mut cost = |v: QuarterMv, bound: u64| {
+            let cost = |v: QuarterMv, bound: u64| {
                 if !half.holds(x, y, w, h, v) {
                     return None;
                 }
@@ -661,11 +661,11 @@ fn search_quarter(
                             x: 4 * vx,
                             y: 4 * vy,
                         };
-                        best.offer(v, &mut cost);
+                        best.offer(v, cost);
                     }
                 }
             }
-            best.offer(QuarterMv::default(), &mut cost);
+            best.offer(QuarterMv::default(), cost);
             for step in [2, 1] {
                 let c = best.mv;
                 for dy in [-step, 0, step] {
@@ -675,18 +675,18 @@ fn search_quarter(
                                 x: c.x + dx,
                                 y: c.y + dy,
                             };
-                            best.offer(v, &mut cost);
+                            best.offer(v, cost);
                         }
                     }
                 }
             }
             if by > 0 {
                 let v = mv[(by - 1) * cols + bx];
-                best.offer(v, &mut cost);
+                best.offer(v, cost);
             }
             if bx > 0 {
                 let v = mv[by * cols + bx - 1];
-                best.offer(v, &mut cost);
+                best.offer(v, cost);
             }
             mv[by * cols + bx] = best.mv;
             error[by * cols + bx] = block_error(cur, centre.width, w, h, best.cost, scale);
