@@ -4,6 +4,8 @@ pub mod dist;
 pub mod intra;
 /// Motion-compensation interpolation (luma 8-tap, chroma 4-tap) and prediction averaging.
 pub mod mc;
+/// Kernels of the encoder's motion-compensated temporal filter.
+pub mod temporal_filter;
 pub mod transform;
 #[cfg(target_arch = "x86_64")]
 mod x86;
