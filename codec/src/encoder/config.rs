@@ -101,6 +101,11 @@ pub struct EncoderConfig {
     /// source and its neighbours (VVenC's MCTF); the encoder then holds
     /// four frames more before coding.
     pub temporal_filter: bool,
+    /// With the temporal filter: QP offsets from how well each area of a
+    /// filtered frame is predicted by its neighbours (VVenC's block
+    /// importance mapping), passed on down the temporal layers; applied to
+    /// each frame's QP as their mean.
+    pub importance_qp: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -146,6 +151,7 @@ impl EncoderConfig {
             keyint: 0,
             scene_cut: true,
             temporal_filter: true,
+            importance_qp: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

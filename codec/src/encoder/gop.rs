@@ -3,7 +3,8 @@
 //! prediction, each frame's references, reference slots, QP and lambda per
 //! temporal layer.
 
-use super::{filtering, Encoder, GopStructure, Preset};
+use super::filtering::{self, FilteredSource, ImportanceMap};
+use super::{Encoder, GopStructure, Preset};
 use crate::bitstream::{min_qp, MAX_QP, MAX_REFS, NUM_SLOTS};
 use crate::inter::RefPicture;
 use crate::picture::Frame;
@@ -14,6 +15,8 @@ use std::sync::Arc;
 pub(super) struct Held {
     pub(super) slot: usize,
     pub(super) picture: Arc<RefPicture>,
+    /// The picture's block-importance QP offsets, if it had any.
+    pub(super) importance: Option<ImportanceMap>,
 }
 
 /// One frame to code: its position, type, references and QP.
@@ -34,6 +37,8 @@ pub(super) struct FramePlan {
     pub(super) refs: [Vec<Held>; 2],
     /// Slot the frame is stored into, if it is kept for reference.
     pub(super) store: Option<usize>,
+    /// Block-importance QP offsets (their mean is in `qp`).
+    pub(super) importance: Option<ImportanceMap>,
 }
 
 impl Encoder {
@@ -59,7 +64,7 @@ impl Encoder {
                 let frames: Vec<_> = self.input.drain(..self.input.len().min(batch)).collect();
                 let mut plans = Vec::with_capacity(frames.len());
                 for &(p, _, cut) in &frames {
-                    let mut plan = self.key_plan(p, false);
+                    let mut plan = self.key_plan(p, false, 0);
                     plan.sequence_header = self.random_access_due(p, cut);
                     if plan.sequence_header {
                         self.last_key = p;
@@ -78,10 +83,13 @@ impl Encoder {
                 if random_access && self.input.len() < 1 + self.lookahead() && !flushing {
                     return;
                 }
-                let filtered = self.filter_group(&[0]);
+                let filtered = self.filter_group(&[0]).pop().flatten();
                 let (p, f, cut) = self.input.pop_front().expect("front");
                 self.remember_sources(&[(f.clone(), cut)]);
-                let f = filtered.into_iter().next().flatten().unwrap_or(f);
+                let (f, importance) = match filtered {
+                    Some(s) => (s.frame, s.importance),
+                    None => (f, None),
+                };
                 self.dpb.clear();
                 self.last_key = p;
                 self.anchor = Some(p);
@@ -89,8 +97,10 @@ impl Encoder {
                     .input
                     .front()
                     .is_some_and(|&(next, _, cut)| !self.random_access_due(next, cut));
-                let mut plan = self.key_plan(p, !random_access || next_is_predicted);
+                let offset = importance.as_ref().map_or(0, filtering::mean_offset);
+                let mut plan = self.key_plan(p, !random_access || next_is_predicted, offset);
                 plan.store = Some(0);
+                plan.importance = importance;
                 self.run_group(vec![plan], vec![f]);
                 continue;
             }
@@ -131,12 +141,15 @@ impl Encoder {
                     let sources: Vec<(Frame, bool)> =
                         self.input.drain(..n).map(|(_, f, cut)| (f, cut)).collect();
                     self.remember_sources(&sources);
-                    let frames = sources
+                    let (frames, maps) = sources
                         .into_iter()
                         .zip(filtered)
-                        .map(|((f, _), filtered)| filtered.unwrap_or(f))
-                        .collect();
-                    self.code_group(frames);
+                        .map(|((f, _), filtered)| match filtered {
+                            Some(s) => (s.frame, s.importance),
+                            None => (f, None),
+                        })
+                        .unzip();
+                    self.code_group(frames, maps);
                 }
             }
         }
@@ -155,9 +168,9 @@ impl Encoder {
 
     /// The filtered sources of the first queued frames, at group positions
     /// `positions` (0: a keyframe), where the schedule filters them.
-    fn filter_group(&self, positions: &[u32]) -> Vec<Option<Frame>> {
+    fn filter_group(&self, positions: &[u32]) -> Vec<Option<FilteredSource>> {
         if !self.cfg.temporal_filter || self.cfg.gop != GopStructure::RandomAccess {
-            return vec![None; positions.len()];
+            return positions.iter().map(|_| None).collect();
         }
         let jobs: Vec<(usize, filtering::FilterSetting)> = positions
             .iter()
@@ -166,9 +179,9 @@ impl Encoder {
                 filtering::filter_setting(self.cfg.gop_size, self.cfg.qp, pos).map(|s| (i, s))
             })
             .collect();
-        let mut out = vec![None; positions.len()];
-        for (&(i, _), frame) in jobs.iter().zip(self.filter_sources(&jobs)) {
-            out[i] = Some(frame);
+        let mut out: Vec<Option<FilteredSource>> = positions.iter().map(|_| None).collect();
+        for (&(i, _), source) in jobs.iter().zip(self.filter_sources(&jobs)) {
+            out[i] = Some(source);
         }
         out
     }
@@ -181,7 +194,12 @@ impl Encoder {
     /// more (Y-PSNR BD-rate, QP 22-37, learned filter off); on the training
     /// stills the all-intra factor is at the optimum (`git show
     /// fccebb0:docs/results.md`, issue 6).
-    fn key_plan(&self, poc: u32, anchors_predicted_frames: bool) -> FramePlan {
+    fn key_plan(
+        &self,
+        poc: u32,
+        anchors_predicted_frames: bool,
+        importance_offset: i32,
+    ) -> FramePlan {
         let mut qp = self.cfg.qp;
         let factor = match self.cfg.gop {
             _ if !anchors_predicted_frames => INTRA_ONLY_LAMBDA_FACTOR,
@@ -199,6 +217,9 @@ impl Encoder {
                     * (1.0 - (0.05 * (self.cfg.gop_size as f64 - 1.0)).clamp(0.0, 0.5))
             }
         };
+        let bd = self.cfg.bit_depth;
+        let qp = (i32::from(qp) + importance_offset).clamp(i32::from(min_qp(bd)), i32::from(MAX_QP))
+            as i8;
         FramePlan {
             poc,
             key: true,
@@ -208,6 +229,7 @@ impl Encoder {
             lambda: lambda(factor, qp, self.cfg.bit_depth),
             refs: Default::default(),
             store: None,
+            importance: None,
         }
     }
 
@@ -232,6 +254,7 @@ impl Encoder {
             lambda: lambda(factor, qp, self.cfg.bit_depth),
             refs: [l0, Vec::new()],
             store: Some(store),
+            importance: None,
         }
     }
 
@@ -251,9 +274,10 @@ impl Encoder {
     /// +9 in the deepest layer) with lambda tied to QP, which the long groups
     /// need: GOP 16 against 8 went from +1.24 % (HM's tables, layers 4 and
     /// deeper as 3) to -2.27 % (Y BD-rate, the four clips).
-    fn layer_qp_lambda(&self, layer: usize) -> (i8, f64) {
+    fn layer_qp_lambda(&self, layer: usize, importance_offset: i32) -> (i8, f64) {
         let base = self.cfg.qp as i32;
         let bd = self.cfg.bit_depth;
+        let clip = |qp: i32| qp.clamp(i32::from(min_qp(bd)), i32::from(MAX_QP)) as i8;
         if self.cfg.gop_size > 8 {
             let rows: &[(i32, f64, f64)] = if self.cfg.gop_size > 16 {
                 &VVENC_GOP32
@@ -263,16 +287,17 @@ impl Encoder {
             let (offset, off, scale) = rows[layer.min(rows.len() - 1)];
             let q = base + offset;
             let model = ((q as f64) * scale + off + 0.5).clamp(0.0, 3.0).floor() as i32;
-            let qp = (q + model).min(MAX_QP as i32) as i8;
+            let qp = clip(q + model + importance_offset);
             return (qp, lambda(INTRA_ONLY_LAMBDA_FACTOR, qp, bd));
         }
         let offsets = [1, 2, 3, 4];
         let factors = [0.442, 0.3536, 0.3536, 0.68];
-        let qp = (base + offsets[layer.min(3)]).min(MAX_QP as i32) as i8;
+        let layer_qp = clip(base + offsets[layer.min(3)]);
         let mut factor = factors[layer.min(3)];
         if layer > 0 {
-            factor *= ((qp as f64 - 12.0) / 6.0).clamp(2.0, 4.0);
+            factor *= ((layer_qp as f64 - 12.0) / 6.0).clamp(2.0, 4.0);
         }
+        let qp = clip(i32::from(layer_qp) + importance_offset);
         (qp, lambda(factor, qp, bd))
     }
 
@@ -296,7 +321,7 @@ impl Encoder {
     }
 
     /// Codes a hierarchical group of frames following the anchor.
-    fn code_group(&mut self, frames: Vec<Frame>) {
+    fn code_group(&mut self, frames: Vec<Frame>, maps: Vec<Option<ImportanceMap>>) {
         let base = self.anchor.expect("a keyframe precedes every group");
         let n = frames.len() as u32;
         let layer_of = temporal_layers(n);
@@ -326,7 +351,21 @@ impl Encoder {
                 };
                 l0.truncate(per_list);
                 l1.truncate(per_list);
-                let (qp, lambda) = self.layer_qp_lambda(layer);
+                // A filtered frame's own importance map, else one passed on
+                // from its nearest references.
+                let importance = maps[i as usize - 1].clone().or_else(|| {
+                    match (
+                        l0.first()?.importance.as_ref(),
+                        l1.first()?.importance.as_ref(),
+                    ) {
+                        (Some(a), Some(b)) if self.cfg.importance_qp => {
+                            filtering::inherited_map(a, b)
+                        }
+                        _ => None,
+                    }
+                });
+                let offset = importance.as_ref().map_or(0, filtering::mean_offset);
+                let (qp, lambda) = self.layer_qp_lambda(layer, offset);
                 plans.push(FramePlan {
                     poc,
                     key: false,
@@ -336,6 +375,7 @@ impl Encoder {
                     lambda,
                     refs: [l0, l1],
                     store: None,
+                    importance,
                 });
             }
             // Frames that later layers reference are kept; slots are chosen
@@ -577,6 +617,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The temporal filter and importance QP change what is coded (the
+    /// keyframe and anchors are coded from filtered sources, at other QPs)
+    /// and every setting still decodes to the encoder's reconstruction,
+    /// with a scene cut inside the group, which filtering must not cross.
+    #[test]
+    fn temporal_filtering_codes_and_decodes() {
+        let mut frames = moving_frames(40);
+        for f in &mut frames[21..] {
+            for plane in &mut f.planes {
+                for v in &mut plane.data {
+                    *v = 255 - *v;
+                }
+            }
+        }
+        let mut streams = Vec::new();
+        for (filter, importance) in [(false, false), (true, false), (true, true)] {
+            let mut cfg = EncoderConfig::new(32, 24);
+            cfg.gop_size = 16;
+            cfg.temporal_filter = filter;
+            cfg.importance_qp = importance;
+            cfg.nn_filter = false;
+            cfg.threads = 2;
+            let packets = encode(cfg, &frames);
+            assert_eq!(packets.len(), frames.len());
+            let mut dec = Decoder::new(Default::default());
+            let mut decoded = Vec::new();
+            for p in &packets {
+                dec.send_packet(&p.data).expect("decodes");
+                decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
+            }
+            dec.flush();
+            decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
+            let mut recon: Vec<&Packet> = packets.iter().collect();
+            recon.sort_by_key(|p| p.frame_number);
+            for (d, p) in decoded.iter().zip(&recon) {
+                assert!(
+                    d.frame == p.recon,
+                    "{filter} {importance}: frame {}",
+                    p.frame_number
+                );
+            }
+            assert!(recon[21].keyframe, "the cut starts a keyframe");
+            streams.push(packets.iter().map(|p| p.data.clone()).collect::<Vec<_>>());
+        }
+        // The keyframe is the first packet, filtered or not.
+        assert_ne!(streams[0][0], streams[1][0], "the filter changed nothing");
+        assert_ne!(streams[1], streams[2], "importance QP changed nothing");
     }
 
     /// Groups up to eight frames are coded a layer at a time; longer groups

@@ -195,7 +195,11 @@ impl Encoder {
         for (plan, (packet, extras, picture)) in plans.iter().zip(results) {
             if let Some(slot) = plan.store {
                 self.dpb.retain(|h| h.slot != slot);
-                self.dpb.push(Held { slot, picture });
+                self.dpb.push(Held {
+                    slot,
+                    picture,
+                    importance: plan.importance.clone(),
+                });
             }
             self.out.push_back((packet, extras));
         }

@@ -116,6 +116,11 @@ struct Args {
     /// frames more): on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     temporal_filter: String,
+    /// QP offsets from the temporal filter's motion errors (how much later
+    /// frames will copy from each area; VVenC's block importance mapping),
+    /// applied per frame: on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    importance_qp: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -228,6 +233,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.keyint = args.keyint.unwrap_or(0);
     cfg.scene_cut = !args.no_scene_cut;
     cfg.temporal_filter = args.temporal_filter == "on";
+    cfg.importance_qp = args.importance_qp == "on";
     cfg.nn_filter = args.nn_filter == "on";
     if let Some(path) = &args.nn_filter_model {
         cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
