@@ -161,8 +161,10 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
         Preset::Fast => {
             p.rd_modes = [3, 3, 2, 2];
             p.merge_rd = 1;
-            p.me.range = 16;
-            p.me.max_steps = 8;
+            p.me.range_min = 16;
+            p.me.range_max = 64;
+            p.me.range_per_picture = 8;
+            p.me.raster_from = 0;
             p.me.quarter_square = false;
             p.intra_in_inter_bar = 3.0;
             p.nxn_in_inter = false;
@@ -173,8 +175,11 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
             // intra bar of 2 lambda per sample cost under 0.03 dB for ~35% speed.
             p.rd_modes = [4, 4, 2, 2];
             p.merge_rd = 1;
-            p.me.range = 32;
-            p.me.max_steps = 12;
+            p.me.range_min = 32;
+            p.me.range_max = 128;
+            p.me.range_per_picture = 16;
+            p.me.raster_from = 8;
+            p.me.raster_step = 8;
             p.me.quarter_square = false;
             p.intra_in_inter_bar = 2.0;
             p.skip_stops_split = true;
@@ -182,8 +187,11 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
         Preset::Slow => {
             p.rd_modes = [8, 8, 3, 3];
             p.merge_rd = 3;
-            p.me.range = 64;
-            p.me.max_steps = 16;
+            p.me.range_min = 64;
+            p.me.range_max = 256;
+            p.me.range_per_picture = 32;
+            p.me.raster_from = 8;
+            p.me.raster_step = 8;
         }
     }
     let _ = layer;

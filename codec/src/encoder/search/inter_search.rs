@@ -3,6 +3,16 @@
 
 use super::*;
 
+/// Vectors found by the motion search of the CU searched last at one size,
+/// per list and reference, so its sub-CUs can start from them.
+#[derive(Clone, Copy, Default)]
+pub(super) struct ParentMotion {
+    /// Position of that CU (`None`: none searched yet).
+    at: Option<(usize, usize)>,
+    /// Its best vector per list and reference.
+    mv: [[Option<Mv>; 4]; 2],
+}
+
 impl FrameSearch<'_> {
     pub(super) fn motion_env(&self) -> Option<MotionEnv<'_>> {
         let inter = self.inter.as_ref()?;
@@ -49,6 +59,19 @@ impl FrameSearch<'_> {
         let lists = inter.lists;
         let mut tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
         let mut scratch_pred = [0u16; MAX_BLOCK * MAX_BLOCK];
+        // The enclosing CU's vectors, when it was searched (the search is
+        // depth first, so the last CU searched one size up at this position
+        // is the parent).
+        let parent = (log2 < SB_LOG2)
+            .then(|| self.parent_motion[log2 as usize + 1])
+            .filter(|p| {
+                let m = !((2usize << log2) - 1);
+                p.at == Some((x & m, y & m))
+            });
+        let mut found = ParentMotion {
+            at: Some((x, y)),
+            ..Default::default()
+        };
         for l in 0..(1 + lists.is_b() as usize) {
             for r in 0..lists.len[l].min(self.p.me.max_refs) {
                 let env = self.motion_env().expect("inter");
@@ -58,6 +81,9 @@ impl FrameSearch<'_> {
                     if m.uses(l) && m.ref_idx[l] as usize == r {
                         cands.push(m.mv[l]);
                     }
+                }
+                if let Some(mv) = parent.and_then(|p| p.mv[l][r]) {
+                    cands.push(mv);
                 }
                 // One search priced against the first predictor; then the
                 // cheaper predictor for the vector found.
@@ -69,8 +95,10 @@ impl FrameSearch<'_> {
                     mvp: amvp[0],
                     lambda: sqrt_lambda,
                     cpu,
+                    range: self.p.me.range_for(lists.cur_poc - lists.poc[l][r]),
                 };
                 let f = motion_search::search(&t, &refs[l][r], &cands, &self.p.me);
+                found.mv[l][r] = Some(f.mv);
                 let rates = [
                     motion_search::mv_bits(f.mv, amvp[0]),
                     motion_search::mv_bits(f.mv, amvp[1]),
@@ -87,6 +115,7 @@ impl FrameSearch<'_> {
                 }
             }
         }
+        self.parent_motion[log2 as usize] = found;
         let mut explicit: Vec<(f64, Motion, [u8; 2])> = Vec::new();
         for (l, b) in best_uni.iter().enumerate() {
             if let Some((c, m, pi, _)) = b {

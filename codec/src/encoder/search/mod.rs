@@ -149,6 +149,8 @@ pub(crate) struct FrameSearch<'a> {
     mc: Box<McScratch>,
     /// Intra luma blocks written so far, by size and learned or not.
     pub intra_modes: super::IntraModeCounts,
+    /// Motion found by the CU searched last at each size (by log2).
+    parent_motion: [inter_search::ParentMotion; SB_LOG2 as usize + 1],
 }
 
 /// Prediction buffers of inter CUs.
@@ -222,6 +224,7 @@ impl<'a> FrameSearch<'a> {
             inter,
             mc,
             intra_modes: Default::default(),
+            parent_motion: Default::default(),
         }
     }
 
