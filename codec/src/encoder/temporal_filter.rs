@@ -666,6 +666,10 @@ fn search_quarter(
                 }
             }
             best.offer(QuarterMv::default(), cost);
+            // Half then quarter steps around the best. None repeats a candidate: the seeds
+            // are whole samples (both coordinates multiples of 4), the half ring around one
+            // has a coordinate of 2 mod 4, and the quarter ring an odd one; so they are
+            // measured without the repeat check, but recorded for the neighbours' vectors.
             for step in [2, 1] {
                 let c = best.mv;
                 for dy in [-step, 0, step] {
@@ -675,7 +679,8 @@ fn search_quarter(
                                 x: c.x + dx,
                                 y: c.y + dy,
                             };
-                            best.offer(v, cost);
+                            best.tried.push(v);
+                            best.measure(v, cost);
                         }
                     }
                 }
