@@ -9,9 +9,12 @@
 //! 1. **Motion search** on luma, per neighbour: a pyramid of 2x2 means (1/2, 1/4, and 1/8 for
 //!    pictures at least 1920 wide); blocks of `2 * unit` samples at every level; a full search
 //!    of +-8 at the coarsest level, then at each finer level the 3x3 parent vectors doubled and
-//!    zero, a +-5 search around the best, and the vectors of the blocks above and to the left;
-//!    a last pass on `unit` blocks at full resolution refines to quarter samples (half then
-//!    quarter steps). The cost everywhere is SSE.
+//!    zero, a full search around the best (+-5 below full resolution, +-3 at it, where it costs
+//!    most), and the vectors of the blocks above and to the left; a last pass on `unit` blocks
+//!    at full resolution refines to quarter samples (the 3x3 parents and zero, then half and
+//!    quarter steps, then above and left). The cost everywhere is SSE, with an early exit that
+//!    only cuts short candidates that cannot win. Vectors that would read more than the
+//!    search can reach past the picture edge (edges are replicated) are not tried.
 //! 2. **Block error** per unit block and neighbour, as VVenC's: `20 * (SSE + 5) / (var + 5) +
 //!    MSE / 50` in 10-bit units, `var` being the centre block's sum of squared deviations.
 //! 3. **Compensation**: each neighbour is predicted block by block with its vectors. Luma
@@ -22,6 +25,11 @@
 //!    from its distance, block error and the noise of its residual, and per sample falls off
 //!    with the squared difference from the centre sample, as VVenC's `applyBlockCore` does
 //!    (planar correction is left out).
+//!
+//! Differences from VVenC: quarter-sample rather than 1/16 precision, from a 6-tap half-sample
+//! filter and averages rather than VVenC's per-phase filters; +-3 at full resolution (VVenC's
+//! faster pattern) where medium uses +-5; partial edge blocks are searched and filtered (VVenC
+//! skips blocks under 8 samples); no planar correction; the weights are fixed point.
 //!
 //! Determinism: all sample arithmetic is integer. The per-sample fall-off `exp(-d^2 / s)` is
 //! read from tables of fixed-point values filled once per call (`exp` is called only there),
