@@ -225,6 +225,10 @@ struct RoundTripArgs {
     /// Prediction structures.
     #[arg(long, value_delimiter = ',', default_value = "random-access", value_parser = ["random-access", "low-delay", "intra"])]
     gops: Vec<String>,
+    /// Frames per random-access group: `default` (the encoder's) or 1..=32
+    /// (low delay and all intra ignore it, so they run once).
+    #[arg(long, value_delimiter = ',', default_value = "default", value_parser = parse_gop_size)]
+    gop_sizes: Vec<Option<usize>>,
     /// Encoder thread counts (0: one per core).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     threads: Vec<usize>,
@@ -792,6 +796,17 @@ fn cmd_peers(a: PeersArgs) -> Result<()> {
     Ok(())
 }
 
+/// `default` or a group length the encoder accepts.
+fn parse_gop_size(s: &str) -> std::result::Result<Option<usize>, String> {
+    if s == "default" {
+        return Ok(None);
+    }
+    match s.parse::<usize>() {
+        Ok(n) if (1..=32).contains(&n) => Ok(Some(n)),
+        _ => Err(format!("'{s}' is not `default` or a group length 1..=32")),
+    }
+}
+
 fn cmd_round_trip(a: RoundTripArgs) -> Result<()> {
     let paths = clip_paths(&a.clips)?;
     let mut cases = Vec::new();
@@ -813,13 +828,22 @@ fn cmd_round_trip(a: RoundTripArgs) -> Result<()> {
             for &cpu in &cpus {
                 for p in &a.presets {
                     for g in &a.gops {
-                        for &threads in &a.threads {
+                        let gop = roundtrip::parse_gop(g).expect("validated by clap");
+                        let sizes: &[Option<usize>] = if gop == mica::GopStructure::RandomAccess {
+                            &a.gop_sizes
+                        } else {
+                            &[None]
+                        };
+                        for (&threads, &gop_size) in
+                            a.threads.iter().flat_map(|t| sizes.iter().map(move |s| (t, s)))
+                        {
                             cases.push(roundtrip::Case {
                                 qp,
                                 bit_depth: depth.parse().ok(),
                                 cpu,
                                 preset: mica::Preset::from_name(p).expect("validated by clap"),
-                                gop: roundtrip::parse_gop(g).expect("validated by clap"),
+                                gop,
+                                gop_size,
                                 threads,
                                 nn_filter: a.nn_filter == "on",
                                 nn_intra: a.nn_intra == "on",

@@ -101,6 +101,8 @@ pub struct Case {
     pub preset: Preset,
     /// Prediction structure.
     pub gop: GopStructure,
+    /// Frames per random-access group (`None`: the encoder's default).
+    pub gop_size: Option<usize>,
     /// Encoder threads (0: one per core).
     pub threads: usize,
     /// The learned loop filter.
@@ -124,6 +126,9 @@ impl Case {
         cfg.cpu = self.cpu;
         cfg.preset = self.preset;
         cfg.gop = self.gop;
+        if let Some(size) = self.gop_size {
+            cfg.gop_size = size;
+        }
         cfg.threads = self.threads;
         cfg.nn_filter = self.nn_filter;
         cfg.nn_intra = self.nn_intra;
@@ -131,7 +136,7 @@ impl Case {
     }
 
     /// `qp 32 medium random-access threads 1 nn-filter on nn-intra off`, with
-    /// `bit-depth 10` and `cpu scalar` when set.
+    /// `bit-depth 10`, `cpu scalar` and `gop-size 32` when set.
     pub fn label(&self) -> String {
         let on = |b: bool| if b { "on" } else { "off" };
         let depth = self
@@ -140,8 +145,11 @@ impl Case {
         let cpu = self
             .cpu
             .map_or(String::new(), |c| format!(" cpu {}", c.name()));
+        let size = self
+            .gop_size
+            .map_or(String::new(), |n| format!(" gop-size {n}"));
         format!(
-            "qp {}{depth}{cpu} {} {} threads {} nn-filter {} nn-intra {}",
+            "qp {}{depth}{cpu} {} {}{size} threads {} nn-filter {} nn-intra {}",
             self.qp,
             preset_name(self.preset),
             gop_name(self.gop),
