@@ -128,7 +128,12 @@ const EXP_BITS: u32 = 16;
 /// this frame (0.0..=2.0, clamped; 0 leaves the frame unchanged but still measures errors).
 ///
 /// Never panics on size: any size, including 1x1, works. A centre of another bit depth, or
-/// of zero size, is returned unchanged with no errors.
+/// of zero size, is returned unchanged with no errors. Samples must be below
+/// `1 << bit_depth` (the [`Frame`] invariant) for the result to be the same at every level.
+///
+/// Work is spread over the current rayon pool (the neighbours' motion searches, then the
+/// filter's block rows), so call it inside the encoder's pool; the result does not depend
+/// on the number of threads.
 pub(crate) fn filter_frame(
     centre: &Frame,
     neighbours: &[Neighbour],
