@@ -128,7 +128,12 @@ const EXP_BITS: u32 = 16;
 /// this frame (0.0..=2.0, clamped; 0 leaves the frame unchanged but still measures errors).
 ///
 /// Never panics on size: any size, including 1x1, works. A centre of another bit depth, or
-/// of zero size, is returned unchanged with no errors.
+/// of zero size, is returned unchanged with no errors. Samples must be below
+/// `1 << bit_depth` (the [`Frame`] invariant) for the result to be the same at every level.
+///
+/// Work is spread over the current rayon pool (the neighbours' motion searches, then the
+/// filter's block rows), so call it inside the encoder's pool; the result does not depend
+/// on the number of threads.
 pub(crate) fn filter_frame(
     centre: &Frame,
     neighbours: &[Neighbour],
@@ -1339,11 +1344,17 @@ mod tests {
 
     /// Times `filter_frame` with 8 neighbours on one thread: `cargo test --release -p mica
     /// --lib temporal_filter::tests::timing -- --ignored --nocapture`. Prints; asserts nothing.
+    /// `MCTF_TIMING_CPU=avx2` (or `scalar`) times one level, `MCTF_TIMING_THREADS=2` uses two
+    /// threads, and `MCTF_TIMING_1080=1` adds a synthetic 1920x1080 case.
     #[test]
     #[ignore]
     fn timing() {
+        let threads: usize = std::env::var("MCTF_TIMING_THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(1);
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
+            .num_threads(threads)
             .build()
             .expect("thread pool");
         let time = |name: &str, frames: &[Frame], centre: usize| {
@@ -1376,7 +1387,7 @@ mod tests {
                     .collect();
                 times.sort_by(f64::total_cmp);
                 println!(
-                    "{name}, 8 neighbours, {cpu:?}, 1 thread: min {:.1} ms, median {:.1} ms, \
+                    "{name}, 8 neighbours, {cpu:?}, {threads} thread(s): min {:.1} ms, median {:.1} ms, \
                      mean block error {mean_error:.1}",
                     times[0], times[4]
                 );
