@@ -147,7 +147,7 @@ impl EncoderConfig {
                 ..VideoInfo::default()
             },
             gop: GopStructure::RandomAccess,
-            gop_size: 8,
+            gop_size: 16,
             keyint: 0,
             scene_cut: true,
             temporal_filter: true,

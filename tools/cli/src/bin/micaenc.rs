@@ -101,7 +101,7 @@ struct Args {
     #[arg(long, default_value = "random-access", value_parser = ["random-access", "low-delay", "intra"])]
     gop: String,
     /// Frames per hierarchical group for random access (1..=32).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=32))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=32))]
     gop_size: u64,
     /// Largest keyframe interval in frames (default: about 10 seconds). With
     /// --gop intra, where every frame is a keyframe: the interval between
