@@ -325,15 +325,17 @@ fn all_intra_sequence_header_every_keyint() {
 /// followed by another random access point) is coded exactly as all-intra
 /// coding codes it; one that anchors predicted frames gets the smaller
 /// lambda of an anchor. Random access holds its keyframe until it knows
-/// which; low delay codes every frame as it comes.
+/// which (and, with the temporal filter, until the filter's four future
+/// neighbours are in); low delay codes every frame as it comes.
 #[test]
 fn lone_keyframe_coded_as_all_intra() {
     let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
     let still = crop(&frames[0], 100, 60, 192, 128);
-    let encode = |gop: mica::GopStructure, keyint: usize, count: usize| {
+    let encode_with = |gop: mica::GopStructure, keyint: usize, count: usize, filter: bool| {
         let mut c = config(192, 128, 32);
         c.gop = gop;
         c.keyint = keyint;
+        c.temporal_filter = filter;
         let mut enc = mica::Encoder::new(c).unwrap();
         let (mut early, mut packets) = (Vec::new(), Vec::new());
         for _ in 0..count {
@@ -346,6 +348,7 @@ fn lone_keyframe_coded_as_all_intra() {
         packets.extend(std::iter::from_fn(|| enc.receive_packet()));
         (early, packets)
     };
+    let encode = |gop, keyint, count| encode_with(gop, keyint, count, false);
     let (_, intra) = encode(mica::GopStructure::IntraOnly, 0, 1);
     let (early, lone) = encode(mica::GopStructure::RandomAccess, 0, 1);
     assert_eq!(early, [false], "random access waits for the next frame");
@@ -365,6 +368,12 @@ fn lone_keyframe_coded_as_all_intra() {
         "the keyframe goes once the next frame is in"
     );
     assert!(anchored[0].keyframe && !same_coding(&anchored[0], &intra[0]));
+    let (early, _) = encode_with(mica::GopStructure::RandomAccess, 0, 6, true);
+    assert_eq!(
+        early,
+        [false, false, false, false, true, false],
+        "with the temporal filter the keyframe goes once four more frames are in"
+    );
     let (early, low_delay) = encode(mica::GopStructure::LowDelay, 0, 1);
     assert_eq!(early, [true], "low delay codes the keyframe at once");
     assert!(!same_coding(&low_delay[0], &intra[0]));

@@ -119,8 +119,10 @@ impl Encoder {
 
     /// Queues a frame for encoding. Packets come out in coding order, which
     /// for random access is not display order. Random access codes a keyframe
-    /// once the next frame is queued (or at [`Encoder::flush`]), low delay
-    /// every frame at once, all intra as soon as there is a frame per thread.
+    /// once the next frame is queued (with the temporal filter, the next
+    /// four: its future neighbours) or at [`Encoder::flush`], and a group
+    /// once its frames and the same lookahead are in; low delay codes every
+    /// frame at once, all intra as soon as there is a frame per thread.
     pub fn send_frame(&mut self, frame: Frame) -> Result<(), Error> {
         if frame.width() != self.cfg.width || frame.height() != self.cfg.height {
             return Err(ConfigError::FrameSize {
