@@ -175,6 +175,7 @@ impl Encoder {
             .map(|(f, cut)| (f, *cut))
             .chain(self.input.iter().map(|(_, f, cut)| (f, *cut)))
             .collect();
+        let cuts: Vec<bool> = seq.iter().map(|s| s.1).collect();
         let offset = self.past.len();
         let qp = self.cfg.qp;
         let cpu = self.cpu;
@@ -183,7 +184,6 @@ impl Encoder {
             jobs.par_iter()
                 .map(|&(index, setting)| {
                     let c = offset + index;
-                    let cuts: Vec<bool> = seq.iter().map(|s| s.1).collect();
                     let neighbours: Vec<Neighbour> = neighbours_of(&cuts, c, setting.range)
                         .into_iter()
                         .map(|(i, distance)| Neighbour {

@@ -575,6 +575,31 @@ mod tests {
         out
     }
 
+    /// Decodes `packets` and checks every frame, in display order, equals the
+    /// encoder's reconstruction; returns the packets in display order.
+    fn assert_decodes_to_recon<'a>(packets: &'a [Packet], what: &str) -> Vec<&'a Packet> {
+        let mut dec = Decoder::new(Default::default());
+        let mut decoded = Vec::new();
+        for p in packets {
+            dec.send_packet(&p.data).expect("decodes");
+            decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
+        }
+        dec.flush();
+        decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
+        let mut recon: Vec<&Packet> = packets.iter().collect();
+        recon.sort_by_key(|p| p.frame_number);
+        assert_eq!(decoded.len(), packets.len(), "{what}");
+        for (d, p) in decoded.iter().zip(&recon) {
+            assert_eq!(d.frame_number, p.frame_number, "{what}");
+            assert!(
+                d.frame == p.recon,
+                "{what}: frame {} differs",
+                p.frame_number
+            );
+        }
+        recon
+    }
+
     /// Group sizes the configuration accepts (1..=16 and the longer ones
     /// whose hierarchy differs: 17, 24, 31, 32) code, with every preset's
     /// reference count, whole and cut short groups and keyframes inside a
@@ -595,25 +620,10 @@ mod tests {
                     cfg.threads = 1;
                     let packets = encode(cfg, &frames);
                     assert_eq!(packets.len(), frames.len());
-                    let mut dec = Decoder::new(Default::default());
-                    let mut decoded = Vec::new();
-                    for p in &packets {
-                        dec.send_packet(&p.data).expect("decodes");
-                        decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
-                    }
-                    dec.flush();
-                    decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
-                    let mut recon: Vec<&Packet> = packets.iter().collect();
-                    recon.sort_by_key(|p| p.frame_number);
-                    assert_eq!(decoded.len(), frames.len());
-                    for (d, p) in decoded.iter().zip(recon) {
-                        assert_eq!(d.frame_number, p.frame_number);
-                        assert!(
-                            d.frame == p.recon,
-                            "GOP {gop_size}, {preset:?}, keyint {keyint}: frame {} differs",
-                            p.frame_number
-                        );
-                    }
+                    assert_decodes_to_recon(
+                        &packets,
+                        &format!("GOP {gop_size}, {preset:?}, keyint {keyint}"),
+                    );
                 }
             }
         }
@@ -643,23 +653,7 @@ mod tests {
             cfg.threads = 2;
             let packets = encode(cfg, &frames);
             assert_eq!(packets.len(), frames.len());
-            let mut dec = Decoder::new(Default::default());
-            let mut decoded = Vec::new();
-            for p in &packets {
-                dec.send_packet(&p.data).expect("decodes");
-                decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
-            }
-            dec.flush();
-            decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
-            let mut recon: Vec<&Packet> = packets.iter().collect();
-            recon.sort_by_key(|p| p.frame_number);
-            for (d, p) in decoded.iter().zip(&recon) {
-                assert!(
-                    d.frame == p.recon,
-                    "{filter} {importance}: frame {}",
-                    p.frame_number
-                );
-            }
+            let recon = assert_decodes_to_recon(&packets, &format!("{filter} {importance}"));
             assert!(recon[21].keyframe, "the cut starts a keyframe");
             streams.push(packets.iter().map(|p| p.data.clone()).collect::<Vec<_>>());
         }
