@@ -3,7 +3,8 @@
 //!
 //! It encodes small real streams with every tool (all-intra with the learned
 //! intra mode, low delay, random access, the loop filter on and off, odd
-//! sizes, 10-bit coding with HDR metadata and a QP below 0), then decodes mutated copies: bit flips, overwritten, dropped and
+//! sizes, 10-bit coding with HDR metadata and a QP below 0, superblock QP
+//! deltas), then decodes mutated copies: bit flips, overwritten, dropped and
 //! inserted bytes, truncations, and packets dropped, repeated, swapped or
 //! spliced between streams. A panic, or a packet taking over a second, is a
 //! finding: its packets are written to `OUT_DIR/finding-N-packetK.bin` and
@@ -30,7 +31,7 @@ fn corpus() -> Vec<Vec<Vec<u8>>> {
     let clip = read_frames(&samples.join("city_720x400_6f.y4m"), 6);
     let still = read_frames(&samples.join("still_chelsea_448x296.y4m"), 1);
     let mut streams = Vec::new();
-    let settings: [StreamSettings; 8] = [
+    let settings: [StreamSettings; 9] = [
         (GopStructure::IntraOnly, true, true, 22, (70, 38), 8),
         (GopStructure::IntraOnly, false, true, 37, (96, 64), 8),
         (GopStructure::LowDelay, true, false, 27, (80, 48), 8),
@@ -40,6 +41,9 @@ fn corpus() -> Vec<Vec<Vec<u8>>> {
         // Coded at 10 bits (with HDR metadata), one at a QP below 0.
         (GopStructure::RandomAccess, true, true, 27, (64, 48), 10),
         (GopStructure::LowDelay, true, false, -6, (40, 24), 10),
+        // Six superblocks in the default groups, with the temporal filter's
+        // importance maps: superblock QP deltas.
+        (GopStructure::RandomAccess, true, false, 32, (192, 128), 8),
     ];
     for (i, &(gop, nn_filter, nn_intra, qp, (w, h), depth)) in settings.iter().enumerate() {
         let mut cfg = EncoderConfig::new(w, h);
@@ -63,8 +67,10 @@ fn corpus() -> Vec<Vec<Vec<u8>>> {
             });
         }
         cfg.gop = gop;
-        cfg.gop_size = 2;
-        cfg.keyint = 4;
+        if i < 8 {
+            cfg.gop_size = 2;
+            cfg.keyint = 4;
+        }
         cfg.nn_filter = nn_filter;
         cfg.nn_intra = nn_intra;
         let mut enc = Encoder::new(cfg).expect("valid settings");

@@ -51,6 +51,7 @@ mod nn;
 mod partition;
 mod picture;
 mod residual;
+mod sb_qp;
 mod transform;
 
 pub use bitstream::{

@@ -15,6 +15,7 @@ const ROWS: &[&str] = &[
     "encoder",
     "deblock",
     "loop_filter",
+    "sb_qp",
     "partition",
     "intra",
     "inter",

@@ -136,6 +136,8 @@ pub struct Tools {
     /// Contexts start each frame from the trained initialisation tables
     /// (otherwise at probability one half).
     pub trained_contexts: bool,
+    /// Superblocks may code a QP delta (`sb_qp_delta`, `docs/bitstream.md` 4.8).
+    pub sb_qp_delta: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -286,7 +288,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                 s.tools.deblocking as u16
                     | (s.tools.nn_filter as u16) << 1
                     | (s.tools.nn_intra as u16) << 2
-                    | (s.tools.trained_contexts as u16) << 3,
+                    | (s.tools.trained_contexts as u16) << 3
+                    | (s.tools.sb_qp_delta as u16) << 4,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -404,8 +407,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools <= 15,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra) and 3 (trained contexts) only",
+            tools <= 31,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts) and 4 (superblock QP deltas) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -436,6 +439,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 nn_filter: tools & 2 != 0,
                 nn_intra: tools & 4 != 0,
                 trained_contexts: tools & 8 != 0,
+                sb_qp_delta: tools & 16 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -641,6 +645,7 @@ mod tests {
                     nn_filter: true,
                     nn_intra: true,
                     trained_contexts: true,
+                    sb_qp_delta: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -712,7 +717,7 @@ mod tests {
         assert_eq!(h.frame, f);
     }
 
-    /// Each tool flag travels alone; a bit above the four defined ones is
+    /// Each tool flag travels alone; a bit above the five defined ones is
     /// refused by name.
     #[test]
     fn tool_flags_alone_and_unknown_bits() {
@@ -727,6 +732,7 @@ mod tests {
             nn_filter: false,
             nn_intra: false,
             trained_contexts: false,
+            sb_qp_delta: false,
         };
         let alone = [
             Tools {
@@ -745,28 +751,32 @@ mod tests {
                 trained_contexts: true,
                 ..none
             },
+            Tools {
+                sb_qp_delta: true,
+                ..none
+            },
         ];
         for tools in alone {
             s.tools = tools;
             let h = read_packet_headers(&write_packet_headers(Some(&s), &f)).unwrap();
             assert_eq!(h.sequence.unwrap().tools, tools);
         }
-        // Bit 3's position, from the one bit that differs; bit 4 is the next
+        // Bit 4's position, from the one bit that differs; bit 5 is the next
         // more significant one (fields are written most significant first).
         s.tools = none;
         let off = write_packet_headers(Some(&s), &f);
-        s.tools = alone[3];
+        s.tools = alone[4];
         let on = write_packet_headers(Some(&s), &f);
         let diff: Vec<usize> = (0..off.len() * 8)
             .filter(|&i| (off[i / 8] ^ on[i / 8]) & (0x80 >> (i % 8)) != 0)
             .collect();
         assert_eq!(diff.len(), 1);
-        let bit4 = diff[0] - 1;
+        let bit5 = diff[0] - 1;
         let mut bad = off.clone();
-        bad[bit4 / 8] |= 0x80 >> (bit4 % 8);
+        bad[bit5 / 8] |= 0x80 >> (bit5 % 8);
         match read_packet_headers(&bad) {
             Err(e) => assert!(format!("{e}").contains("tool_flags"), "{e}"),
-            Ok(_) => panic!("tool_flags bit 4 accepted"),
+            Ok(_) => panic!("tool_flags bit 5 accepted"),
         }
     }
 

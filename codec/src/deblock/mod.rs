@@ -33,7 +33,7 @@ pub(crate) const DEBLOCK_TC: [u8; 54] = [
 const INTRA_BS: i32 = 2;
 
 /// Luma thresholds for boundary strength `bs`: the tables' values at the
-/// frame QP, scaled by `2^(bitDepth - 8)` as in HEVC.
+/// edge's QP, scaled by `2^(bitDepth - 8)` as in HEVC.
 fn luma_params(qp: i8, bs: i32, fh: &FrameHeader, bit_depth: u8) -> LumaEdge {
     let q = qp as i32;
     let scale = 1u16 << (bit_depth - 8);
@@ -96,15 +96,12 @@ fn motion_differs(p: &Motion, q: &Motion, lists: &RefLists) -> bool {
 }
 
 /// Deblocks the reconstruction in place, with the kernels of level `cpu` (the
-/// result does not depend on it).
+/// result does not depend on it). Each edge's thresholds come from the mean
+/// QP of its two sides, `(QpP + QpQ + 1) >> 1`, which is the frame QP unless
+/// superblocks code QP deltas.
 pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists, cpu: CpuLevel) {
     let w8 = state.w / 8;
     let bd = state.recon.bit_depth;
-    let params = [luma_params(fh.qp, 1, fh, bd), luma_params(fh.qp, 2, fh, bd)];
-    let ctc = [
-        chroma_tc(fh.qp, fh.chroma_qp_offset[0], fh, bd),
-        chroma_tc(fh.qp, fh.chroma_qp_offset[1], fh, bd),
-    ];
     let kernel_bd = u32::from(bd);
     // Strength of the edge at luma position `pos` (across x for vertical
     // edges, y for horizontal ones) for the unit holding (lx, ly): filtered
@@ -120,49 +117,70 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists, c
         let p = if vertical { q - 1 } else { q - w8 };
         boundary_strength(st, lists, p, q)
     };
-    let chroma_edge = |vertical: bool, pos: usize, lx: usize, ly: usize| -> bool {
+    // The QP of the edge whose Q side holds luma sample (lx, ly).
+    let edge_qp = |vertical: bool, lx: usize, ly: usize| -> i8 {
+        let (px, py) = if vertical { (lx - 1, ly) } else { (lx, ly - 1) };
+        let sum = st.qp_at(px, py, fh.qp) as i32 + st.qp_at(lx, ly, fh.qp) as i32;
+        ((sum + 1) >> 1) as i8
+    };
+    let chroma_edge = |vertical: bool, pos: usize, lx: usize, ly: usize| -> Option<i8> {
         let q = (ly / 8) * w8 + lx / 8;
-        pos.is_multiple_of(1usize << st.cu_log2[q].max(4)) && strength(vertical, pos, lx, ly) == 2
+        (pos.is_multiple_of(1usize << st.cu_log2[q].max(4)) && strength(vertical, pos, lx, ly) == 2)
+            .then(|| edge_qp(vertical, lx, ly))
     };
-    let luma = |bs: u8| match bs {
-        0 => LumaEdge::OFF,
-        _ => params[(bs as usize).min(2) - 1],
-    };
+    let luma =
+        |vertical: bool, pos: usize, lx: usize, ly: usize| match strength(vertical, pos, lx, ly) {
+            0 => LumaEdge::OFF,
+            bs => luma_params(edge_qp(vertical, lx, ly), bs.min(2) as i32, fh, bd),
+        };
     // Luma thresholds of the vertical edges (columns 8, 16, ...) band by band
     // (4 rows), and of the horizontal edges (rows 8, 16, ...) segment by
     // segment (4 columns).
     let v_edges = w8.saturating_sub(1);
     let luma_v: Vec<LumaEdge> = (0..state.h / 4)
         .flat_map(|band| (1..w8).map(move |i| (band, i)))
-        .map(|(band, i)| luma(strength(true, 8 * i, 8 * i, 4 * band)))
+        .map(|(band, i)| luma(true, 8 * i, 8 * i, 4 * band))
         .collect();
     let w4 = state.w / 4;
     let luma_h: Vec<LumaEdge> = (1..state.h.div_ceil(8))
         .flat_map(|row| (0..w4).map(move |i| (row, i)))
-        .map(|(row, i)| luma(strength(false, 8 * row, 4 * i, 8 * row)))
+        .map(|(row, i)| luma(false, 8 * row, 4 * i, 8 * row))
         .collect();
     // Chroma planes are (w/2) x (h/2), multiples of 4 but not always of 8.
-    // Whether each segment is an edge, laid out the same way.
+    // The QP of each segment that is an edge, laid out the same way.
     let (cw, chh) = (state.w / 2, state.h / 2);
     let cv_edges = cw.div_ceil(8) - 1;
-    let cv: Vec<bool> = (0..chh / 4)
+    let cv: Vec<Option<i8>> = (0..chh / 4)
         .flat_map(|band| (1..=cv_edges).map(move |i| (band, i)))
         .map(|(band, i)| chroma_edge(true, 16 * i, 16 * i, 8 * band))
         .collect();
     let cw4 = cw / 4;
-    let ch: Vec<bool> = (1..chh.div_ceil(8))
+    let ch: Vec<Option<i8>> = (1..chh.div_ceil(8))
         .flat_map(|row| (0..cw4).map(move |i| (row, i)))
         .map(|(row, i)| chroma_edge(false, 16 * row, 8 * i, 16 * row))
         .collect();
+    let chroma_tcs = |edges: &[Option<i8>], offset: i8| -> Vec<u16> {
+        edges
+            .iter()
+            .map(|q| q.map_or(0, |q| chroma_tc(q, offset, fh, bd)))
+            .collect()
+    };
+    let cv_tcs = [
+        chroma_tcs(&cv, fh.chroma_qp_offset[0]),
+        chroma_tcs(&cv, fh.chroma_qp_offset[1]),
+    ];
+    let ch_tcs = [
+        chroma_tcs(&ch, fh.chroma_qp_offset[0]),
+        chroma_tcs(&ch, fh.chroma_qp_offset[1]),
+    ];
     let [y, u, v] = &mut state.recon.planes;
 
     vertical_edges(y, &luma_v, v_edges, |band, stride, edges| {
         kernels::luma_vertical(band, stride, edges, kernel_bd, cpu)
     });
-    for (plane, tc) in [(&mut *u, ctc[0]), (&mut *v, ctc[1])] {
-        if tc > 0 {
-            let tcs: Vec<u16> = cv.iter().map(|&on| if on { tc } else { 0 }).collect();
-            vertical_edges(plane, &tcs, cv_edges, |band, stride, tcs| {
+    for (plane, tcs) in [(&mut *u, &cv_tcs[0]), (&mut *v, &cv_tcs[1])] {
+        if tcs.iter().any(|&tc| tc > 0) {
+            vertical_edges(plane, tcs, cv_edges, |band, stride, tcs| {
                 kernels::chroma_vertical(band, stride, tcs, kernel_bd, cpu)
             });
         }
@@ -170,10 +188,9 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists, c
     horizontal_edges(y, &luma_h, w4, |data, stride, row, edges| {
         kernels::luma_horizontal(data, stride, row, edges, kernel_bd, cpu)
     });
-    for (plane, tc) in [(&mut *u, ctc[0]), (&mut *v, ctc[1])] {
-        if tc > 0 {
-            let tcs: Vec<u16> = ch.iter().map(|&on| if on { tc } else { 0 }).collect();
-            horizontal_edges(plane, &tcs, cw4, |data, stride, row, tcs| {
+    for (plane, tcs) in [(&mut *u, &ch_tcs[0]), (&mut *v, &ch_tcs[1])] {
+        if tcs.iter().any(|&tc| tc > 0) {
+            horizontal_edges(plane, tcs, cw4, |data, stride, row, tcs| {
                 kernels::chroma_horizontal(data, stride, row, tcs, kernel_bd, cpu)
             });
         }
@@ -295,6 +312,68 @@ mod tests {
             }
         }
         st
+    }
+
+    /// With superblock QPs each edge is filtered at the mean QP of its two
+    /// sides, `(QpP + QpQ + 1) >> 1`: a row of three superblocks at QPs 20,
+    /// 45 and 30 (one row of 8x8 units, so vertical edges only) equals, strip
+    /// by strip, the picture deblocked at one QP: 20 inside the first, 33 on
+    /// the edge between the first two, 45 inside the second, 38 on the next
+    /// edge. Luma and chroma.
+    #[test]
+    fn edges_take_the_mean_qp_of_their_sides() {
+        let mut rng = SmallRng::seed_from_u64(9);
+        let mut st = PicState::new(192, 8, 8);
+        // Flat 8-wide columns with steps of 0..30 between them (edges the
+        // filter takes for blocking, where a tc one apart clips differently)
+        // and a little noise.
+        for p in &mut st.recon.planes {
+            let w = p.width;
+            for (i, v) in p.data.iter_mut().enumerate() {
+                *v = 100 + ((i % w) / 8 * 13 % 31) as u16 + rng.gen_range(0..2);
+            }
+        }
+        st.cu_log2.fill(3);
+        st.tu_log2.fill(3);
+        let fh = FrameHeader {
+            chroma_qp_offset: [2, -3],
+            ..FrameHeader::key(0, 20)
+        };
+        let at = |qp: i8, map: &[i8]| {
+            let mut s = st.clone();
+            s.sb_qp = map.to_vec();
+            let mut f = fh;
+            f.qp = qp;
+            deblock_frame(&mut s, &f, &lists(), CpuLevel::Scalar);
+            s.recon
+        };
+        let mixed = at(20, &[20, 45, 30]);
+        // (columns of luma; chroma is half) and the uniform QP they follow.
+        for (cols, qp) in [(0..58, 20), (61..67, 33), (70..122, 45), (125..131, 38)] {
+            let uniform = at(qp, &[]);
+            for plane in 0..3 {
+                let (w, cols) = if plane == 0 {
+                    (192, cols.clone())
+                } else {
+                    (96, cols.start / 2..cols.end / 2)
+                };
+                let rows = if plane == 0 { 8 } else { 4 };
+                for y in 0..rows {
+                    for x in cols.clone() {
+                        let i = y * w + x;
+                        assert_eq!(
+                            mixed.planes[plane].data[i], uniform.planes[plane].data[i],
+                            "plane {plane} ({x}, {y}), QP {qp}"
+                        );
+                    }
+                }
+            }
+        }
+        // The QPs matter: one QP for all changes the edges of the others.
+        assert!(at(20, &[]) != at(45, &[]));
+        assert!(at(32, &[]) != at(33, &[]));
+        assert!(at(37, &[]) != at(38, &[]));
+        assert!(mixed != at(20, &[]) && mixed != at(45, &[]));
     }
 
     /// The traversal with the kernels of every level gives the scalar

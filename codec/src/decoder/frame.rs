@@ -14,6 +14,7 @@ use crate::loop_filter::{self, LoopFilter};
 use crate::partition;
 use crate::picture::{sub_block, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
+use crate::sb_qp::{self, SbQpState};
 use crate::transform::{self, chroma_qp, quant_qp, reconstruct, ReconScratch};
 use std::sync::Arc;
 
@@ -25,8 +26,10 @@ struct FrameDecoder<'a> {
     dec: RangeDecoder<'a>,
     fh: &'a FrameHeader,
     cpu: CpuLevel,
-    /// The quantiser's `qP'` per plane.
+    /// The quantiser's `qP'` per plane, at the current superblock's QP.
     quant_qp: [u8; 3],
+    /// The current superblock's QP and its delta's contexts.
+    sb_qp: SbQpState,
     scratch: ReconScratch,
     levels: Box<[i16; 1024]>,
     refs: &'a [Vec<Arc<RefPicture>>; 2],
@@ -67,17 +70,8 @@ pub(crate) fn decode_frame(
         dec: RangeDecoder::new(payload),
         fh,
         cpu,
-        quant_qp: [
-            quant_qp(fh.qp, seq.bit_depth),
-            quant_qp(
-                chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[0] as i32, seq.bit_depth),
-                seq.bit_depth,
-            ),
-            quant_qp(
-                chroma_qp(fh.qp as i32 + fh.chroma_qp_offset[1] as i32, seq.bit_depth),
-                seq.bit_depth,
-            ),
-        ],
+        quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
+        sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
         scratch: ReconScratch::default(),
         levels: Box::new([0; 1024]),
         refs,
@@ -87,9 +81,19 @@ pub(crate) fn decode_frame(
         mc_tmp: Box::new([[0; MAX_BLOCK * MAX_BLOCK]; 2]),
     };
     let sb = 1usize << SB_LOG2;
+    if fd.sb_qp.enabled {
+        fd.st.sb_qp = Vec::with_capacity(w.div_ceil(sb) * h.div_ceil(sb));
+    }
     for y in (0..h).step_by(sb) {
         for x in (0..w).step_by(sb) {
+            if fd.sb_qp.qp != fh.qp {
+                fd.quant_qp = quant_qps(fh, fh.qp, seq.bit_depth);
+            }
+            fd.sb_qp.start_superblock();
             fd.node(x, y, SB_LOG2)?;
+            if fd.sb_qp.enabled {
+                fd.st.sb_qp.push(fd.sb_qp.qp);
+            }
             // A valid payload is never read more than 4 bytes ahead: stop early on garbage.
             if fd.dec.consumed() > payload.len() + 4 {
                 return Err(BitstreamError::PayloadMismatch {
@@ -149,12 +153,45 @@ pub(crate) fn decode_frame(
     Ok(fd.st)
 }
 
+/// The quantiser's `qP'` of each plane at luma QP `qp`.
+fn quant_qps(fh: &FrameHeader, qp: i8, bit_depth: u8) -> [u8; 3] {
+    let chroma = |offset: i8| chroma_qp(qp as i32 + offset as i32, bit_depth);
+    [
+        quant_qp(qp, bit_depth),
+        quant_qp(chroma(fh.chroma_qp_offset[0]), bit_depth),
+        quant_qp(chroma(fh.chroma_qp_offset[1]), bit_depth),
+    ]
+}
+
 impl FrameDecoder<'_> {
     fn corrupt(&self) -> Error {
         BitstreamError::LevelOverflow {
             frame: self.fh.frame_number,
         }
         .into()
+    }
+
+    /// Reads the superblock's QP delta where this coding unit carries it
+    /// (section 4.8) and requantises from there on.
+    fn sb_qp_delta(&mut self) -> Result<(), Error> {
+        if !self.sb_qp.delta_due() {
+            return Ok(());
+        }
+        let bit_depth = self.st.recon.bit_depth;
+        let delta =
+            sb_qp::read_delta(&mut self.dec, &mut self.sb_qp.ctx).ok_or_else(|| self.corrupt())?;
+        let qp =
+            sb_qp::sb_qp(self.fh.qp, delta, bit_depth).ok_or(BitstreamError::InvalidField {
+                field: "sb_qp_delta",
+                value: delta as i64,
+                allowed: "a delta that keeps the superblock QP within the frame's QP range",
+            })?;
+        self.sb_qp.coded = true;
+        if qp != self.sb_qp.qp {
+            self.sb_qp.qp = qp;
+            self.quant_qp = quant_qps(self.fh, qp, bit_depth);
+        }
+        Ok(())
     }
 
     fn node(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
@@ -279,6 +316,9 @@ impl FrameDecoder<'_> {
             self.cpu,
         );
         let root = !skip && inter::read_root_cbf(&mut self.dec, &mut self.ctx);
+        if root {
+            self.sb_qp_delta()?;
+        }
         let tu = 1usize << tu_log2;
         let per = s / tu;
         let mut any = false;
@@ -318,6 +358,7 @@ impl FrameDecoder<'_> {
             self.st.set_mode(px, py, pu_log2, *mode);
         }
         let chroma_index = intra::read_chroma_mode(&mut self.dec, &mut self.ctx);
+        self.sb_qp_delta()?;
         let chroma_mode = intra::chroma_candidates(modes[0])[chroma_index as usize];
         self.st.set_cu_maps(x, y, log2, tu_log2);
         self.st.set_motion(x, y, log2, Motion::INTRA, false);

@@ -103,9 +103,13 @@ pub struct EncoderConfig {
     pub temporal_filter: bool,
     /// With the temporal filter: QP offsets from how well each area of a
     /// filtered frame is predicted by its neighbours (VVenC's block
-    /// importance mapping), passed on down the temporal layers; applied to
-    /// each frame's QP as their mean.
+    /// importance mapping), passed on down the temporal layers: their mean
+    /// moves each frame's QP.
     pub importance_qp: bool,
+    /// With the importance QP: each 64x64 superblock is coded at its own
+    /// offset from the frame QP (the stream then carries superblock QP
+    /// deltas, `tool_flags` bit 4); off, only their mean moves the frame QP.
+    pub sb_qp_deltas: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -152,6 +156,7 @@ impl EncoderConfig {
             scene_cut: true,
             temporal_filter: true,
             importance_qp: true,
+            sb_qp_deltas: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

@@ -102,6 +102,9 @@ pub(super) fn encode_frame(
     let start = || Contexts::for_frame(cfg.trained_contexts, plan.key, plan.qp);
     let mut search = FrameSearch::new(&padded, params, inter, start());
     search.nn_intra = intra.cloned();
+    if seq.tools.sb_qp_delta {
+        search.code_sb_qp_deltas(sb_qp_deltas(plan, w, h, cfg.bit_depth));
+    }
     let mut enc = search.encode_blocks();
     let intra_modes = search.intra_modes;
     let mut state = search.st;
@@ -155,6 +158,31 @@ pub(super) fn encode_frame(
     (packet, extras, picture)
 }
 
+/// Each superblock's QP offset from the frame's: its block-importance
+/// offset less the map's mean (which the frame QP holds already), kept
+/// within the QP range; `None` where the frame has no map or every offset
+/// is 0.
+fn sb_qp_deltas(plan: &FramePlan, w: usize, h: usize, bit_depth: u8) -> Option<Vec<i8>> {
+    let map = plan.importance.as_ref()?;
+    let sb = 1usize << crate::picture::SB_LOG2;
+    if map.len() != w.div_ceil(sb) * h.div_ceil(sb) {
+        return None;
+    }
+    let mean = super::filtering::mean_offset(map);
+    let (lo, hi) = (
+        crate::bitstream::min_qp(bit_depth) as i32,
+        crate::bitstream::MAX_QP as i32,
+    );
+    let deltas: Vec<i8> = map
+        .iter()
+        .map(|&m| {
+            let qp = (plan.qp as i32 + m - mean).clamp(lo, hi);
+            (qp - plan.qp as i32) as i8
+        })
+        .collect();
+    deltas.iter().any(|&d| d != 0).then_some(deltas)
+}
+
 /// Search effort by preset.
 fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
     match preset {
@@ -195,4 +223,135 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
         }
     }
     let _ = layer;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoder::gop::Held;
+    use crate::{Decoder, Encoder};
+
+    /// A 128x64 frame whose two superblocks hold the same busy texture,
+    /// shifted right by `shift` samples.
+    fn twin_texture(shift: usize) -> Frame {
+        let mut f = Frame::new_420(128, 64);
+        for (pi, p) in f.planes.iter_mut().enumerate() {
+            let w = p.width;
+            for (i, v) in p.data.iter_mut().enumerate() {
+                let (x, y) = (
+                    (i % w + w - shift / (1 + (pi > 0) as usize)) % (w / 2),
+                    i / w,
+                );
+                let h = (x * 7919 + y * 104_729 + pi * 31) as u32;
+                *v = (((h ^ (h >> 7)).wrapping_mul(2_654_435_761) >> 25) % 160 + 48) as u16;
+            }
+        }
+        f
+    }
+
+    fn sse_of_half(a: &Frame, b: &Frame, right: bool) -> u64 {
+        let p = (&a.planes[0], &b.planes[0]);
+        let x0 = if right { 64 } else { 0 };
+        (0..64)
+            .flat_map(|y| (x0..x0 + 64).map(move |x| y * 128 + x))
+            .map(|i| (p.0.data[i] as i64 - p.1.data[i] as i64).pow(2) as u64)
+            .sum()
+    }
+
+    /// Superblocks coded at their own QPs (section 4.8): a keyframe with
+    /// deltas -6 and +6 and an inter frame with +4 and -4 decode to the
+    /// encoder's reconstruction, and the superblock at the lower QP of the
+    /// keyframe is the more faithful one although both hold the same texture.
+    #[test]
+    fn superblock_qps_code_and_decode() {
+        let mut cfg = EncoderConfig::new(128, 64);
+        cfg.nn_filter = false;
+        let seq = Encoder::new(cfg.clone()).unwrap().sequence_header();
+        assert!(seq.tools.sb_qp_delta, "the default stream codes deltas");
+        let lambda = |qp: i8| 0.57 * 2f64.powf((qp as f64 - 12.0) / 3.0);
+        let cpu = CpuLevel::runtime();
+        let key_src = twin_texture(0);
+        let key = FramePlan {
+            poc: 0,
+            key: true,
+            sequence_header: true,
+            layer: 0,
+            qp: 32,
+            lambda: lambda(32),
+            refs: Default::default(),
+            store: Some(0),
+            importance: Some(vec![-5, 7].into()),
+        };
+        let hooks = TrainingHooks::default();
+        let (p0, _, pic0) = encode_frame(&cfg, hooks, &seq, &key, &key_src, cpu, None, None);
+        let inter_src = twin_texture(3);
+        let inter = FramePlan {
+            poc: 1,
+            key: false,
+            sequence_header: false,
+            layer: 1,
+            qp: 34,
+            lambda: lambda(34),
+            refs: [
+                vec![Held {
+                    slot: 0,
+                    picture: pic0,
+                    importance: None,
+                }],
+                vec![],
+            ],
+            store: None,
+            importance: Some(vec![4, -4].into()),
+        };
+        let (p1, ..) = encode_frame(&cfg, hooks, &seq, &inter, &inter_src, cpu, None, None);
+        let mut dec = Decoder::new(Default::default());
+        for p in [&p0, &p1] {
+            dec.send_packet(&p.data).unwrap();
+        }
+        dec.flush();
+        for p in [&p0, &p1] {
+            let d = dec.receive_frame().expect("a frame");
+            assert_eq!(d.frame, p.recon, "frame {}", p.frame_number);
+        }
+        // Map [-5, 7] has mean 1 (in the frame QP already): deltas -6 and +6.
+        let (left, right) = (
+            sse_of_half(&p0.recon, &key_src, false),
+            sse_of_half(&p0.recon, &key_src, true),
+        );
+        assert!(4 * left < right, "QP 26 half {left}, QP 38 half {right}");
+        // Without deltas the halves are alike.
+        let flat = FramePlan {
+            importance: None,
+            ..key
+        };
+        let (q0, ..) = encode_frame(&cfg, hooks, &seq, &flat, &key_src, cpu, None, None);
+        let (l, r) = (
+            sse_of_half(&q0.recon, &key_src, false),
+            sse_of_half(&q0.recon, &key_src, true),
+        );
+        assert!(l.abs_diff(r) * 4 < l + r, "flat halves {l} and {r}");
+    }
+
+    /// A delta that takes a superblock's QP outside the frame's range is
+    /// refused by name (the encoder never writes one: this search is made to).
+    #[test]
+    fn superblock_qps_beyond_51_are_refused() {
+        let mut cfg = EncoderConfig::new(128, 64);
+        cfg.nn_filter = false;
+        let seq = Encoder::new(cfg).unwrap().sequence_header();
+        let src = twin_texture(0);
+        let packet = |deltas: Vec<i8>| {
+            let params = SearchParams::new(49, [0, 0], 8, CpuLevel::runtime(), true, 500.0);
+            let mut search =
+                FrameSearch::new(&src, params, None, Contexts::for_frame(true, true, 49));
+            search.code_sb_qp_deltas(Some(deltas));
+            let payload = search.encode_blocks().finish();
+            let mut data = write_packet_headers(Some(&seq), &FrameHeader::key(0, 49));
+            data.extend_from_slice(&payload);
+            Decoder::new(Default::default()).send_packet(&data)
+        };
+        assert!(packet(vec![-3, 2]).is_ok());
+        let err = packet(vec![-3, 3]).unwrap_err().to_string();
+        assert!(err.contains("sb_qp_delta"), "{err}");
+    }
 }

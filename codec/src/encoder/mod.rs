@@ -99,6 +99,10 @@ impl Encoder {
                 nn_filter: self.cfg.nn_filter,
                 nn_intra: self.cfg.nn_intra,
                 trained_contexts: self.cfg.trained_contexts,
+                sb_qp_delta: self.cfg.importance_qp
+                    && self.cfg.sb_qp_deltas
+                    && self.cfg.temporal_filter
+                    && self.cfg.gop == GopStructure::RandomAccess,
             },
             video_info: self.cfg.video_info,
             models: self

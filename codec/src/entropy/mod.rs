@@ -103,6 +103,30 @@ pub trait BinSink {
     }
 }
 
+/// Exp-Golomb code of order `k`.
+pub(crate) fn write_exp_golomb<S: BinSink>(s: &mut S, mut value: u32, mut k: u32) {
+    while value >= (1 << k) {
+        s.bypass(true);
+        value -= 1 << k;
+        k += 1;
+    }
+    s.bypass(false);
+    s.bypass_bits(value, k);
+}
+
+/// Reads an Exp-Golomb code of order `k`; `None` past 16 prefix bins.
+pub(crate) fn read_exp_golomb(d: &mut RangeDecoder, mut k: u32) -> Option<u32> {
+    let mut base = 0u32;
+    while d.bypass() {
+        base += 1 << k;
+        k += 1;
+        if k > 17 {
+            return None;
+        }
+    }
+    Some(base + d.bypass_bits(k))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

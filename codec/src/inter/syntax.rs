@@ -3,7 +3,7 @@
 //! differences, predictor flags and the root coded-block flag.
 
 use super::mvp::MERGE_CANDIDATES;
-use crate::entropy::{BinSink, Contexts, RangeDecoder};
+use crate::entropy::{read_exp_golomb, write_exp_golomb, BinSink, Contexts, RangeDecoder};
 use crate::picture::Mv;
 
 /// merge_flag.
@@ -98,30 +98,6 @@ pub fn read_ref_idx(d: &mut RangeDecoder, ctx: &mut Contexts, count: usize) -> u
         idx += 1;
     }
     idx
-}
-
-/// Exp-Golomb code of order `k`.
-fn write_exp_golomb<S: BinSink>(s: &mut S, mut value: u32, mut k: u32) {
-    while value >= (1 << k) {
-        s.bypass(true);
-        value -= 1 << k;
-        k += 1;
-    }
-    s.bypass(false);
-    s.bypass_bits(value, k);
-}
-
-/// Reads an Exp-Golomb code of order `k`; `None` past 16 prefix bins.
-fn read_exp_golomb(d: &mut RangeDecoder, mut k: u32) -> Option<u32> {
-    let mut base = 0u32;
-    while d.bypass() {
-        base += 1 << k;
-        k += 1;
-        if k > 17 {
-            return None;
-        }
-    }
-    Some(base + d.bypass_bits(k))
 }
 
 /// A motion vector difference.

@@ -31,6 +31,9 @@ pub struct PicState {
     pub skip: Vec<bool>,
     /// Whether the luma transform block covering each 8x8 unit has coefficients.
     pub coded: Vec<bool>,
+    /// QP per superblock in raster order, as deblocking sees it
+    /// (`docs/bitstream.md` 4.8); empty: every superblock at the frame QP.
+    pub sb_qp: Vec<i8>,
     /// Coded width and height.
     pub w: usize,
     /// Coded height.
@@ -58,8 +61,25 @@ impl PicState {
             motion: vec![Motion::INTRA; (w / 8) * (h / 8)],
             skip: vec![false; (w / 8) * (h / 8)],
             coded: vec![false; (w / 8) * (h / 8)],
+            sb_qp: Vec::new(),
             w,
             h,
+        }
+    }
+
+    /// Superblocks per row.
+    pub fn sb_cols(&self) -> usize {
+        self.w.div_ceil(1 << SB_LOG2)
+    }
+
+    /// The QP of the superblock holding luma sample (`x`, `y`), `frame_qp`
+    /// where the frame keeps one QP.
+    #[inline]
+    pub fn qp_at(&self, x: usize, y: usize, frame_qp: i8) -> i8 {
+        if self.sb_qp.is_empty() {
+            frame_qp
+        } else {
+            self.sb_qp[(y >> SB_LOG2) * self.sb_cols() + (x >> SB_LOG2)]
         }
     }
 

@@ -11,6 +11,7 @@ use crate::intra::{self, chroma_candidates, predict_from_refs, IntraPredictor, N
 use crate::partition;
 use crate::picture::{sub_block, Frame, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
+use crate::sb_qp::{self, SbQpState};
 use crate::transform::quant::{quantize, QuantParams};
 use crate::transform::{self, chroma_qp, quant_qp, reconstruct, tx_kind, ReconScratch};
 use std::sync::Arc;
@@ -72,6 +73,8 @@ pub(crate) struct InterRefs {
 #[derive(Clone, Copy)]
 pub(crate) struct SearchParams {
     pub qp: i8,
+    /// The frame header's chroma QP offsets.
+    pub chroma_offset: [i8; 2],
     pub chroma_qp: [i8; 2],
     /// The quantiser's `qP'` per plane.
     pub quant_qp: [u8; 3],
@@ -109,6 +112,7 @@ impl SearchParams {
         ];
         SearchParams {
             qp,
+            chroma_offset,
             chroma_qp: chroma,
             quant_qp: [
                 quant_qp(qp, bit_depth),
@@ -151,6 +155,13 @@ pub(crate) struct FrameSearch<'a> {
     pub intra_modes: super::IntraModeCounts,
     /// Motion found by the CU searched last at each size (by log2).
     parent_motion: [inter_search::ParentMotion; SB_LOG2 as usize + 1],
+    /// QP offset from the frame's of each superblock (raster order), where
+    /// the stream codes superblock QP deltas and the frame plans any.
+    pub sb_deltas: Option<Vec<i8>>,
+    /// The superblock QP state of the writer.
+    sb_qp: SbQpState,
+    /// The QP the current superblock was searched at.
+    sb_target: i8,
 }
 
 /// Prediction buffers of inter CUs.
@@ -225,7 +236,19 @@ impl<'a> FrameSearch<'a> {
             mc,
             intra_modes: Default::default(),
             parent_motion: Default::default(),
+            sb_deltas: None,
+            sb_qp: SbQpState::new(false, p.qp),
+            sb_target: p.qp,
         }
+    }
+
+    /// Codes superblock QP deltas (`tool_flags` bit 4): each superblock is
+    /// searched at the frame QP plus its entry of `deltas`, when given, with
+    /// lambda scaled to match, and codes its delta in its first coding unit
+    /// that can carry a residual.
+    pub fn code_sb_qp_deltas(&mut self, deltas: Option<Vec<i8>>) {
+        self.sb_qp = SbQpState::new(true, self.p.qp);
+        self.sb_deltas = deltas;
     }
 
     /// Context of the learned-mode flag of a luma block, `None` where the
@@ -244,13 +267,35 @@ impl<'a> FrameSearch<'a> {
         let mut enc = RangeEncoder::new();
         let (w, h) = (self.st.w, self.st.h);
         let sb = 1usize << SB_LOG2;
+        let frame_p = self.p;
+        let deltas = self.sb_deltas.take();
+        if self.sb_qp.enabled {
+            self.st.sb_qp = Vec::with_capacity(w.div_ceil(sb) * h.div_ceil(sb));
+        }
+        let mut index = 0;
         for y in (0..h).step_by(sb) {
             for x in (0..w).step_by(sb) {
+                let delta = deltas.as_ref().map_or(0, |d| d[index]);
+                index += 1;
+                // Lambda follows the QP as the frame's does (2^(dQP/3)).
+                self.p = if delta == 0 {
+                    frame_p
+                } else {
+                    let lambda = frame_p.lambda * 2f64.powf(delta as f64 / 3.0);
+                    frame_p.at_qp(frame_p.qp + delta, lambda)
+                };
+                self.sb_target = self.p.qp;
                 let (_, decisions) = self.search_node(x, y, SB_LOG2);
+                self.sb_qp.start_superblock();
                 let mut it = decisions.iter().peekable();
                 self.write_node(&mut enc, x, y, SB_LOG2, &mut it);
+                if self.sb_qp.enabled {
+                    // Without a residual the superblock keeps the frame QP.
+                    self.st.sb_qp.push(self.sb_qp.qp);
+                }
             }
         }
+        self.p = frame_p;
         enc
     }
 
@@ -443,6 +488,25 @@ impl<'a> FrameSearch<'a> {
 }
 
 impl SearchParams {
+    /// The same settings at another QP and lambda (a superblock's).
+    pub fn at_qp(&self, qp: i8, lambda: f64) -> SearchParams {
+        let fresh = SearchParams::new(
+            qp,
+            self.chroma_offset,
+            self.bit_depth,
+            self.cpu,
+            self.use_rdoq,
+            lambda,
+        );
+        SearchParams {
+            qp,
+            chroma_qp: fresh.chroma_qp,
+            quant_qp: fresh.quant_qp,
+            lambda,
+            ..*self
+        }
+    }
+
     /// Lambda used to weigh rate against unweighted distortion in `plane`.
     pub fn lambda_for(&self, plane: usize) -> f64 {
         if plane == 0 {

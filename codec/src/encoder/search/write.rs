@@ -109,10 +109,29 @@ impl FrameSearch<'_> {
         }
     }
 
+    /// Writes the superblock's QP delta where this coding unit carries it
+    /// (`docs/bitstream.md` 4.8): the QP its superblock was searched at.
+    fn write_sb_qp_delta<S: BinSink>(&mut self, s: &mut S) {
+        if self.sb_qp.delta_due() {
+            let delta = self.sb_target as i32 - self.sb_qp.frame_qp as i32;
+            sb_qp::write_delta(s, &mut self.sb_qp.ctx, delta);
+            self.sb_qp.qp = self.sb_target;
+            self.sb_qp.coded = true;
+        }
+    }
+
     pub(super) fn write_cu<S: BinSink>(&mut self, s: &mut S, cu: &CuDecision) {
         let (x, y, log2) = (cu.x, cu.y, cu.log2);
         if self.inter.is_some() {
             self.write_inter_prefix(s, x, y, log2, &cu.mode);
+        }
+        let carries_residual = match cu.mode {
+            CuMode::Intra { .. } => false, // after its modes, in write_intra_cu
+            CuMode::Skip { .. } => false,
+            CuMode::Inter { root_cbf, .. } => root_cbf,
+        };
+        if carries_residual {
+            self.write_sb_qp_delta(s);
         }
         match cu.mode {
             CuMode::Intra {
@@ -196,6 +215,7 @@ impl FrameSearch<'_> {
             self.st.set_mode(px, py, pu_log2, modes[i]);
         }
         intra::write_chroma_mode(s, &mut self.ctx, chroma_index);
+        self.write_sb_qp_delta(s);
         self.st.set_cu_maps(x, y, log2, tu_log2);
         self.st.set_motion(x, y, log2, Motion::INTRA, false);
         let chroma_mode = chroma_candidates(modes[0])[chroma_index as usize];

@@ -117,9 +117,11 @@ struct Args {
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     temporal_filter: String,
     /// QP offsets from the temporal filter's motion errors (how much later
-    /// frames will copy from each area; VVenC's block importance mapping),
-    /// applied per frame: on or off.
-    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    /// frames will copy from each area; VVenC's block importance mapping):
+    /// `block` codes each 64x64 superblock at its own QP (the stream carries
+    /// superblock QP deltas) and the frame at their mean; `frame` applies the
+    /// mean only; `off`. (`on` is `block`.)
+    #[arg(long, default_value = "block", value_parser = ["block", "frame", "off", "on"])]
     importance_qp: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
@@ -233,7 +235,8 @@ fn run(args: &Args) -> Result<()> {
     cfg.keyint = args.keyint.unwrap_or(0);
     cfg.scene_cut = !args.no_scene_cut;
     cfg.temporal_filter = args.temporal_filter == "on";
-    cfg.importance_qp = args.importance_qp == "on";
+    cfg.importance_qp = args.importance_qp != "off";
+    cfg.sb_qp_deltas = matches!(args.importance_qp.as_str(), "block" | "on");
     cfg.nn_filter = args.nn_filter == "on";
     if let Some(path) = &args.nn_filter_model {
         cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
