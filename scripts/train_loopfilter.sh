@@ -62,7 +62,14 @@
 #      encodes with round8 in the loop and the encoder's own deblocking
 #      (`--deblock-offset auto`: keyframes deblocked less), each with its own
 #      loss and QPs (checkpoints models/loopfilter/checkpoints/inter-luma{,-low}-weakdb.ckpt),
-#      and joins the eight: the shipped model.
+#      and joins the eight (round9);
+#  14. fine-tunes both inter luma networks once more on the temporal structure
+#      of issue 27 (the encoder's defaults since: groups of 16 with VVenC's QP
+#      cascade, temporal filtering, block-importance QP), with round9 in the
+#      loop (checkpoints models/loopfilter/checkpoints/inter-luma{,-low}-t27.ckpt),
+#      and joins the eight: the shipped model. (Its inter chroma network was
+#      fine-tuned the same way and gained nothing on held-out patches, so
+#      step 7's stays.)
 #
 # usage: scripts/train_loopfilter.sh [extra mica-train filter options]
 #   e.g. --cuda on a GPU host (libtorch with CUDA, see ../shared/notes/libtorch.md)
@@ -208,5 +215,19 @@ target/release/mica-train filter "${inter_weak[@]}" --qps 17,22,27 --loss best-l
   --planes luma --init $work/inter-luma-low-best.ckpt \
   --out "$work/inter-luma-low-weakdb.micanet" \
   --checkpoint models/loopfilter/checkpoints/inter-luma-low-weakdb.ckpt "$@"
-join_sets models/loopfilter/loopfilter.micanet inter-luma-weakdb key-luma-weakdb key-chroma-weakdb \
+join_sets "$work/round9.micanet" inter-luma-weakdb key-luma-weakdb key-chroma-weakdb \
   inter-luma-low-weakdb key-luma-low-weakdb key-chroma-low-weakdb
+# Step 14: both inter luma networks once more, on encodes with round9 in the
+# loop and the encoder's temporal structure of issue 27 (its defaults).
+t27=(--filter-on "$work/round9.micanet" --deblock-offset auto --patches 16
+  --float-fraction 0 --lr 2e-4 --steps 2000)
+target/release/mica-train filter "${t27[@]}" --loss log-mse \
+  --planes luma --init models/loopfilter/checkpoints/inter-luma-weakdb.ckpt \
+  --out "$work/inter-luma-t27.micanet" \
+  --checkpoint models/loopfilter/checkpoints/inter-luma-t27.ckpt "$@"
+target/release/mica-train filter "${t27[@]}" --qps 17,22,27 --loss best-log \
+  --planes luma --init models/loopfilter/checkpoints/inter-luma-low-weakdb.ckpt \
+  --out "$work/inter-luma-low-t27.micanet" \
+  --checkpoint models/loopfilter/checkpoints/inter-luma-low-t27.ckpt "$@"
+join_sets models/loopfilter/loopfilter.micanet inter-luma-t27 key-luma-weakdb key-chroma-weakdb \
+  inter-luma-low-t27 key-luma-low-weakdb key-chroma-low-weakdb
