@@ -670,6 +670,7 @@ mod tests {
                     let mut cfg = EncoderConfig::new(32, 24);
                     cfg.gop = GopStructure::RandomAccess;
                     cfg.gop_size = gop_size;
+                    cfg.adaptive_gop = false;
                     cfg.preset = preset;
                     cfg.keyint = keyint;
                     cfg.nn_filter = false;

@@ -106,7 +106,7 @@ struct Args {
     /// the frames for less: 32 for static or slow, smooth content, 16 where
     /// prediction gets worse fast with distance. Auto holds 32 frames before
     /// coding. Either way, groups end early before keyframes and at the end.
-    #[arg(long, default_value = "16", value_parser = parse_gop_size)]
+    #[arg(long, default_value = "auto", value_parser = parse_gop_size)]
     gop_size: GopSize,
     /// Largest keyframe interval in frames (default: about 10 seconds). With
     /// --gop intra, where every frame is a keyframe: the interval between
