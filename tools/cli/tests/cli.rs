@@ -178,16 +178,17 @@ fn write_sliding_cut(src: &Path, dst: &Path, w: usize, h: usize, frames: usize, 
 }
 
 /// Long group sizes `--gop-size` accepts work: 9..=16 used to panic (eight
-/// reference slots could not hold a layer of a longer group), and 17..=32
-/// code their halves recursively. Each decodes to the encoder's MD5; 0 and
-/// 33 are refused as malformed options.
+/// reference slots could not hold a layer of a longer group), 17..=32
+/// code their halves recursively, and auto chooses 32 or 16 per group. Each
+/// decodes to the encoder's MD5; 0, 33 and other words are refused as
+/// malformed options.
 #[test]
 fn every_accepted_gop_size_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("slide.y4m");
     write_sliding_cut(&sample("city_720x400_6f.y4m"), &src, 96, 64, 36, 1);
     let ivf = dir.path().join("s.ivf");
-    for size in [9, 12, 16, 17, 24, 32] {
+    for size in ["9", "12", "16", "17", "24", "32", "auto"] {
         // (the clip loops, which a scene cut would notice and cut short)
         let o = run(enc().arg(&src).arg("-o").arg(&ivf).args([
             "--qp",
@@ -195,14 +196,14 @@ fn every_accepted_gop_size_round_trips() {
             "--md5",
             "--no-scene-cut",
             "--gop-size",
-            &size.to_string(),
+            size,
         ]));
         assert!(o.status.success(), "--gop-size {size}: {}", stderr(&o));
         let d = run(dec().arg(&ivf).arg("--md5"));
         assert!(d.status.success(), "--gop-size {size}: {}", stderr(&d));
         assert_eq!(stdout(&o), stdout(&d), "--gop-size {size}");
     }
-    for size in ["0", "33"] {
+    for size in ["0", "33", "adaptive"] {
         let o = run(enc()
             .arg(&src)
             .args(["-o", "/dev/null", "--gop-size", size]));

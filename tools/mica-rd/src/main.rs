@@ -225,8 +225,9 @@ struct RoundTripArgs {
     /// Prediction structures.
     #[arg(long, value_delimiter = ',', default_value = "random-access", value_parser = ["random-access", "low-delay", "intra"])]
     gops: Vec<String>,
-    /// Frames per random-access group: `default` (the encoder's) or 1..=32
-    /// (low delay and all intra ignore it, so they run once).
+    /// Frames per random-access group: `default` (the encoder's: 32 or 16
+    /// chosen per group) or a fixed 1..=32 (low delay and all intra ignore
+    /// it, so they run once).
     #[arg(long, value_delimiter = ',', default_value = "default", value_parser = parse_gop_size)]
     gop_sizes: Vec<Option<usize>>,
     /// Encoder thread counts (0: one per core).

@@ -127,7 +127,10 @@ impl Case {
         cfg.preset = self.preset;
         cfg.gop = self.gop;
         if let Some(size) = self.gop_size {
+            // A number is a fixed length; `default` keeps the encoder's
+            // adaptive choice of 32 or 16.
             cfg.gop_size = size;
+            cfg.adaptive_gop = false;
         }
         cfg.threads = self.threads;
         cfg.nn_filter = self.nn_filter;

@@ -100,9 +100,14 @@ struct Args {
     /// Prediction structure: random-access (hierarchical B-frames, coded out of order), low-delay (I P P P) or intra.
     #[arg(long, default_value = "random-access", value_parser = ["random-access", "low-delay", "intra"])]
     gop: String,
-    /// Frames per hierarchical group for random access (1..=32).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=32))]
-    gop_size: u64,
+    /// Frames per hierarchical group for random access: 1..=32 for groups of
+    /// that length, or auto for groups of 32 or 16 frames, chosen per group
+    /// by estimating (with a quarter-resolution motion search) which codes
+    /// the frames for less: 32 for static or slow, smooth content, 16 where
+    /// prediction gets worse fast with distance. Auto holds 32 frames before
+    /// coding. Either way, groups end early before keyframes and at the end.
+    #[arg(long, default_value = "auto", value_parser = parse_gop_size)]
+    gop_size: GopSize,
     /// Largest keyframe interval in frames (default: about 10 seconds). With
     /// --gop intra, where every frame is a keyframe: the interval between
     /// random access points (frames carrying the sequence header).
@@ -178,6 +183,23 @@ fn parse_bit_depth(text: &str) -> Result<u8, String> {
     }
 }
 
+/// A `--gop-size`: a fixed length, or chosen per group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GopSize {
+    Fixed(usize),
+    Auto,
+}
+
+fn parse_gop_size(text: &str) -> Result<GopSize, String> {
+    if text == "auto" {
+        return Ok(GopSize::Auto);
+    }
+    match text.parse::<usize>() {
+        Ok(n) if (1..=32).contains(&n) => Ok(GopSize::Fixed(n)),
+        _ => Err("use a group length of 1..=32 frames, or auto".to_string()),
+    }
+}
+
 fn parse_master_display(text: &str) -> Result<MasteringDisplay, String> {
     mica_io::colour::parse_mastering_display(text).map_err(|e| e.to_string())
 }
@@ -231,7 +253,10 @@ fn run(args: &Args) -> Result<()> {
         "intra" => GopStructure::IntraOnly,
         _ => GopStructure::RandomAccess,
     };
-    cfg.gop_size = args.gop_size as usize;
+    (cfg.gop_size, cfg.adaptive_gop) = match args.gop_size {
+        GopSize::Fixed(n) => (n, false),
+        GopSize::Auto => (32, true),
+    };
     cfg.keyint = args.keyint.unwrap_or(0);
     cfg.scene_cut = !args.no_scene_cut;
     cfg.temporal_filter = args.temporal_filter == "on";
