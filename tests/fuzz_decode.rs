@@ -70,6 +70,8 @@ fn corpus() -> Vec<Vec<Vec<u8>>> {
         if i < 8 {
             cfg.gop_size = 2;
             cfg.keyint = 4;
+        } else {
+            cfg.sb_qp_deltas = true;
         }
         cfg.nn_filter = nn_filter;
         cfg.nn_intra = nn_intra;

@@ -266,8 +266,10 @@ mod tests {
     fn superblock_qps_code_and_decode() {
         let mut cfg = EncoderConfig::new(128, 64);
         cfg.nn_filter = false;
+        assert!(!cfg.sb_qp_deltas, "off by default");
+        cfg.sb_qp_deltas = true;
         let seq = Encoder::new(cfg.clone()).unwrap().sequence_header();
-        assert!(seq.tools.sb_qp_delta, "the default stream codes deltas");
+        assert!(seq.tools.sb_qp_delta, "the stream codes deltas");
         let lambda = |qp: i8| 0.57 * 2f64.powf((qp as f64 - 12.0) / 3.0);
         let cpu = CpuLevel::runtime();
         let key_src = twin_texture(0);
@@ -338,6 +340,7 @@ mod tests {
     fn superblock_qps_beyond_51_are_refused() {
         let mut cfg = EncoderConfig::new(128, 64);
         cfg.nn_filter = false;
+        cfg.sb_qp_deltas = true;
         let seq = Encoder::new(cfg).unwrap().sequence_header();
         let src = twin_texture(0);
         let packet = |deltas: Vec<i8>| {

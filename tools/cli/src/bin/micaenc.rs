@@ -123,10 +123,11 @@ struct Args {
     temporal_filter: String,
     /// QP offsets from the temporal filter's motion errors (how much later
     /// frames will copy from each area; VVenC's block importance mapping):
-    /// `block` codes each 64x64 superblock at its own QP (the stream carries
-    /// superblock QP deltas) and the frame at their mean; `frame` applies the
-    /// mean only; `off`. (`on` is `block`.)
-    #[arg(long, default_value = "block", value_parser = ["block", "frame", "off", "on"])]
+    /// `frame` moves each frame's QP by their mean; `block` also codes each
+    /// 64x64 superblock at its own QP (the stream carries superblock QP
+    /// deltas; not the default: it measured no better); `off`. (`on` is
+    /// `frame`.)
+    #[arg(long, default_value = "frame", value_parser = ["frame", "block", "off", "on"])]
     importance_qp: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
@@ -261,7 +262,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.scene_cut = !args.no_scene_cut;
     cfg.temporal_filter = args.temporal_filter == "on";
     cfg.importance_qp = args.importance_qp != "off";
-    cfg.sb_qp_deltas = matches!(args.importance_qp.as_str(), "block" | "on");
+    cfg.sb_qp_deltas = args.importance_qp == "block";
     cfg.nn_filter = args.nn_filter == "on";
     if let Some(path) = &args.nn_filter_model {
         cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
