@@ -58,22 +58,12 @@ struct Level {
 impl Level {
     /// A level from a tight `width` x `height` plane, padded by `pad`.
     fn new(tight: &[u16], width: usize, height: usize, pad: usize) -> Level {
-        let stride = width + 2 * pad;
-        let mut data = Vec::with_capacity(stride * (height + 2 * pad));
-        if width > 0 && height > 0 {
-            for py in 0..height + 2 * pad {
-                let row = &tight[py.saturating_sub(pad).min(height - 1) * width..][..width];
-                data.extend(std::iter::repeat_n(row[0], pad));
-                data.extend_from_slice(row);
-                data.extend(std::iter::repeat_n(row[width - 1], pad));
-            }
-        }
         Level {
             width,
             height,
             pad,
-            stride,
-            data,
+            stride: width + 2 * pad,
+            data: super::temporal_filter::edge_extended(tight, width, height, pad),
         }
     }
 

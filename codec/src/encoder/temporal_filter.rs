@@ -294,21 +294,30 @@ struct Padded {
     height: usize,
 }
 
+/// A tight `width` x `height` plane extended by `pad` samples on every side
+/// by repeating its edges (as references are extended), `width + 2 pad`
+/// samples a row; empty for an empty plane.
+pub(super) fn edge_extended(src: &[u16], width: usize, height: usize, pad: usize) -> Vec<u16> {
+    let stride = width + 2 * pad;
+    let mut data = Vec::with_capacity(stride * (height + 2 * pad));
+    if width == 0 || height == 0 {
+        return data;
+    }
+    for py in 0..height + 2 * pad {
+        let row = &src[py.saturating_sub(pad).min(height - 1) * width..][..width];
+        data.extend(std::iter::repeat_n(row[0], pad));
+        data.extend_from_slice(row);
+        data.extend(std::iter::repeat_n(row[width - 1], pad));
+    }
+    data
+}
+
 impl Padded {
     /// Pads a tight `width` x `height` plane (both at least 1).
     fn new(src: &[u16], width: usize, height: usize, pad: usize) -> Padded {
-        let stride = width + 2 * pad;
-        let mut data = Vec::with_capacity(stride * (height + 2 * pad));
-        for py in 0..height + 2 * pad {
-            let sy = py.saturating_sub(pad).min(height - 1);
-            let row = &src[sy * width..][..width];
-            data.extend(std::iter::repeat_n(row[0], pad));
-            data.extend_from_slice(row);
-            data.extend(std::iter::repeat_n(row[width - 1], pad));
-        }
         Padded {
-            data,
-            stride,
+            data: edge_extended(src, width, height, pad),
+            stride: width + 2 * pad,
             pad,
             width,
             height,

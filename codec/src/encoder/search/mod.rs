@@ -157,7 +157,7 @@ pub(crate) struct FrameSearch<'a> {
     parent_motion: [inter_search::ParentMotion; SB_LOG2 as usize + 1],
     /// QP offset from the frame's of each superblock (raster order), where
     /// the stream codes superblock QP deltas and the frame plans any.
-    pub sb_deltas: Option<Vec<i8>>,
+    sb_deltas: Option<Vec<i8>>,
     /// The superblock QP state of the writer.
     sb_qp: SbQpState,
     /// The QP the current superblock was searched at.
