@@ -138,6 +138,9 @@ pub struct Tools {
     pub trained_contexts: bool,
     /// Superblocks may code a QP delta (`sb_qp_delta`, `docs/bitstream.md` 4.8).
     pub sb_qp_delta: bool,
+    /// Coding trees may split nodes in binary halves below the quadtree
+    /// (the multi-type tree, `docs/bitstream.md` 4).
+    pub multi_type_tree: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -289,7 +292,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                     | (s.tools.nn_filter as u16) << 1
                     | (s.tools.nn_intra as u16) << 2
                     | (s.tools.trained_contexts as u16) << 3
-                    | (s.tools.sb_qp_delta as u16) << 4,
+                    | (s.tools.sb_qp_delta as u16) << 4
+                    | (s.tools.multi_type_tree as u16) << 5,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -407,8 +411,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools <= 31,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts) and 4 (superblock QP deltas) only",
+            tools <= 63,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas) and 5 (multi-type tree) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -440,6 +444,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 nn_intra: tools & 4 != 0,
                 trained_contexts: tools & 8 != 0,
                 sb_qp_delta: tools & 16 != 0,
+                multi_type_tree: tools & 32 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -646,6 +651,7 @@ mod tests {
                     nn_intra: true,
                     trained_contexts: true,
                     sb_qp_delta: true,
+                    multi_type_tree: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -733,6 +739,7 @@ mod tests {
             nn_intra: false,
             trained_contexts: false,
             sb_qp_delta: false,
+            multi_type_tree: false,
         };
         let alone = [
             Tools {
@@ -755,28 +762,32 @@ mod tests {
                 sb_qp_delta: true,
                 ..none
             },
+            Tools {
+                multi_type_tree: true,
+                ..none
+            },
         ];
         for tools in alone {
             s.tools = tools;
             let h = read_packet_headers(&write_packet_headers(Some(&s), &f)).unwrap();
             assert_eq!(h.sequence.unwrap().tools, tools);
         }
-        // Bit 4's position, from the one bit that differs; bit 5 is the next
+        // Bit 5's position, from the one bit that differs; bit 6 is the next
         // more significant one (fields are written most significant first).
         s.tools = none;
         let off = write_packet_headers(Some(&s), &f);
-        s.tools = alone[4];
+        s.tools = alone[5];
         let on = write_packet_headers(Some(&s), &f);
         let diff: Vec<usize> = (0..off.len() * 8)
             .filter(|&i| (off[i / 8] ^ on[i / 8]) & (0x80 >> (i % 8)) != 0)
             .collect();
         assert_eq!(diff.len(), 1);
-        let bit5 = diff[0] - 1;
+        let bit6 = diff[0] - 1;
         let mut bad = off.clone();
-        bad[bit5 / 8] |= 0x80 >> (bit5 % 8);
+        bad[bit6 / 8] |= 0x80 >> (bit6 % 8);
         match read_packet_headers(&bad) {
             Err(e) => assert!(format!("{e}").contains("tool_flags"), "{e}"),
-            Ok(_) => panic!("tool_flags bit 5 accepted"),
+            Ok(_) => panic!("tool_flags bit 6 accepted"),
         }
     }
 

@@ -14,7 +14,7 @@ use crate::bitstream::FrameHeader;
 use crate::cpu::CpuLevel;
 use crate::dsp::deblock::{self as kernels, LumaEdge};
 use crate::inter::RefLists;
-use crate::picture::{Motion, Mv, PicState, Plane};
+use crate::picture::{Motion, Mv, PicState, Plane, EDGE_CU_H, EDGE_CU_V, EDGE_TU_H, EDGE_TU_V};
 use crate::transform::chroma_qp;
 use rayon::prelude::*;
 
@@ -103,15 +103,16 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists, c
     let w8 = state.w / 8;
     let bd = state.recon.bit_depth;
     let kernel_bd = u32::from(bd);
-    // Strength of the edge at luma position `pos` (across x for vertical
-    // edges, y for horizontal ones) for the unit holding (lx, ly): filtered
-    // where `pos` is a multiple of the transform size on the Q side. Chroma
-    // edges follow CU edges (chroma transforms span the CU) and only
-    // intra edges (strength 2) are filtered.
+    // Strength of the edge on the left (vertical) or top of the unit holding
+    // (lx, ly): filtered where it is an edge of the Q side's luma transform
+    // block. Chroma edges follow CU edges (chroma transforms span the CU)
+    // on the 16-sample luma grid, and only intra edges (strength 2) are
+    // filtered.
     let st = &*state;
-    let strength = |vertical: bool, pos: usize, lx: usize, ly: usize| -> u8 {
+    let strength = |vertical: bool, lx: usize, ly: usize| -> u8 {
         let q = (ly / 8) * w8 + lx / 8;
-        if !pos.is_multiple_of(1usize << st.tu_log2[q].max(3)) {
+        let tu_edge = if vertical { EDGE_TU_V } else { EDGE_TU_H };
+        if st.edges[q] & tu_edge == 0 {
             return 0;
         }
         let p = if vertical { q - 1 } else { q - w8 };
@@ -123,28 +124,28 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists, c
         let sum = st.qp_at(px, py, fh.qp) as i32 + st.qp_at(lx, ly, fh.qp) as i32;
         ((sum + 1) >> 1) as i8
     };
-    let chroma_edge = |vertical: bool, pos: usize, lx: usize, ly: usize| -> Option<i8> {
+    let chroma_edge = |vertical: bool, lx: usize, ly: usize| -> Option<i8> {
         let q = (ly / 8) * w8 + lx / 8;
-        (pos.is_multiple_of(1usize << st.cu_log2[q].max(4)) && strength(vertical, pos, lx, ly) == 2)
+        let cu_edge = if vertical { EDGE_CU_V } else { EDGE_CU_H };
+        (st.edges[q] & cu_edge != 0 && strength(vertical, lx, ly) == 2)
             .then(|| edge_qp(vertical, lx, ly))
     };
-    let luma =
-        |vertical: bool, pos: usize, lx: usize, ly: usize| match strength(vertical, pos, lx, ly) {
-            0 => LumaEdge::OFF,
-            bs => luma_params(edge_qp(vertical, lx, ly), bs.min(2) as i32, fh, bd),
-        };
+    let luma = |vertical: bool, lx: usize, ly: usize| match strength(vertical, lx, ly) {
+        0 => LumaEdge::OFF,
+        bs => luma_params(edge_qp(vertical, lx, ly), bs.min(2) as i32, fh, bd),
+    };
     // Luma thresholds of the vertical edges (columns 8, 16, ...) band by band
     // (4 rows), and of the horizontal edges (rows 8, 16, ...) segment by
     // segment (4 columns).
     let v_edges = w8.saturating_sub(1);
     let luma_v: Vec<LumaEdge> = (0..state.h / 4)
         .flat_map(|band| (1..w8).map(move |i| (band, i)))
-        .map(|(band, i)| luma(true, 8 * i, 8 * i, 4 * band))
+        .map(|(band, i)| luma(true, 8 * i, 4 * band))
         .collect();
     let w4 = state.w / 4;
     let luma_h: Vec<LumaEdge> = (1..state.h.div_ceil(8))
         .flat_map(|row| (0..w4).map(move |i| (row, i)))
-        .map(|(row, i)| luma(false, 8 * row, 4 * i, 8 * row))
+        .map(|(row, i)| luma(false, 4 * i, 8 * row))
         .collect();
     // Chroma planes are (w/2) x (h/2), multiples of 4 but not always of 8.
     // The QP of each segment that is an edge, laid out the same way.
@@ -152,12 +153,12 @@ pub fn deblock_frame(state: &mut PicState, fh: &FrameHeader, lists: &RefLists, c
     let cv_edges = cw.div_ceil(8) - 1;
     let cv: Vec<Option<i8>> = (0..chh / 4)
         .flat_map(|band| (1..=cv_edges).map(move |i| (band, i)))
-        .map(|(band, i)| chroma_edge(true, 16 * i, 16 * i, 8 * band))
+        .map(|(band, i)| chroma_edge(true, 16 * i, 8 * band))
         .collect();
     let cw4 = cw / 4;
     let ch: Vec<Option<i8>> = (1..chh.div_ceil(8))
         .flat_map(|row| (0..cw4).map(move |i| (row, i)))
-        .map(|(row, i)| chroma_edge(false, 16 * row, 8 * i, 16 * row))
+        .map(|(row, i)| chroma_edge(false, 8 * i, 16 * row))
         .collect();
     let chroma_tcs = |edges: &[Option<i8>], offset: i8| -> Vec<u16> {
         edges
@@ -303,9 +304,9 @@ mod tests {
                 *v = u16::from(base + rng.gen_range(0..56u8));
             }
         }
-        for i in 0..st.cu_log2.len() {
-            st.cu_log2[i] = rng.gen_range(3..=6);
-            st.tu_log2[i] = rng.gen_range(2..=5);
+        for i in 0..st.edges.len() {
+            // Transform edges on about half the units, CU edges on a third.
+            st.edges[i] = rng.gen_range(0..4u8) | rng.gen_range(0..6u8) << 2 & 12;
             st.coded[i] = rng.gen_bool(0.3);
             if rng.gen_bool(0.6) {
                 st.motion[i] = uni(0, rng.gen_range(0..2), rng.gen_range(-9..9), 0);
@@ -333,8 +334,8 @@ mod tests {
                 *v = 100 + ((i % w) / 8 * 13 % 31) as u16 + rng.gen_range(0..2);
             }
         }
-        st.cu_log2.fill(3);
-        st.tu_log2.fill(3);
+        // 8x8 CUs and transform blocks: every unit edge is an edge of both.
+        st.edges.fill(EDGE_TU_V | EDGE_TU_H | EDGE_CU_V | EDGE_CU_H);
         let fh = FrameHeader {
             chroma_qp_offset: [2, -3],
             ..FrameHeader::key(0, 20)

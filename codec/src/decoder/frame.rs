@@ -11,11 +11,13 @@ use crate::error::{BitstreamError, Error};
 use crate::inter::{self, predict_block, ColField, MotionEnv, RefLists, RefPicture, MAX_BLOCK};
 use crate::intra::{self, IntraPredictor};
 use crate::loop_filter::{self, LoopFilter};
-use crate::partition;
+use crate::partition::{self, AllowedSplits, Node, Split};
 use crate::picture::{sub_block, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
 use crate::sb_qp::{self, SbQpState};
-use crate::transform::{self, chroma_qp, quant_qp, reconstruct, ReconScratch};
+use crate::transform::{
+    self, chroma_qp, quant_qp, reconstruct, tile_offsets, transform_tiles, ReconScratch,
+};
 use std::sync::Arc;
 
 struct FrameDecoder<'a> {
@@ -26,6 +28,8 @@ struct FrameDecoder<'a> {
     dec: RangeDecoder<'a>,
     fh: &'a FrameHeader,
     cpu: CpuLevel,
+    /// The stream allows binary splits (`tool_flags` bit 5).
+    mtt: bool,
     /// The quantiser's `qP'` per plane, at the current superblock's QP.
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
@@ -70,6 +74,7 @@ pub(crate) fn decode_frame(
         dec: RangeDecoder::new(payload),
         fh,
         cpu,
+        mtt: seq.tools.multi_type_tree,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
         scratch: ReconScratch::default(),
@@ -90,7 +95,7 @@ pub(crate) fn decode_frame(
                 fd.quant_qp = quant_qps(fh, fh.qp, seq.bit_depth);
             }
             fd.sb_qp.start_superblock();
-            fd.node(x, y, SB_LOG2)?;
+            fd.node(Node::root(x, y, sb))?;
             if fd.sb_qp.enabled {
                 fd.st.sb_qp.push(fd.sb_qp.qp);
             }
@@ -194,34 +199,34 @@ impl FrameDecoder<'_> {
         Ok(())
     }
 
-    fn node(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
-        if x >= self.st.w || y >= self.st.h {
+    /// Reads a node of the coding tree (section 4) and everything below it.
+    fn node(&mut self, node: Node) -> Result<(), Error> {
+        if node.x >= self.st.w || node.y >= self.st.h {
             return Ok(());
         }
-        let size = 1usize << log2;
-        let inside = x + size <= self.st.w && y + size <= self.st.h;
-        let split = if log2 == 3 {
-            false
-        } else if !inside {
-            true
+        let split = if !node.inside(self.st.w, self.st.h) {
+            // Nodes crossing the picture's edge split as quadtrees.
+            Split::Quad
         } else {
-            let c = partition::split_ctx(&self.st, x, y, log2);
-            partition::read_split(&mut self.dec, &mut self.ctx, c)
+            let allowed = AllowedSplits::of(&node, self.mtt);
+            partition::read_split_mode(&mut self.dec, &mut self.ctx, &self.st, &node, allowed)
         };
-        if split {
-            let half = size / 2;
-            for (dx, dy) in [(0, 0), (half, 0), (0, half), (half, half)] {
-                self.node(x + dx, y + dy, log2 - 1)?;
-            }
-            return Ok(());
+        if split == Split::None {
+            return self.coding_unit(node.x, node.y, node.w, node.h);
         }
-        self.coding_unit(x, y, log2)
+        for child in node.children(split) {
+            self.node(child)?;
+        }
+        Ok(())
     }
 
     /// Context of the learned-mode flag of a luma block, `None` where the
     /// flag is not coded ([`intra::nn_intra_ctx`] for this stream).
-    fn nn_intra_ctx(&self, x: usize, y: usize, log2n: u32) -> Option<usize> {
-        intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, log2n)
+    fn nn_intra_ctx(&self, x: usize, y: usize, tw: usize, th: usize) -> Option<usize> {
+        if tw != th {
+            return None;
+        }
+        intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, log2(tw))
     }
 
     fn motion_env(&self) -> MotionEnv<'_> {
@@ -232,31 +237,30 @@ impl FrameDecoder<'_> {
         }
     }
 
-    fn coding_unit(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
+    fn coding_unit(&mut self, x: usize, y: usize, w: usize, h: usize) -> Result<(), Error> {
         if self.fh.frame_type == FrameType::Inter {
             let c = partition::skip_ctx(&self.st, x, y);
             if partition::read_skip(&mut self.dec, &mut self.ctx, c) {
                 let idx = inter::read_merge_idx(&mut self.dec, &mut self.ctx);
-                let m = self.motion_env().merge_list(x, y, 1 << log2)[idx];
-                return self.inter_cu(x, y, log2, m, true);
+                let m = self.motion_env().merge_list(x, y, w, h)[idx];
+                return self.inter_cu(x, y, w, h, m, true);
             }
             if !partition::read_intra(&mut self.dec, &mut self.ctx) {
-                let m = self.read_motion(x, y, log2)?;
-                return self.inter_cu(x, y, log2, m, false);
+                let m = self.read_motion(x, y, w, h)?;
+                return self.inter_cu(x, y, w, h, m, false);
             }
         }
-        self.intra_cu(x, y, log2)
+        self.intra_cu(x, y, w, h)
     }
 
     /// Reads the motion of a non-skipped inter CU.
-    fn read_motion(&mut self, x: usize, y: usize, log2: u32) -> Result<Motion, Error> {
-        let s = 1usize << log2;
+    fn read_motion(&mut self, x: usize, y: usize, w: usize, h: usize) -> Result<Motion, Error> {
         if inter::read_merge(&mut self.dec, &mut self.ctx) {
             let idx = inter::read_merge_idx(&mut self.dec, &mut self.ctx);
-            return Ok(self.motion_env().merge_list(x, y, s)[idx]);
+            return Ok(self.motion_env().merge_list(x, y, w, h)[idx]);
         }
         let dir = if self.lists.is_b() {
-            inter::read_inter_dir(&mut self.dec, &mut self.ctx, log2)
+            inter::read_inter_dir(&mut self.dec, &mut self.ctx, w, h)
         } else {
             0
         };
@@ -274,7 +278,7 @@ impl FrameDecoder<'_> {
             let (dx, dy) =
                 inter::read_mvd(&mut self.dec, &mut self.ctx).ok_or_else(|| self.corrupt())?;
             let mvp = inter::read_mvp(&mut self.dec, &mut self.ctx);
-            let pred = self.motion_env().amvp(x, y, s, l, ref_idx)[mvp];
+            let pred = self.motion_env().amvp(x, y, w, h, l, ref_idx)[mvp];
             let mv = Mv::checked(pred.x as i32 + dx, pred.y as i32 + dy).ok_or(
                 BitstreamError::InvalidField {
                     field: "motion vector",
@@ -293,24 +297,25 @@ impl FrameDecoder<'_> {
         &mut self,
         x: usize,
         y: usize,
-        log2: u32,
+        w: usize,
+        h: usize,
         m: Motion,
         skip: bool,
     ) -> Result<(), Error> {
-        let s = 1usize << log2;
-        let tu_log2 = log2.min(5);
-        self.st.set_cu_maps(x, y, log2, tu_log2);
-        self.st.set_motion(x, y, log2, m, skip);
-        self.st.set_coded(x, y, log2, false);
+        let (tw, th) = transform_tiles(w, h);
+        self.st.set_cu_maps(x, y, w, h, tw, th);
+        self.st.set_motion(x, y, w, h, m, skip);
+        self.st.set_coded(x, y, w, h, false);
         // Intra neighbours of inter CUs see DC as their most probable mode.
-        self.st.set_mode(x, y, log2, intra::DC);
+        self.st.set_mode(x, y, w, h, intra::DC);
         let refs = [&self.refs[0][..], &self.refs[1][..]];
         predict_block(
             refs,
             &m,
             x,
             y,
-            s,
+            w,
+            h,
             &mut self.pred[..],
             &mut self.mc_tmp,
             self.cpu,
@@ -319,56 +324,54 @@ impl FrameDecoder<'_> {
         if root {
             self.sb_qp_delta()?;
         }
-        let tu = 1usize << tu_log2;
-        let per = s / tu;
         let mut any = false;
-        for i in 0..per * per {
-            let (dx, dy) = ((i % per) * tu, (i / per) * tu);
-            let cbf = root && transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
+        for (dx, dy) in tile_offsets(w, h, tw, th) {
+            let cbf = root
+                && transform::read_cbf(&mut self.dec, &mut self.ctx, 0, log2(tw), log2(th), false);
             any |= cbf;
             let mut pred = [0u16; 1024];
-            sub_block(&self.pred[..s * s], s, dx, dy, tu, &mut pred);
-            self.residual_block(0, x + dx, y + dy, tu_log2, 1, &pred[..tu * tu], cbf)?;
-            self.st.set_coded(x + dx, y + dy, tu_log2, cbf);
+            sub_block(&self.pred[..w * h], w, dx, dy, tw, th, &mut pred);
+            self.residual_block(0, x + dx, y + dy, tw, th, 1, &pred[..tw * th], cbf)?;
+            self.st.set_coded(x + dx, y + dy, tw, th, cbf);
         }
-        let c = s / 2;
-        let c_log2 = log2 - 1;
-        let cb = root && transform::read_cbf(&mut self.dec, &mut self.ctx, 1, c_log2, false);
+        let (cw, ch) = (w / 2, h / 2);
+        let cs = cw * ch;
+        let cb =
+            root && transform::read_cbf(&mut self.dec, &mut self.ctx, 1, log2(cw), log2(ch), false);
         let mut pred_c = [0u16; 1024];
-        pred_c[..c * c].copy_from_slice(&self.pred[s * s..s * s + c * c]);
-        self.residual_block(1, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cb)?;
+        pred_c[..cs].copy_from_slice(&self.pred[w * h..w * h + cs]);
+        self.residual_block(1, x / 2, y / 2, cw, ch, 1, &pred_c[..cs], cb)?;
         // With a root flag set and nothing else coded, Cr must have coefficients.
         let cr = root
-            && (!(any || cb) || transform::read_cbf(&mut self.dec, &mut self.ctx, 2, c_log2, cb));
-        pred_c[..c * c].copy_from_slice(&self.pred[s * s + c * c..s * s + 2 * c * c]);
-        self.residual_block(2, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cr)?;
+            && (!(any || cb)
+                || transform::read_cbf(&mut self.dec, &mut self.ctx, 2, log2(cw), log2(ch), cb));
+        pred_c[..cs].copy_from_slice(&self.pred[w * h + cs..w * h + 2 * cs]);
+        self.residual_block(2, x / 2, y / 2, cw, ch, 1, &pred_c[..cs], cr)?;
         Ok(())
     }
 
-    fn intra_cu(&mut self, x: usize, y: usize, log2: u32) -> Result<(), Error> {
-        let nxn = log2 == 3 && intra::read_nxn(&mut self.dec, &mut self.ctx);
-        let (parts, pu_log2) = if nxn { (4, 2) } else { (1, log2) };
+    fn intra_cu(&mut self, x: usize, y: usize, w: usize, h: usize) -> Result<(), Error> {
+        let nxn = w == 8 && h == 8 && intra::read_nxn(&mut self.dec, &mut self.ctx);
+        let (parts, pw, ph) = if nxn { (4, 4, 4) } else { (1, w, h) };
         let mut modes = [0u8; 4];
-        let tu_log2 = if nxn { 2 } else { log2.min(5) };
+        let (tw, th) = if nxn { (4, 4) } else { transform_tiles(w, h) };
         for (i, mode) in modes.iter_mut().enumerate().take(parts) {
             let (px, py) = (x + (i & 1) * 4, y + (i >> 1) * 4);
             let mpm = intra::mpm(&self.st, px, py);
-            let nn_ctx = self.nn_intra_ctx(px, py, tu_log2);
+            let nn_ctx = self.nn_intra_ctx(px, py, tw, th);
             *mode = intra::read_intra_luma(&mut self.dec, &mut self.ctx, &mpm, nn_ctx);
-            self.st.set_mode(px, py, pu_log2, *mode);
+            self.st.set_mode(px, py, pw, ph, *mode);
         }
         let chroma_index = intra::read_chroma_mode(&mut self.dec, &mut self.ctx);
         self.sb_qp_delta()?;
         let chroma_mode = intra::chroma_candidates(modes[0])[chroma_index as usize];
-        self.st.set_cu_maps(x, y, log2, tu_log2);
-        self.st.set_motion(x, y, log2, Motion::INTRA, false);
+        self.st.set_cu_maps(x, y, w, h, tw, th);
+        self.st.set_motion(x, y, w, h, Motion::INTRA, false);
 
-        // Luma transform blocks in z-order, each predicted from the reconstruction so far.
-        let tu = 1usize << tu_log2;
-        let per_side = (1usize << log2) / tu;
+        // Luma transform blocks in raster order, each predicted from the reconstruction so far.
         let mut pred = [0u16; 1024];
-        for i in 0..per_side * per_side {
-            let (tx, ty) = (x + (i % per_side) * tu, y + (i / per_side) * tu);
+        for (i, (dx, dy)) in tile_offsets(w, h, tw, th).enumerate() {
+            let (tx, ty) = (x + dx, y + dy);
             let mode = modes[if nxn { i } else { 0 }];
             intra::predict(
                 &self.st,
@@ -376,17 +379,17 @@ impl FrameDecoder<'_> {
                 0,
                 tx,
                 ty,
-                tu_log2,
+                tw,
+                th,
                 mode,
-                (tx, ty),
                 self.cpu,
-                &mut pred[..tu * tu],
+                &mut pred[..tw * th],
             );
-            let cbf = transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
-            self.residual_block(0, tx, ty, tu_log2, mode, &pred[..tu * tu], cbf)?;
+            let cbf =
+                transform::read_cbf(&mut self.dec, &mut self.ctx, 0, log2(tw), log2(th), false);
+            self.residual_block(0, tx, ty, tw, th, mode, &pred[..tw * th], cbf)?;
         }
-        let c_log2 = log2 - 1;
-        let c = 1usize << c_log2;
+        let (cw, ch) = (w / 2, h / 2);
         let mut cb_coded = false;
         for plane in 1..3 {
             intra::predict(
@@ -395,20 +398,28 @@ impl FrameDecoder<'_> {
                 plane,
                 x / 2,
                 y / 2,
-                c_log2,
+                cw,
+                ch,
                 chroma_mode,
-                (x, y),
                 self.cpu,
-                &mut pred[..c * c],
+                &mut pred[..cw * ch],
             );
-            let cbf = transform::read_cbf(&mut self.dec, &mut self.ctx, plane, c_log2, cb_coded);
+            let cbf = transform::read_cbf(
+                &mut self.dec,
+                &mut self.ctx,
+                plane,
+                log2(cw),
+                log2(ch),
+                cb_coded,
+            );
             self.residual_block(
                 plane,
                 x / 2,
                 y / 2,
-                c_log2,
+                cw,
+                ch,
                 chroma_mode,
-                &pred[..c * c],
+                &pred[..cw * ch],
                 cbf,
             )?;
             cb_coded = cbf;
@@ -424,22 +435,29 @@ impl FrameDecoder<'_> {
         plane: usize,
         x: usize,
         y: usize,
-        log2n: u32,
+        w: usize,
+        h: usize,
         mode: u8,
         pred: &[u16],
         cbf: bool,
     ) -> Result<(), Error> {
-        let n = 1usize << log2n;
         if !cbf {
-            self.st.put_block(plane, x, y, n, pred);
+            self.st.put_block(plane, x, y, w, h, pred);
             return Ok(());
         }
-        let levels = &mut self.levels[..n * n];
+        let (lw, lh) = (log2(w), log2(h));
+        let levels = &mut self.levels[..w * h];
         levels.fill(0);
-        let scan = scan_for(mode, log2n, plane > 0);
-        let Some(nz) =
-            residual::read_residual(&mut self.dec, &mut self.ctx, levels, log2n, plane > 0, scan)
-        else {
+        let scan = scan_for(mode, lw, lh, plane > 0);
+        let Some(nz) = residual::read_residual(
+            &mut self.dec,
+            &mut self.ctx,
+            levels,
+            lw,
+            lh,
+            plane > 0,
+            scan,
+        ) else {
             return Err(self.corrupt());
         };
         let mut out = [0u16; 1024];
@@ -447,15 +465,21 @@ impl FrameDecoder<'_> {
             levels,
             nz,
             plane,
-            log2n,
+            lw,
+            lh,
             self.quant_qp[plane],
             self.st.recon.bit_depth,
             pred,
-            &mut out[..n * n],
+            &mut out[..w * h],
             self.cpu,
             &mut self.scratch,
         );
-        self.st.put_block(plane, x, y, n, &out[..n * n]);
+        self.st.put_block(plane, x, y, w, h, &out[..w * h]);
         Ok(())
     }
+}
+
+/// log2 of a block side.
+fn log2(n: usize) -> u32 {
+    n.trailing_zeros()
 }

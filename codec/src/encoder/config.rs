@@ -131,6 +131,10 @@ pub struct EncoderConfig {
     /// YUV BD-rate (QP 17-42), the deltas' own bits eating the gain
     /// (`docs/results.md`, "Temporal coding").
     pub sb_qp_deltas: bool,
+    /// Coding trees split in binary halves below the quadtree (the
+    /// multi-type tree, `tool_flags` bit 5), searched as deep as the preset
+    /// allows.
+    pub multi_type_tree: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -179,6 +183,7 @@ impl EncoderConfig {
             temporal_filter: true,
             importance_qp: true,
             sb_qp_deltas: false,
+            multi_type_tree: false,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

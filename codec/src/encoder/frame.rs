@@ -99,9 +99,15 @@ pub(super) fn encode_frame(
         plan.lambda,
     );
     apply_preset(&mut params, cfg.preset, plan.layer);
+    if seq.tools.multi_type_tree {
+        params.max_mtt_depth = max_mtt_depth(cfg.preset, plan.key);
+    }
     let start = || Contexts::for_frame(cfg.trained_contexts, plan.key, plan.qp);
     let mut search = FrameSearch::new(&padded, params, inter, start());
     search.nn_intra = intra.cloned();
+    if seq.tools.multi_type_tree {
+        search.code_multi_type_trees();
+    }
     if seq.tools.sb_qp_delta {
         search.code_sb_qp_deltas(sb_qp_deltas(plan, w, h, cfg.bit_depth));
     }
@@ -181,6 +187,19 @@ fn sb_qp_deltas(plan: &FramePlan, w: usize, h: usize, bit_depth: u8) -> Option<V
         })
         .collect();
     deltas.iter().any(|&d| d != 0).then_some(deltas)
+}
+
+/// Deepest binary split the search tries below the quadtree, by preset and
+/// frame type (keyframes deeper: VVenC's presets do the same).
+fn max_mtt_depth(preset: Preset, key: bool) -> u32 {
+    match (preset, key) {
+        (Preset::Fast, true) => 1,
+        (Preset::Fast, false) => 0,
+        (Preset::Medium, true) => 2,
+        (Preset::Medium, false) => 1,
+        (Preset::Slow, true) => 3,
+        (Preset::Slow, false) => 2,
+    }
 }
 
 /// Search effort by preset.

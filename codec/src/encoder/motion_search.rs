@@ -90,8 +90,10 @@ pub(crate) struct Target<'a> {
     pub x: usize,
     /// Block row.
     pub y: usize,
-    /// Block side.
-    pub s: usize,
+    /// Block width.
+    pub w: usize,
+    /// Block height.
+    pub h: usize,
     /// The predictor the vector will be coded against.
     pub mvp: Mv,
     /// Lambda for SAD/SATD costs (square root of the SSE lambda).
@@ -117,9 +119,9 @@ fn int_bounds(t: &Target, r: &RefPicture) -> (i32, i32, i32, i32) {
     let p = &r.planes[0];
     let margin = 8i32;
     let lo_x = -(p.pad as i32 - margin) - t.x as i32;
-    let hi_x = (p.width + p.pad) as i32 - margin - t.s as i32 - t.x as i32;
+    let hi_x = (p.width + p.pad) as i32 - margin - t.w as i32 - t.x as i32;
     let lo_y = -(p.pad as i32 - margin) - t.y as i32;
-    let hi_y = (p.height + p.pad) as i32 - margin - t.s as i32 - t.y as i32;
+    let hi_y = (p.height + p.pad) as i32 - margin - t.h as i32 - t.y as i32;
     (lo_x, lo_y, hi_x, hi_y)
 }
 
@@ -133,7 +135,7 @@ fn sad_at(t: &Target, r: &RefPicture, dx: i32, dy: i32) -> u32 {
     let p = &r.planes[0];
     let o = p.index(t.x as isize + dx as isize, t.y as isize + dy as isize);
     let src = &t.src.data[t.y * t.src.width + t.x..];
-    dist::sad(src, t.src.width, &p.data[o..], p.stride, t.s, t.s, t.cpu)
+    dist::sad(src, t.src.width, &p.data[o..], p.stride, t.w, t.h, t.cpu)
 }
 
 /// SATD of the (sub-sample) prediction at `mv`.
@@ -144,12 +146,12 @@ pub(crate) fn satd_at(
     tmp: &mut [i16],
     pred: &mut [u16],
 ) -> u32 {
-    let n = t.s * t.s;
-    predict_plane(r, 0, t.x, t.y, t.s, t.s, mv, &mut tmp[..n], t.cpu);
+    let n = t.w * t.h;
+    predict_plane(r, 0, t.x, t.y, t.w, t.h, mv, &mut tmp[..n], t.cpu);
     let bd = u32::from(r.bit_depth);
-    mc::put_uni(&tmp[..n], t.s, t.s, t.s, &mut pred[..n], t.s, bd, t.cpu);
+    mc::put_uni(&tmp[..n], t.w, t.w, t.h, &mut pred[..n], t.w, bd, t.cpu);
     let src = &t.src.data[t.y * t.src.width + t.x..];
-    dist::satd(src, t.src.width, &pred[..n], t.s, t.s, t.s, t.cpu)
+    dist::satd(src, t.src.width, &pred[..n], t.w, t.w, t.h, t.cpu)
 }
 
 /// State of the integer test-zone search.
@@ -497,7 +499,8 @@ mod tests {
                                 src: &src.planes[0],
                                 x,
                                 y,
-                                s,
+                                w: s,
+                                h: s,
                                 mvp: Mv::ZERO,
                                 lambda: 7.5,
                                 cpu,

@@ -102,6 +102,12 @@ pub struct Contexts {
     pub nn_filter: [[Context; 3]; 2],
     /// nn_intra_flag: 3 block sizes x neighbours using the learned mode.
     pub nn_intra: [Context; 9],
+    /// split_qt_flag (multi-type tree) by the neighbours smaller in both
+    /// directions. Not yet in the trained tables: starts at one half.
+    pub split_qt: [Context; 3],
+    /// mtt_vertical_flag by the node's shape (square, wide, tall). Not yet
+    /// in the trained tables: starts at one half.
+    pub mtt_vertical: [Context; 3],
 }
 
 /// Number of QP classes of the context initialisation tables.
@@ -226,6 +232,8 @@ impl Default for Contexts {
             root_cbf: [c; 1],
             nn_filter: [[c; 3]; 2],
             nn_intra: [c; 9],
+            split_qt: [c; 3],
+            mtt_vertical: [c; 3],
         }
     }
 }
@@ -251,7 +259,9 @@ mod tests {
         assert_eq!(ctx.split[0].p0(), 1000);
         assert_eq!(ctx.nn_intra[8].p0(), 1000 + NUM_CONTEXTS as u32 - 1);
         assert_eq!(ctx.nn_filter[1][0].p0(), 1000 + NUM_CONTEXTS as u32 - 9 - 3);
-        assert_eq!(std::mem::size_of::<Contexts>(), NUM_CONTEXTS * 4);
+        // The trained arrays, plus the multi-type tree's six that start at
+        // one half.
+        assert_eq!(std::mem::size_of::<Contexts>(), (NUM_CONTEXTS + 6) * 4);
     }
 
     /// The contexts of each named array, reached by field name (a listing

@@ -109,8 +109,8 @@ pub struct MotionEnv<'a> {
 }
 
 impl MotionEnv<'_> {
-    fn at(&self, x: isize, y: isize, bx: usize, by: usize) -> Option<Motion> {
-        if !self.pic.available(x, y, bx, by) {
+    fn at(&self, x: isize, y: isize) -> Option<Motion> {
+        if !self.pic.available(x, y) {
             return None;
         }
         let m = self.pic.motion[(y as usize / 8) * (self.pic.w / 8) + x as usize / 8];
@@ -120,7 +120,15 @@ impl MotionEnv<'_> {
     /// Temporal candidate for list `l` aimed at POC `target`: the collocated
     /// unit below-right of the block (inside the superblock row and the
     /// picture), else the one at its centre.
-    fn temporal(&self, x: usize, y: usize, s: usize, l: usize, target: i64) -> Option<Mv> {
+    fn temporal(
+        &self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+        l: usize,
+        target: i64,
+    ) -> Option<Mv> {
         let col = self.col?;
         let pick = |px: usize, py: usize| -> Option<Mv> {
             let u = col.units.get((py / 8) * col.w8 + px / 8)?;
@@ -133,23 +141,23 @@ impl MotionEnv<'_> {
                 self.lists.cur_poc - target,
             ))
         };
-        let (br_x, br_y) = (x + s, y + s);
+        let (br_x, br_y) = (x + w, y + h);
         if br_x < self.pic.w && br_y < self.pic.h && (br_y >> 6) == (y >> 6) {
             if let Some(mv) = pick(br_x, br_y) {
                 return Some(mv);
             }
         }
-        pick(x + s / 2, y + s / 2)
+        pick(x + w / 2, y + h / 2)
     }
 
-    /// The merge candidate list of the square block at (x, y) of side `s`.
-    pub fn merge_list(&self, x: usize, y: usize, s: usize) -> [Motion; MERGE_CANDIDATES] {
-        let (xi, yi, si) = (x as isize, y as isize, s as isize);
-        let a1 = self.at(xi - 1, yi + si - 1, x, y);
-        let b1 = self.at(xi + si - 1, yi - 1, x, y);
-        let b0 = self.at(xi + si, yi - 1, x, y);
-        let a0 = self.at(xi - 1, yi + si, x, y);
-        let b2 = self.at(xi - 1, yi - 1, x, y);
+    /// The merge candidate list of the `w` x `h` block at (x, y).
+    pub fn merge_list(&self, x: usize, y: usize, w: usize, h: usize) -> [Motion; MERGE_CANDIDATES] {
+        let (xi, yi, wi, hi) = (x as isize, y as isize, w as isize, h as isize);
+        let a1 = self.at(xi - 1, yi + hi - 1);
+        let b1 = self.at(xi + wi - 1, yi - 1);
+        let b0 = self.at(xi + wi, yi - 1);
+        let a0 = self.at(xi - 1, yi + hi);
+        let b2 = self.at(xi - 1, yi - 1);
         let mut list: Vec<Motion> = Vec::with_capacity(MERGE_CANDIDATES + 12);
         let differs = |a: Option<Motion>, b: Option<Motion>| a.is_none() || b.is_none() || a != b;
         if let Some(m) = a1 {
@@ -170,7 +178,7 @@ impl MotionEnv<'_> {
         // Temporal candidate with reference index 0 in each list.
         let mut t = Motion::INTRA;
         for l in 0..(1 + self.lists.is_b() as usize) {
-            if let Some(mv) = self.temporal(x, y, s, l, self.lists.poc[l][0]) {
+            if let Some(mv) = self.temporal(x, y, w, h, l, self.lists.poc[l][0]) {
                 t.ref_idx[l] = 0;
                 t.mv[l] = mv;
             }
@@ -234,9 +242,17 @@ impl MotionEnv<'_> {
     }
 
     /// The two motion vector predictors of list `l`, reference index `ref_idx`,
-    /// for the square block at (x, y) of side `s`.
-    pub fn amvp(&self, x: usize, y: usize, s: usize, l: usize, ref_idx: usize) -> [Mv; 2] {
-        let (xi, yi, si) = (x as isize, y as isize, s as isize);
+    /// for the `w` x `h` block at (x, y).
+    pub fn amvp(
+        &self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+        l: usize,
+        ref_idx: usize,
+    ) -> [Mv; 2] {
+        let (xi, yi, wi, hi) = (x as isize, y as isize, w as isize, h as isize);
         let target = self.lists.poc[l][ref_idx];
         let cur = self.lists.cur_poc;
         // A vector of `m` that points at the target picture, from either list.
@@ -259,14 +275,11 @@ impl MotionEnv<'_> {
                 .find_map(exact)
                 .or_else(|| cands.iter().flatten().find_map(scaled))
         };
-        let left = pick(&[
-            self.at(xi - 1, yi + si, x, y),
-            self.at(xi - 1, yi + si - 1, x, y),
-        ]);
+        let left = pick(&[self.at(xi - 1, yi + hi), self.at(xi - 1, yi + hi - 1)]);
         let above = pick(&[
-            self.at(xi + si, yi - 1, x, y),
-            self.at(xi + si - 1, yi - 1, x, y),
-            self.at(xi - 1, yi - 1, x, y),
+            self.at(xi + wi, yi - 1),
+            self.at(xi + wi - 1, yi - 1),
+            self.at(xi - 1, yi - 1),
         ]);
         let mut out: Vec<Mv> = Vec::with_capacity(3);
         out.extend(left);
@@ -276,7 +289,7 @@ impl MotionEnv<'_> {
             }
         }
         if out.len() < 2 {
-            if let Some(t) = self.temporal(x, y, s, l, target) {
+            if let Some(t) = self.temporal(x, y, w, h, l, target) {
                 out.push(t);
             }
         }

@@ -140,20 +140,21 @@ pub fn predict_plane(
     }
 }
 
-/// Motion-compensated prediction of a square block of side `s` at luma (x, y)
-/// for all three planes into `pred` (luma `s*s`, then Cb and Cr `(s/2)^2` each).
+/// Motion-compensated prediction of a `w` x `h` block at luma (x, y) for
+/// all three planes into `pred` (luma `w*h`, then Cb and Cr `(w/2)*(h/2)` each).
 #[allow(clippy::too_many_arguments)]
 pub fn predict_block(
     refs: [&[Arc<RefPicture>]; 2],
     motion: &Motion,
     x: usize,
     y: usize,
-    s: usize,
+    w: usize,
+    h: usize,
     pred: &mut [u16],
     tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
     cpu: CpuLevel,
 ) {
-    let c = s / 2;
+    let (cw, ch) = (w / 2, h / 2);
     let bd = u32::from(
         refs[0]
             .first()
@@ -161,12 +162,13 @@ pub fn predict_block(
             .map_or(8, |r| r.bit_depth),
     );
     for plane in 0..3 {
-        let (px, py, n, off) = if plane == 0 {
-            (x, y, s, 0)
+        let (px, py, bw, bh, off) = if plane == 0 {
+            (x, y, w, h, 0)
         } else {
-            (x / 2, y / 2, c, s * s + (plane - 1) * c * c)
+            (x / 2, y / 2, cw, ch, w * h + (plane - 1) * cw * ch)
         };
-        let dst = &mut pred[off..off + n * n];
+        let n = bw * bh;
+        let dst = &mut pred[off..off + n];
         let mut used = 0;
         for l in 0..2 {
             if motion.uses(l) {
@@ -176,10 +178,10 @@ pub fn predict_block(
                     plane,
                     px,
                     py,
-                    n,
-                    n,
+                    bw,
+                    bh,
                     motion.mv[l],
-                    &mut tmp[used][..n * n],
+                    &mut tmp[used][..n],
                     cpu,
                 );
                 used += 1;
@@ -187,26 +189,27 @@ pub fn predict_block(
         }
         let [a, b] = tmp;
         if used == 2 {
-            mc::put_bi(&a[..n * n], &b[..n * n], n, n, n, dst, n, bd, cpu);
+            mc::put_bi(&a[..n], &b[..n], bw, bw, bh, dst, bw, bd, cpu);
         } else {
-            mc::put_uni(&a[..n * n], n, n, n, dst, n, bd, cpu);
+            mc::put_uni(&a[..n], bw, bw, bh, dst, bw, bd, cpu);
         }
     }
 }
 
-/// Motion-compensated luma prediction only (for ranking candidates), into `pred` (`s*s`).
+/// Motion-compensated luma prediction only (for ranking candidates), into `pred` (`w*h`).
 #[allow(clippy::too_many_arguments)]
 pub fn predict_luma(
     refs: [&[Arc<RefPicture>]; 2],
     motion: &Motion,
     x: usize,
     y: usize,
-    s: usize,
+    w: usize,
+    h: usize,
     pred: &mut [u16],
     tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
     cpu: CpuLevel,
 ) {
-    let n = s * s;
+    let n = w * h;
     let bd = u32::from(
         refs[0]
             .first()
@@ -217,15 +220,15 @@ pub fn predict_luma(
     for l in 0..2 {
         if motion.uses(l) {
             let r = &refs[l][motion.ref_idx[l] as usize];
-            predict_plane(r, 0, x, y, s, s, motion.mv[l], &mut tmp[used][..n], cpu);
+            predict_plane(r, 0, x, y, w, h, motion.mv[l], &mut tmp[used][..n], cpu);
             used += 1;
         }
     }
     let [a, b] = tmp;
     if used == 2 {
-        mc::put_bi(&a[..n], &b[..n], s, s, s, &mut pred[..n], s, bd, cpu);
+        mc::put_bi(&a[..n], &b[..n], w, w, h, &mut pred[..n], w, bd, cpu);
     } else {
-        mc::put_uni(&a[..n], s, s, s, &mut pred[..n], s, bd, cpu);
+        mc::put_uni(&a[..n], w, w, h, &mut pred[..n], w, bd, cpu);
     }
 }
 

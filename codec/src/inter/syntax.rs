@@ -48,20 +48,24 @@ pub fn read_merge_idx(d: &mut RangeDecoder, ctx: &mut Contexts) -> usize {
     idx
 }
 
+/// Context of the bi-prediction flag: the CU's size class, log2 of
+/// sqrt(w * h) rounded down, 8..64.
+fn inter_dir_ctx(w: usize, h: usize) -> usize {
+    let log2 = (w.trailing_zeros() + h.trailing_zeros()) / 2;
+    (log2.clamp(3, 6) - 3) as usize
+}
+
 /// Prediction direction of a B-frame CU: 0 list 0, 1 list 1, 2 both.
-pub fn write_inter_dir<S: BinSink>(s: &mut S, ctx: &mut Contexts, log2: u32, dir: u8) {
-    s.encode(
-        &mut ctx.inter_dir[(log2.clamp(3, 6) - 3) as usize],
-        dir == 2,
-    );
+pub fn write_inter_dir<S: BinSink>(s: &mut S, ctx: &mut Contexts, w: usize, h: usize, dir: u8) {
+    s.encode(&mut ctx.inter_dir[inter_dir_ctx(w, h)], dir == 2);
     if dir != 2 {
         s.encode(&mut ctx.inter_dir[4], dir == 1);
     }
 }
 
 /// Reads the prediction direction (0 list 0, 1 list 1, 2 both).
-pub fn read_inter_dir(d: &mut RangeDecoder, ctx: &mut Contexts, log2: u32) -> u8 {
-    if d.decode(&mut ctx.inter_dir[(log2.clamp(3, 6) - 3) as usize]) {
+pub fn read_inter_dir(d: &mut RangeDecoder, ctx: &mut Contexts, w: usize, h: usize) -> u8 {
+    if d.decode(&mut ctx.inter_dir[inter_dir_ctx(w, h)]) {
         2
     } else {
         d.decode(&mut ctx.inter_dir[4]) as u8

@@ -291,14 +291,13 @@ pub fn network_input(context: &[u16], log2n: u32, bit_depth: u8, input: &mut [i1
 /// decoded, so the rule reads only reconstructed samples.
 pub(crate) fn gather_context(
     luma: &Plane,
-    coded: (usize, usize),
+    available: &dyn Fn(isize, isize) -> bool,
     x: usize,
     y: usize,
     log2n: u32,
     refs: &[u16],
     out: &mut [u16],
 ) {
-    use crate::picture::available;
     let n = 1usize << log2n;
     let l = LINES as isize;
     // Window over columns x-L..x+2N and rows y-L..y+2N (absolute coords + L).
@@ -316,7 +315,7 @@ pub(crate) fn gather_context(
     for i in 0..n2 {
         win[at(xi + i, yi - 1)] = refs[(n2 + 1 + i) as usize];
     }
-    let avail = |cx: isize, cy: isize| available(coded, cx, cy, x, y);
+    let avail = |cx: isize, cy: isize| available(cx, cy);
     let corner_ok = avail(xi - 1, yi - 1);
     let read = |cx: isize, cy: isize| luma.data[cy as usize * luma.width + cx as usize];
     let mut o = 4 * n + 1;
@@ -378,9 +377,11 @@ pub(crate) fn gather_context(
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, bit_depth: u8, out: &mut [u16]) {
     let coded = (luma.width, luma.height);
+    // Quadtree availability: the block's coding structure is not known here.
+    let avail = |lx, ly| crate::picture::available(coded, lx, ly, x, y);
     let mut refs = [0u16; 129];
-    super::prediction::gather_refs_in(luma, coded, 0, x, y, log2n, (x, y), bit_depth, &mut refs);
-    gather_context(luma, coded, x, y, log2n, &refs, out);
+    super::prediction::gather_refs_in(luma, &avail, 0, x, y, log2n, bit_depth, &mut refs);
+    gather_context(luma, &avail, x, y, log2n, &refs, out);
 }
 
 /// The prediction of traditional luma mode `mode` (0..=34) from the same

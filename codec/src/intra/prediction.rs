@@ -7,35 +7,25 @@
 use super::learned::{context_len, gather_context, IntraPredictor, MAX_LOG2, NN_MODE};
 use crate::cpu::CpuLevel;
 use crate::dsp::intra;
-use crate::picture::{available, PicState, Plane};
+use crate::picture::{PicState, Plane};
 
 /// Gathers the `4n+1` reference samples of the `n x n` block at (`x`, `y`)
 /// of `plane` (layout of [`intra::predict`]), substituting unavailable ones.
-/// `cu` is the top-left luma sample of the block that owns the prediction.
-pub fn gather_refs(
-    st: &PicState,
-    plane: usize,
-    x: usize,
-    y: usize,
-    log2n: u32,
-    cu: (usize, usize),
-    refs: &mut [u16],
-) {
+pub fn gather_refs(st: &PicState, plane: usize, x: usize, y: usize, log2n: u32, refs: &mut [u16]) {
     gather_refs_in(
         &st.recon.planes[plane],
-        (st.w, st.h),
+        &|lx, ly| st.available(lx, ly),
         plane,
         x,
         y,
         log2n,
-        cu,
         st.recon.bit_depth,
         refs,
     );
 }
 
-/// Intra-predicts the `n x n` block at (`x`, `y`) of `plane` into `dst`
-/// (`n*n`); `learned` is the stream's learned predictor, which mode 35 uses.
+/// Intra-predicts the `w x h` block at (`x`, `y`) of `plane` into `dst`
+/// (`w*h`); `learned` is the stream's learned predictor, which mode 35 uses.
 #[allow(clippy::too_many_arguments)]
 pub fn predict(
     st: &PicState,
@@ -43,23 +33,25 @@ pub fn predict(
     plane: usize,
     x: usize,
     y: usize,
-    log2n: u32,
+    w: usize,
+    h: usize,
     mode: u8,
-    cu: (usize, usize),
     cpu: CpuLevel,
     dst: &mut [u16],
 ) {
+    assert_eq!(w, h, "square blocks only (for now)");
+    let log2n = w.trailing_zeros();
     let bit_depth = st.recon.bit_depth;
     let mut refs = [0u16; 129];
-    gather_refs(st, plane, x, y, log2n, cu, &mut refs);
+    gather_refs(st, plane, x, y, log2n, &mut refs);
     if mode == NN_MODE {
-        // Only luma transform blocks, their own availability reference, use it.
-        debug_assert!(plane == 0 && cu == (x, y));
+        // Only square luma transform blocks use it.
+        debug_assert!(plane == 0);
         let p = learned.expect("the learned mode is only parsed or chosen with a predictor");
         let mut context = [0u16; context_len(MAX_LOG2)];
         gather_context(
             &st.recon.planes[0],
-            (st.w, st.h),
+            &|lx, ly| st.available(lx, ly),
             x,
             y,
             log2n,
@@ -73,17 +65,17 @@ pub fn predict(
 }
 
 /// Gathers the `4n+1` reference samples of the `n x n` block at (`x`, `y`)
-/// of plane `plane` (samples `p`) of a picture of coded luma size `coded`,
-/// substituting unavailable ones (see [`gather_refs`]).
+/// of plane `plane` (samples `p`), substituting unavailable ones (see
+/// [`gather_refs`]); `available` says whether a luma position is
+/// reconstructed.
 #[allow(clippy::too_many_arguments)]
 pub fn gather_refs_in(
     p: &Plane,
-    coded: (usize, usize),
+    available: &dyn Fn(isize, isize) -> bool,
     plane: usize,
     x: usize,
     y: usize,
     log2n: u32,
-    cu: (usize, usize),
     bit_depth: u8,
     refs: &mut [u16],
 ) {
@@ -96,7 +88,7 @@ pub fn gather_refs_in(
         let (sx, sy) = (x as isize - 1, (y + j) as isize);
         let (lx, ly) = luma(sx, sy);
         let i = 2 * n - 1 - j;
-        if available(coded, lx, ly, cu.0, cu.1) {
+        if available(lx, ly) {
             avail[i] = true;
             refs[i] = p.data[sy as usize * p.width + sx as usize];
         }
@@ -104,7 +96,7 @@ pub fn gather_refs_in(
     {
         let (sx, sy) = (x as isize - 1, y as isize - 1);
         let (lx, ly) = luma(sx, sy);
-        if available(coded, lx, ly, cu.0, cu.1) {
+        if available(lx, ly) {
             avail[2 * n] = true;
             refs[2 * n] = p.data[sy as usize * p.width + sx as usize];
         }
@@ -112,7 +104,7 @@ pub fn gather_refs_in(
     for i in 0..2 * n {
         let (sx, sy) = ((x + i) as isize, y as isize - 1);
         let (lx, ly) = luma(sx, sy);
-        if available(coded, lx, ly, cu.0, cu.1) {
+        if available(lx, ly) {
             avail[2 * n + 1 + i] = true;
             refs[2 * n + 1 + i] = p.data[sy as usize * p.width + sx as usize];
         }

@@ -203,10 +203,10 @@ mod tests {
     #[test]
     fn most_probable_modes_read_the_neighbours() {
         let mut st = PicState::new(128, 128, 8);
-        st.set_mode(60, 64, 2, HOR);
-        st.set_mode(64, 60, 2, 30);
+        st.set_mode(60, 64, 4, 4, HOR);
+        st.set_mode(64, 60, 4, 4, 30);
         assert_eq!(mpm(&st, 64, 64), mpm_list(HOR, DC), "above is another row");
-        st.set_mode(64, 68, 2, NN_MODE);
+        st.set_mode(64, 68, 4, 4, NN_MODE);
         assert_eq!(mpm(&st, 64, 72), mpm_list(DC, PLANAR));
         assert_eq!(nn_intra_ctx(&st, true, 64, 72, 2), Some(1));
         assert_eq!(nn_intra_ctx(&st, false, 64, 72, 2), None);

@@ -9,4 +9,6 @@ mod state;
 
 pub use frame::{Frame, Plane};
 pub use motion::{Motion, Mv};
-pub(crate) use state::{available, crop, sub_block, PicState, SB_LOG2};
+pub(crate) use state::{
+    available, crop, sub_block, PicState, EDGE_CU_H, EDGE_CU_V, EDGE_TU_H, EDGE_TU_V, SB_LOG2,
+};

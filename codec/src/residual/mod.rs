@@ -19,7 +19,9 @@ const MAX_ESCAPE_PREFIX: u32 = 3 + 16;
 
 /// Mode-dependent coefficient scan: small intra blocks with near-horizontal or
 /// near-vertical prediction leave residual energy along rows or columns.
-pub fn scan_for(mode: u8, log2n: u32, chroma: bool) -> ScanKind {
+pub fn scan_for(mode: u8, log2w: u32, log2h: u32, chroma: bool) -> ScanKind {
+    assert_eq!(log2w, log2h, "square transform blocks only (for now)");
+    let log2n = log2w;
     let small = if chroma { log2n == 2 } else { log2n <= 3 };
     if small && (6..=14).contains(&mode) {
         ScanKind::Vertical
@@ -244,10 +246,13 @@ pub fn write_residual<S: BinSink>(
     s: &mut S,
     ctx: &mut Contexts,
     levels: &[i16],
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     chroma: bool,
     scan_kind: ScanKind,
 ) {
+    assert_eq!(log2w, log2h, "square transform blocks only (for now)");
+    let log2n = log2w;
     let n = 1usize << log2n;
     let sc = scan(scan_kind, log2n);
     let at = |g: usize, p: usize| -> (usize, usize) {
@@ -367,10 +372,13 @@ pub fn read_residual(
     d: &mut RangeDecoder,
     ctx: &mut Contexts,
     levels: &mut [i16],
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     chroma: bool,
     scan_kind: ScanKind,
 ) -> Option<(usize, usize)> {
+    assert_eq!(log2w, log2h, "square transform blocks only (for now)");
+    let log2n = log2w;
     let n = 1usize << log2n;
     let sc = scan(scan_kind, log2n);
     let at = |g: usize, p: usize| -> (usize, usize) {

@@ -39,7 +39,8 @@ pub fn reconstruct(
     levels: &[i16],
     nz: (usize, usize),
     plane: usize,
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     qp: u8,
     bit_depth: u8,
     pred: &[u16],
@@ -47,6 +48,8 @@ pub fn reconstruct(
     cpu: CpuLevel,
     scratch: &mut ReconScratch,
 ) {
+    assert_eq!(log2w, log2h, "square transform blocks only (for now)");
+    let log2n = log2w;
     let max = (1i32 << bit_depth) - 1;
     let n = 1usize << log2n;
     let coeffs = &mut scratch.coeffs[..n * n];

@@ -7,11 +7,12 @@ pub fn write_cbf<S: BinSink>(
     s: &mut S,
     ctx: &mut Contexts,
     plane: usize,
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     cb_coded: bool,
     cbf: bool,
 ) {
-    let c = cbf_context(ctx, plane, log2n, cb_coded);
+    let c = cbf_context(ctx, plane, (log2w + log2h) / 2, cb_coded);
     s.encode(c, cbf);
 }
 
@@ -20,10 +21,11 @@ pub fn read_cbf(
     d: &mut RangeDecoder,
     ctx: &mut Contexts,
     plane: usize,
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     cb_coded: bool,
 ) -> bool {
-    d.decode(cbf_context(ctx, plane, log2n, cb_coded))
+    d.decode(cbf_context(ctx, plane, (log2w + log2h) / 2, cb_coded))
 }
 
 fn cbf_context(ctx: &mut Contexts, plane: usize, log2n: u32, cb_coded: bool) -> &mut Context {

@@ -3,12 +3,13 @@
 
 use super::*;
 
-/// Vectors found by the motion search of the CU searched last at one size,
-/// per list and reference, so its sub-CUs can start from them.
+/// Vectors found by the motion search of the CU searched last at one depth
+/// of the coding tree, per list and reference, so the CUs inside it can
+/// start from them.
 #[derive(Clone, Copy, Default)]
 pub(super) struct ParentMotion {
-    /// Position of that CU (`None`: none searched yet).
-    at: Option<(usize, usize)>,
+    /// Area of that CU, (x, y, w, h) (`None`: none searched yet).
+    at: Option<(usize, usize, usize, usize)>,
     /// Its best vector per list and reference.
     mv: [[Option<Mv>; 4]; 2],
 }
@@ -24,9 +25,15 @@ impl FrameSearch<'_> {
     }
 
     /// Best inter coding of one CU (skip, merge or searched motion).
-    pub(super) fn search_inter_cu(&mut self, x: usize, y: usize, log2: u32) -> (f64, CuDecision) {
-        let s = 1usize << log2;
-        self.st.set_cu_maps(x, y, log2, log2.min(5));
+    pub(super) fn search_inter_cu(
+        &mut self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+    ) -> (f64, CuDecision) {
+        let (tw, th) = transform_tiles(w, h);
+        self.st.set_cu_maps(x, y, w, h, tw, th);
         let inter = self.inter.clone().expect("inter frame");
         let cpu = self.p.cpu;
         let sqrt_lambda = self.p.lambda.sqrt();
@@ -34,20 +41,30 @@ impl FrameSearch<'_> {
         let refs = [&inter.refs[0][..], &inter.refs[1][..]];
 
         // Merge candidates ranked by luma SATD.
-        let merge = self.motion_env().expect("inter").merge_list(x, y, s);
+        let merge = self.motion_env().expect("inter").merge_list(x, y, w, h);
         let mut ranked: Vec<(f64, usize)> = Vec::with_capacity(MERGE_CANDIDATES);
         for (idx, m) in merge.iter().enumerate() {
             if merge[..idx].contains(m) {
                 continue;
             }
-            inter::predict_luma(refs, m, x, y, s, &mut self.mc.pred, &mut self.mc.tmp, cpu);
+            inter::predict_luma(
+                refs,
+                m,
+                x,
+                y,
+                w,
+                h,
+                &mut self.mc.pred,
+                &mut self.mc.tmp,
+                cpu,
+            );
             let satd = dist::satd(
                 &src.data[y * src.width + x..],
                 src.width,
                 &self.mc.pred,
-                s,
-                s,
-                s,
+                w,
+                w,
+                h,
                 cpu,
             );
             ranked.push((satd as f64 + sqrt_lambda * (idx + 1) as f64, idx));
@@ -60,22 +77,24 @@ impl FrameSearch<'_> {
         let mut tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
         let mut scratch_pred = [0u16; MAX_BLOCK * MAX_BLOCK];
         // The enclosing CU's vectors, when it was searched (the search is
-        // depth first, so the last CU searched one size up at this position
-        // is the parent).
-        let parent = (log2 < SB_LOG2)
-            .then(|| self.parent_motion[log2 as usize + 1])
+        // depth first, so the last CU searched one level up that holds this
+        // one is the parent).
+        let depth = self.depth;
+        let parent = (depth > 0)
+            .then(|| self.parent_motion[depth - 1])
             .filter(|p| {
-                let m = !((2usize << log2) - 1);
-                p.at == Some((x & m, y & m))
+                p.at.is_some_and(|(px, py, pw, ph)| {
+                    px <= x && x + w <= px + pw && py <= y && y + h <= py + ph
+                })
             });
         let mut found = ParentMotion {
-            at: Some((x, y)),
+            at: Some((x, y, w, h)),
             ..Default::default()
         };
         for l in 0..(1 + lists.is_b() as usize) {
             for r in 0..lists.len[l].min(self.p.me.max_refs) {
                 let env = self.motion_env().expect("inter");
-                let amvp = env.amvp(x, y, s, l, r);
+                let amvp = env.amvp(x, y, w, h, l, r);
                 let mut cands: Vec<Mv> = amvp.to_vec();
                 for m in &merge {
                     if m.uses(l) && m.ref_idx[l] as usize == r {
@@ -91,7 +110,8 @@ impl FrameSearch<'_> {
                     src,
                     x,
                     y,
-                    s,
+                    w,
+                    h,
                     mvp: amvp[0],
                     lambda: sqrt_lambda,
                     cpu,
@@ -115,7 +135,7 @@ impl FrameSearch<'_> {
                 }
             }
         }
-        self.parent_motion[log2 as usize] = found;
+        self.parent_motion[depth] = found;
         let mut explicit: Vec<(f64, Motion, [u8; 2])> = Vec::new();
         for (l, b) in best_uni.iter().enumerate() {
             if let Some((c, m, pi, _)) = b {
@@ -129,14 +149,14 @@ impl FrameSearch<'_> {
                 ref_idx: [m0.ref_idx[0], m1.ref_idx[1]],
                 mv: [m0.mv[0], m1.mv[1]],
             };
-            inter::predict_luma(refs, &m, x, y, s, &mut scratch_pred, &mut tmp, cpu);
+            inter::predict_luma(refs, &m, x, y, w, h, &mut scratch_pred, &mut tmp, cpu);
             let satd = dist::satd(
                 &src.data[y * src.width + x..],
                 src.width,
                 &scratch_pred,
-                s,
-                s,
-                s,
+                w,
+                w,
+                h,
                 cpu,
             );
             // Rate: both vectors' rates as found.
@@ -146,7 +166,7 @@ impl FrameSearch<'_> {
         explicit.sort_by(|a, b| a.0.total_cmp(&b.0));
 
         // Full rate-distortion checks of the best few.
-        let start = self.snapshot(x, y, log2);
+        let start = self.snapshot(x, y, w, h);
         let mut best: Option<(f64, CuDecision, Snapshot)> = None;
         let mut trials: Vec<CuMode> = Vec::new();
         for &(_, idx) in ranked.iter().take(self.p.merge_rd) {
@@ -173,16 +193,16 @@ impl FrameSearch<'_> {
         }
         for mode in trials {
             if best.is_some() {
-                self.restore(x, y, log2, &start);
+                self.restore(x, y, w, h, &start);
             }
-            let (cost, cu) = self.rd_inter(x, y, log2, mode);
+            let (cost, cu) = self.rd_inter(x, y, w, h, mode);
             if best.as_ref().is_none_or(|b| cost < b.0) {
-                let snap = self.snapshot(x, y, log2);
+                let snap = self.snapshot(x, y, w, h);
                 best = Some((cost, cu, snap));
             }
         }
         let (cost, cu, snap) = best.expect("at least one inter candidate");
-        self.restore(x, y, log2, &snap);
+        self.restore(x, y, w, h, &snap);
         (cost, cu)
     }
 
@@ -193,10 +213,10 @@ impl FrameSearch<'_> {
         &mut self,
         x: usize,
         y: usize,
-        log2: u32,
+        w: usize,
+        h: usize,
         mode: CuMode,
     ) -> (f64, CuDecision) {
-        let s = 1usize << log2;
         let cpu = self.p.cpu;
         let inter = self.inter.clone().expect("inter frame");
         let refs = [&inter.refs[0][..], &inter.refs[1][..]];
@@ -210,65 +230,56 @@ impl FrameSearch<'_> {
             &motion,
             x,
             y,
-            s,
+            w,
+            h,
             &mut self.mc.pred,
             &mut self.mc.tmp,
             cpu,
         );
         let pred = self.mc.pred;
-        let tu_log2 = log2.min(5);
-        self.st.set_cu_maps(x, y, log2, tu_log2);
-        self.st.set_motion(x, y, log2, motion, skip);
-        self.st.set_coded(x, y, log2, false);
-        self.st.set_mode(x, y, log2, intra::DC);
-        let c = s / 2;
+        let (tw, th) = transform_tiles(w, h);
+        self.st.set_cu_maps(x, y, w, h, tw, th);
+        self.st.set_motion(x, y, w, h, motion, skip);
+        self.st.set_coded(x, y, w, h, false);
+        self.st.set_mode(x, y, w, h, intra::DC);
+        let decision = |mode, tus| CuDecision {
+            x,
+            y,
+            w,
+            h,
+            mode,
+            tus,
+        };
         if skip {
-            self.put_prediction(x, y, s, &pred);
-            let d = self.weighted_dist(x, y, s);
-            let bits = self.prefix_bits(x, y, log2, &mode);
-            return (
-                self.cost(0, bits) + d,
-                CuDecision {
-                    x,
-                    y,
-                    log2,
-                    mode,
-                    tus: Vec::new(),
-                },
-            );
+            self.put_prediction(x, y, w, h, &pred);
+            let d = self.weighted_dist(x, y, w, h);
+            let bits = self.prefix_bits(x, y, w, h, &mode);
+            return (self.cost(0, bits) + d, decision(mode, Vec::new()));
         }
-        let tu = 1usize << tu_log2;
-        let per = s / tu;
-        let mut tus = Vec::with_capacity(per * per + 2);
+        let mut tus = Vec::with_capacity((w / tw) * (h / th) + 2);
         let mut cost = 0.0;
         let mut any = false;
-        for i in 0..per * per {
-            let (dx, dy) = ((i % per) * tu, (i / per) * tu);
+        for (dx, dy) in tile_offsets(w, h, tw, th) {
             let mut sub = [0u16; 1024];
-            sub_block(&pred[..s * s], s, dx, dy, tu, &mut sub);
-            let o = self.code_residual(0, x + dx, y + dy, tu_log2, 1, false, &sub[..tu * tu]);
-            self.st.set_coded(x + dx, y + dy, tu_log2, o.tu.cbf);
+            sub_block(&pred[..w * h], w, dx, dy, tw, th, &mut sub);
+            let o = self.code_residual(0, x + dx, y + dy, tw, th, 1, false, &sub[..tw * th]);
+            self.st.set_coded(x + dx, y + dy, tw, th, o.tu.cbf);
             any |= o.tu.cbf;
             cost += self.cost(o.dist, o.bits);
             tus.push(o.tu);
         }
-        let cb = self.code_residual(
-            1,
-            x / 2,
-            y / 2,
-            log2 - 1,
-            1,
-            false,
-            &pred[s * s..s * s + c * c],
-        );
+        let (cw, ch) = (w / 2, h / 2);
+        let (l, c) = (w * h, cw * ch);
+        let cb = self.code_residual(1, x / 2, y / 2, cw, ch, 1, false, &pred[l..l + c]);
         let cr = self.code_residual(
             2,
             x / 2,
             y / 2,
-            log2 - 1,
+            cw,
+            ch,
             1,
             cb.tu.cbf,
-            &pred[s * s + c * c..s * s + 2 * c * c],
+            &pred[l + c..l + 2 * c],
         );
         cost += self.chroma_cost(1, cb.dist, cb.bits) + self.chroma_cost(2, cr.dist, cr.bits);
         any |= cb.tu.cbf || cr.tu.cbf;
@@ -288,29 +299,11 @@ impl FrameSearch<'_> {
             for t in tus.iter_mut() {
                 t.cbf = false;
             }
-            let d = self.weighted_dist(x, y, s);
-            let bits = self.prefix_bits(x, y, log2, &mode);
-            return (
-                self.cost(0, bits) + d,
-                CuDecision {
-                    x,
-                    y,
-                    log2,
-                    mode,
-                    tus,
-                },
-            );
+            let d = self.weighted_dist(x, y, w, h);
+            let bits = self.prefix_bits(x, y, w, h, &mode);
+            return (self.cost(0, bits) + d, decision(mode, tus));
         }
-        let bits = self.prefix_bits(x, y, log2, &mode);
-        (
-            cost + self.cost(0, bits),
-            CuDecision {
-                x,
-                y,
-                log2,
-                mode,
-                tus,
-            },
-        )
+        let bits = self.prefix_bits(x, y, w, h, &mode);
+        (cost + self.cost(0, bits), decision(mode, tus))
     }
 }

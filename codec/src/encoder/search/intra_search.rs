@@ -6,10 +6,16 @@ use super::*;
 
 impl FrameSearch<'_> {
     /// Best intra coding of one CU: luma mode(s), chroma mode, levels.
-    pub(super) fn search_intra_cu(&mut self, x: usize, y: usize, log2: u32) -> (f64, CuDecision) {
-        let tu_log2 = log2.min(5);
-        self.st.set_cu_maps(x, y, log2, tu_log2);
-        self.st.set_motion(x, y, log2, Motion::INTRA, false);
+    pub(super) fn search_intra_cu(
+        &mut self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+    ) -> (f64, CuDecision) {
+        let (tw, th) = transform_tiles(w, h);
+        self.st.set_cu_maps(x, y, w, h, tw, th);
+        self.st.set_motion(x, y, w, h, Motion::INTRA, false);
         let mut prefix = 0.0;
         if self.inter.is_some() {
             let mode = CuMode::Intra {
@@ -17,20 +23,22 @@ impl FrameSearch<'_> {
                 modes: [0; 4],
                 chroma_index: 0,
             };
-            let bits = self.prefix_bits(x, y, log2, &mode);
+            let bits = self.prefix_bits(x, y, w, h, &mode);
             prefix = self.cost(0, bits);
         }
         let mpm = intra::mpm(&self.st, x, y);
-        let (mut luma_cost, mut mode, mut luma_tus) = self.search_luma_2nx2n(x, y, log2, &mpm);
+        let (mut luma_cost, mut mode, mut luma_tus) = self.search_luma_2nx2n(x, y, w, h, &mpm);
         let mut modes = [mode; 4];
         let mut nxn = false;
-        if log2 == 3 && (self.inter.is_none() || self.p.nxn_in_inter) {
+        if w == 8 && h == 8 && (self.inter.is_none() || self.p.nxn_in_inter) {
             let mut ctx = self.ctx.nxn[0];
             let flag0 = self.cost(0, bits_of(|c| c.encode(&mut ctx, false)));
             let flag1 = self.cost(0, bits_of(|c| c.encode(&mut ctx, true)));
             luma_cost += flag0;
-            let snap = self.snapshot(x, y, log2);
-            self.st.set_cu_maps(x, y, log2, 2);
+            let snap = self.snapshot(x, y, w, h);
+            self.st.set_cu_maps(x, y, w, h, 4, 4);
+            // The parts see only what is decoded before them.
+            self.st.set_decoded(x, y, w, h, false);
             let (c4, m4, t4) = self.search_luma_nxn(x, y, luma_cost - flag1);
             if c4 + flag1 < luma_cost {
                 luma_cost = c4 + flag1;
@@ -39,17 +47,18 @@ impl FrameSearch<'_> {
                 luma_tus = t4;
                 nxn = true;
             } else {
-                self.restore(x, y, log2, &snap);
-                self.st.set_cu_maps(x, y, log2, tu_log2);
+                self.restore(x, y, w, h, &snap);
+                self.st.set_cu_maps(x, y, w, h, tw, th);
             }
         }
-        let (chroma_cost, chroma_index, chroma_tus) = self.search_chroma(x, y, log2, mode);
+        let (chroma_cost, chroma_index, chroma_tus) = self.search_chroma(x, y, w, h, mode);
         let mut tus = luma_tus;
         tus.extend(chroma_tus);
         let cu = CuDecision {
             x,
             y,
-            log2,
+            w,
+            h,
             mode: CuMode::Intra {
                 nxn,
                 modes,
@@ -72,17 +81,19 @@ impl FrameSearch<'_> {
         &mut self,
         x: usize,
         y: usize,
-        log2n: u32,
-        cu: (usize, usize),
+        w: usize,
+        h: usize,
         mpm: &[u8; 3],
     ) -> Vec<u8> {
-        let n = 1usize << log2n;
+        assert_eq!(w, h, "square blocks only (for now)");
+        let n = w;
+        let log2n = log2(w);
         let mut refs = [0u16; 129];
-        intra::gather_refs(&self.st, 0, x, y, log2n, cu, &mut refs);
+        intra::gather_refs(&self.st, 0, x, y, log2n, &mut refs);
         let src = &self.src.planes[0];
         let mut pred = [0u16; 1024];
         let sqrt_lambda = self.p.lambda.sqrt();
-        let nn_ctx = self.nn_intra_ctx(x, y, log2n);
+        let nn_ctx = self.nn_intra_ctx(x, y, w, h);
         let mut scored: Vec<(f64, u8)> = Vec::with_capacity(36);
         for mode in 0..dsp::intra::NUM_MODES {
             let bd = self.p.bit_depth;
@@ -103,7 +114,7 @@ impl FrameSearch<'_> {
             ));
         }
         scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let keep = self.p.rd_modes[(log2n as usize).min(5) - 2];
+        let keep = self.p.rd_modes[((log2(w) + log2(h)) as usize / 2).min(5) - 2];
         let mut out: Vec<u8> = scored.iter().take(keep).map(|s| s.1).collect();
         for &m in mpm {
             if !out.contains(&m) {
@@ -122,37 +133,35 @@ impl FrameSearch<'_> {
         &mut self,
         x: usize,
         y: usize,
-        log2: u32,
+        w: usize,
+        h: usize,
         mpm: &[u8; 3],
     ) -> (f64, u8, Vec<TuLevels>) {
-        let tu_log2 = log2.min(5);
-        let candidates = self.candidate_modes(x, y, tu_log2, (x, y), mpm);
+        let (tw, th) = transform_tiles(w, h);
+        let candidates = self.candidate_modes(x, y, tw, th, mpm);
         let mut best: Option<(f64, u8, Vec<TuLevels>, Snapshot)> = None;
-        let before = self.snapshot(x, y, log2);
-        let nn_ctx = self.nn_intra_ctx(x, y, tu_log2);
+        let before = self.snapshot(x, y, w, h);
+        let nn_ctx = self.nn_intra_ctx(x, y, tw, th);
         for mode in candidates {
             if best.is_some() {
-                self.restore(x, y, log2, &before);
+                self.restore(x, y, w, h, &before);
             }
             let mode_bits = self.mode_bits(mode, mpm, nn_ctx);
             let mut cost = self.cost(0, mode_bits);
-            let tu = 1usize << tu_log2;
-            let per = (1usize << log2) / tu;
-            let mut tus = Vec::with_capacity(per * per);
-            for i in 0..per * per {
-                let (tx, ty) = (x + (i % per) * tu, y + (i / per) * tu);
-                let o = self.code_tu(0, tx, ty, tu_log2, mode, (tx, ty), false);
+            let mut tus = Vec::with_capacity((w / tw) * (h / th));
+            for (dx, dy) in tile_offsets(w, h, tw, th) {
+                let o = self.code_tu(0, x + dx, y + dy, tw, th, mode, false);
                 cost += self.cost(o.dist, o.bits);
                 tus.push(o.tu);
             }
             if best.as_ref().is_none_or(|b| cost < b.0) {
-                let snap = self.snapshot(x, y, log2);
+                let snap = self.snapshot(x, y, w, h);
                 best = Some((cost, mode, tus, snap));
             }
         }
         let (cost, mode, tus, snap) = best.expect("at least one candidate");
-        self.restore(x, y, log2, &snap);
-        self.st.set_mode(x, y, log2, mode);
+        self.restore(x, y, w, h, &snap);
+        self.st.set_mode(x, y, w, h, mode);
         (cost, mode, tus)
     }
 
@@ -170,24 +179,24 @@ impl FrameSearch<'_> {
         for i in 0..4 {
             let (px, py) = (x + (i & 1) * 4, y + (i >> 1) * 4);
             let mpm = intra::mpm(&self.st, px, py);
-            let candidates = self.candidate_modes(px, py, 2, (px, py), &mpm);
+            let candidates = self.candidate_modes(px, py, 4, 4, &mpm);
             let mut best: Option<(f64, u8, TuLevels, Snapshot)> = None;
-            let before = self.snapshot(px, py, 2);
-            let nn_ctx = self.nn_intra_ctx(px, py, 2);
+            let before = self.snapshot(px, py, 4, 4);
+            let nn_ctx = self.nn_intra_ctx(px, py, 4, 4);
             for mode in candidates {
                 if best.is_some() {
-                    self.restore(px, py, 2, &before);
+                    self.restore(px, py, 4, 4, &before);
                 }
-                let o = self.code_tu(0, px, py, 2, mode, (px, py), false);
+                let o = self.code_tu(0, px, py, 4, 4, mode, false);
                 let mode_bits = self.mode_bits(mode, &mpm, nn_ctx);
                 let cost = self.cost(o.dist, o.bits + mode_bits);
                 if best.as_ref().is_none_or(|b| cost < b.0) {
-                    best = Some((cost, mode, o.tu, self.snapshot(px, py, 2)));
+                    best = Some((cost, mode, o.tu, self.snapshot(px, py, 4, 4)));
                 }
             }
             let (cost, mode, tu, snap) = best.expect("candidates");
-            self.restore(px, py, 2, &snap);
-            self.st.set_mode(px, py, 2, mode);
+            self.restore(px, py, 4, 4, &snap);
+            self.st.set_mode(px, py, 4, 4, mode);
             modes[i] = mode;
             tus.push(tu);
             total += cost;
@@ -202,31 +211,32 @@ impl FrameSearch<'_> {
         &mut self,
         x: usize,
         y: usize,
-        log2: u32,
+        w: usize,
+        h: usize,
         luma_mode: u8,
     ) -> (f64, u8, Vec<TuLevels>) {
         let cands = chroma_candidates(luma_mode);
-        let (cx, cy, c_log2) = (x / 2, y / 2, log2 - 1);
-        let before = self.snapshot(x, y, log2);
+        let (cx, cy, cw, ch) = (x / 2, y / 2, w / 2, h / 2);
+        let before = self.snapshot(x, y, w, h);
         let mut best: Option<(f64, u8, Vec<TuLevels>, Snapshot)> = None;
         // Derived mode first: it is the cheapest to signal and usually best.
         for index in [4u8, 0, 1, 2, 3] {
             if best.is_some() {
-                self.restore(x, y, log2, &before);
+                self.restore(x, y, w, h, &before);
             }
             let mode = cands[index as usize];
             let ctx = &mut self.ctx;
             let mode_bits = bits_of(|c| intra::write_chroma_mode(c, ctx, index));
             let mut cost = self.cost(0, mode_bits);
-            let cb = self.code_tu(1, cx, cy, c_log2, mode, (x, y), false);
-            let cr = self.code_tu(2, cx, cy, c_log2, mode, (x, y), cb.tu.cbf);
+            let cb = self.code_tu(1, cx, cy, cw, ch, mode, false);
+            let cr = self.code_tu(2, cx, cy, cw, ch, mode, cb.tu.cbf);
             cost += self.chroma_cost(1, cb.dist, cb.bits) + self.chroma_cost(2, cr.dist, cr.bits);
             if best.as_ref().is_none_or(|b| cost < b.0) {
-                best = Some((cost, index, vec![cb.tu, cr.tu], self.snapshot(x, y, log2)));
+                best = Some((cost, index, vec![cb.tu, cr.tu], self.snapshot(x, y, w, h)));
             }
         }
         let (cost, index, tus, snap) = best.expect("candidates");
-        self.restore(x, y, log2, &snap);
+        self.restore(x, y, w, h, &snap);
         (cost, index, tus)
     }
 

@@ -8,12 +8,14 @@ use crate::inter::{
     self, predict_block, ColField, MotionEnv, RefLists, RefPicture, MAX_BLOCK, MERGE_CANDIDATES,
 };
 use crate::intra::{self, chroma_candidates, predict_from_refs, IntraPredictor, NN_MODE};
-use crate::partition;
+use crate::partition::{self, AllowedSplits, Node, Split};
 use crate::picture::{sub_block, Frame, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
 use crate::sb_qp::{self, SbQpState};
 use crate::transform::quant::{quantize, QuantParams};
-use crate::transform::{self, chroma_qp, quant_qp, reconstruct, tx_kind, ReconScratch};
+use crate::transform::{
+    self, chroma_qp, quant_qp, reconstruct, tile_offsets, transform_tiles, tx_kind, ReconScratch,
+};
 use std::sync::Arc;
 
 mod inter_search;
@@ -50,15 +52,24 @@ pub(crate) enum CuMode {
     },
 }
 
-/// Decisions for one coding unit, in coding order.
+/// Decisions for one coding unit.
 #[derive(Clone)]
 pub(crate) struct CuDecision {
     pub x: usize,
     pub y: usize,
-    pub log2: u32,
+    pub w: usize,
+    pub h: usize,
     pub mode: CuMode,
-    /// Luma transform blocks in z-order, then Cb, then Cr (empty for skip).
+    /// Luma transform blocks in coding order, then Cb, then Cr (empty for skip).
     pub tus: Vec<TuLevels>,
+}
+
+/// The coding tree chosen for an area, in coding order: each node that
+/// splits as its split, followed by its children; each leaf as its coding unit.
+#[derive(Clone)]
+pub(crate) enum TreeItem {
+    Split(Split),
+    Cu(CuDecision),
 }
 
 /// References of an inter frame.
@@ -95,6 +106,9 @@ pub(crate) struct SearchParams {
     pub skip_stops_split: bool,
     /// Try four 4x4 parts in 8x8 intra CUs of inter frames.
     pub nxn_in_inter: bool,
+    /// Deepest binary split searched below the quadtree (0: the quadtree
+    /// alone), where the stream allows them.
+    pub max_mtt_depth: u32,
 }
 
 impl SearchParams {
@@ -129,6 +143,7 @@ impl SearchParams {
             intra_in_inter_bar: 0.0,
             skip_stops_split: false,
             nxn_in_inter: true,
+            max_mtt_depth: 0,
         }
     }
 }
@@ -153,8 +168,12 @@ pub(crate) struct FrameSearch<'a> {
     mc: Box<McScratch>,
     /// Intra luma blocks written so far, by size and learned or not.
     pub intra_modes: super::IntraModeCounts,
-    /// Motion found by the CU searched last at each size (by log2).
-    parent_motion: [inter_search::ParentMotion; SB_LOG2 as usize + 1],
+    /// Motion found by the CU searched last at each depth of the coding tree.
+    parent_motion: [inter_search::ParentMotion; MAX_TREE_DEPTH + 1],
+    /// Depth in the coding tree of the node being searched.
+    depth: usize,
+    /// The stream allows binary splits (`tool_flags` bit 5).
+    mtt: bool,
     /// QP offset from the frame's of each superblock (raster order), where
     /// the stream codes superblock QP deltas and the frame plans any.
     sb_deltas: Option<Vec<i8>>,
@@ -163,6 +182,9 @@ pub(crate) struct FrameSearch<'a> {
     /// The QP the current superblock was searched at.
     sb_target: i8,
 }
+
+/// Deepest node of a coding tree: the quadtree down to 8x8, then binary splits.
+const MAX_TREE_DEPTH: usize = SB_LOG2 as usize - 3 + partition::MAX_MTT_DEPTH as usize;
 
 /// Prediction buffers of inter CUs.
 struct McScratch {
@@ -179,13 +201,35 @@ struct TuScratch {
     recon_tmp: ReconScratch,
 }
 
-/// Copies the `k x k` square at (x, y) of a map `map_w` units wide.
-fn grab_region<T: Copy>(map: &[T], map_w: usize, x: usize, y: usize, k: usize) -> Vec<T> {
-    let mut v = Vec::with_capacity(k * k);
-    for r in 0..k {
-        v.extend_from_slice(&map[(y + r) * map_w + x..][..k]);
+/// Copies the `kw x kh` units at (x, y) of a map `map_w` units wide.
+fn grab_region<T: Copy>(
+    map: &[T],
+    map_w: usize,
+    x: usize,
+    y: usize,
+    kw: usize,
+    kh: usize,
+) -> Vec<T> {
+    let mut v = Vec::with_capacity(kw * kh);
+    for r in 0..kh {
+        v.extend_from_slice(&map[(y + r) * map_w + x..][..kw]);
     }
     v
+}
+
+/// Writes back what [`grab_region`] copied.
+fn put_region<T: Copy>(
+    map: &mut [T],
+    map_w: usize,
+    x: usize,
+    y: usize,
+    kw: usize,
+    kh: usize,
+    v: &[T],
+) {
+    for r in 0..kh {
+        map[(y + r) * map_w + x..][..kw].copy_from_slice(&v[r * kw..][..kw]);
+    }
 }
 
 fn bits_of(f: impl FnOnce(&mut BitCounter)) -> u64 {
@@ -194,12 +238,14 @@ fn bits_of(f: impl FnOnce(&mut BitCounter)) -> u64 {
     c.cost
 }
 
-/// Saved reconstruction and maps of a square region, to undo a rejected choice.
+/// Saved reconstruction and maps of a region, to undo a rejected choice.
 struct Snapshot {
     planes: [Vec<u16>; 3],
     modes: Vec<u8>,
-    cu: Vec<u8>,
-    tu: Vec<u8>,
+    decoded: Vec<bool>,
+    cu_w: Vec<u8>,
+    cu_h: Vec<u8>,
+    edges: Vec<u8>,
     motion: Vec<Motion>,
     skip: Vec<bool>,
     coded: Vec<bool>,
@@ -236,10 +282,18 @@ impl<'a> FrameSearch<'a> {
             mc,
             intra_modes: Default::default(),
             parent_motion: Default::default(),
+            depth: 0,
+            mtt: false,
             sb_deltas: None,
             sb_qp: SbQpState::new(false, p.qp),
             sb_target: p.qp,
         }
+    }
+
+    /// Codes coding trees with binary splits below the quadtree (the
+    /// stream's `tool_flags` bit 5), searched to `SearchParams::max_mtt_depth`.
+    pub fn code_multi_type_trees(&mut self) {
+        self.mtt = true;
     }
 
     /// Codes superblock QP deltas (`tool_flags` bit 4): each superblock is
@@ -251,10 +305,14 @@ impl<'a> FrameSearch<'a> {
         self.sb_deltas = deltas;
     }
 
-    /// Context of the learned-mode flag of a luma block, `None` where the
-    /// flag is not coded ([`intra::nn_intra_ctx`] for this stream).
-    fn nn_intra_ctx(&self, x: usize, y: usize, log2n: u32) -> Option<usize> {
-        intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, log2n)
+    /// Context of the learned-mode flag of a `tw` x `th` luma block, `None`
+    /// where the flag is not coded ([`intra::nn_intra_ctx`] for this
+    /// stream; only square blocks have it).
+    fn nn_intra_ctx(&self, x: usize, y: usize, tw: usize, th: usize) -> Option<usize> {
+        if tw != th {
+            return None;
+        }
+        intra::nn_intra_ctx(&self.st, self.nn_intra.is_some(), x, y, log2(tw))
     }
 
     fn cost(&self, dist: u64, bits: u64) -> f64 {
@@ -285,10 +343,16 @@ impl<'a> FrameSearch<'a> {
                     frame_p.at_qp(frame_p.qp + delta, lambda)
                 };
                 self.sb_target = self.p.qp;
-                let (_, decisions) = self.search_node(x, y, SB_LOG2);
+                let root = Node::root(x, y, sb);
+                let (_, tree) = self.search_tree(root);
                 self.sb_qp.start_superblock();
-                let mut it = decisions.iter().peekable();
-                self.write_node(&mut enc, x, y, SB_LOG2, &mut it);
+                // The writer sees the superblock decoded as far as a decoder
+                // has: motion vector prediction reads availability.
+                self.st
+                    .set_decoded(x, y, sb.min(w - x), sb.min(h - y), false);
+                let mut it = tree.iter();
+                self.write_tree(&mut enc, root, &mut it);
+                debug_assert!(it.next().is_none(), "the tree is written whole");
                 if self.sb_qp.enabled {
                     // Without a residual the superblock keeps the frame QP.
                     self.st.sb_qp.push(self.sb_qp.qp);
@@ -301,170 +365,201 @@ impl<'a> FrameSearch<'a> {
 
     // ------------------------------------------------------------ search
 
-    fn snapshot(&self, x: usize, y: usize, log2: u32) -> Snapshot {
-        let n = 1usize << log2;
+    fn snapshot(&self, x: usize, y: usize, w: usize, h: usize) -> Snapshot {
         let mut planes: [Vec<u16>; 3] = Default::default();
         for (pi, out) in planes.iter_mut().enumerate() {
-            let (px, py, pn) = if pi == 0 {
-                (x, y, n)
+            let (px, py, pw, ph) = if pi == 0 {
+                (x, y, w, h)
             } else {
-                (x / 2, y / 2, n / 2)
+                (x / 2, y / 2, w / 2, h / 2)
             };
             let p = &self.st.recon.planes[pi];
-            for r in 0..pn {
-                out.extend_from_slice(&p.data[(py + r) * p.width + px..][..pn]);
+            for r in 0..ph {
+                out.extend_from_slice(&p.data[(py + r) * p.width + px..][..pw]);
             }
         }
-        let w = self.st.w;
-        let grab =
-            |map: &[u8], unit: usize| grab_region(map, w / unit, x / unit, y / unit, n / unit);
-        // Motion maps are per 8x8 unit; a 4x4 part saves the unit holding it.
-        let (x8, y8, k8) = (x / 8, y / 8, (n / 8).max(1));
+        let st = &self.st;
+        let (w4, w8) = (st.w / 4, st.w / 8);
+        let at4 = |map: &[u8]| grab_region(map, w4, x / 4, y / 4, w / 4, h / 4);
+        // Size maps cover whole CUs (none of 4x4 parts); the motion maps
+        // keep the 8x8 unit holding a 4x4 part.
+        let at8 = |map: &[u8]| grab_region(map, w8, x / 8, y / 8, w / 8, h / 8);
+        let (x8, y8, k8w, k8h) = (x / 8, y / 8, (w / 8).max(1), (h / 8).max(1));
         Snapshot {
             planes,
-            modes: grab(&self.st.luma_modes, 4),
-            cu: grab(&self.st.cu_log2, 8),
-            tu: grab(&self.st.tu_log2, 8),
-            motion: grab_region(&self.st.motion, w / 8, x8, y8, k8),
-            skip: grab_region(&self.st.skip, w / 8, x8, y8, k8),
-            coded: grab_region(&self.st.coded, w / 8, x8, y8, k8),
+            modes: at4(&st.luma_modes),
+            decoded: grab_region(&st.decoded, w4, x / 4, y / 4, w / 4, h / 4),
+            cu_w: at8(&st.cu_w_log2),
+            cu_h: at8(&st.cu_h_log2),
+            edges: at8(&st.edges),
+            motion: grab_region(&st.motion, w8, x8, y8, k8w, k8h),
+            skip: grab_region(&st.skip, w8, x8, y8, k8w, k8h),
+            coded: grab_region(&st.coded, w8, x8, y8, k8w, k8h),
         }
     }
 
-    fn restore(&mut self, x: usize, y: usize, log2: u32, s: &Snapshot) {
-        let n = 1usize << log2;
+    fn restore(&mut self, x: usize, y: usize, w: usize, h: usize, s: &Snapshot) {
         for pi in 0..3 {
-            let (px, py, pn) = if pi == 0 {
-                (x, y, n)
+            let (px, py, pw, ph) = if pi == 0 {
+                (x, y, w, h)
             } else {
-                (x / 2, y / 2, n / 2)
+                (x / 2, y / 2, w / 2, h / 2)
             };
             let p = &mut self.st.recon.planes[pi];
-            for r in 0..pn {
-                p.data[(py + r) * p.width + px..][..pn]
-                    .copy_from_slice(&s.planes[pi][r * pn..][..pn]);
+            for r in 0..ph {
+                p.data[(py + r) * p.width + px..][..pw]
+                    .copy_from_slice(&s.planes[pi][r * pw..][..pw]);
             }
         }
-        let w = self.st.w;
-        let put = |map: &mut [u8], unit: usize, v: &[u8]| {
-            let mw = w / unit;
-            let k = n / unit;
-            for r in 0..k {
-                map[(y / unit + r) * mw + x / unit..][..k].copy_from_slice(&v[r * k..][..k]);
-            }
-        };
-        put(&mut self.st.luma_modes, 4, &s.modes);
-        put(&mut self.st.cu_log2, 8, &s.cu);
-        put(&mut self.st.tu_log2, 8, &s.tu);
-        fn put8<T: Copy>(map: &mut [T], w8: usize, x: usize, y: usize, n: usize, v: &[T]) {
-            let k = (n / 8).max(1);
-            for r in 0..k {
-                map[(y / 8 + r) * w8 + x / 8..][..k].copy_from_slice(&v[r * k..][..k]);
-            }
-        }
-        let w8 = self.st.w / 8;
-        put8(&mut self.st.motion, w8, x, y, n, &s.motion);
-        put8(&mut self.st.skip, w8, x, y, n, &s.skip);
-        put8(&mut self.st.coded, w8, x, y, n, &s.coded);
+        let st = &mut self.st;
+        let (w4, w8) = (st.w / 4, st.w / 8);
+        let (x4, y4, k4w, k4h) = (x / 4, y / 4, w / 4, h / 4);
+        put_region(&mut st.luma_modes, w4, x4, y4, k4w, k4h, &s.modes);
+        put_region(&mut st.decoded, w4, x4, y4, k4w, k4h, &s.decoded);
+        let (x8, y8) = (x / 8, y / 8);
+        put_region(&mut st.cu_w_log2, w8, x8, y8, w / 8, h / 8, &s.cu_w);
+        put_region(&mut st.cu_h_log2, w8, x8, y8, w / 8, h / 8, &s.cu_h);
+        put_region(&mut st.edges, w8, x8, y8, w / 8, h / 8, &s.edges);
+        let (k8w, k8h) = ((w / 8).max(1), (h / 8).max(1));
+        put_region(&mut st.motion, w8, x8, y8, k8w, k8h, &s.motion);
+        put_region(&mut st.skip, w8, x8, y8, k8w, k8h, &s.skip);
+        put_region(&mut st.coded, w8, x8, y8, k8w, k8h, &s.coded);
     }
 
-    fn search_node(&mut self, x: usize, y: usize, log2: u32) -> (f64, Vec<CuDecision>) {
-        if x >= self.st.w || y >= self.st.h {
+    /// Rate of coding `split` at `node`.
+    fn split_bits(&self, node: &Node, allowed: AllowedSplits, split: Split) -> u64 {
+        let mut ctx = self.ctx.clone();
+        bits_of(|c| partition::write_split_mode(c, &mut ctx, &self.st, node, allowed, split))
+    }
+
+    /// Best coding tree of `node`: as one coding unit, or split each way the
+    /// stream allows and the preset searches (children searched in coding
+    /// order; a split is abandoned once it costs more than the best so far).
+    /// Leaves the reconstruction and maps in the state of the choice.
+    fn search_tree(&mut self, node: Node) -> (f64, Vec<TreeItem>) {
+        let (w, h) = (self.st.w, self.st.h);
+        if node.x >= w || node.y >= h {
             return (0.0, Vec::new());
         }
-        let size = 1usize << log2;
-        let inside = x + size <= self.st.w && y + size <= self.st.h;
-        let split_ctx = partition::split_ctx(&self.st, x, y, log2);
-        let mut whole = None;
-        if inside {
-            let (mut cost, cu) = self.search_cu(x, y, log2);
-            if log2 > 3 {
-                let mut ctx = self.ctx.split[split_ctx];
-                cost += self.cost(0, bits_of(|c| c.encode(&mut ctx, false)));
-            } else {
-                return (cost, vec![cu]);
+        self.depth += 1;
+        let out = self.search_tree_inside(node);
+        self.depth -= 1;
+        out
+    }
+
+    fn search_tree_inside(&mut self, node: Node) -> (f64, Vec<TreeItem>) {
+        let (x, y, w, h) = (node.x, node.y, node.w, node.h);
+        if !node.inside(self.st.w, self.st.h) {
+            // Nodes crossing the picture's edge split as quadtrees.
+            let mut cost = 0.0;
+            let mut items = vec![TreeItem::Split(Split::Quad)];
+            for child in node.children(Split::Quad) {
+                let (c, t) = self.search_tree(child);
+                cost += c;
+                items.extend(t);
             }
-            if self.p.skip_stops_split && matches!(cu.mode, CuMode::Skip { .. }) {
-                return (cost, vec![cu]);
+            return (cost, items);
+        }
+        let allowed = AllowedSplits::of(&node, self.mtt);
+        let (mut best_cost, cu) = self.search_cu(x, y, w, h);
+        if allowed.any() {
+            best_cost += self.cost(0, self.split_bits(&node, allowed, Split::None));
+        }
+        let mut searched = allowed;
+        if node.mtt_depth >= self.p.max_mtt_depth {
+            searched.horizontal = false;
+            searched.vertical = false;
+        }
+        if !searched.any() || (self.p.skip_stops_split && matches!(cu.mode, CuMode::Skip { .. })) {
+            return (best_cost, vec![TreeItem::Cu(cu)]);
+        }
+        let mut best_items = vec![TreeItem::Cu(cu)];
+        let mut best_state = Some(self.snapshot(x, y, w, h));
+        for split in [Split::Quad, Split::Horizontal, Split::Vertical] {
+            if !searched.allows(split) {
+                continue;
             }
-            whole = Some((cost, cu, self.snapshot(x, y, log2)));
-        }
-        let mut split_cost = 0.0;
-        if inside {
-            let mut ctx = self.ctx.split[split_ctx];
-            split_cost += self.cost(0, bits_of(|c| c.encode(&mut ctx, true)));
-        }
-        let half = size / 2;
-        let mut decisions = Vec::new();
-        for (dx, dy) in [(0, 0), (half, 0), (0, half), (half, half)] {
-            let (c, d) = self.search_node(x + dx, y + dy, log2 - 1);
-            split_cost += c;
-            decisions.extend(d);
-            if let Some((wc, _, _)) = &whole {
-                if split_cost >= *wc {
+            // The children see only what is decoded before them.
+            self.st.set_decoded(x, y, w, h, false);
+            let mut cost = self.cost(0, self.split_bits(&node, allowed, split));
+            let mut items = vec![TreeItem::Split(split)];
+            for child in node.children(split) {
+                let (c, t) = self.search_tree(child);
+                cost += c;
+                items.extend(t);
+                if cost >= best_cost {
                     break;
                 }
             }
-        }
-        if let Some((wc, cu, snap)) = whole {
-            if wc <= split_cost {
-                self.restore(x, y, log2, &snap);
-                return (wc, vec![cu]);
+            if cost < best_cost {
+                best_cost = cost;
+                best_items = items;
+                best_state = None;
+            } else if let Some(snap) = &best_state {
+                self.restore(x, y, w, h, snap);
+                continue;
+            }
+            // The last split tried may still lose to a later one.
+            if split != Split::Vertical {
+                best_state = Some(self.snapshot(x, y, w, h));
             }
         }
-        (split_cost, decisions)
+        if let Some(snap) = &best_state {
+            self.restore(x, y, w, h, snap);
+        }
+        (best_cost, best_items)
     }
 
     /// Best coding of one CU. Leaves the reconstruction and maps in the state of that choice.
-    fn search_cu(&mut self, x: usize, y: usize, log2: u32) -> (f64, CuDecision) {
+    fn search_cu(&mut self, x: usize, y: usize, w: usize, h: usize) -> (f64, CuDecision) {
         if self.inter.is_none() {
-            return self.search_intra_cu(x, y, log2);
+            return self.search_intra_cu(x, y, w, h);
         }
-        let start = self.snapshot(x, y, log2);
-        let (inter_cost, inter_cu) = self.search_inter_cu(x, y, log2);
-        let samples = (1usize << (2 * log2)) as f64;
+        let start = self.snapshot(x, y, w, h);
+        let (inter_cost, inter_cu) = self.search_inter_cu(x, y, w, h);
+        let samples = (w * h) as f64;
         if self.p.intra_in_inter_bar > 0.0
             && inter_cost < self.p.intra_in_inter_bar * self.p.lambda * samples
         {
             return (inter_cost, inter_cu);
         }
-        let inter_state = self.snapshot(x, y, log2);
-        self.restore(x, y, log2, &start);
-        let (intra_cost, intra_cu) = self.search_intra_cu(x, y, log2);
+        let inter_state = self.snapshot(x, y, w, h);
+        self.restore(x, y, w, h, &start);
+        let (intra_cost, intra_cu) = self.search_intra_cu(x, y, w, h);
         if intra_cost < inter_cost {
             (intra_cost, intra_cu)
         } else {
-            self.restore(x, y, log2, &inter_state);
+            self.restore(x, y, w, h, &inter_state);
             (inter_cost, inter_cu)
         }
     }
 
     /// Rate of the mode prefix of an inter-frame CU (skip, intra, merge and motion flags).
-    fn prefix_bits(&mut self, x: usize, y: usize, log2: u32, mode: &CuMode) -> u64 {
+    fn prefix_bits(&mut self, x: usize, y: usize, w: usize, h: usize, mode: &CuMode) -> u64 {
         let mut c = BitCounter::default();
-        self.write_inter_prefix(&mut c, x, y, log2, mode);
+        self.write_inter_prefix(&mut c, x, y, w, h, mode);
         c.cost
     }
 
     /// Writes a whole-CU prediction (luma then chroma) into the reconstruction.
-    fn put_prediction(&mut self, x: usize, y: usize, s: usize, pred: &[u16]) {
-        let c = s / 2;
-        self.st.put_block(0, x, y, s, &pred[..s * s]);
+    fn put_prediction(&mut self, x: usize, y: usize, w: usize, h: usize, pred: &[u16]) {
+        let (cw, ch) = (w / 2, h / 2);
+        let (l, c) = (w * h, cw * ch);
+        self.st.put_block(0, x, y, w, h, &pred[..l]);
+        self.st.put_block(1, x / 2, y / 2, cw, ch, &pred[l..l + c]);
         self.st
-            .put_block(1, x / 2, y / 2, c, &pred[s * s..s * s + c * c]);
-        self.st
-            .put_block(2, x / 2, y / 2, c, &pred[s * s + c * c..s * s + 2 * c * c]);
+            .put_block(2, x / 2, y / 2, cw, ch, &pred[l + c..l + 2 * c]);
     }
 
     /// Distortion of the reconstructed CU against the source, chroma weighted.
-    fn weighted_dist(&self, x: usize, y: usize, s: usize) -> f64 {
+    fn weighted_dist(&self, x: usize, y: usize, w: usize, h: usize) -> f64 {
         let cpu = self.p.cpu;
         let mut d = 0.0;
         for plane in 0..3 {
-            let (px, py, n) = if plane == 0 {
-                (x, y, s)
+            let (px, py, bw, bh) = if plane == 0 {
+                (x, y, w, h)
             } else {
-                (x / 2, y / 2, s / 2)
+                (x / 2, y / 2, w / 2, h / 2)
             };
             let a = &self.src.planes[plane];
             let b = &self.st.recon.planes[plane];
@@ -473,8 +568,8 @@ impl<'a> FrameSearch<'a> {
                 a.width,
                 &b.data[py * b.width + px..],
                 b.width,
-                n,
-                n,
+                bw,
+                bh,
                 cpu,
             );
             d += if plane == 0 {
@@ -516,4 +611,9 @@ impl SearchParams {
             self.lambda / 2f64.powf(dq / 3.0)
         }
     }
+}
+
+/// log2 of a block side.
+fn log2(n: usize) -> u32 {
+    n.trailing_zeros()
 }

@@ -11,12 +11,11 @@ impl FrameSearch<'_> {
         plane: usize,
         x: usize,
         y: usize,
-        log2n: u32,
+        w: usize,
+        h: usize,
         mode: u8,
-        cu: (usize, usize),
         cb_coded: bool,
     ) -> TuOutcome {
-        let n = 1usize << log2n;
         let mut pred = [0u16; 1024];
         intra::predict(
             &self.st,
@@ -24,13 +23,13 @@ impl FrameSearch<'_> {
             plane,
             x,
             y,
-            log2n,
+            w,
+            h,
             mode,
-            cu,
             self.p.cpu,
-            &mut pred[..n * n],
+            &mut pred[..w * h],
         );
-        self.code_residual(plane, x, y, log2n, mode, cb_coded, &pred[..n * n])
+        self.code_residual(plane, x, y, w, h, mode, cb_coded, &pred[..w * h])
     }
 
     /// Transforms, quantises and reconstructs one transform block on top of
@@ -42,12 +41,16 @@ impl FrameSearch<'_> {
         plane: usize,
         x: usize,
         y: usize,
-        log2n: u32,
+        w: usize,
+        h: usize,
         mode: u8,
         cb_coded: bool,
         pred: &[u16],
     ) -> TuOutcome {
-        let n = 1usize << log2n;
+        let (lw, lh) = (log2(w), log2(h));
+        assert_eq!(w, h, "square transform blocks only (for now)");
+        let log2n = lw;
+        let n = w;
         let cpu = self.p.cpu;
         let TuScratch {
             resid,
@@ -74,7 +77,7 @@ impl FrameSearch<'_> {
         let qp = self.p.quant_qp[plane];
         let q = QuantParams::new(qp, log2n, bd);
         let mut levels = vec![0i16; n * n].into_boxed_slice();
-        let scan = scan_for(mode, log2n, plane > 0);
+        let scan = scan_for(mode, lw, lh, plane > 0);
         let any = if self.p.use_rdoq {
             rdoq(
                 coeffs,
@@ -91,7 +94,7 @@ impl FrameSearch<'_> {
             quantize(coeffs, &mut levels, q, 171)
         };
         let ctx = &mut self.ctx;
-        let zero_bits = bits_of(|c| transform::write_cbf(c, ctx, plane, log2n, cb_coded, false));
+        let zero_bits = bits_of(|c| transform::write_cbf(c, ctx, plane, lw, lh, cb_coded, false));
         let pred_dist = dist::sse(
             &src.data[y * src.width + x..],
             src.width,
@@ -111,7 +114,8 @@ impl FrameSearch<'_> {
                 &out.tu.levels,
                 (n, n),
                 plane,
-                log2n,
+                lw,
+                lh,
                 qp,
                 bd,
                 pred,
@@ -131,19 +135,19 @@ impl FrameSearch<'_> {
             let ctx = &mut self.ctx;
             let levels = &out.tu.levels;
             let bits = bits_of(|c| {
-                transform::write_cbf(c, ctx, plane, log2n, cb_coded, true);
-                residual::write_residual(c, ctx, levels, log2n, plane > 0, scan);
+                transform::write_cbf(c, ctx, plane, lw, lh, cb_coded, true);
+                residual::write_residual(c, ctx, levels, lw, lh, plane > 0, scan);
             });
-            let w = if plane == 0 {
+            let weight = if plane == 0 {
                 1.0
             } else {
                 2f64.powf((self.p.qp as f64 - self.p.chroma_qp[plane - 1] as f64) / 3.0)
             };
-            let coded = d as f64 * w + self.p.lambda * bits as f64 / COST_ONE_BIT as f64;
+            let coded = d as f64 * weight + self.p.lambda * bits as f64 / COST_ONE_BIT as f64;
             let skipped =
-                pred_dist as f64 * w + self.p.lambda * zero_bits as f64 / COST_ONE_BIT as f64;
+                pred_dist as f64 * weight + self.p.lambda * zero_bits as f64 / COST_ONE_BIT as f64;
             if coded < skipped {
-                self.st.put_block(plane, x, y, n, recon);
+                self.st.put_block(plane, x, y, w, h, recon);
                 out.tu.cbf = true;
                 out.dist = d;
                 out.bits = bits;
@@ -151,7 +155,7 @@ impl FrameSearch<'_> {
             }
             out.tu.levels.fill(0);
         }
-        self.st.put_block(plane, x, y, n, pred);
+        self.st.put_block(plane, x, y, w, h, pred);
         out
     }
 }

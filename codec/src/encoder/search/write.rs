@@ -6,33 +6,38 @@ use super::*;
 impl FrameSearch<'_> {
     // ------------------------------------------------------------ writing
 
-    pub(super) fn write_node<S: BinSink>(
+    /// Writes the coding tree of `node` as the search chose it (`it`: its
+    /// items in coding order).
+    pub(super) fn write_tree<S: BinSink>(
         &mut self,
         s: &mut S,
-        x: usize,
-        y: usize,
-        log2: u32,
-        it: &mut std::iter::Peekable<std::slice::Iter<'_, CuDecision>>,
+        node: Node,
+        it: &mut std::slice::Iter<'_, TreeItem>,
     ) {
-        if x >= self.st.w || y >= self.st.h {
+        if node.x >= self.st.w || node.y >= self.st.h {
             return;
         }
-        let size = 1usize << log2;
-        let inside = x + size <= self.st.w && y + size <= self.st.h;
-        let next = it.peek().expect("decision list covers the frame");
-        let split = !(next.x == x && next.y == y && next.log2 == log2);
-        if log2 > 3 && inside {
-            let c = partition::split_ctx(&self.st, x, y, log2);
-            partition::write_split(s, &mut self.ctx, c, split);
+        let inside = node.inside(self.st.w, self.st.h);
+        let item = it.next().expect("the tree covers the frame");
+        let split = match item {
+            TreeItem::Split(split) => *split,
+            TreeItem::Cu(_) => Split::None,
+        };
+        if inside {
+            let allowed = AllowedSplits::of(&node, self.mtt);
+            partition::write_split_mode(s, &mut self.ctx, &self.st, &node, allowed, split);
         }
-        if split {
-            let half = size / 2;
-            for (dx, dy) in [(0, 0), (half, 0), (0, half), (half, half)] {
-                self.write_node(s, x + dx, y + dy, log2 - 1, it);
+        match item {
+            TreeItem::Split(split) => {
+                for child in node.children(*split) {
+                    self.write_tree(s, child, it);
+                }
             }
-        } else {
-            let cu = it.next().expect("peeked");
-            self.write_cu(s, cu);
+            TreeItem::Cu(cu) => {
+                debug_assert!((cu.x, cu.y, cu.w, cu.h) == (node.x, node.y, node.w, node.h));
+                self.write_cu(s, cu);
+                self.st.set_decoded(cu.x, cu.y, cu.w, cu.h, true);
+            }
         }
     }
 
@@ -43,7 +48,8 @@ impl FrameSearch<'_> {
         s: &mut S,
         x: usize,
         y: usize,
-        log2: u32,
+        w: usize,
+        h: usize,
         mode: &CuMode,
     ) {
         let c = partition::skip_ctx(&self.st, x, y);
@@ -64,7 +70,7 @@ impl FrameSearch<'_> {
                 if let Some(idx) = merge_idx {
                     inter::write_merge_idx(s, &mut self.ctx, idx as usize);
                 } else {
-                    self.write_explicit_motion(s, x, y, log2, &motion, mvp);
+                    self.write_explicit_motion(s, x, y, w, h, &motion, mvp);
                 }
                 inter::write_root_cbf(s, &mut self.ctx, root_cbf);
             }
@@ -76,7 +82,8 @@ impl FrameSearch<'_> {
         s: &mut S,
         x: usize,
         y: usize,
-        log2: u32,
+        w: usize,
+        h: usize,
         m: &Motion,
         mvp: [u8; 2],
     ) {
@@ -87,7 +94,7 @@ impl FrameSearch<'_> {
             } else {
                 m.uses(1) as u8
             };
-            inter::write_inter_dir(s, &mut self.ctx, log2, dir);
+            inter::write_inter_dir(s, &mut self.ctx, w, h, dir);
         }
         for l in 0..2 {
             if !m.uses(l) {
@@ -96,10 +103,10 @@ impl FrameSearch<'_> {
             if lists.len[l] > 1 {
                 inter::write_ref_idx(s, &mut self.ctx, m.ref_idx[l] as usize, lists.len[l]);
             }
-            let pred =
-                self.motion_env()
-                    .expect("inter")
-                    .amvp(x, y, 1 << log2, l, m.ref_idx[l] as usize)[mvp[l] as usize];
+            let pred = self
+                .motion_env()
+                .expect("inter")
+                .amvp(x, y, w, h, l, m.ref_idx[l] as usize)[mvp[l] as usize];
             let mvd = Mv {
                 x: m.mv[l].x.wrapping_sub(pred.x),
                 y: m.mv[l].y.wrapping_sub(pred.y),
@@ -121,9 +128,9 @@ impl FrameSearch<'_> {
     }
 
     pub(super) fn write_cu<S: BinSink>(&mut self, s: &mut S, cu: &CuDecision) {
-        let (x, y, log2) = (cu.x, cu.y, cu.log2);
+        let (x, y, w, h) = (cu.x, cu.y, cu.w, cu.h);
         if self.inter.is_some() {
-            self.write_inter_prefix(s, x, y, log2, &cu.mode);
+            self.write_inter_prefix(s, x, y, w, h, &cu.mode);
         }
         let carries_residual = match cu.mode {
             CuMode::Intra { .. } => false, // after its modes, in write_intra_cu
@@ -133,6 +140,7 @@ impl FrameSearch<'_> {
         if carries_residual {
             self.write_sb_qp_delta(s);
         }
+        let (tw, th) = transform_tiles(w, h);
         match cu.mode {
             CuMode::Intra {
                 nxn,
@@ -140,33 +148,32 @@ impl FrameSearch<'_> {
                 chroma_index,
             } => self.write_intra_cu(s, cu, nxn, modes, chroma_index),
             CuMode::Skip { motion, .. } => {
-                self.st.set_cu_maps(x, y, log2, log2.min(5));
-                self.st.set_motion(x, y, log2, motion, true);
-                self.st.set_coded(x, y, log2, false);
-                self.st.set_mode(x, y, log2, intra::DC);
+                self.st.set_cu_maps(x, y, w, h, tw, th);
+                self.st.set_motion(x, y, w, h, motion, true);
+                self.st.set_coded(x, y, w, h, false);
+                self.st.set_mode(x, y, w, h, intra::DC);
             }
             CuMode::Inter {
                 motion, root_cbf, ..
             } => {
-                let tu_log2 = log2.min(5);
-                self.st.set_cu_maps(x, y, log2, tu_log2);
-                self.st.set_motion(x, y, log2, motion, false);
-                self.st.set_coded(x, y, log2, false);
-                self.st.set_mode(x, y, log2, intra::DC);
+                self.st.set_cu_maps(x, y, w, h, tw, th);
+                self.st.set_motion(x, y, w, h, motion, false);
+                self.st.set_coded(x, y, w, h, false);
+                self.st.set_mode(x, y, w, h, intra::DC);
                 if root_cbf {
                     let n_luma = cu.tus.len() - 2;
-                    let tu = 1usize << tu_log2;
-                    let per = (1usize << log2) / tu;
+                    let mut tiles = tile_offsets(w, h, tw, th);
                     let mut any = false;
                     for (i, t) in cu.tus.iter().enumerate() {
-                        let (plane, log2n) = if i < n_luma {
-                            (0, tu_log2)
+                        let (plane, bw, bh) = if i < n_luma {
+                            (0, tw, th)
                         } else {
-                            (i - n_luma + 1, log2 - 1)
+                            (i - n_luma + 1, w / 2, h / 2)
                         };
+                        let (lw, lh) = (log2(bw), log2(bh));
                         let cb_coded = plane == 2 && cu.tus[n_luma].cbf;
                         if plane < 2 || any {
-                            transform::write_cbf(s, &mut self.ctx, plane, log2n, cb_coded, t.cbf);
+                            transform::write_cbf(s, &mut self.ctx, plane, lw, lh, cb_coded, t.cbf);
                         }
                         any |= t.cbf;
                         if t.cbf {
@@ -174,18 +181,15 @@ impl FrameSearch<'_> {
                                 s,
                                 &mut self.ctx,
                                 &t.levels,
-                                log2n,
+                                lw,
+                                lh,
                                 plane > 0,
-                                scan_for(1, log2n, plane > 0),
+                                scan_for(1, lw, lh, plane > 0),
                             );
                         }
                         if plane == 0 {
-                            self.st.set_coded(
-                                x + (i % per) * tu,
-                                y + (i / per) * tu,
-                                tu_log2,
-                                t.cbf,
-                            );
+                            let (dx, dy) = tiles.next().expect("one tile per luma block");
+                            self.st.set_coded(x + dx, y + dy, tw, th, t.cbf);
                         }
                     }
                 }
@@ -201,46 +205,48 @@ impl FrameSearch<'_> {
         modes: [u8; 4],
         chroma_index: u8,
     ) {
-        let (x, y, log2) = (cu.x, cu.y, cu.log2);
-        if log2 == 3 {
+        let (x, y, w, h) = (cu.x, cu.y, cu.w, cu.h);
+        if w == 8 && h == 8 {
             intra::write_nxn(s, &mut self.ctx, nxn);
         }
-        let (parts, pu_log2) = if nxn { (4, 2) } else { (1, log2) };
-        let tu_log2 = if nxn { 2 } else { log2.min(5) };
+        let (parts, pw, ph) = if nxn { (4, 4, 4) } else { (1, w, h) };
+        let (tw, th) = if nxn { (4, 4) } else { transform_tiles(w, h) };
         for i in 0..parts {
             let (px, py) = (x + (i & 1) * 4, y + (i >> 1) * 4);
             let mpm = intra::mpm(&self.st, px, py);
-            let nn_ctx = self.nn_intra_ctx(px, py, tu_log2);
+            let nn_ctx = self.nn_intra_ctx(px, py, tw, th);
             intra::write_intra_luma(s, &mut self.ctx, modes[i], &mpm, nn_ctx);
-            self.st.set_mode(px, py, pu_log2, modes[i]);
+            self.st.set_mode(px, py, pw, ph, modes[i]);
         }
         intra::write_chroma_mode(s, &mut self.ctx, chroma_index);
         self.write_sb_qp_delta(s);
-        self.st.set_cu_maps(x, y, log2, tu_log2);
-        self.st.set_motion(x, y, log2, Motion::INTRA, false);
+        self.st.set_cu_maps(x, y, w, h, tw, th);
+        self.st.set_motion(x, y, w, h, Motion::INTRA, false);
         let chroma_mode = chroma_candidates(modes[0])[chroma_index as usize];
         let n_luma = cu.tus.len() - 2;
         for (i, tu) in cu.tus.iter().enumerate() {
-            let (plane, log2n, mode) = if i < n_luma {
-                (0, tu_log2, modes[if nxn { i } else { 0 }])
+            let (plane, bw, bh, mode) = if i < n_luma {
+                (0, tw, th, modes[if nxn { i } else { 0 }])
             } else {
-                (i - n_luma + 1, log2 - 1, chroma_mode)
+                (i - n_luma + 1, w / 2, h / 2, chroma_mode)
             };
+            let (lw, lh) = (log2(bw), log2(bh));
             if plane == 0 {
-                let size = log2n as usize - 2;
+                let size = ((lw + lh) / 2) as usize - 2;
                 self.intra_modes.blocks[size] += 1;
                 self.intra_modes.learned[size] += (mode == NN_MODE) as u32;
             }
             let cb_coded = plane == 2 && cu.tus[n_luma].cbf;
-            transform::write_cbf(s, &mut self.ctx, plane, log2n, cb_coded, tu.cbf);
+            transform::write_cbf(s, &mut self.ctx, plane, lw, lh, cb_coded, tu.cbf);
             if tu.cbf {
                 residual::write_residual(
                     s,
                     &mut self.ctx,
                     &tu.levels,
-                    log2n,
+                    lw,
+                    lh,
                     plane > 0,
-                    scan_for(mode, log2n, plane > 0),
+                    scan_for(mode, lw, lh, plane > 0),
                 );
             }
         }

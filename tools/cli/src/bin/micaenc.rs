@@ -129,6 +129,9 @@ struct Args {
     /// `frame`.)
     #[arg(long, default_value = "frame", value_parser = ["frame", "block", "off", "on"])]
     importance_qp: String,
+    /// Binary splits below the quadtree (the multi-type tree): on or off.
+    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    mtt: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -263,6 +266,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.temporal_filter = args.temporal_filter == "on";
     cfg.importance_qp = args.importance_qp != "off";
     cfg.sb_qp_deltas = args.importance_qp == "block";
+    cfg.multi_type_tree = args.mtt == "on";
     cfg.nn_filter = args.nn_filter == "on";
     if let Some(path) = &args.nn_filter_model {
         cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
