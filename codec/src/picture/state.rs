@@ -153,10 +153,11 @@ impl PicState {
                 self.cu_w_log2[i] = w.trailing_zeros() as u8;
                 self.cu_h_log2[i] = h.trailing_zeros() as u8;
                 let (dx, dy) = (8 * c, 8 * r);
-                self.edges[i] = (dx % tw == 0) as u8 * EDGE_TU_V
-                    | (dy % th == 0) as u8 * EDGE_TU_H
-                    | (dx == 0) as u8 * EDGE_CU_V
-                    | (dy == 0) as u8 * EDGE_CU_H;
+                let bit = |on: bool, b: u8| if on { b } else { 0 };
+                self.edges[i] = bit(dx % tw == 0, EDGE_TU_V)
+                    | bit(dy % th == 0, EDGE_TU_H)
+                    | bit(dx == 0, EDGE_CU_V)
+                    | bit(dy == 0, EDGE_CU_H);
             }
         }
     }

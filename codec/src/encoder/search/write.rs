@@ -77,6 +77,7 @@ impl FrameSearch<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn write_explicit_motion<S: BinSink>(
         &mut self,
         s: &mut S,
