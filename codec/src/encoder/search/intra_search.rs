@@ -78,7 +78,7 @@ impl FrameSearch<'_> {
     ) -> Vec<u8> {
         let n = 1usize << log2n;
         let mut refs = [0u16; 129];
-        intra::gather_refs(&self.st, 0, x, y, log2n, cu, &mut refs);
+        intra::gather_refs(&self.st, 0, x, y, log2n, log2n, cu, &mut refs);
         let src = &self.src.planes[0];
         let mut pred = [0u16; 1024];
         let sqrt_lambda = self.p.lambda.sqrt();
@@ -86,7 +86,7 @@ impl FrameSearch<'_> {
         let mut scored: Vec<(f64, u8)> = Vec::with_capacity(36);
         for mode in 0..dsp::intra::NUM_MODES {
             let bd = self.p.bit_depth;
-            predict_from_refs(0, log2n, mode, &refs, bd, self.p.cpu, &mut pred[..n * n]);
+            predict_from_refs(0, log2n, log2n, mode, &refs, bd, self.p.cpu, &mut pred[..n * n]);
             let satd = dist::satd(
                 &src.data[y * src.width + x..],
                 src.width,

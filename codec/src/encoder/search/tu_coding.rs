@@ -25,6 +25,7 @@ impl FrameSearch<'_> {
             x,
             y,
             log2n,
+            log2n,
             mode,
             cu,
             self.p.cpu,
