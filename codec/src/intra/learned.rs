@@ -381,14 +381,13 @@ pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, bit_depth: u8
     let mut refs = [0u16; 129];
     super::prediction::gather_refs_in(
         luma,
-        coded,
         0,
         x,
         y,
         log2n,
         log2n,
-        (x, y),
         bit_depth,
+        |lx, ly| crate::picture::available(coded, lx, ly, x, y),
         &mut refs,
     );
     gather_context(luma, coded, x, y, log2n, &refs, out);
