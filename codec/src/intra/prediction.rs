@@ -64,7 +64,10 @@ pub fn predict(
     gather_refs(st, plane, x, y, log2w, log2h, cu, &mut refs);
     if mode == NN_MODE {
         // Only square luma transform blocks, their own availability reference, use it.
-        assert_eq!(log2w, log2h, "the learned intra mode is for square blocks only");
+        assert_eq!(
+            log2w, log2h,
+            "the learned intra mode is for square blocks only"
+        );
         debug_assert!(plane == 0 && cu == (x, y));
         let p = learned.expect("the learned mode is only parsed or chosen with a predictor");
         let mut context = [0u16; context_len(MAX_LOG2)];
@@ -242,6 +245,9 @@ mod tests {
         assert_eq!(refs[2 * s], value(19, 11));
         gather_refs_in(&p, 1, 8, 12, 3, 2, 10, |_, _| false, &mut refs);
         assert!(refs[..2 * s + 1].iter().all(|&v| v == 512));
-        assert!(refs[2 * s + 1..].iter().all(|&v| v == 0), "wrote past the line");
+        assert!(
+            refs[2 * s + 1..].iter().all(|&v| v == 0),
+            "wrote past the line"
+        );
     }
 }

@@ -269,16 +269,9 @@ pub fn predict(
                 match mode {
                     PLANAR => avx2::predict_planar(refs, w, h, dst, stride),
                     DC => avx2::predict_dc(refs, w, h, edge_filter, dst, stride),
-                    _ => avx2::predict_angular(
-                        mode,
-                        refs,
-                        w,
-                        h,
-                        edge_filter,
-                        dst,
-                        stride,
-                        bit_depth,
-                    ),
+                    _ => {
+                        avx2::predict_angular(mode, refs, w, h, edge_filter, dst, stride, bit_depth)
+                    }
                 }
             }
         }
@@ -328,7 +321,9 @@ mod tests {
     /// Random refs of a W x H block over the whole sample range of `bit_depth`.
     fn random_refs(rng: &mut SmallRng, w: usize, h: usize, bit_depth: u32) -> Vec<u16> {
         let max = max_sample(bit_depth);
-        (0..refs_len(w, h)).map(|_| rng.gen_range(0..=max)).collect()
+        (0..refs_len(w, h))
+            .map(|_| rng.gen_range(0..=max))
+            .collect()
     }
 
     /// Reference line of an NxN block with `left[y]` = left_at(y), corner, `top[x]` =
@@ -504,8 +499,14 @@ mod tests {
                 check(&alternating(1), "alternating from max");
                 // One edge at max and the other at 0, each way round (corner either).
                 for corner in [0, max] {
-                    check(&rect_refs_from(w, h, |_| max, corner, |_| 0), "left max, top 0");
-                    check(&rect_refs_from(w, h, |_| 0, corner, |_| max), "left 0, top max");
+                    check(
+                        &rect_refs_from(w, h, |_| max, corner, |_| 0),
+                        "left max, top 0",
+                    );
+                    check(
+                        &rect_refs_from(w, h, |_| 0, corner, |_| max),
+                        "left 0, top max",
+                    );
                 }
                 for spike in 0..len {
                     let mut refs = flat(0);
@@ -1188,7 +1189,7 @@ mod tests {
                 let (w, h) = (1 << log2w, 1 << log2h);
                 // The longer edge holds 10 and 21 alternately (mean 15.5, rounds to 16);
                 // the shorter one and the far parts are at max and must not count.
-                let near = |i: usize| if i % 2 == 0 { 10 } else { 21 };
+                let near = |i: usize| if i.is_multiple_of(2) { 10 } else { 21 };
                 let refs = if w > h {
                     rect_refs_from(w, h, |_| max, 0, |x| if x < w { near(x) } else { max })
                 } else {
@@ -1219,7 +1220,9 @@ mod tests {
                     let horizontal = predict_rect(HOR, &refs, shape, false, bit_depth, cpu);
                     for y in 0..h {
                         assert_eq!(vertical[y * w..][..w], refs[s + 1..s + 1 + w]);
-                        assert!(horizontal[y * w..][..w].iter().all(|&v| v == refs[s - 1 - y]));
+                        assert!(horizontal[y * w..][..w]
+                            .iter()
+                            .all(|&v| v == refs[s - 1 - y]));
                     }
                     // Mode 34 copies along the 45-degree diagonal: top[x + y + 1], reaching
                     // top[W + H - 1]; mode 2 likewise from the left column.

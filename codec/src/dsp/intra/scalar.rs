@@ -6,8 +6,8 @@
 //! lengths and the stride, and cleared `edge_filter` for 32x32 blocks.
 
 use super::{
-    intra_pred_angle, lines_across, main_reference, FIRST_VERTICAL_MODE, HOR, MAIN_ORIGIN,
-    MAX_N, VER,
+    intra_pred_angle, lines_across, main_reference, FIRST_VERTICAL_MODE, HOR, MAIN_ORIGIN, MAX_N,
+    VER,
 };
 
 /// Named access to the samples of a refs line for a W x H block.

@@ -37,9 +37,6 @@ const fn inv_angle(angle: i32) -> i32 {
     }
 }
 
-
-
-
 /// The lowest k for which an angular mode's `ref[k]` exists: negative angles that reach
 /// further than one sample back extend the main reference to (N * angle) >> 5.
 const fn first_main_index(mode: u8, n: usize) -> i32 {
@@ -86,7 +83,6 @@ fn main_reference(mode: u8, refs: &[u16], n: usize) -> MainRef {
 }
 
 pub fn needs_ref_filter(mode: u8, log2n: u32, is_luma: bool) -> bool {
-    
     let n = 1usize << log2n;
     if !is_luma || n == 4 || mode == DC {
         return false;

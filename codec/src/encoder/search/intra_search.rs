@@ -86,7 +86,16 @@ impl FrameSearch<'_> {
         let mut scored: Vec<(f64, u8)> = Vec::with_capacity(36);
         for mode in 0..dsp::intra::NUM_MODES {
             let bd = self.p.bit_depth;
-            predict_from_refs(0, log2n, log2n, mode, &refs, bd, self.p.cpu, &mut pred[..n * n]);
+            predict_from_refs(
+                0,
+                log2n,
+                log2n,
+                mode,
+                &refs,
+                bd,
+                self.p.cpu,
+                &mut pred[..n * n],
+            );
             let satd = dist::satd(
                 &src.data[y * src.width + x..],
                 src.width,
