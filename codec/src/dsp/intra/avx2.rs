@@ -39,10 +39,10 @@
 //! Reading `refs` directly keeps most blocks clear of a freshly stored main reference, whose
 //! unaligned reloads cannot be store-forwarded and stall.
 //!
-//! Rectangles (W != H) share the row kernels: vertical-class modes the row windows at every
-//! width (4 and 8 in part of a vector), horizontal-class modes the column taps (widths 4
-//! and 8 two rows to a vector, 4 from a main reference built on the stack so that the
-//! unused columns 4..8 of a chunk read inside it). Their main reference is built on the
+//! Rectangles (W != H) share the row kernels of 16x16 and 32x32, at every width:
+//! vertical-class modes the row windows, horizontal-class modes the column taps (widths 4
+//! and 8 two rows to a vector for both; for horizontal-class width 4 from a main reference
+//! built on the stack, so that the unused columns 4..8 of a chunk read inside it). Their main reference is built on the
 //! stack, by the scalar loop, where a mode projects the other edge.
 //!
 //! Every load and store goes through a bounds-checked helper, so the only requirement of
@@ -970,7 +970,8 @@ fn line_taps(across: usize, angle: i32) -> (isize, i16) {
 
 /// Vertical-class modes on blocks of width W and height `h` (all shapes but the 4x4 and
 /// 8x8 squares): row y is one contiguous window of the main reference
-/// `ref[k] = main[origin + k]` with a single fraction.
+/// `ref[k] = main[origin + k]` with a single fraction. Widths 4 and 8 hold rows y and
+/// y + 1 in the two lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn vertical_class<const W: usize>(
@@ -981,6 +982,39 @@ fn vertical_class<const W: usize>(
     dst: &mut [u16],
     stride: usize,
 ) {
+    if W <= 8 {
+        // The W samples at `at` and `high_at`, in the low and high lanes.
+        let pair = |at: usize, high_at: usize| {
+            if W == 8 {
+                load8_pair(main, at, high_at)
+            } else {
+                _mm256_set_m128i(load4(main, high_at), load4(main, at))
+            }
+        };
+        for y in (0..h).step_by(2) {
+            let (k, fact) = line_taps(y, angle);
+            let (k_high, fact_high) = line_taps(y + 1, angle);
+            let at = (origin as isize + k) as usize;
+            let high_at = (origin as isize + k_high) as usize;
+            let near = pair(at, high_at);
+            // As below, the far samples are not loaded where neither row has a fraction
+            // (angles 32 and -32); otherwise they lie inside the main reference, and a
+            // fraction of 0 ignores them.
+            let rows = if fact == 0 && fact_high == 0 {
+                near
+            } else {
+                let far = pair(at + 1, high_at + 1);
+                interpolate(near, far, per_lane(fact, fact_high))
+            };
+            if W == 8 {
+                store_2x8(dst, stride, y, rows);
+            } else {
+                store4(dst, y * stride, _mm256_castsi256_si128(rows));
+                store4(dst, (y + 1) * stride, _mm256_extracti128_si256::<1>(rows));
+            }
+        }
+        return;
+    }
     for y in 0..h {
         let (k, fact) = line_taps(y, angle);
         let at = (origin as isize + k) as usize;
