@@ -380,7 +380,7 @@ pub fn block_context(luma: &Plane, x: usize, y: usize, log2n: u32, bit_depth: u8
     // Quadtree availability: the block's coding structure is not known here.
     let avail = |lx, ly| crate::picture::available(coded, lx, ly, x, y);
     let mut refs = [0u16; 129];
-    super::prediction::gather_refs_in(luma, &avail, 0, x, y, log2n, bit_depth, &mut refs);
+    super::prediction::gather_refs_in(luma, 0, x, y, log2n, log2n, bit_depth, avail, &mut refs);
     gather_context(luma, &avail, x, y, log2n, &refs, out);
 }
 
@@ -392,7 +392,7 @@ pub fn traditional_prediction(refs: &[u16], log2n: u32, mode: u8, bit_depth: u8,
     // Chosen once: training tools call this millions of times.
     static CPU: OnceLock<crate::cpu::CpuLevel> = OnceLock::new();
     let cpu = *CPU.get_or_init(crate::cpu::CpuLevel::runtime);
-    super::prediction::predict_from_refs(0, log2n, mode, refs, bit_depth, cpu, dst);
+    super::prediction::predict_from_refs(0, log2n, log2n, mode, refs, bit_depth, cpu, dst);
 }
 
 #[cfg(test)]

@@ -8,5 +8,5 @@ mod syntax;
 
 pub use crate::dsp::intra::DC;
 pub use learned::{IntraPredictor, NN_MODE};
-pub use prediction::{gather_refs, predict, predict_from_refs};
+pub use prediction::{gather_refs, predict, predict_from_refs, MAX_REFS};
 pub use syntax::*;

@@ -7,11 +7,14 @@
 //!   `a + (((b - a) * f + 16) >> 5)`, equal because `32 * a` is a multiple of 32. The product
 //!   `(b - a) * f` lies within ±1023 * 31 = ±31713, inside i16, and `mulhrs` by 1 << 10 is
 //!   exactly `(v + 16) >> 5` (rounding down) for every i16 `v`.
-//! * Planar: the sum `(N-1-x)*left + (x+1)*topRight + (N-1-y)*top + (y+1)*bottomLeft + N`
-//!   reaches 2N * (2^B - 1) + N = 65504 at N = 32 and 10 bits: beyond i16, within u16. The
-//!   kernels compute it in wrapping 16-bit arithmetic and shift it logically; the final sum
-//!   is exact modulo 2^16 and lies in 0..2^16, so wrapped intermediates (and the negative
-//!   per-row steps) come out right.
+//! * Planar: with M = max(W, H), the spec's sum divided by min(W, H) (exactly: every term
+//!   is a multiple of it),
+//!   `(((H-1-y)*top + (y+1)*bottomLeft) << log2(M/H)) + (((W-1-x)*left + (x+1)*topRight)
+//!   << log2(M/W)) + M`, shifted by log2 M + 1 (for squares HEVC's sum as it stands). Each
+//!   of the two products is at most M * (2^B - 1), so the sum reaches 2M * (2^B - 1) + M =
+//!   65504 at M = 32 and 10 bits: beyond i16, within u16. The kernels compute it in wrapping
+//!   16-bit arithmetic and shift it logically; the final sum is exact modulo 2^16 and lies
+//!   in 0..2^16, so wrapped intermediates (and the negative per-row steps) come out right.
 //! * DC: 16-bit lanes add up at most 8 edge samples (8184 < 2^15) before `madd` widens them to
 //!   i32; the smoothed first row and column, `top + 3 * dc + 2` and the like, stay below
 //!   4 * 2^B.
@@ -36,16 +39,23 @@
 //! Reading `refs` directly keeps most blocks clear of a freshly stored main reference, whose
 //! unaligned reloads cannot be store-forwarded and stall.
 //!
+//! Rectangles (W != H) share the row kernels of 16x16 and 32x32, at every width:
+//! vertical-class modes the row windows, horizontal-class modes the column taps (widths 4
+//! and 8 two rows to a vector for both; for horizontal-class width 4 from a main reference
+//! built on the stack, so that the unused columns 4..8 of a chunk read inside it). Their main reference is built on the
+//! stack, by the scalar loop, where a mode projects the other edge.
+//!
 //! Every load and store goes through a bounds-checked helper, so the only requirement of
 //! the `unsafe fn` entry points is that the CPU supports AVX2. Like the scalar reference
-//! they expect what `predict` ensures: N is 4, 8, 16 or 32, `refs` holds 4N + 1 samples
-//! below 2^bitDepth, `dst` holds the block, and `edge_filter` is only set for N < 32.
+//! they expect what `predict` ensures: W and H are 4, 8, 16 or 32 with a ratio up to 8,
+//! `refs` holds 2(W + H) + 1 samples below 2^bitDepth, `dst` holds the block, and
+//! `edge_filter` is not set for 32x32.
 
 use core::arch::x86_64::*;
 
 use super::{
-    first_main_index, intra_pred_angle, main_source, projected_side, MainRef, FIRST_VERTICAL_MODE,
-    HOR, INTRA_PRED_ANGLE, MAIN_LEN, MAIN_ORIGIN, VER,
+    first_main_index, intra_pred_angle, main_reference, main_source, projected_side, MainRef,
+    FIRST_VERTICAL_MODE, HOR, INTRA_PRED_ANGLE, MAIN_LEN, MAIN_ORIGIN, VER,
 };
 
 /// Planar prediction.
@@ -53,12 +63,12 @@ use super::{
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
-pub unsafe fn predict_planar(refs: &[u16], n: usize, dst: &mut [u16], stride: usize) {
-    match n {
-        4 => planar_4(refs, dst, stride),
-        8 => planar_8(refs, dst, stride),
-        16 => planar_16(refs, dst, stride),
-        _ => planar_32(refs, dst, stride),
+pub unsafe fn predict_planar(refs: &[u16], w: usize, h: usize, dst: &mut [u16], stride: usize) {
+    match w {
+        4 => planar_4(refs, h, dst, stride),
+        8 => planar_8(refs, h, dst, stride),
+        16 => planar_16(refs, h, dst, stride),
+        _ => planar_32(refs, h, dst, stride),
     }
 }
 
@@ -69,16 +79,17 @@ pub unsafe fn predict_planar(refs: &[u16], n: usize, dst: &mut [u16], stride: us
 #[target_feature(enable = "avx2")]
 pub unsafe fn predict_dc(
     refs: &[u16],
-    n: usize,
+    w: usize,
+    h: usize,
     edge_filter: bool,
     dst: &mut [u16],
     stride: usize,
 ) {
-    match n {
-        4 => dc::<4>(refs, edge_filter, dst, stride),
-        8 => dc::<8>(refs, edge_filter, dst, stride),
-        16 => dc::<16>(refs, edge_filter, dst, stride),
-        _ => dc::<32>(refs, edge_filter, dst, stride),
+    match w {
+        4 => dc::<4>(refs, h, edge_filter, dst, stride),
+        8 => dc::<8>(refs, h, edge_filter, dst, stride),
+        16 => dc::<16>(refs, h, edge_filter, dst, stride),
+        _ => dc::<32>(refs, h, edge_filter, dst, stride),
     }
 }
 
@@ -87,21 +98,23 @@ pub unsafe fn predict_dc(
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn predict_angular(
     mode: u8,
     refs: &[u16],
-    n: usize,
+    w: usize,
+    h: usize,
     edge_filter: bool,
     dst: &mut [u16],
     stride: usize,
     bit_depth: u32,
 ) {
     let max = ((1 << bit_depth) - 1) as i16;
-    match n {
-        4 => angular::<4>(mode, refs, edge_filter, dst, stride, max),
-        8 => angular::<8>(mode, refs, edge_filter, dst, stride, max),
-        16 => angular::<16>(mode, refs, edge_filter, dst, stride, max),
-        _ => angular::<32>(mode, refs, edge_filter, dst, stride, max),
+    match w {
+        4 => angular::<4>(mode, refs, h, edge_filter, dst, stride, max),
+        8 => angular::<8>(mode, refs, h, edge_filter, dst, stride, max),
+        16 => angular::<16>(mode, refs, h, edge_filter, dst, stride, max),
+        _ => angular::<32>(mode, refs, h, edge_filter, dst, stride, max),
     }
 }
 
@@ -247,7 +260,7 @@ fn store_2x8(dst: &mut [u16], stride: usize, y: usize, rows: __m256i) {
     store8(dst, (y + 1) * stride, _mm256_extracti128_si256::<1>(rows));
 }
 
-/// Side of the pieces rows of an NxN block are processed in: N up to 16 samples.
+/// Length of the pieces rows of width W are processed in: W up to 16 samples.
 const fn piece(n: usize) -> usize {
     if n < 16 {
         n
@@ -292,26 +305,27 @@ fn lookup<const S: usize>(table: [__m256i; S], selector: __m256i) -> __m256i {
     _mm256_blendv_epi8(low, high, _mm256_slli_epi16::<2>(selector))
 }
 
-/// Left sample at (-1, y).
-fn left(refs: &[u16], n: usize, y: usize) -> i16 {
-    refs[2 * n - 1 - y] as i16
+/// Left sample at (-1, y); `s` is the corner's index in `refs`, W + H.
+fn left(refs: &[u16], s: usize, y: usize) -> i16 {
+    refs[s - 1 - y] as i16
 }
 
-/// Top sample at (x, -1).
-fn top(refs: &[u16], n: usize, x: usize) -> i16 {
-    refs[2 * n + 1 + x] as i16
+/// Top sample at (x, -1); `s` is the corner's index in `refs`, W + H.
+fn top(refs: &[u16], s: usize, x: usize) -> i16 {
+    refs[s + 1 + x] as i16
 }
 
-/// Corner sample at (-1, -1).
-fn corner(refs: &[u16], n: usize) -> i16 {
-    refs[2 * n] as i16
+/// Corner sample at (-1, -1), `refs[s]`.
+fn corner(refs: &[u16], s: usize) -> i16 {
+    refs[s] as i16
 }
 
 // ---------------------------------------------------------------------------------------
-// Planar: ((N-1-x)*left[y] + (x+1)*topRight + (N-1-y)*top[x] + (y+1)*bottomLeft + N)
-// >> (log2 N + 1). All terms but the left one form a per-column sum that changes by
-// bottomLeft - top[x] from one row to the next, so a row costs one multiply and two adds.
-// All of it wraps in 16 bits and ends exact (module docs).
+// Planar, in the form of the module docs with M = max(W, H):
+// ((((H-1-y)*top[x] + (y+1)*bottomLeft) << dv) + (((W-1-x)*left[y] + (x+1)*topRight) << dh)
+// + M) >> (log2 M + 1), dv = log2(M/H), dh = log2(M/W). All terms but the left one form a
+// per-column sum that changes by (bottomLeft - top[x]) << dv from one row to the next, so a
+// row costs one multiply and two adds. All of it wraps in 16 bits and ends exact.
 
 /// Per-column planar terms for the columns of a vector's lanes: the sum without the left
 /// term at row 0, its change per row, and the weight of `left[y]`.
@@ -322,21 +336,36 @@ struct PlanarColumns {
 }
 
 impl PlanarColumns {
-    /// `top_row` and `x_plus_one` hold `top[x]` and x + 1 for the column of each lane.
+    /// `top_row` and `x_plus_one` hold `top[x]` and x + 1 for the column of each lane of a
+    /// W x H block.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn new(refs: &[u16], n: usize, top_row: __m256i, x_plus_one: __m256i) -> Self {
-        let top_right = _mm256_set1_epi16(top(refs, n, n));
-        let bottom_left = _mm256_set1_epi16(left(refs, n, n));
-        let n_i16 = _mm256_set1_epi16(n as i16);
-        let column_terms = _mm256_add_epi16(
-            _mm256_mullo_epi16(x_plus_one, top_right),
-            _mm256_mullo_epi16(top_row, _mm256_set1_epi16(n as i16 - 1)),
+    fn new(refs: &[u16], w: usize, h: usize, top_row: __m256i, x_plus_one: __m256i) -> Self {
+        let s = w + h;
+        let top_right = _mm256_set1_epi16(top(refs, s, w));
+        let bottom_left = _mm256_set1_epi16(left(refs, s, h));
+        let (log2w, log2h) = (w.trailing_zeros(), h.trailing_zeros());
+        let vertical_shift = _mm_cvtsi32_si128(log2w.saturating_sub(log2h) as i32);
+        let horizontal_shift = _mm_cvtsi32_si128(log2h.saturating_sub(log2w) as i32);
+        let vertical_row0 = _mm256_add_epi16(
+            _mm256_mullo_epi16(top_row, _mm256_set1_epi16(h as i16 - 1)),
+            bottom_left,
         );
+        let horizontal_row0 = _mm256_mullo_epi16(x_plus_one, top_right);
+        let rounding = _mm256_set1_epi16(w.max(h) as i16);
         Self {
-            row0: _mm256_add_epi16(column_terms, _mm256_add_epi16(bottom_left, n_i16)),
-            step: _mm256_sub_epi16(bottom_left, top_row),
-            left_weight: _mm256_sub_epi16(n_i16, x_plus_one),
+            row0: _mm256_add_epi16(
+                _mm256_add_epi16(
+                    _mm256_sll_epi16(vertical_row0, vertical_shift),
+                    _mm256_sll_epi16(horizontal_row0, horizontal_shift),
+                ),
+                rounding,
+            ),
+            step: _mm256_sll_epi16(_mm256_sub_epi16(bottom_left, top_row), vertical_shift),
+            left_weight: _mm256_sll_epi16(
+                _mm256_sub_epi16(_mm256_set1_epi16(w as i16), x_plus_one),
+                horizontal_shift,
+            ),
         }
     }
 
@@ -378,87 +407,97 @@ fn per_lane(low: i16, high: i16) -> __m256i {
     _mm256_set_m128i(_mm_set1_epi16(high), _mm_set1_epi16(low))
 }
 
-/// Row shift for planar: log2 N + 1.
+/// Final shift for planar on a W x H block: log2 max(W, H) + 1.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn planar_shift(n: usize) -> __m128i {
-    _mm_cvtsi32_si128(n.trailing_zeros() as i32 + 1)
+fn planar_shift(w: usize, h: usize) -> __m128i {
+    _mm_cvtsi32_si128(w.max(h).trailing_zeros() as i32 + 1)
 }
 
-/// 4x4: the whole block in one vector, rows 0..4 in its quarters.
+/// Width 4: four rows per vector, in its quarters.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn planar_4(refs: &[u16], dst: &mut [u16], stride: usize) {
-    const N: usize = 4;
-    let top_row = _mm256_broadcastq_epi64(load4(refs, 2 * N + 1));
+fn planar_4(refs: &[u16], h: usize, dst: &mut [u16], stride: usize) {
+    const W: usize = 4;
+    let s = W + h;
+    let shift = planar_shift(W, h);
+    let top_row = _mm256_broadcastq_epi64(load4(refs, s + 1));
     let x_plus_one = _mm256_setr_epi16(1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4);
-    let columns = PlanarColumns::new(refs, N, top_row, x_plus_one);
-    let acc = columns.advanced(per_quarter([0, 1, 2, 3]));
-    let left_column = per_quarter([
-        left(refs, N, 0),
-        left(refs, N, 1),
-        left(refs, N, 2),
-        left(refs, N, 3),
-    ]);
-    store_4x4(
-        dst,
-        stride,
-        columns.values(acc, left_column, planar_shift(N)),
-    );
+    let columns = PlanarColumns::new(refs, W, h, top_row, x_plus_one);
+    let mut acc = columns.advanced(per_quarter([0, 1, 2, 3]));
+    let four_rows = _mm256_slli_epi16::<2>(columns.step);
+    for y in (0..h).step_by(4) {
+        let left_column = per_quarter([
+            left(refs, s, y),
+            left(refs, s, y + 1),
+            left(refs, s, y + 2),
+            left(refs, s, y + 3),
+        ]);
+        store_4x4(
+            &mut dst[y * stride..],
+            stride,
+            columns.values(acc, left_column, shift),
+        );
+        acc = _mm256_add_epi16(acc, four_rows);
+    }
 }
 
-/// 8x8: two rows per vector, row y in the low lane and y + 1 in the high one.
+/// Width 8: two rows per vector, row y in the low lane and y + 1 in the high one.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn planar_8(refs: &[u16], dst: &mut [u16], stride: usize) {
-    const N: usize = 8;
-    let shift = planar_shift(N);
-    let top_row = load8_twice(refs, 2 * N + 1);
+fn planar_8(refs: &[u16], h: usize, dst: &mut [u16], stride: usize) {
+    const W: usize = 8;
+    let s = W + h;
+    let shift = planar_shift(W, h);
+    let top_row = load8_twice(refs, s + 1);
     let x_plus_one = _mm256_setr_epi16(1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8);
-    let columns = PlanarColumns::new(refs, N, top_row, x_plus_one);
+    let columns = PlanarColumns::new(refs, W, h, top_row, x_plus_one);
     let mut acc = columns.advanced(per_lane(0, 1));
     let two_rows = _mm256_slli_epi16::<1>(columns.step);
-    for y in (0..N).step_by(2) {
-        let left_pair = per_lane(left(refs, N, y), left(refs, N, y + 1));
+    for y in (0..h).step_by(2) {
+        let left_pair = per_lane(left(refs, s, y), left(refs, s, y + 1));
         store_2x8(dst, stride, y, columns.values(acc, left_pair, shift));
         acc = _mm256_add_epi16(acc, two_rows);
     }
 }
 
-/// 16x16: one row per vector.
+/// Width 16: one row per vector.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn planar_16(refs: &[u16], dst: &mut [u16], stride: usize) {
-    const N: usize = 16;
-    let shift = planar_shift(N);
+fn planar_16(refs: &[u16], h: usize, dst: &mut [u16], stride: usize) {
+    const W: usize = 16;
+    let s = W + h;
+    let shift = planar_shift(W, h);
     let x_plus_one = _mm256_setr_epi16(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
-    let columns = PlanarColumns::new(refs, N, load16(refs, 2 * N + 1), x_plus_one);
+    let columns = PlanarColumns::new(refs, W, h, load16(refs, s + 1), x_plus_one);
     let mut acc = columns.row0;
-    for y in 0..N {
-        let row = columns.values(acc, _mm256_set1_epi16(left(refs, N, y)), shift);
+    for y in 0..h {
+        let row = columns.values(acc, _mm256_set1_epi16(left(refs, s, y)), shift);
         store16(dst, y * stride, row);
         acc = _mm256_add_epi16(acc, columns.step);
     }
 }
 
-/// 32x32: two vectors per row, columns 0..16 (`low`) and 16..32 (`high`).
+/// Width 32: two vectors per row, columns 0..16 (`low`) and 16..32 (`high`).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn planar_32(refs: &[u16], dst: &mut [u16], stride: usize) {
-    const N: usize = 32;
-    let shift = planar_shift(N);
+fn planar_32(refs: &[u16], h: usize, dst: &mut [u16], stride: usize) {
+    const W: usize = 32;
+    let s = W + h;
+    let shift = planar_shift(W, h);
     let x_plus_one = _mm256_setr_epi16(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
-    let low = PlanarColumns::new(refs, N, load16(refs, 2 * N + 1), x_plus_one);
+    let low = PlanarColumns::new(refs, W, h, load16(refs, s + 1), x_plus_one);
     let high = PlanarColumns::new(
         refs,
-        N,
-        load16(refs, 2 * N + 17),
+        W,
+        h,
+        load16(refs, s + 17),
         _mm256_add_epi16(x_plus_one, _mm256_set1_epi16(16)),
     );
     let (mut acc_low, mut acc_high) = (low.row0, high.row0);
-    for y in 0..N {
-        let l = _mm256_set1_epi16(left(refs, N, y));
-        let row = &mut dst[y * stride..][..N];
+    for y in 0..h {
+        let l = _mm256_set1_epi16(left(refs, s, y));
+        let row = &mut dst[y * stride..][..W];
         store16(row, 0, low.values(acc_low, l, shift));
         store16(row, 16, high.values(acc_high, l, shift));
         acc_low = _mm256_add_epi16(acc_low, low.step);
@@ -469,7 +508,15 @@ fn planar_32(refs: &[u16], dst: &mut [u16], stride: usize) {
 // ---------------------------------------------------------------------------------------
 // DC
 
-/// The DC value: the rounded mean of the N left and N top samples.
+/// The sum of the 32-bit lanes of `quarters`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn sum_epi32(quarters: __m128i) -> i32 {
+    let halves = _mm_add_epi32(quarters, _mm_unpackhi_epi64(quarters, quarters));
+    _mm_cvtsi128_si32(_mm_add_epi32(halves, _mm_shuffle_epi32::<0b01>(halves)))
+}
+
+/// The DC value of a square: the rounded mean of the N left and N top samples.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn dc_value<const N: usize>(refs: &[u16]) -> i32 {
@@ -490,35 +537,63 @@ fn dc_value<const N: usize>(refs: &[u16]) -> i32 {
             )
         }
     };
-    let quarters = _mm_madd_epi16(lanes, _mm_set1_epi16(1));
-    let halves = _mm_add_epi32(quarters, _mm_unpackhi_epi64(quarters, quarters));
-    let sum = _mm_add_epi32(halves, _mm_shuffle_epi32::<0b01>(halves));
-    (_mm_cvtsi128_si32(sum) + N as i32) >> (N.trailing_zeros() + 1)
+    let sum = sum_epi32(_mm_madd_epi16(lanes, _mm_set1_epi16(1)));
+    (sum + N as i32) >> (N.trailing_zeros() + 1)
 }
 
-/// DC prediction for one block size.
+/// The DC value of a rectangle: the rounded mean of the `len` (8, 16 or 32) samples of its
+/// longer edge, `refs[at..at + len]`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn dc<const N: usize>(refs: &[u16], edge_filter: bool, dst: &mut [u16], stride: usize) {
-    let dc = dc_value::<N>(refs);
+fn dc_value_of_edge(refs: &[u16], at: usize, len: usize) -> i32 {
+    // Each 16-bit lane adds up at most 2 samples.
+    let lanes = match len {
+        8 => load8(refs, at),
+        _ => {
+            let mut sum = load16(refs, at);
+            if len == 32 {
+                sum = _mm256_add_epi16(sum, load16(refs, at + 16));
+            }
+            _mm_add_epi16(
+                _mm256_castsi256_si128(sum),
+                _mm256_extracti128_si256::<1>(sum),
+            )
+        }
+    };
+    let sum = sum_epi32(_mm_madd_epi16(lanes, _mm_set1_epi16(1)));
+    (sum + (len as i32 >> 1)) >> len.trailing_zeros()
+}
+
+/// DC prediction for blocks of width W.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dc<const W: usize>(refs: &[u16], h: usize, edge_filter: bool, dst: &mut [u16], stride: usize) {
+    let s = W + h;
+    let dc = if h == W {
+        dc_value::<W>(refs)
+    } else if W > h {
+        dc_value_of_edge(refs, s + 1, W)
+    } else {
+        dc_value_of_edge(refs, s - h, h)
+    };
     let fill = _mm256_set1_epi16(dc as i16);
-    for y in 0..N {
-        let row = &mut dst[y * stride..][..N];
-        for x in (0..N).step_by(16) {
-            store_len(row, x, piece(N), fill);
+    for y in 0..h {
+        let row = &mut dst[y * stride..][..W];
+        for x in (0..W).step_by(16) {
+            store_len(row, x, piece(W), fill);
         }
     }
     if edge_filter {
         let dc = dc as i16;
         let bias = _mm256_set1_epi16(3 * dc + 2);
-        for x in (0..N).step_by(16) {
-            let top_row = load_len(refs, 2 * N + 1 + x, piece(N));
+        for x in (0..W).step_by(16) {
+            let top_row = load_len(refs, s + 1 + x, piece(W));
             let smoothed = _mm256_srli_epi16::<2>(_mm256_add_epi16(top_row, bias));
-            store_len(dst, x, piece(N), smoothed);
+            store_len(dst, x, piece(W), smoothed);
         }
-        dst[0] = ((left(refs, N, 0) + 2 * dc + top(refs, N, 0) + 2) >> 2) as u16;
-        for y in 1..N {
-            dst[y * stride] = ((left(refs, N, y) + 3 * dc + 2) >> 2) as u16;
+        dst[0] = ((left(refs, s, 0) + 2 * dc + top(refs, s, 0) + 2) >> 2) as u16;
+        for y in 1..h {
+            dst[y * stride] = ((left(refs, s, y) + 3 * dc + 2) >> 2) as u16;
         }
     }
 }
@@ -526,45 +601,63 @@ fn dc<const N: usize>(refs: &[u16], edge_filter: bool, dst: &mut [u16], stride: 
 // ---------------------------------------------------------------------------------------
 // Angular
 
-/// Angular prediction for one block size; `max` is the largest sample value.
+/// Angular prediction for blocks of width W; `max` is the largest sample value.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn angular<const N: usize>(
+fn angular<const W: usize>(
     mode: u8,
     refs: &[u16],
+    h: usize,
     edge_filter: bool,
     dst: &mut [u16],
     stride: usize,
     max: i16,
 ) {
+    let s = W + h;
+    let angle = intra_pred_angle(mode);
+    let vertical = mode >= FIRST_VERTICAL_MODE;
+    let column_taps = || &COLUMN_TAPS[usize::from(mode - 2)];
     if mode == VER {
-        vertical_copy::<N>(refs, edge_filter, dst, stride, max);
+        vertical_copy::<W>(refs, h, edge_filter, dst, stride, max);
     } else if mode == HOR {
-        horizontal_copy::<N>(refs, edge_filter, dst, stride, max);
-    } else if N == 4 {
+        horizontal_copy::<W>(refs, h, edge_filter, dst, stride, max);
+    } else if h != W {
+        // Rectangles: the main reference is built by the scalar loop where the mode
+        // projects the other edge (and, for width 4, always: see the module docs).
+        let lines = if vertical { h } else { W };
+        let projects = first_main_index(mode, lines) < 0 && angle != -32;
+        if vertical && projects {
+            let main = main_reference(mode, refs, W, h);
+            vertical_class::<W>(&main, MAIN_ORIGIN, angle, h, dst, stride);
+        } else if vertical {
+            vertical_class::<W>(refs, s, angle, h, dst, stride);
+        } else if projects || W == 4 {
+            let main = main_reference(mode, refs, W, h);
+            horizontal_class::<W, false>(&main, MAIN_ORIGIN, column_taps(), h, dst, stride);
+        } else {
+            horizontal_class::<W, true>(refs, s, column_taps(), h, dst, stride);
+        }
+    } else if W == 4 {
         angular_4x4(&TAPS_4X4[usize::from(mode - 2)], refs, dst, stride);
-    } else if N == 8 {
+    } else if W == 8 {
         angular_8x8(&TAPS_8X8[usize::from(mode - 2)], refs, dst, stride);
     } else {
-        let angle = intra_pred_angle(mode);
-        let vertical = mode >= FIRST_VERTICAL_MODE;
-        let column_taps = || &COLUMN_TAPS[usize::from(mode - 2)];
         // At -32 (mode 18) the projection of the left column is the identity: ref[k] is
         // refs[2N + k] for negative k too.
-        if first_main_index(mode, N) < 0 && angle != -32 {
+        if first_main_index(mode, W) < 0 && angle != -32 {
             let mut main = [0; MAIN_LEN];
-            build_main_reference::<N>(mode, refs, &mut main);
+            build_main_reference::<W>(mode, refs, &mut main);
             if vertical {
-                vertical_class::<N>(&main, MAIN_ORIGIN, angle, dst, stride);
+                vertical_class::<W>(&main, MAIN_ORIGIN, angle, W, dst, stride);
             } else {
-                horizontal_class::<N, false>(&main, MAIN_ORIGIN, column_taps(), dst, stride);
+                horizontal_class::<W, false>(&main, MAIN_ORIGIN, column_taps(), W, dst, stride);
             }
         } else if vertical {
             // ref[k] = refs[2N + k].
-            vertical_class::<N>(refs, 2 * N, angle, dst, stride);
+            vertical_class::<W>(refs, s, angle, W, dst, stride);
         } else {
             // ref[k] = refs[2N - k].
-            horizontal_class::<N, true>(refs, 2 * N, column_taps(), dst, stride);
+            horizontal_class::<W, true>(refs, s, column_taps(), W, dst, stride);
         }
     }
 }
@@ -573,30 +666,32 @@ fn angular<const N: usize>(
 /// half the gradient of the left column.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn vertical_copy<const N: usize>(
+fn vertical_copy<const W: usize>(
     refs: &[u16],
+    h: usize,
     edge_filter: bool,
     dst: &mut [u16],
     stride: usize,
     max: i16,
 ) {
-    let top_row = load_len(refs, 2 * N + 1, piece(N));
-    let top_row_end = if N == 32 {
-        load16(refs, 2 * N + 17)
+    let s = W + h;
+    let top_row = load_len(refs, s + 1, piece(W));
+    let top_row_end = if W == 32 {
+        load16(refs, s + 17)
     } else {
         top_row
     };
-    for y in 0..N {
-        let row = &mut dst[y * stride..][..N];
-        store_len(row, 0, piece(N), top_row);
-        if N == 32 {
+    for y in 0..h {
+        let row = &mut dst[y * stride..][..W];
+        store_len(row, 0, piece(W), top_row);
+        if W == 32 {
             store16(row, 16, top_row_end);
         }
     }
     if edge_filter {
-        for y in 0..N {
-            let gradient = (left(refs, N, y) - corner(refs, N)) >> 1;
-            dst[y * stride] = (top(refs, N, 0) + gradient).clamp(0, max) as u16;
+        for y in 0..h {
+            let gradient = (left(refs, s, y) - corner(refs, s)) >> 1;
+            dst[y * stride] = (top(refs, s, 0) + gradient).clamp(0, max) as u16;
         }
     }
 }
@@ -605,32 +700,34 @@ fn vertical_copy<const N: usize>(
 /// follows half the gradient of the top row.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn horizontal_copy<const N: usize>(
+fn horizontal_copy<const W: usize>(
     refs: &[u16],
+    h: usize,
     edge_filter: bool,
     dst: &mut [u16],
     stride: usize,
     max: i16,
 ) {
-    for y in 0..N {
-        let fill = _mm256_set1_epi16(left(refs, N, y));
-        let row = &mut dst[y * stride..][..N];
-        for x in (0..N).step_by(16) {
-            store_len(row, x, piece(N), fill);
+    let s = W + h;
+    for y in 0..h {
+        let fill = _mm256_set1_epi16(left(refs, s, y));
+        let row = &mut dst[y * stride..][..W];
+        for x in (0..W).step_by(16) {
+            store_len(row, x, piece(W), fill);
         }
     }
     if edge_filter {
-        let corner = _mm256_set1_epi16(corner(refs, N));
-        let left0 = _mm256_set1_epi16(left(refs, N, 0));
-        for x in (0..N).step_by(16) {
-            let top_row = load_len(refs, 2 * N + 1 + x, piece(N));
+        let corner = _mm256_set1_epi16(corner(refs, s));
+        let left0 = _mm256_set1_epi16(left(refs, s, 0));
+        for x in (0..W).step_by(16) {
+            let top_row = load_len(refs, s + 1 + x, piece(W));
             let gradient = _mm256_srai_epi16::<1>(_mm256_sub_epi16(top_row, corner));
             let first_row = _mm256_add_epi16(left0, gradient);
             let clamped = _mm256_min_epi16(
                 _mm256_max_epi16(first_row, _mm256_setzero_si256()),
                 _mm256_set1_epi16(max),
             );
-            store_len(dst, x, piece(N), clamped);
+            store_len(dst, x, piece(W), clamped);
         }
     }
 }
@@ -738,7 +835,7 @@ impl<const SAMPLES: usize, const BYTES: usize> BlockTaps<SAMPLES, BYTES> {
         let (mut first, mut last) = (usize::MAX, 0);
         let mut k = lo;
         while k <= hi {
-            let source = main_source(mode, n, k);
+            let source = main_source(mode, n, n, k);
             if source < first {
                 first = source;
             }
@@ -759,7 +856,7 @@ impl<const SAMPLES: usize, const BYTES: usize> BlockTaps<SAMPLES, BYTES> {
         if taps.gather {
             let mut k = lo;
             while k <= hi {
-                let entry = main_source(mode, n, k) - window;
+                let entry = main_source(mode, n, n, k) - window;
                 let i = (k - lo) as usize;
                 let mut byte = 0;
                 while byte < 2 {
@@ -783,8 +880,8 @@ impl<const SAMPLES: usize, const BYTES: usize> BlockTaps<SAMPLES, BYTES> {
                 (near - lo, far - lo)
             } else {
                 (
-                    (main_source(mode, n, near) - window) as i32,
-                    (main_source(mode, n, far) - window) as i32,
+                    (main_source(mode, n, n, near) - window) as i32,
+                    (main_source(mode, n, n, far) - window) as i32,
                 )
             };
             let mut byte = 0;
@@ -871,35 +968,72 @@ fn line_taps(across: usize, angle: i32) -> (isize, i16) {
     (((position >> 5) + 1) as isize, (position & 31) as i16)
 }
 
-/// Vertical-class modes, N = 16 or 32: row y is one contiguous window of the main
-/// reference `ref[k] = main[origin + k]` with a single fraction.
+/// Vertical-class modes on blocks of width W and height `h` (all shapes but the 4x4 and
+/// 8x8 squares): row y is one contiguous window of the main reference
+/// `ref[k] = main[origin + k]` with a single fraction. Widths 4 and 8 hold rows y and
+/// y + 1 in the two lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn vertical_class<const N: usize>(
+fn vertical_class<const W: usize>(
     main: &[u16],
     origin: usize,
     angle: i32,
+    h: usize,
     dst: &mut [u16],
     stride: usize,
 ) {
-    for y in 0..N {
+    if W <= 8 {
+        // The W samples at `at` and `high_at`, in the low and high lanes.
+        let pair = |at: usize, high_at: usize| {
+            if W == 8 {
+                load8_pair(main, at, high_at)
+            } else {
+                _mm256_set_m128i(load4(main, high_at), load4(main, at))
+            }
+        };
+        for y in (0..h).step_by(2) {
+            let (k, fact) = line_taps(y, angle);
+            let (k_high, fact_high) = line_taps(y + 1, angle);
+            let at = (origin as isize + k) as usize;
+            let high_at = (origin as isize + k_high) as usize;
+            let near = pair(at, high_at);
+            // As below, the far samples are not loaded where neither row has a fraction
+            // (angles 32 and -32); otherwise they lie inside the main reference, and a
+            // fraction of 0 ignores them.
+            let rows = if fact == 0 && fact_high == 0 {
+                near
+            } else {
+                let far = pair(at + 1, high_at + 1);
+                interpolate(near, far, per_lane(fact, fact_high))
+            };
+            if W == 8 {
+                store_2x8(dst, stride, y, rows);
+            } else {
+                store4(dst, y * stride, _mm256_castsi256_si128(rows));
+                store4(dst, (y + 1) * stride, _mm256_extracti128_si256::<1>(rows));
+            }
+        }
+        return;
+    }
+    for y in 0..h {
         let (k, fact) = line_taps(y, angle);
         let at = (origin as isize + k) as usize;
         // One bounds check per row for the window and one for the row of `dst`. Where the
         // fraction is 0 the far samples are not loaded: at angle 32 they would run past
         // the end of `refs`.
-        let row = &mut dst[y * stride..][..N];
+        let row = &mut dst[y * stride..][..W];
         if fact == 0 {
-            let near = &main[at..at + N];
-            for x in (0..N).step_by(16) {
-                store16(row, x, load16(near, x));
+            let near = &main[at..at + W];
+            for x in (0..W).step_by(16) {
+                store_len(row, x, piece(W), load_len(near, x, piece(W)));
             }
         } else {
-            let window = &main[at..at + N + 1];
+            let window = &main[at..at + W + 1];
             let fact = _mm256_set1_epi16(fact);
-            for x in (0..N).step_by(16) {
-                let values = interpolate(load16(window, x), load16(window, x + 1), fact);
-                store16(row, x, values);
+            for x in (0..W).step_by(16) {
+                let near = load_len(window, x, piece(W));
+                let far = load_len(window, x + 1, piece(W));
+                store_len(row, x, piece(W), interpolate(near, far, fact));
             }
         }
     }
@@ -979,14 +1113,19 @@ static COLUMN_TAPS: [ColumnTaps; 16] = {
     all
 };
 
-/// Horizontal-class modes, N = 16 or 32, predicted row by row without a transpose from
-/// the main reference `ref[k] = main[origin + k]`, or `main[origin - k]` if `REVERSED`.
+/// Horizontal-class modes on blocks of width W and height `h` (all shapes but the 4x4 and
+/// 8x8 squares), predicted row by row without a transpose from the main reference
+/// `ref[k] = main[origin + k]`, or `main[origin - k]` if `REVERSED`. Widths 4 and 8 hold
+/// rows y and y + 1 of chunk 0 in the two lanes (width 4 storing half of each); for width
+/// 4 `main` must be a [`MainRef`], which chunk 0's unused columns 4..8 may read beyond the
+/// block's references.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn horizontal_class<const N: usize, const REVERSED: bool>(
+fn horizontal_class<const W: usize, const REVERSED: bool>(
     main: &[u16],
     origin: usize,
     taps: &ColumnTaps,
+    h: usize,
     dst: &mut [u16],
     stride: usize,
 ) {
@@ -1005,17 +1144,19 @@ fn horizontal_class<const N: usize, const REVERSED: bool>(
             origin as isize + start
         }) as usize
     };
-    // The selectors and fractions of chunks `c` and `c + 1` in the two lanes.
-    let lanes = |c: usize| {
+    // The selectors and fractions of chunk `c` in the low lane and `c_high` in the high one.
+    let lanes = |c: usize, c_high: usize| {
         let pair = |table: &[[u8; 16]; 4]| {
-            _mm256_set_m128i(load_bytes16(&table[c + 1], 0), load_bytes16(&table[c], 0))
+            _mm256_set_m128i(load_bytes16(&table[c_high], 0), load_bytes16(&table[c], 0))
         };
-        let fact = _mm256_set_m128i(load8(&taps.fact[c + 1], 0), load8(&taps.fact[c], 0));
+        let fact = _mm256_set_m128i(load8(&taps.fact[c_high], 0), load8(&taps.fact[c], 0));
         (pair(near), pair(far), fact)
     };
-    // Row y of chunks `c` and `c + 1`.
-    let predict = |y: usize, c: usize, (near, far, fact): (__m256i, __m256i, __m256i)| {
-        let windows = load8_pair(main, window_at(y, c), window_at(y, c + 1));
+    // Row y of chunk c in the low lane, row y_high of chunk c_high in the high one.
+    let predict = |(y, c): (usize, usize),
+                   (y_high, c_high): (usize, usize),
+                   (near, far, fact): (__m256i, __m256i, __m256i)| {
+        let windows = load8_pair(main, window_at(y, c), window_at(y_high, c_high));
         let near = _mm256_shuffle_epi8(windows, near);
         if taps.integer {
             near
@@ -1023,17 +1164,30 @@ fn horizontal_class<const N: usize, const REVERSED: bool>(
             interpolate(near, _mm256_shuffle_epi8(windows, far), fact)
         }
     };
-    let taps01 = lanes(0);
-    if N == 16 {
-        for y in 0..N {
-            store16(dst, y * stride, predict(y, 0, taps01));
+    if W <= 8 {
+        let taps00 = lanes(0, 0);
+        for y in (0..h).step_by(2) {
+            let rows = predict((y, 0), (y + 1, 0), taps00);
+            if W == 8 {
+                store_2x8(dst, stride, y, rows);
+            } else {
+                store4(dst, y * stride, _mm256_castsi256_si128(rows));
+                store4(dst, (y + 1) * stride, _mm256_extracti128_si256::<1>(rows));
+            }
+        }
+        return;
+    }
+    let taps01 = lanes(0, 1);
+    if W == 16 {
+        for y in 0..h {
+            store16(dst, y * stride, predict((y, 0), (y, 1), taps01));
         }
     } else {
-        let taps23 = lanes(2);
-        for y in 0..N {
-            let row = &mut dst[y * stride..][..N];
-            store16(row, 0, predict(y, 0, taps01));
-            store16(row, 16, predict(y, 2, taps23));
+        let taps23 = lanes(2, 3);
+        for y in 0..h {
+            let row = &mut dst[y * stride..][..W];
+            store16(row, 0, predict((y, 0), (y, 1), taps01));
+            store16(row, 16, predict((y, 2), (y, 3), taps23));
         }
     }
 }

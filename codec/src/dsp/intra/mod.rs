@@ -1,15 +1,25 @@
-//! HEVC intra prediction (H.265 section 8.4.4.2) for square blocks at 8 or 10 bits of N = 4..32.
+//! HEVC intra prediction (H.265 section 8.4.4.2), generalised to rectangles, for blocks of
+//! W x H samples at 8 or 10 bits, each side 4..32 and at most 8 times the other.
 //!
-//! All 35 modes predict from one line of reference samples, `refs`, of length 4N + 1,
-//! running from the bottom-left sample up the left column to the corner and then right
-//! along the top row:
+//! All 35 modes predict from one line of reference samples, `refs`, of length
+//! 2(W + H) + 1, running from the bottom-left sample up the left column to the corner and
+//! then right along the top row; with S = W + H (the corner's index):
 //!
-//! * `refs[2N - 1 - j]`: left sample at (x = -1, y = j), j in 0..2N
-//! * `refs[2N]`: corner sample at (-1, -1)
-//! * `refs[2N + 1 + i]`: top sample at (x = i, y = -1), i in 0..2N
+//! * `refs[S - 1 - j]`: left sample at (x = -1, y = j), j in 0..S
+//! * `refs[S]`: corner sample at (-1, -1)
+//! * `refs[S + 1 + i]`: top sample at (x = i, y = -1), i in 0..S
+//!
+//! For a square of side N that is 2N left samples, the corner and 2N top samples. Both
+//! edges run W + H samples long because an angular mode at 45 degrees reaches that far
+//! along either edge of a rectangle (there is no wide-angle remapping).
 //!
 //! The caller has already substituted unavailable samples. Keeping both edges in one line
 //! lets [`filter_refs`] smooth straight across the corner, as HEVC does.
+//!
+//! Squares predict exactly as HEVC. Rectangles follow VVC's generalisations of planar
+//! (weights per side, one shift) and DC (the mean of the longer edge, a shift), and use
+//! HEVC's angles unchanged. Smoothing and boundary-filter decisions use the size class
+//! `(log2 W + log2 H) / 2` (VVC's `nTbS` for smoothing) in place of log2 N.
 //!
 //! `scalar` is the readable reference; `avx2` must match it bit for bit.
 
@@ -19,10 +29,13 @@ use crate::dsp::check_bit_depth;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod scalar;
+#[cfg(test)]
+mod square_reference;
 
 /// Planar mode: the average of a horizontal and a vertical linear interpolation.
 pub const PLANAR: u8 = 0;
-/// DC mode: the mean of the N top and N left samples.
+/// DC mode: the mean of the top and left samples next to the block (squares) or of those
+/// of the longer side (rectangles).
 pub const DC: u8 = 1;
 /// Pure horizontal angular mode.
 pub const HOR: u8 = 10;
@@ -42,8 +55,11 @@ const INTRA_PRED_ANGLE: [i8; 33] = [
 /// predict from the left column.
 const FIRST_VERTICAL_MODE: u8 = 18;
 
-/// Side length of the largest block.
+/// Length of the longest side.
 const MAX_N: usize = 32;
+
+/// The largest ratio of the longer side to the shorter, as a difference of log2 sizes.
+pub const MAX_LOG2_RATIO: u32 = 3;
 
 /// The angle of an angular mode (2..=34).
 const fn intra_pred_angle(mode: u8) -> i32 {
@@ -74,14 +90,25 @@ const MAIN_ORIGIN: usize = MAX_N;
 const MAIN_LEN: usize = 4 * MAX_N;
 
 /// The main reference of an angular mode, H.265 8.4.4.2.6's `ref[k]` stored at
-/// `MAIN_ORIGIN + k` for k in [`first_main_index`]..=2N, zero elsewhere.
+/// `MAIN_ORIGIN + k` for k in [`first_main_index`]..=W + H, zero elsewhere.
 type MainRef = [u16; MAIN_LEN];
 
-/// The lowest k for which an angular mode's `ref[k]` exists: negative angles that reach
-/// further than one sample back extend the main reference to (N * angle) >> 5.
-const fn first_main_index(mode: u8, n: usize) -> i32 {
+/// The number of lines an angular mode predicts away from its main reference: the rows
+/// (H) of a vertical-class mode, the columns (W) of a horizontal-class one.
+const fn lines_across(mode: u8, w: usize, h: usize) -> usize {
+    if mode >= FIRST_VERTICAL_MODE {
+        h
+    } else {
+        w
+    }
+}
+
+/// The lowest k for which an angular mode's `ref[k]` exists, for a block of `lines`
+/// lines across ([`lines_across`]): negative angles that reach further than one sample
+/// back extend the main reference to (lines * angle) >> 5.
+const fn first_main_index(mode: u8, lines: usize) -> i32 {
     let angle = intra_pred_angle(mode);
-    let last_projected = (n as i32 * angle) >> 5;
+    let last_projected = (lines as i32 * angle) >> 5;
     if angle < 0 && last_projected < -1 {
         last_projected
     } else {
@@ -94,13 +121,14 @@ const fn projected_side(angle: i32, k: i32) -> i32 {
     (k * inv_angle(angle) + 128) >> 8
 }
 
-/// Index in `refs` of the spec's `ref[k]` for angular `mode`, k in
-/// [`first_main_index`]..=2N: the corner and then the top row (vertical class) or the left
-/// column (horizontal class) for k >= 0, the other edge projected for k < 0.
-const fn main_source(mode: u8, n: usize, k: i32) -> usize {
-    assert!(first_main_index(mode, n) <= k && k <= 2 * n as i32);
+/// Index in `refs` of the spec's `ref[k]` for angular `mode` on a W x H block, k in
+/// [`first_main_index`]..=W + H: the corner and then the top row (vertical class) or the
+/// left column (horizontal class) for k >= 0, the other edge projected for k < 0.
+const fn main_source(mode: u8, w: usize, h: usize, k: i32) -> usize {
+    assert!(first_main_index(mode, lines_across(mode, w, h)) <= k && k <= (w + h) as i32);
+    assert!(k >= 0 || projected_side(intra_pred_angle(mode), k) <= (w + h) as i32);
     let vertical = mode >= FIRST_VERTICAL_MODE;
-    let corner = 2 * n as i32;
+    let corner = (w + h) as i32;
     let offset = if k >= 0 {
         k
     } else {
@@ -113,77 +141,103 @@ const fn main_source(mode: u8, n: usize, k: i32) -> usize {
     }) as usize
 }
 
-/// Builds the main reference of angular `mode`.
-fn main_reference(mode: u8, refs: &[u16], n: usize) -> MainRef {
+/// Builds the main reference of angular `mode` on a W x H block.
+///
+/// No prediction reads `ref[k]` at k = [`first_main_index`] itself (row or column
+/// `lines - 1` starts one sample further on), and on a rectangle whose side edge is short
+/// its projection can fall beyond the W + H side samples: such entries stay 0.
+fn main_reference(mode: u8, refs: &[u16], w: usize, h: usize) -> MainRef {
     let mut main = [0; MAIN_LEN];
-    for k in first_main_index(mode, n)..=2 * n as i32 {
-        main[(MAIN_ORIGIN as i32 + k) as usize] = refs[main_source(mode, n, k)];
+    let side_len = (w + h) as i32;
+    for k in first_main_index(mode, lines_across(mode, w, h))..=side_len {
+        if k < 0 && projected_side(intra_pred_angle(mode), k) > side_len {
+            continue;
+        }
+        main[(MAIN_ORIGIN as i32 + k) as usize] = refs[main_source(mode, w, h, k)];
     }
     main
 }
 
-/// Block side for `log2n`, rejecting sizes HEVC intra prediction does not have.
-fn block_size(log2n: u32) -> usize {
+/// Block sides for (`log2w`, `log2h`), rejecting shapes the prediction does not have.
+fn block_shape(log2w: u32, log2h: u32) -> (usize, usize) {
     assert!(
-        (2..=5).contains(&log2n),
-        "intra blocks are 4x4..32x32, got log2n = {log2n}"
+        (2..=5).contains(&log2w) && (2..=5).contains(&log2h),
+        "intra blocks are 4..32 samples a side, got log2 sizes {log2w} x {log2h}"
     );
-    1 << log2n
+    assert!(
+        log2w.abs_diff(log2h) <= MAX_LOG2_RATIO,
+        "intra blocks are at most 8:1, got log2 sizes {log2w} x {log2h}"
+    );
+    (1 << log2w, 1 << log2h)
 }
 
-/// Whether HEVC's `[1,2,1]` reference smoothing applies (luma only; N=4 never; DC never;
-/// planar for N>=8; angular when min(|mode-26|,|mode-10|) > threshold with thresholds
-/// 7 (N=8), 1 (N=16), 0 (N=32)).
+/// The size class of a W x H block, `(log2 W + log2 H) / 2` (rounded down): log2 N for a
+/// square of side N, and what the smoothing and boundary-filter rules read for rectangles.
+pub fn size_class(log2w: u32, log2h: u32) -> u32 {
+    block_shape(log2w, log2h);
+    (log2w + log2h) / 2
+}
+
+/// Whether HEVC's `[1,2,1]` reference smoothing applies, by the block's size class
+/// `c = (log2 W + log2 H) / 2` ([`size_class`]; log2 N for squares): luma only; c = 2
+/// (4x4, 4x8, 8x4) never; DC never; planar for c >= 3; angular when
+/// min(|mode-26|,|mode-10|) > threshold with thresholds 7 (c = 3), 1 (c = 4), 0 (c = 5).
 ///
 /// Smoothing helps where the prediction direction is diagonal enough to smear reference
 /// noise across the block; near-horizontal and near-vertical modes keep sharp edges.
-pub fn needs_ref_filter(mode: u8, log2n: u32, is_luma: bool) -> bool {
+pub fn needs_ref_filter(mode: u8, log2w: u32, log2h: u32, is_luma: bool) -> bool {
     assert!(mode < NUM_MODES, "intra mode {mode} out of range");
-    let n = block_size(log2n);
-    if !is_luma || n == 4 || mode == DC {
+    let class = size_class(log2w, log2h);
+    if !is_luma || class == 2 || mode == DC {
         return false;
     }
     if mode == PLANAR {
         return true;
     }
     let distance_to_hor_or_ver = mode.abs_diff(VER).min(mode.abs_diff(HOR));
-    let threshold = match n {
-        8 => 7,
-        16 => 1,
+    let threshold = match class {
+        3 => 7,
+        4 => 1,
         _ => 0,
     };
     distance_to_hor_or_ver > threshold
 }
 
 /// `[1,2,1]` smoothing along the whole refs line (the two end samples copied unchanged),
-/// and for N=32 HEVC's strong (bi-linear) intra smoothing when its flatness condition holds
-/// (`|bottomleft + corner - 2*left[N-1]| < 8` and `|corner + topright - 2*top[N-1]| < 8`,
-/// with the H.265 8.4.4.2.3 definitions, threshold `1 << (bitDepth-5)`: 8 at 8 bits).
+/// and for 32x32 blocks HEVC's strong (bi-linear) intra smoothing when its flatness
+/// condition holds (`|bottomleft + corner - 2*left[N-1]| < 8` and
+/// `|corner + topright - 2*top[N-1]| < 8`, with the H.265 8.4.4.2.3 definitions, threshold
+/// `1 << (bitDepth-5)`: 8 at 8 bits). Rectangles (whose size class is at most 4) only
+/// ever get `[1,2,1]`.
 ///
-/// `refs` and `out` both hold 4N + 1 samples in the layout described in the module docs.
-pub fn filter_refs(refs: &[u16], log2n: u32, out: &mut [u16], bit_depth: u32) {
-    let n = block_size(log2n);
-    assert_eq!(refs.len(), 4 * n + 1, "refs must hold 4N + 1 samples");
-    assert_eq!(out.len(), 4 * n + 1, "out must hold 4N + 1 samples");
+/// `refs` and `out` both hold 2(W + H) + 1 samples in the layout described in the module
+/// docs.
+pub fn filter_refs(refs: &[u16], log2w: u32, log2h: u32, out: &mut [u16], bit_depth: u32) {
+    let (w, h) = block_shape(log2w, log2h);
+    let len = 2 * (w + h) + 1;
+    assert_eq!(refs.len(), len, "refs must hold 2(W + H) + 1 samples");
+    assert_eq!(out.len(), len, "out must hold 2(W + H) + 1 samples");
     check_bit_depth(bit_depth);
-    scalar::filter_refs(refs, n, out, bit_depth);
+    scalar::filter_refs(refs, w, h, out, bit_depth);
 }
 
-/// Predicts an NxN block into dst (row stride `stride`). `edge_filter` enables HEVC's boundary
-/// smoothing for luma blocks with N < 32: DC (first row/column `[1,3]/4` and corner `[1,2,1]`),
-/// pure horizontal/vertical (first row/column adjusted by half the gradient of the other edge,
-/// clipped to `[0, 2^bitDepth - 1]`).
+/// Predicts a W x H block into dst (row stride `stride`). `edge_filter` enables HEVC's
+/// boundary smoothing for luma blocks of size class below 5 (every shape but 32x32): DC
+/// (first row/column `[1,3]/4` and corner `[1,2,1]`), pure horizontal/vertical (first
+/// row/column adjusted by half the gradient of the other edge, clipped to
+/// `[0, 2^bitDepth - 1]`).
 ///
 /// As in HEVC the boundary smoothing never applies to 32x32 blocks, so passing "is luma" as
-/// `edge_filter` is enough. Only the NxN block of `dst` is written.
+/// `edge_filter` is enough. Only the W x H block of `dst` is written.
 ///
-/// Panics if `mode` or `log2n` is out of range, `bit_depth` is not 8 or 10, `refs` does not
-/// hold 4N + 1 samples, or `dst` cannot hold N rows of N samples at `stride`.
+/// Panics if `mode` or the shape is out of range, `bit_depth` is not 8 or 10, `refs` does
+/// not hold 2(W + H) + 1 samples, or `dst` cannot hold H rows of W samples at `stride`.
 #[allow(clippy::too_many_arguments)]
 pub fn predict(
     mode: u8,
     refs: &[u16],
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     edge_filter: bool,
     dst: &mut [u16],
     stride: usize,
@@ -192,14 +246,18 @@ pub fn predict(
 ) {
     check_bit_depth(bit_depth);
     assert!(mode < NUM_MODES, "intra mode {mode} out of range");
-    let n = block_size(log2n);
-    assert_eq!(refs.len(), 4 * n + 1, "refs must hold 4N + 1 samples");
+    let (w, h) = block_shape(log2w, log2h);
+    assert_eq!(
+        refs.len(),
+        2 * (w + h) + 1,
+        "refs must hold 2(W + H) + 1 samples"
+    );
     assert!(
-        stride >= n && dst.len() >= (n - 1) * stride + n,
-        "dst of {} bytes at stride {stride} cannot hold a {n}x{n} block",
+        stride >= w && dst.len() >= (h - 1) * stride + w,
+        "dst of {} bytes at stride {stride} cannot hold a {w}x{h} block",
         dst.len()
     );
-    let edge_filter = edge_filter && n < MAX_N;
+    let edge_filter = edge_filter && size_class(log2w, log2h) < 5;
     match cpu {
         // Checking the (cached) CPU flag again keeps a hand-made `CpuLevel::Avx2` from
         // reaching AVX2 code on a CPU without it, for the cost of one load and branch.
@@ -209,16 +267,18 @@ pub fn predict(
             // kernels' only requirement (they bounds-check every access).
             unsafe {
                 match mode {
-                    PLANAR => avx2::predict_planar(refs, n, dst, stride),
-                    DC => avx2::predict_dc(refs, n, edge_filter, dst, stride),
-                    _ => avx2::predict_angular(mode, refs, n, edge_filter, dst, stride, bit_depth),
+                    PLANAR => avx2::predict_planar(refs, w, h, dst, stride),
+                    DC => avx2::predict_dc(refs, w, h, edge_filter, dst, stride),
+                    _ => {
+                        avx2::predict_angular(mode, refs, w, h, edge_filter, dst, stride, bit_depth)
+                    }
                 }
             }
         }
         _ => match mode {
-            PLANAR => scalar::predict_planar(refs, n, dst, stride),
-            DC => scalar::predict_dc(refs, n, edge_filter, dst, stride),
-            _ => scalar::predict_angular(mode, refs, n, edge_filter, dst, stride, bit_depth),
+            PLANAR => scalar::predict_planar(refs, w, h, dst, stride),
+            DC => scalar::predict_dc(refs, w, h, edge_filter, dst, stride),
+            _ => scalar::predict_angular(mode, refs, w, h, edge_filter, dst, stride, bit_depth),
         },
     }
 }
@@ -232,6 +292,23 @@ mod tests {
 
     const LOG2_SIZES: [u32; 4] = [2, 3, 4, 5];
 
+    /// Every shape (log2 W, log2 H): each side 4..32, at most 8:1 (which all pairs are).
+    fn all_shapes() -> impl Iterator<Item = (u32, u32)> {
+        LOG2_SIZES
+            .into_iter()
+            .flat_map(|log2w| LOG2_SIZES.into_iter().map(move |log2h| (log2w, log2h)))
+    }
+
+    /// The shapes with W != H.
+    fn rectangles() -> impl Iterator<Item = (u32, u32)> {
+        all_shapes().filter(|(log2w, log2h)| log2w != log2h)
+    }
+
+    /// Length of the refs line of a W x H block.
+    fn refs_len(w: usize, h: usize) -> usize {
+        2 * (w + h) + 1
+    }
+
     fn all_modes() -> impl Iterator<Item = u8> {
         0..NUM_MODES
     }
@@ -241,31 +318,91 @@ mod tests {
         (1 << bit_depth) - 1
     }
 
-    /// Random refs over the whole sample range of `bit_depth`.
-    fn random_refs(rng: &mut SmallRng, n: usize, bit_depth: u32) -> Vec<u16> {
+    /// Random refs of a W x H block over the whole sample range of `bit_depth`.
+    fn random_refs(rng: &mut SmallRng, w: usize, h: usize, bit_depth: u32) -> Vec<u16> {
         let max = max_sample(bit_depth);
-        (0..4 * n + 1).map(|_| rng.gen_range(0..=max)).collect()
+        (0..refs_len(w, h))
+            .map(|_| rng.gen_range(0..=max))
+            .collect()
     }
 
-    /// Reference line with `left[y]` = left_at(y), corner, `top[x]` = top_at(x).
+    /// Reference line of an NxN block with `left[y]` = left_at(y), corner, `top[x]` =
+    /// top_at(x).
     fn refs_from(
         n: usize,
         left_at: impl Fn(usize) -> u16,
         corner: u16,
         top_at: impl Fn(usize) -> u16,
     ) -> Vec<u16> {
-        let mut refs = vec![0; 4 * n + 1];
-        for j in 0..2 * n {
-            refs[2 * n - 1 - j] = left_at(j);
-            refs[2 * n + 1 + j] = top_at(j);
+        rect_refs_from(n, n, left_at, corner, top_at)
+    }
+
+    /// Reference line of a W x H block with `left[y]` = left_at(y), corner, `top[x]` =
+    /// top_at(x).
+    fn rect_refs_from(
+        w: usize,
+        h: usize,
+        left_at: impl Fn(usize) -> u16,
+        corner: u16,
+        top_at: impl Fn(usize) -> u16,
+    ) -> Vec<u16> {
+        let s = w + h;
+        let mut refs = vec![0; refs_len(w, h)];
+        for j in 0..s {
+            refs[s - 1 - j] = left_at(j);
+            refs[s + 1 + j] = top_at(j);
         }
-        refs[2 * n] = corner;
+        refs[s] = corner;
         refs
     }
 
     /// Predicts into the middle of a larger buffer, with a stride wider than the block, and
-    /// returns the NxN block after checking that nothing outside it changed. The slice
-    /// handed to `predict` ends right after the block's last sample.
+    /// returns the W x H block (raster order) after checking that nothing outside it
+    /// changed. The slice handed to `predict` ends right after the block's last sample.
+    fn predict_rect(
+        mode: u8,
+        refs: &[u16],
+        (log2w, log2h): (u32, u32),
+        edge_filter: bool,
+        bit_depth: u32,
+        cpu: CpuLevel,
+    ) -> Vec<u16> {
+        let (w, h) = (1usize << log2w, 1usize << log2h);
+        let stride = w + 11;
+        let start = 2 * stride + 5;
+        let len = start + (h + 2) * stride;
+        let mut buffer: Vec<u16> = (0..len).map(|i| (i * 151 + 7) as u16).collect();
+        let before = buffer.clone();
+        let block_len = (h - 1) * stride + w;
+        let dst = &mut buffer[start..start + block_len];
+        predict(
+            mode,
+            refs,
+            log2w,
+            log2h,
+            edge_filter,
+            dst,
+            stride,
+            bit_depth,
+            cpu,
+        );
+        let mut block = Vec::with_capacity(w * h);
+        for (i, (&now, &old)) in buffer.iter().zip(&before).enumerate() {
+            let inside = i >= start && (i - start) / stride < h && (i - start) % stride < w;
+            if inside {
+                block.push(now);
+            } else {
+                assert_eq!(
+                    now, old,
+                    "{cpu:?} mode {mode} {w}x{h} edge {edge_filter}: wrote outside the block \
+                     at {i}"
+                );
+            }
+        }
+        block
+    }
+
+    /// [`predict_rect`] for an NxN block.
     fn predict_block(
         mode: u8,
         refs: &[u16],
@@ -274,43 +411,23 @@ mod tests {
         bit_depth: u32,
         cpu: CpuLevel,
     ) -> Vec<u16> {
-        let n = 1usize << log2n;
-        let stride = n + 11;
-        let start = 2 * stride + 5;
-        let len = start + (n + 2) * stride;
-        let mut buffer: Vec<u16> = (0..len).map(|i| (i * 151 + 7) as u16).collect();
-        let before = buffer.clone();
-        let block_len = (n - 1) * stride + n;
-        let dst = &mut buffer[start..start + block_len];
-        predict(mode, refs, log2n, edge_filter, dst, stride, bit_depth, cpu);
-        let mut block = Vec::with_capacity(n * n);
-        for (i, (&now, &old)) in buffer.iter().zip(&before).enumerate() {
-            let inside = i >= start && (i - start) / stride < n && (i - start) % stride < n;
-            if inside {
-                block.push(now);
-            } else {
-                assert_eq!(
-                    now, old,
-                    "{cpu:?} mode {mode} N={n} edge {edge_filter}: wrote outside the block at {i}"
-                );
-            }
-        }
-        block
+        predict_rect(mode, refs, (log2n, log2n), edge_filter, bit_depth, cpu)
     }
 
     /// Every level agrees with the scalar reference on `refs` for every mode and edge flag.
-    fn check_all_levels(refs: &[u16], log2n: u32, bit_depth: u32, what: &str) {
+    fn check_all_levels_rect(refs: &[u16], shape: (u32, u32), bit_depth: u32, what: &str) {
         for mode in all_modes() {
             for edge_filter in [false, true] {
                 let expected =
-                    predict_block(mode, refs, log2n, edge_filter, bit_depth, CpuLevel::Scalar);
+                    predict_rect(mode, refs, shape, edge_filter, bit_depth, CpuLevel::Scalar);
                 for cpu in CpuLevel::all_supported() {
-                    let got = predict_block(mode, refs, log2n, edge_filter, bit_depth, cpu);
+                    let got = predict_rect(mode, refs, shape, edge_filter, bit_depth, cpu);
                     assert!(
                         got == expected,
-                        "{cpu:?} differs from scalar: mode {mode}, N={}, edge {edge_filter}, \
+                        "{cpu:?} differs from scalar: mode {mode}, {}x{}, edge {edge_filter}, \
                          {bit_depth} bits, {what}",
-                        1 << log2n
+                        1 << shape.0,
+                        1 << shape.1
                     );
                 }
             }
@@ -321,10 +438,11 @@ mod tests {
     fn every_level_matches_scalar_on_random_refs() {
         let mut rng = SmallRng::seed_from_u64(0x1d7a);
         for bit_depth in BIT_DEPTHS {
-            for log2n in LOG2_SIZES {
+            for (log2w, log2h) in all_shapes() {
                 for round in 0..16 {
-                    let refs = random_refs(&mut rng, 1 << log2n, bit_depth);
-                    check_all_levels(&refs, log2n, bit_depth, &format!("random refs #{round}"));
+                    let refs = random_refs(&mut rng, 1 << log2w, 1 << log2h, bit_depth);
+                    let what = format!("random refs #{round}");
+                    check_all_levels_rect(&refs, (log2w, log2h), bit_depth, &what);
                 }
             }
         }
@@ -337,13 +455,14 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(0x1d7b);
         for bit_depth in BIT_DEPTHS {
             let max = max_sample(bit_depth);
-            for log2n in LOG2_SIZES {
+            for (log2w, log2h) in all_shapes() {
                 for round in 0..4 {
                     let level = rng.gen_range(0..=max);
-                    let refs: Vec<u16> = (0..4 * (1 << log2n) + 1)
+                    let refs: Vec<u16> = (0..refs_len(1 << log2w, 1 << log2h))
                         .map(|_| level.saturating_add(rng.gen_range(0..8)).min(max))
                         .collect();
-                    check_all_levels(&refs, log2n, bit_depth, &format!("flat-ish refs #{round}"));
+                    let what = format!("flat-ish refs #{round}");
+                    check_all_levels_rect(&refs, (log2w, log2h), bit_depth, &what);
                 }
             }
         }
@@ -356,9 +475,9 @@ mod tests {
         // bits planar's sums overflow i16).
         for bit_depth in BIT_DEPTHS {
             let max = max_sample(bit_depth);
-            for log2n in LOG2_SIZES {
-                let n = 1 << log2n;
-                let len = 4 * n + 1;
+            for (log2w, log2h) in all_shapes() {
+                let (w, h) = (1 << log2w, 1 << log2h);
+                let len = refs_len(w, h);
                 let flat = |value: u16| vec![value; len];
                 let alternating = |phase: usize| -> Vec<u16> {
                     (0..len)
@@ -371,16 +490,23 @@ mod tests {
                         })
                         .collect()
                 };
-                let check =
-                    |refs: &[u16], what: &str| check_all_levels(refs, log2n, bit_depth, what);
+                let check = |refs: &[u16], what: &str| {
+                    check_all_levels_rect(refs, (log2w, log2h), bit_depth, what)
+                };
                 check(&flat(0), "all 0");
                 check(&flat(max), "all max");
                 check(&alternating(0), "alternating from 0");
                 check(&alternating(1), "alternating from max");
                 // One edge at max and the other at 0, each way round (corner either).
                 for corner in [0, max] {
-                    check(&refs_from(n, |_| max, corner, |_| 0), "left max, top 0");
-                    check(&refs_from(n, |_| 0, corner, |_| max), "left 0, top max");
+                    check(
+                        &rect_refs_from(w, h, |_| max, corner, |_| 0),
+                        "left max, top 0",
+                    );
+                    check(
+                        &rect_refs_from(w, h, |_| 0, corner, |_| max),
+                        "left 0, top max",
+                    );
                 }
                 for spike in 0..len {
                     let mut refs = flat(0);
@@ -415,7 +541,7 @@ mod tests {
         for bit_depth in BIT_DEPTHS {
             for log2n in LOG2_SIZES {
                 let n = 1 << log2n;
-                let refs = random_refs(&mut rng, n, bit_depth);
+                let refs = random_refs(&mut rng, n, n, bit_depth);
                 for row in scalar_rows(VER, &refs, log2n, false, bit_depth) {
                     assert_eq!(row, refs[2 * n + 1..3 * n + 1]);
                 }
@@ -429,7 +555,7 @@ mod tests {
         for bit_depth in BIT_DEPTHS {
             for log2n in LOG2_SIZES {
                 let n = 1 << log2n;
-                let refs = random_refs(&mut rng, n, bit_depth);
+                let refs = random_refs(&mut rng, n, n, bit_depth);
                 let rows = scalar_rows(HOR, &refs, log2n, false, bit_depth);
                 for (y, row) in rows.iter().enumerate() {
                     assert!(
@@ -591,7 +717,7 @@ mod tests {
         for bit_depth in BIT_DEPTHS {
             for log2n in LOG2_SIZES {
                 let n = 1 << log2n;
-                let refs = random_refs(&mut rng, n, bit_depth);
+                let refs = random_refs(&mut rng, n, n, bit_depth);
                 let left = |y: usize| refs[2 * n - 1 - y];
                 let top = |x: usize| refs[2 * n + 1 + x];
                 for edge_filter in [false, true] {
@@ -622,7 +748,7 @@ mod tests {
         for bit_depth in BIT_DEPTHS {
             for log2n in LOG2_SIZES {
                 let n = 1 << log2n;
-                let refs = random_refs(&mut rng, n, bit_depth);
+                let refs = random_refs(&mut rng, n, n, bit_depth);
                 let swapped: Vec<u16> = refs.iter().rev().copied().collect();
                 for mode in all_modes() {
                     let mirrored_mode = if mode < 2 { mode } else { 36 - mode };
@@ -665,7 +791,7 @@ mod tests {
                 for value in [0, 9, 200, 255, max] {
                     let refs = vec![value; 4 * (1 << log2n) + 1];
                     let mut out = vec![0; refs.len()];
-                    filter_refs(&refs, log2n, &mut out, bit_depth);
+                    filter_refs(&refs, log2n, log2n, &mut out, bit_depth);
                     assert_eq!(out, refs);
                 }
             }
@@ -681,7 +807,7 @@ mod tests {
                 let mut refs = vec![0; 4 * (1 << log2n) + 1];
                 refs[5] = spike;
                 let mut out = vec![0; refs.len()];
-                filter_refs(&refs, log2n, &mut out, bit_depth);
+                filter_refs(&refs, log2n, log2n, &mut out, bit_depth);
                 let mut expected = vec![0; refs.len()];
                 expected[4..7].copy_from_slice(&[spike / 4, spike / 2, spike / 4]);
                 assert_eq!(out, expected);
@@ -690,7 +816,7 @@ mod tests {
                 let last = ends.len() - 1;
                 ends[0] = spike;
                 ends[last] = spike;
-                filter_refs(&ends, log2n, &mut out, bit_depth);
+                filter_refs(&ends, log2n, log2n, &mut out, bit_depth);
                 assert_eq!(
                     (out[0], out[1], out[last - 1], out[last]),
                     (spike, spike / 4, spike / 4, spike)
@@ -711,17 +837,17 @@ mod tests {
             let mut refs = line();
             refs[10] = max_sample(bit_depth) - 5;
             let mut out = vec![0; refs.len()];
-            filter_refs(&refs, 5, &mut out, bit_depth);
+            filter_refs(&refs, 5, 5, &mut out, bit_depth);
             let expected = line();
             assert_eq!(out, expected);
             // The midpoint counts twice in the flatness test: bending the left edge there by
             // half the threshold breaks flatness ([1,2,1] instead), by one less keeps it.
             let mut bent = expected.clone();
             bent[n] += threshold / 2 - 1;
-            filter_refs(&bent, 5, &mut out, bit_depth);
+            filter_refs(&bent, 5, 5, &mut out, bit_depth);
             assert_eq!(out, expected, "{bit_depth} bits");
             bent[n] += 1;
-            filter_refs(&bent, 5, &mut out, bit_depth);
+            filter_refs(&bent, 5, 5, &mut out, bit_depth);
             assert_eq!(
                 out[n],
                 (bent[n - 1] + 2 * bent[n] + bent[n + 1] + 2) >> 2,
@@ -735,7 +861,7 @@ mod tests {
     fn ref_filter_decisions_follow_hevc() {
         let filtered = |log2n: u32| -> Vec<u8> {
             all_modes()
-                .filter(|&m| needs_ref_filter(m, log2n, true))
+                .filter(|&m| needs_ref_filter(m, log2n, log2n, true))
                 .collect()
         };
         assert!(filtered(2).is_empty());
@@ -745,16 +871,17 @@ mod tests {
         assert_eq!(filtered(4), all_but(&[DC, 9, 10, 11, 25, 26, 27]));
         assert_eq!(filtered(5), all_but(&[DC, 10, 26]));
         for log2n in LOG2_SIZES {
-            assert!(all_modes().all(|m| !needs_ref_filter(m, log2n, false)));
+            assert!(all_modes().all(|m| !needs_ref_filter(m, log2n, log2n, false)));
         }
     }
 
     #[test]
-    #[should_panic(expected = "4x4..32x32")]
+    #[should_panic(expected = "4..32 samples a side")]
     fn rejects_64x64() {
         predict(
             DC,
             &[0; 257],
+            6,
             6,
             false,
             &mut [0; 64 * 64],
@@ -771,6 +898,7 @@ mod tests {
             DC,
             &[0; 33],
             3,
+            3,
             false,
             &mut [0; 7 * 8 + 7],
             8,
@@ -780,11 +908,12 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "4N + 1")]
+    #[should_panic(expected = "2(W + H) + 1")]
     fn rejects_a_wrong_length_refs_line() {
         predict(
             DC,
             &[0; 32],
+            3,
             3,
             false,
             &mut [0; 64],
@@ -801,11 +930,351 @@ mod tests {
             DC,
             &[0; 33],
             3,
+            3,
             false,
             &mut [0; 64],
             8,
             12,
             CpuLevel::detect(),
         );
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Independent expectations: the spec's formulas written out plainly (for every shape),
+    // and main's square code before rectangles (`square_reference`) for squares.
+
+    /// The prediction of `docs/bitstream.md` section 5, computed sample by sample straight
+    /// from the formulas: no main reference array, no shared helpers. Raster order.
+    fn spec_prediction(
+        mode: u8,
+        refs: &[u16],
+        (w, h): (usize, usize),
+        edge_filter: bool,
+        bit_depth: u32,
+    ) -> Vec<u16> {
+        let s = w + h;
+        let l = |j: usize| i64::from(refs[s - 1 - j]);
+        let t = |i: usize| i64::from(refs[s + 1 + i]);
+        let c = i64::from(refs[s]);
+        let log2 = |v: usize| i64::from(v.trailing_zeros());
+        let (wi, hi) = (w as i64, h as i64);
+        let edge_filter = edge_filter && !(w == 32 && h == 32);
+        let clip = |v: i64| v.clamp(0, (1 << bit_depth) - 1);
+        let mut pred = vec![0i64; w * h];
+        match mode {
+            PLANAR => {
+                for y in 0..h {
+                    for x in 0..w {
+                        let (xi, yi) = (x as i64, y as i64);
+                        let pred_v = ((hi - 1 - yi) * t(x) + (yi + 1) * l(h)) << log2(w);
+                        let pred_h = ((wi - 1 - xi) * l(y) + (xi + 1) * t(w)) << log2(h);
+                        pred[y * w + x] = (pred_v + pred_h + wi * hi) >> (log2(w) + log2(h) + 1);
+                    }
+                }
+            }
+            DC => {
+                let top: i64 = (0..w).map(t).sum();
+                let left: i64 = (0..h).map(l).sum();
+                let dc = if w == h {
+                    (top + left + wi) / (2 * wi)
+                } else if w > h {
+                    (top + wi / 2) / wi
+                } else {
+                    (left + hi / 2) / hi
+                };
+                pred.fill(dc);
+                if edge_filter {
+                    pred[0] = (l(0) + 2 * dc + t(0) + 2) >> 2;
+                    for x in 1..w {
+                        pred[x] = (t(x) + 3 * dc + 2) >> 2;
+                    }
+                    for y in 1..h {
+                        pred[y * w] = (l(y) + 3 * dc + 2) >> 2;
+                    }
+                }
+            }
+            _ => {
+                let angle = i64::from(INTRA_PRED_ANGLE[usize::from(mode) - 2]);
+                let vertical = mode >= 18;
+                let inv_angle = |a: i64| match a {
+                    -2 => -4096,
+                    -5 => -1638,
+                    -9 => -910,
+                    -13 => -630,
+                    -17 => -482,
+                    -21 => -390,
+                    -26 => -315,
+                    _ => -256,
+                };
+                // m[k]: along the main edge from the corner, or projected from the side
+                // edge (d samples from the corner) for k < 0.
+                let m = |k: i64| -> i64 {
+                    if k == 0 {
+                        c
+                    } else if k > 0 {
+                        let i = (k - 1) as usize;
+                        if vertical {
+                            t(i)
+                        } else {
+                            l(i)
+                        }
+                    } else {
+                        let d = (k * inv_angle(angle) + 128).div_euclid(256);
+                        let i = (d - 1) as usize;
+                        if vertical {
+                            l(i)
+                        } else {
+                            t(i)
+                        }
+                    }
+                };
+                for y in 0..h {
+                    for x in 0..w {
+                        let (r, col) = if vertical { (y, x) } else { (x, y) };
+                        let pos = (r as i64 + 1) * angle;
+                        let (i, f) = (pos.div_euclid(32), pos.rem_euclid(32));
+                        let k = col as i64 + i + 1;
+                        pred[y * w + x] = if f == 0 {
+                            m(k)
+                        } else {
+                            ((32 - f) * m(k) + f * m(k + 1) + 16) >> 5
+                        };
+                    }
+                }
+                if edge_filter && mode == VER {
+                    for y in 0..h {
+                        pred[y * w] = clip(t(0) + ((l(y) - c) >> 1));
+                    }
+                }
+                if edge_filter && mode == HOR {
+                    for x in 0..w {
+                        pred[x] = clip(l(0) + ((t(x) - c) >> 1));
+                    }
+                }
+            }
+        }
+        pred.into_iter().map(|v| v as u16).collect()
+    }
+
+    #[test]
+    fn every_shape_follows_the_spec_formulas() {
+        let mut rng = SmallRng::seed_from_u64(0x5bec);
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for (log2w, log2h) in all_shapes() {
+                let (w, h) = (1 << log2w, 1 << log2h);
+                let mut lines = vec![
+                    vec![0; refs_len(w, h)],
+                    vec![max; refs_len(w, h)],
+                    rect_refs_from(w, h, |_| max, 0, |_| 0),
+                    rect_refs_from(w, h, |_| 0, max, |_| max),
+                ];
+                lines.extend((0..8).map(|_| random_refs(&mut rng, w, h, bit_depth)));
+                for refs in &lines {
+                    for mode in all_modes() {
+                        for edge_filter in [false, true] {
+                            let expected =
+                                spec_prediction(mode, refs, (w, h), edge_filter, bit_depth);
+                            for cpu in CpuLevel::all_supported() {
+                                let got = predict_rect(
+                                    mode,
+                                    refs,
+                                    (log2w, log2h),
+                                    edge_filter,
+                                    bit_depth,
+                                    cpu,
+                                );
+                                assert!(
+                                    got == expected,
+                                    "{cpu:?}: mode {mode}, {w}x{h}, edge {edge_filter}, \
+                                     {bit_depth} bits"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn squares_predict_as_before_rectangles() {
+        let mut rng = SmallRng::seed_from_u64(0x01d5);
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for log2n in LOG2_SIZES {
+                let n = 1 << log2n;
+                let mut lines = vec![vec![0; 4 * n + 1], vec![max; 4 * n + 1]];
+                lines.extend((0..16).map(|_| random_refs(&mut rng, n, n, bit_depth)));
+                for refs in &lines {
+                    for mode in all_modes() {
+                        for edge_filter in [false, true] {
+                            let mut old = vec![0; n * n];
+                            square_reference::predict(
+                                mode,
+                                refs,
+                                log2n,
+                                edge_filter,
+                                &mut old,
+                                n,
+                                bit_depth,
+                            );
+                            // The spec reference agrees with main's code on squares too.
+                            let spec = spec_prediction(mode, refs, (n, n), edge_filter, bit_depth);
+                            assert!(spec == old, "spec vs old: mode {mode}, N={n}");
+                            for cpu in CpuLevel::all_supported() {
+                                let got =
+                                    predict_block(mode, refs, log2n, edge_filter, bit_depth, cpu);
+                                assert!(
+                                    got == old,
+                                    "{cpu:?}: mode {mode}, N={n}, edge {edge_filter}, \
+                                     {bit_depth} bits"
+                                );
+                            }
+                        }
+                    }
+                    for luma in [false, true] {
+                        for mode in all_modes() {
+                            assert_eq!(
+                                needs_ref_filter(mode, log2n, log2n, luma),
+                                square_reference::needs_ref_filter(mode, log2n, luma)
+                            );
+                        }
+                    }
+                    let mut old = vec![0; refs.len()];
+                    let mut new = vec![0; refs.len()];
+                    square_reference::filter_refs(refs, n, &mut old, bit_depth);
+                    filter_refs(refs, log2n, log2n, &mut new, bit_depth);
+                    assert_eq!(new, old, "filter, N={n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rectangles_smooth_by_size_class_with_1_2_1_only() {
+        // Size class (log2 W + log2 H) / 2: 4x8 and 8x4 are class 2 (never smoothed), 4x16,
+        // 16x4, 8x16, 4x32 ... follow the thresholds of the class.
+        let class_filtered = |class: u32| -> Vec<u8> {
+            all_modes()
+                .filter(|&m| needs_ref_filter(m, class, class, true))
+                .collect()
+        };
+        for (log2w, log2h) in rectangles() {
+            let class = (log2w + log2h) / 2;
+            let filtered: Vec<u8> = all_modes()
+                .filter(|&m| needs_ref_filter(m, log2w, log2h, true))
+                .collect();
+            assert_eq!(filtered, class_filtered(class), "{log2w} x {log2h}");
+            assert!(all_modes().all(|m| !needs_ref_filter(m, log2w, log2h, false)));
+        }
+        assert!(class_filtered(2).is_empty());
+        // A flat 32x16 line (the strong filter's condition, were it 32x32) still gets
+        // [1,2,1]: a spike spreads.
+        let (w, h) = (32, 16);
+        let mut refs = vec![100; refs_len(w, h)];
+        refs[20] = 140;
+        let mut out = vec![0; refs.len()];
+        filter_refs(&refs, 5, 4, &mut out, 8);
+        assert_eq!(out[19..22], [110, 120, 110]);
+        assert_eq!(out[0], 100);
+        assert_eq!(out[refs.len() - 1], 100);
+    }
+
+    #[test]
+    fn rectangular_dc_is_the_mean_of_the_longer_edge() {
+        for bit_depth in BIT_DEPTHS {
+            let max = max_sample(bit_depth);
+            for (log2w, log2h) in rectangles() {
+                let (w, h) = (1 << log2w, 1 << log2h);
+                // The longer edge holds 10 and 21 alternately (mean 15.5, rounds to 16);
+                // the shorter one and the far parts are at max and must not count.
+                let near = |i: usize| if i.is_multiple_of(2) { 10 } else { 21 };
+                let refs = if w > h {
+                    rect_refs_from(w, h, |_| max, 0, |x| if x < w { near(x) } else { max })
+                } else {
+                    rect_refs_from(w, h, |y| if y < h { near(y) } else { max }, 0, |_| max)
+                };
+                for cpu in CpuLevel::all_supported() {
+                    let block = predict_rect(DC, &refs, (log2w, log2h), false, bit_depth, cpu);
+                    assert!(block.iter().all(|&v| v == 16), "{w}x{h} {cpu:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rectangular_planar_keeps_a_constant_and_pure_modes_copy() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        for bit_depth in BIT_DEPTHS {
+            for (log2w, log2h) in rectangles() {
+                let (w, h) = (1 << log2w, 1 << log2h);
+                let constant = vec![max_sample(bit_depth) - 3; refs_len(w, h)];
+                let refs = random_refs(&mut rng, w, h, bit_depth);
+                let s = w + h;
+                for cpu in CpuLevel::all_supported() {
+                    let shape = (log2w, log2h);
+                    let planar = predict_rect(PLANAR, &constant, shape, false, bit_depth, cpu);
+                    assert!(planar.iter().all(|&v| v == constant[0]), "{w}x{h}");
+                    let vertical = predict_rect(VER, &refs, shape, false, bit_depth, cpu);
+                    let horizontal = predict_rect(HOR, &refs, shape, false, bit_depth, cpu);
+                    for y in 0..h {
+                        assert_eq!(vertical[y * w..][..w], refs[s + 1..s + 1 + w]);
+                        assert!(horizontal[y * w..][..w]
+                            .iter()
+                            .all(|&v| v == refs[s - 1 - y]));
+                    }
+                    // Mode 34 copies along the 45-degree diagonal: top[x + y + 1], reaching
+                    // top[W + H - 1]; mode 2 likewise from the left column.
+                    let mode34 = predict_rect(34, &refs, shape, false, bit_depth, cpu);
+                    let mode2 = predict_rect(2, &refs, shape, false, bit_depth, cpu);
+                    for y in 0..h {
+                        for x in 0..w {
+                            assert_eq!(mode34[y * w + x], refs[s + 1 + x + y + 1]);
+                            assert_eq!(mode2[y * w + x], refs[s - 1 - (x + y + 1)]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transposed_rectangles_give_the_transposed_block() {
+        // Swapping the edges (reversing the line) of a W x H block gives the refs of the
+        // H x W block mirrored about the diagonal, and angular mode m becomes 36 - m.
+        let mut rng = SmallRng::seed_from_u64(8);
+        for bit_depth in BIT_DEPTHS {
+            for (log2w, log2h) in rectangles() {
+                let (w, h) = (1usize << log2w, 1usize << log2h);
+                let refs = random_refs(&mut rng, w, h, bit_depth);
+                let swapped: Vec<u16> = refs.iter().rev().copied().collect();
+                for mode in all_modes() {
+                    let mirrored_mode = if mode < 2 { mode } else { 36 - mode };
+                    for edge_filter in [false, true] {
+                        let cpu = CpuLevel::detect();
+                        let block =
+                            predict_rect(mode, &refs, (log2w, log2h), edge_filter, bit_depth, cpu);
+                        let mirrored = predict_rect(
+                            mirrored_mode,
+                            &swapped,
+                            (log2h, log2w),
+                            edge_filter,
+                            bit_depth,
+                            cpu,
+                        );
+                        for y in 0..h {
+                            for x in 0..w {
+                                assert_eq!(
+                                    block[y * w + x],
+                                    mirrored[x * h + y],
+                                    "mode {mode} {w}x{h}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -85,11 +85,8 @@ impl FrameSearch<'_> {
         h: usize,
         mpm: &[u8; 3],
     ) -> Vec<u8> {
-        assert_eq!(w, h, "square blocks only (for now)");
-        let n = w;
-        let log2n = log2(w);
-        let mut refs = [0u16; 129];
-        intra::gather_refs(&self.st, 0, x, y, log2n, &mut refs);
+        let mut refs = [0u16; intra::MAX_REFS];
+        intra::gather_refs(&self.st, 0, x, y, log2(w), log2(h), &mut refs);
         let src = &self.src.planes[0];
         let mut pred = [0u16; 1024];
         let sqrt_lambda = self.p.lambda.sqrt();
@@ -97,14 +94,23 @@ impl FrameSearch<'_> {
         let mut scored: Vec<(f64, u8)> = Vec::with_capacity(36);
         for mode in 0..dsp::intra::NUM_MODES {
             let bd = self.p.bit_depth;
-            predict_from_refs(0, log2n, mode, &refs, bd, self.p.cpu, &mut pred[..n * n]);
+            predict_from_refs(
+                0,
+                log2(w),
+                log2(h),
+                mode,
+                &refs,
+                bd,
+                self.p.cpu,
+                &mut pred[..w * h],
+            );
             let satd = dist::satd(
                 &src.data[y * src.width + x..],
                 src.width,
                 &pred,
-                n,
-                n,
-                n,
+                w,
+                w,
+                h,
                 self.p.cpu,
             );
             let bits = self.mode_bits(mode, mpm, nn_ctx);
