@@ -478,3 +478,92 @@ pub fn read_residual(
     }
     Some((max_x + 1, max_y + 1))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::entropy::{BitCounter, RangeEncoder};
+
+    /// A small portable generator (splitmix64), so hard-coded hashes do not
+    /// depend on a library's generator.
+    pub(crate) struct Mix(pub u64);
+
+    impl Mix {
+        pub fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    pub(crate) fn fnv(h: &mut u64, bytes: &[u8]) {
+        for &b in bytes {
+            *h ^= b as u64;
+            *h = h.wrapping_mul(0x100_0000_01B3);
+        }
+    }
+
+    /// Random levels of a `w x h` block (row-major), at least one non-zero:
+    /// significance falling off with x + y, mostly small magnitudes with
+    /// occasional large ones, some blocks with only a far coefficient.
+    pub(crate) fn random_levels(r: &mut Mix, w: usize, h: usize) -> Vec<i16> {
+        let mut v = vec![0i16; w * h];
+        let style = r.below(4);
+        let reach = 1 + r.below((w + h) as u64) as usize;
+        for y in 0..h {
+            for x in 0..w {
+                let p = match style {
+                    0 => 2,
+                    1 => 40,
+                    _ if x + y < reach => 60 - (50 * (x + y) / reach) as u64,
+                    _ => 1,
+                };
+                if r.below(100) < p {
+                    let m = match r.below(20) {
+                        0..=11 => 1,
+                        12..=15 => 2,
+                        16..=17 => 3 + r.below(4),
+                        18 => 7 + r.below(60),
+                        _ => 1 + r.below(MAX_LEVEL as u64),
+                    } as i16;
+                    v[y * w + x] = if r.below(2) == 0 { m } else { -m };
+                }
+            }
+        }
+        if v.iter().all(|&l| l == 0) {
+            let i = r.below((w * h) as u64) as usize;
+            v[i] = 1 + r.below(5) as i16;
+        }
+        v
+    }
+
+    /// Square blocks code exactly as before rectangles existed: a hash of the
+    /// bytes and bit-counter costs of a fixed set of random blocks, computed
+    /// on main at 87b55cf.
+    #[test]
+    fn squares_unchanged() {
+        let mut r = Mix(28);
+        let mut enc = RangeEncoder::new();
+        let mut ctx = Contexts::for_frame(true, true, 32);
+        let mut h = 0xCBF2_9CE4_8422_2325u64;
+        for _ in 0..600 {
+            let log2n = 2 + r.below(4) as u32;
+            let chroma = r.below(3) == 0;
+            let kind = [ScanKind::Diagonal, ScanKind::Horizontal, ScanKind::Vertical]
+                [r.below(3) as usize];
+            let n = 1usize << log2n;
+            let levels = random_levels(&mut r, n, n);
+            let mut bc = BitCounter::default();
+            write_residual(&mut bc, &mut ctx, &levels, log2n, chroma, kind);
+            fnv(&mut h, &bc.cost.to_le_bytes());
+            write_residual(&mut enc, &mut ctx, &levels, log2n, chroma, kind);
+        }
+        fnv(&mut h, &enc.finish());
+        assert_eq!(h, 15614479351923542174);
+    }
+}
