@@ -324,7 +324,8 @@ impl FrameDecoder<'_> {
         let mut any = false;
         for i in 0..per * per {
             let (dx, dy) = ((i % per) * tu, (i / per) * tu);
-            let cbf = root && transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
+            let cbf = root
+                && transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, tu_log2, false);
             any |= cbf;
             let mut pred = [0u16; 1024];
             sub_block(&self.pred[..s * s], s, dx, dy, tu, &mut pred);
@@ -333,13 +334,15 @@ impl FrameDecoder<'_> {
         }
         let c = s / 2;
         let c_log2 = log2 - 1;
-        let cb = root && transform::read_cbf(&mut self.dec, &mut self.ctx, 1, c_log2, false);
+        let cb =
+            root && transform::read_cbf(&mut self.dec, &mut self.ctx, 1, c_log2, c_log2, false);
         let mut pred_c = [0u16; 1024];
         pred_c[..c * c].copy_from_slice(&self.pred[s * s..s * s + c * c]);
         self.residual_block(1, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cb)?;
         // With a root flag set and nothing else coded, Cr must have coefficients.
         let cr = root
-            && (!(any || cb) || transform::read_cbf(&mut self.dec, &mut self.ctx, 2, c_log2, cb));
+            && (!(any || cb)
+                || transform::read_cbf(&mut self.dec, &mut self.ctx, 2, c_log2, c_log2, cb));
         pred_c[..c * c].copy_from_slice(&self.pred[s * s + c * c..s * s + 2 * c * c]);
         self.residual_block(2, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cr)?;
         Ok(())
@@ -382,7 +385,7 @@ impl FrameDecoder<'_> {
                 self.cpu,
                 &mut pred[..tu * tu],
             );
-            let cbf = transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
+            let cbf = transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, tu_log2, false);
             self.residual_block(0, tx, ty, tu_log2, mode, &pred[..tu * tu], cbf)?;
         }
         let c_log2 = log2 - 1;
@@ -401,7 +404,14 @@ impl FrameDecoder<'_> {
                 self.cpu,
                 &mut pred[..c * c],
             );
-            let cbf = transform::read_cbf(&mut self.dec, &mut self.ctx, plane, c_log2, cb_coded);
+            let cbf = transform::read_cbf(
+                &mut self.dec,
+                &mut self.ctx,
+                plane,
+                c_log2,
+                c_log2,
+                cb_coded,
+            );
             self.residual_block(
                 plane,
                 x / 2,
@@ -436,10 +446,16 @@ impl FrameDecoder<'_> {
         }
         let levels = &mut self.levels[..n * n];
         levels.fill(0);
-        let scan = scan_for(mode, log2n, plane > 0);
-        let Some(nz) =
-            residual::read_residual(&mut self.dec, &mut self.ctx, levels, log2n, plane > 0, scan)
-        else {
+        let scan = scan_for(mode, log2n, log2n, plane > 0);
+        let Some(nz) = residual::read_residual(
+            &mut self.dec,
+            &mut self.ctx,
+            levels,
+            log2n,
+            log2n,
+            plane > 0,
+            scan,
+        ) else {
             return Err(self.corrupt());
         };
         let mut out = [0u16; 1024];

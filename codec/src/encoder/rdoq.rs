@@ -24,18 +24,12 @@ fn escape_cost(v: u32, r: u32) -> u32 {
     bins * COST_ONE_BIT
 }
 
-/// Cost of signalling a last-position coordinate pair.
-fn last_cost(ctx: &Contexts, cx: u32, cy: u32, log2n: u32, chroma: bool) -> u32 {
-    let (offset, shift) = if chroma {
-        (15, log2n - 2)
-    } else {
-        (
-            3 * (log2n as usize - 2) + ((log2n as usize - 1) >> 2),
-            (log2n + 1) >> 2,
-        )
-    };
-    let max_prefix = LAST_GROUP_INDEX[(1usize << log2n) - 1] as u32;
-    let one = |ctxs: &[crate::entropy::Context; 18], pos: u32| {
+/// Cost of signalling a last-position coordinate pair: `cx` over the width
+/// `2^log2w`, `cy` over the height `2^log2h`.
+fn last_cost(ctx: &Contexts, cx: u32, cy: u32, log2w: u32, log2h: u32, chroma: bool) -> u32 {
+    let one = |ctxs: &[crate::entropy::Context; 18], pos: u32, log2n: u32| {
+        let (offset, shift) = residual::last_ctx_params(log2n, chroma);
+        let max_prefix = LAST_GROUP_INDEX[(1usize << log2n) - 1] as u32;
         let prefix = LAST_GROUP_INDEX[pos as usize] as u32;
         let mut c = 0;
         for i in 0..prefix {
@@ -49,7 +43,7 @@ fn last_cost(ctx: &Contexts, cx: u32, cy: u32, log2n: u32, chroma: bool) -> u32 
         }
         c
     };
-    one(&ctx.last_x, cx) + one(&ctx.last_y, cy)
+    one(&ctx.last_x, cx, log2w) + one(&ctx.last_y, cy, log2h)
 }
 
 /// Per-group state of the level-flag contexts while deciding levels.
@@ -135,14 +129,16 @@ impl Default for RdoqScratch {
     }
 }
 
-/// Chooses levels for `coeffs` (`n*n`) minimising distortion + `lambda` *
-/// rate. Returns whether any level is non-zero.
+/// Chooses levels for `coeffs` (`w*h`, row-major, `w = 2^log2w`, `h =
+/// 2^log2h`) minimising distortion + `lambda` * rate. Returns whether any
+/// level is non-zero.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn rdoq(
     coeffs: &[i16],
     levels: &mut [i16],
     q: QuantParams,
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     chroma: bool,
     scan_kind: ScanKind,
     ctx: &Contexts,
@@ -158,8 +154,8 @@ pub(crate) fn rdoq(
         sig1_cost,
         suffix_zero,
     } = scratch;
-    let n = 1usize << log2n;
-    let sc = scan(scan_kind, log2n);
+    let w = 1usize << log2w;
+    let sc = scan(scan_kind, log2w, log2h);
     let groups = sc.groups.len();
     let total = groups * 16;
     let pos_of = |i: usize| -> (usize, usize) {
@@ -172,7 +168,7 @@ pub(crate) fn rdoq(
     let mut last = None;
     for i in 0..total {
         let (x, y) = pos_of(i);
-        let ld = coeffs[y * n + x].unsigned_abs() as i64 * q.scale;
+        let ld = coeffs[y * w + x].unsigned_abs() as i64 * q.scale;
         level_double[i] = ld;
         max_level[i] = ((ld + half) >> q.shift).min(residual::MAX_LEVEL as i64) as u32;
         if max_level[i] > 0 {
@@ -193,14 +189,13 @@ pub(crate) fn rdoq(
     // Per scan position: cost when coded (sig flag included), distortion when
     // beyond the last position, and the rate part of a sig=1 flag.
     let mut group_coded = [false; 64];
-    let g_side = n / 4;
+    let (gw, gh) = (w / 4, 1usize << (log2h - 2));
     let mut c1 = 1u32;
     let last_group = last / 16;
     for g in (0..=last_group).rev() {
         let (gx, gy) = (sc.groups[g].0 as usize, sc.groups[g].1 as usize);
-        let coded_at = |gx: usize, gy: usize, gc: &[bool; 64]| {
-            gx < g_side && gy < g_side && gc[gy * g_side + gx]
-        };
+        let coded_at =
+            |gx: usize, gy: usize, gc: &[bool; 64]| gx < gw && gy < gh && gc[gy * gw + gx];
         let nb = coded_at(gx + 1, gy, &group_coded) as u8
             | (coded_at(gx, gy + 1, &group_coded) as u8) << 1;
         let mut st = LevelState {
@@ -217,7 +212,7 @@ pub(crate) fn rdoq(
         for p in (0..=top).rev() {
             let i = g * 16 + p;
             let (x, y) = pos_of(i);
-            let sig = &ctx.sig[residual::sig_ctx(x, y, log2n, chroma, nb, scan_kind)];
+            let sig = &ctx.sig[residual::sig_ctx(x, y, log2w, log2h, chroma, nb, scan_kind)];
             let is_last_candidate = i == last;
             let s0 = if is_last_candidate {
                 0.0
@@ -271,7 +266,7 @@ pub(crate) fn rdoq(
             }
         }
         if any {
-            group_coded[gy * g_side + gx] = true;
+            group_coded[gy * gw + gx] = true;
             c1 = st.c1;
         }
     }
@@ -295,7 +290,7 @@ pub(crate) fn rdoq(
             let c = prefix_cost
                 + (cost_coded[i] - sig1_cost[i])
                 + suffix_zero[i + 1]
-                + last_cost(ctx, cx as u32, cy as u32, log2n, chroma) as f64 * lambda_bits;
+                + last_cost(ctx, cx as u32, cy as u32, log2w, log2h, chroma) as f64 * lambda_bits;
             if c < best_cost {
                 best_cost = c;
                 best_last = Some(i);
@@ -309,8 +304,8 @@ pub(crate) fn rdoq(
     for (i, &l) in chosen.iter().enumerate().take(best_last + 1) {
         if l > 0 {
             let (x, y) = pos_of(i);
-            let c = coeffs[y * n + x];
-            levels[y * n + x] = if c < 0 { -(l as i16) } else { l as i16 };
+            let c = coeffs[y * w + x];
+            levels[y * w + x] = if c < 0 { -(l as i16) } else { l as i16 };
         }
     }
     true
@@ -349,8 +344,8 @@ mod tests {
         for _ in 0..400 {
             let log2n = 2 + r.below(4) as u32;
             let chroma = r.below(3) == 0;
-            let kind = [ScanKind::Diagonal, ScanKind::Horizontal, ScanKind::Vertical]
-                [r.below(3) as usize];
+            let kind =
+                [ScanKind::Diagonal, ScanKind::Horizontal, ScanKind::Vertical][r.below(3) as usize];
             let n = 1usize << log2n;
             let coeffs = random_coeffs(&mut r, n, n);
             let qp = 12 + r.below(40) as u8;
@@ -361,6 +356,7 @@ mod tests {
                 &coeffs,
                 &mut levels,
                 q,
+                log2n,
                 log2n,
                 chroma,
                 kind,

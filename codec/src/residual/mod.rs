@@ -17,9 +17,23 @@ pub const MAX_LEVEL: i32 = 32767;
 /// Longest escape prefix: 3 unary Rice bins plus 16 Exp-Golomb bins.
 const MAX_ESCAPE_PREFIX: u32 = 3 + 16;
 
-/// Mode-dependent coefficient scan: small intra blocks with near-horizontal or
-/// near-vertical prediction leave residual energy along rows or columns.
-pub fn scan_for(mode: u8, log2n: u32, chroma: bool) -> ScanKind {
+/// Size class of a `2^log2w x 2^log2h` transform block for the contexts that
+/// depend on the block size (significance, coded-block flags): the mean of
+/// the two log2 sides rounded up, so a square's class is its log2 side and
+/// only 4x4 has class 2.
+#[inline]
+pub fn size_class(log2w: u32, log2h: u32) -> u32 {
+    (log2w + log2h + 1) >> 1
+}
+
+/// Mode-dependent coefficient scan: small square intra blocks with
+/// near-horizontal or near-vertical prediction leave residual energy along
+/// rows or columns. Rectangles always use the diagonal scan.
+pub fn scan_for(mode: u8, log2w: u32, log2h: u32, chroma: bool) -> ScanKind {
+    if log2w != log2h {
+        return ScanKind::Diagonal;
+    }
+    let log2n = log2w;
     let small = if chroma { log2n == 2 } else { log2n <= 3 };
     if small && (6..=14).contains(&mode) {
         ScanKind::Vertical
@@ -30,7 +44,10 @@ pub fn scan_for(mode: u8, log2n: u32, chroma: bool) -> ScanKind {
     }
 }
 
-fn last_ctx_params(log2n: u32, chroma: bool) -> (usize, u32) {
+/// Context offset and shift of one last-position coordinate over a block
+/// side of `2^log2n` (the same for `last_x` over the width and `last_y` over
+/// the height, as in a square of that side).
+pub(crate) fn last_ctx_params(log2n: u32, chroma: bool) -> (usize, u32) {
     if chroma {
         (15, log2n - 2)
     } else {
@@ -83,18 +100,21 @@ fn read_last_coord(
     }
 }
 
-/// Context of sig_coeff_flag at (x, y) of a block.
+/// Context of sig_coeff_flag at (x, y) of a `2^log2w x 2^log2h` block; the
+/// size-dependent part uses [`size_class`].
 #[inline]
 pub fn sig_ctx(
     x: usize,
     y: usize,
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     chroma: bool,
     neighbour_groups: u8,
     scan_kind: ScanKind,
 ) -> usize {
     const MAP_4X4: [u8; 16] = [0, 1, 4, 5, 2, 3, 4, 5, 6, 6, 8, 8, 7, 7, 8, 8];
-    let c = if log2n == 2 {
+    let class = size_class(log2w, log2h);
+    let c = if class == 2 {
         MAP_4X4[(y << 2) + x] as usize
     } else if x + y == 0 {
         0
@@ -111,12 +131,12 @@ pub fn sig_ctx(
             _ => 2,
         };
         if chroma {
-            c += if log2n == 3 { 9 } else { 12 };
+            c += if class == 3 { 9 } else { 12 };
         } else {
             if (x >> 2) + (y >> 2) > 0 {
                 c += 3;
             }
-            c += if log2n == 3 {
+            c += if class == 3 {
                 if scan_kind == ScanKind::Diagonal {
                     9
                 } else {
@@ -179,22 +199,24 @@ pub fn read_escape(d: &mut RangeDecoder, rice: u32) -> Option<u32> {
 /// Bookkeeping of a residual block while it is written or read: which 4x4
 /// groups are coded, for the sig_coeff_flag and coded_group_flag contexts.
 struct GroupMap {
-    side: usize,
+    gw: usize,
+    gh: usize,
     coded: [bool; 64],
 }
 
 impl GroupMap {
-    fn new(log2n: u32) -> GroupMap {
+    fn new(log2w: u32, log2h: u32) -> GroupMap {
         GroupMap {
-            side: 1 << (log2n - 2),
+            gw: 1 << (log2w - 2),
+            gh: 1 << (log2h - 2),
             coded: [false; 64],
         }
     }
     fn get(&self, gx: usize, gy: usize) -> bool {
-        gx < self.side && gy < self.side && self.coded[gy * self.side + gx]
+        gx < self.gw && gy < self.gh && self.coded[gy * self.gw + gx]
     }
     fn set(&mut self, gx: usize, gy: usize) {
-        self.coded[gy * self.side + gx] = true;
+        self.coded[gy * self.gw + gx] = true;
     }
     /// Bit 0: group to the right is coded; bit 1: group below is coded.
     fn neighbours(&self, gx: usize, gy: usize) -> u8 {
@@ -239,17 +261,19 @@ fn escape_coded(i: usize, first_gt2: Option<usize>, nz: &[(usize, u32)]) -> bool
     }
 }
 
-/// Writes a non-empty residual block of levels (`n*n`, row-major).
+/// Writes a non-empty residual block of levels (`w*h`, row-major, `w =
+/// 2^log2w`, `h = 2^log2h`).
 pub fn write_residual<S: BinSink>(
     s: &mut S,
     ctx: &mut Contexts,
     levels: &[i16],
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     chroma: bool,
     scan_kind: ScanKind,
 ) {
-    let n = 1usize << log2n;
-    let sc = scan(scan_kind, log2n);
+    let w = 1usize << log2w;
+    let sc = scan(scan_kind, log2w, log2h);
     let at = |g: usize, p: usize| -> (usize, usize) {
         let (gx, gy) = sc.groups[g];
         let (x, y) = sc.in_group[p];
@@ -260,7 +284,7 @@ pub fn write_residual<S: BinSink>(
     'find: for g in (0..sc.groups.len()).rev() {
         for p in (0..16).rev() {
             let (x, y) = at(g, p);
-            if levels[y * n + x] != 0 {
+            if levels[y * w + x] != 0 {
                 last = Some((g, p));
                 break 'find;
             }
@@ -268,15 +292,16 @@ pub fn write_residual<S: BinSink>(
     }
     let (last_g, last_p) = last.expect("write_residual needs a non-zero level");
     let (lx, ly) = at(last_g, last_p);
+    // The vertical scan (squares only) codes the coordinates swapped.
     let (cx, cy) = if scan_kind == ScanKind::Vertical {
         (ly, lx)
     } else {
         (lx, ly)
     };
-    write_last_coord(s, &mut ctx.last_x, cx as u32, log2n, chroma);
-    write_last_coord(s, &mut ctx.last_y, cy as u32, log2n, chroma);
+    write_last_coord(s, &mut ctx.last_x, cx as u32, log2w, chroma);
+    write_last_coord(s, &mut ctx.last_y, cy as u32, log2h, chroma);
 
-    let mut groups = GroupMap::new(log2n);
+    let mut groups = GroupMap::new(log2w, log2h);
     let mut c1 = 1u32;
     let chroma_off = if chroma { 2 } else { 0 };
     for g in (0..=last_g).rev() {
@@ -284,7 +309,7 @@ pub fn write_residual<S: BinSink>(
         let nb = groups.neighbours(gx, gy);
         let any = (0..16).any(|p| {
             let (x, y) = at(g, p);
-            levels[y * n + x] != 0
+            levels[y * w + x] != 0
         });
         let explicit = g < last_g && g > 0;
         if explicit {
@@ -300,24 +325,24 @@ pub fn write_residual<S: BinSink>(
         let mut count = 0;
         if g == last_g {
             let (x, y) = at(g, last_p);
-            nz[0] = (y * n + x, levels[y * n + x].unsigned_abs() as u32);
+            nz[0] = (y * w + x, levels[y * w + x].unsigned_abs() as u32);
             count = 1;
         }
         for p in (0..top).rev() {
             let (x, y) = at(g, p);
-            let v = levels[y * n + x];
+            let v = levels[y * w + x];
             if p == 0 && explicit && count == 0 {
                 // Inferred significant: the group was signalled as coded.
-                nz[count] = (y * n + x, v.unsigned_abs() as u32);
+                nz[count] = (y * w + x, v.unsigned_abs() as u32);
                 count += 1;
                 continue;
             }
             s.encode(
-                &mut ctx.sig[sig_ctx(x, y, log2n, chroma, nb, scan_kind)],
+                &mut ctx.sig[sig_ctx(x, y, log2w, log2h, chroma, nb, scan_kind)],
                 v != 0,
             );
             if v != 0 {
-                nz[count] = (y * n + x, v.unsigned_abs() as u32);
+                nz[count] = (y * w + x, v.unsigned_abs() as u32);
                 count += 1;
             }
         }
@@ -360,26 +385,27 @@ pub fn write_residual<S: BinSink>(
     }
 }
 
-/// Reads a residual block into `levels` (`n*n`, zeroed by the caller) and
-/// returns the extent of the non-zero region (columns, rows), or `None` on a
-/// level that no valid stream contains.
+/// Reads a residual block into `levels` (`w*h`, row-major, zeroed by the
+/// caller) and returns the extent of the non-zero region (columns, rows), or
+/// `None` on a level that no valid stream contains.
 pub fn read_residual(
     d: &mut RangeDecoder,
     ctx: &mut Contexts,
     levels: &mut [i16],
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     chroma: bool,
     scan_kind: ScanKind,
 ) -> Option<(usize, usize)> {
-    let n = 1usize << log2n;
-    let sc = scan(scan_kind, log2n);
+    let w = 1usize << log2w;
+    let sc = scan(scan_kind, log2w, log2h);
     let at = |g: usize, p: usize| -> (usize, usize) {
         let (gx, gy) = sc.groups[g];
         let (x, y) = sc.in_group[p];
         (gx as usize * 4 + x as usize, gy as usize * 4 + y as usize)
     };
-    let cx = read_last_coord(d, &mut ctx.last_x, log2n, chroma) as usize;
-    let cy = read_last_coord(d, &mut ctx.last_y, log2n, chroma) as usize;
+    let cx = read_last_coord(d, &mut ctx.last_x, log2w, chroma) as usize;
+    let cy = read_last_coord(d, &mut ctx.last_y, log2h, chroma) as usize;
     let (lx, ly) = if scan_kind == ScanKind::Vertical {
         (cy, cx)
     } else {
@@ -393,7 +419,7 @@ pub fn read_residual(
         .iter()
         .position(|&p| p == ((lx % 4) as u8, (ly % 4) as u8))?;
 
-    let mut groups = GroupMap::new(log2n);
+    let mut groups = GroupMap::new(log2w, log2h);
     let mut c1 = 1u32;
     let chroma_off = if chroma { 2 } else { 0 };
     let (mut max_x, mut max_y) = (0, 0);
@@ -409,7 +435,7 @@ pub fn read_residual(
         let mut nz: [(usize, u32); 16] = [(0, 0); 16];
         let mut count = 0;
         if g == last_g {
-            nz[0] = (ly * n + lx, 1);
+            nz[0] = (ly * w + lx, 1);
             count = 1;
         }
         for p in (0..top).rev() {
@@ -417,10 +443,10 @@ pub fn read_residual(
             let sig = if p == 0 && explicit && count == 0 {
                 true
             } else {
-                d.decode(&mut ctx.sig[sig_ctx(x, y, log2n, chroma, nb, scan_kind)])
+                d.decode(&mut ctx.sig[sig_ctx(x, y, log2w, log2h, chroma, nb, scan_kind)])
             };
             if sig {
-                nz[count] = (y * n + x, 1);
+                nz[count] = (y * w + x, 1);
                 count += 1;
             }
         }
@@ -472,8 +498,8 @@ pub fn read_residual(
             } else {
                 abs as i16
             };
-            max_x = max_x.max(pos % n);
-            max_y = max_y.max(pos / n);
+            max_x = max_x.max(pos % w);
+            max_y = max_y.max(pos / w);
         }
     }
     Some((max_x + 1, max_y + 1))
@@ -554,14 +580,14 @@ pub(crate) mod tests {
         for _ in 0..600 {
             let log2n = 2 + r.below(4) as u32;
             let chroma = r.below(3) == 0;
-            let kind = [ScanKind::Diagonal, ScanKind::Horizontal, ScanKind::Vertical]
-                [r.below(3) as usize];
+            let kind =
+                [ScanKind::Diagonal, ScanKind::Horizontal, ScanKind::Vertical][r.below(3) as usize];
             let n = 1usize << log2n;
             let levels = random_levels(&mut r, n, n);
             let mut bc = BitCounter::default();
-            write_residual(&mut bc, &mut ctx, &levels, log2n, chroma, kind);
+            write_residual(&mut bc, &mut ctx, &levels, log2n, log2n, chroma, kind);
             fnv(&mut h, &bc.cost.to_le_bytes());
-            write_residual(&mut enc, &mut ctx, &levels, log2n, chroma, kind);
+            write_residual(&mut enc, &mut ctx, &levels, log2n, log2n, chroma, kind);
         }
         fnv(&mut h, &enc.finish());
         assert_eq!(h, 15614479351923542174);

@@ -74,12 +74,13 @@ impl FrameSearch<'_> {
         let qp = self.p.quant_qp[plane];
         let q = QuantParams::new(qp, log2n, bd);
         let mut levels = vec![0i16; n * n].into_boxed_slice();
-        let scan = scan_for(mode, log2n, plane > 0);
+        let scan = scan_for(mode, log2n, log2n, plane > 0);
         let any = if self.p.use_rdoq {
             rdoq(
                 coeffs,
                 &mut levels,
                 q,
+                log2n,
                 log2n,
                 plane > 0,
                 scan,
@@ -91,7 +92,8 @@ impl FrameSearch<'_> {
             quantize(coeffs, &mut levels, q, 171)
         };
         let ctx = &mut self.ctx;
-        let zero_bits = bits_of(|c| transform::write_cbf(c, ctx, plane, log2n, cb_coded, false));
+        let zero_bits =
+            bits_of(|c| transform::write_cbf(c, ctx, plane, log2n, log2n, cb_coded, false));
         let pred_dist = dist::sse(
             &src.data[y * src.width + x..],
             src.width,
@@ -131,8 +133,8 @@ impl FrameSearch<'_> {
             let ctx = &mut self.ctx;
             let levels = &out.tu.levels;
             let bits = bits_of(|c| {
-                transform::write_cbf(c, ctx, plane, log2n, cb_coded, true);
-                residual::write_residual(c, ctx, levels, log2n, plane > 0, scan);
+                transform::write_cbf(c, ctx, plane, log2n, log2n, cb_coded, true);
+                residual::write_residual(c, ctx, levels, log2n, log2n, plane > 0, scan);
             });
             let w = if plane == 0 {
                 1.0

@@ -166,7 +166,15 @@ impl FrameSearch<'_> {
                         };
                         let cb_coded = plane == 2 && cu.tus[n_luma].cbf;
                         if plane < 2 || any {
-                            transform::write_cbf(s, &mut self.ctx, plane, log2n, cb_coded, t.cbf);
+                            transform::write_cbf(
+                                s,
+                                &mut self.ctx,
+                                plane,
+                                log2n,
+                                log2n,
+                                cb_coded,
+                                t.cbf,
+                            );
                         }
                         any |= t.cbf;
                         if t.cbf {
@@ -175,8 +183,9 @@ impl FrameSearch<'_> {
                                 &mut self.ctx,
                                 &t.levels,
                                 log2n,
+                                log2n,
                                 plane > 0,
-                                scan_for(1, log2n, plane > 0),
+                                scan_for(1, log2n, log2n, plane > 0),
                             );
                         }
                         if plane == 0 {
@@ -232,15 +241,16 @@ impl FrameSearch<'_> {
                 self.intra_modes.learned[size] += (mode == NN_MODE) as u32;
             }
             let cb_coded = plane == 2 && cu.tus[n_luma].cbf;
-            transform::write_cbf(s, &mut self.ctx, plane, log2n, cb_coded, tu.cbf);
+            transform::write_cbf(s, &mut self.ctx, plane, log2n, log2n, cb_coded, tu.cbf);
             if tu.cbf {
                 residual::write_residual(
                     s,
                     &mut self.ctx,
                     &tu.levels,
                     log2n,
+                    log2n,
                     plane > 0,
-                    scan_for(mode, log2n, plane > 0),
+                    scan_for(mode, log2n, log2n, plane > 0),
                 );
             }
         }
