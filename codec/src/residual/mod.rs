@@ -592,4 +592,182 @@ pub(crate) mod tests {
         fnv(&mut h, &enc.finish());
         assert_eq!(h, 15614479351923542174);
     }
+
+    /// Every shape a transform block can have (sides 4..32, ratios up to 8:1)
+    /// with the scans it can use.
+    pub(crate) fn shapes() -> Vec<(u32, u32, ScanKind)> {
+        let mut v = Vec::new();
+        for lw in 2..=5 {
+            for lh in 2..=5 {
+                v.push((lw, lh, ScanKind::Diagonal));
+                if lw == lh {
+                    v.push((lw, lh, ScanKind::Horizontal));
+                    v.push((lw, lh, ScanKind::Vertical));
+                }
+            }
+        }
+        v
+    }
+
+    /// Random levels of every shape, luma and chroma, every scan, written
+    /// into one stream (contexts adapting across blocks) and read back: the
+    /// same levels, the same non-zero extent, exactly the writer's bytes.
+    #[test]
+    fn round_trip_every_shape() {
+        let mut r = Mix(7);
+        let mut blocks = Vec::new();
+        for _ in 0..12 {
+            for (lw, lh, kind) in shapes() {
+                for chroma in [false, true] {
+                    let levels = random_levels(&mut r, 1 << lw, 1 << lh);
+                    blocks.push((lw, lh, kind, chroma, levels));
+                }
+            }
+        }
+        let mut enc = RangeEncoder::new();
+        let mut ctx = Contexts::for_frame(true, false, 37);
+        for (lw, lh, kind, chroma, levels) in &blocks {
+            write_residual(&mut enc, &mut ctx, levels, *lw, *lh, *chroma, *kind);
+        }
+        let written = ctx;
+        let bytes = enc.finish();
+        let mut dec = RangeDecoder::new(&bytes);
+        let mut ctx = Contexts::for_frame(true, false, 37);
+        for (i, (lw, lh, kind, chroma, levels)) in blocks.iter().enumerate() {
+            let (w, h) = (1usize << lw, 1usize << lh);
+            let mut got = vec![0i16; w * h];
+            let nz = read_residual(&mut dec, &mut ctx, &mut got, *lw, *lh, *chroma, *kind);
+            assert_eq!(&got, levels, "block {i}: {w}x{h} {kind:?} chroma {chroma}");
+            let cols = (0..w).filter(|&x| (0..h).any(|y| levels[y * w + x] != 0));
+            let rows = (0..h).filter(|&y| (0..w).any(|x| levels[y * w + x] != 0));
+            let extent = (cols.max().unwrap() + 1, rows.max().unwrap() + 1);
+            assert_eq!(nz, Some(extent), "block {i}");
+        }
+        assert_eq!(dec.consumed(), bytes.len());
+        assert!(written.iter().eq(ctx.iter()), "contexts end in the same states");
+    }
+
+    /// One bin the writer produced: the context it used (by address) or a
+    /// bypass bin.
+    #[derive(Debug, PartialEq)]
+    enum Bin {
+        Ctx(usize, bool),
+        Bypass(bool),
+    }
+
+    #[derive(Default)]
+    struct Record(Vec<Bin>);
+
+    impl BinSink for Record {
+        fn encode(&mut self, ctx: &mut Context, bin: bool) {
+            self.0.push(Bin::Ctx(ctx as *const Context as usize, bin));
+        }
+        fn bypass(&mut self, bin: bool) {
+            self.0.push(Bin::Bypass(bin));
+        }
+    }
+
+    /// The bins of the last position of a block whose only level is at (x, y).
+    fn last_bins(lw: u32, lh: u32, chroma: bool, x: usize, y: usize) -> Vec<String> {
+        let w = 1usize << lw;
+        let mut levels = vec![0i16; w << lh];
+        levels[y * w + x] = 1;
+        let mut ctx = Contexts::default();
+        let mut rec = Record::default();
+        write_residual(&mut rec, &mut ctx, &levels, lw, lh, chroma, ScanKind::Diagonal);
+        let index = |a: &[Context; 18], addr: usize| {
+            a.iter().position(|c| c as *const Context as usize == addr)
+        };
+        let mut out = Vec::new();
+        for b in rec.0 {
+            out.push(match b {
+                Bin::Ctx(addr, bin) => {
+                    if let Some(i) = index(&ctx.last_x, addr) {
+                        format!("x{i}:{}", bin as u8)
+                    } else if let Some(i) = index(&ctx.last_y, addr) {
+                        format!("y{i}:{}", bin as u8)
+                    } else {
+                        break;
+                    }
+                }
+                Bin::Bypass(bin) => format!("b{}", bin as u8),
+            });
+        }
+        out
+    }
+
+    /// The last position: `last_x` over the width and `last_y` over the
+    /// height, each binarised with the contexts of a square of that side
+    /// (written out by hand from `docs/bitstream.md` 4.5).
+    #[test]
+    fn last_position_per_dimension() {
+        // 32x4 luma, last at (20, 3). x over 32: prefix 8 of at most 9, bin i
+        // at context 10 + (i >> 1), then a 3-bit suffix 20 - 16 = 4.
+        // y over 4: prefix 3 = the maximum, contexts 0, 1, 2, no terminating zero.
+        let want = "x10:1 x10:1 x11:1 x11:1 x12:1 x12:1 x13:1 x13:1 x14:0 b1 b0 b0 y0:1 y1:1 y2:1";
+        assert_eq!(last_bins(5, 2, false, 20, 3).join(" "), want);
+        // 4x32 luma, last at (3, 20): the same with x and y exchanged.
+        let want = "x0:1 x1:1 x2:1 y10:1 y10:1 y11:1 y11:1 y12:1 y12:1 y13:1 y13:1 y14:0 b1 b0 b0";
+        assert_eq!(last_bins(2, 5, false, 3, 20).join(" "), want);
+        // 8x16 luma, last at (5, 9): x over 8 (offset 3, shift 1): prefix 4 of
+        // at most 5, suffix 1 bit 5 - 4 = 1; y over 16 (offset 6, shift 1):
+        // prefix 6 of 7, suffix 2 bits 9 - 8 = 1.
+        let want = "x3:1 x3:1 x4:1 x4:1 x5:0 b1 y6:1 y6:1 y7:1 y7:1 y8:1 y8:1 y9:0 b0 b1";
+        assert_eq!(last_bins(3, 4, false, 5, 9).join(" "), want);
+        // 4x16 chroma, last at (1, 9): x over 4 (offset 15, shift 0): prefix 1;
+        // y over 16 (offset 15, shift 2): prefix 6 of 7, suffix 01.
+        let want = "x15:1 x16:0 y15:1 y15:1 y15:1 y15:1 y16:1 y16:1 y16:0 b0 b1";
+        assert_eq!(last_bins(2, 4, true, 1, 9).join(" "), want);
+        // 32x8 chroma, last at (31, 0): x over 32 (shift 3): prefix 9 = the
+        // maximum, suffix 3 bits 31 - 24 = 7; y over 8: prefix 0, one zero.
+        let want = "x15:1 x15:1 x15:1 x15:1 x15:1 x15:1 x15:1 x15:1 x16:1 b1 b1 b1 y15:0";
+        assert_eq!(last_bins(5, 3, true, 31, 0).join(" "), want);
+    }
+
+    /// Significance contexts of rectangles use the size class: a rectangle's
+    /// context is the one a square of side 2^class has at the same position
+    /// with the same neighbours (diagonal scan), and no rectangle uses the
+    /// 4x4 map.
+    #[test]
+    fn sig_ctx_size_class() {
+        assert_eq!(size_class(2, 3), 3);
+        assert_eq!(size_class(3, 2), 3);
+        assert_eq!(size_class(2, 4), 3);
+        assert_eq!(size_class(2, 5), 4);
+        assert_eq!(size_class(3, 5), 4);
+        assert_eq!(size_class(4, 5), 5);
+        for l in 2..=5 {
+            assert_eq!(size_class(l, l), l);
+        }
+        // Written out: 4x8 luma at (1, 5), group (0, 1) not the first, no
+        // coded neighbours: xp + yp = 2 gives 1, + 3 (not the first group) + 9 (class 3).
+        assert_eq!(sig_ctx(1, 5, 2, 3, false, 0, ScanKind::Diagonal), 13);
+        // 32x4 chroma at (9, 2), right group coded: [2, 1, 0, 0][yp = 2] = 0, + 12, + 27.
+        assert_eq!(sig_ctx(9, 2, 5, 2, true, 1, ScanKind::Diagonal), 39);
+        for lw in 2..=5u32 {
+            for lh in 2..=5u32 {
+                let class = size_class(lw, lh);
+                for chroma in [false, true] {
+                    for nb in 0..4 {
+                        for y in 0..1usize << lh {
+                            for x in 0..1usize << lw {
+                                let c = sig_ctx(x, y, lw, lh, chroma, nb, ScanKind::Diagonal);
+                                if class > 2 && x < 1 << class && y < 1 << class {
+                                    let sq =
+                                        sig_ctx(x, y, class, class, chroma, nb, ScanKind::Diagonal);
+                                    assert_eq!(c, sq, "{lw} {lh} ({x}, {y})");
+                                }
+                                assert!(c < 42);
+                                if lw != lh {
+                                    // The 4x4 map's own contexts are 0..=8 (luma) and 27..=35.
+                                    let base = if chroma { 27 } else { 0 };
+                                    assert!(c == base || c >= base + 9, "{lw} {lh} ({x}, {y})");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
