@@ -644,7 +644,10 @@ pub(crate) mod tests {
             assert_eq!(nz, Some(extent), "block {i}");
         }
         assert_eq!(dec.consumed(), bytes.len());
-        assert!(written.iter().eq(ctx.iter()), "contexts end in the same states");
+        assert!(
+            written.iter().eq(ctx.iter()),
+            "contexts end in the same states"
+        );
     }
 
     /// One bin the writer produced: the context it used (by address) or a
@@ -674,7 +677,15 @@ pub(crate) mod tests {
         levels[y * w + x] = 1;
         let mut ctx = Contexts::default();
         let mut rec = Record::default();
-        write_residual(&mut rec, &mut ctx, &levels, lw, lh, chroma, ScanKind::Diagonal);
+        write_residual(
+            &mut rec,
+            &mut ctx,
+            &levels,
+            lw,
+            lh,
+            chroma,
+            ScanKind::Diagonal,
+        );
         let index = |a: &[Context; 18], addr: usize| {
             a.iter().position(|c| c as *const Context as usize == addr)
         };
