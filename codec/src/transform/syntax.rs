@@ -93,7 +93,7 @@ mod tests {
             for lh in 2..=5 {
                 for plane in 0..3 {
                     for cb in [false, true] {
-                        let f = (lw * 7 + lh * 3 + plane as u32 + cb as u32) % 3 == 0;
+                        let f = (lw * 7 + lh * 3 + plane as u32 + cb as u32).is_multiple_of(3);
                         write_cbf(&mut enc, &mut ctx, plane, lw, lh, cb, f);
                         flags.push((lw, lh, plane, cb, f));
                     }
