@@ -17,10 +17,22 @@ pub const MAX_LEVEL: i32 = 32767;
 /// Longest escape prefix: 3 unary Rice bins plus 16 Exp-Golomb bins.
 const MAX_ESCAPE_PREFIX: u32 = 3 + 16;
 
-/// Mode-dependent coefficient scan: small intra blocks with near-horizontal or
-/// near-vertical prediction leave residual energy along rows or columns.
+/// Size class of a `2^log2w x 2^log2h` transform block for the contexts that
+/// depend on the block size (significance, coded-block flags): the mean of
+/// the two log2 sides rounded up, so a square's class is its log2 side and
+/// only 4x4 has class 2.
+#[inline]
+pub fn size_class(log2w: u32, log2h: u32) -> u32 {
+    (log2w + log2h + 1) >> 1
+}
+
+/// Mode-dependent coefficient scan: small square intra blocks with
+/// near-horizontal or near-vertical prediction leave residual energy along
+/// rows or columns. Rectangles always use the diagonal scan.
 pub fn scan_for(mode: u8, log2w: u32, log2h: u32, chroma: bool) -> ScanKind {
-    assert_eq!(log2w, log2h, "square transform blocks only (for now)");
+    if log2w != log2h {
+        return ScanKind::Diagonal;
+    }
     let log2n = log2w;
     let small = if chroma { log2n == 2 } else { log2n <= 3 };
     if small && (6..=14).contains(&mode) {
@@ -32,7 +44,10 @@ pub fn scan_for(mode: u8, log2w: u32, log2h: u32, chroma: bool) -> ScanKind {
     }
 }
 
-fn last_ctx_params(log2n: u32, chroma: bool) -> (usize, u32) {
+/// Context offset and shift of one last-position coordinate over a block
+/// side of `2^log2n` (the same for `last_x` over the width and `last_y` over
+/// the height, as in a square of that side).
+pub(crate) fn last_ctx_params(log2n: u32, chroma: bool) -> (usize, u32) {
     if chroma {
         (15, log2n - 2)
     } else {
@@ -85,18 +100,21 @@ fn read_last_coord(
     }
 }
 
-/// Context of sig_coeff_flag at (x, y) of a block.
+/// Context of sig_coeff_flag at (x, y) of a `2^log2w x 2^log2h` block; the
+/// size-dependent part uses [`size_class`].
 #[inline]
 pub fn sig_ctx(
     x: usize,
     y: usize,
-    log2n: u32,
+    log2w: u32,
+    log2h: u32,
     chroma: bool,
     neighbour_groups: u8,
     scan_kind: ScanKind,
 ) -> usize {
     const MAP_4X4: [u8; 16] = [0, 1, 4, 5, 2, 3, 4, 5, 6, 6, 8, 8, 7, 7, 8, 8];
-    let c = if log2n == 2 {
+    let class = size_class(log2w, log2h);
+    let c = if class == 2 {
         MAP_4X4[(y << 2) + x] as usize
     } else if x + y == 0 {
         0
@@ -113,12 +131,12 @@ pub fn sig_ctx(
             _ => 2,
         };
         if chroma {
-            c += if log2n == 3 { 9 } else { 12 };
+            c += if class == 3 { 9 } else { 12 };
         } else {
             if (x >> 2) + (y >> 2) > 0 {
                 c += 3;
             }
-            c += if log2n == 3 {
+            c += if class == 3 {
                 if scan_kind == ScanKind::Diagonal {
                     9
                 } else {
@@ -181,22 +199,24 @@ pub fn read_escape(d: &mut RangeDecoder, rice: u32) -> Option<u32> {
 /// Bookkeeping of a residual block while it is written or read: which 4x4
 /// groups are coded, for the sig_coeff_flag and coded_group_flag contexts.
 struct GroupMap {
-    side: usize,
+    gw: usize,
+    gh: usize,
     coded: [bool; 64],
 }
 
 impl GroupMap {
-    fn new(log2n: u32) -> GroupMap {
+    fn new(log2w: u32, log2h: u32) -> GroupMap {
         GroupMap {
-            side: 1 << (log2n - 2),
+            gw: 1 << (log2w - 2),
+            gh: 1 << (log2h - 2),
             coded: [false; 64],
         }
     }
     fn get(&self, gx: usize, gy: usize) -> bool {
-        gx < self.side && gy < self.side && self.coded[gy * self.side + gx]
+        gx < self.gw && gy < self.gh && self.coded[gy * self.gw + gx]
     }
     fn set(&mut self, gx: usize, gy: usize) {
-        self.coded[gy * self.side + gx] = true;
+        self.coded[gy * self.gw + gx] = true;
     }
     /// Bit 0: group to the right is coded; bit 1: group below is coded.
     fn neighbours(&self, gx: usize, gy: usize) -> u8 {
@@ -241,7 +261,8 @@ fn escape_coded(i: usize, first_gt2: Option<usize>, nz: &[(usize, u32)]) -> bool
     }
 }
 
-/// Writes a non-empty residual block of levels (`n*n`, row-major).
+/// Writes a non-empty residual block of levels (`w*h`, row-major, `w =
+/// 2^log2w`, `h = 2^log2h`).
 pub fn write_residual<S: BinSink>(
     s: &mut S,
     ctx: &mut Contexts,
@@ -251,10 +272,8 @@ pub fn write_residual<S: BinSink>(
     chroma: bool,
     scan_kind: ScanKind,
 ) {
-    assert_eq!(log2w, log2h, "square transform blocks only (for now)");
-    let log2n = log2w;
-    let n = 1usize << log2n;
-    let sc = scan(scan_kind, log2n);
+    let w = 1usize << log2w;
+    let sc = scan(scan_kind, log2w, log2h);
     let at = |g: usize, p: usize| -> (usize, usize) {
         let (gx, gy) = sc.groups[g];
         let (x, y) = sc.in_group[p];
@@ -265,7 +284,7 @@ pub fn write_residual<S: BinSink>(
     'find: for g in (0..sc.groups.len()).rev() {
         for p in (0..16).rev() {
             let (x, y) = at(g, p);
-            if levels[y * n + x] != 0 {
+            if levels[y * w + x] != 0 {
                 last = Some((g, p));
                 break 'find;
             }
@@ -273,15 +292,16 @@ pub fn write_residual<S: BinSink>(
     }
     let (last_g, last_p) = last.expect("write_residual needs a non-zero level");
     let (lx, ly) = at(last_g, last_p);
+    // The vertical scan (squares only) codes the coordinates swapped.
     let (cx, cy) = if scan_kind == ScanKind::Vertical {
         (ly, lx)
     } else {
         (lx, ly)
     };
-    write_last_coord(s, &mut ctx.last_x, cx as u32, log2n, chroma);
-    write_last_coord(s, &mut ctx.last_y, cy as u32, log2n, chroma);
+    write_last_coord(s, &mut ctx.last_x, cx as u32, log2w, chroma);
+    write_last_coord(s, &mut ctx.last_y, cy as u32, log2h, chroma);
 
-    let mut groups = GroupMap::new(log2n);
+    let mut groups = GroupMap::new(log2w, log2h);
     let mut c1 = 1u32;
     let chroma_off = if chroma { 2 } else { 0 };
     for g in (0..=last_g).rev() {
@@ -289,7 +309,7 @@ pub fn write_residual<S: BinSink>(
         let nb = groups.neighbours(gx, gy);
         let any = (0..16).any(|p| {
             let (x, y) = at(g, p);
-            levels[y * n + x] != 0
+            levels[y * w + x] != 0
         });
         let explicit = g < last_g && g > 0;
         if explicit {
@@ -305,24 +325,24 @@ pub fn write_residual<S: BinSink>(
         let mut count = 0;
         if g == last_g {
             let (x, y) = at(g, last_p);
-            nz[0] = (y * n + x, levels[y * n + x].unsigned_abs() as u32);
+            nz[0] = (y * w + x, levels[y * w + x].unsigned_abs() as u32);
             count = 1;
         }
         for p in (0..top).rev() {
             let (x, y) = at(g, p);
-            let v = levels[y * n + x];
+            let v = levels[y * w + x];
             if p == 0 && explicit && count == 0 {
                 // Inferred significant: the group was signalled as coded.
-                nz[count] = (y * n + x, v.unsigned_abs() as u32);
+                nz[count] = (y * w + x, v.unsigned_abs() as u32);
                 count += 1;
                 continue;
             }
             s.encode(
-                &mut ctx.sig[sig_ctx(x, y, log2n, chroma, nb, scan_kind)],
+                &mut ctx.sig[sig_ctx(x, y, log2w, log2h, chroma, nb, scan_kind)],
                 v != 0,
             );
             if v != 0 {
-                nz[count] = (y * n + x, v.unsigned_abs() as u32);
+                nz[count] = (y * w + x, v.unsigned_abs() as u32);
                 count += 1;
             }
         }
@@ -365,9 +385,9 @@ pub fn write_residual<S: BinSink>(
     }
 }
 
-/// Reads a residual block into `levels` (`n*n`, zeroed by the caller) and
-/// returns the extent of the non-zero region (columns, rows), or `None` on a
-/// level that no valid stream contains.
+/// Reads a residual block into `levels` (`w*h`, row-major, zeroed by the
+/// caller) and returns the extent of the non-zero region (columns, rows), or
+/// `None` on a level that no valid stream contains.
 pub fn read_residual(
     d: &mut RangeDecoder,
     ctx: &mut Contexts,
@@ -377,17 +397,15 @@ pub fn read_residual(
     chroma: bool,
     scan_kind: ScanKind,
 ) -> Option<(usize, usize)> {
-    assert_eq!(log2w, log2h, "square transform blocks only (for now)");
-    let log2n = log2w;
-    let n = 1usize << log2n;
-    let sc = scan(scan_kind, log2n);
+    let w = 1usize << log2w;
+    let sc = scan(scan_kind, log2w, log2h);
     let at = |g: usize, p: usize| -> (usize, usize) {
         let (gx, gy) = sc.groups[g];
         let (x, y) = sc.in_group[p];
         (gx as usize * 4 + x as usize, gy as usize * 4 + y as usize)
     };
-    let cx = read_last_coord(d, &mut ctx.last_x, log2n, chroma) as usize;
-    let cy = read_last_coord(d, &mut ctx.last_y, log2n, chroma) as usize;
+    let cx = read_last_coord(d, &mut ctx.last_x, log2w, chroma) as usize;
+    let cy = read_last_coord(d, &mut ctx.last_y, log2h, chroma) as usize;
     let (lx, ly) = if scan_kind == ScanKind::Vertical {
         (cy, cx)
     } else {
@@ -401,7 +419,7 @@ pub fn read_residual(
         .iter()
         .position(|&p| p == ((lx % 4) as u8, (ly % 4) as u8))?;
 
-    let mut groups = GroupMap::new(log2n);
+    let mut groups = GroupMap::new(log2w, log2h);
     let mut c1 = 1u32;
     let chroma_off = if chroma { 2 } else { 0 };
     let (mut max_x, mut max_y) = (0, 0);
@@ -417,7 +435,7 @@ pub fn read_residual(
         let mut nz: [(usize, u32); 16] = [(0, 0); 16];
         let mut count = 0;
         if g == last_g {
-            nz[0] = (ly * n + lx, 1);
+            nz[0] = (ly * w + lx, 1);
             count = 1;
         }
         for p in (0..top).rev() {
@@ -425,10 +443,10 @@ pub fn read_residual(
             let sig = if p == 0 && explicit && count == 0 {
                 true
             } else {
-                d.decode(&mut ctx.sig[sig_ctx(x, y, log2n, chroma, nb, scan_kind)])
+                d.decode(&mut ctx.sig[sig_ctx(x, y, log2w, log2h, chroma, nb, scan_kind)])
             };
             if sig {
-                nz[count] = (y * n + x, 1);
+                nz[count] = (y * w + x, 1);
                 count += 1;
             }
         }
@@ -480,9 +498,287 @@ pub fn read_residual(
             } else {
                 abs as i16
             };
-            max_x = max_x.max(pos % n);
-            max_y = max_y.max(pos / n);
+            max_x = max_x.max(pos % w);
+            max_y = max_y.max(pos / w);
         }
     }
     Some((max_x + 1, max_y + 1))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::entropy::{BitCounter, RangeEncoder};
+
+    /// A small portable generator (splitmix64), so hard-coded hashes do not
+    /// depend on a library's generator.
+    pub(crate) struct Mix(pub u64);
+
+    impl Mix {
+        pub fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    pub(crate) fn fnv(h: &mut u64, bytes: &[u8]) {
+        for &b in bytes {
+            *h ^= b as u64;
+            *h = h.wrapping_mul(0x100_0000_01B3);
+        }
+    }
+
+    /// Random levels of a `w x h` block (row-major), at least one non-zero:
+    /// significance falling off with x + y, mostly small magnitudes with
+    /// occasional large ones, some blocks with only a far coefficient.
+    pub(crate) fn random_levels(r: &mut Mix, w: usize, h: usize) -> Vec<i16> {
+        let mut v = vec![0i16; w * h];
+        let style = r.below(4);
+        let reach = 1 + r.below((w + h) as u64) as usize;
+        for y in 0..h {
+            for x in 0..w {
+                let p = match style {
+                    0 => 2,
+                    1 => 40,
+                    _ if x + y < reach => 60 - (50 * (x + y) / reach) as u64,
+                    _ => 1,
+                };
+                if r.below(100) < p {
+                    let m = match r.below(20) {
+                        0..=11 => 1,
+                        12..=15 => 2,
+                        16..=17 => 3 + r.below(4),
+                        18 => 7 + r.below(60),
+                        _ => 1 + r.below(MAX_LEVEL as u64),
+                    } as i16;
+                    v[y * w + x] = if r.below(2) == 0 { m } else { -m };
+                }
+            }
+        }
+        if v.iter().all(|&l| l == 0) {
+            let i = r.below((w * h) as u64) as usize;
+            v[i] = 1 + r.below(5) as i16;
+        }
+        v
+    }
+
+    /// Square blocks code exactly as before rectangles existed: a hash of the
+    /// bytes and bit-counter costs of a fixed set of random blocks, computed
+    /// on main at 87b55cf.
+    #[test]
+    fn squares_unchanged() {
+        let mut r = Mix(28);
+        let mut enc = RangeEncoder::new();
+        let mut ctx = Contexts::for_frame(true, true, 32);
+        let mut h = 0xCBF2_9CE4_8422_2325u64;
+        for _ in 0..600 {
+            let log2n = 2 + r.below(4) as u32;
+            let chroma = r.below(3) == 0;
+            let kind =
+                [ScanKind::Diagonal, ScanKind::Horizontal, ScanKind::Vertical][r.below(3) as usize];
+            let n = 1usize << log2n;
+            let levels = random_levels(&mut r, n, n);
+            let mut bc = BitCounter::default();
+            write_residual(&mut bc, &mut ctx, &levels, log2n, log2n, chroma, kind);
+            fnv(&mut h, &bc.cost.to_le_bytes());
+            write_residual(&mut enc, &mut ctx, &levels, log2n, log2n, chroma, kind);
+        }
+        fnv(&mut h, &enc.finish());
+        assert_eq!(h, 15614479351923542174);
+    }
+
+    /// Every shape a transform block can have (sides 4..32, ratios up to 8:1)
+    /// with the scans it can use.
+    pub(crate) fn shapes() -> Vec<(u32, u32, ScanKind)> {
+        let mut v = Vec::new();
+        for lw in 2..=5 {
+            for lh in 2..=5 {
+                v.push((lw, lh, ScanKind::Diagonal));
+                if lw == lh {
+                    v.push((lw, lh, ScanKind::Horizontal));
+                    v.push((lw, lh, ScanKind::Vertical));
+                }
+            }
+        }
+        v
+    }
+
+    /// Random levels of every shape, luma and chroma, every scan, written
+    /// into one stream (contexts adapting across blocks) and read back: the
+    /// same levels, the same non-zero extent, exactly the writer's bytes.
+    #[test]
+    fn round_trip_every_shape() {
+        let mut r = Mix(7);
+        let mut blocks = Vec::new();
+        for _ in 0..12 {
+            for (lw, lh, kind) in shapes() {
+                for chroma in [false, true] {
+                    let levels = random_levels(&mut r, 1 << lw, 1 << lh);
+                    blocks.push((lw, lh, kind, chroma, levels));
+                }
+            }
+        }
+        let mut enc = RangeEncoder::new();
+        let mut ctx = Contexts::for_frame(true, false, 37);
+        for (lw, lh, kind, chroma, levels) in &blocks {
+            write_residual(&mut enc, &mut ctx, levels, *lw, *lh, *chroma, *kind);
+        }
+        let written = ctx;
+        let bytes = enc.finish();
+        let mut dec = RangeDecoder::new(&bytes);
+        let mut ctx = Contexts::for_frame(true, false, 37);
+        for (i, (lw, lh, kind, chroma, levels)) in blocks.iter().enumerate() {
+            let (w, h) = (1usize << lw, 1usize << lh);
+            let mut got = vec![0i16; w * h];
+            let nz = read_residual(&mut dec, &mut ctx, &mut got, *lw, *lh, *chroma, *kind);
+            assert_eq!(&got, levels, "block {i}: {w}x{h} {kind:?} chroma {chroma}");
+            let cols = (0..w).filter(|&x| (0..h).any(|y| levels[y * w + x] != 0));
+            let rows = (0..h).filter(|&y| (0..w).any(|x| levels[y * w + x] != 0));
+            let extent = (cols.max().unwrap() + 1, rows.max().unwrap() + 1);
+            assert_eq!(nz, Some(extent), "block {i}");
+        }
+        assert_eq!(dec.consumed(), bytes.len());
+        assert!(
+            written.iter().eq(ctx.iter()),
+            "contexts end in the same states"
+        );
+    }
+
+    /// One bin the writer produced: the context it used (by address) or a
+    /// bypass bin.
+    #[derive(Debug, PartialEq)]
+    enum Bin {
+        Ctx(usize, bool),
+        Bypass(bool),
+    }
+
+    #[derive(Default)]
+    struct Record(Vec<Bin>);
+
+    impl BinSink for Record {
+        fn encode(&mut self, ctx: &mut Context, bin: bool) {
+            self.0.push(Bin::Ctx(ctx as *const Context as usize, bin));
+        }
+        fn bypass(&mut self, bin: bool) {
+            self.0.push(Bin::Bypass(bin));
+        }
+    }
+
+    /// The bins of the last position of a block whose only level is at (x, y).
+    fn last_bins(lw: u32, lh: u32, chroma: bool, x: usize, y: usize) -> Vec<String> {
+        let w = 1usize << lw;
+        let mut levels = vec![0i16; w << lh];
+        levels[y * w + x] = 1;
+        let mut ctx = Contexts::default();
+        let mut rec = Record::default();
+        write_residual(
+            &mut rec,
+            &mut ctx,
+            &levels,
+            lw,
+            lh,
+            chroma,
+            ScanKind::Diagonal,
+        );
+        let index = |a: &[Context; 18], addr: usize| {
+            a.iter().position(|c| c as *const Context as usize == addr)
+        };
+        let mut out = Vec::new();
+        for b in rec.0 {
+            out.push(match b {
+                Bin::Ctx(addr, bin) => {
+                    if let Some(i) = index(&ctx.last_x, addr) {
+                        format!("x{i}:{}", bin as u8)
+                    } else if let Some(i) = index(&ctx.last_y, addr) {
+                        format!("y{i}:{}", bin as u8)
+                    } else {
+                        break;
+                    }
+                }
+                Bin::Bypass(bin) => format!("b{}", bin as u8),
+            });
+        }
+        out
+    }
+
+    /// The last position: `last_x` over the width and `last_y` over the
+    /// height, each binarised with the contexts of a square of that side
+    /// (written out by hand from `docs/bitstream.md` 4.5).
+    #[test]
+    fn last_position_per_dimension() {
+        // 32x4 luma, last at (20, 3). x over 32: prefix 8 of at most 9, bin i
+        // at context 10 + (i >> 1), then a 3-bit suffix 20 - 16 = 4.
+        // y over 4: prefix 3 = the maximum, contexts 0, 1, 2, no terminating zero.
+        let want = "x10:1 x10:1 x11:1 x11:1 x12:1 x12:1 x13:1 x13:1 x14:0 b1 b0 b0 y0:1 y1:1 y2:1";
+        assert_eq!(last_bins(5, 2, false, 20, 3).join(" "), want);
+        // 4x32 luma, last at (3, 20): the same with x and y exchanged.
+        let want = "x0:1 x1:1 x2:1 y10:1 y10:1 y11:1 y11:1 y12:1 y12:1 y13:1 y13:1 y14:0 b1 b0 b0";
+        assert_eq!(last_bins(2, 5, false, 3, 20).join(" "), want);
+        // 8x16 luma, last at (5, 9): x over 8 (offset 3, shift 1): prefix 4 of
+        // at most 5, suffix 1 bit 5 - 4 = 1; y over 16 (offset 6, shift 1):
+        // prefix 6 of 7, suffix 2 bits 9 - 8 = 1.
+        let want = "x3:1 x3:1 x4:1 x4:1 x5:0 b1 y6:1 y6:1 y7:1 y7:1 y8:1 y8:1 y9:0 b0 b1";
+        assert_eq!(last_bins(3, 4, false, 5, 9).join(" "), want);
+        // 4x16 chroma, last at (1, 9): x over 4 (offset 15, shift 0): prefix 1;
+        // y over 16 (offset 15, shift 2): prefix 6 of 7, suffix 01.
+        let want = "x15:1 x16:0 y15:1 y15:1 y15:1 y15:1 y16:1 y16:1 y16:0 b0 b1";
+        assert_eq!(last_bins(2, 4, true, 1, 9).join(" "), want);
+        // 32x8 chroma, last at (31, 0): x over 32 (shift 3): prefix 9 = the
+        // maximum, suffix 3 bits 31 - 24 = 7; y over 8: prefix 0, one zero.
+        let want = "x15:1 x15:1 x15:1 x15:1 x15:1 x15:1 x15:1 x15:1 x16:1 b1 b1 b1 y15:0";
+        assert_eq!(last_bins(5, 3, true, 31, 0).join(" "), want);
+    }
+
+    /// Significance contexts of rectangles use the size class: a rectangle's
+    /// context is the one a square of side 2^class has at the same position
+    /// with the same neighbours (diagonal scan), and no rectangle uses the
+    /// 4x4 map.
+    #[test]
+    fn sig_ctx_size_class() {
+        assert_eq!(size_class(2, 3), 3);
+        assert_eq!(size_class(3, 2), 3);
+        assert_eq!(size_class(2, 4), 3);
+        assert_eq!(size_class(2, 5), 4);
+        assert_eq!(size_class(3, 5), 4);
+        assert_eq!(size_class(4, 5), 5);
+        for l in 2..=5 {
+            assert_eq!(size_class(l, l), l);
+        }
+        // Written out: 4x8 luma at (1, 5), group (0, 1) not the first, no
+        // coded neighbours: xp + yp = 2 gives 1, + 3 (not the first group) + 9 (class 3).
+        assert_eq!(sig_ctx(1, 5, 2, 3, false, 0, ScanKind::Diagonal), 13);
+        // 32x4 chroma at (9, 2), right group coded: [2, 1, 0, 0][yp = 2] = 0, + 12, + 27.
+        assert_eq!(sig_ctx(9, 2, 5, 2, true, 1, ScanKind::Diagonal), 39);
+        for lw in 2..=5u32 {
+            for lh in 2..=5u32 {
+                let class = size_class(lw, lh);
+                for chroma in [false, true] {
+                    for nb in 0..4 {
+                        for y in 0..1usize << lh {
+                            for x in 0..1usize << lw {
+                                let c = sig_ctx(x, y, lw, lh, chroma, nb, ScanKind::Diagonal);
+                                if class > 2 && x < 1 << class && y < 1 << class {
+                                    let sq =
+                                        sig_ctx(x, y, class, class, chroma, nb, ScanKind::Diagonal);
+                                    assert_eq!(c, sq, "{lw} {lh} ({x}, {y})");
+                                }
+                                assert!(c < 42);
+                                if lw != lh {
+                                    // The 4x4 map's own contexts are 0..=8 (luma) and 27..=35.
+                                    let base = if chroma { 27 } else { 0 };
+                                    assert!(c == base || c >= base + 9, "{lw} {lh} ({x}, {y})");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
