@@ -15,7 +15,7 @@ use crate::partition;
 use crate::picture::{sub_block, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
 use crate::sb_qp::{self, SbQpState};
-use crate::transform::{self, chroma_qp, quant_qp, reconstruct, ReconScratch};
+use crate::transform::{self, chroma_qp, quant_qp, reconstruct, tx_kind, ReconScratch};
 use std::sync::Arc;
 
 struct FrameDecoder<'a> {
@@ -446,8 +446,8 @@ impl FrameDecoder<'_> {
         reconstruct(
             levels,
             nz,
-            plane,
-            log2n,
+            (log2n, log2n),
+            tx_kind(plane, log2n, log2n),
             self.quant_qp[plane],
             self.st.recon.bit_depth,
             pred,

@@ -70,9 +70,19 @@ impl FrameSearch<'_> {
             }
         }
         let bd = self.p.bit_depth;
-        dsp::transform::forward(tx_kind(plane, log2n), log2n, resid, coeffs, bd.into(), cpu);
+        let kinds = tx_kind(plane, log2n, log2n);
+        dsp::transform::forward(
+            kinds.0,
+            kinds.1,
+            log2n,
+            log2n,
+            resid,
+            coeffs,
+            bd.into(),
+            cpu,
+        );
         let qp = self.p.quant_qp[plane];
-        let q = QuantParams::new(qp, log2n, bd);
+        let q = QuantParams::new(qp, log2n, log2n, bd);
         let mut levels = vec![0i16; n * n].into_boxed_slice();
         let scan = scan_for(mode, log2n, plane > 0);
         let any = if self.p.use_rdoq {
@@ -110,8 +120,8 @@ impl FrameSearch<'_> {
             reconstruct(
                 &out.tu.levels,
                 (n, n),
-                plane,
-                log2n,
+                (log2n, log2n),
+                kinds,
                 qp,
                 bd,
                 pred,
