@@ -16,7 +16,7 @@ use crate::picture::{sub_block, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
 use crate::sb_qp::{self, SbQpState};
 use crate::transform::{
-    self, chroma_qp, quant_qp, reconstruct, tile_offsets, transform_tiles, ReconScratch,
+    self, chroma_qp, quant_qp, reconstruct, tile_offsets, transform_tiles, tx_kind, ReconScratch,
 };
 use std::sync::Arc;
 
@@ -464,9 +464,8 @@ impl FrameDecoder<'_> {
         reconstruct(
             levels,
             nz,
-            plane,
-            lw,
-            lh,
+            (lw, lh),
+            tx_kind(plane, lw, lh),
             self.quant_qp[plane],
             self.st.recon.bit_depth,
             pred,

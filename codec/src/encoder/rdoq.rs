@@ -179,7 +179,7 @@ pub(crate) fn rdoq(
 
     // Distortion in pixel-domain squared error per unit of (level_double - level << shift)^2:
     // undo the quantiser's scale and the transform's gain (which depends on the bit depth).
-    let err_scale = 1.0 / ((q.scale * q.scale) as f64 * (1u64 << (2 * q.transform_shift)) as f64);
+    let err_scale = q.error_scale();
     let lambda_bits = lambda / (1u64 << COST_SHIFT) as f64;
     let dist = |i: usize, l: u32| {
         let e = (level_double[i] - ((l as i64) << q.shift)) as f64;

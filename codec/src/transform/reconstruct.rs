@@ -4,14 +4,15 @@
 
 use super::quant::dequantize;
 use crate::cpu::CpuLevel;
-use crate::dsp::transform;
+use crate::dsp::transform::{self, TxKind};
 
-/// Transform kind of a block: DST-VII for 4x4 intra luma, DCT-II otherwise.
-pub fn tx_kind(plane: usize, log2n: u32) -> transform::TxKind {
-    if plane == 0 && log2n == 2 {
-        transform::TxKind::Dst7
+/// Transform kinds (horizontal, vertical) of a `w x h` block of `plane`: DST-VII both ways
+/// for 4x4 luma blocks, DCT-II otherwise.
+pub fn tx_kind(plane: usize, log2w: u32, log2h: u32) -> (TxKind, TxKind) {
+    if plane == 0 && (log2w, log2h) == (2, 2) {
+        (TxKind::Dst7, TxKind::Dst7)
     } else {
-        transform::TxKind::Dct2
+        (TxKind::Dct2, TxKind::Dct2)
     }
 }
 
@@ -31,16 +32,16 @@ impl Default for ReconScratch {
     }
 }
 
-/// Dequantises `levels` at quantiser QP `qp` (`qP'`), inverse transforms them
-/// and adds the residual to `pred`, writing the reconstruction, clipped to
-/// `bit_depth` bits, into `out` (all `n*n`).
+/// Dequantises the `w x h` `levels` (`w = 1 << log2w`, `h = 1 << log2h`; only the top-left
+/// `nz` = (columns, rows) may be non-zero) at quantiser QP `qp` (`qP'`), inverse transforms
+/// them with `kinds` (horizontal, vertical; see [`tx_kind`]) and adds the residual to `pred`,
+/// writing the reconstruction, clipped to `bit_depth` bits, into `out` (all `w*h`).
 #[allow(clippy::too_many_arguments)]
 pub fn reconstruct(
     levels: &[i16],
     nz: (usize, usize),
-    plane: usize,
-    log2w: u32,
-    log2h: u32,
+    (log2w, log2h): (u32, u32),
+    kinds: (TxKind, TxKind),
     qp: u8,
     bit_depth: u8,
     pred: &[u16],
@@ -48,17 +49,16 @@ pub fn reconstruct(
     cpu: CpuLevel,
     scratch: &mut ReconScratch,
 ) {
-    assert_eq!(log2w, log2h, "square transform blocks only (for now)");
-    let log2n = log2w;
     let max = (1i32 << bit_depth) - 1;
-    let n = 1usize << log2n;
-    let coeffs = &mut scratch.coeffs[..n * n];
-    let resid = &mut scratch.resid[..n * n];
-    dequantize(levels, coeffs, qp, log2n, nz.0, nz.1, bit_depth);
-    let kind = tx_kind(plane, log2n);
+    let len = 1usize << (log2w + log2h);
+    let coeffs = &mut scratch.coeffs[..len];
+    let resid = &mut scratch.resid[..len];
+    dequantize(levels, coeffs, qp, log2w, log2h, nz.0, nz.1, bit_depth);
     transform::inverse(
-        kind,
-        log2n,
+        kinds.0,
+        kinds.1,
+        log2w,
+        log2h,
         coeffs,
         nz.0,
         nz.1,
@@ -66,7 +66,7 @@ pub fn reconstruct(
         bit_depth as u32,
         cpu,
     );
-    for i in 0..n * n {
+    for i in 0..len {
         out[i] = (i32::from(pred[i]) + i32::from(resid[i])).clamp(0, max) as u16;
     }
 }

@@ -5,15 +5,18 @@
 //! matrix coefficients adds both products for eight columns at once. Rounding, shifting and
 //! the `i16` clamp are one add, one arithmetic shift and the saturating `packs`.
 //!
-//! * 4x4 fits one register and 8x8 four: each has a dedicated kernel whose transposes are a
-//!   few shuffles, and the 8x8 inverse skips the row pairs outside the non-zero region.
-//! * 16x16 and 32x32 run 1-D passes down 16-column strips, with 16x16 register transposes
-//!   between passes so that both passes are vertical. Passes use the even/odd butterfly,
-//!   which at 32 points needs a third of the multiplies of a matrix product. The inverse one
-//!   combines 32-bit products, so it is always exact, and skips the rows and strips outside
-//!   the non-zero region. The forward one adds samples in 16 bits before multiplying, so a
-//!   strip with samples too large for that (never the first pass of 8-bit residuals) takes a
-//!   matrix product instead.
+//! * 4x4 (one kind for both directions) fits one register and 8x8 DCT four: each has a
+//!   dedicated kernel whose transposes are a few shuffles, and the 8x8 inverse skips the row
+//!   pairs outside the non-zero region.
+//! * Every other shape (16x16, 32x32 and all rectangles) runs 1-D passes down 16-column
+//!   strips, with 16x16 register transposes between passes so that both passes are vertical:
+//!   the `H`-point pass down the block's columns, then the `W`-point pass down the columns of
+//!   its transpose. Strips of a 4- or 8-wide block are zero-padded registers. DCT passes use
+//!   the even/odd butterfly, which at 32 points needs a third of the multiplies of a matrix
+//!   product; DST passes are matrix products. The inverse butterfly combines 32-bit products,
+//!   so it is always exact, and skips the rows and strips outside the non-zero region. The
+//!   forward one adds samples in 16 bits before multiplying, so a strip with samples too large
+//!   for that (never the first pass of 8-bit residuals) takes a matrix product instead.
 
 use std::arch::x86_64::*;
 
@@ -24,32 +27,67 @@ use super::{
     DCT8, DST4,
 };
 
+/// Expands `$body` for the block shape `($log2w, $log2h)` (each 2..=5) with the shape as
+/// constants: `$w`, `$h` the sides and `$lw`, `$lh` their log2.
+macro_rules! with_shape {
+    ($log2w:expr, $log2h:expr, |$w:ident, $h:ident, $lw:ident, $lh:ident| $body:expr) => {
+        with_shape!(@arms ($log2w, $log2h), $w, $h, $lw, $lh, $body,
+            (2, 2) (2, 3) (2, 4) (2, 5) (3, 2) (3, 3) (3, 4) (3, 5)
+            (4, 2) (4, 3) (4, 4) (4, 5) (5, 2) (5, 3) (5, 4) (5, 5))
+    };
+    (@arms $shape:expr, $w:ident, $h:ident, $lw:ident, $lh:ident, $body:expr,
+        $(($log2w:literal, $log2h:literal))*) => {
+        match $shape {
+            $(($log2w, $log2h) => {
+                const $lw: u32 = $log2w;
+                const $lh: u32 = $log2h;
+                const $w: usize = 1 << $log2w;
+                const $h: usize = 1 << $log2h;
+                $body
+            })*
+            _ => unreachable!("shape checked by the caller"),
+        }
+    };
+}
+
 /// Forward 2-D transform; shapes are validated by the caller.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
 pub unsafe fn forward(
-    kind: TxKind,
-    log2n: u32,
+    kind_h: TxKind,
+    kind_v: TxKind,
+    log2w: u32,
+    log2h: u32,
     residual: &[i16],
     coeffs: &mut [i16],
     bit_depth: u32,
 ) {
-    // The shifts are const generics (immediate shift counts), so each bit depth is its own
-    // instantiation.
+    // The shifts are const generics (immediate shift counts), so each bit depth and shape is
+    // its own instantiation.
     macro_rules! at_depth {
         ($bd:literal) => {{
-            const S4: (i32, i32) = forward_shifts(2, $bd);
-            const S8: (i32, i32) = forward_shifts(3, $bd);
-            const S16: (i32, i32) = forward_shifts(4, $bd);
-            const S32: (i32, i32) = forward_shifts(5, $bd);
-            match (kind, log2n) {
-                (TxKind::Dst7, _) => block4::<{ S4.0 }, { S4.1 }>(residual, &DST4_FORWARD, coeffs),
-                (_, 2) => block4::<{ S4.0 }, { S4.1 }>(residual, &DCT4_FORWARD, coeffs),
-                (_, 3) => block8::<{ S8.0 }, { S8.1 }>(residual, &DCT8_FORWARD, 8, 8, coeffs),
-                (_, 4) => forward_strips::<16, { S16.0 }, { S16.1 }>(residual, coeffs),
-                _ => forward_strips::<32, { S32.0 }, { S32.1 }>(residual, coeffs),
+            const S4: (i32, i32) = forward_shifts(2, 2, $bd);
+            const S8: (i32, i32) = forward_shifts(3, 3, $bd);
+            match (kind_h, kind_v, log2w, log2h) {
+                (TxKind::Dst7, TxKind::Dst7, 2, 2) => {
+                    block4::<{ S4.0 }, { S4.1 }>(residual, &DST4_FORWARD, coeffs)
+                }
+                (TxKind::Dct2, TxKind::Dct2, 2, 2) => {
+                    block4::<{ S4.0 }, { S4.1 }>(residual, &DCT4_FORWARD, coeffs)
+                }
+                (TxKind::Dct2, TxKind::Dct2, 3, 3) => {
+                    block8::<{ S8.0 }, { S8.1 }>(residual, &DCT8_FORWARD, 8, 8, coeffs)
+                }
+                _ => with_shape!(log2w, log2h, |W, H, LW, LH| forward_rect::<
+                    W,
+                    H,
+                    { forward_shifts(LW, LH, $bd).0 },
+                    { forward_shifts(LW, LH, $bd).1 },
+                >(
+                    kind_h, kind_v, residual, coeffs
+                )),
             }
         }};
     }
@@ -64,26 +102,43 @@ pub unsafe fn forward(
 ///
 /// # Safety
 /// The CPU must support AVX2.
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 pub unsafe fn inverse(
-    kind: TxKind,
-    log2n: u32,
+    kind_h: TxKind,
+    kind_v: TxKind,
+    log2w: u32,
+    log2h: u32,
     coeffs: &[i16],
     nz_w: usize,
     nz_h: usize,
     residual: &mut [i16],
     bit_depth: u32,
 ) {
+    let dct = kind_h == TxKind::Dct2 && kind_v == TxKind::Dct2;
     macro_rules! at_depth {
         ($bd:literal) => {{
             const S: (i32, i32) = inverse_shifts($bd);
-            match (kind, log2n) {
-                (TxKind::Dct2, 3..) if (nz_w, nz_h) == (1, 1) => fill_dc(coeffs[0], residual, S),
-                (TxKind::Dst7, _) => block4::<{ S.0 }, { S.1 }>(coeffs, &DST4_INVERSE, residual),
-                (_, 2) => block4::<{ S.0 }, { S.1 }>(coeffs, &DCT4_INVERSE, residual),
-                (_, 3) => block8::<{ S.0 }, { S.1 }>(coeffs, &DCT8_INVERSE, nz_w, nz_h, residual),
-                (_, 4) => inverse_strips::<16, { S.0 }, { S.1 }>(coeffs, nz_w, nz_h, residual),
-                _ => inverse_strips::<32, { S.0 }, { S.1 }>(coeffs, nz_w, nz_h, residual),
+            match (kind_h, kind_v, log2w, log2h) {
+                _ if dct && log2w + log2h >= 5 && (nz_w, nz_h) == (1, 1) => {
+                    fill_dc(coeffs[0], residual, S)
+                }
+                (TxKind::Dst7, TxKind::Dst7, 2, 2) => {
+                    block4::<{ S.0 }, { S.1 }>(coeffs, &DST4_INVERSE, residual)
+                }
+                (TxKind::Dct2, TxKind::Dct2, 2, 2) => {
+                    block4::<{ S.0 }, { S.1 }>(coeffs, &DCT4_INVERSE, residual)
+                }
+                (TxKind::Dct2, TxKind::Dct2, 3, 3) => {
+                    block8::<{ S.0 }, { S.1 }>(coeffs, &DCT8_INVERSE, nz_w, nz_h, residual)
+                }
+                _ => with_shape!(log2w, log2h, |W, H, LW, LH| {
+                    // Every shape's inverse shifts are the same; the log2s only pick the shape.
+                    let _ = (LW, LH);
+                    inverse_rect::<W, H, { S.0 }, { S.1 }>(
+                        kind_h, kind_v, coeffs, nz_w, nz_h, residual,
+                    )
+                }),
             }
         }};
     }
@@ -94,7 +149,7 @@ pub unsafe fn inverse(
 }
 
 /// Inverse DCT of a block whose only non-zero coefficient is DC: both passes multiply by the
-/// flat basis (64), so every residual sample is the same.
+/// flat basis (64), so every residual sample is the same. Any shape of at least 32 samples.
 #[target_feature(enable = "avx2")]
 fn fill_dc(dc: i16, residual: &mut [i16], (shift1, shift2): (i32, i32)) {
     let vertical = round_shift_clamp(64 * i32::from(dc), shift1);
@@ -204,6 +259,9 @@ static DST4_FORWARD: [[i32; 8]; 4] = block4_coefs(&DST4);
 static DST4_INVERSE: [[i32; 8]; 4] = block4_coefs(&transposed(&DST4));
 static DCT8_FORWARD: [[i32; 4]; 8] = row_pairs(&DCT8);
 static DCT8_INVERSE: [[i32; 4]; 8] = row_pairs(&transposed(&DCT8));
+static DCT4_PAIRS: [[i32; 2]; 4] = row_pairs(&DCT4);
+static DST4_PAIRS: [[i32; 2]; 4] = row_pairs(&DST4);
+static DST4_INVERSE_PAIRS: [[i32; 2]; 4] = row_pairs(&transposed(&DST4));
 static DCT16_FORWARD: [[i32; 8]; 16] = row_pairs(&DCT16);
 static DCT32_FORWARD: [[i32; 16]; 32] = row_pairs(&DCT32);
 static FORWARD_ODD4: [i32; 2] = forward_odd_pairs(4);
@@ -426,7 +484,7 @@ fn pack_rows_k_and_k_plus_4(rows: &[__m256i; 8]) -> [__m256i; 4] {
 }
 
 // ---------------------------------------------------------------------------------------
-// 16x16 and 32x32: 1-D passes down 16-column strips of a row-major `N x N` block.
+// Every other shape: 1-D passes down 16-column strips of a row-major block.
 
 /// Two 16-column rows interleaved for madd; `.0` covers columns 0-3 and 8-11, `.1` 4-7 and 12-15.
 #[derive(Clone, Copy)]
@@ -483,49 +541,142 @@ fn round_pack<const SHIFT: i32>(sums: Sums) -> __m256i {
     _mm256_packs_epi32(round_shift::<SHIFT>(sums.0), round_shift::<SHIFT>(sums.1))
 }
 
-/// Forward `N x N` transform: vertical passes down 16-column strips of the residual, each
-/// strip transposed into `between`; then the same passes down `between` (the horizontal
-/// transform), transposed into `coeffs`.
+/// The first `lanes` (4, 8 or 16) samples of `src`, zero-extended to a register.
 #[target_feature(enable = "avx2")]
-fn forward_strips<const N: usize, const SHIFT1: i32, const SHIFT2: i32>(
+#[inline]
+fn load_lanes(src: &[i16], lanes: usize) -> __m256i {
+    match lanes {
+        16 => load(src),
+        8 => {
+            let src = &src[..8];
+            // SAFETY: `src` spans 16 readable bytes; `loadu` has no alignment requirement.
+            _mm256_zextsi128_si256(unsafe { _mm_loadu_si128(src.as_ptr().cast()) })
+        }
+        _ => {
+            let src = &src[..4];
+            // SAFETY: `src` spans 8 readable bytes; `loadl` has no alignment requirement.
+            _mm256_zextsi128_si256(unsafe { _mm_loadl_epi64(src.as_ptr().cast()) })
+        }
+    }
+}
+
+/// Stores the first `lanes` (4, 8 or 16) samples of `value` at the start of `dst`.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn store_lanes(dst: &mut [i16], value: __m256i, lanes: usize) {
+    match lanes {
+        16 => store(dst, value),
+        8 => {
+            let dst = &mut dst[..8];
+            // SAFETY: `dst` spans 16 writable bytes; `storeu` has no alignment requirement.
+            unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), _mm256_castsi256_si128(value)) }
+        }
+        _ => {
+            let dst = &mut dst[..4];
+            // SAFETY: `dst` spans 8 writable bytes; `storel` has no alignment requirement.
+            unsafe { _mm_storel_epi64(dst.as_mut_ptr().cast(), _mm256_castsi256_si128(value)) }
+        }
+    }
+}
+
+/// Where a pass reads its strip: rows `stride` apart from the start of `data`, each
+/// `lanes` (4, 8 or 16) samples wide, the register's other lanes zero.
+#[derive(Clone, Copy)]
+struct Strip<'a> {
+    data: &'a [i16],
+    stride: usize,
+    lanes: usize,
+}
+
+impl Strip<'_> {
+    /// Row `k`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn row(&self, k: usize) -> __m256i {
+        load_lanes(&self.data[k * self.stride..], self.lanes)
+    }
+
+    /// Row `k`, or zero if `k >= nz`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn row_or_zero(&self, nz: usize, k: usize) -> __m256i {
+        if k < nz {
+            self.row(k)
+        } else {
+            _mm256_setzero_si256()
+        }
+    }
+}
+
+/// Forward `W x H` transform: the `H`-point (`kind_v`) pass down 16-column strips of the
+/// residual, each strip transposed into `between` (`W` rows of `H`); then the `W`-point
+/// (`kind_h`) pass down strips of `between`, transposed into `coeffs`.
+#[target_feature(enable = "avx2")]
+fn forward_rect<const W: usize, const H: usize, const SHIFT1: i32, const SHIFT2: i32>(
+    kind_h: TxKind,
+    kind_v: TxKind,
     residual: &[i16],
     coeffs: &mut [i16],
 ) {
     let mut work = ForwardWork::new();
-    let mut strip = [_mm256_setzero_si256(); N];
-    let mut between = [[0i16; N]; N];
+    let mut vertical = [_mm256_setzero_si256(); H];
+    let mut between = [[0i16; H]; W];
     let between = between.as_flattened_mut();
-    for first_col in (0..N).step_by(16) {
-        forward_pass::<N, SHIFT1>(&residual[first_col..], &mut work, &mut strip);
-        store_transposed(&strip, &mut between[first_col * N..]);
+    for first_col in (0..W).step_by(16) {
+        let strip = Strip {
+            data: &residual[first_col..],
+            stride: W,
+            lanes: W.min(16),
+        };
+        forward_pass::<H, SHIFT1>(strip, kind_v, &mut work, &mut vertical);
+        store_transposed(&vertical, &mut between[first_col * H..], W.min(16));
     }
-    for first_col in (0..N).step_by(16) {
-        forward_pass::<N, SHIFT2>(&between[first_col..], &mut work, &mut strip);
-        store_transposed(&strip, &mut coeffs[first_col * N..]);
+    let mut horizontal = [_mm256_setzero_si256(); W];
+    for first_col in (0..H).step_by(16) {
+        let strip = Strip {
+            data: &between[first_col..],
+            stride: H,
+            lanes: H.min(16),
+        };
+        forward_pass::<W, SHIFT2>(strip, kind_h, &mut work, &mut horizontal);
+        store_transposed(&horizontal, &mut coeffs[first_col * W..], H.min(16));
     }
 }
 
-/// Inverse `N x N` transform, structured as [`forward_strips`]. Strips right of the non-zero
+/// Inverse `W x H` transform, structured as [`forward_rect`]. Strips right of the non-zero
 /// region are skipped (their vertical output is zero, and `between` rows past `nz_w` are
 /// never read), and each pass reads only the rows that may be non-zero.
 #[target_feature(enable = "avx2")]
-fn inverse_strips<const N: usize, const S1: i32, const S2: i32>(
+fn inverse_rect<const W: usize, const H: usize, const SHIFT1: i32, const SHIFT2: i32>(
+    kind_h: TxKind,
+    kind_v: TxKind,
     coeffs: &[i16],
     nz_w: usize,
     nz_h: usize,
     residual: &mut [i16],
 ) {
     let mut work = InverseWork::new();
-    let mut strip = [_mm256_setzero_si256(); N];
-    let mut between = [[0i16; N]; N];
+    let mut vertical = [_mm256_setzero_si256(); H];
+    let mut between = [[0i16; H]; W];
     let between = between.as_flattened_mut();
     for first_col in (0..nz_w).step_by(16) {
-        inverse_pass::<N, S1>(&coeffs[first_col..], nz_h, &mut work, &mut strip);
-        store_transposed(&strip, &mut between[first_col * N..]);
+        let strip = Strip {
+            data: &coeffs[first_col..],
+            stride: W,
+            lanes: W.min(16),
+        };
+        inverse_pass::<H, SHIFT1>(strip, nz_h, kind_v, &mut work, &mut vertical);
+        store_transposed(&vertical, &mut between[first_col * H..], W.min(16));
     }
-    for first_col in (0..N).step_by(16) {
-        inverse_pass::<N, S2>(&between[first_col..], nz_w, &mut work, &mut strip);
-        store_transposed(&strip, &mut residual[first_col * N..]);
+    let mut horizontal = [_mm256_setzero_si256(); W];
+    for first_col in (0..H).step_by(16) {
+        let strip = Strip {
+            data: &between[first_col..],
+            stride: H,
+            lanes: H.min(16),
+        };
+        inverse_pass::<W, SHIFT2>(strip, nz_w, kind_h, &mut work, &mut horizontal);
+        store_transposed(&horizontal, &mut residual[first_col * W..], H.min(16));
     }
 }
 
@@ -549,22 +700,27 @@ impl ForwardWork {
     }
 }
 
-/// Forward 1-D pass down the strip at the start of `src` (row stride `N`):
-/// `out[k] = round(sum_y c[k][y] * src[y])`.
+/// Forward `N`-point 1-D pass of `kind` down `strip`: `out[k] = round(sum_y c[k][y] * row y)`.
 ///
-/// The even/odd butterfly needs a third of the multiplies, but adds up to `N / 2` samples in
-/// 16 bits before multiplying; strips whose samples are small enough for that (always, for
-/// 8-bit residuals in the first pass) take it, the others a plain matrix product.
+/// For the DCT, the even/odd butterfly needs a third of the multiplies, but adds up to
+/// `N / 2` samples in 16 bits before multiplying; strips whose samples are small enough for
+/// that (always, for 8-bit residuals in the first pass) take it, the others a plain matrix
+/// product. The DST is always a matrix product.
 #[target_feature(enable = "avx2")]
 #[inline]
 fn forward_pass<const N: usize, const SHIFT: i32>(
-    src: &[i16],
+    strip: Strip,
+    kind: TxKind,
     work: &mut ForwardWork,
     out: &mut [__m256i; N],
 ) {
     let rows = &mut work.rows[..N];
     for (y, row) in rows.iter_mut().enumerate() {
-        *row = load(&src[y * N..]);
+        *row = strip.row(y);
+    }
+    if kind == TxKind::Dst7 {
+        forward_matrix::<N, SHIFT>(rows, &mut work.pairs, forward_pairs(kind, N), out);
+        return;
     }
     let limit = _mm256_set1_epi16((i16::MAX as usize / (N / 2)) as i16);
     let mut largest = _mm256_setzero_si256();
@@ -576,23 +732,31 @@ fn forward_pass<const N: usize, const SHIFT: i32>(
     if _mm256_movemask_epi8(within_limit) == -1 {
         forward_butterfly::<N, SHIFT>(rows, &mut work.pairs, out);
     } else {
-        forward_matrix::<N, SHIFT>(rows, &mut work.pairs, out);
+        forward_matrix::<N, SHIFT>(rows, &mut work.pairs, forward_pairs(kind, N), out);
     }
 }
 
-/// [`forward_pass`] as a matrix product with rows `2j` and `2j + 1` interleaved.
+/// [`row_pairs`] of the `n`-point forward matrix of `kind`, flattened.
+fn forward_pairs(kind: TxKind, n: usize) -> &'static [i32] {
+    match (kind, n) {
+        (TxKind::Dst7, _) => DST4_PAIRS.as_flattened(),
+        (_, 4) => DCT4_PAIRS.as_flattened(),
+        (_, 8) => DCT8_FORWARD.as_flattened(),
+        (_, 16) => DCT16_FORWARD.as_flattened(),
+        _ => DCT32_FORWARD.as_flattened(),
+    }
+}
+
+/// [`forward_pass`] as a matrix product with rows `2j` and `2j + 1` interleaved; `coefs` are
+/// the matrix's [`row_pairs`], flattened.
 #[target_feature(enable = "avx2")]
 #[inline]
 fn forward_matrix<const N: usize, const SHIFT: i32>(
     rows: &[__m256i],
     pairs: &mut [RowPair; 16],
+    coefs: &[i32],
     out: &mut [__m256i; N],
 ) {
-    let coefs: &[i32] = if N == 16 {
-        DCT16_FORWARD.as_flattened()
-    } else {
-        DCT32_FORWARD.as_flattened()
-    };
     let pairs = &mut pairs[..N / 2];
     for (j, pair) in pairs.iter_mut().enumerate() {
         *pair = interleave(rows[2 * j], rows[2 * j + 1]);
@@ -639,7 +803,7 @@ fn forward_butterfly<const N: usize, const SHIFT: i32>(
 struct InverseWork {
     /// The even part of the butterfly so far: the outputs of the current level.
     even: [Sums; 16],
-    /// The current level's odd rows, interleaved in pairs.
+    /// The current level's odd rows (or a matrix product's rows), interleaved in pairs.
     pairs: [RowPair; 8],
 }
 
@@ -655,31 +819,68 @@ impl InverseWork {
     }
 }
 
-/// Inverse 1-D pass down the strip at the start of `src` (row stride `N`),
-/// `out[n] = round(sum_k c[k][n] * src[k])`, by the even/odd butterfly. Rows at or past `nz`
-/// must be zero and are never read.
+/// Inverse `N`-point 1-D pass of `kind` down `strip`, `out[n] = round(sum_k c[k][n] * row
+/// k)`. Rows at or past `nz` must be zero and are never read.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn inverse_pass<const N: usize, const SHIFT: i32>(
+    strip: Strip,
+    nz: usize,
+    kind: TxKind,
+    work: &mut InverseWork,
+    out: &mut [__m256i; N],
+) {
+    match kind {
+        TxKind::Dct2 => inverse_butterfly::<N, SHIFT>(strip, nz, work, out),
+        TxKind::Dst7 => inverse_matrix::<N, SHIFT>(strip, nz, inverse_pairs(kind, N), work, out),
+    }
+}
+
+/// [`row_pairs`] of the transpose of the `n`-point matrix of `kind` (a DST), flattened.
+fn inverse_pairs(_kind: TxKind, _n: usize) -> &'static [i32] {
+    DST4_INVERSE_PAIRS.as_flattened()
+}
+
+/// [`inverse_pass`] as a matrix product over the row pairs that hold one of the first `nz`
+/// rows; `coefs` are the [`row_pairs`] of the transposed matrix, flattened.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn inverse_matrix<const N: usize, const SHIFT: i32>(
+    strip: Strip,
+    nz: usize,
+    coefs: &[i32],
+    work: &mut InverseWork,
+    out: &mut [__m256i; N],
+) {
+    let pairs = &mut work.pairs[..nz.div_ceil(2)];
+    for (j, pair) in pairs.iter_mut().enumerate() {
+        *pair = interleave(strip.row(2 * j), strip.row_or_zero(nz, 2 * j + 1));
+    }
+    for (n, out_row) in out.iter_mut().enumerate() {
+        *out_row = round_pack::<SHIFT>(weighted_sum(pairs, &coefs[n * N / 2..]));
+    }
+}
+
+/// [`inverse_pass`] of the DCT by the even/odd butterfly.
 ///
 /// Built bottom-up: the 2-point transform of rows 0 and N/2 seeds the even part, and each
 /// level doubles it by adding and subtracting the contribution of that level's odd rows
 /// (`c[k][size-1-n]` is `c[k][n]` for even k, `-c[k][n]` for odd k). Sums stay exact in 32 bits.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn inverse_pass<const N: usize, const SHIFT: i32>(
-    src: &[i16],
+fn inverse_butterfly<const N: usize, const SHIFT: i32>(
+    strip: Strip,
     nz: usize,
     work: &mut InverseWork,
     out: &mut [__m256i; N],
 ) {
-    let seed = interleave(
-        row_or_zero::<N>(src, nz, 0),
-        row_or_zero::<N>(src, nz, N / 2),
-    );
+    let seed = interleave(strip.row_or_zero(nz, 0), strip.row_or_zero(nz, N / 2));
     let even = &mut work.even;
     even[0] = weighted_sum(&[seed], &[coef_pair(64, 64)]);
     even[1] = weighted_sum(&[seed], &[coef_pair(64, -64)]);
     let mut size = 4;
     while size < N {
-        let pairs = odd_row_pairs::<N>(src, nz, size, &mut work.pairs);
+        let pairs = odd_row_pairs::<N>(strip, nz, size, &mut work.pairs);
         for (n, coefs) in inverse_odd_coefs(size).chunks_exact(size / 4).enumerate() {
             let odd = weighted_sum(pairs, coefs);
             let e = even[n];
@@ -688,22 +889,11 @@ fn inverse_pass<const N: usize, const SHIFT: i32>(
         }
         size *= 2;
     }
-    let pairs = odd_row_pairs::<N>(src, nz, N, &mut work.pairs);
+    let pairs = odd_row_pairs::<N>(strip, nz, N, &mut work.pairs);
     for (n, coefs) in inverse_odd_coefs(N).chunks_exact(N / 4).enumerate() {
         let odd = weighted_sum(pairs, coefs);
         out[n] = round_pack::<SHIFT>(add(even[n], odd));
         out[N - 1 - n] = round_pack::<SHIFT>(sub(even[n], odd));
-    }
-}
-
-/// Row `k` of the strip at the start of `src` (row stride `N`), or zero if `k >= nz`.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn row_or_zero<const N: usize>(src: &[i16], nz: usize, k: usize) -> __m256i {
-    if k < nz {
-        load(&src[k * N..])
-    } else {
-        _mm256_setzero_si256()
     }
 }
 
@@ -713,7 +903,7 @@ fn row_or_zero<const N: usize>(src: &[i16], nz: usize, k: usize) -> __m256i {
 #[target_feature(enable = "avx2")]
 #[inline]
 fn odd_row_pairs<'a, const N: usize>(
-    src: &[i16],
+    strip: Strip,
     nz: usize,
     size: usize,
     pairs: &'a mut [RowPair; 8],
@@ -723,8 +913,8 @@ fn odd_row_pairs<'a, const N: usize>(
         .take_while(|&i| step * (4 * i + 1) < nz)
         .count();
     for (i, pair) in pairs[..used].iter_mut().enumerate() {
-        let first = row_or_zero::<N>(src, nz, step * (4 * i + 1));
-        *pair = interleave(first, row_or_zero::<N>(src, nz, step * (4 * i + 3)));
+        let first = strip.row_or_zero(nz, step * (4 * i + 1));
+        *pair = interleave(first, strip.row_or_zero(nz, step * (4 * i + 3)));
     }
     &pairs[..used]
 }
@@ -749,13 +939,23 @@ fn inverse_odd_coefs(size: usize) -> &'static [i32] {
     }
 }
 
-/// Stores the transpose of a strip (`N` rows of 16 samples) as 16 rows of `N` samples, row
-/// stride `N`, at the start of `dst`.
+/// Stores the transpose of a strip (`N` rows of 16 samples) as its first `rows` (at most 16)
+/// rows of `N` samples, row stride `N`, at the start of `dst`. A strip of fewer than 16 rows
+/// is transposed as if padded with zero rows.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn store_transposed<const N: usize>(strip: &[__m256i; N], dst: &mut [i16]) {
-    for (block, rows) in strip.chunks_exact(16).enumerate() {
-        for (j, &row) in transpose16(rows.try_into().unwrap()).iter().enumerate() {
+fn store_transposed<const N: usize>(strip: &[__m256i; N], dst: &mut [i16], rows: usize) {
+    if N < 16 {
+        let mut padded = [_mm256_setzero_si256(); 16];
+        padded[..N].copy_from_slice(strip);
+        for (j, &row) in transpose16(padded)[..rows].iter().enumerate() {
+            store_lanes(&mut dst[j * N..], row, N);
+        }
+        return;
+    }
+    for (block, block_rows) in strip.chunks_exact(16).enumerate() {
+        let transposed = transpose16(block_rows.try_into().unwrap());
+        for (j, &row) in transposed[..rows].iter().enumerate() {
             store(&mut dst[j * N + 16 * block..], row);
         }
     }

@@ -1,21 +1,32 @@
-//! HEVC-style integer 2-D transforms for 8- and 10-bit video: DCT-II at 4, 8, 16 and 32
-//! points and the 4-point DST-VII used for intra luma 4x4 blocks.
+//! HEVC-style integer 2-D transforms for 8- and 10-bit video on `W x H` blocks, each side 4,
+//! 8, 16 or 32 samples (every combination, so ratios up to 8:1): DCT-II at every size and the
+//! 4-point DST-VII, chosen per direction.
 //!
-//! Both directions are two separable 1-D passes, vertical first, with HEVC's rounding
-//! shifts for bit depth B and each pass's result clamped to `i16`:
+//! Both directions are two separable 1-D passes, vertical (`H`-point) first, with HEVC's (and
+//! VVC's) rounding shifts for bit depth B and each pass's result clamped to `i16`:
 //!
 //! | direction | pass 1 (vertical)   | pass 2 (horizontal) |
 //! |-----------|---------------------|---------------------|
-//! | forward   | `log2n + B - 9`     | `log2n + 6`         |
+//! | forward   | `log2h + B - 9`     | `log2w + 6`         |
 //! | inverse   | `7`                 | `20 - B`            |
 //!
 //! So coefficients have the same scale at every bit depth (a 10-bit residual 4 times an
 //! 8-bit one gives the same coefficients), and the quantiser's QP offset of 6 per extra
-//! bit accounts for the rest.
+//! bit accounts for the rest. Each `N`-point matrix is about `64 * sqrt(N)` times the
+//! orthonormal one, so the forward transform's gain over an orthonormal 2-D transform is
+//! `2^(15 - B - (log2w + log2h) / 2)`: for blocks with `log2w + log2h` odd the exponent is
+//! a half-integer, and the quantiser (`transform/quant.rs`) supplies the remaining factor
+//! `sqrt(2)`, as VVC's does. The inverse's gain is exactly the reciprocal.
+//!
+//! Bounds. Every basis row `c[k]` of an `N`-point matrix has `sum_n |c[k][n]| <= 64 * N`
+//! (the flat DCT row reaches it). So for residuals within `[-(2^B - 1), 2^B - 1]` the
+//! forward pass 1 result is at most `(2^B - 1) * 64 * H / 2^(log2h + B - 9) < 2^15` and pass
+//! 2 at most its own input bound again, whatever the shape: the forward clamps never engage.
+//! The inverse clamps (as HEVC's) bound any `i16` input. Sums are kept in `i32`, which cannot
+//! overflow for any `i16` input: at most 32 products of magnitude `32768 * 90`, plus the
+//! rounding term, stay below `32 * 32768 * 90 < 2^27`.
 //!
 //! Forward: `X[k] = sum_n c[k][n] * x[n]`; inverse: `x[n] = sum_k c[k][n] * X[k]`.
-//! Sums are kept in `i32`, which cannot overflow for any `i16` input: at most 32 products
-//! of magnitude `32768 * 90`, plus the rounding term, stay below `32 * 32768 * 90 < 2^27`.
 //!
 //! Every kernel exists as a scalar reference (`scalar`) and, on x86-64, an AVX2 version
 //! (`avx2`) that gives bit-identical results; [`CpuLevel`](crate::cpu::CpuLevel) picks one
@@ -28,54 +39,62 @@ use crate::dsp::check_bit_depth;
 mod avx2;
 mod scalar;
 
-/// Which transform basis a block uses.
+/// Which transform basis one direction of a block uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TxKind {
     /// HEVC's integer DCT-II, any size.
     Dct2,
-    /// HEVC's integer DST-VII; valid only for 4x4 (`log2n == 2`).
+    /// HEVC's integer DST-VII; valid only for a 4-sample side.
     Dst7,
 }
 
 /// Largest transform side, in samples.
 const MAX_SIZE: usize = 32;
 
-/// Forward 2-D transform of an `n x n` residual block, `n = 1 << log2n` (`log2n` in 2..=5).
+/// Forward 2-D transform of a `w x h` residual block (`w = 1 << log2w` columns, `h = 1 <<
+/// log2h` rows, each log2 in 2..=5); `kind_h` transforms the rows (horizontal direction),
+/// `kind_v` the columns.
 ///
-/// `residual`: n*n row-major, values in [-(2^B - 1), 2^B - 1] for B-bit video (any `i16` gives the same
-/// result at every level). `coeffs`: n*n row-major output (row = vertical frequency).
+/// `residual`: w*h row-major, values in [-(2^B - 1), 2^B - 1] for B-bit video (any `i16`
+/// gives the same result at every level). `coeffs`: w*h row-major output (row = vertical
+/// frequency, column = horizontal frequency).
+#[allow(clippy::too_many_arguments)]
 pub fn forward(
-    kind: TxKind,
-    log2n: u32,
+    kind_h: TxKind,
+    kind_v: TxKind,
+    log2w: u32,
+    log2h: u32,
     residual: &[i16],
     coeffs: &mut [i16],
     bit_depth: u32,
     cpu: CpuLevel,
 ) {
     check_bit_depth(bit_depth);
-    let n = check_shape(kind, log2n);
-    assert_eq!(residual.len(), n * n, "residual must hold n*n samples");
-    assert_eq!(coeffs.len(), n * n, "coeffs must hold n*n values");
+    let (w, h) = check_shape(kind_h, kind_v, log2w, log2h);
+    assert_eq!(residual.len(), w * h, "residual must hold w*h samples");
+    assert_eq!(coeffs.len(), w * h, "coeffs must hold w*h values");
     match cpu {
         #[cfg(target_arch = "x86_64")]
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard has just confirmed (through std's cached detection) that this
             // CPU supports AVX2; a `CpuLevel::Avx2` built by hand on other hardware falls through.
-            unsafe { avx2::forward(kind, log2n, residual, coeffs, bit_depth) }
+            unsafe { avx2::forward(kind_h, kind_v, log2w, log2h, residual, coeffs, bit_depth) }
         }
-        _ => scalar::forward(kind, log2n, residual, coeffs, bit_depth),
+        _ => scalar::forward(kind_h, kind_v, log2w, log2h, residual, coeffs, bit_depth),
     }
 }
 
-/// Inverse 2-D transform of an `n x n` coefficient block, `n = 1 << log2n` (`log2n` in 2..=5).
+/// Inverse 2-D transform of a `w x h` coefficient block (see [`forward`] for the layout).
 ///
-/// `coeffs`: n*n row-major; only its top-left `nz_w` x `nz_h` region (columns x rows, each in
-/// 1..=n) may be non-zero: the region is a speed hint, and the result equals that of
-/// `(n, n)`. Pass `(n, n)` when it is unknown. `residual`: n*n row-major output.
+/// `coeffs`: w*h row-major; only its top-left `nz_w` x `nz_h` region (columns x rows, in
+/// 1..=w and 1..=h) may be non-zero: the region is a speed hint, and the result equals that
+/// of `(w, h)`. Pass `(w, h)` when it is unknown. `residual`: w*h row-major output.
 #[allow(clippy::too_many_arguments)]
 pub fn inverse(
-    kind: TxKind,
-    log2n: u32,
+    kind_h: TxKind,
+    kind_v: TxKind,
+    log2w: u32,
+    log2h: u32,
     coeffs: &[i16],
     nz_w: usize,
     nz_h: usize,
@@ -84,15 +103,15 @@ pub fn inverse(
     cpu: CpuLevel,
 ) {
     check_bit_depth(bit_depth);
-    let n = check_shape(kind, log2n);
-    assert_eq!(coeffs.len(), n * n, "coeffs must hold n*n values");
-    assert_eq!(residual.len(), n * n, "residual must hold n*n samples");
+    let (w, h) = check_shape(kind_h, kind_v, log2w, log2h);
+    assert_eq!(coeffs.len(), w * h, "coeffs must hold w*h values");
+    assert_eq!(residual.len(), w * h, "residual must hold w*h samples");
     assert!(
-        (1..=n).contains(&nz_w) && (1..=n).contains(&nz_h),
-        "non-zero region must lie in 1..=n"
+        (1..=w).contains(&nz_w) && (1..=h).contains(&nz_h),
+        "non-zero region must lie in 1..=w x 1..=h"
     );
     debug_assert!(
-        coeffs.chunks_exact(n).enumerate().all(|(row, values)| {
+        coeffs.chunks_exact(w).enumerate().all(|(row, values)| {
             values
                 .iter()
                 .enumerate()
@@ -105,28 +124,36 @@ pub fn inverse(
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard has just confirmed (through std's cached detection) that this
             // CPU supports AVX2; a `CpuLevel::Avx2` built by hand on other hardware falls through.
-            unsafe { avx2::inverse(kind, log2n, coeffs, nz_w, nz_h, residual, bit_depth) }
+            unsafe {
+                avx2::inverse(
+                    kind_h, kind_v, log2w, log2h, coeffs, nz_w, nz_h, residual, bit_depth,
+                )
+            }
         }
-        _ => scalar::inverse(kind, log2n, coeffs, nz_w, nz_h, residual, bit_depth),
+        _ => scalar::inverse(
+            kind_h, kind_v, log2w, log2h, coeffs, nz_w, nz_h, residual, bit_depth,
+        ),
     }
 }
 
-/// Validates the size and kind, returning the block side.
-fn check_shape(kind: TxKind, log2n: u32) -> usize {
-    assert!(
-        (2..=5).contains(&log2n),
-        "transform size 2^{log2n} unsupported"
-    );
-    assert!(
-        kind == TxKind::Dct2 || log2n == 2,
-        "DST-VII exists only for 4x4 blocks"
-    );
-    1 << log2n
+/// Validates the sizes and kinds, returning the block's width and height.
+fn check_shape(kind_h: TxKind, kind_v: TxKind, log2w: u32, log2h: u32) -> (usize, usize) {
+    for (kind, log2n) in [(kind_h, log2w), (kind_v, log2h)] {
+        assert!(
+            (2..=5).contains(&log2n),
+            "transform side 2^{log2n} unsupported"
+        );
+        assert!(
+            kind == TxKind::Dct2 || log2n == 2,
+            "DST-VII exists only for 4-sample sides"
+        );
+    }
+    (1 << log2w, 1 << log2h)
 }
 
-/// Pass-1 and pass-2 rounding shifts of the forward transform.
-const fn forward_shifts(log2n: u32, bit_depth: u32) -> (i32, i32) {
-    (log2n as i32 + bit_depth as i32 - 9, log2n as i32 + 6)
+/// Pass-1 (vertical) and pass-2 (horizontal) rounding shifts of the forward transform.
+const fn forward_shifts(log2w: u32, log2h: u32, bit_depth: u32) -> (i32, i32) {
+    (log2h as i32 + bit_depth as i32 - 9, log2w as i32 + 6)
 }
 
 /// Pass-1 and pass-2 rounding shifts of the inverse transform.
@@ -199,7 +226,7 @@ const DST4: [[i16; 4]; 4] = [
     [55, -84, 74, -29],
 ];
 
-/// The `n x n` basis matrix (row-major, row = frequency) for a kind and size.
+/// The `n x n` basis matrix (row-major, row = frequency) of one direction.
 fn matrix(kind: TxKind, log2n: u32) -> &'static [i16] {
     match (kind, log2n) {
         (TxKind::Dst7, _) => DST4.as_flattened(),
@@ -222,78 +249,119 @@ mod tests {
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
 
-    /// Every (kind, log2n) pair the API accepts.
-    fn shapes() -> Vec<(TxKind, u32)> {
-        let mut shapes = vec![(TxKind::Dst7, 2)];
-        shapes.extend((2..=5).map(|log2n| (TxKind::Dct2, log2n)));
+    /// A block shape with its kinds: (kind_h, kind_v, log2w, log2h).
+    type Shape = (TxKind, TxKind, u32, u32);
+
+    /// The kinds a side of 2^log2n samples accepts.
+    fn kinds_for(log2n: u32) -> Vec<TxKind> {
+        if log2n == 2 {
+            vec![TxKind::Dct2, TxKind::Dst7]
+        } else {
+            vec![TxKind::Dct2]
+        }
+    }
+
+    /// Every shape and pair of kinds the API accepts.
+    fn shapes() -> Vec<Shape> {
+        let mut shapes = Vec::new();
+        for log2w in 2..=5 {
+            for log2h in 2..=5 {
+                for &kind_h in &kinds_for(log2w) {
+                    for &kind_v in &kinds_for(log2h) {
+                        shapes.push((kind_h, kind_v, log2w, log2h));
+                    }
+                }
+            }
+        }
         shapes
     }
 
-    fn forward_at(kind: TxKind, log2n: u32, residual: &[i16], bd: u32, cpu: CpuLevel) -> Vec<i16> {
+    /// Trials per shape for the random tests: fewer for large blocks, so every shape gets a
+    /// similar number of samples.
+    fn trials(shape: Shape, most: usize) -> usize {
+        let samples = 1usize << (shape.2 + shape.3);
+        (most * 16 / samples).clamp(most / 8, most)
+    }
+
+    fn forward_at(shape: Shape, residual: &[i16], bd: u32, cpu: CpuLevel) -> Vec<i16> {
+        let (kind_h, kind_v, log2w, log2h) = shape;
         let mut coeffs = vec![0; residual.len()];
-        forward(kind, log2n, residual, &mut coeffs, bd, cpu);
+        forward(kind_h, kind_v, log2w, log2h, residual, &mut coeffs, bd, cpu);
         coeffs
     }
 
     fn inverse_at(
-        kind: TxKind,
-        log2n: u32,
+        shape: Shape,
         coeffs: &[i16],
         nz: (usize, usize),
         bd: u32,
         cpu: CpuLevel,
     ) -> Vec<i16> {
+        let (kind_h, kind_v, log2w, log2h) = shape;
         let mut residual = vec![0; coeffs.len()];
-        inverse(kind, log2n, coeffs, nz.0, nz.1, &mut residual, bd, cpu);
+        inverse(
+            kind_h,
+            kind_v,
+            log2w,
+            log2h,
+            coeffs,
+            nz.0,
+            nz.1,
+            &mut residual,
+            bd,
+            cpu,
+        );
         residual
     }
 
+    fn size(shape: Shape) -> (usize, usize) {
+        (1 << shape.2, 1 << shape.3)
+    }
+
     /// Checks the forward transform of `residual` at every level against scalar.
-    fn assert_forward_levels_agree(kind: TxKind, log2n: u32, residual: &[i16], what: &str) {
+    fn assert_forward_levels_agree(shape: Shape, residual: &[i16], what: &str) {
         for bd in crate::dsp::BIT_DEPTHS {
-            let reference = forward_at(kind, log2n, residual, bd, CpuLevel::Scalar);
+            let reference = forward_at(shape, residual, bd, CpuLevel::Scalar);
             for cpu in CpuLevel::all_supported() {
-                let got = forward_at(kind, log2n, residual, bd, cpu);
+                let got = forward_at(shape, residual, bd, cpu);
                 assert_eq!(
                     got, reference,
-                    "forward {kind:?} 2^{log2n} at {bd} bits, {cpu:?}: {what}"
+                    "forward {shape:?} at {bd} bits, {cpu:?}: {what}"
                 );
             }
         }
     }
 
     /// Checks the inverse of `coeffs` with hint `nz` at every level against scalar without a hint.
-    fn assert_inverse_levels_agree(
-        kind: TxKind,
-        log2n: u32,
-        coeffs: &[i16],
-        nz: (usize, usize),
-        what: &str,
-    ) {
-        let n = 1 << log2n;
+    fn assert_inverse_levels_agree(shape: Shape, coeffs: &[i16], nz: (usize, usize), what: &str) {
         for bd in crate::dsp::BIT_DEPTHS {
-            let reference = inverse_at(kind, log2n, coeffs, (n, n), bd, CpuLevel::Scalar);
+            let reference = inverse_at(shape, coeffs, size(shape), bd, CpuLevel::Scalar);
             for cpu in CpuLevel::all_supported() {
-                let got = inverse_at(kind, log2n, coeffs, nz, bd, cpu);
+                let got = inverse_at(shape, coeffs, nz, bd, cpu);
                 assert_eq!(
                     got, reference,
-                    "inverse {kind:?} 2^{log2n} nz {nz:?} at {bd} bits, {cpu:?}: {what}"
+                    "inverse {shape:?} nz {nz:?} at {bd} bits, {cpu:?}: {what}"
                 );
             }
         }
     }
 
-    /// Full-range blocks: constant extremes, sign patterns and single impulses at every position.
-    fn extreme_blocks(n: usize, max: i16, min: i16) -> Vec<(String, Vec<i16>, (usize, usize))> {
-        let full = (n, n);
+    /// Full-range `w x h` blocks: constant extremes, sign patterns and single impulses at
+    /// every position.
+    fn extreme_blocks(
+        (w, h): (usize, usize),
+        max: i16,
+        min: i16,
+    ) -> Vec<(String, Vec<i16>, (usize, usize))> {
+        let full = (w, h);
         let mut blocks = vec![
-            ("all max".to_string(), vec![max; n * n], full),
-            ("all min".to_string(), vec![min; n * n], full),
+            ("all max".to_string(), vec![max; w * h], full),
+            ("all min".to_string(), vec![min; w * h], full),
             (
                 "checkerboard".to_string(),
-                (0..n * n)
+                (0..w * h)
                     .map(|i| {
-                        if (i / n + i % n).is_multiple_of(2) {
+                        if (i / w + i % w).is_multiple_of(2) {
                             max
                         } else {
                             min
@@ -304,23 +372,23 @@ mod tests {
             ),
             (
                 "alternating rows".to_string(),
-                (0..n * n)
-                    .map(|i| if (i / n).is_multiple_of(2) { max } else { min })
+                (0..w * h)
+                    .map(|i| if (i / w).is_multiple_of(2) { max } else { min })
                     .collect(),
                 full,
             ),
             (
                 "alternating columns".to_string(),
-                (0..n * n)
+                (0..w * h)
                     .map(|i| if i % 2 == 0 { max } else { min })
                     .collect(),
                 full,
             ),
         ];
-        for pos in 0..n * n {
-            let (row, col) = (pos / n, pos % n);
+        for pos in 0..w * h {
+            let (row, col) = (pos / w, pos % w);
             for value in [max, min] {
-                let mut block = vec![0; n * n];
+                let mut block = vec![0; w * h];
                 block[pos] = value;
                 blocks.push((
                     format!("impulse {value} at ({row},{col})"),
@@ -330,6 +398,23 @@ mod tests {
             }
         }
         blocks
+    }
+
+    /// `w x h` coefficients, random (from `value`) inside the top-left `nz` region, zero outside.
+    fn coefficients_in(
+        (w, h): (usize, usize),
+        nz: (usize, usize),
+        mut value: impl FnMut() -> i16,
+    ) -> Vec<i16> {
+        (0..w * h)
+            .map(|i| {
+                if i % w < nz.0 && i / w < nz.1 {
+                    value()
+                } else {
+                    0
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -383,17 +468,16 @@ mod tests {
     #[test]
     fn forward_matches_scalar_on_random_residuals() {
         let mut rng = SmallRng::seed_from_u64(1);
-        for (kind, log2n) in shapes() {
-            let n = 1 << log2n;
-            for trial in 0..400 {
+        for shape in shapes() {
+            let (w, h) = size(shape);
+            for trial in 0..trials(shape, 400) {
                 // Small residuals keep both passes within AVX2's butterfly range, large ones
                 // push the second pass (or, past 8 bits, the first) onto its matrix product.
                 let range = [8, 60, 255, 4000][trial % 4];
                 let residual: Vec<i16> =
-                    (0..n * n).map(|_| rng.gen_range(-range..=range)).collect();
+                    (0..w * h).map(|_| rng.gen_range(-range..=range)).collect();
                 assert_forward_levels_agree(
-                    kind,
-                    log2n,
+                    shape,
                     &residual,
                     &format!("trial {trial}, range {range}"),
                 );
@@ -403,11 +487,11 @@ mod tests {
 
     #[test]
     fn forward_matches_scalar_on_extreme_inputs() {
-        for (kind, log2n) in shapes() {
+        for shape in shapes() {
             // The 8-bit residual range, then the whole i16 range (levels agree there too).
             for (max, min) in [(255, -255), (i16::MAX, i16::MIN)] {
-                for (what, residual, _) in extreme_blocks(1 << log2n, max, min) {
-                    assert_forward_levels_agree(kind, log2n, &residual, &what);
+                for (what, residual, _) in extreme_blocks(size(shape), max, min) {
+                    assert_forward_levels_agree(shape, &residual, &what);
                 }
             }
         }
@@ -416,26 +500,18 @@ mod tests {
     #[test]
     fn inverse_matches_scalar_on_random_coefficients_and_regions() {
         let mut rng = SmallRng::seed_from_u64(2);
-        for (kind, log2n) in shapes() {
-            let n = 1 << log2n;
-            for trial in 0..300 {
+        for shape in shapes() {
+            let (w, h) = size(shape);
+            for trial in 0..trials(shape, 300) {
                 // Mostly small regions, as in real streams, but cover the full block and
                 // DC-only blocks (which AVX2 fills directly) too.
                 let nz = match trial % 5 {
-                    0 => (n, n),
+                    0 => (w, h),
                     1 => (1, 1),
-                    _ => (rng.gen_range(1..=n), rng.gen_range(1..=n)),
+                    _ => (rng.gen_range(1..=w), rng.gen_range(1..=h)),
                 };
-                let coeffs: Vec<i16> = (0..n * n)
-                    .map(|i| {
-                        if i % n < nz.0 && i / n < nz.1 {
-                            rng.gen()
-                        } else {
-                            0
-                        }
-                    })
-                    .collect();
-                assert_inverse_levels_agree(kind, log2n, &coeffs, nz, &format!("trial {trial}"));
+                let coeffs = coefficients_in((w, h), nz, || rng.gen());
+                assert_inverse_levels_agree(shape, &coeffs, nz, &format!("trial {trial}"));
             }
         }
     }
@@ -444,29 +520,21 @@ mod tests {
     fn inverse_matches_scalar_on_small_random_coefficients() {
         // Realistic magnitudes, where the clamps rarely engage and the arithmetic itself is tested.
         let mut rng = SmallRng::seed_from_u64(3);
-        for (kind, log2n) in shapes() {
-            let n = 1 << log2n;
-            for trial in 0..300 {
-                let nz = (rng.gen_range(1..=n), rng.gen_range(1..=n));
-                let coeffs: Vec<i16> = (0..n * n)
-                    .map(|i| {
-                        if i % n < nz.0 && i / n < nz.1 {
-                            rng.gen_range(-600..=600)
-                        } else {
-                            0
-                        }
-                    })
-                    .collect();
-                assert_inverse_levels_agree(kind, log2n, &coeffs, nz, &format!("trial {trial}"));
+        for shape in shapes() {
+            let (w, h) = size(shape);
+            for trial in 0..trials(shape, 300) {
+                let nz = (rng.gen_range(1..=w), rng.gen_range(1..=h));
+                let coeffs = coefficients_in((w, h), nz, || rng.gen_range(-600..=600));
+                assert_inverse_levels_agree(shape, &coeffs, nz, &format!("trial {trial}"));
             }
         }
     }
 
     #[test]
     fn inverse_matches_scalar_on_extreme_inputs() {
-        for (kind, log2n) in shapes() {
-            for (what, coeffs, nz) in extreme_blocks(1 << log2n, i16::MAX, i16::MIN) {
-                assert_inverse_levels_agree(kind, log2n, &coeffs, nz, &what);
+        for shape in shapes() {
+            for (what, coeffs, nz) in extreme_blocks(size(shape), i16::MAX, i16::MIN) {
+                assert_inverse_levels_agree(shape, &coeffs, nz, &what);
             }
         }
     }
@@ -474,64 +542,97 @@ mod tests {
     #[test]
     fn scalar_region_hint_matches_full_region() {
         let mut rng = SmallRng::seed_from_u64(4);
-        for (kind, log2n) in shapes() {
-            let n = 1 << log2n;
-            for _ in 0..100 {
-                let nz = (rng.gen_range(1..=n), rng.gen_range(1..=n));
-                let coeffs: Vec<i16> = (0..n * n)
-                    .map(|i| {
-                        if i % n < nz.0 && i / n < nz.1 {
-                            rng.gen()
-                        } else {
-                            0
-                        }
-                    })
-                    .collect();
+        for shape in shapes() {
+            let (w, h) = size(shape);
+            for _ in 0..trials(shape, 100) {
+                let nz = (rng.gen_range(1..=w), rng.gen_range(1..=h));
+                let coeffs = coefficients_in((w, h), nz, || rng.gen());
                 assert_eq!(
-                    inverse_at(kind, log2n, &coeffs, nz, 8, CpuLevel::Scalar),
-                    inverse_at(kind, log2n, &coeffs, (n, n), 8, CpuLevel::Scalar)
+                    inverse_at(shape, &coeffs, nz, 8, CpuLevel::Scalar),
+                    inverse_at(shape, &coeffs, (w, h), 8, CpuLevel::Scalar)
                 );
             }
         }
     }
 
-    /// Largest round-trip error seen over 20,000 random full-range residuals per shape, at
-    /// every level. HEVC's integer matrices are only near-orthogonal: even in exact arithmetic
-    /// (no rounding at all) white-noise 32x32 residuals come back up to ~4 off, growing with
+    /// Largest round-trip error allowed for random full-range 8-bit residuals: set by the
+    /// longer side. HEVC's integer matrices are only near-orthogonal: even in exact arithmetic (no
+    /// rounding at all) white-noise 32x32 residuals come back up to ~4 off, growing with
     /// size; a wrong shift or a transposed matrix would be off by hundreds.
-    fn round_trip_tolerance(kind: TxKind, log2n: u32) -> i16 {
-        match (kind, log2n) {
-            (TxKind::Dst7, _) => 1,
-            (_, 2) => 0,
-            (_, 3) => 2,
-            (_, 4) => 4,
-            _ => 6,
+    fn round_trip_tolerance(shape: Shape) -> i16 {
+        match shape {
+            (TxKind::Dct2, TxKind::Dct2, 2, 2) => 0,
+            (_, _, w, h) => match w.max(h) {
+                2 => 1,
+                3 => 2,
+                4 => 4,
+                _ => 6,
+            },
         }
     }
 
     #[test]
     fn round_trip_recovers_residual() {
         let mut rng = SmallRng::seed_from_u64(5);
-        for (kind, log2n) in shapes() {
-            let n = 1 << log2n;
-            let tolerance = round_trip_tolerance(kind, log2n);
+        for shape in shapes() {
+            let (w, h) = size(shape);
+            let tolerance = round_trip_tolerance(shape);
             for cpu in CpuLevel::all_supported() {
-                for _ in 0..500 {
-                    let residual: Vec<i16> =
-                        (0..n * n).map(|_| rng.gen_range(-255..=255)).collect();
-                    let coeffs = forward_at(kind, log2n, &residual, 8, cpu);
-                    let back = inverse_at(kind, log2n, &coeffs, (n, n), 8, cpu);
-                    let error = residual
-                        .iter()
-                        .zip(&back)
-                        .map(|(a, b)| (a - b).abs())
-                        .max()
-                        .unwrap();
-                    assert!(
-                        error <= tolerance,
-                        "{kind:?} 2^{log2n} at {cpu:?}: error {error} > {tolerance}"
-                    );
+                for bd in crate::dsp::BIT_DEPTHS {
+                    let max = (1i16 << bd) - 1;
+                    for _ in 0..trials(shape, 200) {
+                        let residual: Vec<i16> =
+                            (0..w * h).map(|_| rng.gen_range(-max..=max)).collect();
+                        let coeffs = forward_at(shape, &residual, bd, cpu);
+                        let back = inverse_at(shape, &coeffs, (w, h), bd, cpu);
+                        let error = residual
+                            .iter()
+                            .zip(&back)
+                            .map(|(a, b)| (a - b).abs())
+                            .max()
+                            .unwrap();
+                        // At 10 bits the residual is 4 times larger, and so is the error.
+                        let tolerance = if bd == 8 {
+                            tolerance
+                        } else {
+                            4 * tolerance + 2
+                        };
+                        assert!(
+                            error <= tolerance,
+                            "{shape:?} at {bd} bits, {cpu:?}: error {error} > {tolerance}"
+                        );
+                    }
                 }
+            }
+        }
+    }
+
+    /// The forward transform's gain over an orthonormal one is `2^(15 - B - (log2w +
+    /// log2h) / 2)`, a half-integer power for 2:1 and 8:1 shapes (the quantiser relies on
+    /// it): the coefficients' energy is the residual's times the gain squared, to within the
+    /// integer matrices' inexactness. A round trip cannot see this (an extra `sqrt(2)` in the
+    /// forward and its reciprocal in the inverse would cancel).
+    #[test]
+    fn forward_gain_is_a_power_of_sqrt2() {
+        let mut rng = SmallRng::seed_from_u64(6);
+        for shape in shapes() {
+            let (w, h) = size(shape);
+            for bd in crate::dsp::BIT_DEPTHS {
+                let max = (1i16 << bd) - 1;
+                let gain = 2f64.powf(15.0 - f64::from(bd) - f64::from(shape.2 + shape.3) / 2.0);
+                let (mut energy_in, mut energy_out) = (0.0, 0.0);
+                for _ in 0..20 {
+                    let residual: Vec<i16> =
+                        (0..w * h).map(|_| rng.gen_range(-max..=max)).collect();
+                    let coeffs = forward_at(shape, &residual, bd, CpuLevel::Scalar);
+                    energy_in += residual.iter().map(|&r| f64::from(r).powi(2)).sum::<f64>();
+                    energy_out += coeffs.iter().map(|&c| f64::from(c).powi(2)).sum::<f64>();
+                }
+                let ratio = energy_out / (energy_in * gain * gain);
+                assert!(
+                    (0.97..=1.03).contains(&ratio),
+                    "{shape:?} at {bd} bits: energy ratio {ratio}"
+                );
             }
         }
     }
@@ -540,21 +641,38 @@ mod tests {
     #[cfg(debug_assertions)]
     #[should_panic(expected = "outside the 2x2 non-zero region")]
     fn inverse_checks_region_in_debug_builds() {
-        let mut coeffs = [0; 16];
-        coeffs[2 * 4 + 1] = 1; // row 2, column 1: outside a 2x2 region
-        inverse_at(TxKind::Dct2, 2, &coeffs, (2, 2), 8, CpuLevel::Scalar);
+        let mut coeffs = [0; 32];
+        coeffs[2 * 8 + 1] = 1; // row 2, column 1 of an 8x4 block: outside a 2x2 region
+        inverse_at(
+            (TxKind::Dct2, TxKind::Dct2, 3, 2),
+            &coeffs,
+            (2, 2),
+            8,
+            CpuLevel::Scalar,
+        );
     }
 
     #[test]
-    #[should_panic(expected = "DST-VII exists only for 4x4")]
-    fn dst_rejects_larger_blocks() {
-        let block = vec![0; 64];
-        forward_at(TxKind::Dst7, 3, &block, 8, CpuLevel::Scalar);
+    #[should_panic(expected = "DST-VII exists only for 4-sample sides")]
+    fn dst_rejects_longer_sides() {
+        let block = vec![0; 32];
+        forward_at(
+            (TxKind::Dct2, TxKind::Dst7, 2, 3),
+            &block,
+            8,
+            CpuLevel::Scalar,
+        );
     }
 
     #[test]
     #[should_panic(expected = "non-zero region")]
     fn inverse_rejects_empty_region() {
-        inverse_at(TxKind::Dct2, 2, &[0; 16], (0, 4), 8, CpuLevel::Scalar);
+        inverse_at(
+            (TxKind::Dct2, TxKind::Dct2, 2, 3),
+            &[0; 32],
+            (0, 4),
+            8,
+            CpuLevel::Scalar,
+        );
     }
 }

@@ -48,9 +48,7 @@ impl FrameSearch<'_> {
         pred: &[u16],
     ) -> TuOutcome {
         let (lw, lh) = (log2(w), log2(h));
-        assert_eq!(w, h, "square transform blocks only (for now)");
-        let log2n = lw;
-        let n = w;
+        let n = w * h;
         let cpu = self.p.cpu;
         let TuScratch {
             resid,
@@ -60,23 +58,29 @@ impl FrameSearch<'_> {
             recon_tmp,
             ..
         } = &mut *self.scratch;
-        let (resid, coeffs, recon) = (
-            &mut resid[..n * n],
-            &mut coeffs[..n * n],
-            &mut recon[..n * n],
-        );
+        let (resid, coeffs, recon) = (&mut resid[..n], &mut coeffs[..n], &mut recon[..n]);
         let src = &self.src.planes[plane];
-        for r in 0..n {
-            let s = &src.data[(y + r) * src.width + x..][..n];
-            for c in 0..n {
-                resid[r * n + c] = s[c] as i16 - pred[r * n + c] as i16;
+        for r in 0..h {
+            let s = &src.data[(y + r) * src.width + x..][..w];
+            for c in 0..w {
+                resid[r * w + c] = s[c] as i16 - pred[r * w + c] as i16;
             }
         }
         let bd = self.p.bit_depth;
-        dsp::transform::forward(tx_kind(plane, log2n), log2n, resid, coeffs, bd.into(), cpu);
+        let kinds = tx_kind(plane, lw, lh);
+        dsp::transform::forward(
+            kinds.0,
+            kinds.1,
+            lw,
+            lh,
+            resid,
+            coeffs,
+            bd.into(),
+            cpu,
+        );
         let qp = self.p.quant_qp[plane];
-        let q = QuantParams::new(qp, log2n, bd);
-        let mut levels = vec![0i16; n * n].into_boxed_slice();
+        let q = QuantParams::new(qp, lw, lh, bd);
+        let mut levels = vec![0i16; n].into_boxed_slice();
         let scan = scan_for(mode, lw, lh, plane > 0);
         let any = if self.p.use_rdoq {
             rdoq(
@@ -100,9 +104,9 @@ impl FrameSearch<'_> {
             &src.data[y * src.width + x..],
             src.width,
             pred,
-            n,
-            n,
-            n,
+            w,
+            w,
+            h,
             cpu,
         );
         let mut out = TuOutcome {
@@ -113,10 +117,9 @@ impl FrameSearch<'_> {
         if any {
             reconstruct(
                 &out.tu.levels,
-                (n, n),
-                plane,
-                lw,
-                lh,
+                (w, h),
+                (lw, lh),
+                kinds,
                 qp,
                 bd,
                 pred,
@@ -128,9 +131,9 @@ impl FrameSearch<'_> {
                 &src.data[y * src.width + x..],
                 src.width,
                 recon,
-                n,
-                n,
-                n,
+                w,
+                w,
+                h,
                 cpu,
             );
             let ctx = &mut self.ctx;
