@@ -617,3 +617,63 @@ impl SearchParams {
 fn log2(n: usize) -> u32 {
     n.trailing_zeros()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 64x64 keyframe of flat vertical bands 16, 16 and 32 samples wide.
+    fn bands() -> Frame {
+        let mut f = Frame::new_420(64, 64);
+        for (pi, p) in f.planes.iter_mut().enumerate() {
+            let w = p.width;
+            let band = |x: usize| match x * 64 / w {
+                0..16 => 40,
+                16..32 => 200,
+                _ => 110,
+            };
+            for (i, v) in p.data.iter_mut().enumerate() {
+                *v = band(i % w) + 10 * pi as u16;
+            }
+        }
+        f
+    }
+
+    fn tree(mtt: bool) -> (f64, Vec<TreeItem>) {
+        let src = bands();
+        let mut p = SearchParams::new(32, [0, 0], 8, CpuLevel::runtime(), true, 50.0);
+        p.max_mtt_depth = 2;
+        let mut search = FrameSearch::new(&src, p, None, Contexts::default());
+        if mtt {
+            search.code_multi_type_trees();
+        }
+        search.search_tree(Node::root(0, 0, 64))
+    }
+
+    fn splits(items: &[TreeItem]) -> Vec<Split> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                TreeItem::Split(s) => Some(*s),
+                TreeItem::Cu(_) => None,
+            })
+            .collect()
+    }
+
+    /// Bands 16 wide fit whole in 16x32 coding units with binary splits,
+    /// where the quadtree needs 16x16 squares: the search finds vertical
+    /// splits, rectangular coding units, and a lower cost than the quadtree.
+    #[test]
+    fn binary_splits_follow_vertical_bands() {
+        let (quad_cost, quad) = tree(false);
+        assert!(splits(&quad).iter().all(|&s| s == Split::Quad));
+        let (mtt_cost, mtt) = tree(true);
+        assert!(splits(&mtt).contains(&Split::Vertical), "{:?}", splits(&mtt));
+        let rectangles = mtt
+            .iter()
+            .filter(|i| matches!(i, TreeItem::Cu(c) if c.w != c.h))
+            .count();
+        assert!(rectangles > 0);
+        assert!(mtt_cost < quad_cost, "{mtt_cost} vs {quad_cost}");
+    }
+}
