@@ -138,6 +138,9 @@ pub struct Tools {
     pub trained_contexts: bool,
     /// Superblocks may code a QP delta (`sb_qp_delta`, `docs/bitstream.md` 4.8).
     pub sb_qp_delta: bool,
+    /// Intra luma transform blocks choose DST-VII or DCT-II per direction from their
+    /// size (VVC's implicit transform selection, `docs/bitstream.md` 6).
+    pub implicit_mts: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -289,7 +292,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                     | (s.tools.nn_filter as u16) << 1
                     | (s.tools.nn_intra as u16) << 2
                     | (s.tools.trained_contexts as u16) << 3
-                    | (s.tools.sb_qp_delta as u16) << 4,
+                    | (s.tools.sb_qp_delta as u16) << 4
+                    | (s.tools.implicit_mts as u16) << 6,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -407,8 +411,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools <= 31,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts) and 4 (superblock QP deltas) only",
+            tools & !0b101_1111 == 0,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas) and 6 (implicit transform selection) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -440,6 +444,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 nn_intra: tools & 4 != 0,
                 trained_contexts: tools & 8 != 0,
                 sb_qp_delta: tools & 16 != 0,
+                implicit_mts: tools & 64 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -646,6 +651,7 @@ mod tests {
                     nn_intra: true,
                     trained_contexts: true,
                     sb_qp_delta: true,
+                    implicit_mts: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -717,8 +723,7 @@ mod tests {
         assert_eq!(h.frame, f);
     }
 
-    /// Each tool flag travels alone; a bit above the five defined ones is
-    /// refused by name.
+    /// Each tool flag travels alone; an undefined bit (5) is refused by name.
     #[test]
     fn tool_flags_alone_and_unknown_bits() {
         let (mut s, _) = sample();
@@ -733,6 +738,7 @@ mod tests {
             nn_intra: false,
             trained_contexts: false,
             sb_qp_delta: false,
+            implicit_mts: false,
         };
         let alone = [
             Tools {
@@ -753,6 +759,10 @@ mod tests {
             },
             Tools {
                 sb_qp_delta: true,
+                ..none
+            },
+            Tools {
+                implicit_mts: true,
                 ..none
             },
         ];

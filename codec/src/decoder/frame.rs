@@ -30,6 +30,8 @@ struct FrameDecoder<'a> {
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
     sb_qp: SbQpState,
+    /// Intra luma transform kinds follow the implicit rule (`tool_flags` bit 6).
+    implicit_mts: bool,
     scratch: ReconScratch,
     levels: Box<[i16; 1024]>,
     refs: &'a [Vec<Arc<RefPicture>>; 2],
@@ -72,6 +74,7 @@ pub(crate) fn decode_frame(
         cpu,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
+        implicit_mts: seq.tools.implicit_mts,
         scratch: ReconScratch::default(),
         levels: Box::new([0; 1024]),
         refs,
@@ -328,7 +331,7 @@ impl FrameDecoder<'_> {
             any |= cbf;
             let mut pred = [0u16; 1024];
             sub_block(&self.pred[..s * s], s, dx, dy, tu, &mut pred);
-            self.residual_block(0, x + dx, y + dy, tu_log2, 1, &pred[..tu * tu], cbf)?;
+            self.residual_block(0, x + dx, y + dy, tu_log2, 1, false, &pred[..tu * tu], cbf)?;
             self.st.set_coded(x + dx, y + dy, tu_log2, cbf);
         }
         let c = s / 2;
@@ -336,12 +339,12 @@ impl FrameDecoder<'_> {
         let cb = root && transform::read_cbf(&mut self.dec, &mut self.ctx, 1, c_log2, false);
         let mut pred_c = [0u16; 1024];
         pred_c[..c * c].copy_from_slice(&self.pred[s * s..s * s + c * c]);
-        self.residual_block(1, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cb)?;
+        self.residual_block(1, x / 2, y / 2, c_log2, 1, false, &pred_c[..c * c], cb)?;
         // With a root flag set and nothing else coded, Cr must have coefficients.
         let cr = root
             && (!(any || cb) || transform::read_cbf(&mut self.dec, &mut self.ctx, 2, c_log2, cb));
         pred_c[..c * c].copy_from_slice(&self.pred[s * s + c * c..s * s + 2 * c * c]);
-        self.residual_block(2, x / 2, y / 2, c_log2, 1, &pred_c[..c * c], cr)?;
+        self.residual_block(2, x / 2, y / 2, c_log2, 1, false, &pred_c[..c * c], cr)?;
         Ok(())
     }
 
@@ -383,7 +386,7 @@ impl FrameDecoder<'_> {
                 &mut pred[..tu * tu],
             );
             let cbf = transform::read_cbf(&mut self.dec, &mut self.ctx, 0, tu_log2, false);
-            self.residual_block(0, tx, ty, tu_log2, mode, &pred[..tu * tu], cbf)?;
+            self.residual_block(0, tx, ty, tu_log2, mode, true, &pred[..tu * tu], cbf)?;
         }
         let c_log2 = log2 - 1;
         let c = 1usize << c_log2;
@@ -408,6 +411,7 @@ impl FrameDecoder<'_> {
                 y / 2,
                 c_log2,
                 chroma_mode,
+                true,
                 &pred[..c * c],
                 cbf,
             )?;
@@ -417,7 +421,8 @@ impl FrameDecoder<'_> {
     }
 
     /// Reads a transform block's residual when `cbf` and reconstructs it on
-    /// top of `pred`. `mode` selects the scan (1 = DC, the diagonal scan, for inter).
+    /// top of `pred`. `mode` selects the scan (1 = DC, the diagonal scan, for inter);
+    /// `intra` and `mode` select the transform kinds.
     #[allow(clippy::too_many_arguments)]
     fn residual_block(
         &mut self,
@@ -426,6 +431,7 @@ impl FrameDecoder<'_> {
         y: usize,
         log2n: u32,
         mode: u8,
+        intra: bool,
         pred: &[u16],
         cbf: bool,
     ) -> Result<(), Error> {
@@ -447,7 +453,12 @@ impl FrameDecoder<'_> {
             levels,
             nz,
             (log2n, log2n),
-            tx_kind(plane, log2n, log2n),
+            tx_kind(
+                plane,
+                log2n,
+                log2n,
+                self.implicit_mts && intra && mode != intra::NN_MODE,
+            ),
             self.quant_qp[plane],
             self.st.recon.bit_depth,
             pred,

@@ -99,6 +99,7 @@ pub(super) fn encode_frame(
         plan.lambda,
     );
     apply_preset(&mut params, cfg.preset, plan.layer);
+    params.implicit_mts = seq.tools.implicit_mts;
     let start = || Contexts::for_frame(cfg.trained_contexts, plan.key, plan.qp);
     let mut search = FrameSearch::new(&padded, params, inter, start());
     search.nn_intra = intra.cloned();

@@ -95,6 +95,8 @@ pub(crate) struct SearchParams {
     pub skip_stops_split: bool,
     /// Try four 4x4 parts in 8x8 intra CUs of inter frames.
     pub nxn_in_inter: bool,
+    /// The stream selects intra luma transforms implicitly (`tool_flags` bit 6).
+    pub implicit_mts: bool,
 }
 
 impl SearchParams {
@@ -129,6 +131,7 @@ impl SearchParams {
             intra_in_inter_bar: 0.0,
             skip_stops_split: false,
             nxn_in_inter: true,
+            implicit_mts: false,
         }
     }
 }
