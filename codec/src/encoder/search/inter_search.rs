@@ -246,7 +246,8 @@ impl FrameSearch<'_> {
             let (dx, dy) = ((i % per) * tu, (i / per) * tu);
             let mut sub = [0u16; 1024];
             sub_block(&pred[..s * s], s, dx, dy, tu, &mut sub);
-            let o = self.code_residual(0, x + dx, y + dy, tu_log2, 1, false, false, &sub[..tu * tu]);
+            let o =
+                self.code_residual(0, x + dx, y + dy, tu_log2, 1, false, false, &sub[..tu * tu]);
             self.st.set_coded(x + dx, y + dy, tu_log2, o.tu.cbf);
             any |= o.tu.cbf;
             cost += self.cost(o.dist, o.bits);
