@@ -30,6 +30,7 @@ make ai_city_6f_qp37_keyint4 samples/city_720x400_6f.y4m --qp 37 --gop intra --k
 make intra_chelsea_qp44_uniform_contexts samples/still_chelsea_448x296.y4m --qp 44 --context-init uniform
 make ra_city_6f_qp32_deblock_offset3 samples/city_720x400_6f.y4m --qp 32 --deblock-offset 3
 make ra_city_6f_qp32_sb_qp samples/city_720x400_6f.y4m --qp 32 --importance-qp block
+make intra_chelsea_qp32_mts samples/still_chelsea_448x296.y4m --qp 32 --implicit-mts on
 # 10 bits: the samples made 10-bit by scripts/make_10bit.py (none ships).
 mkdir -p target/conformance
 python3 scripts/make_10bit.py samples/city_720x400_6f.y4m target/conformance/city10_720x400_6f.y4m

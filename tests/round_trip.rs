@@ -103,6 +103,28 @@ fn learned_intra_mode_used_and_exact() {
     }
 }
 
+/// Implicit transform selection (`tool_flags` bit 6: DST-VII along intra luma sides of 4
+/// to 16) decodes exactly in intra and inter frames, at both depths and every CPU level,
+/// with the learned intra mode (which it leaves out) on and off; and it changes the stream.
+#[test]
+fn implicit_transform_selection_exact() {
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 3);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 200, 100, 128, 96)).collect();
+    for (depth, nn_intra, qp) in [(8, false, 27), (8, true, 32), (10, false, 37)] {
+        for level in CpuLevel::all_supported() {
+            let mut c = config(128, 96, qp);
+            c.bit_depth = depth;
+            c.nn_intra = nn_intra;
+            c.cpu = Some(level);
+            c.implicit_mts = true;
+            let on = assert_round_trip(&c, &cuts);
+            c.implicit_mts = false;
+            let off = assert_round_trip(&c, &cuts);
+            assert_ne!(on, off, "{depth} bits, QP {qp}: the tool changed nothing");
+        }
+    }
+}
+
 /// Thread count and CPU level never change the bitstream.
 #[test]
 fn output_independent_of_threads_and_cpu_level() {

@@ -2076,6 +2076,7 @@ mod tests {
                 nn_intra: false,
                 trained_contexts: true,
                 sb_qp_delta: false,
+                implicit_mts: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

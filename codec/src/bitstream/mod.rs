@@ -141,6 +141,9 @@ pub struct Tools {
     /// Coding trees may split nodes in binary halves below the quadtree
     /// (the multi-type tree, `docs/bitstream.md` 4).
     pub multi_type_tree: bool,
+    /// Intra luma transform blocks choose DST-VII or DCT-II per direction from their
+    /// size (VVC's implicit transform selection, `docs/bitstream.md` 6).
+    pub implicit_mts: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -293,7 +296,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                     | (s.tools.nn_intra as u16) << 2
                     | (s.tools.trained_contexts as u16) << 3
                     | (s.tools.sb_qp_delta as u16) << 4
-                    | (s.tools.multi_type_tree as u16) << 5,
+                    | (s.tools.multi_type_tree as u16) << 5
+                    | (s.tools.implicit_mts as u16) << 6,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -411,8 +415,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools <= 63,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas) and 5 (multi-type tree) only",
+            tools & !0b111_1111 == 0,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree) and 6 (implicit transform selection) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -445,6 +449,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 trained_contexts: tools & 8 != 0,
                 sb_qp_delta: tools & 16 != 0,
                 multi_type_tree: tools & 32 != 0,
+                implicit_mts: tools & 64 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -652,6 +657,7 @@ mod tests {
                     trained_contexts: true,
                     sb_qp_delta: true,
                     multi_type_tree: true,
+                    implicit_mts: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -723,8 +729,7 @@ mod tests {
         assert_eq!(h.frame, f);
     }
 
-    /// Each tool flag travels alone; a bit above the five defined ones is
-    /// refused by name.
+    /// Each tool flag travels alone; an undefined bit (5) is refused by name.
     #[test]
     fn tool_flags_alone_and_unknown_bits() {
         let (mut s, _) = sample();
@@ -740,6 +745,7 @@ mod tests {
             trained_contexts: false,
             sb_qp_delta: false,
             multi_type_tree: false,
+            implicit_mts: false,
         };
         let alone = [
             Tools {
@@ -766,28 +772,33 @@ mod tests {
                 multi_type_tree: true,
                 ..none
             },
+            Tools {
+                implicit_mts: true,
+                ..none
+            },
         ];
         for tools in alone {
             s.tools = tools;
             let h = read_packet_headers(&write_packet_headers(Some(&s), &f)).unwrap();
             assert_eq!(h.sequence.unwrap().tools, tools);
         }
-        // Bit 5's position, from the one bit that differs; bit 6 is the next
-        // more significant one (fields are written most significant first).
+        // The highest tool bit's position, from the one bit that differs; the
+        // next more significant one is unknown (fields are written most
+        // significant first).
         s.tools = none;
         let off = write_packet_headers(Some(&s), &f);
-        s.tools = alone[5];
+        s.tools = *alone.last().unwrap();
         let on = write_packet_headers(Some(&s), &f);
         let diff: Vec<usize> = (0..off.len() * 8)
             .filter(|&i| (off[i / 8] ^ on[i / 8]) & (0x80 >> (i % 8)) != 0)
             .collect();
         assert_eq!(diff.len(), 1);
-        let bit6 = diff[0] - 1;
+        let unknown = diff[0] - 1;
         let mut bad = off.clone();
-        bad[bit6 / 8] |= 0x80 >> (bit6 % 8);
+        bad[unknown / 8] |= 0x80 >> (unknown % 8);
         match read_packet_headers(&bad) {
             Err(e) => assert!(format!("{e}").contains("tool_flags"), "{e}"),
-            Ok(_) => panic!("tool_flags bit 6 accepted"),
+            Ok(_) => panic!("tool_flags bit {} accepted", alone.len()),
         }
     }
 

@@ -34,6 +34,8 @@ struct FrameDecoder<'a> {
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
     sb_qp: SbQpState,
+    /// Intra luma transform kinds follow the implicit rule (`tool_flags` bit 6).
+    implicit_mts: bool,
     scratch: ReconScratch,
     levels: Box<[i16; 1024]>,
     refs: &'a [Vec<Arc<RefPicture>>; 2],
@@ -77,6 +79,7 @@ pub(crate) fn decode_frame(
         mtt: seq.tools.multi_type_tree,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
+        implicit_mts: seq.tools.implicit_mts,
         scratch: ReconScratch::default(),
         levels: Box::new([0; 1024]),
         refs,
@@ -331,7 +334,7 @@ impl FrameDecoder<'_> {
             any |= cbf;
             let mut pred = [0u16; 1024];
             sub_block(&self.pred[..w * h], w, dx, dy, tw, th, &mut pred);
-            self.residual_block(0, x + dx, y + dy, tw, th, 1, &pred[..tw * th], cbf)?;
+            self.residual_block(0, x + dx, y + dy, tw, th, 1, false, &pred[..tw * th], cbf)?;
             self.st.set_coded(x + dx, y + dy, tw, th, cbf);
         }
         let (cw, ch) = (w / 2, h / 2);
@@ -340,13 +343,13 @@ impl FrameDecoder<'_> {
             root && transform::read_cbf(&mut self.dec, &mut self.ctx, 1, log2(cw), log2(ch), false);
         let mut pred_c = [0u16; 1024];
         pred_c[..cs].copy_from_slice(&self.pred[w * h..w * h + cs]);
-        self.residual_block(1, x / 2, y / 2, cw, ch, 1, &pred_c[..cs], cb)?;
+        self.residual_block(1, x / 2, y / 2, cw, ch, 1, false, &pred_c[..cs], cb)?;
         // With a root flag set and nothing else coded, Cr must have coefficients.
         let cr = root
             && (!(any || cb)
                 || transform::read_cbf(&mut self.dec, &mut self.ctx, 2, log2(cw), log2(ch), cb));
         pred_c[..cs].copy_from_slice(&self.pred[w * h + cs..w * h + 2 * cs]);
-        self.residual_block(2, x / 2, y / 2, cw, ch, 1, &pred_c[..cs], cr)?;
+        self.residual_block(2, x / 2, y / 2, cw, ch, 1, false, &pred_c[..cs], cr)?;
         Ok(())
     }
 
@@ -387,7 +390,7 @@ impl FrameDecoder<'_> {
             );
             let cbf =
                 transform::read_cbf(&mut self.dec, &mut self.ctx, 0, log2(tw), log2(th), false);
-            self.residual_block(0, tx, ty, tw, th, mode, &pred[..tw * th], cbf)?;
+            self.residual_block(0, tx, ty, tw, th, mode, true, &pred[..tw * th], cbf)?;
         }
         let (cw, ch) = (w / 2, h / 2);
         let mut cb_coded = false;
@@ -419,6 +422,7 @@ impl FrameDecoder<'_> {
                 cw,
                 ch,
                 chroma_mode,
+                true,
                 &pred[..cw * ch],
                 cbf,
             )?;
@@ -428,7 +432,8 @@ impl FrameDecoder<'_> {
     }
 
     /// Reads a transform block's residual when `cbf` and reconstructs it on
-    /// top of `pred`. `mode` selects the scan (1 = DC, the diagonal scan, for inter).
+    /// top of `pred`. `mode` selects the scan (1 = DC, the diagonal scan, for inter);
+    /// `intra` and `mode` select the transform kinds.
     #[allow(clippy::too_many_arguments)]
     fn residual_block(
         &mut self,
@@ -438,6 +443,7 @@ impl FrameDecoder<'_> {
         w: usize,
         h: usize,
         mode: u8,
+        intra: bool,
         pred: &[u16],
         cbf: bool,
     ) -> Result<(), Error> {
@@ -465,7 +471,12 @@ impl FrameDecoder<'_> {
             levels,
             nz,
             (lw, lh),
-            tx_kind(plane, lw, lh),
+            tx_kind(
+                plane,
+                lw,
+                lh,
+                self.implicit_mts && intra && mode != intra::NN_MODE,
+            ),
             self.quant_qp[plane],
             self.st.recon.bit_depth,
             pred,

@@ -151,6 +151,10 @@ pub struct EncoderConfig {
     /// (`docs/context-init.md`); off, they start at probability one half,
     /// which is how the tables' own training material is coded.
     pub trained_contexts: bool,
+    /// Implicit transform selection (`tool_flags` bit 6): intra luma transform blocks
+    /// (other than learned-intra ones) use DST-VII along each side of 4 to 16 samples,
+    /// DCT-II along 32, as VVC's implicit MTS; off, DST-VII only at 4x4.
+    pub implicit_mts: bool,
 }
 
 impl EncoderConfig {
@@ -192,6 +196,7 @@ impl EncoderConfig {
             nn_intra: false,
             nn_intra_model: None,
             trained_contexts: true,
+            implicit_mts: false,
         }
     }
 

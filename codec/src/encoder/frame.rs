@@ -102,6 +102,7 @@ pub(super) fn encode_frame(
     if seq.tools.multi_type_tree {
         params.max_mtt_depth = max_mtt_depth(cfg.preset, plan.key);
     }
+    params.implicit_mts = seq.tools.implicit_mts;
     let start = || Contexts::for_frame(cfg.trained_contexts, plan.key, plan.qp);
     let mut search = FrameSearch::new(&padded, params, inter, start());
     search.nn_intra = intra.cloned();

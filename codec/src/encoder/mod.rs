@@ -109,6 +109,7 @@ impl Encoder {
                     && self.cfg.temporal_filter
                     && self.cfg.gop == GopStructure::RandomAccess,
                 multi_type_tree: self.cfg.multi_type_tree,
+                implicit_mts: self.cfg.implicit_mts,
             },
             video_info: self.cfg.video_info,
             models: self

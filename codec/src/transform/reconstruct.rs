@@ -6,10 +6,25 @@ use super::quant::dequantize;
 use crate::cpu::CpuLevel;
 use crate::dsp::transform::{self, TxKind};
 
-/// Transform kinds (horizontal, vertical) of a `w x h` block of `plane`: DST-VII both ways
-/// for 4x4 luma blocks, DCT-II otherwise.
-pub fn tx_kind(plane: usize, log2w: u32, log2h: u32) -> (TxKind, TxKind) {
-    if plane == 0 && (log2w, log2h) == (2, 2) {
+/// Transform kinds (horizontal, vertical) of a `w x h` block of `plane`.
+///
+/// `implicit`: the block is an intra block predicted by a mode other than the learned one
+/// (35), in a stream with implicit transform selection (`tool_flags` bit 6). Luma blocks
+/// with it use VVC's implicit rule: DST-VII along each side of 4 to 16 samples, DCT-II
+/// along 32. Every other block uses DST-VII both ways at 4x4 luma, DCT-II otherwise.
+pub fn tx_kind(plane: usize, log2w: u32, log2h: u32, implicit: bool) -> (TxKind, TxKind) {
+    let dst_up_to_16 = |log2n: u32| {
+        if log2n <= 4 {
+            TxKind::Dst7
+        } else {
+            TxKind::Dct2
+        }
+    };
+    if plane != 0 {
+        (TxKind::Dct2, TxKind::Dct2)
+    } else if implicit {
+        (dst_up_to_16(log2w), dst_up_to_16(log2h))
+    } else if (log2w, log2h) == (2, 2) {
         (TxKind::Dst7, TxKind::Dst7)
     } else {
         (TxKind::Dct2, TxKind::Dct2)
@@ -68,5 +83,29 @@ pub fn reconstruct(
     );
     for i in 0..len {
         out[i] = (i32::from(pred[i]) + i32::from(resid[i])).clamp(0, max) as u16;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_follow_vvcs_implicit_rule() {
+        use TxKind::{Dct2, Dst7};
+        // Without implicit selection (and for inter, chroma, learned intra): DST only at 4x4 luma.
+        for implicit in [false, true] {
+            assert_eq!(tx_kind(1, 2, 2, implicit), (Dct2, Dct2));
+            assert_eq!(tx_kind(2, 4, 3, implicit), (Dct2, Dct2));
+        }
+        assert_eq!(tx_kind(0, 2, 2, false), (Dst7, Dst7));
+        assert_eq!(tx_kind(0, 3, 3, false), (Dct2, Dct2));
+        assert_eq!(tx_kind(0, 2, 3, false), (Dct2, Dct2));
+        // With it, each direction on its own: DST-VII for 4..=16 samples.
+        assert_eq!(tx_kind(0, 2, 2, true), (Dst7, Dst7));
+        assert_eq!(tx_kind(0, 4, 4, true), (Dst7, Dst7));
+        assert_eq!(tx_kind(0, 5, 5, true), (Dct2, Dct2));
+        assert_eq!(tx_kind(0, 5, 3, true), (Dct2, Dst7));
+        assert_eq!(tx_kind(0, 2, 5, true), (Dst7, Dct2));
     }
 }

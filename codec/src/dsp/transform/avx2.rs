@@ -5,7 +5,7 @@
 //! matrix coefficients adds both products for eight columns at once. Rounding, shifting and
 //! the `i16` clamp are one add, one arithmetic shift and the saturating `packs`.
 //!
-//! * 4x4 (one kind for both directions) fits one register and 8x8 DCT four: each has a
+//! * 4x4 fits one register and 8x8 four (one kind for both directions): each has a
 //!   dedicated kernel whose transposes are a few shuffles, and the 8x8 inverse skips the row
 //!   pairs outside the non-zero region.
 //! * Every other shape (16x16, 32x32 and all rectangles) runs 1-D passes down 16-column
@@ -24,7 +24,7 @@ use crate::dsp::x86::transpose_8x8_lanes;
 
 use super::{
     forward_shifts, inverse_shifts, round_shift_clamp, transposed, TxKind, DCT16, DCT32, DCT4,
-    DCT8, DST4,
+    DCT8, DST16, DST4, DST8,
 };
 
 /// Expands `$body` for the block shape `($log2w, $log2h)` (each 2..=5) with the shape as
@@ -80,6 +80,9 @@ pub unsafe fn forward(
                 (TxKind::Dct2, TxKind::Dct2, 3, 3) => {
                     block8::<{ S8.0 }, { S8.1 }>(residual, &DCT8_FORWARD, 8, 8, coeffs)
                 }
+                (TxKind::Dst7, TxKind::Dst7, 3, 3) => {
+                    block8::<{ S8.0 }, { S8.1 }>(residual, &DST8_FORWARD, 8, 8, coeffs)
+                }
                 _ => with_shape!(log2w, log2h, |W, H, LW, LH| forward_rect::<
                     W,
                     H,
@@ -131,6 +134,9 @@ pub unsafe fn inverse(
                 }
                 (TxKind::Dct2, TxKind::Dct2, 3, 3) => {
                     block8::<{ S.0 }, { S.1 }>(coeffs, &DCT8_INVERSE, nz_w, nz_h, residual)
+                }
+                (TxKind::Dst7, TxKind::Dst7, 3, 3) => {
+                    block8::<{ S.0 }, { S.1 }>(coeffs, &DST8_INVERSE, nz_w, nz_h, residual)
                 }
                 _ => with_shape!(log2w, log2h, |W, H, LW, LH| {
                     // Every shape's inverse shifts are the same; the log2s only pick the shape.
@@ -259,9 +265,13 @@ static DST4_FORWARD: [[i32; 8]; 4] = block4_coefs(&DST4);
 static DST4_INVERSE: [[i32; 8]; 4] = block4_coefs(&transposed(&DST4));
 static DCT8_FORWARD: [[i32; 4]; 8] = row_pairs(&DCT8);
 static DCT8_INVERSE: [[i32; 4]; 8] = row_pairs(&transposed(&DCT8));
+static DST8_FORWARD: [[i32; 4]; 8] = row_pairs(&DST8);
+static DST8_INVERSE: [[i32; 4]; 8] = row_pairs(&transposed(&DST8));
 static DCT4_PAIRS: [[i32; 2]; 4] = row_pairs(&DCT4);
 static DST4_PAIRS: [[i32; 2]; 4] = row_pairs(&DST4);
 static DST4_INVERSE_PAIRS: [[i32; 2]; 4] = row_pairs(&transposed(&DST4));
+static DST16_PAIRS: [[i32; 8]; 16] = row_pairs(&DST16);
+static DST16_INVERSE_PAIRS: [[i32; 8]; 16] = row_pairs(&transposed(&DST16));
 static DCT16_FORWARD: [[i32; 8]; 16] = row_pairs(&DCT16);
 static DCT32_FORWARD: [[i32; 16]; 32] = row_pairs(&DCT32);
 static FORWARD_ODD4: [i32; 2] = forward_odd_pairs(4);
@@ -739,7 +749,9 @@ fn forward_pass<const N: usize, const SHIFT: i32>(
 /// [`row_pairs`] of the `n`-point forward matrix of `kind`, flattened.
 fn forward_pairs(kind: TxKind, n: usize) -> &'static [i32] {
     match (kind, n) {
-        (TxKind::Dst7, _) => DST4_PAIRS.as_flattened(),
+        (TxKind::Dst7, 4) => DST4_PAIRS.as_flattened(),
+        (TxKind::Dst7, 8) => DST8_FORWARD.as_flattened(),
+        (TxKind::Dst7, _) => DST16_PAIRS.as_flattened(),
         (_, 4) => DCT4_PAIRS.as_flattened(),
         (_, 8) => DCT8_FORWARD.as_flattened(),
         (_, 16) => DCT16_FORWARD.as_flattened(),
@@ -832,13 +844,17 @@ fn inverse_pass<const N: usize, const SHIFT: i32>(
 ) {
     match kind {
         TxKind::Dct2 => inverse_butterfly::<N, SHIFT>(strip, nz, work, out),
-        TxKind::Dst7 => inverse_matrix::<N, SHIFT>(strip, nz, inverse_pairs(kind, N), work, out),
+        TxKind::Dst7 => inverse_matrix::<N, SHIFT>(strip, nz, inverse_dst_pairs(N), work, out),
     }
 }
 
-/// [`row_pairs`] of the transpose of the `n`-point matrix of `kind` (a DST), flattened.
-fn inverse_pairs(_kind: TxKind, _n: usize) -> &'static [i32] {
-    DST4_INVERSE_PAIRS.as_flattened()
+/// [`row_pairs`] of the transpose of the `n`-point DST, flattened.
+fn inverse_dst_pairs(n: usize) -> &'static [i32] {
+    match n {
+        4 => DST4_INVERSE_PAIRS.as_flattened(),
+        8 => DST8_INVERSE.as_flattened(),
+        _ => DST16_INVERSE_PAIRS.as_flattened(),
+    }
 }
 
 /// [`inverse_pass`] as a matrix product over the row pairs that hold one of the first `nz`

@@ -1,6 +1,6 @@
-//! HEVC-style integer 2-D transforms for 8- and 10-bit video on `W x H` blocks, each side 4,
-//! 8, 16 or 32 samples (every combination, so ratios up to 8:1): DCT-II at every size and the
-//! 4-point DST-VII, chosen per direction.
+//! HEVC/VVC-style integer 2-D transforms for 8- and 10-bit video on `W x H` blocks, each side
+//! 4, 8, 16 or 32 samples (every combination, so ratios up to 8:1): DCT-II at every size and
+//! DST-VII at 4, 8 and 16 points, chosen per direction.
 //!
 //! Both directions are two separable 1-D passes, vertical (`H`-point) first, with HEVC's (and
 //! VVC's) rounding shifts for bit depth B and each pass's result clamped to `i16`:
@@ -19,7 +19,7 @@
 //! `sqrt(2)`, as VVC's does. The inverse's gain is exactly the reciprocal.
 //!
 //! Bounds. Every basis row `c[k]` of an `N`-point matrix has `sum_n |c[k][n]| <= 64 * N`
-//! (the flat DCT row reaches it). So for residuals within `[-(2^B - 1), 2^B - 1]` the
+//! (the flat DCT row reaches it; DST rows stay below, see the tests). So for residuals within `[-(2^B - 1), 2^B - 1]` the
 //! forward pass 1 result is at most `(2^B - 1) * 64 * H / 2^(log2h + B - 9) < 2^15` and pass
 //! 2 at most its own input bound again, whatever the shape: the forward clamps never engage.
 //! The inverse clamps (as HEVC's) bound any `i16` input. Sums are kept in `i32`, which cannot
@@ -44,7 +44,7 @@ mod scalar;
 pub enum TxKind {
     /// HEVC's integer DCT-II, any size.
     Dct2,
-    /// HEVC's integer DST-VII; valid only for a 4-sample side.
+    /// VVC's integer DST-VII (HEVC's at 4 points); valid for sides of 4, 8 and 16 samples.
     Dst7,
 }
 
@@ -144,8 +144,8 @@ fn check_shape(kind_h: TxKind, kind_v: TxKind, log2w: u32, log2h: u32) -> (usize
             "transform side 2^{log2n} unsupported"
         );
         assert!(
-            kind == TxKind::Dct2 || log2n == 2,
-            "DST-VII exists only for 4-sample sides"
+            kind == TxKind::Dct2 || log2n <= 4,
+            "DST-VII exists only for sides of 4, 8 and 16 samples"
         );
     }
     (1 << log2w, 1 << log2h)
@@ -218,18 +218,51 @@ const DCT8: [[i16; 8]; 8] = dct_matrix();
 const DCT16: [[i16; 16]; 16] = dct_matrix();
 const DCT32: [[i16; 32]; 32] = dct_matrix();
 
-/// HEVC's 4-point DST-VII matrix, row = frequency.
-const DST4: [[i16; 4]; 4] = [
-    [29, 55, 74, 84],
-    [74, 74, 0, -74],
-    [84, -29, -74, 55],
-    [55, -84, 74, -29],
-];
+/// VVC's `N`-point DST-VII matrix, row = frequency, from its `N` distinct magnitudes
+/// `mags[m - 1] ~ 64 * sqrt(N) * sqrt(4 / (2N + 1)) * sin(m * pi / (2N + 1))`:
+/// `c[k][n]` is the scaled `sin((2k + 1)(n + 1) pi / (2N + 1))`, folded onto `m` in 1..=N
+/// by the sine's symmetries (zero where `(2k + 1)(n + 1)` is a multiple of `2N + 1`).
+const fn dst_matrix<const N: usize>(mags: [i16; N]) -> [[i16; N]; N] {
+    let period = 2 * N + 1;
+    let mut matrix = [[0; N]; N];
+    let mut k = 0;
+    while k < N {
+        let mut n = 0;
+        while n < N {
+            // sin(m pi / period) for m in 0..2 period: negative past `period`, and
+            // sin((period - m) pi / period) = sin(m pi / period).
+            let mut m = (2 * k + 1) * (n + 1) % (2 * period);
+            let negative = m > period;
+            if negative {
+                m -= period;
+            }
+            if m > N {
+                m = period - m;
+            }
+            let value = if m == 0 { 0 } else { mags[m - 1] };
+            matrix[k][n] = if negative { -value } else { value };
+            n += 1;
+        }
+        k += 1;
+    }
+    matrix
+}
+
+/// HEVC's (and VVC's) 4-point DST-VII matrix, row = frequency.
+const DST4: [[i16; 4]; 4] = dst_matrix([29, 55, 74, 84]);
+/// VVC's 8-point DST-VII (`g_trCoreDST7P8`).
+const DST8: [[i16; 8]; 8] = dst_matrix([17, 32, 46, 60, 71, 78, 85, 86]);
+/// VVC's 16-point DST-VII (`g_trCoreDST7P16`).
+const DST16: [[i16; 16]; 16] = dst_matrix([
+    8, 17, 25, 33, 40, 48, 55, 62, 68, 73, 77, 81, 85, 87, 88, 88,
+]);
 
 /// The `n x n` basis matrix (row-major, row = frequency) of one direction.
 fn matrix(kind: TxKind, log2n: u32) -> &'static [i16] {
     match (kind, log2n) {
-        (TxKind::Dst7, _) => DST4.as_flattened(),
+        (TxKind::Dst7, 2) => DST4.as_flattened(),
+        (TxKind::Dst7, 3) => DST8.as_flattened(),
+        (TxKind::Dst7, _) => DST16.as_flattened(),
         (_, 2) => DCT4.as_flattened(),
         (_, 3) => DCT8.as_flattened(),
         (_, 4) => DCT16.as_flattened(),
@@ -254,7 +287,7 @@ mod tests {
 
     /// The kinds a side of 2^log2n samples accepts.
     fn kinds_for(log2n: u32) -> Vec<TxKind> {
-        if log2n == 2 {
+        if log2n <= 4 {
             vec![TxKind::Dct2, TxKind::Dst7]
         } else {
             vec![TxKind::Dct2]
@@ -559,8 +592,10 @@ mod tests {
     /// longer side. HEVC's integer matrices are only near-orthogonal: even in exact arithmetic (no
     /// rounding at all) white-noise 32x32 residuals come back up to ~4 off, growing with
     /// size; a wrong shift or a transposed matrix would be off by hundreds.
+    /// VVC's 16-point DST-VII is the least exact (up to ~7).
     fn round_trip_tolerance(shape: Shape) -> i16 {
         match shape {
+            (TxKind::Dst7, _, 4, _) | (_, TxKind::Dst7, _, 4) => 8,
             (TxKind::Dct2, TxKind::Dct2, 2, 2) => 0,
             (_, _, w, h) => match w.max(h) {
                 2 => 1,
@@ -653,15 +688,86 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "DST-VII exists only for 4-sample sides")]
-    fn dst_rejects_longer_sides() {
-        let block = vec![0; 32];
+    #[should_panic(expected = "DST-VII exists only for sides of 4, 8 and 16 samples")]
+    fn dst_rejects_32_point_sides() {
+        let block = vec![0; 128];
         forward_at(
-            (TxKind::Dct2, TxKind::Dst7, 2, 3),
+            (TxKind::Dct2, TxKind::Dst7, 2, 5),
             &block,
             8,
             CpuLevel::Scalar,
         );
+    }
+
+    /// Rows of VVC's tables (`g_trCoreDST7P4/P8/P16`), as printed in its source.
+    #[test]
+    fn dst_matrices_are_vvcs() {
+        assert_eq!(
+            DST4,
+            [
+                [29, 55, 74, 84],
+                [74, 74, 0, -74],
+                [84, -29, -74, 55],
+                [55, -84, 74, -29]
+            ]
+        );
+        // Rows 1, 4 and 7 of the 8-point matrix: (c f h e b -a -d -g), (h -a -g b f -c -e d),
+        // (b -d f -h g -e c -a) with a..h = 17, 32, 46, 60, 71, 78, 85, 86.
+        assert_eq!(DST8[1], [46, 78, 86, 71, 32, -17, -60, -85]);
+        assert_eq!(DST8[4], [86, -17, -85, 32, 78, -46, -71, 60]);
+        assert_eq!(DST8[7], [32, -60, 78, -86, 85, -71, 46, -17]);
+        // Rows 1, 5 and 15 of the 16-point matrix: (c f i l o o l i f c 0 -c -f -i -l -o),
+        // (k k 0 -k -k 0 ...) and (b -d f -h j -l n -p o -m k -i g -e c -a).
+        assert_eq!(
+            DST16[1],
+            [25, 48, 68, 81, 88, 88, 81, 68, 48, 25, 0, -25, -48, -68, -81, -88]
+        );
+        assert_eq!(
+            DST16[5],
+            [77, 77, 0, -77, -77, 0, 77, 77, 0, -77, -77, 0, 77, 77, 0, -77]
+        );
+        assert_eq!(
+            DST16[15],
+            [17, -33, 48, -62, 73, -81, 87, -88, 88, -85, 77, -68, 55, -40, 25, -8]
+        );
+    }
+
+    /// Every matrix has Mica's scale, rows of squared norm close to `64^2 * N` (so each
+    /// direction's gain is `64 * sqrt(N)`), nearly orthogonal rows, and rows whose absolute
+    /// sum is at most `64 * N` (the bound that keeps the forward passes inside `i16`).
+    #[test]
+    fn matrices_have_mica_scale_and_bounded_rows() {
+        for (kind, log2n) in [
+            (TxKind::Dct2, 2),
+            (TxKind::Dct2, 3),
+            (TxKind::Dct2, 4),
+            (TxKind::Dct2, 5),
+            (TxKind::Dst7, 2),
+            (TxKind::Dst7, 3),
+            (TxKind::Dst7, 4),
+        ] {
+            let n = 1usize << log2n;
+            let c = matrix(kind, log2n);
+            let row = |k: usize| &c[k * n..][..n];
+            for k in 0..n {
+                let l1: i32 = row(k).iter().map(|&v| i32::from(v).abs()).sum();
+                assert!(l1 <= 64 * n as i32, "{kind:?} {n}: row {k} sums to {l1}");
+                for j in 0..n {
+                    let dot: i32 = row(k)
+                        .iter()
+                        .zip(row(j))
+                        .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                        .sum();
+                    let expected = if j == k { 4096 * n as i32 } else { 0 };
+                    // HEVC's DCT rows are within 0.5 % of the norm (DCT32 row 31 is the
+                    // furthest) and VVC's DST rows within 0.3 %; off-diagonal products as small.
+                    assert!(
+                        (dot - expected).abs() <= 4096 * n as i32 / 200,
+                        "{kind:?} {n}: rows {k}, {j}: {dot}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -262,7 +262,7 @@ impl FrameSearch<'_> {
         for (dx, dy) in tile_offsets(w, h, tw, th) {
             let mut sub = [0u16; 1024];
             sub_block(&pred[..w * h], w, dx, dy, tw, th, &mut sub);
-            let o = self.code_residual(0, x + dx, y + dy, tw, th, 1, false, &sub[..tw * th]);
+            let o = self.code_residual(0, x + dx, y + dy, tw, th, 1, false, false, &sub[..tw * th]);
             self.st.set_coded(x + dx, y + dy, tw, th, o.tu.cbf);
             any |= o.tu.cbf;
             cost += self.cost(o.dist, o.bits);
@@ -270,7 +270,7 @@ impl FrameSearch<'_> {
         }
         let (cw, ch) = (w / 2, h / 2);
         let (l, c) = (w * h, cw * ch);
-        let cb = self.code_residual(1, x / 2, y / 2, cw, ch, 1, false, &pred[l..l + c]);
+        let cb = self.code_residual(1, x / 2, y / 2, cw, ch, 1, false, false, &pred[l..l + c]);
         let cr = self.code_residual(
             2,
             x / 2,
@@ -278,6 +278,7 @@ impl FrameSearch<'_> {
             cw,
             ch,
             1,
+            false,
             cb.tu.cbf,
             &pred[l + c..l + 2 * c],
         );

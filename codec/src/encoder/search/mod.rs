@@ -109,6 +109,8 @@ pub(crate) struct SearchParams {
     /// Deepest binary split searched below the quadtree (0: the quadtree
     /// alone), where the stream allows them.
     pub max_mtt_depth: u32,
+    /// The stream selects intra luma transforms implicitly (`tool_flags` bit 6).
+    pub implicit_mts: bool,
 }
 
 impl SearchParams {
@@ -144,6 +146,7 @@ impl SearchParams {
             skip_stops_split: false,
             nxn_in_inter: true,
             max_mtt_depth: 0,
+            implicit_mts: false,
         }
     }
 }

@@ -29,12 +29,13 @@ impl FrameSearch<'_> {
             self.p.cpu,
             &mut pred[..w * h],
         );
-        self.code_residual(plane, x, y, w, h, mode, cb_coded, &pred[..w * h])
+        self.code_residual(plane, x, y, w, h, mode, true, cb_coded, &pred[..w * h])
     }
 
     /// Transforms, quantises and reconstructs one transform block on top of
     /// `pred`, writing the reconstruction into the picture. `mode` selects the
-    /// scan (1, DC, gives the diagonal scan used by inter blocks).
+    /// scan (1, DC, gives the diagonal scan used by inter blocks); `intra` and
+    /// `mode` select the transform kinds.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn code_residual(
         &mut self,
@@ -44,6 +45,7 @@ impl FrameSearch<'_> {
         w: usize,
         h: usize,
         mode: u8,
+        intra: bool,
         cb_coded: bool,
         pred: &[u16],
     ) -> TuOutcome {
@@ -67,7 +69,8 @@ impl FrameSearch<'_> {
             }
         }
         let bd = self.p.bit_depth;
-        let kinds = tx_kind(plane, lw, lh);
+        let implicit = self.p.implicit_mts && intra && mode != NN_MODE;
+        let kinds = tx_kind(plane, lw, lh, implicit);
         dsp::transform::forward(
             kinds.0,
             kinds.1,

@@ -153,6 +153,11 @@ struct Args {
     /// Switch rate-distortion optimised quantisation off.
     #[arg(long)]
     no_rdoq: bool,
+    /// Implicit transform selection (VVC's implicit MTS): intra luma blocks use
+    /// DST-VII along each side of 4 to 16 samples and DCT-II along 32; off,
+    /// DST-VII only for 4x4 blocks.
+    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    implicit_mts: String,
     /// Where each frame's entropy-coding contexts start: the trained
     /// initialisation tables, or uniform (probability one half; how the
     /// tables' own training material is coded).
@@ -273,6 +278,7 @@ fn run(args: &Args) -> Result<()> {
     }
     cfg.nn_intra = args.nn_intra == "on";
     cfg.trained_contexts = args.context_init == ContextInit::Trained;
+    cfg.implicit_mts = args.implicit_mts == "on";
     if let Some(path) = &args.nn_intra_model {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
