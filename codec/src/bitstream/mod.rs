@@ -138,6 +138,9 @@ pub struct Tools {
     pub trained_contexts: bool,
     /// Superblocks may code a QP delta (`sb_qp_delta`, `docs/bitstream.md` 4.8).
     pub sb_qp_delta: bool,
+    /// Frames carry the adaptive loop filter's syntax (`docs/bitstream.md`
+    /// 4.9, 7.2; `tool_flags` bit 7).
+    pub alf: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -289,7 +292,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                     | (s.tools.nn_filter as u16) << 1
                     | (s.tools.nn_intra as u16) << 2
                     | (s.tools.trained_contexts as u16) << 3
-                    | (s.tools.sb_qp_delta as u16) << 4,
+                    | (s.tools.sb_qp_delta as u16) << 4
+                    | (s.tools.alf as u16) << 7,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -407,8 +411,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools <= 31,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts) and 4 (superblock QP deltas) only",
+            tools & !(31 | 1 << 7) == 0,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas) and 7 (adaptive loop filter) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -440,6 +444,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 nn_intra: tools & 4 != 0,
                 trained_contexts: tools & 8 != 0,
                 sb_qp_delta: tools & 16 != 0,
+                alf: tools & 128 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -646,6 +651,7 @@ mod tests {
                     nn_intra: true,
                     trained_contexts: true,
                     sb_qp_delta: true,
+                    alf: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -733,6 +739,7 @@ mod tests {
             nn_intra: false,
             trained_contexts: false,
             sb_qp_delta: false,
+            alf: false,
         };
         let alone = [
             Tools {
@@ -755,6 +762,7 @@ mod tests {
                 sb_qp_delta: true,
                 ..none
             },
+            Tools { alf: true, ..none },
         ];
         for tools in alone {
             s.tools = tools;

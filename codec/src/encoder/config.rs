@@ -147,6 +147,11 @@ pub struct EncoderConfig {
     /// (`docs/context-init.md`); off, they start at probability one half,
     /// which is how the tables' own training material is coded.
     pub trained_contexts: bool,
+    /// The adaptive loop filter (`tool_flags` bit 7): after the learned
+    /// filter, a diamond Wiener filter per plane whose coefficients each
+    /// frame derives and signals, switched per 64x64 superblock. Off by
+    /// default until the conformance streams are remade with it.
+    pub alf: bool,
 }
 
 impl EncoderConfig {
@@ -187,6 +192,7 @@ impl EncoderConfig {
             nn_intra: false,
             nn_intra_model: None,
             trained_contexts: true,
+            alf: false,
         }
     }
 

@@ -108,6 +108,7 @@ impl Encoder {
                     && self.cfg.sb_qp_deltas
                     && self.cfg.temporal_filter
                     && self.cfg.gop == GopStructure::RandomAccess,
+                alf: self.cfg.alf,
             },
             video_info: self.cfg.video_info,
             models: self
