@@ -13,7 +13,7 @@
 
 use super::syntax::{flag_ctx, write_coeff};
 use super::*;
-use crate::dsp::alf::{padded, COEFF_MAX, COEFF_MIN, PAD};
+use crate::dsp::alf::{filter, padded, COEFF_MAX, COEFF_MIN, PAD};
 use crate::entropy::{bin_cost, BitCounter, COST_ONE_BIT};
 
 /// Rounds of "derive, then choose superblocks".
@@ -137,10 +137,9 @@ impl Stats {
 }
 
 /// Per-superblock statistics of plane `p`.
-fn plane_stats(orig: &[u16], rec: &[u16], p: usize, w: usize, h: usize, cols: usize) -> Vec<Stats> {
+fn plane_stats(orig: &[u16], src: &[u16], p: usize, w: usize, h: usize, cols: usize) -> Vec<Stats> {
     let taps = taps(p);
     let n = taps.len();
-    let src = padded(rec, w, h);
     let stride = w + 2 * PAD;
     let offsets: Vec<isize> = taps
         .iter()
@@ -203,16 +202,50 @@ fn coeff_bits(q: &[i16]) -> f64 {
     bc.cost as f64 / COST_ONE_BIT as f64
 }
 
+/// The real change in SSE of each superblock of plane `p` when filtered
+/// with `q` (the statistics' estimate leaves out the rounding of each
+/// output sample, which matters at high quality).
+#[allow(clippy::too_many_arguments)]
+fn sse_deltas(
+    orig: &[u16],
+    rec: &[u16],
+    src: &[u16],
+    p: usize,
+    w: usize,
+    h: usize,
+    cols: usize,
+    q: &[i16],
+    bit_depth: u32,
+    cpu: CpuLevel,
+) -> Vec<f64> {
+    let mut out = rec.to_vec();
+    filter(src, &mut out, w, (0, 0, w, h), taps(p), q, bit_depth, cpu);
+    let count = cols * h.div_ceil(if p == 0 { SB } else { SB / 2 });
+    (0..count)
+        .map(|i| {
+            let (x0, y0, x1, y1) = sb_rect(p, w, h, cols, i);
+            let mut d = 0i64;
+            for y in y0..y1 {
+                for x in y * w + x0..y * w + x1 {
+                    let (o, a, b) = (orig[x] as i64, rec[x] as i64, out[x] as i64);
+                    d += (o - b) * (o - b) - (o - a) * (o - a);
+                }
+            }
+            d as f64
+        })
+        .collect()
+}
+
 /// Superblock flags for coefficients `q` and the frame's cost change
 /// (SSE change + lambda * bits of flags, switch and coefficients).
-fn choose(stats: &[Stats], q: &[i16], lambda: f64, cols: usize) -> (Vec<bool>, f64) {
+fn choose(deltas: &[f64], q: &[i16], lambda: f64, cols: usize) -> (Vec<bool>, f64) {
     let mut ctx = [Context::default(); 3];
-    let mut flags = vec![false; stats.len()];
+    let mut flags = vec![false; deltas.len()];
     let mut total = lambda * coeff_bits(q);
-    for i in 0..stats.len() {
+    for i in 0..deltas.len() {
         let ci = flag_ctx(&flags, cols, i);
         let bits = |bin| bin_cost(&ctx[ci], bin) as f64 / COST_ONE_BIT as f64;
-        let on = stats[i].delta(q) + lambda * bits(true);
+        let on = deltas[i] + lambda * bits(true);
         let off = lambda * bits(false);
         flags[i] = on < off;
         total += on.min(off);
@@ -224,12 +257,15 @@ fn choose(stats: &[Stats], q: &[i16], lambda: f64, cols: usize) -> (Vec<bool>, f
 /// The encoder's filter for `recon` against `orig` (both at the coded
 /// size): per plane, on where it lowers `SSE + lambda * bits` (`lambda`:
 /// per plane).
-pub(crate) fn derive(orig: &Frame, recon: &Frame, lambda: [f64; 3]) -> AlfFrame {
+pub(crate) fn derive(orig: &Frame, recon: &Frame, lambda: [f64; 3], cpu: CpuLevel) -> AlfFrame {
     let (cols, _) = sb_grid(recon.planes[0].width, recon.planes[0].height);
     let mut f = AlfFrame::default();
     for p in 0..3 {
         let (o, r) = (&orig.planes[p], &recon.planes[p]);
-        let stats = plane_stats(&o.data, &r.data, p, r.width, r.height, cols);
+        let (w, h) = (r.width, r.height);
+        let src = padded(&r.data, w, h);
+        let stats = plane_stats(&o.data, &src, p, w, h, cols);
+        let bd = recon.bit_depth as u32;
         let lambda = lambda[p];
         let mut on = vec![true; stats.len()];
         // The plane off costs its switch: one bin.
@@ -242,7 +278,8 @@ pub(crate) fn derive(orig: &Frame, recon: &Frame, lambda: [f64; 3]) -> AlfFrame 
             let Some(q) = sum.quantised() else {
                 break;
             };
-            let (flags, total) = choose(&stats, &q, lambda, cols);
+            let deltas = sse_deltas(&o.data, &r.data, &src, p, w, h, cols, &q, bd, cpu);
+            let (flags, total) = choose(&deltas, &q, lambda, cols);
             if best.as_ref().is_some_and(|b| b.0 <= total) || !flags.contains(&true) {
                 break;
             }

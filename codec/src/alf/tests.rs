@@ -125,7 +125,7 @@ fn derived_filter_sharpens_a_blurred_picture() {
     for bd in [8u8, 10] {
         let orig = textured(136, 72, bd, 3);
         let blur = blurred(&orig);
-        let f = derive(&orig, &blur, [1.0; 3]);
+        let f = derive(&orig, &blur, [1.0; 3], CpuLevel::runtime());
         let mut outs = Vec::new();
         for cpu in CpuLevel::all_supported() {
             let mut out = blur.clone();
@@ -145,7 +145,7 @@ fn derived_filter_sharpens_a_blurred_picture() {
 #[test]
 fn nothing_to_gain_stays_off() {
     let orig = textured(64, 64, 8, 4);
-    let f = derive(&orig, &orig, [10.0; 3]);
+    let f = derive(&orig, &orig, [10.0; 3], CpuLevel::runtime());
     assert_eq!(f, AlfFrame::default());
 }
 
@@ -154,7 +154,7 @@ fn nothing_to_gain_stays_off() {
 fn superblocks_off_are_untouched() {
     let orig = textured(128, 128, 8, 5);
     let blur = blurred(&orig);
-    let mut f = derive(&orig, &blur, [1.0; 3]);
+    let mut f = derive(&orig, &blur, [1.0; 3], CpuLevel::runtime());
     f.sb[0] = vec![true, false, false, true];
     let mut out = blur.clone();
     apply(&mut out, &f, CpuLevel::runtime());

@@ -138,7 +138,7 @@ pub(super) fn encode_frame(
     if seq.tools.alf {
         // After the learned filter, as the decoder runs it.
         let lambda = [0, 1, 2].map(|p| search.p.lambda_for(p));
-        let f = alf::derive(&padded, &state.recon, lambda);
+        let f = alf::derive(&padded, &state.recon, lambda, cpu);
         alf::write(&mut enc, &f, alf::sb_grid(w, h).0);
         if f.any() {
             alf::apply(&mut state.recon, &f, cpu);
