@@ -1,9 +1,11 @@
 //! The encoder's derivation of the adaptive loop filter: per plane, the
 //! least-squares (Wiener) coefficients of the filter input against the
-//! source, quantised, then per superblock on or off by
-//! `SSE + lambda * bits` with the real flag rates, the coefficients derived
-//! again from the superblocks that are on, and the plane on only if the
-//! frame gains once the coefficients' bits are paid.
+//! source (for luma per class, the 25 classes merged greedily into the
+//! number of filters that costs least, VVenC's approach), quantised, then
+//! per superblock on or off by `SSE + lambda * bits` with the real flag
+//! rates and the real filtered samples, the coefficients derived again from
+//! the superblocks that are on, and the plane on only if the frame gains
+//! once the coefficients' bits are paid.
 //!
 //! Statistics are kept per superblock so that a subset's normal equations
 //! are a sum: with `d_k = s[+k] + s[-k] - 2 s` for tap pair `k` and
@@ -11,15 +13,15 @@
 //! coefficients `q` (in 1/128) is `-2 q·r / 128 + qᵀ R q / 128²`
 //! (rounding and clipping aside).
 
-use super::syntax::{flag_ctx, write_coeff};
+use super::syntax::{flag_ctx, write_coeff, write_luma_map};
 use super::*;
-use crate::dsp::alf::{filter, padded, COEFF_MAX, COEFF_MIN, PAD};
+use crate::dsp::alf::{classify, filter, padded, COEFF_MAX, COEFF_MIN, PAD, TRANSPOSE};
 use crate::entropy::{bin_cost, BitCounter, COST_ONE_BIT};
 
 /// Rounds of "derive, then choose superblocks".
 const ROUNDS: usize = 3;
 
-/// Normal equations of one region: `r` (n x n, row-major), `c` (n).
+/// Normal equations of one region (and class): `r` (n x n, row-major), `c` (n).
 #[derive(Clone)]
 struct Stats {
     n: usize,
@@ -51,6 +53,11 @@ impl Stats {
             quad += q[i] * row;
         }
         quad - 2.0 * (0..n).map(|i| q[i] * self.c[i]).sum::<f64>()
+    }
+
+    /// The least change in SSE real coefficients reach (0 when singular).
+    fn best_real(&self) -> f64 {
+        self.solve().map_or(0.0, |x| -(0..self.n).map(|i| x[i] * self.c[i]).sum::<f64>())
     }
 
     /// The least-squares coefficients (real), or `None` when singular.
@@ -100,14 +107,20 @@ impl Stats {
         Some(x)
     }
 
-    /// Quantised coefficients: rounded, then improved one step at a time
-    /// while a ±1 change of one coefficient lowers the SSE.
-    fn quantised(&self) -> Option<Vec<i16>> {
-        let x = self.solve()?;
+    /// Quantised coefficients (0 when singular): rounded, then (`refine`)
+    /// improved one step at a time while a ±1 change of one coefficient
+    /// lowers the SSE.
+    fn quantised(&self, refine: bool) -> Vec<i16> {
+        let Some(x) = self.solve() else {
+            return vec![0; self.n];
+        };
         let mut q: Vec<i16> = x
             .iter()
             .map(|&v| (v * 128.0).round().clamp(COEFF_MIN as f64, COEFF_MAX as f64) as i16)
             .collect();
+        if !refine {
+            return q;
+        }
         let mut best = self.delta(&q);
         for _ in 0..4 {
             let mut improved = false;
@@ -132,70 +145,95 @@ impl Stats {
                 break;
             }
         }
-        Some(q)
+        q
     }
 }
 
-/// Per-superblock statistics of plane `p`.
-fn plane_stats(orig: &[u16], src: &[u16], p: usize, w: usize, h: usize, cols: usize) -> Vec<Stats> {
+/// Per-superblock, per-class statistics of plane `p` (`classes`: the
+/// luma class map of the whole plane, 4x4 blocks; `None`: one class),
+/// the luma differences permuted by each block's transpose.
+#[allow(clippy::too_many_arguments)]
+fn plane_stats(
+    orig: &[u16],
+    src: &[u16],
+    classes: Option<&[u8]>,
+    p: usize,
+    w: usize,
+    h: usize,
+    cols: usize,
+) -> Vec<Vec<Stats>> {
     let taps = taps(p);
     let n = taps.len();
+    let nclass = if classes.is_some() { CLASSES } else { 1 };
     let stride = w + 2 * PAD;
     let offsets: Vec<isize> = taps
         .iter()
         .map(|&(dy, dx)| dy as isize * stride as isize + dx as isize)
         .collect();
     let count = cols * h.div_ceil(if p == 0 { SB } else { SB / 2 });
+    // Per class, the differences per (permuted) tap and the targets of the
+    // superblock's samples, gathered, then multiplied as i16 pairs in runs
+    // short enough for i32 sums (256 products of at most 2046 * 2046).
+    let mut d: Vec<Vec<Vec<i16>>> = vec![vec![Vec::new(); n]; nclass];
+    let mut t: Vec<Vec<i16>> = vec![Vec::new(); nclass];
+    let dot = |a: &[i16], b: &[i16]| -> i64 {
+        a.chunks(256)
+            .zip(b.chunks(256))
+            .map(|(u, v)| u.iter().zip(v).map(|(&x, &y)| x as i32 * y as i32).sum::<i32>() as i64)
+            .sum()
+    };
     let mut out = Vec::with_capacity(count);
-    let s = if p == 0 { SB } else { SB / 2 };
-    // One row of a superblock: differences per tap, then target.
-    let mut d = vec![[0i32; 64]; n];
-    let mut t = [0i32; 64];
     for i in 0..count {
         let (x0, y0, x1, y1) = sb_rect(p, w, h, cols, i);
-        let len = x1 - x0;
-        debug_assert!(len <= s);
-        let mut rr = vec![0i64; n * n];
-        let mut cc = vec![0i64; n];
+        d.iter_mut().flatten().for_each(Vec::clear);
+        t.iter_mut().for_each(Vec::clear);
         for y in y0..y1 {
             let row = (y + PAD) * stride + PAD;
-            for x in 0..len {
-                let c = row + x0 + x;
+            for x in x0..x1 {
+                let c = row + x;
                 let cur = src[c] as i32;
+                let (class, perm) = match classes {
+                    Some(m) => {
+                        let ct = m[(y / 4) * (w / 4) + x / 4];
+                        ((ct >> 2) as usize, &TRANSPOSE[(ct & 3) as usize][..])
+                    }
+                    None => (0, &TRANSPOSE[0][..n]),
+                };
                 for (k, &o) in offsets.iter().enumerate() {
                     let a = src[c.wrapping_add_signed(o)] as i32;
                     let b = src[c.wrapping_add_signed(-o)] as i32;
-                    d[k][x] = a + b - 2 * cur;
+                    d[class][perm[k]].push((a + b - 2 * cur) as i16);
                 }
-                t[x] = orig[y * w + x0 + x] as i32 - cur;
-            }
-            // Row sums stay within i32: 64 products of at most 2046 * 2046.
-            for a in 0..n {
-                for b in a..n {
-                    let s: i32 = d[a][..len].iter().zip(&d[b][..len]).map(|(u, v)| u * v).sum();
-                    rr[a * n + b] += s as i64;
-                }
-                let s: i32 = d[a][..len].iter().zip(&t[..len]).map(|(u, v)| u * v).sum();
-                cc[a] += s as i64;
+                t[class].push((orig[y * w + x] as i32 - cur) as i16);
             }
         }
-        let mut st = Stats::new(n);
-        for a in 0..n {
-            for b in a..n {
-                st.r[a * n + b] = rr[a * n + b] as f64;
-                st.r[b * n + a] = rr[a * n + b] as f64;
+        let mut per_class = Vec::with_capacity(nclass);
+        for (dc, tc) in d.iter().zip(&t) {
+            let mut st = Stats::new(n);
+            if !tc.is_empty() {
+                for a in 0..n {
+                    for b in a..n {
+                        let v = dot(&dc[a], &dc[b]) as f64;
+                        st.r[a * n + b] = v;
+                        st.r[b * n + a] = v;
+                    }
+                    st.c[a] = dot(&dc[a], tc) as f64;
+                }
             }
-            st.c[a] = cc[a] as f64;
+            per_class.push(st);
         }
-        out.push(st);
+        out.push(per_class);
     }
     out
 }
 
-/// Bits of a plane's switch and coefficients.
-fn coeff_bits(q: &[i16]) -> f64 {
+/// Bits of a plane's switch, luma filter map and coefficients.
+fn coeff_bits(p: usize, q: &[i16], map: &[u8; CLASSES]) -> f64 {
     let mut bc = BitCounter::default();
     bc.bypass(true);
+    if p == 0 {
+        write_luma_map(&mut bc, q.len() / 12, map);
+    }
     for &c in q {
         write_coeff(&mut bc, c);
     }
@@ -203,8 +241,9 @@ fn coeff_bits(q: &[i16]) -> f64 {
 }
 
 /// The real change in SSE of each superblock of plane `p` when filtered
-/// with `q` (the statistics' estimate leaves out the rounding of each
-/// output sample, which matters at high quality).
+/// with `sets` (per 4x4 block by `blocks`, the whole plane's map); the
+/// statistics' estimate leaves out the rounding of each output sample,
+/// which matters at high quality.
 #[allow(clippy::too_many_arguments)]
 fn sse_deltas(
     orig: &[u16],
@@ -214,12 +253,13 @@ fn sse_deltas(
     w: usize,
     h: usize,
     cols: usize,
-    q: &[i16],
+    sets: &[i16],
+    blocks: Option<&[u8]>,
     bit_depth: u32,
     cpu: CpuLevel,
 ) -> Vec<f64> {
     let mut out = rec.to_vec();
-    filter(src, &mut out, w, (0, 0, w, h), taps(p), q, bit_depth, cpu);
+    filter(src, &mut out, w, (0, 0, w, h), taps(p), sets, blocks, bit_depth, cpu);
     let count = cols * h.div_ceil(if p == 0 { SB } else { SB / 2 });
     (0..count)
         .map(|i| {
@@ -236,12 +276,12 @@ fn sse_deltas(
         .collect()
 }
 
-/// Superblock flags for coefficients `q` and the frame's cost change
-/// (SSE change + lambda * bits of flags, switch and coefficients).
-fn choose(deltas: &[f64], q: &[i16], lambda: f64, cols: usize) -> (Vec<bool>, f64) {
+/// Superblock flags for SSE changes `deltas` and the frame's cost change
+/// (SSE change + lambda * bits of the flags, plus `bits` for the rest).
+fn choose(deltas: &[f64], bits: f64, lambda: f64, cols: usize) -> (Vec<bool>, f64) {
     let mut ctx = [Context::default(); 3];
     let mut flags = vec![false; deltas.len()];
-    let mut total = lambda * coeff_bits(q);
+    let mut total = lambda * bits;
     for i in 0..deltas.len() {
         let ci = flag_ctx(&flags, cols, i);
         let bits = |bin| bin_cost(&ctx[ci], bin) as f64 / COST_ONE_BIT as f64;
@@ -254,42 +294,118 @@ fn choose(deltas: &[f64], q: &[i16], lambda: f64, cols: usize) -> (Vec<bool>, f6
     (flags, total)
 }
 
+/// Luma filters for class statistics `classes`: the classes merged
+/// greedily, two at a time, by the least loss of the best real filters;
+/// of every count of filters, the one whose rounded filters cost least
+/// (`SSE + lambda * bits`). Returns the filters (refined) and class map.
+fn merge_classes(classes: &[Stats], lambda: f64) -> (Vec<i16>, [u8; CLASSES]) {
+    let mut groups: Vec<(Vec<usize>, Stats)> =
+        classes.iter().enumerate().map(|(c, s)| (vec![c], s.clone())).collect();
+    let mut err: Vec<f64> = groups.iter().map(|g| g.1.best_real()).collect();
+    let mut best: Option<(f64, Vec<(Vec<usize>, Stats)>)> = None;
+    loop {
+        let mut map = [0u8; CLASSES];
+        let mut q = Vec::new();
+        let mut sse = 0.0;
+        for (i, (members, st)) in groups.iter().enumerate() {
+            members.iter().for_each(|&c| map[c] = i as u8);
+            let f = st.quantised(false);
+            sse += st.delta(&f);
+            q.extend(f);
+        }
+        let cost = sse + lambda * coeff_bits(0, &q, &map);
+        if best.as_ref().is_none_or(|b| cost < b.0) {
+            best = Some((cost, groups.clone()));
+        }
+        if groups.len() == 1 {
+            break;
+        }
+        let mut pick = (f64::INFINITY, 0, 0, Stats::new(0), 0.0);
+        for i in 0..groups.len() {
+            for j in i + 1..groups.len() {
+                let mut m = groups[i].1.clone();
+                m.add(&groups[j].1);
+                let e = m.best_real();
+                let loss = e - err[i] - err[j];
+                if loss < pick.0 {
+                    pick = (loss, i, j, m, e);
+                }
+            }
+        }
+        let (_, i, j, m, e) = pick;
+        let (members, _) = groups.remove(j);
+        err.remove(j);
+        groups[i].0.extend(members);
+        groups[i].1 = m;
+        err[i] = e;
+    }
+    let groups = best.expect("one count at least").1;
+    let mut map = [0u8; CLASSES];
+    let mut q = Vec::new();
+    for (i, (members, st)) in groups.iter().enumerate() {
+        members.iter().for_each(|&c| map[c] = i as u8);
+        q.extend(st.quantised(true));
+    }
+    (q, map)
+}
+
 /// The encoder's filter for `recon` against `orig` (both at the coded
-/// size): per plane, on where it lowers `SSE + lambda * bits` (`lambda`:
+/// size): per plane, on where it lowers `SSE + lambda * bits` (`lambda`
 /// per plane).
 pub(crate) fn derive(orig: &Frame, recon: &Frame, lambda: [f64; 3], cpu: CpuLevel) -> AlfFrame {
     let (cols, _) = sb_grid(recon.planes[0].width, recon.planes[0].height);
+    let bd = recon.bit_depth as u32;
     let mut f = AlfFrame::default();
     for p in 0..3 {
         let (o, r) = (&orig.planes[p], &recon.planes[p]);
         let (w, h) = (r.width, r.height);
         let src = padded(&r.data, w, h);
-        let stats = plane_stats(&o.data, &src, p, w, h, cols);
-        let bd = recon.bit_depth as u32;
+        let classes = (p == 0).then(|| {
+            let mut m = vec![0u8; (w / 4) * (h / 4)];
+            classify(&src, w, (0, 0, w, h), bd, &mut m, cpu);
+            m
+        });
+        let stats = plane_stats(&o.data, &src, classes.as_deref(), p, w, h, cols);
         let lambda = lambda[p];
         let mut on = vec![true; stats.len()];
-        // The plane off costs its switch: one bin.
-        let mut best: Option<(f64, Vec<i16>, Vec<bool>)> = None;
+        let mut best: Option<(f64, Vec<i16>, [u8; CLASSES], Vec<bool>)> = None;
         for _ in 0..ROUNDS {
-            let mut sum = Stats::new(taps(p).len());
-            for (s, _) in stats.iter().zip(&on).filter(|(_, &b)| b) {
-                sum.add(s);
+            let mut sum = vec![Stats::new(taps(p).len()); stats[0].len()];
+            for (sb, _) in stats.iter().zip(&on).filter(|(_, &b)| b) {
+                sum.iter_mut().zip(sb).for_each(|(a, b)| a.add(b));
             }
-            let Some(q) = sum.quantised() else {
-                break;
+            let (q, map) = if p == 0 {
+                merge_classes(&sum, lambda)
+            } else {
+                (sum[0].quantised(true), [0; CLASSES])
             };
-            let deltas = sse_deltas(&o.data, &r.data, &src, p, w, h, cols, &q, bd, cpu);
-            let (flags, total) = choose(&deltas, &q, lambda, cols);
+            let sets = if p == 0 { luma_sets(&q, &map) } else { q.clone() };
+            let deltas = sse_deltas(
+                &o.data,
+                &r.data,
+                &src,
+                p,
+                w,
+                h,
+                cols,
+                &sets,
+                classes.as_deref(),
+                bd,
+                cpu,
+            );
+            let (flags, total) = choose(&deltas, coeff_bits(p, &q, &map), lambda, cols);
             if best.as_ref().is_some_and(|b| b.0 <= total) || !flags.contains(&true) {
                 break;
             }
             on = flags.clone();
-            best = Some((total, q, flags));
+            best = Some((total, q, map, flags));
         }
-        if let Some((total, q, flags)) = best {
-            if total < lambda {
-                f.coeffs[p] = Some(q);
-                f.sb[p] = flags;
+        // Off, the plane costs its switch: one bin.
+        if let Some((_, q, map, flags)) = best.filter(|b| b.0 < lambda) {
+            f.coeffs[p] = Some(q);
+            f.sb[p] = flags;
+            if p == 0 {
+                f.luma_map = map;
             }
         }
     }

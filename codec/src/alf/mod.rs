@@ -16,7 +16,7 @@ mod syntax;
 mod tests;
 
 use crate::cpu::CpuLevel;
-use crate::dsp::alf::{CHROMA_TAPS, LUMA_TAPS};
+use crate::dsp::alf::{CHROMA_TAPS, CLASSES, LUMA_TAPS};
 use crate::entropy::{BinSink, Context, RangeDecoder};
 use crate::error::BitstreamError;
 use crate::picture::{Frame, SB_LOG2};
@@ -38,12 +38,14 @@ fn taps(p: usize) -> &'static [(i8, i8)] {
 }
 
 /// The adaptive loop filter of one frame: per plane (Y, Cb, Cr) its
-/// coefficients (`None`: off for the whole frame) and one flag per
-/// superblock (raster order; empty when off).
+/// coefficients (`None`: off for the whole frame; luma may hold several
+/// filters, one after the other) and one flag per superblock (raster order;
+/// empty when off), and which luma filter each class uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AlfFrame {
     pub coeffs: [Option<Vec<i16>>; 3],
     pub sb: [Vec<bool>; 3],
+    pub luma_map: [u8; CLASSES],
 }
 
 impl AlfFrame {
@@ -51,6 +53,20 @@ impl AlfFrame {
     pub fn any(&self) -> bool {
         self.sb.iter().any(|s| s.contains(&true))
     }
+}
+
+/// The 100 coefficient sets of the luma classes and transposes (set
+/// `class * 4 + transpose`, as `dsp::alf::classify` numbers blocks) for
+/// `filters` (12 coefficients each) and the class-to-filter map.
+fn luma_sets(filters: &[i16], map: &[u8; CLASSES]) -> Vec<i16> {
+    use crate::dsp::alf::TRANSPOSE;
+    let mut sets = Vec::with_capacity(CLASSES * 4 * 12);
+    for &f in map {
+        for t in &TRANSPOSE {
+            sets.extend(t.iter().map(|&k| filters[f as usize * 12 + k]));
+        }
+    }
+    sets
 }
 
 /// Superblock columns and rows of a `w` x `h` (luma) frame.

@@ -29,8 +29,25 @@ pub(super) fn write_coeff<S: BinSink>(s: &mut S, c: i16) {
     }
 }
 
-/// Writes a frame's filter: for each plane `alf_enabled`, then (when on) the
-/// coefficients and the superblock flags.
+/// Bits of a luma filter index among `filters`.
+pub(super) fn map_bits(filters: usize) -> u32 {
+    usize::BITS - (filters - 1).leading_zeros()
+}
+
+/// Writes the number of luma filters (less one, Exp-Golomb) and, when
+/// there are several, each class's filter index in `map_bits` bypass bins.
+pub(super) fn write_luma_map<S: BinSink>(s: &mut S, filters: usize, map: &[u8; CLASSES]) {
+    write_exp_golomb(s, filters as u32 - 1, 0);
+    if filters > 1 {
+        for &m in map {
+            s.bypass_bits(m as u32, map_bits(filters));
+        }
+    }
+}
+
+/// Writes a frame's filter: for each plane `alf_enabled`, then (when on,
+/// for luma) the filter count and class map, the coefficients and the
+/// superblock flags.
 pub(crate) fn write<S: BinSink>(s: &mut S, f: &AlfFrame, cols: usize) {
     let mut ctx = FlagContexts::default();
     for p in 0..3 {
@@ -38,6 +55,9 @@ pub(crate) fn write<S: BinSink>(s: &mut S, f: &AlfFrame, cols: usize) {
         let Some(coeffs) = &f.coeffs[p] else {
             continue;
         };
+        if p == 0 {
+            write_luma_map(s, coeffs.len() / taps(0).len(), &f.luma_map);
+        }
         for &c in coeffs {
             write_coeff(s, c);
         }
@@ -49,7 +69,8 @@ pub(crate) fn write<S: BinSink>(s: &mut S, f: &AlfFrame, cols: usize) {
 }
 
 /// Reads a frame's filter (`cols` x `rows` superblocks); coefficients
-/// outside `-128..=127` are refused by name.
+/// outside `-128..=127`, more than 25 luma filters and filter indices
+/// beyond them are refused by name.
 pub(crate) fn read(
     d: &mut RangeDecoder,
     cols: usize,
@@ -66,8 +87,33 @@ pub(crate) fn read(
         if !d.bypass() {
             continue;
         }
-        let mut coeffs = Vec::with_capacity(taps(p).len());
-        for _ in 0..taps(p).len() {
+        let mut filters = 1;
+        if p == 0 {
+            let n = read_exp_golomb(d, 0).map_or(u32::MAX, |v| v.saturating_add(1));
+            if n as usize > CLASSES {
+                return Err(BitstreamError::InvalidField {
+                    field: "alf_luma_filters_minus1",
+                    value: n as i64 - 1,
+                    allowed: "0..=24",
+                });
+            }
+            filters = n as usize;
+            if filters > 1 {
+                for m in f.luma_map.iter_mut() {
+                    let v = d.bypass_bits(map_bits(filters));
+                    if v as usize >= filters {
+                        return Err(BitstreamError::InvalidField {
+                            field: "alf_luma_filter_idx",
+                            value: v as i64,
+                            allowed: "below the number of luma filters",
+                        });
+                    }
+                    *m = v as u8;
+                }
+            }
+        }
+        let mut coeffs = Vec::with_capacity(filters * taps(p).len());
+        for _ in 0..filters * taps(p).len() {
             let abs = read_exp_golomb(d, 0).ok_or(bad(i64::MAX))? as i64;
             if abs > -(COEFF_MIN as i64) {
                 return Err(bad(abs));

@@ -8,8 +8,16 @@ fn random_frame(rng: &mut SmallRng, cols: usize, rows: usize) -> AlfFrame {
     for p in 0..3 {
         if rng.gen_bool(0.7) {
             let extreme = rng.gen_bool(0.2);
+            let filters = if p == 0 {
+                [1, 2, 3, 7, 25][rng.gen_range(0..5)]
+            } else {
+                1
+            };
+            if p == 0 {
+                f.luma_map = std::array::from_fn(|_| rng.gen_range(0..filters) as u8);
+            }
             f.coeffs[p] = Some(
-                (0..taps(p).len())
+                (0..filters * taps(p).len())
                     .map(|_| {
                         if extreme {
                             [-128, 127, 0][rng.gen_range(0..3)]
@@ -42,13 +50,30 @@ fn syntax_round_trip() {
     }
 }
 
-/// A coefficient outside -128..=127 is refused by name, never clamped.
+/// A coefficient outside -128..=127, more than 25 luma filters and a
+/// class's filter index beyond them are refused by name, never clamped.
 #[test]
 fn hostile_coefficients_are_refused() {
     use crate::entropy::write_exp_golomb;
+    let refused = |bytes: Vec<u8>, field: &str| {
+        let err = read(&mut RangeDecoder::new(&bytes), 2, 2).unwrap_err();
+        assert!(err.to_string().contains(field), "{err}");
+    };
+    // 26 filters.
+    let mut enc = RangeEncoder::new();
+    enc.bypass(true);
+    write_exp_golomb(&mut enc, 25, 0);
+    refused(enc.finish(), "alf_luma_filters_minus1");
+    // Three filters (two bits per index) and an index 3.
+    let mut enc = RangeEncoder::new();
+    enc.bypass(true);
+    write_exp_golomb(&mut enc, 2, 0);
+    enc.bypass_bits(3, 2);
+    refused(enc.finish(), "alf_luma_filter_idx");
     for (abs, negative) in [(128u32, false), (129, true), (5000, false), (1 << 20, true)] {
         let mut enc = RangeEncoder::new();
         enc.bypass(true);
+        write_exp_golomb(&mut enc, 0, 0);
         write_exp_golomb(&mut enc, abs, 0);
         enc.bypass(negative);
         for _ in 0..40 {
@@ -61,6 +86,7 @@ fn hostile_coefficients_are_refused() {
     // -128 itself is allowed.
     let mut enc = RangeEncoder::new();
     enc.bypass(true);
+    write_exp_golomb(&mut enc, 0, 0);
     write_exp_golomb(&mut enc, 128, 0);
     enc.bypass(true);
     let bytes = enc.finish();

@@ -6,7 +6,8 @@
 //! i32 sums (`madd`), which are rounded, shifted, added to the centre and
 //! clamped. The interleaving (`unpacklo/hi`) and the final `packus` are
 //! both per 128-bit lane, so the samples come back in their order. The
-//! columns left over (fewer than 16) use the scalar sample.
+//! columns left over (fewer than 16) use the scalar sample. With a set of
+//! coefficients per 4x4 block, each i32 lane takes its block's pair.
 
 use std::arch::x86_64::*;
 
@@ -24,21 +25,25 @@ pub unsafe fn filter(
     w: usize,
     rect: (usize, usize, usize, usize),
     taps: &[(i8, i8)],
-    coeffs: &[i16],
+    sets: &[i16],
+    blocks: Option<&[u8]>,
     bit_depth: u32,
 ) {
     let (x0, y0, x1, y1) = rect;
+    let n = taps.len();
+    let bw = (x1 - x0) / 4;
     let stride = w + 2 * PAD;
     let max = (1i32 << bit_depth) - 1;
     let offsets: Vec<isize> = taps
         .iter()
         .map(|&(dy, dx)| dy as isize * stride as isize + dx as isize)
         .collect();
-    // Coefficient pairs (k, k + 1) as the two i16 halves of each i32.
-    let pairs: Vec<__m256i> = coeffs
+    // Per set, coefficient pairs (k, k + 1) as the two i16 halves of each i32.
+    let pairs: Vec<i32> = sets
         .chunks_exact(2)
-        .map(|c| _mm256_set1_epi32((c[0] as u16 as i32) | ((c[1] as i32) << 16)))
+        .map(|c| (c[0] as u16 as i32) | ((c[1] as i32) << 16))
         .collect();
+    let half = n / 2;
     let (zero, round, vmax) = (
         _mm256_setzero_si256(),
         _mm256_set1_epi32(1 << (COEFF_BITS - 1)),
@@ -58,16 +63,42 @@ pub unsafe fn filter(
             };
             let cur = load(c);
             let cur2 = _mm256_add_epi16(cur, cur);
+            // The four 4x4 blocks the 16 samples lie in: `unpacklo` holds
+            // samples 0-3 and 8-11 (blocks 0 and 2), `unpackhi` 4-7 and 12-15.
+            let set = |i: usize| {
+                blocks.map_or(0, |b| b[(y - y0) / 4 * bw + (x - x0) / 4 + i] as usize) * half
+            };
+            let (s0, s1, s2, s3) = (set(0), set(1), set(2), set(3));
             let (mut lo, mut hi) = (zero, zero);
-            for (o, &k) in offsets.chunks_exact(2).zip(&pairs) {
+            for (p, o) in offsets.chunks_exact(2).enumerate() {
+                let k_lo = _mm256_setr_epi32(
+                    pairs[s0 + p],
+                    pairs[s0 + p],
+                    pairs[s0 + p],
+                    pairs[s0 + p],
+                    pairs[s2 + p],
+                    pairs[s2 + p],
+                    pairs[s2 + p],
+                    pairs[s2 + p],
+                );
+                let k_hi = _mm256_setr_epi32(
+                    pairs[s1 + p],
+                    pairs[s1 + p],
+                    pairs[s1 + p],
+                    pairs[s1 + p],
+                    pairs[s3 + p],
+                    pairs[s3 + p],
+                    pairs[s3 + p],
+                    pairs[s3 + p],
+                );
                 let d = |o: isize| {
                     let a = load(c.wrapping_add_signed(o));
                     let b = load(c.wrapping_add_signed(-o));
                     _mm256_sub_epi16(_mm256_add_epi16(a, b), cur2)
                 };
                 let (d0, d1) = (d(o[0]), d(o[1]));
-                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(d0, d1), k));
-                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(d0, d1), k));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(d0, d1), k_lo));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(d0, d1), k_hi));
             }
             let finish = |sum: __m256i, cur: __m256i| {
                 let v = _mm256_add_epi32(cur, _mm256_srai_epi32::<{ COEFF_BITS as i32 }>(_mm256_add_epi32(sum, round)));
@@ -83,7 +114,8 @@ pub unsafe fn filter(
             x += 16;
         }
         for x in x..x1 {
-            dst[y * w + x] = sample(src, row + x, &offsets, coeffs, max);
+            let set = blocks.map_or(0, |b| b[(y - y0) / 4 * bw + (x - x0) / 4] as usize);
+            dst[y * w + x] = sample(src, row + x, &offsets, &sets[set * n..][..n], max);
         }
     }
 }

@@ -75,12 +75,15 @@ pub fn padded(data: &[u16], w: usize, h: usize) -> Vec<u16> {
 
 /// Filters columns `x0..x1` of rows `y0..y1` of a plane of width `w`: reads
 /// `src`, the plane padded by [`padded`] (stride `w + 2 PAD`), writes `dst`
-/// (the plane, stride `w`). `taps` is [`LUMA_TAPS`] or [`CHROMA_TAPS`] and
-/// `coeffs` holds one coefficient per tap.
+/// (the plane, stride `w`). `taps` is [`LUMA_TAPS`] or [`CHROMA_TAPS`];
+/// `sets` holds sets of one coefficient per tap, and each sample uses set
+/// 0, or with `blocks` the set of its 4x4 block
+/// (`blocks[((y - y0) / 4) * ((x1 - x0) / 4) + (x - x0) / 4]`).
 ///
-/// Panics unless the rectangle lies inside the plane, `src` holds the padded
-/// plane, `coeffs` matches `taps` (an even count) within
-/// `COEFF_MIN..=COEFF_MAX`, and `bit_depth` is 8 or 10.
+/// Panics unless the rectangle lies inside the plane (with `blocks`, its
+/// corners are multiples of 4), `src` holds the padded plane, `sets` holds
+/// whole sets (an even number of taps) within `COEFF_MIN..=COEFF_MAX`, every
+/// block's set exists, and `bit_depth` is 8 or 10.
 #[allow(clippy::too_many_arguments)]
 pub fn filter(
     src: &[u16],
@@ -88,7 +91,8 @@ pub fn filter(
     w: usize,
     rect: (usize, usize, usize, usize),
     taps: &[(i8, i8)],
-    coeffs: &[i16],
+    sets: &[i16],
+    blocks: Option<&[u8]>,
     bit_depth: u32,
     cpu: CpuLevel,
 ) {
@@ -97,25 +101,99 @@ pub fn filter(
     let h = dst.len() / w.max(1);
     assert!(x0 <= x1 && x1 <= w && y0 <= y1 && y1 <= h, "rectangle {rect:?} in {w}x{h}");
     assert!(src.len() >= (w + 2 * PAD) * (h + 2 * PAD), "padded source too short");
-    assert!(coeffs.len() == taps.len() && taps.len() % 2 == 0, "one coefficient per tap");
+    let n = taps.len();
+    assert!(n % 2 == 0 && !sets.is_empty() && sets.len() % n == 0, "whole coefficient sets");
     assert!(
         taps.iter().all(|&(dy, dx)| dy.unsigned_abs() as usize <= PAD
             && dx.unsigned_abs() as usize <= PAD),
         "taps reach at most PAD"
     );
     assert!(
-        coeffs.iter().all(|c| (COEFF_MIN..=COEFF_MAX).contains(c)),
-        "coefficients {coeffs:?}"
+        sets.iter().all(|c| (COEFF_MIN..=COEFF_MAX).contains(c)),
+        "coefficients {sets:?}"
     );
+    if let Some(b) = blocks {
+        assert!([x0, y0, x1, y1].iter().all(|v| v % 4 == 0), "4x4 blocks");
+        let count = (x1 - x0) / 4 * ((y1 - y0) / 4);
+        assert!(b.len() >= count && b[..count].iter().all(|&s| (s as usize + 1) * n <= sets.len()));
+    }
     match cpu {
         #[cfg(target_arch = "x86_64")]
         CpuLevel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the guard has just confirmed that this CPU supports AVX2; the
             // shapes were checked above.
-            unsafe { avx2::filter(src, dst, w, rect, taps, coeffs, bit_depth) }
+            unsafe { avx2::filter(src, dst, w, rect, taps, sets, blocks, bit_depth) }
         }
-        _ => scalar::filter(src, dst, w, rect, taps, coeffs, bit_depth),
+        _ => scalar::filter(src, dst, w, rect, taps, sets, blocks, bit_depth),
     }
+}
+
+/// Number of luma classes.
+pub const CLASSES: usize = 25;
+
+/// The coefficient each luma tap takes under each transpose: tap `k` of a
+/// block with transpose `t` is weighted by `coeff[TRANSPOSE[t][k]]`.
+pub const TRANSPOSE: [[usize; 12]; 4] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    [9, 4, 10, 8, 1, 5, 11, 7, 3, 0, 2, 6],
+    [0, 3, 2, 1, 8, 7, 6, 5, 4, 9, 10, 11],
+    [9, 8, 10, 4, 3, 7, 11, 5, 1, 0, 2, 6],
+];
+
+/// Class and transpose of a 4x4 block from its gradient sums `g`
+/// (vertical, horizontal, diagonal, anti-diagonal), packed as
+/// `class << 2 | transpose`.
+#[inline]
+pub(crate) fn class_of(g: [u32; 4], bit_depth: u32) -> u8 {
+    const ACTIVITY: [u8; 16] = [0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4];
+    let [v, h, d0, d1] = g.map(|x| x as u64);
+    let act = (((v + h) * 64) >> (bit_depth + 4)).min(15) as usize;
+    let mut class = ACTIVITY[act];
+    let (hv1, hv0, dir_hv) = if v > h { (v, h, 1) } else { (h, v, 3) };
+    let (dd1, dd0, dir_d) = if d0 > d1 { (d0, d1, 0) } else { (d1, d0, 2) };
+    let (main, second, m1, m0) = if dd1 * hv0 > hv1 * dd0 {
+        (dir_d, dir_hv, dd1, dd0)
+    } else {
+        (dir_hv, dir_d, hv1, hv0)
+    };
+    let strength = if 2 * m1 > 9 * m0 {
+        2
+    } else if m1 > 2 * m0 {
+        1
+    } else {
+        0
+    };
+    if strength > 0 {
+        class += (((main & 1) << 1) + strength) * 5;
+    }
+    const TABLE: [u8; 8] = [0, 1, 0, 2, 2, 3, 1, 3];
+    (class << 2) | TABLE[(main * 2 + (second >> 1)) as usize]
+}
+
+/// Classifies the 4x4 blocks of the rectangle `(x0, y0, x1, y1)` (corners
+/// multiples of 4) of a plane of width `w` padded by
+/// [`padded`]: `out[(by / 4) * (width / 4) + bx / 4]` (block
+/// coordinates relative to the rectangle) gets `class << 2 | transpose`,
+/// from the Laplacians of the 8x8 window around each block in a
+/// checkerboard pattern (VVC's classification).
+pub fn classify(
+    src: &[u16],
+    w: usize,
+    rect: (usize, usize, usize, usize),
+    bit_depth: u32,
+    out: &mut [u8],
+    _cpu: CpuLevel,
+) {
+    check_bit_depth(bit_depth);
+    let (x0, y0, x1, y1) = rect;
+    let h = (src.len() / (w + 2 * PAD)).saturating_sub(2 * PAD);
+    // A block's window reaches 3 samples past it, within the padding.
+    assert!(
+        [x0, y0, x1, y1].iter().all(|v| v % 4 == 0) && x0 <= x1 && x1 <= w && y0 <= y1 && y1 <= h,
+        "rectangle {rect:?} of 4x4 blocks in {w}x{h}"
+    );
+    assert!(out.len() >= (x1 - x0) / 4 * ((y1 - y0) / 4));
+    scalar::classify(src, w, rect, bit_depth, out)
 }
 
 #[cfg(test)]
@@ -134,16 +212,28 @@ mod tests {
         coeffs: &[i16],
         bd: u32,
     ) -> Vec<u16> {
+        reference_blocks(plane, w, h, taps, &|_, _| coeffs.to_vec(), bd)
+    }
+
+    fn reference_blocks(
+        plane: &[u16],
+        w: usize,
+        h: usize,
+        taps: &[(i8, i8)],
+        coeffs_at: &dyn Fn(usize, usize) -> Vec<i16>,
+        bd: u32,
+    ) -> Vec<u16> {
         let at = |x: isize, y: isize| {
             plane[y.clamp(0, h as isize - 1) as usize * w + x.clamp(0, w as isize - 1) as usize]
                 as i64
         };
-        let centre = 128 - 2 * coeffs.iter().map(|&c| c as i64).sum::<i64>();
         let mut out = vec![0u16; w * h];
         for y in 0..h as isize {
             for x in 0..w as isize {
+                let coeffs = coeffs_at(x as usize, y as usize);
+                let centre = 128 - 2 * coeffs.iter().map(|&c| c as i64).sum::<i64>();
                 let mut acc = centre * at(x, y);
-                for (&(dy, dx), &c) in taps.iter().zip(coeffs) {
+                for (&(dy, dx), &c) in taps.iter().zip(&coeffs) {
                     let (dy, dx) = (dy as isize, dx as isize);
                     acc += c as i64 * (at(x + dx, y + dy) + at(x - dx, y - dy));
                 }
@@ -202,7 +292,7 @@ mod tests {
                         let src = padded(&plane, w, h);
                         for cpu in CpuLevel::all_supported() {
                             let mut got = plane.clone();
-                            filter(&src, &mut got, w, (0, 0, w, h), taps, &coeffs, bd, cpu);
+                            filter(&src, &mut got, w, (0, 0, w, h), taps, &coeffs, None, bd, cpu);
                             assert_eq!(got, want, "{cpu:?} {w}x{h} bd {bd} taps {}", taps.len());
                         }
                     }
@@ -223,12 +313,105 @@ mod tests {
         let rect = (5, 7, 69, 40);
         for cpu in CpuLevel::all_supported() {
             let mut got = plane.clone();
-            filter(&src, &mut got, w, rect, &LUMA_TAPS, &coeffs, 10, cpu);
+            filter(&src, &mut got, w, rect, &LUMA_TAPS, &coeffs, None, 10, cpu);
             for y in 0..h {
                 for x in 0..w {
                     let inside = (rect.0..rect.2).contains(&x) && (rect.1..rect.3).contains(&y);
                     let want = if inside { full[y * w + x] } else { plane[y * w + x] };
                     assert_eq!(got[y * w + x], want, "{cpu:?} ({x}, {y})");
+                }
+            }
+        }
+    }
+
+    /// A coefficient set per 4x4 block (up to 100 sets, as the luma
+    /// classes and transposes use): every level equals the reference, on
+    /// whole planes and on a rectangle inside one.
+    #[test]
+    fn per_block_sets_match_the_reference() {
+        let mut rng = SmallRng::seed_from_u64(9);
+        for bd in [8u32, 10] {
+            for (w, h, rect) in [(64, 64, (0, 0, 64, 64)), (88, 40, (0, 0, 88, 40)), (136, 72, (64, 8, 132, 72))] {
+                for extreme in [false, true] {
+                    let plane = random_plane(&mut rng, w, h, bd, extreme);
+                    let nsets = rng.gen_range(1..=100);
+                    let sets = random_coeffs(&mut rng, 12 * nsets, extreme);
+                    let (bw, bh) = ((rect.2 - rect.0) / 4, (rect.3 - rect.1) / 4);
+                    let blocks: Vec<u8> = (0..bw * bh).map(|_| rng.gen_range(0..nsets) as u8).collect();
+                    let at = |x: usize, y: usize| {
+                        let inside = (rect.0..rect.2).contains(&x) && (rect.1..rect.3).contains(&y);
+                        if !inside {
+                            return vec![0; 12];
+                        }
+                        let s = blocks[(y - rect.1) / 4 * bw + (x - rect.0) / 4] as usize;
+                        sets[12 * s..12 * s + 12].to_vec()
+                    };
+                    let want = reference_blocks(&plane, w, h, &LUMA_TAPS, &at, bd);
+                    let src = padded(&plane, w, h);
+                    for cpu in CpuLevel::all_supported() {
+                        let mut got = plane.clone();
+                        filter(&src, &mut got, w, rect, &LUMA_TAPS, &sets, Some(&blocks), bd, cpu);
+                        assert_eq!(got, want, "{cpu:?} {w}x{h} bd {bd}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Classes and transposes against a plain reading of VVC's rule: the
+    /// Laplacians at the 32 checkerboard positions of the 8x8 window around
+    /// each block (coordinates clamped into the plane), activity from
+    /// `(V + H) * 64 >> (bitDepth + 4)` through VVC's table, direction by
+    /// the ratios 2 and 4.5 in exact arithmetic.
+    #[test]
+    fn classes_match_a_plain_reference() {
+        let mut rng = SmallRng::seed_from_u64(10);
+        for bd in [8u32, 10] {
+            for (w, h) in [(8, 8), (64, 32), (72, 40)] {
+                for pattern in 0..4 {
+                    let plane: Vec<u16> = match pattern {
+                        0 => random_plane(&mut rng, w, h, bd, false),
+                        1 => random_plane(&mut rng, w, h, bd, true),
+                        // Stripes: strongly directional.
+                        2 => (0..w * h).map(|i| if (i % w) / 2 % 2 == 0 { 0 } else { (1 << bd) - 1 }).collect(),
+                        _ => (0..w * h).map(|i| ((i % w + i / w) % 7 * 20) as u16).collect(),
+                    };
+                    let at = |x: i64, y: i64| plane[y.clamp(0, h as i64 - 1) as usize * w + x.clamp(0, w as i64 - 1) as usize] as i64;
+                    let mut want = Vec::new();
+                    for by in (0..h as i64).step_by(4) {
+                        for bx in (0..w as i64).step_by(4) {
+                            let mut g = [0i64; 4];
+                            for y in by - 2..by + 6 {
+                                for x in bx - 2..bx + 6 {
+                                    if (x - y).rem_euclid(2) != 0 {
+                                        continue;
+                                    }
+                                    let s = 2 * at(x, y);
+                                    g[0] += (s - at(x, y - 1) - at(x, y + 1)).abs();
+                                    g[1] += (s - at(x - 1, y) - at(x + 1, y)).abs();
+                                    g[2] += (s - at(x - 1, y - 1) - at(x + 1, y + 1)).abs();
+                                    g[3] += (s - at(x - 1, y + 1) - at(x + 1, y - 1)).abs();
+                                }
+                            }
+                            let act = (((g[0] + g[1]) * 64) >> (bd + 4)).min(15);
+                            let mut class = [0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4][act as usize];
+                            let hv = (g[0].max(g[1]), g[0].min(g[1]), if g[0] > g[1] { 1 } else { 3 });
+                            let dg = (g[2].max(g[3]), g[2].min(g[3]), if g[2] > g[3] { 0 } else { 2 });
+                            let (main, second) = if dg.0 * hv.1 > hv.0 * dg.1 { (dg, hv) } else { (hv, dg) };
+                            let strength = if 2 * main.0 > 9 * main.1 { 2 } else if main.0 > 2 * main.1 { 1 } else { 0 };
+                            if strength > 0 {
+                                class += (((main.2 & 1) << 1) + strength) * 5;
+                            }
+                            let t = [0, 1, 0, 2, 2, 3, 1, 3][(main.2 * 2 + second.2 / 2) as usize];
+                            want.push((class << 2 | t) as u8);
+                        }
+                    }
+                    let src = padded(&plane, w, h);
+                    for cpu in CpuLevel::all_supported() {
+                        let mut got = vec![0u8; want.len()];
+                        classify(&src, w, (0, 0, w, h), bd, &mut got, cpu);
+                        assert_eq!(got, want, "{cpu:?} {w}x{h} bd {bd} pattern {pattern}");
+                    }
                 }
             }
         }
