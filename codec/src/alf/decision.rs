@@ -22,19 +22,23 @@ use crate::entropy::{bin_cost, BitCounter, COST_ONE_BIT};
 const ROUNDS: usize = 3;
 
 /// Normal equations of one region (and class): `r` (n x n, row-major), `c` (n).
-#[derive(Clone)]
+/// (Fixed-size: the encoder adds and copies many of them.)
+#[derive(Clone, Copy)]
 struct Stats {
     n: usize,
-    r: Vec<f64>,
-    c: Vec<f64>,
+    r: [f64; MAX_TAPS * MAX_TAPS],
+    c: [f64; MAX_TAPS],
 }
+
+/// Most taps of a filter (luma).
+const MAX_TAPS: usize = 12;
 
 impl Stats {
     fn new(n: usize) -> Stats {
         Stats {
             n,
-            r: vec![0.0; n * n],
-            c: vec![0.0; n],
+            r: [0.0; MAX_TAPS * MAX_TAPS],
+            c: [0.0; MAX_TAPS],
         }
     }
 
@@ -63,7 +67,7 @@ impl Stats {
     /// The least-squares coefficients (real), or `None` when singular.
     fn solve(&self) -> Option<Vec<f64>> {
         let n = self.n;
-        let mut a = self.r.clone();
+        let mut a = self.r;
         let trace: f64 = (0..n).map(|i| a[i * n + i]).sum();
         if trace <= 0.0 {
             return None;
@@ -91,7 +95,7 @@ impl Stats {
                 a[i * n + j] = s / d;
             }
         }
-        let mut x = self.c.clone();
+        let mut x = self.c[..n].to_vec();
         for i in 0..n {
             for k in 0..i {
                 x[i] -= a[i * n + k] * x[k];
@@ -165,59 +169,74 @@ fn plane_stats(
     let taps = taps(p);
     let n = taps.len();
     let nclass = if classes.is_some() { CLASSES } else { 1 };
+    debug_assert!(n <= MAX_TAPS);
     let stride = w + 2 * PAD;
     let offsets: Vec<isize> = taps
         .iter()
         .map(|&(dy, dx)| dy as isize * stride as isize + dx as isize)
         .collect();
     let count = cols * h.div_ceil(if p == 0 { SB } else { SB / 2 });
-    // Per class, the differences per (permuted) tap and the targets of the
-    // superblock's samples, gathered, then multiplied as i16 pairs in runs
-    // short enough for i32 sums (256 products of at most 2046 * 2046).
-    let mut d: Vec<Vec<Vec<i16>>> = vec![vec![Vec::new(); n]; nclass];
-    let mut t: Vec<Vec<i16>> = vec![Vec::new(); nclass];
+    // Per superblock: its samples sorted by class (counting sort), then per
+    // class the differences per (permuted) tap and the targets, multiplied
+    // as i16 pairs in runs short enough for i32 sums (256 products of at
+    // most 2046 * 2046).
+    let area = if p == 0 { SB * SB } else { SB * SB / 4 };
+    let mut d = vec![0i16; n * area];
+    let mut t = vec![0i16; area];
+    let mut order = vec![0u32; area];
     let dot = |a: &[i16], b: &[i16]| -> i64 {
         a.chunks(256)
             .zip(b.chunks(256))
             .map(|(u, v)| u.iter().zip(v).map(|(&x, &y)| x as i32 * y as i32).sum::<i32>() as i64)
             .sum()
     };
+    let class_at = |x: usize, y: usize| classes.map_or(0, |m| m[(y / 4) * (w / 4) + x / 4]);
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         let (x0, y0, x1, y1) = sb_rect(p, w, h, cols, i);
-        d.iter_mut().flatten().for_each(Vec::clear);
-        t.iter_mut().for_each(Vec::clear);
+        let mut start = [0usize; CLASSES + 1];
         for y in y0..y1 {
-            let row = (y + PAD) * stride + PAD;
             for x in x0..x1 {
-                let c = row + x;
-                let cur = src[c] as i32;
-                let (class, perm) = match classes {
-                    Some(m) => {
-                        let ct = m[(y / 4) * (w / 4) + x / 4];
-                        ((ct >> 2) as usize, &TRANSPOSE[(ct & 3) as usize][..])
-                    }
-                    None => (0, &TRANSPOSE[0][..n]),
-                };
-                for (k, &o) in offsets.iter().enumerate() {
-                    let a = src[c.wrapping_add_signed(o)] as i32;
-                    let b = src[c.wrapping_add_signed(-o)] as i32;
-                    d[class][perm[k]].push((a + b - 2 * cur) as i16);
-                }
-                t[class].push((orig[y * w + x] as i32 - cur) as i16);
+                start[(class_at(x, y) >> 2) as usize + 1] += 1;
             }
         }
+        for c in 0..CLASSES {
+            start[c + 1] += start[c];
+        }
+        let mut next = start;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let c = (class_at(x, y) >> 2) as usize;
+                order[next[c]] = (y << 16 | x) as u32;
+                next[c] += 1;
+            }
+        }
+        let total = start[CLASSES];
+        for (j, &at) in order[..total].iter().enumerate() {
+            let (x, y) = ((at & 0xffff) as usize, (at >> 16) as usize);
+            let c = (y + PAD) * stride + x + PAD;
+            let cur = src[c] as i32;
+            let perm = &TRANSPOSE[(class_at(x, y) & 3) as usize];
+            for (k, &o) in offsets.iter().enumerate() {
+                let a = src[c.wrapping_add_signed(o)] as i32;
+                let b = src[c.wrapping_add_signed(-o)] as i32;
+                d[perm[k] * area + j] = (a + b - 2 * cur) as i16;
+            }
+            t[j] = (orig[y * w + x] as i32 - cur) as i16;
+        }
         let mut per_class = Vec::with_capacity(nclass);
-        for (dc, tc) in d.iter().zip(&t) {
+        for c in 0..nclass {
+            let (s0, s1) = (start[c], start[c + 1]);
             let mut st = Stats::new(n);
-            if !tc.is_empty() {
+            if s1 > s0 {
                 for a in 0..n {
+                    let da = &d[a * area + s0..a * area + s1];
                     for b in a..n {
-                        let v = dot(&dc[a], &dc[b]) as f64;
+                        let v = dot(da, &d[b * area + s0..b * area + s1]) as f64;
                         st.r[a * n + b] = v;
                         st.r[b * n + a] = v;
                     }
-                    st.c[a] = dot(&dc[a], tc) as f64;
+                    st.c[a] = dot(da, &t[s0..s1]) as f64;
                 }
             }
             per_class.push(st);
@@ -374,10 +393,18 @@ pub(crate) fn derive(orig: &Frame, recon: &Frame, lambda: [f64; 3], cpu: CpuLeve
             for (sb, _) in stats.iter().zip(&on).filter(|(_, &b)| b) {
                 sum.iter_mut().zip(sb).for_each(|(a, b)| a.add(b));
             }
-            let (q, map) = if p == 0 {
-                merge_classes(&sum, lambda)
-            } else {
-                (sum[0].quantised(true), [0; CLASSES])
+            // Classes are merged in the first round; later rounds derive
+            // the same filters again from the superblocks that are on.
+            let (q, map) = match &best {
+                _ if p > 0 => (sum[0].quantised(true), [0; CLASSES]),
+                None => merge_classes(&sum, lambda),
+                Some((_, q, map, _)) => {
+                    let mut groups = vec![Stats::new(12); q.len() / 12];
+                    for (c, st) in sum.iter().enumerate() {
+                        groups[map[c] as usize].add(st);
+                    }
+                    (groups.iter().flat_map(|g| g.quantised(true)).collect(), *map)
+                }
             };
             let sets = if p == 0 { luma_sets(&q, &map) } else { q.clone() };
             let deltas = sse_deltas(

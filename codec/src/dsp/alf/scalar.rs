@@ -45,7 +45,10 @@ pub(super) fn sample(src: &[u16], c: usize, offsets: &[isize], coeffs: &[i16], m
     (cur + ((sum + round) >> COEFF_BITS)).clamp(0, max) as u16
 }
 
-/// See [`super::classify`].
+/// See [`super::classify`]. Row by row: each window row's Laplacians at
+/// its checkerboard positions are computed once and summed over runs of
+/// four columns (`q`, one run per block edge), shared by the blocks left
+/// and right of it and by the two block rows whose windows hold the row.
 pub fn classify(
     src: &[u16],
     w: usize,
@@ -55,26 +58,45 @@ pub fn classify(
 ) {
     let (x0, y0, x1, y1) = rect;
     let stride = w + 2 * PAD;
-    let bw = (x1 - x0).div_ceil(4);
-    for by in (y0..y1).step_by(4) {
-        for bx in (x0..x1).step_by(4) {
+    let (bw, bh) = ((x1 - x0) / 4, (y1 - y0) / 4);
+    if bw == 0 || bh == 0 {
+        return;
+    }
+    // q[(row * (bw + 1) + j) * 4 + g]: direction g's sum over columns
+    // x0 + 4 j - 2 ..= x0 + 4 j + 1 of window row y0 - 2 + row.
+    let rows = 4 * bh + 4;
+    let mut q = vec![0u32; rows * (bw + 1) * 4];
+    for row in 0..rows {
+        let r = y0 + row + PAD - 2;
+        let line = |dr: isize| &src[(r as isize + dr) as usize * stride..][..stride];
+        let (up, mid, down) = (line(-1), line(0), line(1));
+        for j in 0..=bw {
+            // Padded column of x0 + 4 j - 2, plus one when the row is odd.
+            let first = x0 + 4 * j + PAD - 2 + (row & 1);
             let mut g = [0u32; 4];
-            for a in 0..8 {
-                // Rows by - 2 .. by + 5; even rows of the window at even columns, odd at odd.
-                let r = by + PAD + a - 2;
-                for b in 0..4 {
-                    let c = bx + PAD - 2 + 2 * b + (a & 1);
-                    let at = |dr: isize, dc: isize| {
-                        src[(r as isize + dr) as usize * stride + (c as isize + dc) as usize] as i32
-                    };
-                    let s2 = 2 * at(0, 0);
-                    g[0] += (s2 - at(-1, 0) - at(1, 0)).unsigned_abs();
-                    g[1] += (s2 - at(0, -1) - at(0, 1)).unsigned_abs();
-                    g[2] += (s2 - at(-1, -1) - at(1, 1)).unsigned_abs();
-                    g[3] += (s2 - at(1, -1) - at(-1, 1)).unsigned_abs();
+            for c in [first, first + 2] {
+                let s2 = 2 * mid[c] as i32;
+                let (u, d) = (up[c] as i32, down[c] as i32);
+                g[0] += (s2 - u - d).unsigned_abs();
+                g[1] += (s2 - mid[c - 1] as i32 - mid[c + 1] as i32).unsigned_abs();
+                g[2] += (s2 - up[c - 1] as i32 - down[c + 1] as i32).unsigned_abs();
+                g[3] += (s2 - down[c - 1] as i32 - up[c + 1] as i32).unsigned_abs();
+            }
+            q[(row * (bw + 1) + j) * 4..][..4].copy_from_slice(&g);
+        }
+    }
+    for ib in 0..bh {
+        for jb in 0..bw {
+            let mut g = [0u32; 4];
+            for row in 4 * ib..4 * ib + 8 {
+                for j in [jb, jb + 1] {
+                    let at = (row * (bw + 1) + j) * 4;
+                    for (k, v) in g.iter_mut().enumerate() {
+                        *v += q[at + k];
+                    }
                 }
             }
-            out[(by - y0) / 4 * bw + (bx - x0) / 4] = super::class_of(g, bit_depth);
+            out[ib * bw + jb] = super::class_of(g, bit_depth);
         }
     }
 }
