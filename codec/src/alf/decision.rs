@@ -65,7 +65,8 @@ impl Stats {
 
     /// The least change in SSE real coefficients reach (0 when singular).
     fn best_real(&self) -> f64 {
-        self.solve().map_or(0.0, |x| -(0..self.n).map(|i| x[i] * self.c[i]).sum::<f64>())
+        self.solve()
+            .map_or(0.0, |x| -(0..self.n).map(|i| x[i] * self.c[i]).sum::<f64>())
     }
 
     /// The least-squares coefficients (real), or `None` when singular.
@@ -124,7 +125,11 @@ impl Stats {
         };
         let mut q: Vec<i16> = x
             .iter()
-            .map(|&v| (v * 128.0).round().clamp(COEFF_MIN as f64, COEFF_MAX as f64) as i16)
+            .map(|&v| {
+                (v * 128.0)
+                    .round()
+                    .clamp(COEFF_MIN as f64, COEFF_MAX as f64) as i16
+            })
             .collect();
         if !refine {
             return q;
@@ -191,7 +196,12 @@ fn plane_stats(
     let dot = |a: &[i16], b: &[i16]| -> i64 {
         a.chunks(256)
             .zip(b.chunks(256))
-            .map(|(u, v)| u.iter().zip(v).map(|(&x, &y)| x as i32 * y as i32).sum::<i32>() as i64)
+            .map(|(u, v)| {
+                u.iter()
+                    .zip(v)
+                    .map(|(&x, &y)| x as i32 * y as i32)
+                    .sum::<i32>() as i64
+            })
             .sum()
     };
     let class_at = |x: usize, y: usize| classes.map_or(0, |m| m[(y / 4) * (w / 4) + x / 4]);
@@ -282,7 +292,17 @@ fn sse_deltas(
     cpu: CpuLevel,
 ) -> Vec<f64> {
     let mut out = rec.to_vec();
-    filter(src, &mut out, w, (0, 0, w, h), taps(p), sets, blocks, bit_depth, cpu);
+    filter(
+        src,
+        &mut out,
+        w,
+        (0, 0, w, h),
+        taps(p),
+        sets,
+        blocks,
+        bit_depth,
+        cpu,
+    );
     let count = cols * h.div_ceil(if p == 0 { SB } else { SB / 2 });
     (0..count)
         .map(|i| {
@@ -322,8 +342,11 @@ fn choose(deltas: &[f64], bits: f64, lambda: f64, cols: usize) -> (Vec<bool>, f6
 /// of every count of filters, the one whose rounded filters cost least
 /// (`SSE + lambda * bits`). Returns the filters (refined) and class map.
 fn merge_classes(classes: &[Stats], lambda: f64) -> (Vec<i16>, [u8; CLASSES]) {
-    let mut groups: Vec<(Vec<usize>, Stats)> =
-        classes.iter().enumerate().map(|(c, s)| (vec![c], s.clone())).collect();
+    let mut groups: Vec<(Vec<usize>, Stats)> = classes
+        .iter()
+        .enumerate()
+        .map(|(c, s)| (vec![c], s.clone()))
+        .collect();
     let mut err: Vec<f64> = groups.iter().map(|g| g.1.best_real()).collect();
     let mut best: Option<(f64, Vec<(Vec<usize>, Stats)>)> = None;
     // Groups are named by their first class, which merging keeps.
@@ -350,11 +373,13 @@ fn merge_classes(classes: &[Stats], lambda: f64) -> (Vec<i16>, [u8; CLASSES]) {
         let mut pick = (f64::INFINITY, 0, 0);
         for i in 0..groups.len() {
             for j in i + 1..groups.len() {
-                let e = *pair.entry((groups[i].0[0], groups[j].0[0])).or_insert_with(|| {
-                    let mut m = groups[i].1;
-                    m.add(&groups[j].1);
-                    m.best_real()
-                });
+                let e = *pair
+                    .entry((groups[i].0[0], groups[j].0[0]))
+                    .or_insert_with(|| {
+                        let mut m = groups[i].1;
+                        m.add(&groups[j].1);
+                        m.best_real()
+                    });
                 let loss = e - err[i] - err[j];
                 if loss < pick.0 {
                     pick = (loss, i, j);
@@ -415,10 +440,17 @@ pub(crate) fn derive(orig: &Frame, recon: &Frame, lambda: [f64; 3], cpu: CpuLeve
                     for (c, st) in sum.iter().enumerate() {
                         groups[map[c] as usize].add(st);
                     }
-                    (groups.iter().flat_map(|g| g.quantised(true)).collect(), *map)
+                    (
+                        groups.iter().flat_map(|g| g.quantised(true)).collect(),
+                        *map,
+                    )
                 }
             };
-            let sets = if p == 0 { luma_sets(&q, &map) } else { q.clone() };
+            let sets = if p == 0 {
+                luma_sets(&q, &map)
+            } else {
+                q.clone()
+            };
             let deltas = sse_deltas(
                 &o.data,
                 &r.data,

@@ -33,7 +33,17 @@ pub(crate) fn apply(recon: &mut Frame, f: &AlfFrame, cpu: CpuLevel) {
                 alf::classify(&src, w, rect, bd, &mut blocks, cpu);
                 &blocks[..]
             });
-            alf::filter(&src, &mut plane.data, w, rect, taps(p), &sets, blocks, bd, cpu);
+            alf::filter(
+                &src,
+                &mut plane.data,
+                w,
+                rect,
+                taps(p),
+                &sets,
+                blocks,
+                bd,
+                cpu,
+            );
         }
     }
 }

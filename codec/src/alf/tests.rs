@@ -162,7 +162,10 @@ fn derived_filter_sharpens_a_blurred_picture() {
         for p in 0..3 {
             assert!(f.coeffs[p].is_some(), "plane {p} at {bd} bits stays off");
             let (before, after) = (sse(&orig, &blur, p), sse(&orig, &outs[0], p));
-            assert!(after * 10 < before * 8, "plane {p} at {bd} bits: {before} -> {after}");
+            assert!(
+                after * 10 < before * 8,
+                "plane {p} at {bd} bits: {before} -> {after}"
+            );
         }
     }
 }

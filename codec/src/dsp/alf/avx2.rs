@@ -101,7 +101,10 @@ pub unsafe fn filter(
                 hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(d0, d1), k_hi));
             }
             let finish = |sum: __m256i, cur: __m256i| {
-                let v = _mm256_add_epi32(cur, _mm256_srai_epi32::<{ COEFF_BITS as i32 }>(_mm256_add_epi32(sum, round)));
+                let v = _mm256_add_epi32(
+                    cur,
+                    _mm256_srai_epi32::<{ COEFF_BITS as i32 }>(_mm256_add_epi32(sum, round)),
+                );
                 _mm256_min_epi32(_mm256_max_epi32(v, zero), vmax)
             };
             let lo = finish(lo, _mm256_unpacklo_epi16(cur, zero));
@@ -109,7 +112,10 @@ pub unsafe fn filter(
             let out = &mut dst[y * w + x..][..16];
             // SAFETY: `out` holds exactly 16 samples.
             unsafe {
-                _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, _mm256_packus_epi32(lo, hi))
+                _mm256_storeu_si256(
+                    out.as_mut_ptr() as *mut __m256i,
+                    _mm256_packus_epi32(lo, hi),
+                )
             };
             x += 16;
         }

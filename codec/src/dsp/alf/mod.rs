@@ -99,10 +99,19 @@ pub fn filter(
     check_bit_depth(bit_depth);
     let (x0, y0, x1, y1) = rect;
     let h = dst.len() / w.max(1);
-    assert!(x0 <= x1 && x1 <= w && y0 <= y1 && y1 <= h, "rectangle {rect:?} in {w}x{h}");
-    assert!(src.len() >= (w + 2 * PAD) * (h + 2 * PAD), "padded source too short");
+    assert!(
+        x0 <= x1 && x1 <= w && y0 <= y1 && y1 <= h,
+        "rectangle {rect:?} in {w}x{h}"
+    );
+    assert!(
+        src.len() >= (w + 2 * PAD) * (h + 2 * PAD),
+        "padded source too short"
+    );
     let n = taps.len();
-    assert!(n % 2 == 0 && !sets.is_empty() && sets.len() % n == 0, "whole coefficient sets");
+    assert!(
+        n % 2 == 0 && !sets.is_empty() && sets.len() % n == 0,
+        "whole coefficient sets"
+    );
     assert!(
         taps.iter().all(|&(dy, dx)| dy.unsigned_abs() as usize <= PAD
             && dx.unsigned_abs() as usize <= PAD),
@@ -115,7 +124,12 @@ pub fn filter(
     if let Some(b) = blocks {
         assert!([x0, y0, x1, y1].iter().all(|v| v % 4 == 0), "4x4 blocks");
         let count = (x1 - x0) / 4 * ((y1 - y0) / 4);
-        assert!(b.len() >= count && b[..count].iter().all(|&s| (s as usize + 1) * n <= sets.len()));
+        assert!(
+            b.len() >= count
+                && b[..count]
+                    .iter()
+                    .all(|&s| (s as usize + 1) * n <= sets.len())
+        );
     }
     match cpu {
         #[cfg(target_arch = "x86_64")]
@@ -284,7 +298,15 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(7);
         for bd in [8u32, 10] {
             for taps in [&LUMA_TAPS[..], &CHROMA_TAPS[..]] {
-                for (w, h) in [(1, 1), (3, 2), (16, 4), (17, 9), (40, 33), (64, 64), (93, 21)] {
+                for (w, h) in [
+                    (1, 1),
+                    (3, 2),
+                    (16, 4),
+                    (17, 9),
+                    (40, 33),
+                    (64, 64),
+                    (93, 21),
+                ] {
                     for extreme in [false, true] {
                         let plane = random_plane(&mut rng, w, h, bd, extreme);
                         let coeffs = random_coeffs(&mut rng, taps.len(), extreme);
@@ -292,7 +314,17 @@ mod tests {
                         let src = padded(&plane, w, h);
                         for cpu in CpuLevel::all_supported() {
                             let mut got = plane.clone();
-                            filter(&src, &mut got, w, (0, 0, w, h), taps, &coeffs, None, bd, cpu);
+                            filter(
+                                &src,
+                                &mut got,
+                                w,
+                                (0, 0, w, h),
+                                taps,
+                                &coeffs,
+                                None,
+                                bd,
+                                cpu,
+                            );
                             assert_eq!(got, want, "{cpu:?} {w}x{h} bd {bd} taps {}", taps.len());
                         }
                     }
@@ -317,7 +349,11 @@ mod tests {
             for y in 0..h {
                 for x in 0..w {
                     let inside = (rect.0..rect.2).contains(&x) && (rect.1..rect.3).contains(&y);
-                    let want = if inside { full[y * w + x] } else { plane[y * w + x] };
+                    let want = if inside {
+                        full[y * w + x]
+                    } else {
+                        plane[y * w + x]
+                    };
                     assert_eq!(got[y * w + x], want, "{cpu:?} ({x}, {y})");
                 }
             }
@@ -331,13 +367,19 @@ mod tests {
     fn per_block_sets_match_the_reference() {
         let mut rng = SmallRng::seed_from_u64(9);
         for bd in [8u32, 10] {
-            for (w, h, rect) in [(64, 64, (0, 0, 64, 64)), (88, 40, (0, 0, 88, 40)), (136, 72, (64, 8, 132, 72))] {
+            for (w, h, rect) in [
+                (64, 64, (0, 0, 64, 64)),
+                (88, 40, (0, 0, 88, 40)),
+                (136, 72, (64, 8, 132, 72)),
+            ] {
                 for extreme in [false, true] {
                     let plane = random_plane(&mut rng, w, h, bd, extreme);
                     let nsets = rng.gen_range(1..=100);
                     let sets = random_coeffs(&mut rng, 12 * nsets, extreme);
                     let (bw, bh) = ((rect.2 - rect.0) / 4, (rect.3 - rect.1) / 4);
-                    let blocks: Vec<u8> = (0..bw * bh).map(|_| rng.gen_range(0..nsets) as u8).collect();
+                    let blocks: Vec<u8> = (0..bw * bh)
+                        .map(|_| rng.gen_range(0..nsets) as u8)
+                        .collect();
                     let at = |x: usize, y: usize| {
                         let inside = (rect.0..rect.2).contains(&x) && (rect.1..rect.3).contains(&y);
                         if !inside {
@@ -350,7 +392,17 @@ mod tests {
                     let src = padded(&plane, w, h);
                     for cpu in CpuLevel::all_supported() {
                         let mut got = plane.clone();
-                        filter(&src, &mut got, w, rect, &LUMA_TAPS, &sets, Some(&blocks), bd, cpu);
+                        filter(
+                            &src,
+                            &mut got,
+                            w,
+                            rect,
+                            &LUMA_TAPS,
+                            &sets,
+                            Some(&blocks),
+                            bd,
+                            cpu,
+                        );
                         assert_eq!(got, want, "{cpu:?} {w}x{h} bd {bd}");
                     }
                 }
@@ -373,10 +425,23 @@ mod tests {
                         0 => random_plane(&mut rng, w, h, bd, false),
                         1 => random_plane(&mut rng, w, h, bd, true),
                         // Stripes: strongly directional.
-                        2 => (0..w * h).map(|i| if (i % w) / 2 % 2 == 0 { 0 } else { (1 << bd) - 1 }).collect(),
-                        _ => (0..w * h).map(|i| ((i % w + i / w) % 7 * 20) as u16).collect(),
+                        2 => (0..w * h)
+                            .map(|i| {
+                                if (i % w) / 2 % 2 == 0 {
+                                    0
+                                } else {
+                                    (1 << bd) - 1
+                                }
+                            })
+                            .collect(),
+                        _ => (0..w * h)
+                            .map(|i| ((i % w + i / w) % 7 * 20) as u16)
+                            .collect(),
                     };
-                    let at = |x: i64, y: i64| plane[y.clamp(0, h as i64 - 1) as usize * w + x.clamp(0, w as i64 - 1) as usize] as i64;
+                    let at = |x: i64, y: i64| {
+                        plane[y.clamp(0, h as i64 - 1) as usize * w
+                            + x.clamp(0, w as i64 - 1) as usize] as i64
+                    };
                     let mut want = Vec::new();
                     for by in (0..h as i64).step_by(4) {
                         for bx in (0..w as i64).step_by(4) {
@@ -394,11 +459,30 @@ mod tests {
                                 }
                             }
                             let act = (((g[0] + g[1]) * 64) >> (bd + 4)).min(15);
-                            let mut class = [0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4][act as usize];
-                            let hv = (g[0].max(g[1]), g[0].min(g[1]), if g[0] > g[1] { 1 } else { 3 });
-                            let dg = (g[2].max(g[3]), g[2].min(g[3]), if g[2] > g[3] { 0 } else { 2 });
-                            let (main, second) = if dg.0 * hv.1 > hv.0 * dg.1 { (dg, hv) } else { (hv, dg) };
-                            let strength = if 2 * main.0 > 9 * main.1 { 2 } else if main.0 > 2 * main.1 { 1 } else { 0 };
+                            let mut class =
+                                [0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4][act as usize];
+                            let hv = (
+                                g[0].max(g[1]),
+                                g[0].min(g[1]),
+                                if g[0] > g[1] { 1 } else { 3 },
+                            );
+                            let dg = (
+                                g[2].max(g[3]),
+                                g[2].min(g[3]),
+                                if g[2] > g[3] { 0 } else { 2 },
+                            );
+                            let (main, second) = if dg.0 * hv.1 > hv.0 * dg.1 {
+                                (dg, hv)
+                            } else {
+                                (hv, dg)
+                            };
+                            let strength = if 2 * main.0 > 9 * main.1 {
+                                2
+                            } else if main.0 > 2 * main.1 {
+                                1
+                            } else {
+                                0
+                            };
                             if strength > 0 {
                                 class += (((main.2 & 1) << 1) + strength) * 5;
                             }
