@@ -19,7 +19,7 @@ fn plane(w: usize, h: usize, bit_depth: u32, seed: u64) -> Vec<u16> {
         .map(|i| {
             let (x, y) = ((i % w) as f64, (i / w) as f64);
             let v = 128.0 + 60.0 * (x * 0.05).sin() * (y * 0.03).cos() + rng.gen_range(-6.0..6.0);
-            ((v.clamp(0.0, 255.0) as u16) << (bit_depth - 8)) as u16
+            (v.clamp(0.0, 255.0) as u16) << (bit_depth - 8)
         })
         .collect()
 }

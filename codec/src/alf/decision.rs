@@ -337,6 +337,12 @@ fn choose(deltas: &[f64], bits: f64, lambda: f64, cols: usize) -> (Vec<bool>, f6
     (flags, total)
 }
 
+/// Merged classes: members (the first names the group) and their statistics.
+type Groups = Vec<(Vec<usize>, Stats)>;
+
+/// A plane's choice: cost change, coefficients, luma class map, superblock flags.
+type Choice = (f64, Vec<i16>, [u8; CLASSES], Vec<bool>);
+
 /// Luma filters for class statistics `classes`: the classes merged
 /// greedily, two at a time, by the least loss of the best real filters;
 /// of every count of filters, the one whose rounded filters cost least
@@ -345,10 +351,10 @@ fn merge_classes(classes: &[Stats], lambda: f64) -> (Vec<i16>, [u8; CLASSES]) {
     let mut groups: Vec<(Vec<usize>, Stats)> = classes
         .iter()
         .enumerate()
-        .map(|(c, s)| (vec![c], s.clone()))
+        .map(|(c, s)| (vec![c], *s))
         .collect();
     let mut err: Vec<f64> = groups.iter().map(|g| g.1.best_real()).collect();
-    let mut best: Option<(f64, Vec<(Vec<usize>, Stats)>)> = None;
+    let mut best: Option<(f64, Groups)> = None;
     // Groups are named by their first class, which merging keeps.
     let mut pair: std::collections::HashMap<(usize, usize), f64> = Default::default();
     loop {
@@ -424,7 +430,7 @@ pub(crate) fn derive(orig: &Frame, recon: &Frame, lambda: [f64; 3], cpu: CpuLeve
         let stats = plane_stats(&o.data, &src, classes.as_deref(), p, w, h, cols);
         let lambda = lambda[p];
         let mut on = vec![true; stats.len()];
-        let mut best: Option<(f64, Vec<i16>, [u8; CLASSES], Vec<bool>)> = None;
+        let mut best: Option<Choice> = None;
         for _ in 0..ROUNDS {
             let mut sum = vec![Stats::new(taps(p).len()); stats[0].len()];
             for (sb, _) in stats.iter().zip(&on).filter(|(_, &b)| b) {

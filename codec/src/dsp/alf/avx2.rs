@@ -18,6 +18,7 @@ use super::{COEFF_BITS, PAD};
 ///
 /// # Safety
 /// The CPU must support AVX2, and the shapes must be those `mod.rs` checks.
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 pub unsafe fn filter(
     src: &[u16],

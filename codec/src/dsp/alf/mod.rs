@@ -109,7 +109,7 @@ pub fn filter(
     );
     let n = taps.len();
     assert!(
-        n % 2 == 0 && !sets.is_empty() && sets.len() % n == 0,
+        n.is_multiple_of(2) && !sets.is_empty() && sets.len().is_multiple_of(n),
         "whole coefficient sets"
     );
     assert!(
@@ -122,7 +122,10 @@ pub fn filter(
         "coefficients {sets:?}"
     );
     if let Some(b) = blocks {
-        assert!([x0, y0, x1, y1].iter().all(|v| v % 4 == 0), "4x4 blocks");
+        assert!(
+            [x0, y0, x1, y1].iter().all(|v| v.is_multiple_of(4)),
+            "4x4 blocks"
+        );
         let count = (x1 - x0) / 4 * ((y1 - y0) / 4);
         assert!(
             b.len() >= count
@@ -203,7 +206,11 @@ pub fn classify(
     let h = (src.len() / (w + 2 * PAD)).saturating_sub(2 * PAD);
     // A block's window reaches 3 samples past it, within the padding.
     assert!(
-        [x0, y0, x1, y1].iter().all(|v| v % 4 == 0) && x0 <= x1 && x1 <= w && y0 <= y1 && y1 <= h,
+        [x0, y0, x1, y1].iter().all(|v| v.is_multiple_of(4))
+            && x0 <= x1
+            && x1 <= w
+            && y0 <= y1
+            && y1 <= h,
         "rectangle {rect:?} of 4x4 blocks in {w}x{h}"
     );
     assert!(out.len() >= (x1 - x0) / 4 * ((y1 - y0) / 4));

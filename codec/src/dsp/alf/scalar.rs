@@ -3,6 +3,7 @@
 use super::{COEFF_BITS, PAD};
 
 /// See [`super::filter`].
+#[allow(clippy::too_many_arguments)]
 pub fn filter(
     src: &[u16],
     dst: &mut [u16],
