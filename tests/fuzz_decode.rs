@@ -75,6 +75,8 @@ fn corpus() -> Vec<Vec<Vec<u8>>> {
         }
         cfg.nn_filter = nn_filter;
         cfg.nn_intra = nn_intra;
+        // The adaptive loop filter in an intra, a random-access and a 10-bit stream.
+        cfg.alf = i % 3 == 0;
         let mut enc = Encoder::new(cfg).expect("valid settings");
         let frames: Vec<Frame> = if gop == GopStructure::IntraOnly && i == 0 {
             vec![crop(&still[0], 100, 60, w, h)]

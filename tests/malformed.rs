@@ -219,3 +219,32 @@ fn deblocking_refused_when_the_sequence_in_force_disables_it() {
     let err = d.send_packet(&edited).unwrap_err();
     assert!(err.to_string().contains("deblock"), "{err}");
 }
+
+/// Packets carrying the adaptive loop filter's syntax (coefficients and
+/// superblock flags at the end of the payload): every truncation is
+/// refused and bit flips never panic.
+#[test]
+fn adaptive_loop_filter_packets_never_panic() {
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let mut cfg = EncoderConfig::new(128, 64);
+    cfg.qp = 37;
+    cfg.alf = true;
+    cfg.gop = mica::GopStructure::IntraOnly;
+    let mut enc = mica::Encoder::new(cfg).unwrap();
+    enc.send_frame(crop(&frames[0], 120, 80, 128, 64)).unwrap();
+    enc.flush();
+    let packet = enc.receive_packet().unwrap().data;
+    assert!(decode(&packet).is_ok());
+    for len in 0..packet.len() {
+        assert!(decode(&packet[..len]).is_err(), "truncated to {len}");
+    }
+    let mut rng = SmallRng::seed_from_u64(28);
+    for _ in 0..2000 {
+        let mut p = packet.clone();
+        // Mostly the payload's last bytes, where the filter's syntax lies.
+        let from = if rng.gen_bool(0.7) { p.len() - 12 } else { 0 };
+        let i = rng.gen_range(from..p.len());
+        p[i] ^= 1 << rng.gen_range(0..8);
+        let _ = decode(&p);
+    }
+}

@@ -36,6 +36,7 @@
 // zipped iterators (rav1e allows this lint for the same reason).
 #![allow(clippy::needless_range_loop)]
 
+mod alf;
 mod bitstream;
 mod cpu;
 mod deblock;
@@ -75,7 +76,7 @@ pub use picture::{Frame, Plane};
 pub mod internals {
     /// The kernels, scalar beside SIMD, dispatched by [`crate::CpuLevel`].
     pub mod dsp {
-        pub use crate::dsp::{deblock, dist, intra, mc, transform};
+        pub use crate::dsp::{alf, deblock, dist, intra, mc, transform};
     }
     /// The integer network format (`docs/model-format.md`) and its engines.
     pub mod nn {

@@ -15,6 +15,7 @@ const ROWS: &[&str] = &[
     "encoder",
     "deblock",
     "loop_filter",
+    "alf",
     "sb_qp",
     "partition",
     "intra",

@@ -2075,6 +2075,7 @@ mod tests {
                 nn_filter: false,
                 nn_intra: false,
                 trained_contexts: true,
+                alf: false,
                 sb_qp_delta: false,
                 implicit_mts: false,
             },

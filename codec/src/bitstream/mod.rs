@@ -144,6 +144,9 @@ pub struct Tools {
     /// Intra luma transform blocks choose DST-VII or DCT-II per direction from their
     /// size (VVC's implicit transform selection, `docs/bitstream.md` 6).
     pub implicit_mts: bool,
+    /// Frames carry the adaptive loop filter's syntax (`docs/bitstream.md`
+    /// 4.9, 7.2; `tool_flags` bit 7).
+    pub alf: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -297,7 +300,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                     | (s.tools.trained_contexts as u16) << 3
                     | (s.tools.sb_qp_delta as u16) << 4
                     | (s.tools.multi_type_tree as u16) << 5
-                    | (s.tools.implicit_mts as u16) << 6,
+                    | (s.tools.implicit_mts as u16) << 6
+                    | (s.tools.alf as u16) << 7,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -415,8 +419,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools & !0b111_1111 == 0,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree) and 6 (implicit transform selection) only",
+            tools & !0b1111_1111 == 0,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree), 6 (implicit transform selection) and 7 (adaptive loop filter) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -450,6 +454,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 sb_qp_delta: tools & 16 != 0,
                 multi_type_tree: tools & 32 != 0,
                 implicit_mts: tools & 64 != 0,
+                alf: tools & 128 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -658,6 +663,7 @@ mod tests {
                     sb_qp_delta: true,
                     multi_type_tree: true,
                     implicit_mts: true,
+                    alf: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -746,6 +752,7 @@ mod tests {
             sb_qp_delta: false,
             multi_type_tree: false,
             implicit_mts: false,
+            alf: false,
         };
         let alone = [
             Tools {
@@ -774,6 +781,10 @@ mod tests {
             },
             Tools {
                 implicit_mts: true,
+                ..none
+            },
+            Tools {
+                alf: true,
                 ..none
             },
         ];

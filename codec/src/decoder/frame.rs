@@ -1,8 +1,10 @@
 //! Decoding of one frame's payload (`docs/bitstream.md` 4): the quadtree of
 //! every superblock, each coding unit's syntax, prediction and residual,
-//! then the superblock flags of the learned loop filter, deblocking (7) and
-//! the filter itself (7.1).
+//! then the superblock flags of the learned loop filter and the adaptive
+//! loop filter's syntax, deblocking (7), the learned filter (7.1) and the
+//! adaptive loop filter (7.2).
 
+use crate::alf::{self, AlfFrame};
 use crate::bitstream::{FrameHeader, FrameType, SequenceHeader};
 use crate::cpu::CpuLevel;
 use crate::deblock::deblock_frame;
@@ -125,6 +127,11 @@ pub(crate) fn decode_frame(
         cols,
         rows,
     );
+    let alf = if seq.tools.alf {
+        alf::read(&mut fd.dec, cols, rows)?
+    } else {
+        AlfFrame::default()
+    };
     let used = fd.dec.consumed();
     if used != payload.len() {
         let what = if used > payload.len() {
@@ -157,6 +164,9 @@ pub(crate) fn decode_frame(
             cpu,
         );
         loop_filter::apply(&mut fd.st.recon, &filtered, &flags);
+    }
+    if alf.any() {
+        alf::apply(&mut fd.st.recon, &alf, cpu);
     }
     Ok(fd.st)
 }

@@ -1,4 +1,5 @@
 //! Signal-processing kernels.
+pub mod alf;
 pub mod deblock;
 pub mod dist;
 pub mod intra;

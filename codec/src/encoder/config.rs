@@ -155,6 +155,11 @@ pub struct EncoderConfig {
     /// (other than learned-intra ones) use DST-VII along each side of 4 to 16 samples,
     /// DCT-II along 32, as VVC's implicit MTS; off, DST-VII only at 4x4.
     pub implicit_mts: bool,
+    /// The adaptive loop filter (`tool_flags` bit 7): after the learned
+    /// filter, a diamond Wiener filter per plane whose coefficients each
+    /// frame derives and signals, switched per 64x64 superblock. Off by
+    /// default until the conformance streams are remade with it.
+    pub alf: bool,
 }
 
 impl EncoderConfig {
@@ -197,6 +202,7 @@ impl EncoderConfig {
             nn_intra_model: None,
             trained_contexts: true,
             implicit_mts: false,
+            alf: false,
         }
     }
 

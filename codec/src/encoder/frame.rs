@@ -1,12 +1,13 @@
 //! Coding of one frame: search and write its blocks, deblock, decide and
-//! write the learned loop filter, and keep the reconstruction as a
-//! reference.
+//! write the learned loop filter and the adaptive loop filter, and keep the
+//! reconstruction as a reference.
 
 use super::gop::FramePlan;
 use super::packet::Packet;
 use super::search::{FrameSearch, InterRefs, SearchParams};
 use super::training::{ContextStats, FrameExtras, TrainingHooks};
 use super::{EncoderConfig, Preset, KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER};
+use crate::alf;
 use crate::bitstream::{write_packet_headers, FrameHeader, FrameType, SequenceHeader};
 use crate::cpu::CpuLevel;
 use crate::entropy::Contexts;
@@ -140,6 +141,15 @@ pub(super) fn encode_frame(
         loop_filter::apply(&mut state.recon, &filtered, &flags);
         fh.nn_filter = flags.on;
         fh.nn_filter_scale = flags.scale;
+    }
+    if seq.tools.alf {
+        // After the learned filter, as the decoder runs it.
+        let lambda = [0, 1, 2].map(|p| search.p.lambda_for(p));
+        let f = alf::derive(&padded, &state.recon, lambda, cpu);
+        alf::write(&mut enc, &f, alf::sb_grid(w, h).0);
+        if f.any() {
+            alf::apply(&mut state.recon, &f, cpu);
+        }
     }
     let contexts = hooks
         .keep_context_stats

@@ -110,6 +110,7 @@ impl Encoder {
                     && self.cfg.gop == GopStructure::RandomAccess,
                 multi_type_tree: self.cfg.multi_type_tree,
                 implicit_mts: self.cfg.implicit_mts,
+                alf: self.cfg.alf,
             },
             video_info: self.cfg.video_info,
             models: self

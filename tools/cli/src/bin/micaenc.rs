@@ -150,6 +150,10 @@ struct Args {
     /// (.micanet; the decoder needs the same file: micadec --model).
     #[arg(long)]
     nn_intra_model: Option<PathBuf>,
+    /// The adaptive loop filter (a Wiener filter per plane with signalled
+    /// coefficients, after the learned filter): on or off for the whole stream.
+    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    alf: String,
     /// Switch rate-distortion optimised quantisation off.
     #[arg(long)]
     no_rdoq: bool,
@@ -273,6 +277,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.sb_qp_deltas = args.importance_qp == "block";
     cfg.multi_type_tree = args.mtt == "on";
     cfg.nn_filter = args.nn_filter == "on";
+    cfg.alf = args.alf == "on";
     if let Some(path) = &args.nn_filter_model {
         cfg.nn_filter_model = Some(Arc::new(load_filter(path)?));
     }
