@@ -2076,6 +2076,8 @@ mod tests {
                 nn_intra: false,
                 trained_contexts: true,
                 sb_qp_delta: false,
+                multi_type_tree: false,
+                cclm: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

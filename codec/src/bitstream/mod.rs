@@ -141,6 +141,9 @@ pub struct Tools {
     /// Coding trees may split nodes in binary halves below the quadtree
     /// (the multi-type tree, `docs/bitstream.md` 4).
     pub multi_type_tree: bool,
+    /// Chroma may be predicted from luma (the chroma mode LM,
+    /// `docs/bitstream.md` 5.3).
+    pub cclm: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -293,7 +296,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                     | (s.tools.nn_intra as u16) << 2
                     | (s.tools.trained_contexts as u16) << 3
                     | (s.tools.sb_qp_delta as u16) << 4
-                    | (s.tools.multi_type_tree as u16) << 5,
+                    | (s.tools.multi_type_tree as u16) << 5
+                    | (s.tools.cclm as u16) << 8,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -411,8 +415,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools <= 63,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas) and 5 (multi-type tree) only",
+            tools & !0x13f == 0,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree) and 8 (cross-component chroma prediction) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -445,6 +449,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 trained_contexts: tools & 8 != 0,
                 sb_qp_delta: tools & 16 != 0,
                 multi_type_tree: tools & 32 != 0,
+                cclm: tools & 256 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -652,6 +657,7 @@ mod tests {
                     trained_contexts: true,
                     sb_qp_delta: true,
                     multi_type_tree: true,
+                    cclm: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -740,6 +746,7 @@ mod tests {
             trained_contexts: false,
             sb_qp_delta: false,
             multi_type_tree: false,
+            cclm: false,
         };
         let alone = [
             Tools {
@@ -764,6 +771,10 @@ mod tests {
             },
             Tools {
                 multi_type_tree: true,
+                ..none
+            },
+            Tools {
+                cclm: true,
                 ..none
             },
         ];

@@ -109,6 +109,7 @@ impl Encoder {
                     && self.cfg.temporal_filter
                     && self.cfg.gop == GopStructure::RandomAccess,
                 multi_type_tree: self.cfg.multi_type_tree,
+                cclm: self.cfg.cclm,
             },
             video_info: self.cfg.video_info,
             models: self
