@@ -773,10 +773,7 @@ mod tests {
                 multi_type_tree: true,
                 ..none
             },
-            Tools {
-                cclm: true,
-                ..none
-            },
+            Tools { cclm: true, ..none },
         ];
         for tools in alone {
             s.tools = tools;

@@ -385,7 +385,8 @@ mod tests {
                     // Block positions off and on superblock rows; chroma positions.
                     let x = [32, 36, 40][case % 3];
                     let y = [32, 36, 64][(case / 3) % 3];
-                    let (above_ok, left_ok) = [(true, true), (true, false), (false, true), (false, false)][case % 4];
+                    let (above_ok, left_ok) =
+                        [(true, true), (true, false), (false, true), (false, false)][case % 4];
                     let (bx, by) = (2 * x as isize, 2 * y as isize);
                     let avail = move |lx: isize, ly: isize| {
                         if ly < by && lx >= bx {
@@ -414,7 +415,8 @@ mod tests {
             let unit = 1i64 << (bd - 8);
             for &(lw, lh) in &SHAPES {
                 let (w, h) = (1usize << lw, 1usize << lh);
-                for &(num, den, off) in &[(1i64, 2i64, 20i64), (-3, 4, 200), (1, 1, 0), (5, 4, -30)] {
+                for &(num, den, off) in &[(1i64, 2i64, 20i64), (-3, 4, 200), (1, 1, 0), (5, 4, -30)]
+                {
                     let off = off * unit;
                     // Luma a plane p*lx + q*ly + r: the 6-tap filter returns it
                     // at (2cx, 2cy) plus (4q + 4) >> 3.
@@ -423,7 +425,8 @@ mod tests {
                     let mut luma = Plane::new(128, 128);
                     for ly in 0..128 {
                         for lx in 0..128 {
-                            luma.data[ly * 128 + lx] = (p * lx as i64 + q * ly as i64 + r).min(top) as u16;
+                            luma.data[ly * 128 + lx] =
+                                (p * lx as i64 + q * ly as i64 + r).min(top) as u16;
                         }
                     }
                     let mut chroma = Plane::new(64, 64);
@@ -447,7 +450,10 @@ mod tests {
                     // The luma span between the neighbours and the block is
                     // under 260 units; the slope is off by at most 1/8 of itself.
                     let bound = 3 * unit + 260 * unit * num.abs() / den / 8;
-                    assert!(worst <= bound, "{w}x{h}, {bd} bits, {num}/{den}: off by {worst} > {bound}");
+                    assert!(
+                        worst <= bound,
+                        "{w}x{h}, {bd} bits, {num}/{den}: off by {worst} > {bound}"
+                    );
                 }
             }
         }

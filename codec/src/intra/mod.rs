@@ -8,8 +8,8 @@ pub mod learned;
 mod prediction;
 mod syntax;
 
-pub use cclm::LM_INDEX;
 pub use crate::dsp::intra::DC;
+pub use cclm::LM_INDEX;
 pub use learned::{IntraPredictor, NN_MODE};
 pub use prediction::{gather_refs, predict, predict_from_refs, MAX_REFS};
 pub use syntax::*;

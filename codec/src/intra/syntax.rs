@@ -233,7 +233,9 @@ mod tests {
     fn chroma_modes_round_trip() {
         use crate::entropy::RangeEncoder;
         for cclm in [false, true] {
-            let indices: Vec<u8> = (0..40u32).map(|i| ((i * 7 + 3) % (5 + cclm as u32)) as u8).collect();
+            let indices: Vec<u8> = (0..40u32)
+                .map(|i| ((i * 7 + 3) % (5 + cclm as u32)) as u8)
+                .collect();
             let mut enc = RangeEncoder::new();
             let mut ctx = Contexts::default();
             for &i in &indices {
