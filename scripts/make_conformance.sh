@@ -33,6 +33,8 @@ make ra_city_6f_qp32_sb_qp samples/city_720x400_6f.y4m --qp 32 --importance-qp b
 make intra_chelsea_qp32_mts samples/still_chelsea_448x296.y4m --qp 32 --implicit-mts on
 make ra_city_6f_qp32_alf samples/city_720x400_6f.y4m --qp 32 --alf on
 make ld_city_6f_qp27_alf_nofilter samples/city_720x400_6f.y4m --qp 27 --gop low-delay --nn-filter off --alf on
+make intra_chelsea_qp32_cclm samples/still_chelsea_448x296.y4m --qp 32 --cclm on
+make ra_city_6f_qp32_cclm_mtt samples/city_720x400_6f.y4m --qp 32 --cclm on --mtt on
 # 10 bits: the samples made 10-bit by scripts/make_10bit.py (none ships).
 mkdir -p target/conformance
 python3 scripts/make_10bit.py samples/city_720x400_6f.y4m target/conformance/city10_720x400_6f.y4m
@@ -42,6 +44,7 @@ make ra_city10_6f_qp32 "$city10" --qp 32
 make ld_city10_6f_qp37 "$city10" --qp 37 --gop low-delay
 make intra_chelsea10_qpm6 "$chelsea10" --qp -6
 make intra_chelsea10_qp27_nnintra "$chelsea10" --qp 27 --nn-intra on
+make intra_chelsea10_qp27_cclm_mtt "$chelsea10" --qp 27 --cclm on --mtt on
 make ra_city_6f_qp32_coded10 samples/city_720x400_6f.y4m --qp 32 --bit-depth 10 --recon-depth stream
 make intra_chelsea10_qp32_hdr "$chelsea10" --qp 32 --colour-primaries bt2020 --transfer pq --matrix bt2020nc \
   --master-display "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)" --max-cll 1000,400

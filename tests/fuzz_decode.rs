@@ -4,7 +4,7 @@
 //! It encodes small real streams with every tool (all-intra with the learned
 //! intra mode, low delay, random access, the loop filter on and off, odd
 //! sizes, 10-bit coding with HDR metadata and a QP below 0, superblock QP
-//! deltas), then decodes mutated copies: bit flips, overwritten, dropped and
+//! deltas, cross-component chroma prediction), then decodes mutated copies: bit flips, overwritten, dropped and
 //! inserted bytes, truncations, and packets dropped, repeated, swapped or
 //! spliced between streams. A panic, or a packet taking over a second, is a
 //! finding: its packets are written to `OUT_DIR/finding-N-packetK.bin` and
@@ -77,6 +77,8 @@ fn corpus() -> Vec<Vec<Vec<u8>>> {
         cfg.nn_intra = nn_intra;
         // The adaptive loop filter in an intra, a random-access and a 10-bit stream.
         cfg.alf = i % 3 == 0;
+        // Half the streams with cross-component chroma prediction (LM).
+        cfg.cclm = i % 2 == 0;
         let mut enc = Encoder::new(cfg).expect("valid settings");
         let frames: Vec<Frame> = if gop == GopStructure::IntraOnly && i == 0 {
             vec![crop(&still[0], 100, 60, w, h)]

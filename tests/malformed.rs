@@ -248,3 +248,31 @@ fn adaptive_loop_filter_packets_never_panic() {
         let _ = decode(&p);
     }
 }
+
+/// A stream with cross-component chroma prediction (and binary splits)
+/// survives random bit flips, in its header (the tool flag of LM among
+/// them) and its payload, without a panic.
+#[test]
+fn cclm_stream_bit_flips_never_panic() {
+    let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
+    let cut = crop(&frames[0], 120, 80, 72, 40);
+    let mut cfg = EncoderConfig::new(72, 40);
+    cfg.qp = 27;
+    cfg.cclm = true;
+    cfg.multi_type_tree = true;
+    cfg.gop = mica::GopStructure::IntraOnly;
+    let mut enc = mica::Encoder::new(cfg).unwrap();
+    enc.send_frame(cut).unwrap();
+    enc.flush();
+    let packet = enc.receive_packet().unwrap().data;
+    assert!(decode(&packet).is_ok());
+    let mut rng = SmallRng::seed_from_u64(28);
+    for _ in 0..2000 {
+        let mut p = packet.clone();
+        for _ in 0..rng.gen_range(1..4) {
+            let i = rng.gen_range(0..p.len());
+            p[i] ^= 1 << rng.gen_range(0..8);
+        }
+        let _ = decode(&p);
+    }
+}

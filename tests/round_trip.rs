@@ -434,3 +434,24 @@ fn adaptive_loop_filter_exact() {
         assert!(streams.windows(2).all(|w| w[0] == w[1]), "QP {qp}");
     }
 }
+
+/// Cross-component chroma prediction (the chroma mode LM, `tool_flags`
+/// bit 8) decodes exactly: intra and inter frames, with and without the
+/// multi-type tree, at 8 and 10 bits.
+#[test]
+fn cclm_exact_in_intra_and_inter_frames() {
+    use mica::GopStructure;
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 3);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 200, 100, 128, 96)).collect();
+    for (mtt, bit_depth, qp) in [(false, 8, 27), (true, 8, 37), (true, 10, 32)] {
+        let mut c = config(128, 96, qp);
+        c.gop = GopStructure::RandomAccess;
+        c.gop_size = 2;
+        c.bit_depth = bit_depth;
+        c.multi_type_tree = mtt;
+        let off = assert_round_trip(&c, &cuts);
+        c.cclm = true;
+        let on = assert_round_trip(&c, &cuts);
+        assert_ne!(on, off, "mtt {mtt}, {bit_depth} bits: LM changed nothing");
+    }
+}

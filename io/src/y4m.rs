@@ -2077,7 +2077,9 @@ mod tests {
                 trained_contexts: true,
                 alf: false,
                 sb_qp_delta: false,
+                multi_type_tree: false,
                 implicit_mts: false,
+                cclm: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

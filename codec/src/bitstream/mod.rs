@@ -147,6 +147,9 @@ pub struct Tools {
     /// Frames carry the adaptive loop filter's syntax (`docs/bitstream.md`
     /// 4.9, 7.2; `tool_flags` bit 7).
     pub alf: bool,
+    /// Chroma may be predicted from luma (the chroma mode LM,
+    /// `docs/bitstream.md` 5.3).
+    pub cclm: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -301,7 +304,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                     | (s.tools.sb_qp_delta as u16) << 4
                     | (s.tools.multi_type_tree as u16) << 5
                     | (s.tools.implicit_mts as u16) << 6
-                    | (s.tools.alf as u16) << 7,
+                    | (s.tools.alf as u16) << 7
+                    | (s.tools.cclm as u16) << 8,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -419,8 +423,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools & !0b1111_1111 == 0,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree), 6 (implicit transform selection) and 7 (adaptive loop filter) only",
+            tools & !0b1_1111_1111 == 0,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree), 6 (implicit transform selection), 7 (adaptive loop filter) and 8 (cross-component chroma prediction) only",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -455,6 +459,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 multi_type_tree: tools & 32 != 0,
                 implicit_mts: tools & 64 != 0,
                 alf: tools & 128 != 0,
+                cclm: tools & 256 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -664,6 +669,7 @@ mod tests {
                     multi_type_tree: true,
                     implicit_mts: true,
                     alf: true,
+                    cclm: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -753,6 +759,7 @@ mod tests {
             multi_type_tree: false,
             implicit_mts: false,
             alf: false,
+            cclm: false,
         };
         let alone = [
             Tools {
@@ -785,6 +792,10 @@ mod tests {
             },
             Tools {
                 alf: true,
+                ..none
+            },
+            Tools {
+                cclm: true,
                 ..none
             },
         ];

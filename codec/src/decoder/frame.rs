@@ -32,6 +32,8 @@ struct FrameDecoder<'a> {
     cpu: CpuLevel,
     /// The stream allows binary splits (`tool_flags` bit 5).
     mtt: bool,
+    /// The stream allows the chroma mode LM (`tool_flags` bit 8).
+    cclm: bool,
     /// The quantiser's `qP'` per plane, at the current superblock's QP.
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
@@ -79,6 +81,7 @@ pub(crate) fn decode_frame(
         fh,
         cpu,
         mtt: seq.tools.multi_type_tree,
+        cclm: seq.tools.cclm,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
         implicit_mts: seq.tools.implicit_mts,
@@ -375,7 +378,7 @@ impl FrameDecoder<'_> {
             *mode = intra::read_intra_luma(&mut self.dec, &mut self.ctx, &mpm, nn_ctx);
             self.st.set_mode(px, py, pw, ph, *mode);
         }
-        let chroma_index = intra::read_chroma_mode(&mut self.dec, &mut self.ctx);
+        let chroma_index = intra::read_chroma_mode(&mut self.dec, &mut self.ctx, self.cclm);
         self.sb_qp_delta()?;
         let chroma_mode = intra::chroma_candidates(modes[0])[chroma_index as usize];
         self.st.set_cu_maps(x, y, w, h, tw, th);

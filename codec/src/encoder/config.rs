@@ -135,6 +135,9 @@ pub struct EncoderConfig {
     /// multi-type tree, `tool_flags` bit 5), searched as deep as the preset
     /// allows.
     pub multi_type_tree: bool,
+    /// Chroma may be predicted from the reconstructed luma (the chroma mode
+    /// LM, `tool_flags` bit 8). Off by default until measured and merged.
+    pub cclm: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -193,6 +196,7 @@ impl EncoderConfig {
             importance_qp: true,
             sb_qp_deltas: false,
             multi_type_tree: false,
+            cclm: false,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

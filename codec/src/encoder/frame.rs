@@ -107,6 +107,7 @@ pub(super) fn encode_frame(
     let start = || Contexts::for_frame(cfg.trained_contexts, plan.key, plan.qp);
     let mut search = FrameSearch::new(&padded, params, inter, start());
     search.nn_intra = intra.cloned();
+    search.cclm = seq.tools.cclm;
     if seq.tools.multi_type_tree {
         search.code_multi_type_trees();
     }

@@ -111,6 +111,7 @@ impl Encoder {
                 multi_type_tree: self.cfg.multi_type_tree,
                 implicit_mts: self.cfg.implicit_mts,
                 alf: self.cfg.alf,
+                cclm: self.cfg.cclm,
             },
             video_info: self.cfg.video_info,
             models: self

@@ -108,6 +108,9 @@ pub struct Contexts {
     /// mtt_vertical_flag by the node's shape (square, wide, tall). Not yet
     /// in the trained tables: starts at one half.
     pub mtt_vertical: [Context; 3],
+    /// cclm_flag (cross-component chroma prediction, `tool_flags` bit 8).
+    /// Not yet in the trained tables: starts at one half.
+    pub cclm: [Context; 1],
 }
 
 /// Number of QP classes of the context initialisation tables.
@@ -234,6 +237,7 @@ impl Default for Contexts {
             nn_intra: [c; 9],
             split_qt: [c; 3],
             mtt_vertical: [c; 3],
+            cclm: [c; 1],
         }
     }
 }
@@ -259,9 +263,9 @@ mod tests {
         assert_eq!(ctx.split[0].p0(), 1000);
         assert_eq!(ctx.nn_intra[8].p0(), 1000 + NUM_CONTEXTS as u32 - 1);
         assert_eq!(ctx.nn_filter[1][0].p0(), 1000 + NUM_CONTEXTS as u32 - 9 - 3);
-        // The trained arrays, plus the multi-type tree's six that start at
-        // one half.
-        assert_eq!(std::mem::size_of::<Contexts>(), (NUM_CONTEXTS + 6) * 4);
+        // The trained arrays, plus the multi-type tree's six and CCLM's one
+        // that start at one half.
+        assert_eq!(std::mem::size_of::<Contexts>(), (NUM_CONTEXTS + 6 + 1) * 4);
     }
 
     /// The contexts of each named array, reached by field name (a listing

@@ -5,6 +5,7 @@
 //! side 4..32 and at most 8 times the other. Samples are `u16` at every bit
 //! depth; nothing is available at the middle grey `2^(B-1)`.
 
+use super::cclm::{self, LM_MODE};
 use super::learned::{context_len, gather_context, IntraPredictor, MAX_LOG2, NN_MODE};
 use crate::cpu::CpuLevel;
 use crate::dsp::intra;
@@ -42,7 +43,8 @@ pub fn gather_refs(
 
 /// Intra-predicts the `w x h` block at (`x`, `y`) of `plane` into `dst`
 /// (`w*h`, stride `w`); `learned` is the stream's learned predictor, which
-/// mode 35 uses (square blocks only).
+/// mode 35 uses (square blocks only). Chroma mode [`LM_MODE`] predicts from
+/// the coding unit's reconstructed luma (5.3).
 #[allow(clippy::too_many_arguments)]
 pub fn predict(
     st: &PicState,
@@ -56,6 +58,10 @@ pub fn predict(
     cpu: CpuLevel,
     dst: &mut [u16],
 ) {
+    if mode == LM_MODE {
+        debug_assert!(plane > 0);
+        return cclm::predict(st, plane, x, y, log2w, log2h, dst);
+    }
     let bit_depth = st.recon.bit_depth;
     let mut refs = [0u16; MAX_REFS];
     gather_refs(st, plane, x, y, log2w, log2h, &mut refs);

@@ -2,6 +2,7 @@
 //! 8x8 CUs, the luma mode with its three most probable modes and the
 //! learned mode's flag, and the chroma mode with its candidates.
 
+use super::cclm::{LM_INDEX, LM_MODE};
 use super::learned::{IntraPredictor, MIN_LOG2, NN_MODE};
 use crate::dsp::intra::{DC, HOR, PLANAR, VER};
 use crate::entropy::{BinSink, Contexts, RangeDecoder};
@@ -67,15 +68,16 @@ pub fn mpm_list(left: u8, above: u8) -> [u8; 3] {
 }
 
 /// The four explicit chroma candidates for a given luma mode; index 4 is the
-/// derived mode (the luma mode itself).
-pub fn chroma_candidates(luma_mode: u8) -> [u8; 5] {
+/// derived mode (the luma mode itself), index 5 ([`LM_INDEX`]) the
+/// cross-component mode LM, coded only with `tool_flags` bit 8.
+pub fn chroma_candidates(luma_mode: u8) -> [u8; 6] {
     // The learned luma mode derives planar for chroma.
     let luma_mode = if luma_mode == NN_MODE {
         PLANAR
     } else {
         luma_mode
     };
-    let mut c = [PLANAR, VER, HOR, DC, luma_mode];
+    let mut c = [PLANAR, VER, HOR, DC, luma_mode, LM_MODE];
     for m in c.iter_mut().take(4) {
         if *m == luma_mode {
             *m = 34;
@@ -167,16 +169,28 @@ pub fn read_intra_luma(
     read_luma_mode(d, ctx, mpm)
 }
 
-/// The chroma mode as an index into [`chroma_candidates`] (4 = derived).
-pub fn write_chroma_mode<S: BinSink>(s: &mut S, ctx: &mut Contexts, index: u8) {
+/// The chroma mode as an index into [`chroma_candidates`] (4 = derived,
+/// 5 = LM), preceded by cclm_flag where the stream allows LM (`cclm`).
+pub fn write_chroma_mode<S: BinSink>(s: &mut S, ctx: &mut Contexts, index: u8, cclm: bool) {
+    if cclm {
+        s.encode(&mut ctx.cclm[0], index == LM_INDEX);
+        if index == LM_INDEX {
+            return;
+        }
+    }
+    debug_assert!(index < LM_INDEX, "LM where it cannot be coded");
     s.encode(&mut ctx.chroma_mode[0], index != 4);
     if index != 4 {
         s.bypass_bits(index as u32, 2);
     }
 }
 
-/// Reads the chroma mode index (4 = derived).
-pub fn read_chroma_mode(d: &mut RangeDecoder, ctx: &mut Contexts) -> u8 {
+/// Reads the chroma mode index (4 = derived, 5 = LM), with its cclm_flag
+/// where the stream allows LM (`cclm`).
+pub fn read_chroma_mode(d: &mut RangeDecoder, ctx: &mut Contexts, cclm: bool) -> u8 {
+    if cclm && d.decode(&mut ctx.cclm[0]) {
+        return LM_INDEX;
+    }
     if d.decode(&mut ctx.chroma_mode[0]) {
         d.bypass_bits(2) as u8
     } else {
@@ -211,5 +225,31 @@ mod tests {
         assert_eq!(nn_intra_ctx(&st, true, 64, 72, 2), Some(1));
         assert_eq!(nn_intra_ctx(&st, false, 64, 72, 2), None);
         assert_eq!(nn_intra_ctx(&st, true, 64, 72, 5), None, "no 32x32 network");
+    }
+
+    /// Every chroma index survives a round trip with and without LM; with
+    /// LM off the syntax is the old one (cclm_flag absent, its context untouched).
+    #[test]
+    fn chroma_modes_round_trip() {
+        use crate::entropy::RangeEncoder;
+        for cclm in [false, true] {
+            let indices: Vec<u8> = (0..40u32)
+                .map(|i| ((i * 7 + 3) % (5 + cclm as u32)) as u8)
+                .collect();
+            let mut enc = RangeEncoder::new();
+            let mut ctx = Contexts::default();
+            for &i in &indices {
+                write_chroma_mode(&mut enc, &mut ctx, i, cclm);
+            }
+            assert_eq!(ctx.cclm[0] != Contexts::default().cclm[0], cclm);
+            let bytes = enc.finish();
+            let mut dec = RangeDecoder::new(&bytes);
+            let mut ctx = Contexts::default();
+            for &i in &indices {
+                assert_eq!(read_chroma_mode(&mut dec, &mut ctx, cclm), i);
+            }
+            assert_eq!(dec.consumed(), bytes.len());
+        }
+        assert_eq!(chroma_candidates(HOR)[LM_INDEX as usize], LM_MODE);
     }
 }

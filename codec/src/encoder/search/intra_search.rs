@@ -226,13 +226,15 @@ impl FrameSearch<'_> {
         let before = self.snapshot(x, y, w, h);
         let mut best: Option<(f64, u8, Vec<TuLevels>, Snapshot)> = None;
         // Derived mode first: it is the cheapest to signal and usually best.
-        for index in [4u8, 0, 1, 2, 3] {
+        let lm = self.cclm.then_some(intra::LM_INDEX);
+        for index in [4u8, 0, 1, 2, 3].into_iter().chain(lm) {
             if best.is_some() {
                 self.restore(x, y, w, h, &before);
             }
             let mode = cands[index as usize];
             let ctx = &mut self.ctx;
-            let mode_bits = bits_of(|c| intra::write_chroma_mode(c, ctx, index));
+            let cclm = self.cclm;
+            let mode_bits = bits_of(|c| intra::write_chroma_mode(c, ctx, index, cclm));
             let mut cost = self.cost(0, mode_bits);
             let cb = self.code_tu(1, cx, cy, cw, ch, mode, false);
             let cr = self.code_tu(2, cx, cy, cw, ch, mode, cb.tu.cbf);

@@ -174,6 +174,8 @@ pub(crate) struct FrameSearch<'a> {
     pub st: PicState,
     /// The stream's learned intra predictor (mode 35), if it uses one.
     pub nn_intra: Option<Arc<IntraPredictor>>,
+    /// The stream allows the chroma mode LM (`tool_flags` bit 8).
+    pub cclm: bool,
     pub ctx: Contexts,
     pub p: SearchParams,
     scratch: Box<TuScratch>,
@@ -288,6 +290,7 @@ impl<'a> FrameSearch<'a> {
             src,
             st,
             nn_intra: None,
+            cclm: false,
             ctx,
             p,
             scratch,

@@ -219,7 +219,7 @@ impl FrameSearch<'_> {
             intra::write_intra_luma(s, &mut self.ctx, modes[i], &mpm, nn_ctx);
             self.st.set_mode(px, py, pw, ph, modes[i]);
         }
-        intra::write_chroma_mode(s, &mut self.ctx, chroma_index);
+        intra::write_chroma_mode(s, &mut self.ctx, chroma_index, self.cclm);
         self.write_sb_qp_delta(s);
         self.st.set_cu_maps(x, y, w, h, tw, th);
         self.st.set_motion(x, y, w, h, Motion::INTRA, false);

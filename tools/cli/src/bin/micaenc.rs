@@ -132,6 +132,9 @@ struct Args {
     /// Binary splits below the quadtree (the multi-type tree): on or off.
     #[arg(long, default_value = "off", value_parser = ["on", "off"])]
     mtt: String,
+    /// Cross-component chroma prediction (chroma from luma, the mode LM): on or off.
+    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    cclm: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -276,6 +279,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.importance_qp = args.importance_qp != "off";
     cfg.sb_qp_deltas = args.importance_qp == "block";
     cfg.multi_type_tree = args.mtt == "on";
+    cfg.cclm = args.cclm == "on";
     cfg.nn_filter = args.nn_filter == "on";
     cfg.alf = args.alf == "on";
     if let Some(path) = &args.nn_filter_model {
