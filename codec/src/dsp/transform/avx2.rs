@@ -28,14 +28,14 @@ use super::{
 };
 
 /// Expands `$body` for the block shape `($log2w, $log2h)` (each 2..=5) with the shape as
-/// constants: `$w`, `$h` the sides and `$lw`, `$lh` their log2.
+/// constants: `$w`, `$h` the sides and `$lw`, `$lh` their log2 (`_` where unused).
 macro_rules! with_shape {
-    ($log2w:expr, $log2h:expr, |$w:ident, $h:ident, $lw:ident, $lh:ident| $body:expr) => {
+    ($log2w:expr, $log2h:expr, |$w:ident, $h:ident, $lw:tt, $lh:tt| $body:expr) => {
         with_shape!(@arms ($log2w, $log2h), $w, $h, $lw, $lh, $body,
             (2, 2) (2, 3) (2, 4) (2, 5) (3, 2) (3, 3) (3, 4) (3, 5)
             (4, 2) (4, 3) (4, 4) (4, 5) (5, 2) (5, 3) (5, 4) (5, 5))
     };
-    (@arms $shape:expr, $w:ident, $h:ident, $lw:ident, $lh:ident, $body:expr,
+    (@arms $shape:expr, $w:ident, $h:ident, $lw:tt, $lh:tt, $body:expr,
         $(($log2w:literal, $log2h:literal))*) => {
         match $shape {
             $(($log2w, $log2h) => {
@@ -138,13 +138,15 @@ pub unsafe fn inverse(
                 (TxKind::Dst7, TxKind::Dst7, 3, 3) => {
                     block8::<{ S.0 }, { S.1 }>(coeffs, &DST8_INVERSE, nz_w, nz_h, residual)
                 }
-                _ => with_shape!(log2w, log2h, |W, H, LW, LH| {
-                    // Every shape's inverse shifts are the same; the log2s only pick the shape.
-                    let _ = (LW, LH);
-                    inverse_rect::<W, H, { S.0 }, { S.1 }>(
-                        kind_h, kind_v, coeffs, nz_w, nz_h, residual,
-                    )
-                }),
+                // Every shape's inverse shifts are the same.
+                _ => with_shape!(log2w, log2h, |W, H, _, _| inverse_rect::<
+                    W,
+                    H,
+                    { S.0 },
+                    { S.1 },
+                >(
+                    kind_h, kind_v, coeffs, nz_w, nz_h, residual,
+                )),
             }
         }};
     }
