@@ -790,14 +790,8 @@ mod tests {
                 implicit_mts: true,
                 ..none
             },
-            Tools {
-                alf: true,
-                ..none
-            },
-            Tools {
-                cclm: true,
-                ..none
-            },
+            Tools { alf: true, ..none },
+            Tools { cclm: true, ..none },
         ];
         for tools in alone {
             s.tools = tools;

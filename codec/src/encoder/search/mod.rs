@@ -725,7 +725,11 @@ mod tests {
         let (quad_cost, quad) = tree(false);
         assert!(splits(&quad).iter().all(|&s| s == Split::Quad));
         let (mtt_cost, mtt) = tree(true);
-        assert!(splits(&mtt).contains(&Split::Vertical), "{:?}", splits(&mtt));
+        assert!(
+            splits(&mtt).contains(&Split::Vertical),
+            "{:?}",
+            splits(&mtt)
+        );
         let rectangles = mtt
             .iter()
             .filter(|i| matches!(i, TreeItem::Cu(c) if c.w != c.h))

@@ -71,16 +71,7 @@ impl FrameSearch<'_> {
         let bd = self.p.bit_depth;
         let implicit = self.p.implicit_mts && intra && mode != NN_MODE;
         let kinds = tx_kind(plane, lw, lh, implicit);
-        dsp::transform::forward(
-            kinds.0,
-            kinds.1,
-            lw,
-            lh,
-            resid,
-            coeffs,
-            bd.into(),
-            cpu,
-        );
+        dsp::transform::forward(kinds.0, kinds.1, lw, lh, resid, coeffs, bd.into(), cpu);
         let qp = self.p.quant_qp[plane];
         let q = QuantParams::new(qp, lw, lh, bd);
         let mut levels = vec![0i16; n].into_boxed_slice();
