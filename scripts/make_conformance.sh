@@ -30,11 +30,15 @@ make ai_city_6f_qp37_keyint4 samples/city_720x400_6f.y4m --qp 37 --gop intra --k
 make intra_chelsea_qp44_uniform_contexts samples/still_chelsea_448x296.y4m --qp 44 --context-init uniform
 make ra_city_6f_qp32_deblock_offset3 samples/city_720x400_6f.y4m --qp 32 --deblock-offset 3
 make ra_city_6f_qp32_sb_qp samples/city_720x400_6f.y4m --qp 32 --importance-qp block
-make intra_chelsea_qp32_mts samples/still_chelsea_448x296.y4m --qp 32 --implicit-mts on
-make ra_city_6f_qp32_alf samples/city_720x400_6f.y4m --qp 32 --alf on
+make intra_chelsea_qp32_mts samples/still_chelsea_448x296.y4m --qp 32 --implicit-mts on --mtt off --alf off --cclm off
+make ra_city_6f_qp32_alf samples/city_720x400_6f.y4m --qp 32 --alf on --mtt off --implicit-mts off --cclm off
 make ld_city_6f_qp27_alf_nofilter samples/city_720x400_6f.y4m --qp 27 --gop low-delay --nn-filter off --alf on
-make intra_chelsea_qp32_cclm samples/still_chelsea_448x296.y4m --qp 32 --cclm on
-make ra_city_6f_qp32_cclm_mtt samples/city_720x400_6f.y4m --qp 32 --cclm on --mtt on
+make intra_chelsea_qp32_cclm samples/still_chelsea_448x296.y4m --qp 32 --cclm on --mtt off --implicit-mts off --alf off
+make ra_city_6f_qp32_cclm_mtt samples/city_720x400_6f.y4m --qp 32 --cclm on --mtt on --implicit-mts off --alf off
+make ra_city_6f_qp32_mtt samples/city_720x400_6f.y4m --qp 32 --mtt on --implicit-mts off --alf off --cclm off
+# Issue 28's tools all off: the quadtree syntax of tool_flags bits 5-8 clear, with the current encoder.
+make ra_city_6f_qp37_quadtree samples/city_720x400_6f.y4m --qp 37 --mtt off --implicit-mts off --alf off --cclm off
+make intra_chelsea_qp32_quadtree samples/still_chelsea_448x296.y4m --qp 32 --mtt off --implicit-mts off --alf off --cclm off
 # 10 bits: the samples made 10-bit by scripts/make_10bit.py (none ships).
 mkdir -p target/conformance
 python3 scripts/make_10bit.py samples/city_720x400_6f.y4m target/conformance/city10_720x400_6f.y4m

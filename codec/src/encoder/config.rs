@@ -136,7 +136,7 @@ pub struct EncoderConfig {
     /// allows.
     pub multi_type_tree: bool,
     /// Chroma may be predicted from the reconstructed luma (the chroma mode
-    /// LM, `tool_flags` bit 8). Off by default until measured and merged.
+    /// LM, `tool_flags` bit 8).
     pub cclm: bool,
     /// Speed preset.
     pub preset: Preset,
@@ -160,8 +160,7 @@ pub struct EncoderConfig {
     pub implicit_mts: bool,
     /// The adaptive loop filter (`tool_flags` bit 7): after the learned
     /// filter, a diamond Wiener filter per plane whose coefficients each
-    /// frame derives and signals, switched per 64x64 superblock. Off by
-    /// default until the conformance streams are remade with it.
+    /// frame derives and signals, switched per 64x64 superblock.
     pub alf: bool,
 }
 
@@ -195,8 +194,8 @@ impl EncoderConfig {
             temporal_filter: true,
             importance_qp: true,
             sb_qp_deltas: false,
-            multi_type_tree: false,
-            cclm: false,
+            multi_type_tree: true,
+            cclm: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,
@@ -205,8 +204,8 @@ impl EncoderConfig {
             nn_intra: false,
             nn_intra_model: None,
             trained_contexts: true,
-            implicit_mts: false,
-            alf: false,
+            implicit_mts: true,
+            alf: true,
         }
     }
 

@@ -130,10 +130,10 @@ struct Args {
     #[arg(long, default_value = "frame", value_parser = ["frame", "block", "off", "on"])]
     importance_qp: String,
     /// Binary splits below the quadtree (the multi-type tree): on or off.
-    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     mtt: String,
     /// Cross-component chroma prediction (chroma from luma, the mode LM): on or off.
-    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     cclm: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
@@ -155,7 +155,7 @@ struct Args {
     nn_intra_model: Option<PathBuf>,
     /// The adaptive loop filter (a Wiener filter per plane with signalled
     /// coefficients, after the learned filter): on or off for the whole stream.
-    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     alf: String,
     /// Switch rate-distortion optimised quantisation off.
     #[arg(long)]
@@ -163,7 +163,7 @@ struct Args {
     /// Implicit transform selection (VVC's implicit MTS): intra luma blocks use
     /// DST-VII along each side of 4 to 16 samples and DCT-II along 32; off,
     /// DST-VII only for 4x4 blocks.
-    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     implicit_mts: String,
     /// Where each frame's entropy-coding contexts start: the trained
     /// initialisation tables, or uniform (probability one half; how the
