@@ -372,6 +372,11 @@ mod tests {
         let mut cfg = EncoderConfig::new(128, 64);
         cfg.nn_filter = false;
         cfg.sb_qp_deltas = true;
+        // The payload below is written by a quadtree search without the
+        // adaptive loop filter's syntax or LM: the header must say so.
+        cfg.multi_type_tree = false;
+        cfg.alf = false;
+        cfg.cclm = false;
         let seq = Encoder::new(cfg).unwrap().sequence_header();
         let src = twin_texture(0);
         let packet = |deltas: Vec<i8>| {

@@ -594,6 +594,14 @@ fn used_in_loop_and_decoded_exactly(filter: Arc<LoopFilter>) {
     cfg.qp = 46;
     cfg.deblock = false;
     cfg.nn_filter_model = Some(filter.clone());
+    // Issue 28's tools leave a toy blur nothing to gain on this smooth
+    // picture (each of them alone does): the quadtree coder keeps it useful.
+    // The real filter with those tools is checked by the round trips and the
+    // conformance streams.
+    cfg.multi_type_tree = false;
+    cfg.alf = false;
+    cfg.cclm = false;
+    cfg.implicit_mts = false;
     let hooks = TrainingHooks {
         keep_deblocked: true,
         ..Default::default()
