@@ -144,13 +144,6 @@ fn split_qt_ctx(st: &PicState, node: &Node) -> usize {
         + (y > 0 && smaller((y / 8 - 1) * w8 + x / 8)) as usize
 }
 
-/// Whether both the left and the above coding units are smaller than
-/// `node` in both directions (an encoder's hint that the quadtree fits
-/// better than binary splits).
-pub fn neighbours_call_for_quad(st: &PicState, node: &Node) -> bool {
-    split_qt_ctx(st, node) == 2
-}
-
 /// Context of mtt_vertical_flag: the node's shape (square, wide, tall).
 fn mtt_vertical_ctx(node: &Node) -> usize {
     match node.w.cmp(&node.h) {

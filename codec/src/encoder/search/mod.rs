@@ -111,14 +111,6 @@ pub(crate) struct SearchParams {
     pub max_mtt_depth: u32,
     /// The stream selects intra luma transforms implicitly (`tool_flags` bit 6).
     pub implicit_mts: bool,
-    /// Prune the binary split search (VVenC's fast rules): the split
-    /// direction across the source's stronger gradient is not tried below a
-    /// quadtree node when it dominates by this factor (0: off), and ...
-    pub mtt_gradient_ratio: f64,
-    /// ... where the neighbours do not call for the quadtree first, binary
-    /// splits are tried before it and the quadtree is skipped when neither
-    /// beat the unsplit coding unit.
-    pub mtt_skip_quad: bool,
 }
 
 impl SearchParams {
@@ -155,8 +147,6 @@ impl SearchParams {
             nxn_in_inter: true,
             max_mtt_depth: 0,
             implicit_mts: false,
-            mtt_gradient_ratio: 0.0,
-            mtt_skip_quad: false,
         }
     }
 }
@@ -489,28 +479,11 @@ impl<'a> FrameSearch<'a> {
         if !searched.any() || (self.p.skip_stops_split && matches!(cu.mode, CuMode::Skip { .. })) {
             return (best_cost, vec![TreeItem::Cu(cu)]);
         }
-        if node.mtt_depth == 0 && self.p.mtt_gradient_ratio > 0.0 {
-            let (keep_h, keep_v) = self.gradient_directions(&node, self.p.mtt_gradient_ratio);
-            searched.horizontal &= keep_h;
-            searched.vertical &= keep_v;
-        }
-        let quad_first = !self.p.mtt_skip_quad
-            || !(searched.horizontal || searched.vertical)
-            || partition::neighbours_call_for_quad(&self.st, &node);
-        let order = if quad_first {
-            [Split::Quad, Split::Horizontal, Split::Vertical]
-        } else {
-            [Split::Horizontal, Split::Vertical, Split::Quad]
-        };
+        let order = [Split::Quad, Split::Horizontal, Split::Vertical];
         let mut best_items = vec![TreeItem::Cu(cu)];
         let mut best_state = Some(self.snapshot(x, y, w, h));
         for split in order {
             if !searched.allows(split) {
-                continue;
-            }
-            if split == Split::Quad && !quad_first && matches!(best_items[0], TreeItem::Cu(_)) {
-                // Neither binary split beat the whole coding unit: four
-                // quarters rarely will.
                 continue;
             }
             // The children see only what is decoded before them.
@@ -542,29 +515,6 @@ impl<'a> FrameSearch<'a> {
             self.restore(x, y, w, h, snap);
         }
         (best_cost, best_items)
-    }
-
-    /// Which binary split directions the source's gradients leave worth
-    /// trying at `node` (VVenC's content-based rule): not the horizontal
-    /// split when the horizontal gradients (vertical edges) exceed `ratio`
-    /// times the vertical ones and 0.7 times each diagonal's; likewise the
-    /// vertical split.
-    fn gradient_directions(&self, node: &Node, ratio: f64) -> (bool, bool) {
-        let p = &self.src.planes[0];
-        let (mut gh, mut gv, mut gd, mut ga) = (0u64, 0u64, 0u64, 0u64);
-        let at = |x: usize, y: usize| i32::from(p.data[y * p.width + x]);
-        for y in node.y..node.y + node.h - 1 {
-            for x in node.x..node.x + node.w - 1 {
-                let c = at(x, y);
-                gh += c.abs_diff(at(x + 1, y)) as u64;
-                gv += c.abs_diff(at(x, y + 1)) as u64;
-                gd += c.abs_diff(at(x + 1, y + 1)) as u64;
-                ga += at(x + 1, y).abs_diff(at(x, y + 1)) as u64;
-            }
-        }
-        let (gh, gv, gd, ga) = (gh as f64, gv as f64, gd as f64, ga as f64);
-        let dominates = |g: f64, other: f64| g > ratio * other && g > 0.7 * gd && g > 0.7 * ga;
-        (!dominates(gh, gv), !dominates(gv, gh))
     }
 
     /// Best coding of one CU. Leaves the reconstruction and maps in the state of that choice.
