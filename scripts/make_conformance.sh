@@ -34,8 +34,11 @@ make intra_chelsea_qp32_mts samples/still_chelsea_448x296.y4m --qp 32 --implicit
 make ra_city_6f_qp32_alf samples/city_720x400_6f.y4m --qp 32 --alf on --mtt off --implicit-mts off --cclm off
 make ld_city_6f_qp27_alf_nofilter samples/city_720x400_6f.y4m --qp 27 --gop low-delay --nn-filter off --alf on
 make intra_chelsea_qp32_cclm samples/still_chelsea_448x296.y4m --qp 32 --cclm on --mtt off --implicit-mts off --alf off
-make ra_city_6f_qp32_cclm_mtt samples/city_720x400_6f.y4m --qp 32 --cclm on --mtt on --implicit-mts off --alf off
-make ra_city_6f_qp32_mtt samples/city_720x400_6f.y4m --qp 32 --mtt on --implicit-mts off --alf off --cclm off
+make ra_city_6f_qp32_cclm_mtt samples/city_720x400_6f.y4m --qp 32 --cclm on --mtt on --tt off --implicit-mts off --alf off
+make ra_city_6f_qp32_mtt samples/city_720x400_6f.y4m --qp 32 --mtt on --tt off --implicit-mts off --alf off --cclm off
+# Ternary splits (tool_flags bit 9) with binary splits and nothing else new.
+make ra_city_6f_qp27_tt samples/city_720x400_6f.y4m --qp 27 --mtt on --tt on --implicit-mts off --alf off --cclm off
+make intra_chelsea_qp27_tt_slow samples/still_chelsea_448x296.y4m --qp 27 --preset slow --mtt on --tt on --implicit-mts off --alf off --cclm off
 # Issue 28's tools all off: the quadtree syntax of tool_flags bits 5-8 clear, with the current encoder.
 make ra_city_6f_qp37_quadtree samples/city_720x400_6f.y4m --qp 37 --mtt off --implicit-mts off --alf off --cclm off
 make intra_chelsea_qp32_quadtree samples/still_chelsea_448x296.y4m --qp 32 --mtt off --implicit-mts off --alf off --cclm off
@@ -48,7 +51,7 @@ make ra_city10_6f_qp32 "$city10" --qp 32
 make ld_city10_6f_qp37 "$city10" --qp 37 --gop low-delay
 make intra_chelsea10_qpm6 "$chelsea10" --qp -6
 make intra_chelsea10_qp27_nnintra "$chelsea10" --qp 27 --nn-intra on
-make intra_chelsea10_qp27_cclm_mtt "$chelsea10" --qp 27 --cclm on --mtt on
+make intra_chelsea10_qp27_cclm_mtt "$chelsea10" --qp 27 --cclm on --mtt on --tt off
 make ra_city_6f_qp32_coded10 samples/city_720x400_6f.y4m --qp 32 --bit-depth 10 --recon-depth stream
 make intra_chelsea10_qp32_hdr "$chelsea10" --qp 32 --colour-primaries bt2020 --transfer pq --matrix bt2020nc \
   --master-display "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)" --max-cll 1000,400

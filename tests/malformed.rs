@@ -249,9 +249,9 @@ fn adaptive_loop_filter_packets_never_panic() {
     }
 }
 
-/// A stream with cross-component chroma prediction (and binary splits)
-/// survives random bit flips, in its header (the tool flag of LM among
-/// them) and its payload, without a panic.
+/// A stream with cross-component chroma prediction (and binary and
+/// ternary splits) survives random bit flips, in its header (the tool
+/// flags of LM and the splits among them) and its payload, without a panic.
 #[test]
 fn cclm_stream_bit_flips_never_panic() {
     let frames = read_frames(&samples_dir().join("still_chelsea_448x296.y4m"), 1);
@@ -260,6 +260,7 @@ fn cclm_stream_bit_flips_never_panic() {
     cfg.qp = 27;
     cfg.cclm = true;
     cfg.multi_type_tree = true;
+    cfg.ternary_splits = true;
     cfg.gop = mica::GopStructure::IntraOnly;
     let mut enc = mica::Encoder::new(cfg).unwrap();
     enc.send_frame(cut).unwrap();

@@ -471,3 +471,23 @@ fn cclm_exact_in_intra_and_inter_frames() {
         assert_ne!(on, off, "mtt {mtt}, {bit_depth} bits: LM changed nothing");
     }
 }
+
+/// Ternary splits (`tool_flags` bit 9) decode exactly in intra and inter
+/// frames, at 8 and 10 bits, and change the stream.
+#[test]
+fn ternary_splits_exact_in_intra_and_inter_frames() {
+    use mica::GopStructure;
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 3);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 136, 72, 192, 128)).collect();
+    for (bit_depth, qp) in [(8, 27), (10, 22)] {
+        let mut c = config(192, 128, qp);
+        c.gop = GopStructure::RandomAccess;
+        c.gop_size = 2;
+        c.bit_depth = bit_depth;
+        c.ternary_splits = false;
+        let off = assert_round_trip(&c, &cuts);
+        c.ternary_splits = true;
+        let on = assert_round_trip(&c, &cuts);
+        assert_ne!(on, off, "{bit_depth} bits: ternary splits changed nothing");
+    }
+}

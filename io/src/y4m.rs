@@ -2080,6 +2080,7 @@ mod tests {
                 multi_type_tree: false,
                 implicit_mts: false,
                 cclm: false,
+                ternary_splits: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

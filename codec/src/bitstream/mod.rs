@@ -150,6 +150,9 @@ pub struct Tools {
     /// Chroma may be predicted from luma (the chroma mode LM,
     /// `docs/bitstream.md` 5.3).
     pub cclm: bool,
+    /// Coding trees may also split nodes in three (1:2:1) below the
+    /// quadtree (`docs/bitstream.md` 4; `tool_flags` bit 9, only with bit 5).
+    pub ternary_splits: bool,
 }
 
 /// Stream-wide parameters, sent with every keyframe.
@@ -305,7 +308,8 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                     | (s.tools.multi_type_tree as u16) << 5
                     | (s.tools.implicit_mts as u16) << 6
                     | (s.tools.alf as u16) << 7
-                    | (s.tools.cclm as u16) << 8,
+                    | (s.tools.cclm as u16) << 8
+                    | (s.tools.ternary_splits as u16) << 9,
             )?;
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
@@ -423,8 +427,14 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools & !0b1_1111_1111 == 0,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree), 6 (implicit transform selection), 7 (adaptive loop filter) and 8 (cross-component chroma prediction) only",
+            tools & !0b11_1111_1111 == 0,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree), 6 (implicit transform selection), 7 (adaptive loop filter), 8 (cross-component chroma prediction) and 9 (ternary splits) only",
+        )?;
+        check(
+            "tool_flags",
+            tools as i64,
+            tools & 1 << 9 == 0 || tools & 1 << 5 != 0,
+            "bit 9 (ternary splits) only with bit 5 (multi-type tree)",
         )?;
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
@@ -460,6 +470,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 implicit_mts: tools & 64 != 0,
                 alf: tools & 128 != 0,
                 cclm: tools & 256 != 0,
+                ternary_splits: tools & 512 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -670,6 +681,7 @@ mod tests {
                     implicit_mts: true,
                     alf: true,
                     cclm: true,
+                    ternary_splits: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -760,6 +772,7 @@ mod tests {
             implicit_mts: false,
             alf: false,
             cclm: false,
+            ternary_splits: false,
         };
         let alone = [
             Tools {
@@ -792,6 +805,12 @@ mod tests {
             },
             Tools { alf: true, ..none },
             Tools { cclm: true, ..none },
+            // Bit 9 needs bit 5.
+            Tools {
+                multi_type_tree: true,
+                ternary_splits: true,
+                ..none
+            },
         ];
         for tools in alone {
             s.tools = tools;
@@ -801,7 +820,10 @@ mod tests {
         // The highest tool bit's position, from the one bit that differs; the
         // next more significant one is unknown (fields are written most
         // significant first).
-        s.tools = none;
+        s.tools = Tools {
+            multi_type_tree: true,
+            ..none
+        };
         let off = write_packet_headers(Some(&s), &f);
         s.tools = *alone.last().unwrap();
         let on = write_packet_headers(Some(&s), &f);
@@ -815,6 +837,15 @@ mod tests {
         match read_packet_headers(&bad) {
             Err(e) => assert!(format!("{e}").contains("tool_flags"), "{e}"),
             Ok(_) => panic!("tool_flags bit {} accepted", alone.len()),
+        }
+        // Ternary splits without the multi-type tree: refused.
+        let mut bad = on.clone();
+        let mtt_bit = unknown + 1 + 4;
+        assert!(bad[mtt_bit / 8] & (0x80 >> (mtt_bit % 8)) != 0);
+        bad[mtt_bit / 8] &= !(0x80 >> (mtt_bit % 8));
+        match read_packet_headers(&bad) {
+            Err(e) => assert!(format!("{e}").contains("bit 9"), "{e}"),
+            Ok(_) => panic!("ternary splits accepted without the multi-type tree"),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::error::{BitstreamError, Error};
 use crate::inter::{self, predict_block, ColField, MotionEnv, RefLists, RefPicture, MAX_BLOCK};
 use crate::intra::{self, IntraPredictor};
 use crate::loop_filter::{self, LoopFilter};
-use crate::partition::{self, AllowedSplits, Node, Split};
+use crate::partition::{self, AllowedSplits, Node, Split, SplitTools};
 use crate::picture::{sub_block, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
 use crate::sb_qp::{self, SbQpState};
@@ -30,8 +30,8 @@ struct FrameDecoder<'a> {
     dec: RangeDecoder<'a>,
     fh: &'a FrameHeader,
     cpu: CpuLevel,
-    /// The stream allows binary splits (`tool_flags` bit 5).
-    mtt: bool,
+    /// The splits the stream allows below the quadtree (`tool_flags` bits 5 and 9).
+    mtt: SplitTools,
     /// The stream allows the chroma mode LM (`tool_flags` bit 8).
     cclm: bool,
     /// The quantiser's `qP'` per plane, at the current superblock's QP.
@@ -80,7 +80,7 @@ pub(crate) fn decode_frame(
         dec: RangeDecoder::new(payload),
         fh,
         cpu,
-        mtt: seq.tools.multi_type_tree,
+        mtt: SplitTools::of(&seq.tools),
         cclm: seq.tools.cclm,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),

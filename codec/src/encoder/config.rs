@@ -135,6 +135,9 @@ pub struct EncoderConfig {
     /// multi-type tree, `tool_flags` bit 5), searched as deep as the preset
     /// allows.
     pub multi_type_tree: bool,
+    /// Coding trees may also split nodes in three (1:2:1: `tool_flags` bit
+    /// 9), where the multi-type tree is on.
+    pub ternary_splits: bool,
     /// Chroma may be predicted from the reconstructed luma (the chroma mode
     /// LM, `tool_flags` bit 8).
     pub cclm: bool,
@@ -195,6 +198,7 @@ impl EncoderConfig {
             importance_qp: true,
             sb_qp_deltas: false,
             multi_type_tree: true,
+            ternary_splits: true,
             cclm: true,
             preset: Preset::Medium,
             nn_filter: true,

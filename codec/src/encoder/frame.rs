@@ -14,6 +14,7 @@ use crate::entropy::Contexts;
 use crate::inter::{col_field, RefLists, RefPicture};
 use crate::intra::IntraPredictor;
 use crate::loop_filter::{self, LoopFilter};
+use crate::partition::SplitTools;
 use crate::picture::{crop, Frame};
 use std::sync::Arc;
 
@@ -109,7 +110,7 @@ pub(super) fn encode_frame(
     search.nn_intra = intra.cloned();
     search.cclm = seq.tools.cclm;
     if seq.tools.multi_type_tree {
-        search.code_multi_type_trees();
+        search.code_multi_type_trees(SplitTools::of(&seq.tools));
     }
     if seq.tools.sb_qp_delta {
         search.code_sb_qp_deltas(sb_qp_deltas(plan, w, h, cfg.bit_depth));
@@ -228,6 +229,7 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
             p.intra_in_inter_bar = 3.0;
             p.nxn_in_inter = false;
             p.skip_stops_split = true;
+            p.ternary_threshold = 0.95;
         }
         Preset::Medium => {
             // Measured on box/city (QP 32, 17 frames): merge_rd 2 -> 1 and an
@@ -242,6 +244,7 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
             p.me.quarter_square = false;
             p.intra_in_inter_bar = 2.0;
             p.skip_stops_split = true;
+            p.ternary_threshold = 1.0;
         }
         Preset::Slow => {
             p.rd_modes = [8, 8, 3, 3];
@@ -251,6 +254,7 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
             p.me.range_per_picture = 32;
             p.me.raster_from = 8;
             p.me.raster_step = 8;
+            p.ternary_threshold = 1.075;
         }
     }
     let _ = layer;

@@ -112,6 +112,7 @@ impl Encoder {
                 implicit_mts: self.cfg.implicit_mts,
                 alf: self.cfg.alf,
                 cclm: self.cfg.cclm,
+                ternary_splits: self.cfg.multi_type_tree && self.cfg.ternary_splits,
             },
             video_info: self.cfg.video_info,
             models: self

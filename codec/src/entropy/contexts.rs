@@ -14,7 +14,7 @@ use crate::bitstream::MAX_QP;
 /// Every context array of the block syntax (named as in `docs/bitstream.md`)
 /// and its length, in the order of the initialisation tables
 /// (`docs/context-init.md`); `nn_filter[k][c]` is entry `3k + c`.
-pub const CONTEXT_ELEMENTS: [(&str, usize); 24] = [
+pub const CONTEXT_ELEMENTS: [(&str, usize); 28] = [
     ("split", 9),
     ("nxn", 1),
     ("mpm", 1),
@@ -39,9 +39,13 @@ pub const CONTEXT_ELEMENTS: [(&str, usize); 24] = [
     ("root_cbf", 1),
     ("nn_filter", 6),
     ("nn_intra", 9),
+    ("split_qt", 3),
+    ("mtt_vertical", 3),
+    ("mtt_binary", 4),
+    ("cclm", 1),
 ];
 
-/// Number of adaptive contexts (172).
+/// Number of adaptive contexts (183).
 pub const NUM_CONTEXTS: usize = {
     let (mut n, mut i) = (0, 0);
     while i < CONTEXT_ELEMENTS.len() {
@@ -103,14 +107,15 @@ pub struct Contexts {
     /// nn_intra_flag: 3 block sizes x neighbours using the learned mode.
     pub nn_intra: [Context; 9],
     /// split_qt_flag (multi-type tree) by the neighbours smaller in both
-    /// directions. Not yet in the trained tables: starts at one half.
+    /// directions.
     pub split_qt: [Context; 3],
-    /// mtt_vertical_flag by the node's shape (square, wide, tall). Not yet
-    /// in the trained tables: starts at one half.
+    /// mtt_vertical_flag by the node's shape (square, wide, tall).
     pub mtt_vertical: [Context; 3],
     /// cclm_flag (cross-component chroma prediction, `tool_flags` bit 8).
-    /// Not yet in the trained tables: starts at one half.
     pub cclm: [Context; 1],
+    /// mtt_binary_flag (ternary splits, `tool_flags` bit 9) by direction
+    /// and multi-type depth.
+    pub mtt_binary: [Context; 4],
 }
 
 /// Number of QP classes of the context initialisation tables.
@@ -173,6 +178,10 @@ impl Contexts {
             .chain(&self.root_cbf)
             .chain(self.nn_filter.iter().flatten())
             .chain(&self.nn_intra)
+            .chain(&self.split_qt)
+            .chain(&self.mtt_vertical)
+            .chain(&self.mtt_binary)
+            .chain(&self.cclm)
     }
 
     /// Every context, mutably, in the order of [`CONTEXT_ELEMENTS`].
@@ -202,6 +211,10 @@ impl Contexts {
             .chain(&mut self.root_cbf)
             .chain(self.nn_filter.iter_mut().flatten())
             .chain(&mut self.nn_intra)
+            .chain(&mut self.split_qt)
+            .chain(&mut self.mtt_vertical)
+            .chain(&mut self.mtt_binary)
+            .chain(&mut self.cclm)
     }
 }
 
@@ -238,6 +251,7 @@ impl Default for Contexts {
             split_qt: [c; 3],
             mtt_vertical: [c; 3],
             cclm: [c; 1],
+            mtt_binary: [c; 4],
         }
     }
 }
@@ -261,11 +275,14 @@ mod tests {
             assert_eq!(c.p0(), 1000 + i as u32);
         }
         assert_eq!(ctx.split[0].p0(), 1000);
-        assert_eq!(ctx.nn_intra[8].p0(), 1000 + NUM_CONTEXTS as u32 - 1);
-        assert_eq!(ctx.nn_filter[1][0].p0(), 1000 + NUM_CONTEXTS as u32 - 9 - 3);
-        // The trained arrays, plus the multi-type tree's six and CCLM's one
-        // that start at one half.
-        assert_eq!(std::mem::size_of::<Contexts>(), (NUM_CONTEXTS + 6 + 1) * 4);
+        assert_eq!(ctx.cclm[0].p0(), 1000 + NUM_CONTEXTS as u32 - 1);
+        assert_eq!(ctx.nn_intra[8].p0(), 1000 + NUM_CONTEXTS as u32 - 12);
+        assert_eq!(
+            ctx.nn_filter[1][0].p0(),
+            1000 + NUM_CONTEXTS as u32 - 11 - 9 - 3
+        );
+        // Every context is in the tables.
+        assert_eq!(std::mem::size_of::<Contexts>(), NUM_CONTEXTS * 4);
     }
 
     /// The contexts of each named array, reached by field name (a listing
@@ -296,6 +313,10 @@ mod tests {
             "root_cbf" => &mut c.root_cbf,
             "nn_filter" => c.nn_filter.as_flattened_mut(),
             "nn_intra" => &mut c.nn_intra,
+            "split_qt" => &mut c.split_qt,
+            "mtt_vertical" => &mut c.mtt_vertical,
+            "mtt_binary" => &mut c.mtt_binary,
+            "cclm" => &mut c.cclm,
             other => panic!("unknown context array {other}"),
         }
     }

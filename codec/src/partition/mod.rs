@@ -1,6 +1,6 @@
 //! Block structure (`docs/bitstream.md` 4 and 4.1): superblocks split by a
-//! quadtree and, where the stream allows it (`tool_flags` bit 5), a
-//! multi-type tree of binary splits below it into coding units, and the
+//! quadtree and, where the stream allows it (`tool_flags` bits 5 and 9), a
+//! multi-type tree of binary (and ternary) splits below it into coding units, and the
 //! flags that open a coding unit (skip_flag, intra_flag). The tree walk
 //! itself belongs to whoever reads or writes a frame (`decoder/`,
 //! `encoder/search`); this module owns the syntax, its contexts and which
@@ -9,7 +9,7 @@
 use crate::entropy::{BinSink, Contexts, RangeDecoder};
 use crate::picture::PicState;
 
-/// Deepest binary split below the quadtree (`MaxMttDepth`, section 4).
+/// Deepest multi-type split below the quadtree (`MaxMttDepth`, section 4).
 pub const MAX_MTT_DEPTH: u32 = 3;
 
 /// Smallest coding unit side, in luma samples.
@@ -26,6 +26,70 @@ pub enum Split {
     Horizontal,
     /// Binary split into a left and a right half.
     Vertical,
+    /// Ternary split into a top quarter, a middle half and a bottom quarter.
+    TernaryHorizontal,
+    /// Ternary split into a left quarter, a middle half and a right quarter.
+    TernaryVertical,
+}
+
+impl Split {
+    /// Every split, in the order the encoder tries them.
+    pub const ALL: [Split; 6] = [
+        Split::None,
+        Split::Quad,
+        Split::Horizontal,
+        Split::Vertical,
+        Split::TernaryHorizontal,
+        Split::TernaryVertical,
+    ];
+
+    /// Whether the split divides the width (a multi-type split).
+    pub fn is_vertical(self) -> bool {
+        matches!(self, Split::Vertical | Split::TernaryVertical)
+    }
+
+    /// Whether the split is a ternary one.
+    pub fn is_ternary(self) -> bool {
+        matches!(self, Split::TernaryHorizontal | Split::TernaryVertical)
+    }
+}
+
+/// The splits a stream's coding trees may use below the quadtree
+/// (`tool_flags` bits 5 and 9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SplitTools {
+    /// Binary splits (the multi-type tree, bit 5).
+    pub binary: bool,
+    /// Ternary splits as well (bit 9; only with bit 5).
+    pub ternary: bool,
+}
+
+impl SplitTools {
+    /// The splits a stream's tools allow.
+    pub fn of(tools: &crate::bitstream::Tools) -> SplitTools {
+        SplitTools {
+            binary: tools.multi_type_tree,
+            ternary: tools.multi_type_tree && tools.ternary_splits,
+        }
+    }
+
+    /// Quadtrees only.
+    pub const QUADTREE: SplitTools = SplitTools {
+        binary: false,
+        ternary: false,
+    };
+    /// Quadtrees with binary splits below them.
+    #[cfg(test)]
+    pub const BINARY: SplitTools = SplitTools {
+        binary: true,
+        ternary: false,
+    };
+    /// Quadtrees with binary and ternary splits below them.
+    #[cfg(test)]
+    pub const TERNARY: SplitTools = SplitTools {
+        binary: true,
+        ternary: true,
+    };
 }
 
 /// A node of the coding tree: its luma area and place in the tree.
@@ -35,8 +99,12 @@ pub struct Node {
     pub y: usize,
     pub w: usize,
     pub h: usize,
-    /// Binary splits above this node (0: a quadtree node).
+    /// Multi-type splits above this node (0: a quadtree node).
     pub mtt_depth: u32,
+    /// The ternary split this node is the middle part of, if it is one: a
+    /// binary split of it in the same direction would repeat two binary
+    /// splits of the parent, so it is not allowed.
+    pub middle_of: Option<Split>,
 }
 
 impl Node {
@@ -48,28 +116,47 @@ impl Node {
             w: size,
             h: size,
             mtt_depth: 0,
+            middle_of: None,
         }
     }
 
     /// The nodes a split makes, in coding order (empty for [`Split::None`]).
     pub fn children(&self, split: Split) -> Vec<Node> {
         let (x, y, w, h) = (self.x, self.y, self.w, self.h);
-        let q = self.mtt_depth;
-        let at = |x, y, w, h, mtt_depth| Node {
+        let q = self.mtt_depth + 1;
+        let at = |x, y, w, h, mtt_depth, middle_of| Node {
             x,
             y,
             w,
             h,
             mtt_depth,
+            middle_of,
         };
+        let mid = Some(split);
         match split {
             Split::None => Vec::new(),
             Split::Quad => [(0, 0), (w / 2, 0), (0, h / 2), (w / 2, h / 2)]
                 .iter()
-                .map(|&(dx, dy)| at(x + dx, y + dy, w / 2, h / 2, 0))
+                .map(|&(dx, dy)| at(x + dx, y + dy, w / 2, h / 2, 0, None))
                 .collect(),
-            Split::Horizontal => vec![at(x, y, w, h / 2, q + 1), at(x, y + h / 2, w, h / 2, q + 1)],
-            Split::Vertical => vec![at(x, y, w / 2, h, q + 1), at(x + w / 2, y, w / 2, h, q + 1)],
+            Split::Horizontal => vec![
+                at(x, y, w, h / 2, q, None),
+                at(x, y + h / 2, w, h / 2, q, None),
+            ],
+            Split::Vertical => vec![
+                at(x, y, w / 2, h, q, None),
+                at(x + w / 2, y, w / 2, h, q, None),
+            ],
+            Split::TernaryHorizontal => vec![
+                at(x, y, w, h / 4, q, None),
+                at(x, y + h / 4, w, h / 2, q, mid),
+                at(x, y + 3 * h / 4, w, h / 4, q, None),
+            ],
+            Split::TernaryVertical => vec![
+                at(x, y, w / 4, h, q, None),
+                at(x + w / 4, y, w / 2, h, q, mid),
+                at(x + 3 * w / 4, y, w / 4, h, q, None),
+            ],
         }
     }
 
@@ -81,29 +168,50 @@ impl Node {
 }
 
 /// The splits a node inside the picture may code (section 4): the quadtree
-/// for squares above 8 until the first binary split, binary splits (with
-/// `mtt`, the stream's `tool_flags` bit 5) into halves of at least 8 samples
-/// down to [`MAX_MTT_DEPTH`].
+/// for squares above 8 until the first multi-type split; with binary
+/// splits (`tool_flags` bit 5) halves of at least 8 samples, and with
+/// ternary splits (bit 9) quarters of at least 8, down to [`MAX_MTT_DEPTH`]
+/// multi-type splits; no binary split of a ternary split's middle part in
+/// the ternary split's direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AllowedSplits {
     pub quad: bool,
     pub horizontal: bool,
     pub vertical: bool,
+    pub ternary_horizontal: bool,
+    pub ternary_vertical: bool,
 }
 
 impl AllowedSplits {
-    pub fn of(node: &Node, mtt: bool) -> AllowedSplits {
-        let binary = mtt && node.mtt_depth < MAX_MTT_DEPTH;
+    pub fn of(node: &Node, tools: SplitTools) -> AllowedSplits {
+        let mtt = tools.binary && node.mtt_depth < MAX_MTT_DEPTH;
+        let ternary = mtt && tools.ternary;
         AllowedSplits {
             quad: node.mtt_depth == 0 && node.w == node.h && node.w > MIN_CU_SIDE,
-            horizontal: binary && node.h >= 2 * MIN_CU_SIDE,
-            vertical: binary && node.w >= 2 * MIN_CU_SIDE,
+            horizontal: mtt
+                && node.h >= 2 * MIN_CU_SIDE
+                && node.middle_of != Some(Split::TernaryHorizontal),
+            vertical: mtt
+                && node.w >= 2 * MIN_CU_SIDE
+                && node.middle_of != Some(Split::TernaryVertical),
+            ternary_horizontal: ternary && node.h >= 4 * MIN_CU_SIDE,
+            ternary_vertical: ternary && node.w >= 4 * MIN_CU_SIDE,
         }
     }
 
     /// Whether any split is allowed (split_cu_flag is coded).
     pub fn any(&self) -> bool {
-        self.quad || self.horizontal || self.vertical
+        self.quad || self.any_horizontal() || self.any_vertical()
+    }
+
+    /// Whether a multi-type split dividing the height is allowed.
+    pub fn any_horizontal(&self) -> bool {
+        self.horizontal || self.ternary_horizontal
+    }
+
+    /// Whether a multi-type split dividing the width is allowed.
+    pub fn any_vertical(&self) -> bool {
+        self.vertical || self.ternary_vertical
     }
 
     /// Whether `split` is allowed.
@@ -113,6 +221,8 @@ impl AllowedSplits {
             Split::Quad => self.quad,
             Split::Horizontal => self.horizontal,
             Split::Vertical => self.vertical,
+            Split::TernaryHorizontal => self.ternary_horizontal,
+            Split::TernaryVertical => self.ternary_vertical,
         }
     }
 }
@@ -153,9 +263,15 @@ fn mtt_vertical_ctx(node: &Node) -> usize {
     }
 }
 
+/// Context of mtt_binary_flag: the direction and whether the node is at
+/// most one multi-type split deep (VVC's `2 * vertical + (depth <= 1)`).
+fn mtt_binary_ctx(node: &Node, vertical: bool) -> usize {
+    2 * vertical as usize + (node.mtt_depth <= 1) as usize
+}
+
 /// Writes how a node inside the picture splits (split_cu_flag, then
-/// split_qt_flag and mtt_vertical_flag where more than one split is
-/// allowed); `split` must be allowed.
+/// split_qt_flag, mtt_vertical_flag and mtt_binary_flag where more than one
+/// split is allowed); `split` must be allowed.
 pub fn write_split_mode<S: BinSink>(
     s: &mut S,
     ctx: &mut Contexts,
@@ -172,17 +288,29 @@ pub fn write_split_mode<S: BinSink>(
     if split == Split::None {
         return;
     }
-    let binary = allowed.horizontal || allowed.vertical;
-    if allowed.quad && binary {
+    let (hor, ver) = (allowed.any_horizontal(), allowed.any_vertical());
+    if allowed.quad && (hor || ver) {
         s.encode(
             &mut ctx.split_qt[split_qt_ctx(st, node)],
             split == Split::Quad,
         );
     }
-    if split != Split::Quad && allowed.horizontal && allowed.vertical {
+    if split == Split::Quad {
+        return;
+    }
+    let vertical = split.is_vertical();
+    if hor && ver {
+        s.encode(&mut ctx.mtt_vertical[mtt_vertical_ctx(node)], vertical);
+    }
+    let (binary, ternary) = if vertical {
+        (allowed.vertical, allowed.ternary_vertical)
+    } else {
+        (allowed.horizontal, allowed.ternary_horizontal)
+    };
+    if binary && ternary {
         s.encode(
-            &mut ctx.mtt_vertical[mtt_vertical_ctx(node)],
-            split == Split::Vertical,
+            &mut ctx.mtt_binary[mtt_binary_ctx(node, vertical)],
+            !split.is_ternary(),
         );
     }
 }
@@ -198,8 +326,8 @@ pub fn read_split_mode(
     if !allowed.any() || !d.decode(&mut ctx.split[split_ctx(st, node)]) {
         return Split::None;
     }
-    let binary = allowed.horizontal || allowed.vertical;
-    let quad = if allowed.quad && binary {
+    let (hor, ver) = (allowed.any_horizontal(), allowed.any_vertical());
+    let quad = if allowed.quad && (hor || ver) {
         d.decode(&mut ctx.split_qt[split_qt_ctx(st, node)])
     } else {
         allowed.quad
@@ -207,15 +335,26 @@ pub fn read_split_mode(
     if quad {
         return Split::Quad;
     }
-    let vertical = if allowed.horizontal && allowed.vertical {
+    let vertical = if hor && ver {
         d.decode(&mut ctx.mtt_vertical[mtt_vertical_ctx(node)])
     } else {
-        allowed.vertical
+        ver
     };
-    if vertical {
-        Split::Vertical
+    let (binary, ternary) = if vertical {
+        (allowed.vertical, allowed.ternary_vertical)
     } else {
-        Split::Horizontal
+        (allowed.horizontal, allowed.ternary_horizontal)
+    };
+    let is_binary = if binary && ternary {
+        d.decode(&mut ctx.mtt_binary[mtt_binary_ctx(node, vertical)])
+    } else {
+        binary
+    };
+    match (vertical, is_binary) {
+        (false, true) => Split::Horizontal,
+        (true, true) => Split::Vertical,
+        (false, false) => Split::TernaryHorizontal,
+        (true, false) => Split::TernaryVertical,
     }
 }
 
@@ -274,6 +413,7 @@ mod tests {
             w,
             h,
             mtt_depth: 0,
+            middle_of: None,
         };
         for log2 in 3..=6u32 {
             let n = 1 << log2;
@@ -303,8 +443,9 @@ mod tests {
     }
 
     /// Section 4's split rules: the quadtree for squares above 8 before
-    /// any binary split, binary halves of at least 8 down to MaxMttDepth,
-    /// and none of them without the multi-type tree.
+    /// any multi-type split, binary halves and ternary quarters of at least
+    /// 8 down to MaxMttDepth, no binary split of a ternary middle part in
+    /// the same direction, and none of them without their tool bits.
     #[test]
     fn allowed_splits_follow_the_specification() {
         let node = |w, h, mtt_depth| Node {
@@ -313,25 +454,57 @@ mod tests {
             w,
             h,
             mtt_depth,
+            middle_of: None,
         };
-        let a = |n: Node, mtt| {
-            let s = AllowedSplits::of(&n, mtt);
+        let a = |n: Node, tools| {
+            let s = AllowedSplits::of(&n, tools);
             (s.quad, s.horizontal, s.vertical)
         };
-        assert_eq!(a(node(64, 64, 0), false), (true, false, false));
-        assert_eq!(a(node(8, 8, 0), false), (false, false, false));
-        assert_eq!(a(node(64, 64, 0), true), (true, true, true));
-        assert_eq!(a(node(16, 16, 0), true), (true, true, true));
-        assert_eq!(a(node(8, 8, 0), true), (false, false, false));
-        assert_eq!(a(node(32, 16, 1), true), (false, true, true));
-        assert_eq!(a(node(16, 8, 1), true), (false, false, true));
-        assert_eq!(a(node(8, 32, 2), true), (false, true, false));
+        let t = |n: Node, tools| {
+            let s = AllowedSplits::of(&n, tools);
+            (s.ternary_horizontal, s.ternary_vertical)
+        };
+        let (qt, bt, tt) = (
+            SplitTools::QUADTREE,
+            SplitTools::BINARY,
+            SplitTools::TERNARY,
+        );
+        assert_eq!(a(node(64, 64, 0), qt), (true, false, false));
+        assert_eq!(a(node(8, 8, 0), qt), (false, false, false));
+        assert_eq!(a(node(64, 64, 0), bt), (true, true, true));
+        assert_eq!(a(node(16, 16, 0), bt), (true, true, true));
+        assert_eq!(a(node(8, 8, 0), bt), (false, false, false));
+        assert_eq!(a(node(32, 16, 1), bt), (false, true, true));
+        assert_eq!(a(node(16, 8, 1), bt), (false, false, true));
+        assert_eq!(a(node(8, 32, 2), bt), (false, true, false));
         assert_eq!(
-            a(node(32, 32, 2), true),
+            a(node(32, 32, 2), bt),
             (false, true, true),
             "no quadtree after a binary split"
         );
-        assert_eq!(a(node(64, 64, MAX_MTT_DEPTH), true), (false, false, false));
+        assert_eq!(a(node(64, 64, MAX_MTT_DEPTH), bt), (false, false, false));
+        // Ternary splits: only with bit 9, sides of 32 and more.
+        assert_eq!(t(node(64, 64, 0), bt), (false, false));
+        assert_eq!(t(node(64, 64, 0), qt), (false, false));
+        assert_eq!(t(node(64, 64, 0), tt), (true, true));
+        assert_eq!(t(node(32, 16, 1), tt), (false, true));
+        assert_eq!(t(node(16, 32, 2), tt), (true, false));
+        assert_eq!(t(node(16, 16, 0), tt), (false, false));
+        assert_eq!(t(node(64, 64, MAX_MTT_DEPTH), tt), (false, false));
+        // A ternary split's middle part: no binary split its own way.
+        let mid = |w, h, split| Node {
+            middle_of: Some(split),
+            ..node(w, h, 1)
+        };
+        assert_eq!(
+            a(mid(32, 32, Split::TernaryVertical), tt),
+            (false, true, false)
+        );
+        assert_eq!(
+            a(mid(32, 32, Split::TernaryHorizontal), tt),
+            (false, false, true)
+        );
+        assert_eq!(t(mid(32, 32, Split::TernaryVertical), tt), (true, true));
     }
 
     /// Children cover their parent exactly, in coding order.
@@ -343,6 +516,7 @@ mod tests {
             w: 32,
             h: 16,
             mtt_depth: 1,
+            middle_of: None,
         };
         let at = |s| {
             n.children(s)
@@ -357,6 +531,25 @@ mod tests {
         assert_eq!(
             at(Split::Vertical),
             [(64, 0, 16, 16, 2), (80, 0, 16, 16, 2)]
+        );
+        assert_eq!(
+            at(Split::TernaryVertical),
+            [(64, 0, 8, 16, 2), (72, 0, 16, 16, 2), (88, 0, 8, 16, 2)]
+        );
+        let tall = Node { w: 16, h: 64, ..n };
+        let th: Vec<_> = tall
+            .children(Split::TernaryHorizontal)
+            .iter()
+            .map(|c| (c.x, c.y, c.w, c.h, c.middle_of))
+            .collect();
+        let mid = Some(Split::TernaryHorizontal);
+        assert_eq!(
+            th,
+            [
+                (64, 0, 16, 16, None),
+                (64, 16, 16, 32, mid),
+                (64, 48, 16, 16, None)
+            ]
         );
         let q = Node::root(0, 0, 64).children(Split::Quad);
         let q: Vec<_> = q.iter().map(|c| (c.x, c.y, c.w, c.mtt_depth)).collect();
@@ -377,9 +570,20 @@ mod tests {
     #[test]
     fn split_modes_read_back_as_written() {
         let st = PicState::new(128, 128, 8);
+        let tool_sets = [
+            SplitTools::QUADTREE,
+            SplitTools::BINARY,
+            SplitTools::TERNARY,
+        ];
+        let middles = [
+            None,
+            Some(Split::TernaryHorizontal),
+            Some(Split::TernaryVertical),
+        ];
         let mut cases = Vec::new();
-        for i in 0..400usize {
-            let mtt = i % 5 != 0;
+        let mut ternaries = 0;
+        for i in 0..600usize {
+            let tools = tool_sets[i % 3];
             let (lw, lh) = (3 + (i * 7) % 4, 3 + (i * 11) % 4);
             let depth = if lw == lh {
                 (i % 3) as u32
@@ -392,31 +596,41 @@ mod tests {
                 w: 1 << lw,
                 h: 1 << lh,
                 mtt_depth: depth,
+                middle_of: if depth > 0 {
+                    middles[(i / 3) % 3]
+                } else {
+                    None
+                },
             };
-            let allowed = AllowedSplits::of(&n, mtt);
-            let options: Vec<Split> =
-                [Split::None, Split::Quad, Split::Horizontal, Split::Vertical]
-                    .into_iter()
-                    .filter(|&s| allowed.allows(s))
-                    .collect();
-            cases.push((n, mtt, options[(i * 13) % options.len()]));
+            let allowed = AllowedSplits::of(&n, tools);
+            let options: Vec<Split> = Split::ALL
+                .into_iter()
+                .filter(|&s| allowed.allows(s))
+                .collect();
+            let split = options[(i * 13) % options.len()];
+            ternaries += split.is_ternary() as usize;
+            cases.push((n, tools, split));
         }
+        assert!(
+            ternaries > 30,
+            "ternary splits among the cases: {ternaries}"
+        );
         let mut ctx = Contexts::default();
         let mut enc = RangeEncoder::new();
         let mut bins = 0;
-        for &(n, mtt, split) in &cases {
-            let allowed = AllowedSplits::of(&n, mtt);
+        for &(n, tools, split) in &cases {
+            let allowed = AllowedSplits::of(&n, tools);
             let mut counter = crate::entropy::BitCounter::default();
             write_split_mode(&mut counter, &mut ctx.clone(), &st, &n, allowed, split);
             bins += (counter.cost > 0) as usize;
             write_split_mode(&mut enc, &mut ctx, &st, &n, allowed, split);
         }
-        assert!(bins > 200, "most nodes code a split: {bins}");
+        assert!(bins > 300, "most nodes code a split: {bins}");
         let bytes = enc.finish();
         let mut ctx = Contexts::default();
         let mut dec = RangeDecoder::new(&bytes);
-        for &(n, mtt, split) in &cases {
-            let allowed = AllowedSplits::of(&n, mtt);
+        for &(n, tools, split) in &cases {
+            let allowed = AllowedSplits::of(&n, tools);
             assert_eq!(
                 read_split_mode(&mut dec, &mut ctx, &st, &n, allowed),
                 split,
@@ -424,6 +638,20 @@ mod tests {
             );
         }
         assert_eq!(dec.consumed(), bytes.len());
+    }
+
+    /// mtt_binary_flag's context (section 4): twice the direction plus one
+    /// at multi-type depth 0 or 1.
+    #[test]
+    fn binary_flag_context_follows_the_specification() {
+        let n = |mtt_depth| Node {
+            mtt_depth,
+            ..Node::root(0, 0, 64)
+        };
+        assert_eq!(mtt_binary_ctx(&n(0), false), 1);
+        assert_eq!(mtt_binary_ctx(&n(1), true), 3);
+        assert_eq!(mtt_binary_ctx(&n(2), false), 0);
+        assert_eq!(mtt_binary_ctx(&n(2), true), 2);
     }
 
     /// SkipCtx of section 4.1: skipped left and above units, 0 to 2.

@@ -570,12 +570,14 @@ pub(crate) mod tests {
 
     /// Square blocks code exactly as before rectangles existed: a hash of the
     /// bytes and bit-counter costs of a fixed set of random blocks, computed
-    /// on main at 87b55cf.
+    /// on main at 87b55cf (with the same test there). Contexts start at one
+    /// half, so the hash does not move when the trained tables are
+    /// regenerated.
     #[test]
     fn squares_unchanged() {
         let mut r = Mix(28);
         let mut enc = RangeEncoder::new();
-        let mut ctx = Contexts::for_frame(true, true, 32);
+        let mut ctx = Contexts::for_frame(false, true, 32);
         let mut h = 0xCBF2_9CE4_8422_2325u64;
         for _ in 0..600 {
             let log2n = 2 + r.below(4) as u32;
@@ -590,7 +592,7 @@ pub(crate) mod tests {
             write_residual(&mut enc, &mut ctx, &levels, log2n, log2n, chroma, kind);
         }
         fnv(&mut h, &enc.finish());
-        assert_eq!(h, 15614479351923542174);
+        assert_eq!(h, 8550320593628932514);
     }
 
     /// Every shape a transform block can have (sides 4..32, ratios up to 8:1)

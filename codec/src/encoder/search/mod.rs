@@ -8,7 +8,7 @@ use crate::inter::{
     self, predict_block, ColField, MotionEnv, RefLists, RefPicture, MAX_BLOCK, MERGE_CANDIDATES,
 };
 use crate::intra::{self, chroma_candidates, predict_from_refs, IntraPredictor, NN_MODE};
-use crate::partition::{self, AllowedSplits, Node, Split};
+use crate::partition::{self, AllowedSplits, Node, Split, SplitTools};
 use crate::picture::{sub_block, Frame, Motion, Mv, PicState, SB_LOG2};
 use crate::residual::{self, scan_for};
 use crate::sb_qp::{self, SbQpState};
@@ -106,9 +106,13 @@ pub(crate) struct SearchParams {
     pub skip_stops_split: bool,
     /// Try four 4x4 parts in 8x8 intra CUs of inter frames.
     pub nxn_in_inter: bool,
-    /// Deepest binary split searched below the quadtree (0: the quadtree
-    /// alone), where the stream allows them.
+    /// Deepest multi-type split searched below the quadtree (0: the
+    /// quadtree alone), where the stream allows them.
     pub max_mtt_depth: u32,
+    /// Ternary splits are searched where the binary split the same way cost
+    /// at most this times the unsplit CU and the other binary split (VVenC's
+    /// FastTTSplit threshold; 0: never searched).
+    pub ternary_threshold: f64,
     /// The stream selects intra luma transforms implicitly (`tool_flags` bit 6).
     pub implicit_mts: bool,
 }
@@ -146,6 +150,7 @@ impl SearchParams {
             skip_stops_split: false,
             nxn_in_inter: true,
             max_mtt_depth: 0,
+            ternary_threshold: 0.0,
             implicit_mts: false,
         }
     }
@@ -177,8 +182,9 @@ pub(crate) struct FrameSearch<'a> {
     parent_motion: [inter_search::ParentMotion; MAX_TREE_DEPTH + 1],
     /// Depth in the coding tree of the node being searched.
     depth: usize,
-    /// The stream allows binary splits (`tool_flags` bit 5).
-    mtt: bool,
+    /// The splits the stream allows below the quadtree (`tool_flags` bits
+    /// 5 and 9).
+    mtt: SplitTools,
     /// QP offset from the frame's of each superblock (raster order), where
     /// the stream codes superblock QP deltas and the frame plans any.
     sb_deltas: Option<Vec<i8>>,
@@ -289,17 +295,18 @@ impl<'a> FrameSearch<'a> {
             intra_modes: Default::default(),
             parent_motion: Default::default(),
             depth: 0,
-            mtt: false,
+            mtt: SplitTools::QUADTREE,
             sb_deltas: None,
             sb_qp: SbQpState::new(false, p.qp),
             sb_target: p.qp,
         }
     }
 
-    /// Codes coding trees with binary splits below the quadtree (the
-    /// stream's `tool_flags` bit 5), searched to `SearchParams::max_mtt_depth`.
-    pub fn code_multi_type_trees(&mut self) {
-        self.mtt = true;
+    /// Codes coding trees with multi-type splits below the quadtree (the
+    /// stream's `tool_flags` bits 5 and 9), searched to
+    /// `SearchParams::max_mtt_depth`.
+    pub fn code_multi_type_trees(&mut self, tools: SplitTools) {
+        self.mtt = tools;
     }
 
     /// Codes superblock QP deltas (`tool_flags` bit 4): each superblock is
@@ -471,32 +478,55 @@ impl<'a> FrameSearch<'a> {
         if allowed.any() {
             best_cost += self.cost(0, self.split_bits(&node, allowed, Split::None));
         }
+        let unsplit_cost = best_cost;
         let mut searched = allowed;
         if node.mtt_depth >= self.p.max_mtt_depth {
             searched.horizontal = false;
             searched.vertical = false;
         }
+        if node.mtt_depth >= self.p.max_mtt_depth || self.p.ternary_threshold <= 0.0 {
+            searched.ternary_horizontal = false;
+            searched.ternary_vertical = false;
+        }
         if !searched.any() || (self.p.skip_stops_split && matches!(cu.mode, CuMode::Skip { .. })) {
             return (best_cost, vec![TreeItem::Cu(cu)]);
         }
-        let order = [Split::Quad, Split::Horizontal, Split::Vertical];
+        let last = Split::ALL
+            .into_iter()
+            .rfind(|&s| s != Split::None && searched.allows(s));
+        // The binary splits' costs where searched to the end ([horizontal,
+        // vertical]) and whether either half split again: they decide
+        // whether the ternary split the same way is worth a search.
+        let mut binary: [Option<(f64, bool)>; 2] = [None, None];
         let mut best_items = vec![TreeItem::Cu(cu)];
         let mut best_state = Some(self.snapshot(x, y, w, h));
-        for split in order {
-            if !searched.allows(split) {
+        for split in Split::ALL {
+            if split == Split::None || !searched.allows(split) {
+                continue;
+            }
+            if split.is_ternary()
+                && !self.ternary_worth_searching(&node, split, unsplit_cost, binary)
+            {
                 continue;
             }
             // The children see only what is decoded before them.
             self.st.set_decoded(x, y, w, h, false);
             let mut cost = self.cost(0, self.split_bits(&node, allowed, split));
             let mut items = vec![TreeItem::Split(split)];
-            for child in node.children(split) {
-                let (c, t) = self.search_tree(child);
+            let children = node.children(split);
+            let mut complete = true;
+            for (i, child) in children.iter().enumerate() {
+                let (c, t) = self.search_tree(*child);
                 cost += c;
                 items.extend(t);
-                if cost >= best_cost {
+                if cost >= best_cost && i + 1 < children.len() {
+                    complete = false;
                     break;
                 }
+            }
+            if complete && matches!(split, Split::Horizontal | Split::Vertical) {
+                let split_again = items[1..].iter().any(|i| matches!(i, TreeItem::Split(_)));
+                binary[split.is_vertical() as usize] = Some((cost, split_again));
             }
             if cost < best_cost {
                 best_cost = cost;
@@ -507,7 +537,7 @@ impl<'a> FrameSearch<'a> {
                 continue;
             }
             // A later split may still win.
-            if split != order[2] {
+            if Some(split) != last {
                 best_state = Some(self.snapshot(x, y, w, h));
             }
         }
@@ -515,6 +545,31 @@ impl<'a> FrameSearch<'a> {
             self.restore(x, y, w, h, snap);
         }
         (best_cost, best_items)
+    }
+
+    /// Whether to search the ternary `split` of `node` (VVenC's rules,
+    /// `EncModeCtrl::trySplit` and `useModeResult`): only after the binary
+    /// split the same way was searched to the end, cost at most
+    /// `ternary_threshold` times the unsplit CU's and the other binary
+    /// split's (where that one finished), and split a half again (or its
+    /// halves could not split).
+    fn ternary_worth_searching(
+        &self,
+        node: &Node,
+        split: Split,
+        unsplit_cost: f64,
+        binary: [Option<(f64, bool)>; 2],
+    ) -> bool {
+        let vertical = split.is_vertical();
+        let Some((same_way, split_again)) = binary[vertical as usize] else {
+            return false;
+        };
+        let th = self.p.ternary_threshold;
+        let other_way = binary[!vertical as usize].map_or(f64::INFINITY, |b| b.0);
+        let halves_at_max_depth = node.mtt_depth + 1 >= self.p.max_mtt_depth;
+        same_way <= th * unsplit_cost
+            && same_way <= th * other_way
+            && (split_again || halves_at_max_depth)
     }
 
     /// Best coding of one CU. Leaves the reconstruction and maps in the state of that choice.
@@ -647,13 +702,20 @@ mod tests {
     }
 
     fn tree(mtt: bool) -> (f64, Vec<TreeItem>) {
-        let src = bands();
+        let tools = if mtt {
+            SplitTools::BINARY
+        } else {
+            SplitTools::QUADTREE
+        };
+        tree_of(&bands(), tools)
+    }
+
+    fn tree_of(src: &Frame, tools: SplitTools) -> (f64, Vec<TreeItem>) {
         let mut p = SearchParams::new(32, [0, 0], 8, CpuLevel::runtime(), true, 50.0);
         p.max_mtt_depth = 2;
-        let mut search = FrameSearch::new(&src, p, None, Contexts::default());
-        if mtt {
-            search.code_multi_type_trees();
-        }
+        p.ternary_threshold = 1.0;
+        let mut search = FrameSearch::new(src, p, None, Contexts::default());
+        search.code_multi_type_trees(tools);
         search.search_tree(Node::root(0, 0, 64))
     }
 
@@ -686,5 +748,37 @@ mod tests {
             .count();
         assert!(rectangles > 0);
         assert!(mtt_cost < quad_cost, "{mtt_cost} vs {quad_cost}");
+    }
+
+    /// A 64x64 keyframe whose middle half (columns 16..48) is one flat
+    /// band between two textured quarters: a vertical ternary split codes it
+    /// as 16 | 32 | 16, where binary splits need the middle in two.
+    #[test]
+    fn ternary_splits_follow_a_middle_band() {
+        let mut f = Frame::new_420(64, 64);
+        for (pi, p) in f.planes.iter_mut().enumerate() {
+            let w = p.width;
+            for (i, v) in p.data.iter_mut().enumerate() {
+                let (x, y) = (i % w * 64 / w, i / w);
+                *v = if (16..48).contains(&x) {
+                    150
+                } else {
+                    // Texture that changes every 16 columns, so the outer
+                    // quarters want their own CUs.
+                    (40 + (x / 16) * 60 + (y * 7 + x * 3) % 11) as u16
+                } + 5 * pi as u16;
+            }
+        }
+        let (binary_cost, _) = tree_of(&f, SplitTools::BINARY);
+        let (ternary_cost, ternary) = tree_of(&f, SplitTools::TERNARY);
+        assert!(
+            splits(&ternary).contains(&Split::TernaryVertical),
+            "{:?}",
+            splits(&ternary)
+        );
+        assert!(
+            ternary_cost < binary_cost,
+            "{ternary_cost} vs {binary_cost}"
+        );
     }
 }

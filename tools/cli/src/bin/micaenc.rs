@@ -132,6 +132,10 @@ struct Args {
     /// Binary splits below the quadtree (the multi-type tree): on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     mtt: String,
+    /// Ternary (1:2:1) splits in the multi-type tree: on or off (no effect
+    /// with --mtt off).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    tt: String,
     /// Cross-component chroma prediction (chroma from luma, the mode LM): on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     cclm: String,
@@ -279,6 +283,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.importance_qp = args.importance_qp != "off";
     cfg.sb_qp_deltas = args.importance_qp == "block";
     cfg.multi_type_tree = args.mtt == "on";
+    cfg.ternary_splits = args.tt == "on";
     cfg.cclm = args.cclm == "on";
     cfg.nn_filter = args.nn_filter == "on";
     cfg.alf = args.alf == "on";
