@@ -113,6 +113,9 @@ pub(crate) struct SearchParams {
     /// at most this times the unsplit CU and the other binary split (VVenC's
     /// FastTTSplit threshold; 0: never searched).
     pub ternary_threshold: f64,
+    /// Deepest multi-type depth at which ternary splits are searched (0:
+    /// on quadtree nodes only).
+    pub max_ternary_depth: u32,
     /// The stream selects intra luma transforms implicitly (`tool_flags` bit 6).
     pub implicit_mts: bool,
 }
@@ -151,6 +154,7 @@ impl SearchParams {
             nxn_in_inter: true,
             max_mtt_depth: 0,
             ternary_threshold: 0.0,
+            max_ternary_depth: partition::MAX_MTT_DEPTH,
             implicit_mts: false,
         }
     }
@@ -484,7 +488,10 @@ impl<'a> FrameSearch<'a> {
             searched.horizontal = false;
             searched.vertical = false;
         }
-        if node.mtt_depth >= self.p.max_mtt_depth || self.p.ternary_threshold <= 0.0 {
+        if node.mtt_depth >= self.p.max_mtt_depth
+            || node.mtt_depth > self.p.max_ternary_depth
+            || self.p.ternary_threshold <= 0.0
+        {
             searched.ternary_horizontal = false;
             searched.ternary_vertical = false;
         }
