@@ -67,9 +67,16 @@
 #      of issue 27 (the encoder's defaults since: groups of 16 with VVenC's QP
 #      cascade, temporal filtering, block-importance QP), with round9 in the
 #      loop (checkpoints models/loopfilter/checkpoints/inter-luma{,-low}-t27.ckpt),
-#      and joins the eight: the shipped model. (Its inter chroma network was
+#      and joins the eight (round10). (Its inter chroma network was
 #      fine-tuned the same way and gained nothing on held-out patches, so
 #      step 7's stays.)
+#  15. fine-tunes the four luma networks of round10 once more on the core of
+#      issue 28 (multi-type trees, rectangular and DST-VII transforms, LM, the
+#      adaptive loop filter), each on its own material of steps 12-14
+#      re-encoded by this build (the inter ones with round10 in the loop),
+#      2,000 steps from 2e-4 (checkpoints
+#      models/loopfilter/checkpoints/{inter,key}-luma{,-low}-t28.ckpt), and
+#      joins the eight with round10's chroma networks: the shipped model.
 #
 # usage: scripts/train_loopfilter.sh [extra mica-train filter options]
 #   e.g. --cuda on a GPU host (libtorch with CUDA, see ../shared/notes/libtorch.md)
@@ -229,5 +236,26 @@ target/release/mica-train filter "${t27[@]}" --qps 17,22,27 --loss best-log \
   --planes luma --init models/loopfilter/checkpoints/inter-luma-low-weakdb.ckpt \
   --out "$work/inter-luma-low-t27.micanet" \
   --checkpoint models/loopfilter/checkpoints/inter-luma-low-t27.ckpt "$@"
-join_sets models/loopfilter/loopfilter.micanet inter-luma-t27 key-luma-weakdb key-chroma-weakdb \
+join_sets "$work/round10.micanet" inter-luma-t27 key-luma-weakdb key-chroma-weakdb \
   inter-luma-low-t27 key-luma-low-weakdb key-chroma-low-weakdb
+# Step 15: the four luma networks once more on issue 28's core; the inter
+# ones on encodes with round10 in the loop.
+ck=models/loopfilter/checkpoints
+t28=(--filter-on "$work/round10.micanet" --deblock-offset auto --patches 16
+  --float-fraction 0 --lr 2e-4 --steps 2000 --threads 2)
+weak28=(--deblock-offset -2 --float-fraction 0 --lr 2e-4 --steps 2000 --threads 2)
+step15() { # NAME OPTIONS...: trains $work/NAME.micanet, checkpoint $ck/NAME.ckpt
+  local name=$1; shift
+  target/release/mica-train filter "$@" --out "$work/$name.micanet" \
+    --checkpoint "$ck/$name.ckpt" "${extra[@]}"
+}
+extra=("$@")
+step15 inter-luma-t28 "${t28[@]}" --loss log-mse --planes luma --init $ck/inter-luma-t27.ckpt
+step15 key-luma-t28 "${key_material_all_qps[@]}" "${weak28[@]}" --loss log-mse \
+  --planes luma --init $ck/key-luma-weakdb.ckpt
+step15 inter-luma-low-t28 "${t28[@]}" --qps 17,22,27 --loss best-log --planes luma \
+  --init $ck/inter-luma-low-t27.ckpt
+step15 key-luma-low-t28 "${key_material[@]}" "${weak28[@]}" --loss best-log \
+  --planes luma --init $ck/key-luma-low-weakdb.ckpt
+join_sets models/loopfilter/loopfilter.micanet inter-luma-t28 key-luma-t28 key-chroma-weakdb \
+  inter-luma-low-t28 key-luma-low-t28 key-chroma-low-weakdb
