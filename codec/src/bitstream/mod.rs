@@ -276,6 +276,10 @@ fn check(
 
 /// Writes the packet headers (byte aligned at the end).
 pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> Vec<u8> {
+    debug_assert!(
+        seq.is_none_or(|s| s.tools.multi_type_tree || !s.tools.ternary_splits),
+        "ternary splits need the multi-type tree (tool_flags bit 9 needs bit 5)"
+    );
     let mut out = Vec::new();
     let mut w = BitWriter::endian(&mut out, BigEndian);
     // Writing into a Vec cannot fail.
@@ -753,7 +757,9 @@ mod tests {
         assert_eq!(h.frame, f);
     }
 
-    /// Each tool flag travels alone; an undefined bit (5) is refused by name.
+    /// Each tool flag travels alone (bit 9 with bit 5, which it needs); the
+    /// first undefined bit (10) is refused by name, and so is bit 9 without
+    /// bit 5.
     #[test]
     fn tool_flags_alone_and_unknown_bits() {
         let (mut s, _) = sample();

@@ -369,8 +369,9 @@ pub(crate) fn gather_context(
     debug_assert_eq!(o, context_len(log2n));
 }
 
-/// The context ([`gather_context`], availability exactly as the codec
-/// derives it) of the `N x N` luma transform block at (`x`, `y`) of a
+/// The context ([`gather_context`], availability by quadtree z-order, as
+/// the codec derives it for quadtree streams; multi-type trees decide it by
+/// coding order instead) of the `N x N` luma transform block at (`x`, `y`) of a
 /// reconstructed luma plane whose size is the coded size. For building
 /// training sets from reconstructions; its first `4N+1` samples are the
 /// block's references (section 5). `bit_depth`: the plane's.
