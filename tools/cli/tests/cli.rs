@@ -600,7 +600,7 @@ fn context_tables_from_training_material() {
         }
     }
     assert_eq!(values, 10 * 183);
-    assert_eq!(rust.matches("// split").count(), 10);
+    assert_eq!(rust.matches("// split\n").count(), 10);
     assert!(rust.contains("pub static CONTEXT_INIT"));
     // A bad QP is refused by name; nothing is written.
     let o = run(mica_tables()
