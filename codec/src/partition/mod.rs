@@ -214,6 +214,16 @@ impl AllowedSplits {
         self.vertical || self.ternary_vertical
     }
 
+    /// Whether a binary and a ternary split are allowed in one direction
+    /// (`vertical`: dividing the width).
+    fn in_direction(&self, vertical: bool) -> (bool, bool) {
+        if vertical {
+            (self.vertical, self.ternary_vertical)
+        } else {
+            (self.horizontal, self.ternary_horizontal)
+        }
+    }
+
     /// Whether `split` is allowed.
     pub fn allows(&self, split: Split) -> bool {
         match split {
@@ -302,11 +312,7 @@ pub fn write_split_mode<S: BinSink>(
     if hor && ver {
         s.encode(&mut ctx.mtt_vertical[mtt_vertical_ctx(node)], vertical);
     }
-    let (binary, ternary) = if vertical {
-        (allowed.vertical, allowed.ternary_vertical)
-    } else {
-        (allowed.horizontal, allowed.ternary_horizontal)
-    };
+    let (binary, ternary) = allowed.in_direction(vertical);
     if binary && ternary {
         s.encode(
             &mut ctx.mtt_binary[mtt_binary_ctx(node, vertical)],
@@ -340,11 +346,7 @@ pub fn read_split_mode(
     } else {
         ver
     };
-    let (binary, ternary) = if vertical {
-        (allowed.vertical, allowed.ternary_vertical)
-    } else {
-        (allowed.horizontal, allowed.ternary_horizontal)
-    };
+    let (binary, ternary) = allowed.in_direction(vertical);
     let is_binary = if binary && ternary {
         d.decode(&mut ctx.mtt_binary[mtt_binary_ctx(node, vertical)])
     } else {

@@ -498,15 +498,14 @@ impl<'a> FrameSearch<'a> {
         if !searched.any() || (self.p.skip_stops_split && matches!(cu.mode, CuMode::Skip { .. })) {
             return (best_cost, vec![TreeItem::Cu(cu)]);
         }
-        let last = Split::ALL
-            .into_iter()
-            .rfind(|&s| s != Split::None && searched.allows(s));
         // The binary splits' costs where searched to the end ([horizontal,
         // vertical]) and whether either half split again: they decide
         // whether the ternary split the same way is worth a search.
         let mut binary: [Option<(f64, bool)>; 2] = [None, None];
         let mut best_items = vec![TreeItem::Cu(cu)];
-        let mut best_state = Some(self.snapshot(x, y, w, h));
+        // The best choice's state, taken only before a split overwrites it
+        // (`None`: the state in place is the best so far).
+        let mut best_state = None;
         for split in Split::ALL {
             if split == Split::None || !searched.allows(split) {
                 continue;
@@ -515,6 +514,9 @@ impl<'a> FrameSearch<'a> {
                 && !self.ternary_worth_searching(&node, split, unsplit_cost, binary)
             {
                 continue;
+            }
+            if best_state.is_none() {
+                best_state = Some(self.snapshot(x, y, w, h));
             }
             // The children see only what is decoded before them.
             self.st.set_decoded(x, y, w, h, false);
@@ -541,15 +543,7 @@ impl<'a> FrameSearch<'a> {
                 best_state = None;
             } else if let Some(snap) = &best_state {
                 self.restore(x, y, w, h, snap);
-                continue;
             }
-            // A later split may still win.
-            if Some(split) != last {
-                best_state = Some(self.snapshot(x, y, w, h));
-            }
-        }
-        if let Some(snap) = &best_state {
-            self.restore(x, y, w, h, snap);
         }
         (best_cost, best_items)
     }
