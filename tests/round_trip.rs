@@ -491,3 +491,27 @@ fn ternary_splits_exact_in_intra_and_inter_frames() {
         assert_ne!(on, off, "{bit_depth} bits: ternary splits changed nothing");
     }
 }
+
+/// Decoder-side motion vector refinement (`inter_tool_flags` bit 0) decodes
+/// exactly at every CPU level, at 8 and 10 bits, and changes the stream
+/// (groups of 2 and 4 give B frames between equally distant references).
+#[test]
+fn dmvr_exact_and_used() {
+    use mica::GopStructure;
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 5);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 136, 72, 192, 128)).collect();
+    for (bit_depth, qp, gop_size) in [(8, 32, 4), (10, 27, 2)] {
+        let mut c = config(192, 128, qp);
+        c.gop = GopStructure::RandomAccess;
+        c.gop_size = gop_size;
+        c.bit_depth = bit_depth;
+        c.dmvr = false;
+        let off = assert_round_trip(&c, &cuts);
+        c.dmvr = true;
+        for level in CpuLevel::all_supported() {
+            c.cpu = Some(level);
+            let on = assert_round_trip(&c, &cuts);
+            assert_ne!(on, off, "{bit_depth} bits: refinement changed nothing");
+        }
+    }
+}

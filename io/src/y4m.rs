@@ -2081,6 +2081,7 @@ mod tests {
                 implicit_mts: false,
                 cclm: false,
                 ternary_splits: false,
+                dmvr: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

@@ -153,7 +153,20 @@ pub struct Tools {
     /// Coding trees may also split nodes in three (1:2:1) below the
     /// quadtree (`docs/bitstream.md` 4; `tool_flags` bit 9, only with bit 5).
     pub ternary_splits: bool,
+    /// Bi-predicted merge CUs refine their vectors at the decoder
+    /// (`docs/bitstream.md` 5.4; `inter_tool_flags` bit 0).
+    pub dmvr: bool,
 }
+
+impl Tools {
+    /// The second tool word, `inter_tool_flags` (sent when `tool_flags` bit 15 is set).
+    fn inter_tool_flags(&self) -> u16 {
+        self.dmvr as u16
+    }
+}
+
+/// `tool_flags` bit saying that `inter_tool_flags` follows.
+const MORE_TOOLS: u16 = 1 << 15;
 
 /// Stream-wide parameters, sent with every keyframe.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,8 +326,16 @@ pub fn write_packet_headers(seq: Option<&SequenceHeader>, fh: &FrameHeader) -> V
                     | (s.tools.implicit_mts as u16) << 6
                     | (s.tools.alf as u16) << 7
                     | (s.tools.cclm as u16) << 8
-                    | (s.tools.ternary_splits as u16) << 9,
+                    | (s.tools.ternary_splits as u16) << 9
+                    | if s.tools.inter_tool_flags() != 0 {
+                        MORE_TOOLS
+                    } else {
+                        0
+                    },
             )?;
+            if s.tools.inter_tool_flags() != 0 {
+                w.write::<16, u16>(s.tools.inter_tool_flags())?;
+            }
             w.write::<4, u32>(s.models.len() as u32)?;
             w.write::<4, u8>(0)?;
             for m in &s.models {
@@ -431,8 +452,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
         check(
             "tool_flags",
             tools as i64,
-            tools & !0b11_1111_1111 == 0,
-            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree), 6 (implicit transform selection), 7 (adaptive loop filter), 8 (cross-component chroma prediction) and 9 (ternary splits) only",
+            tools & !(0b11_1111_1111 | MORE_TOOLS) == 0,
+            "bits 0 (deblocking), 1 (learned loop filter), 2 (learned intra), 3 (trained contexts), 4 (superblock QP deltas), 5 (multi-type tree), 6 (implicit transform selection), 7 (adaptive loop filter), 8 (cross-component chroma prediction), 9 (ternary splits) and 15 (inter_tool_flags follows) only",
         )?;
         check(
             "tool_flags",
@@ -440,6 +461,18 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             tools & 1 << 9 == 0 || tools & 1 << 5 != 0,
             "bit 9 (ternary splits) only with bit 5 (multi-type tree)",
         )?;
+        let inter_tools = if tools & MORE_TOOLS != 0 {
+            let t = io(r.read::<16, u16>(), "sequence")?;
+            check(
+                "inter_tool_flags",
+                t as i64,
+                t != 0 && t & !1 == 0,
+                "bit 0 (decoder-side motion vector refinement) only, and not 0 (tool_flags bit 15 says it has a tool)",
+            )?;
+            t
+        } else {
+            0
+        };
         let n_models = io(r.read::<4, u32>(), "sequence")?;
         check(
             "model_count",
@@ -475,6 +508,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 alf: tools & 128 != 0,
                 cclm: tools & 256 != 0,
                 ternary_splits: tools & 512 != 0,
+                dmvr: inter_tools & 1 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -686,6 +720,7 @@ mod tests {
                     alf: true,
                     cclm: true,
                     ternary_splits: true,
+                    dmvr: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -779,6 +814,7 @@ mod tests {
             alf: false,
             cclm: false,
             ternary_splits: false,
+            dmvr: false,
         };
         let alone = [
             Tools {
@@ -811,6 +847,7 @@ mod tests {
             },
             Tools { alf: true, ..none },
             Tools { cclm: true, ..none },
+            Tools { dmvr: true, ..none },
             // Bit 9 needs bit 5.
             Tools {
                 multi_type_tree: true,
@@ -852,6 +889,45 @@ mod tests {
         match read_packet_headers(&bad) {
             Err(e) => assert!(format!("{e}").contains("bit 9"), "{e}"),
             Ok(_) => panic!("ternary splits accepted without the multi-type tree"),
+        }
+    }
+
+    /// The inter tool word follows `tool_flags` only when bit 15 says so; its
+    /// unknown bits and an empty word are refused by name.
+    #[test]
+    fn inter_tool_flags_follow_bit_15() {
+        let (mut s, _) = sample();
+        let f = FrameHeader {
+            deblock: false,
+            ..FrameHeader::key(5, 30)
+        };
+        s.tools.dmvr = false;
+        let without = write_packet_headers(Some(&s), &f);
+        s.tools.dmvr = true;
+        let with = write_packet_headers(Some(&s), &f);
+        assert_eq!(with.len(), without.len() + 2, "16 more bits");
+        let h = read_packet_headers(&with).unwrap();
+        assert!(h.sequence.unwrap().tools.dmvr);
+        // tool_flags is written most significant bit first: the first bit that
+        // differs is bit 15, and the word's bit 0 is 31 bits after it.
+        let first = (0..without.len() * 8)
+            .find(|&i| (without[i / 8] ^ with[i / 8]) & (0x80 >> (i % 8)) != 0)
+            .unwrap();
+        let flip = |bytes: &[u8], i: usize| {
+            let mut b = bytes.to_vec();
+            b[i / 8] ^= 0x80 >> (i % 8);
+            b
+        };
+        assert!(with[(first + 31) / 8] & (0x80 >> ((first + 31) % 8)) != 0);
+        for bad in [
+            flip(&with, first + 30),
+            flip(&with, first + 16),
+            flip(&with, first + 31),
+        ] {
+            match read_packet_headers(&bad) {
+                Err(e) => assert!(format!("{e}").contains("inter_tool_flags"), "{e}"),
+                Ok(_) => panic!("a bad inter_tool_flags word was accepted"),
+            }
         }
     }
 

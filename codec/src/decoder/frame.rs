@@ -34,6 +34,8 @@ struct FrameDecoder<'a> {
     mtt: SplitTools,
     /// The stream allows the chroma mode LM (`tool_flags` bit 8).
     cclm: bool,
+    /// Bi-predicted merge CUs refine their vectors (`inter_tool_flags` bit 0).
+    dmvr: bool,
     /// The quantiser's `qP'` per plane, at the current superblock's QP.
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
@@ -82,6 +84,7 @@ pub(crate) fn decode_frame(
         cpu,
         mtt: SplitTools::of(&seq.tools),
         cclm: seq.tools.cclm,
+        dmvr: seq.tools.dmvr,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
         implicit_mts: seq.tools.implicit_mts,
@@ -259,21 +262,28 @@ impl FrameDecoder<'_> {
             if partition::read_skip(&mut self.dec, &mut self.ctx, c) {
                 let idx = inter::read_merge_idx(&mut self.dec, &mut self.ctx);
                 let m = self.motion_env().merge_list(x, y, w, h)[idx];
-                return self.inter_cu(x, y, w, h, m, true);
+                return self.inter_cu(x, y, w, h, m, true, true);
             }
             if !partition::read_intra(&mut self.dec, &mut self.ctx) {
-                let m = self.read_motion(x, y, w, h)?;
-                return self.inter_cu(x, y, w, h, m, false);
+                let (m, merged) = self.read_motion(x, y, w, h)?;
+                return self.inter_cu(x, y, w, h, m, merged, false);
             }
         }
         self.intra_cu(x, y, w, h)
     }
 
-    /// Reads the motion of a non-skipped inter CU.
-    fn read_motion(&mut self, x: usize, y: usize, w: usize, h: usize) -> Result<Motion, Error> {
+    /// Reads the motion of a non-skipped inter CU, and whether it is a merge
+    /// candidate's.
+    fn read_motion(
+        &mut self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+    ) -> Result<(Motion, bool), Error> {
         if inter::read_merge(&mut self.dec, &mut self.ctx) {
             let idx = inter::read_merge_idx(&mut self.dec, &mut self.ctx);
-            return Ok(self.motion_env().merge_list(x, y, w, h)[idx]);
+            return Ok((self.motion_env().merge_list(x, y, w, h)[idx], true));
         }
         let dir = if self.lists.is_b() {
             inter::read_inter_dir(&mut self.dec, &mut self.ctx, w, h)
@@ -305,10 +315,12 @@ impl FrameDecoder<'_> {
             m.ref_idx[l] = ref_idx as i8;
             m.mv[l] = mv;
         }
-        Ok(m)
+        Ok((m, false))
     }
 
-    /// Predicts an inter CU and adds its residual.
+    /// Predicts an inter CU (`merged`: its motion is a merge candidate's) and
+    /// adds its residual.
+    #[allow(clippy::too_many_arguments)]
     fn inter_cu(
         &mut self,
         x: usize,
@@ -316,6 +328,7 @@ impl FrameDecoder<'_> {
         w: usize,
         h: usize,
         m: Motion,
+        merged: bool,
         skip: bool,
     ) -> Result<(), Error> {
         let (tw, th) = transform_tiles(w, h);
@@ -325,9 +338,11 @@ impl FrameDecoder<'_> {
         // Intra neighbours of inter CUs see DC as their most probable mode.
         self.st.set_mode(x, y, w, h, intra::DC);
         let refs = [&self.refs[0][..], &self.refs[1][..]];
+        let refine = self.dmvr && merged && inter::dmvr::applies(self.lists, &m, w, h);
         predict_block(
             refs,
             &m,
+            refine,
             x,
             y,
             w,

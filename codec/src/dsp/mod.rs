@@ -2,6 +2,8 @@
 pub mod alf;
 pub mod deblock;
 pub mod dist;
+/// Kernels of decoder-side motion vector refinement.
+pub mod dmvr;
 pub mod intra;
 /// Motion-compensation interpolation (luma 8-tap, chroma 4-tap) and prediction averaging.
 pub mod mc;

@@ -141,6 +141,9 @@ pub struct EncoderConfig {
     /// Chroma may be predicted from the reconstructed luma (the chroma mode
     /// LM, `tool_flags` bit 8).
     pub cclm: bool,
+    /// Bi-predicted merge CUs refine their vectors at the decoder
+    /// (decoder-side motion vector refinement, `inter_tool_flags` bit 0).
+    pub dmvr: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -200,6 +203,7 @@ impl EncoderConfig {
             multi_type_tree: true,
             ternary_splits: true,
             cclm: true,
+            dmvr: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

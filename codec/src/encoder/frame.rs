@@ -110,6 +110,7 @@ pub(super) fn encode_frame(
     let mut search = FrameSearch::new(&padded, params, inter, start());
     search.nn_intra = intra.cloned();
     search.cclm = seq.tools.cclm;
+    search.dmvr = seq.tools.dmvr;
     if seq.tools.multi_type_tree {
         search.code_multi_type_trees(SplitTools::of(&seq.tools));
     }

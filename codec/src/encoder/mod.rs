@@ -113,6 +113,7 @@ impl Encoder {
                 alf: self.cfg.alf,
                 cclm: self.cfg.cclm,
                 ternary_splits: self.cfg.multi_type_tree && self.cfg.ternary_splits,
+                dmvr: self.cfg.dmvr,
             },
             video_info: self.cfg.video_info,
             models: self

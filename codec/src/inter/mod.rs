@@ -3,6 +3,7 @@
 //! motion-compensated prediction from reference pictures (5.2) over the
 //! kernels of `dsp/mc`.
 
+pub mod dmvr;
 mod mvp;
 mod prediction;
 mod syntax;

@@ -11,6 +11,7 @@ use crate::cpu::CpuLevel;
 use crate::dsp::mc;
 use crate::picture::{Frame, Motion, Mv, Plane};
 
+use super::dmvr;
 use super::mvp::ColField;
 use std::sync::Arc;
 
@@ -140,12 +141,20 @@ pub fn predict_plane(
     }
 }
 
+/// The two pictures a bi-predicted `motion` refers to.
+fn pictures<'a>(refs: [&'a [Arc<RefPicture>]; 2], motion: &Motion) -> [&'a RefPicture; 2] {
+    [0, 1].map(|l| &*refs[l][motion.ref_idx[l] as usize])
+}
+
 /// Motion-compensated prediction of a `w` x `h` block at luma (x, y) for
 /// all three planes into `pred` (luma `w*h`, then Cb and Cr `(w/2)*(h/2)` each).
+/// With `refine`, the vectors are first refined per sub-block (decoder-side
+/// motion vector refinement: the caller has checked [`dmvr::applies`]).
 #[allow(clippy::too_many_arguments)]
 pub fn predict_block(
     refs: [&[Arc<RefPicture>]; 2],
     motion: &Motion,
+    refine: bool,
     x: usize,
     y: usize,
     w: usize,
@@ -155,6 +164,29 @@ pub fn predict_block(
     cpu: CpuLevel,
 ) {
     let (cw, ch) = (w / 2, h / 2);
+    if refine {
+        let (sw, sh) = dmvr::sub_block_size(w, h);
+        let (scw, sch) = (sw / 2, sh / 2);
+        let pics = pictures(refs, motion);
+        let mut sub = [0u16; dmvr::SUB_BLOCK * dmvr::SUB_BLOCK * 3 / 2];
+        for sy in (0..h).step_by(sh) {
+            for sx in (0..w).step_by(sw) {
+                let m = dmvr::refine(pics, motion, (x + sx, y + sy), (sw, sh), cpu);
+                predict_block(refs, &m, false, x + sx, y + sy, sw, sh, &mut sub, tmp, cpu);
+                for r in 0..sh {
+                    pred[(sy + r) * w + sx..][..sw].copy_from_slice(&sub[r * sw..][..sw]);
+                }
+                for plane in 0..2 {
+                    let (dst, src) = (w * h + plane * cw * ch, sw * sh + plane * scw * sch);
+                    for r in 0..sch {
+                        pred[dst + (sy / 2 + r) * cw + sx / 2..][..scw]
+                            .copy_from_slice(&sub[src + r * scw..][..scw]);
+                    }
+                }
+            }
+        }
+        return;
+    }
     let bd = u32::from(
         refs[0]
             .first()
@@ -196,11 +228,13 @@ pub fn predict_block(
     }
 }
 
-/// Motion-compensated luma prediction only (for ranking candidates), into `pred` (`w*h`).
+/// Motion-compensated luma prediction only (for ranking candidates), into `pred` (`w*h`);
+/// `refine` as for [`predict_block`].
 #[allow(clippy::too_many_arguments)]
 pub fn predict_luma(
     refs: [&[Arc<RefPicture>]; 2],
     motion: &Motion,
+    refine: bool,
     x: usize,
     y: usize,
     w: usize,
@@ -209,6 +243,21 @@ pub fn predict_luma(
     tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
     cpu: CpuLevel,
 ) {
+    if refine {
+        let (sw, sh) = dmvr::sub_block_size(w, h);
+        let pics = pictures(refs, motion);
+        let mut sub = [0u16; dmvr::SUB_BLOCK * dmvr::SUB_BLOCK];
+        for sy in (0..h).step_by(sh) {
+            for sx in (0..w).step_by(sw) {
+                let m = dmvr::refine(pics, motion, (x + sx, y + sy), (sw, sh), cpu);
+                predict_luma(refs, &m, false, x + sx, y + sy, sw, sh, &mut sub, tmp, cpu);
+                for r in 0..sh {
+                    pred[(sy + r) * w + sx..][..sw].copy_from_slice(&sub[r * sw..][..sw]);
+                }
+            }
+        }
+        return;
+    }
     let n = w * h;
     let bd = u32::from(
         refs[0]

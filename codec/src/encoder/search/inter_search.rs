@@ -24,6 +24,12 @@ impl FrameSearch<'_> {
         })
     }
 
+    /// Whether a merge CU of `w` x `h` with motion `m` has its vectors
+    /// refined at the decoder.
+    fn refines(&self, lists: &RefLists, m: &Motion, w: usize, h: usize) -> bool {
+        self.dmvr && inter::dmvr::applies(lists, m, w, h)
+    }
+
     /// Best inter coding of one CU (skip, merge or searched motion).
     pub(super) fn search_inter_cu(
         &mut self,
@@ -50,6 +56,7 @@ impl FrameSearch<'_> {
             inter::predict_luma(
                 refs,
                 m,
+                self.refines(&inter.lists, m, w, h),
                 x,
                 y,
                 w,
@@ -149,7 +156,18 @@ impl FrameSearch<'_> {
                 ref_idx: [m0.ref_idx[0], m1.ref_idx[1]],
                 mv: [m0.mv[0], m1.mv[1]],
             };
-            inter::predict_luma(refs, &m, x, y, w, h, &mut scratch_pred, &mut tmp, cpu);
+            inter::predict_luma(
+                refs,
+                &m,
+                false,
+                x,
+                y,
+                w,
+                h,
+                &mut scratch_pred,
+                &mut tmp,
+                cpu,
+            );
             let satd = dist::satd(
                 &src.data[y * src.width + x..],
                 src.width,
@@ -220,14 +238,17 @@ impl FrameSearch<'_> {
         let cpu = self.p.cpu;
         let inter = self.inter.clone().expect("inter frame");
         let refs = [&inter.refs[0][..], &inter.refs[1][..]];
-        let (motion, skip) = match mode {
-            CuMode::Skip { motion, .. } => (motion, true),
-            CuMode::Inter { motion, .. } => (motion, false),
+        let (motion, skip, merged) = match mode {
+            CuMode::Skip { motion, .. } => (motion, true, true),
+            CuMode::Inter {
+                motion, merge_idx, ..
+            } => (motion, false, merge_idx.is_some()),
             CuMode::Intra { .. } => unreachable!("inter modes only"),
         };
         predict_block(
             refs,
             &motion,
+            merged && self.refines(&inter.lists, &motion, w, h),
             x,
             y,
             w,

@@ -175,6 +175,8 @@ pub(crate) struct FrameSearch<'a> {
     pub nn_intra: Option<Arc<IntraPredictor>>,
     /// The stream allows the chroma mode LM (`tool_flags` bit 8).
     pub cclm: bool,
+    /// The stream refines bi-predicted merge CUs' vectors (`inter_tool_flags` bit 0).
+    pub dmvr: bool,
     pub ctx: Contexts,
     pub p: SearchParams,
     scratch: Box<TuScratch>,
@@ -291,6 +293,7 @@ impl<'a> FrameSearch<'a> {
             st,
             nn_intra: None,
             cclm: false,
+            dmvr: false,
             ctx,
             p,
             scratch,

@@ -139,6 +139,9 @@ struct Args {
     /// Cross-component chroma prediction (chroma from luma, the mode LM): on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     cclm: String,
+    /// Decoder-side motion vector refinement of bi-predicted merge CUs: on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    dmvr: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -284,6 +287,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.sb_qp_deltas = args.importance_qp == "block";
     cfg.multi_type_tree = args.mtt == "on";
     cfg.ternary_splits = args.tt == "on";
+    cfg.dmvr = args.dmvr == "on";
     cfg.cclm = args.cclm == "on";
     cfg.nn_filter = args.nn_filter == "on";
     cfg.alf = args.alf == "on";
