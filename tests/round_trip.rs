@@ -492,26 +492,39 @@ fn ternary_splits_exact_in_intra_and_inter_frames() {
     }
 }
 
-/// Decoder-side motion vector refinement (`inter_tool_flags` bit 0) decodes
-/// exactly at every CPU level, at 8 and 10 bits, and changes the stream
-/// (groups of 2 and 4 give B frames between equally distant references).
+/// Decoder-side motion vector refinement and optical flow
+/// (`inter_tool_flags` bits 0 and 1) decode exactly alone and together, at
+/// every CPU level, at 8 and 10 bits, and each changes the stream (groups of
+/// 4 give B frames between equally distant references).
 #[test]
-fn dmvr_exact_and_used() {
+fn dmvr_and_bdof_exact_and_used() {
     use mica::GopStructure;
     let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 5);
     let cuts: Vec<_> = frames.iter().map(|f| crop(f, 136, 72, 192, 128)).collect();
-    for (bit_depth, qp, gop_size) in [(8, 32, 4), (10, 27, 2)] {
+    for (bit_depth, qp, gop_size) in [(8, 32, 4), (10, 27, 4)] {
         let mut c = config(192, 128, qp);
         c.gop = GopStructure::RandomAccess;
         c.gop_size = gop_size;
         c.bit_depth = bit_depth;
-        c.dmvr = false;
-        let off = assert_round_trip(&c, &cuts);
-        c.dmvr = true;
-        for level in CpuLevel::all_supported() {
-            c.cpu = Some(level);
-            let on = assert_round_trip(&c, &cuts);
-            assert_ne!(on, off, "{bit_depth} bits: refinement changed nothing");
+        let mut sizes = Vec::new();
+        for (dmvr, bdof) in [(false, false), (true, false), (false, true), (true, true)] {
+            c.dmvr = dmvr;
+            c.bdof = bdof;
+            let mut per_level = Vec::new();
+            for level in CpuLevel::all_supported() {
+                c.cpu = Some(level);
+                per_level.push(assert_round_trip(&c, &cuts));
+            }
+            assert!(per_level.windows(2).all(|w| w[0] == w[1]), "{per_level:?}");
+            sizes.push(per_level[0]);
+        }
+        for i in 0..sizes.len() {
+            for j in 0..i {
+                assert_ne!(
+                    sizes[i], sizes[j],
+                    "{bit_depth} bits: tool sets {j} and {i} coded alike"
+                );
+            }
         }
     }
 }

@@ -2082,6 +2082,7 @@ mod tests {
                 cclm: false,
                 ternary_splits: false,
                 dmvr: false,
+                bdof: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

@@ -156,12 +156,15 @@ pub struct Tools {
     /// Bi-predicted merge CUs refine their vectors at the decoder
     /// (`docs/bitstream.md` 5.4; `inter_tool_flags` bit 0).
     pub dmvr: bool,
+    /// Bi-predicted CUs correct their luma prediction by optical flow
+    /// (`docs/bitstream.md` 5.5; `inter_tool_flags` bit 1).
+    pub bdof: bool,
 }
 
 impl Tools {
     /// The second tool word, `inter_tool_flags` (sent when `tool_flags` bit 15 is set).
     fn inter_tool_flags(&self) -> u16 {
-        self.dmvr as u16
+        self.dmvr as u16 | (self.bdof as u16) << 1
     }
 }
 
@@ -466,8 +469,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             check(
                 "inter_tool_flags",
                 t as i64,
-                t != 0 && t & !1 == 0,
-                "bit 0 (decoder-side motion vector refinement) only, and not 0 (tool_flags bit 15 says it has a tool)",
+                t != 0 && t & !0b11 == 0,
+                "bits 0 (decoder-side motion vector refinement) and 1 (optical flow) only, and not 0 (tool_flags bit 15 says it has a tool)",
             )?;
             t
         } else {
@@ -509,6 +512,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 cclm: tools & 256 != 0,
                 ternary_splits: tools & 512 != 0,
                 dmvr: inter_tools & 1 != 0,
+                bdof: inter_tools & 2 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -721,6 +725,7 @@ mod tests {
                     cclm: true,
                     ternary_splits: true,
                     dmvr: true,
+                    bdof: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -815,6 +820,7 @@ mod tests {
             cclm: false,
             ternary_splits: false,
             dmvr: false,
+            bdof: false,
         };
         let alone = [
             Tools {
@@ -848,6 +854,7 @@ mod tests {
             Tools { alf: true, ..none },
             Tools { cclm: true, ..none },
             Tools { dmvr: true, ..none },
+            Tools { bdof: true, ..none },
             // Bit 9 needs bit 5.
             Tools {
                 multi_type_tree: true,
@@ -902,6 +909,7 @@ mod tests {
             ..FrameHeader::key(5, 30)
         };
         s.tools.dmvr = false;
+        s.tools.bdof = false;
         let without = write_packet_headers(Some(&s), &f);
         s.tools.dmvr = true;
         let with = write_packet_headers(Some(&s), &f);
@@ -919,8 +927,9 @@ mod tests {
             b
         };
         assert!(with[(first + 31) / 8] & (0x80 >> ((first + 31) % 8)) != 0);
+        // Bit 2 (unknown), bit 15 (unknown), and bit 0 cleared (an empty word).
         for bad in [
-            flip(&with, first + 30),
+            flip(&with, first + 29),
             flip(&with, first + 16),
             flip(&with, first + 31),
         ] {

@@ -36,6 +36,8 @@ struct FrameDecoder<'a> {
     cclm: bool,
     /// Bi-predicted merge CUs refine their vectors (`inter_tool_flags` bit 0).
     dmvr: bool,
+    /// Bi-predicted CUs correct luma by optical flow (`inter_tool_flags` bit 1).
+    bdof: bool,
     /// The quantiser's `qP'` per plane, at the current superblock's QP.
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
@@ -85,6 +87,7 @@ pub(crate) fn decode_frame(
         mtt: SplitTools::of(&seq.tools),
         cclm: seq.tools.cclm,
         dmvr: seq.tools.dmvr,
+        bdof: seq.tools.bdof,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
         implicit_mts: seq.tools.implicit_mts,
@@ -338,7 +341,14 @@ impl FrameDecoder<'_> {
         // Intra neighbours of inter CUs see DC as their most probable mode.
         self.st.set_mode(x, y, w, h, intra::DC);
         let refs = [&self.refs[0][..], &self.refs[1][..]];
-        let refine = self.dmvr && merged && inter::dmvr::applies(self.lists, &m, w, h);
+        let refine = if inter::refinable(self.lists, &m, w, h) {
+            inter::Refinement {
+                dmvr: self.dmvr && merged,
+                bdof: self.bdof,
+            }
+        } else {
+            inter::Refinement::NONE
+        };
         predict_block(
             refs,
             &m,

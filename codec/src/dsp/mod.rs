@@ -1,5 +1,7 @@
 //! Signal-processing kernels.
 pub mod alf;
+/// Kernel of bi-directional optical flow.
+pub mod bdof;
 pub mod deblock;
 pub mod dist;
 /// Kernels of decoder-side motion vector refinement.

@@ -144,6 +144,9 @@ pub struct EncoderConfig {
     /// Bi-predicted merge CUs refine their vectors at the decoder
     /// (decoder-side motion vector refinement, `inter_tool_flags` bit 0).
     pub dmvr: bool,
+    /// Bi-predicted CUs correct their luma prediction by optical flow
+    /// (`inter_tool_flags` bit 1).
+    pub bdof: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -204,6 +207,7 @@ impl EncoderConfig {
             ternary_splits: true,
             cclm: true,
             dmvr: true,
+            bdof: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

@@ -111,6 +111,7 @@ pub(super) fn encode_frame(
     search.nn_intra = intra.cloned();
     search.cclm = seq.tools.cclm;
     search.dmvr = seq.tools.dmvr;
+    search.bdof = seq.tools.bdof;
     if seq.tools.multi_type_tree {
         search.code_multi_type_trees(SplitTools::of(&seq.tools));
     }

@@ -114,6 +114,7 @@ impl Encoder {
                 cclm: self.cfg.cclm,
                 ternary_splits: self.cfg.multi_type_tree && self.cfg.ternary_splits,
                 dmvr: self.cfg.dmvr,
+                bdof: self.cfg.bdof,
             },
             video_info: self.cfg.video_info,
             models: self

@@ -13,22 +13,9 @@ use crate::dsp::dmvr::{self as kernels, GRID, MARGIN};
 use crate::picture::{Motion, Mv};
 
 use super::prediction::RefPicture;
-use super::RefLists;
 
 /// Largest refined sub-block side.
 pub const SUB_BLOCK: usize = 16;
-
-/// Whether a merge CU of `w` x `h` with motion `m` is refined: both lists used, their
-/// pictures on opposite sides of the current one at equal distances, both sides at least 8
-/// and at least 128 samples.
-pub fn applies(lists: &RefLists, m: &Motion, w: usize, h: usize) -> bool {
-    if !(m.uses(0) && m.uses(1) && w >= 8 && h >= 8 && w * h >= 128) {
-        return false;
-    }
-    let before = lists.cur_poc - lists.poc_of(m, 0);
-    let after = lists.poc_of(m, 1) - lists.cur_poc;
-    before > 0 && before == after
-}
 
 /// Side of the sub-blocks a `w` x `h` CU is refined in, horizontally and vertically.
 pub fn sub_block_size(w: usize, h: usize) -> (usize, usize) {
@@ -36,14 +23,15 @@ pub fn sub_block_size(w: usize, h: usize) -> (usize, usize) {
 }
 
 /// The refined motion of the `w` x `h` sub-block at luma (x, y) (`w`, `h` 8 or 16) of a CU
-/// with motion `m`, `refs` being the pictures its two lists refer to.
+/// with motion `m`, `refs` being the pictures its two lists refer to; and whether the two
+/// predictions matched so well that the optical-flow correction is skipped (5.5).
 pub fn refine(
     refs: [&RefPicture; 2],
     m: &Motion,
     (x, y): (usize, usize),
     (w, h): (usize, usize),
     cpu: CpuLevel,
-) -> Motion {
+) -> (Motion, bool) {
     let (pw, ph) = (w + 2 * MARGIN, h + 2 * MARGIN);
     let mut search = [[0u16; (SUB_BLOCK + 2 * MARGIN) * (SUB_BLOCK + 2 * MARGIN)]; 2];
     for (l, out) in search.iter_mut().enumerate() {
@@ -68,29 +56,37 @@ pub fn refine(
         );
     }
     let mut costs = kernels::sad_grid(&search[0], &search[1], w, h, cpu);
-    let delta = best_offset(&mut costs, w, h, u32::from(refs[0].bit_depth));
+    let bit_depth = u32::from(refs[0].bit_depth);
+    let (delta, best_cost) = best_offset(&mut costs, w, h, bit_depth);
     let shift = |v: Mv, s: i32| Mv {
         x: (i32::from(v.x) + s * delta.0).clamp(i16::MIN.into(), i16::MAX.into()) as i16,
         y: (i32::from(v.y) + s * delta.1).clamp(i16::MIN.into(), i16::MAX.into()) as i16,
     };
-    Motion {
+    let refined = Motion {
         ref_idx: m.ref_idx,
         mv: [shift(m.mv[0], 1), shift(m.mv[1], -1)],
-    }
+    };
+    (refined, best_cost < 2 * early_stop(w, h, bit_depth))
+}
+
+/// Cost below which the centre is kept without searching: a mean difference of a quarter
+/// of an 8-bit step per compared sample (the predictions are 16 times the samples, half
+/// the rows are compared).
+fn early_stop(w: usize, h: usize, bit_depth: u32) -> u32 {
+    ((w * h) << (bit_depth - 7)) as u32
 }
 
 /// Index of offset (0, 0) in the cost grid.
 const CENTRE: usize = GRID / 2;
 
 /// The refinement in quarter samples (list 0 moves by it, list 1 by its negation) from the
-/// integer search's costs (`docs/bitstream.md` 5.4); lowers the centre's cost in `costs`.
-fn best_offset(costs: &mut [u32; GRID], w: usize, h: usize, bit_depth: u32) -> (i32, i32) {
+/// integer search's costs (`docs/bitstream.md` 5.4), and the cost of the integer offset
+/// chosen; lowers the centre's cost in `costs`.
+fn best_offset(costs: &mut [u32; GRID], w: usize, h: usize, bit_depth: u32) -> ((i32, i32), u32) {
     // The unrefined vectors win ties and near-ties.
     costs[CENTRE] -= costs[CENTRE] >> 2;
-    // Below a mean difference of a quarter of an 8-bit step per compared sample (the
-    // predictions are 16 times the samples, half the rows are compared), keep the vectors.
-    if costs[CENTRE] < ((w * h) << (bit_depth - 7)) as u32 {
-        return (0, 0);
+    if costs[CENTRE] < early_stop(w, h, bit_depth) {
+        return ((0, 0), costs[CENTRE]);
     }
     let mut best = CENTRE;
     for (i, &c) in costs.iter().enumerate() {
@@ -104,7 +100,7 @@ fn best_offset(costs: &mut [u32; GRID], w: usize, h: usize, bit_depth: u32) -> (
         delta.0 += parabola_step(costs[best - 1], costs[best], costs[best + 1]);
         delta.1 += parabola_step(costs[best - 5], costs[best], costs[best + 5]);
     }
-    delta
+    (delta, costs[best])
 }
 
 /// Quarter-sample position of the minimum of the parabola through costs `before`, `at` and
@@ -138,7 +134,7 @@ mod tests {
         (x, y): (usize, usize),
         (sw, sh): (usize, usize),
         bit_depth: u32,
-    ) -> Motion {
+    ) -> (Motion, bool) {
         let at = |p: &Plane, xx: i64, yy: i64| -> i64 {
             let cx = xx.clamp(0, p.width as i64 - 1) as usize;
             let cy = yy.clamp(0, p.height as i64 - 1) as usize;
@@ -169,7 +165,9 @@ mod tests {
         }
         cost[2][2] -= cost[2][2] >> 2;
         let mut delta = (0i64, 0i64);
-        if cost[2][2] >= ((sw * sh) << (bit_depth - 7)) as i64 {
+        let threshold = ((sw * sh) << (bit_depth - 7)) as i64;
+        let mut best_cost = cost[2][2];
+        if cost[2][2] >= threshold {
             let (mut bx, mut by) = (0i64, 0i64);
             for dy in -2i64..=2 {
                 for dx in -2i64..=2 {
@@ -195,15 +193,17 @@ mod tests {
                 qy = step(c(0, -1), c(0, 0), c(0, 1));
             }
             delta = (4 * bx + qx, 4 * by + qy);
+            best_cost = c(0, 0);
         }
         let add = |v: Mv, s: i64| Mv {
             x: (i64::from(v.x) + s * delta.0).clamp(-32768, 32767) as i16,
             y: (i64::from(v.y) + s * delta.1).clamp(-32768, 32767) as i16,
         };
-        Motion {
+        let refined = Motion {
             ref_idx: m.ref_idx,
             mv: [add(m.mv[0], 1), add(m.mv[1], -1)],
-        }
+        };
+        (refined, best_cost < 2 * threshold)
     }
 
     /// The refinement equals section 5.4 read literally, at every CPU level,
@@ -221,7 +221,7 @@ mod tests {
                 units: Vec::new(),
             })
         };
-        let mut refined = 0;
+        let (mut refined, mut matched) = (0, 0);
         for bit_depth in [8u8, 10] {
             for trial in 0..60 {
                 let mut f0 = Frame::new_420(w, h);
@@ -271,7 +271,8 @@ mod tests {
                     (sw, sh),
                     bit_depth.into(),
                 );
-                refined += usize::from(want != m);
+                refined += usize::from(want.0 != m);
+                matched += usize::from(want.1);
                 for cpu in CpuLevel::all_supported() {
                     assert_eq!(
                         refine([&r0, &r1], &m, (x, y), (sw, sh), cpu),
@@ -282,6 +283,10 @@ mod tests {
             }
         }
         assert!(refined > 40, "only {refined} of 120 cases refined");
+        assert!(
+            matched > 0 && matched < 100,
+            "{matched} of 120 cases matched"
+        );
     }
 
     #[test]
@@ -309,22 +314,22 @@ mod tests {
         // A clear minimum at (+1, -2): an edge of the grid, so no fractional step.
         let mut c = [10_000u32; GRID];
         c[3] = 100;
-        assert_eq!(best_offset(&mut c, w, h, 8), (4, -8));
+        assert_eq!(best_offset(&mut c, w, h, 8), ((4, -8), 100));
         // The centre's cost is lowered by a quarter before comparing: 1000 -> 750 beats
         // 800 on its right, and the parabola then leans half a sample that way.
         let mut c = [10_000u32; GRID];
         c[CENTRE] = 1000;
         c[CENTRE + 1] = 800;
-        assert_eq!(best_offset(&mut c, w, h, 8), (2, 0));
+        assert_eq!(best_offset(&mut c, w, h, 8), ((2, 0), 750));
         // A good match at the centre ends the search (750 < 256 << 3 at 10 bits).
         let mut c = [0u32; GRID];
         c[CENTRE] = 1000;
-        assert_eq!(best_offset(&mut c, w, h, 10), (0, 0));
+        assert_eq!(best_offset(&mut c, w, h, 10), ((0, 0), 750));
         // At 8 bits (750 >= 256 << 1) the search goes on, and of equal costs the first in
         // raster order wins: (-2, -2).
         let mut c = [0u32; GRID];
         c[CENTRE] = 1000;
-        assert_eq!(best_offset(&mut c, w, h, 8), (-8, -8));
+        assert_eq!(best_offset(&mut c, w, h, 8), ((-8, -8), 0));
         // An inner minimum with a fractional step on each axis.
         let mut c = [10_000u32; GRID];
         let b = CENTRE + 5 + 1; // (1, 1)
@@ -333,6 +338,6 @@ mod tests {
         c[b + 1] = 3000;
         c[b - 5] = 2000;
         c[b + 5] = 2000; // symmetric vertically
-        assert_eq!(best_offset(&mut c, w, h, 8), (4 - 2, 4));
+        assert_eq!(best_offset(&mut c, w, h, 8), ((4 - 2, 4), 1000));
     }
 }

@@ -11,8 +11,8 @@ use crate::cpu::CpuLevel;
 use crate::dsp::mc;
 use crate::picture::{Frame, Motion, Mv, Plane};
 
-use super::dmvr;
 use super::mvp::ColField;
+use super::{bdof, dmvr, Refinement};
 use std::sync::Arc;
 
 /// Border width of luma reference planes (chroma: half).
@@ -146,15 +146,25 @@ fn pictures<'a>(refs: [&'a [Arc<RefPicture>]; 2], motion: &Motion) -> [&'a RefPi
     [0, 1].map(|l| &*refs[l][motion.ref_idx[l] as usize])
 }
 
+/// Bit depth of the reference pictures.
+fn bit_depth(refs: [&[Arc<RefPicture>]; 2]) -> u32 {
+    u32::from(
+        refs[0]
+            .first()
+            .or(refs[1].first())
+            .map_or(8, |r| r.bit_depth),
+    )
+}
+
 /// Motion-compensated prediction of a `w` x `h` block at luma (x, y) for
-/// all three planes into `pred` (luma `w*h`, then Cb and Cr `(w/2)*(h/2)` each).
-/// With `refine`, the vectors are first refined per sub-block (decoder-side
-/// motion vector refinement: the caller has checked [`dmvr::applies`]).
+/// all three planes into `pred` (luma `w*h`, then Cb and Cr `(w/2)*(h/2)` each),
+/// with the decoder-side refinements `refine` (the caller has checked that the
+/// block qualifies: [`refinable`](super::refinable)).
 #[allow(clippy::too_many_arguments)]
 pub fn predict_block(
     refs: [&[Arc<RefPicture>]; 2],
     motion: &Motion,
-    refine: bool,
+    refine: Refinement,
     x: usize,
     y: usize,
     w: usize,
@@ -163,21 +173,72 @@ pub fn predict_block(
     tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
     cpu: CpuLevel,
 ) {
+    predict_planes(refs, motion, refine, 3, (x, y), (w, h), pred, tmp, cpu);
+}
+
+/// Motion-compensated luma prediction only (for ranking candidates), into
+/// `pred` (`w*h`); `refine` as for [`predict_block`].
+#[allow(clippy::too_many_arguments)]
+pub fn predict_luma(
+    refs: [&[Arc<RefPicture>]; 2],
+    motion: &Motion,
+    refine: Refinement,
+    x: usize,
+    y: usize,
+    w: usize,
+    h: usize,
+    pred: &mut [u16],
+    tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
+    cpu: CpuLevel,
+) {
+    predict_planes(refs, motion, refine, 1, (x, y), (w, h), pred, tmp, cpu);
+}
+
+/// [`predict_block`] (`planes` 3) or [`predict_luma`] (`planes` 1).
+#[allow(clippy::too_many_arguments)]
+fn predict_planes(
+    refs: [&[Arc<RefPicture>]; 2],
+    motion: &Motion,
+    refine: Refinement,
+    planes: usize,
+    (x, y): (usize, usize),
+    (w, h): (usize, usize),
+    pred: &mut [u16],
+    tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
+    cpu: CpuLevel,
+) {
     let (cw, ch) = (w / 2, h / 2);
-    if refine {
+    let bd = bit_depth(refs);
+    if refine.any() {
+        // Per sub-block: the refined vectors, then the flow correction of luma
+        // unless the refinement found the two predictions already matching.
         let (sw, sh) = dmvr::sub_block_size(w, h);
         let (scw, sch) = (sw / 2, sh / 2);
         let pics = pictures(refs, motion);
         let mut sub = [0u16; dmvr::SUB_BLOCK * dmvr::SUB_BLOCK * 3 / 2];
         for sy in (0..h).step_by(sh) {
             for sx in (0..w).step_by(sw) {
-                let m = dmvr::refine(pics, motion, (x + sx, y + sy), (sw, sh), cpu);
-                predict_block(refs, &m, false, x + sx, y + sy, sw, sh, &mut sub, tmp, cpu);
+                let (at, size) = ((x + sx, y + sy), (sw, sh));
+                let (m, matched) = if refine.dmvr {
+                    dmvr::refine(pics, motion, at, size, cpu)
+                } else {
+                    (*motion, false)
+                };
+                if refine.bdof && !matched {
+                    bdof::predict_luma(pics, &m, at, size, &mut sub[..sw * sh], cpu);
+                    if planes == 3 {
+                        let chroma = &mut sub[sw * sh..];
+                        plain_planes(refs, &m, 1..3, at, size, chroma, tmp, bd, cpu);
+                    }
+                } else {
+                    plain_planes(refs, &m, 0..planes, at, size, &mut sub, tmp, bd, cpu);
+                }
                 for r in 0..sh {
                     pred[(sy + r) * w + sx..][..sw].copy_from_slice(&sub[r * sw..][..sw]);
                 }
-                for plane in 0..2 {
-                    let (dst, src) = (w * h + plane * cw * ch, sw * sh + plane * scw * sch);
+                for plane in 1..planes {
+                    let dst = w * h + (plane - 1) * cw * ch;
+                    let src = sw * sh + (plane - 1) * scw * sch;
                     for r in 0..sch {
                         pred[dst + (sy / 2 + r) * cw + sx / 2..][..scw]
                             .copy_from_slice(&sub[src + r * scw..][..scw]);
@@ -187,20 +248,35 @@ pub fn predict_block(
         }
         return;
     }
-    let bd = u32::from(
-        refs[0]
-            .first()
-            .or(refs[1].first())
-            .map_or(8, |r| r.bit_depth),
-    );
-    for plane in 0..3 {
-        let (px, py, bw, bh, off) = if plane == 0 {
-            (x, y, w, h, 0)
+    plain_planes(refs, motion, 0..planes, (x, y), (w, h), pred, tmp, bd, cpu);
+}
+
+/// Unrefined prediction of the planes in `planes` of a `w` x `h` block
+/// into `pred`, which starts with the first of them (luma `w*h`, chroma
+/// `(w/2)*(h/2)` each).
+#[allow(clippy::too_many_arguments)]
+fn plain_planes(
+    refs: [&[Arc<RefPicture>]; 2],
+    motion: &Motion,
+    planes: std::ops::Range<usize>,
+    (x, y): (usize, usize),
+    (w, h): (usize, usize),
+    pred: &mut [u16],
+    tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
+    bd: u32,
+    cpu: CpuLevel,
+) {
+    let (cw, ch) = (w / 2, h / 2);
+    let mut off = 0;
+    for plane in planes {
+        let (px, py, bw, bh) = if plane == 0 {
+            (x, y, w, h)
         } else {
-            (x / 2, y / 2, cw, ch, w * h + (plane - 1) * cw * ch)
+            (x / 2, y / 2, cw, ch)
         };
         let n = bw * bh;
         let dst = &mut pred[off..off + n];
+        off += n;
         let mut used = 0;
         for l in 0..2 {
             if motion.uses(l) {
@@ -228,69 +304,18 @@ pub fn predict_block(
     }
 }
 
-/// Motion-compensated luma prediction only (for ranking candidates), into `pred` (`w*h`);
-/// `refine` as for [`predict_block`].
-#[allow(clippy::too_many_arguments)]
-pub fn predict_luma(
-    refs: [&[Arc<RefPicture>]; 2],
-    motion: &Motion,
-    refine: bool,
-    x: usize,
-    y: usize,
-    w: usize,
-    h: usize,
-    pred: &mut [u16],
-    tmp: &mut [[i16; MAX_BLOCK * MAX_BLOCK]; 2],
-    cpu: CpuLevel,
-) {
-    if refine {
-        let (sw, sh) = dmvr::sub_block_size(w, h);
-        let pics = pictures(refs, motion);
-        let mut sub = [0u16; dmvr::SUB_BLOCK * dmvr::SUB_BLOCK];
-        for sy in (0..h).step_by(sh) {
-            for sx in (0..w).step_by(sw) {
-                let m = dmvr::refine(pics, motion, (x + sx, y + sy), (sw, sh), cpu);
-                predict_luma(refs, &m, false, x + sx, y + sy, sw, sh, &mut sub, tmp, cpu);
-                for r in 0..sh {
-                    pred[(sy + r) * w + sx..][..sw].copy_from_slice(&sub[r * sw..][..sw]);
-                }
-            }
-        }
-        return;
-    }
-    let n = w * h;
-    let bd = u32::from(
-        refs[0]
-            .first()
-            .or(refs[1].first())
-            .map_or(8, |r| r.bit_depth),
-    );
-    let mut used = 0;
-    for l in 0..2 {
-        if motion.uses(l) {
-            let r = &refs[l][motion.ref_idx[l] as usize];
-            predict_plane(r, 0, x, y, w, h, motion.mv[l], &mut tmp[used][..n], cpu);
-            used += 1;
-        }
-    }
-    let [a, b] = tmp;
-    if used == 2 {
-        mc::put_bi(&a[..n], &b[..n], w, w, h, &mut pred[..n], w, bd, cpu);
-    } else {
-        mc::put_uni(&a[..n], w, w, h, &mut pred[..n], w, bd, cpu);
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::inter::ColField;
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
-    /// Reference interpolation straight from the definition: every sample
+    /// Reference interpolation at `bd` bits straight from the definition: every sample
     /// read at coordinates clamped into the picture (an infinitely extended
     /// picture), no borders, no position clamping.
-    fn reference(
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::inter) fn reference(
+        bd: u32,
         p: &Plane,
         luma: bool,
         x: isize,
@@ -337,20 +362,23 @@ mod tests {
             for c in 0..w as isize {
                 let (sx, sy) = (ix + c, iy + r);
                 let v = if fx == 0 && fy == 0 {
-                    at(sx, sy) << 6
+                    at(sx, sy) << (14 - bd)
                 } else if fy == 0 {
                     (0..hx.len())
                         .map(|k| hx[k] * at(sx + k as isize - before, sy))
-                        .sum()
+                        .sum::<i32>()
+                        >> (bd - 8)
                 } else if fx == 0 {
                     (0..vy.len())
                         .map(|k| vy[k] * at(sx, sy + k as isize - before))
-                        .sum()
+                        .sum::<i32>()
+                        >> (bd - 8)
                 } else {
                     let row = |yy: isize| -> i32 {
                         (0..hx.len())
                             .map(|k| hx[k] * at(sx + k as isize - before, yy))
-                            .sum()
+                            .sum::<i32>()
+                            >> (bd - 8)
                     };
                     (0..vy.len())
                         .map(|k| vy[k] * row(sy + k as isize - before))
@@ -396,7 +424,7 @@ mod tests {
                 predict_plane(&r, 0, x, y, s, s, mv, &mut out[..s * s], cpu);
                 assert_eq!(
                     &out[..s * s],
-                    &reference(&f.planes[0], true, x as isize, y as isize, s, s, mv)[..],
+                    &reference(8, &f.planes[0], true, x as isize, y as isize, s, s, mv)[..],
                     "luma {mv:?} at ({x},{y}) size {s}"
                 );
                 let c = s / 2;
@@ -404,6 +432,7 @@ mod tests {
                 assert_eq!(
                     &out[..c * c],
                     &reference(
+                        8,
                         &f.planes[1],
                         false,
                         x as isize / 2,

@@ -24,10 +24,23 @@ impl FrameSearch<'_> {
         })
     }
 
-    /// Whether a merge CU of `w` x `h` with motion `m` has its vectors
-    /// refined at the decoder.
-    fn refines(&self, lists: &RefLists, m: &Motion, w: usize, h: usize) -> bool {
-        self.dmvr && inter::dmvr::applies(lists, m, w, h)
+    /// The decoder-side refinements of a CU of `w` x `h` with motion `m`
+    /// (`merged`: a merge candidate's).
+    fn refinement(
+        &self,
+        lists: &RefLists,
+        m: &Motion,
+        merged: bool,
+        w: usize,
+        h: usize,
+    ) -> Refinement {
+        if !inter::refinable(lists, m, w, h) {
+            return Refinement::NONE;
+        }
+        Refinement {
+            dmvr: self.dmvr && merged,
+            bdof: self.bdof,
+        }
     }
 
     /// Best inter coding of one CU (skip, merge or searched motion).
@@ -56,7 +69,7 @@ impl FrameSearch<'_> {
             inter::predict_luma(
                 refs,
                 m,
-                self.refines(&inter.lists, m, w, h),
+                self.refinement(&inter.lists, m, true, w, h),
                 x,
                 y,
                 w,
@@ -156,10 +169,11 @@ impl FrameSearch<'_> {
                 ref_idx: [m0.ref_idx[0], m1.ref_idx[1]],
                 mv: [m0.mv[0], m1.mv[1]],
             };
+            let refine = self.refinement(&lists, &m, false, w, h);
             inter::predict_luma(
                 refs,
                 &m,
-                false,
+                refine,
                 x,
                 y,
                 w,
@@ -248,7 +262,7 @@ impl FrameSearch<'_> {
         predict_block(
             refs,
             &motion,
-            merged && self.refines(&inter.lists, &motion, w, h),
+            self.refinement(&inter.lists, &motion, merged, w, h),
             x,
             y,
             w,

@@ -5,7 +5,8 @@ use crate::cpu::CpuLevel;
 use crate::dsp::{self, dist};
 use crate::entropy::{BinSink, BitCounter, Contexts, RangeEncoder, COST_ONE_BIT};
 use crate::inter::{
-    self, predict_block, ColField, MotionEnv, RefLists, RefPicture, MAX_BLOCK, MERGE_CANDIDATES,
+    self, predict_block, ColField, MotionEnv, RefLists, RefPicture, Refinement, MAX_BLOCK,
+    MERGE_CANDIDATES,
 };
 use crate::intra::{self, chroma_candidates, predict_from_refs, IntraPredictor, NN_MODE};
 use crate::partition::{self, AllowedSplits, Node, Split, SplitTools};
@@ -177,6 +178,8 @@ pub(crate) struct FrameSearch<'a> {
     pub cclm: bool,
     /// The stream refines bi-predicted merge CUs' vectors (`inter_tool_flags` bit 0).
     pub dmvr: bool,
+    /// The stream corrects bi-predicted luma by optical flow (`inter_tool_flags` bit 1).
+    pub bdof: bool,
     pub ctx: Contexts,
     pub p: SearchParams,
     scratch: Box<TuScratch>,
@@ -294,6 +297,7 @@ impl<'a> FrameSearch<'a> {
             nn_intra: None,
             cclm: false,
             dmvr: false,
+            bdof: false,
             ctx,
             p,
             scratch,

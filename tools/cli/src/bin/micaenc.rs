@@ -142,6 +142,9 @@ struct Args {
     /// Decoder-side motion vector refinement of bi-predicted merge CUs: on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     dmvr: String,
+    /// Bi-directional optical flow (luma of bi-predicted CUs): on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    bdof: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -288,6 +291,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.multi_type_tree = args.mtt == "on";
     cfg.ternary_splits = args.tt == "on";
     cfg.dmvr = args.dmvr == "on";
+    cfg.bdof = args.bdof == "on";
     cfg.cclm = args.cclm == "on";
     cfg.nn_filter = args.nn_filter == "on";
     cfg.alf = args.alf == "on";
