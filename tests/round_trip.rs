@@ -528,3 +528,28 @@ fn dmvr_and_bdof_exact_and_used() {
         }
     }
 }
+
+/// History and pairwise-average merge candidates (`inter_tool_flags` bit 2)
+/// decode exactly in random access and low delay, with multi-type and
+/// ternary splits (the encoder's search restores the history per choice),
+/// and change the stream.
+#[test]
+fn history_merge_exact_and_used() {
+    use mica::{GopStructure, Preset};
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 5);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 136, 72, 256, 192)).collect();
+    for (gop, preset, qp) in [
+        (GopStructure::RandomAccess, Preset::Medium, 32),
+        (GopStructure::LowDelay, Preset::Slow, 27),
+    ] {
+        let mut c = config(256, 192, qp);
+        c.gop = gop;
+        c.gop_size = 4;
+        c.preset = preset;
+        c.history_merge = false;
+        let off = assert_round_trip(&c, &cuts);
+        c.history_merge = true;
+        let on = assert_round_trip(&c, &cuts);
+        assert_ne!(on, off, "{gop:?}: history candidates changed nothing");
+    }
+}

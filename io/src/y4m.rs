@@ -2083,6 +2083,7 @@ mod tests {
                 ternary_splits: false,
                 dmvr: false,
                 bdof: false,
+                history_merge: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

@@ -159,12 +159,15 @@ pub struct Tools {
     /// Bi-predicted CUs correct their luma prediction by optical flow
     /// (`docs/bitstream.md` 5.5; `inter_tool_flags` bit 1).
     pub bdof: bool,
+    /// Merge lists take history-based and pairwise-average candidates
+    /// (`docs/bitstream.md` 4.7; `inter_tool_flags` bit 2).
+    pub history_merge: bool,
 }
 
 impl Tools {
     /// The second tool word, `inter_tool_flags` (sent when `tool_flags` bit 15 is set).
     fn inter_tool_flags(&self) -> u16 {
-        self.dmvr as u16 | (self.bdof as u16) << 1
+        self.dmvr as u16 | (self.bdof as u16) << 1 | (self.history_merge as u16) << 2
     }
 }
 
@@ -469,8 +472,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             check(
                 "inter_tool_flags",
                 t as i64,
-                t != 0 && t & !0b11 == 0,
-                "bits 0 (decoder-side motion vector refinement) and 1 (optical flow) only, and not 0 (tool_flags bit 15 says it has a tool)",
+                t != 0 && t & !0b111 == 0,
+                "bits 0 (decoder-side motion vector refinement), 1 (optical flow) and 2 (history merge candidates) only, and not 0 (tool_flags bit 15 says it has a tool)",
             )?;
             t
         } else {
@@ -513,6 +516,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 ternary_splits: tools & 512 != 0,
                 dmvr: inter_tools & 1 != 0,
                 bdof: inter_tools & 2 != 0,
+                history_merge: inter_tools & 4 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -726,6 +730,7 @@ mod tests {
                     ternary_splits: true,
                     dmvr: true,
                     bdof: true,
+                    history_merge: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -821,6 +826,7 @@ mod tests {
             ternary_splits: false,
             dmvr: false,
             bdof: false,
+            history_merge: false,
         };
         let alone = [
             Tools {
@@ -855,6 +861,10 @@ mod tests {
             Tools { cclm: true, ..none },
             Tools { dmvr: true, ..none },
             Tools { bdof: true, ..none },
+            Tools {
+                history_merge: true,
+                ..none
+            },
             // Bit 9 needs bit 5.
             Tools {
                 multi_type_tree: true,
@@ -910,6 +920,7 @@ mod tests {
         };
         s.tools.dmvr = false;
         s.tools.bdof = false;
+        s.tools.history_merge = false;
         let without = write_packet_headers(Some(&s), &f);
         s.tools.dmvr = true;
         let with = write_packet_headers(Some(&s), &f);
@@ -927,9 +938,9 @@ mod tests {
             b
         };
         assert!(with[(first + 31) / 8] & (0x80 >> ((first + 31) % 8)) != 0);
-        // Bit 2 (unknown), bit 15 (unknown), and bit 0 cleared (an empty word).
+        // Bit 3 (unknown), bit 15 (unknown), and bit 0 cleared (an empty word).
         for bad in [
-            flip(&with, first + 29),
+            flip(&with, first + 28),
             flip(&with, first + 16),
             flip(&with, first + 31),
         ] {

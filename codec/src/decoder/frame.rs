@@ -38,6 +38,8 @@ struct FrameDecoder<'a> {
     dmvr: bool,
     /// Bi-predicted CUs correct luma by optical flow (`inter_tool_flags` bit 1).
     bdof: bool,
+    /// Merge lists take history candidates (`inter_tool_flags` bit 2).
+    history_merge: bool,
     /// The quantiser's `qP'` per plane, at the current superblock's QP.
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
@@ -88,6 +90,7 @@ pub(crate) fn decode_frame(
         cclm: seq.tools.cclm,
         dmvr: seq.tools.dmvr,
         bdof: seq.tools.bdof,
+        history_merge: seq.tools.history_merge,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
         implicit_mts: seq.tools.implicit_mts,
@@ -104,6 +107,8 @@ pub(crate) fn decode_frame(
         fd.st.sb_qp = Vec::with_capacity(w.div_ceil(sb) * h.div_ceil(sb));
     }
     for y in (0..h).step_by(sb) {
+        // The merge history starts empty in every superblock row.
+        fd.st.history.clear();
         for x in (0..w).step_by(sb) {
             if fd.sb_qp.qp != fh.qp {
                 fd.quant_qp = quant_qps(fh, fh.qp, seq.bit_depth);
@@ -256,6 +261,7 @@ impl FrameDecoder<'_> {
             pic: &self.st,
             lists: self.lists,
             col: self.col.as_deref(),
+            history: self.history_merge,
         }
     }
 
@@ -337,6 +343,9 @@ impl FrameDecoder<'_> {
         let (tw, th) = transform_tiles(w, h);
         self.st.set_cu_maps(x, y, w, h, tw, th);
         self.st.set_motion(x, y, w, h, m, skip);
+        if self.history_merge {
+            inter::remember(&mut self.st.history, m);
+        }
         self.st.set_coded(x, y, w, h, false);
         // Intra neighbours of inter CUs see DC as their most probable mode.
         self.st.set_mode(x, y, w, h, intra::DC);

@@ -147,6 +147,9 @@ pub struct EncoderConfig {
     /// Bi-predicted CUs correct their luma prediction by optical flow
     /// (`inter_tool_flags` bit 1).
     pub bdof: bool,
+    /// Merge lists take history-based and pairwise-average candidates
+    /// (`inter_tool_flags` bit 2).
+    pub history_merge: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -208,6 +211,7 @@ impl EncoderConfig {
             cclm: true,
             dmvr: true,
             bdof: true,
+            history_merge: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

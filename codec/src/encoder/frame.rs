@@ -112,6 +112,7 @@ pub(super) fn encode_frame(
     search.cclm = seq.tools.cclm;
     search.dmvr = seq.tools.dmvr;
     search.bdof = seq.tools.bdof;
+    search.history_merge = seq.tools.history_merge;
     if seq.tools.multi_type_tree {
         search.code_multi_type_trees(SplitTools::of(&seq.tools));
     }

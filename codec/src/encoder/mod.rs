@@ -115,6 +115,7 @@ impl Encoder {
                 ternary_splits: self.cfg.multi_type_tree && self.cfg.ternary_splits,
                 dmvr: self.cfg.dmvr,
                 bdof: self.cfg.bdof,
+                history_merge: self.cfg.history_merge,
             },
             video_info: self.cfg.video_info,
             models: self

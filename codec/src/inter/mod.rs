@@ -9,7 +9,7 @@ mod mvp;
 mod prediction;
 mod syntax;
 
-pub use mvp::{col_field, ColField, MotionEnv, RefLists, MERGE_CANDIDATES};
+pub use mvp::{col_field, remember, ColField, MotionEnv, RefLists, MERGE_CANDIDATES};
 pub use prediction::{predict_block, predict_luma, predict_plane, RefPicture, MAX_BLOCK};
 pub use syntax::*;
 

@@ -98,6 +98,32 @@ pub fn scale_mv(mv: Mv, td: i64, tb: i64) -> Mv {
 /// Number of merge candidates.
 pub const MERGE_CANDIDATES: usize = 5;
 
+/// Motions the merge history keeps.
+pub const HISTORY: usize = 5;
+
+/// Adds the motion of an inter CU to the history (4.7): a motion already
+/// there moves to the end, else the oldest entry makes room when it is full.
+pub fn remember(history: &mut Vec<Motion>, m: Motion) {
+    if let Some(i) = history.iter().position(|h| *h == m) {
+        history.remove(i);
+    } else if history.len() == HISTORY {
+        history.remove(0);
+    }
+    history.push(m);
+}
+
+/// The mean of two vectors, halves rounded toward zero.
+fn average(a: Mv, b: Mv) -> Mv {
+    let avg = |a: i16, b: i16| {
+        let s = i32::from(a) + i32::from(b);
+        ((s + 1 - i32::from(s >= 0)) >> 1) as i16
+    };
+    Mv {
+        x: avg(a.x, b.x),
+        y: avg(a.y, b.y),
+    }
+}
+
 /// What motion prediction needs to know about the frame being coded.
 pub struct MotionEnv<'a> {
     /// The picture being coded: its motion field (per 8x8 unit) and availability.
@@ -106,6 +132,9 @@ pub struct MotionEnv<'a> {
     pub lists: &'a RefLists,
     /// The collocated picture's motion (list 1 entry 0 in B frames, list 0 entry 0 in P frames).
     pub col: Option<&'a ColField>,
+    /// The merge list takes history and pairwise-average candidates
+    /// (`inter_tool_flags` bit 2) instead of combined bi-predictive ones.
+    pub history: bool,
 }
 
 impl MotionEnv<'_> {
@@ -186,8 +215,33 @@ impl MotionEnv<'_> {
         if t.is_inter() && list.len() < MERGE_CANDIDATES {
             list.push(t);
         }
-        // Combined bi-predictive candidates from pairs of those found so far.
-        if self.lists.is_b() {
+        if self.history {
+            // The most recent motions not in the list yet, leaving a place
+            // for the pairwise average.
+            for h in self.pic.history.iter().rev() {
+                if list.len() + 1 >= MERGE_CANDIDATES {
+                    break;
+                }
+                if !list.contains(h) {
+                    list.push(*h);
+                }
+            }
+            // The average of the first two candidates, list by list.
+            if (2..MERGE_CANDIDATES).contains(&list.len()) {
+                let (a, b) = (list[0], list[1]);
+                let mut m = Motion::INTRA;
+                for l in 0..2 {
+                    (m.ref_idx[l], m.mv[l]) = match (a.uses(l), b.uses(l)) {
+                        (true, true) => (a.ref_idx[l], average(a.mv[l], b.mv[l])),
+                        (true, false) => (a.ref_idx[l], a.mv[l]),
+                        (false, true) => (b.ref_idx[l], b.mv[l]),
+                        (false, false) => (-1, Mv::ZERO),
+                    };
+                }
+                list.push(m);
+            }
+        } else if self.lists.is_b() {
+            // Combined bi-predictive candidates from pairs of those found so far.
             const PAIRS: [(usize, usize); 12] = [
                 (0, 1),
                 (1, 0),
@@ -303,6 +357,31 @@ impl MotionEnv<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_keeps_the_latest_distinct_motions() {
+        let m = |x: i16| Motion::uni(0, 0, Mv { x, y: 0 });
+        let mut h = Vec::new();
+        for x in 0..7 {
+            remember(&mut h, m(x));
+        }
+        assert_eq!(h, (2..7).map(m).collect::<Vec<_>>());
+        // A repeat moves to the end and nothing is dropped.
+        remember(&mut h, m(3));
+        assert_eq!(h, [2, 4, 5, 6, 3].map(m).to_vec());
+    }
+
+    #[test]
+    fn averages_round_halves_toward_zero() {
+        let v = |x: i16, y: i16| Mv { x, y };
+        assert_eq!(average(v(1, 2), v(2, 4)), v(1, 3));
+        assert_eq!(average(v(-1, -2), v(-2, -4)), v(-1, -3));
+        assert_eq!(average(v(-1, 5), v(1, -6)), v(0, 0));
+        assert_eq!(
+            average(v(i16::MAX, i16::MIN), v(i16::MAX, i16::MIN)),
+            v(i16::MAX, i16::MIN)
+        );
+    }
 
     #[test]
     fn scaling_follows_distance() {

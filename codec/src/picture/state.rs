@@ -39,6 +39,10 @@ pub struct PicState {
     /// QP per superblock in raster order, as deblocking sees it
     /// (`docs/bitstream.md` 4.8); empty: every superblock at the frame QP.
     pub sb_qp: Vec<i8>,
+    /// The motion of the last inter CUs in coding order, oldest first, since
+    /// the start of the superblock row (history-based merge candidates,
+    /// `docs/bitstream.md` 4.7).
+    pub history: Vec<Motion>,
     /// Coded width and height.
     pub w: usize,
     /// Coded height.
@@ -78,6 +82,7 @@ impl PicState {
             skip: vec![false; (w / 8) * (h / 8)],
             coded: vec![false; (w / 8) * (h / 8)],
             sb_qp: Vec::new(),
+            history: Vec::new(),
             w,
             h,
         }

@@ -21,6 +21,7 @@ impl FrameSearch<'_> {
             pic: &self.st,
             lists: &inter.lists,
             col: inter.col.as_deref(),
+            history: self.history_merge,
         })
     }
 
@@ -275,6 +276,9 @@ impl FrameSearch<'_> {
         let (tw, th) = transform_tiles(w, h);
         self.st.set_cu_maps(x, y, w, h, tw, th);
         self.st.set_motion(x, y, w, h, motion, skip);
+        if self.history_merge {
+            inter::remember(&mut self.st.history, motion);
+        }
         self.st.set_coded(x, y, w, h, false);
         self.st.set_mode(x, y, w, h, intra::DC);
         let decision = |mode, tus| CuDecision {

@@ -180,6 +180,8 @@ pub(crate) struct FrameSearch<'a> {
     pub dmvr: bool,
     /// The stream corrects bi-predicted luma by optical flow (`inter_tool_flags` bit 1).
     pub bdof: bool,
+    /// The stream's merge lists take history candidates (`inter_tool_flags` bit 2).
+    pub history_merge: bool,
     pub ctx: Contexts,
     pub p: SearchParams,
     scratch: Box<TuScratch>,
@@ -269,6 +271,8 @@ struct Snapshot {
     motion: Vec<Motion>,
     skip: Vec<bool>,
     coded: Vec<bool>,
+    /// The merge history (of the whole frame: CUs in coding order change it).
+    history: Vec<Motion>,
 }
 
 impl<'a> FrameSearch<'a> {
@@ -298,6 +302,7 @@ impl<'a> FrameSearch<'a> {
             cclm: false,
             dmvr: false,
             bdof: false,
+            history_merge: false,
             ctx,
             p,
             scratch,
@@ -356,6 +361,8 @@ impl<'a> FrameSearch<'a> {
         }
         let mut index = 0;
         for y in (0..h).step_by(sb) {
+            // The merge history starts empty in every superblock row.
+            self.st.history.clear();
             for x in (0..w).step_by(sb) {
                 let delta = deltas.as_ref().map_or(0, |d| d[index]);
                 index += 1;
@@ -419,6 +426,7 @@ impl<'a> FrameSearch<'a> {
             motion: grab_region(&st.motion, w8, x8, y8, k8w, k8h),
             skip: grab_region(&st.skip, w8, x8, y8, k8w, k8h),
             coded: grab_region(&st.coded, w8, x8, y8, k8w, k8h),
+            history: st.history.clone(),
         }
     }
 
@@ -448,6 +456,7 @@ impl<'a> FrameSearch<'a> {
         put_region(&mut st.motion, w8, x8, y8, k8w, k8h, &s.motion);
         put_region(&mut st.skip, w8, x8, y8, k8w, k8h, &s.skip);
         put_region(&mut st.coded, w8, x8, y8, k8w, k8h, &s.coded);
+        st.history.clone_from(&s.history);
     }
 
     /// Rate of coding `split` at `node`.
@@ -485,6 +494,8 @@ impl<'a> FrameSearch<'a> {
             return (cost, items);
         }
         let allowed = AllowedSplits::of(&node, self.mtt);
+        // Each choice of the node starts from the merge history before it.
+        let history = self.st.history.clone();
         let (mut best_cost, cu) = self.search_cu(x, y, w, h);
         if allowed.any() {
             best_cost += self.cost(0, self.split_bits(&node, allowed, Split::None));
@@ -527,6 +538,7 @@ impl<'a> FrameSearch<'a> {
             }
             // The children see only what is decoded before them.
             self.st.set_decoded(x, y, w, h, false);
+            self.st.history.clone_from(&history);
             let mut cost = self.cost(0, self.split_bits(&node, allowed, split));
             let mut items = vec![TreeItem::Split(split)];
             let children = node.children(split);

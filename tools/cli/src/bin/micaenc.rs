@@ -145,6 +145,9 @@ struct Args {
     /// Bi-directional optical flow (luma of bi-predicted CUs): on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     bdof: String,
+    /// History-based and pairwise-average merge candidates: on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    history_merge: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -292,6 +295,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.ternary_splits = args.tt == "on";
     cfg.dmvr = args.dmvr == "on";
     cfg.bdof = args.bdof == "on";
+    cfg.history_merge = args.history_merge == "on";
     cfg.cclm = args.cclm == "on";
     cfg.nn_filter = args.nn_filter == "on";
     cfg.alf = args.alf == "on";
