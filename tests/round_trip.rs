@@ -553,3 +553,29 @@ fn history_merge_exact_and_used() {
         assert_ne!(on, off, "{gop:?}: history candidates changed nothing");
     }
 }
+
+/// Merge with motion vector differences (`inter_tool_flags` bit 3) decodes
+/// exactly in random access and low delay, at every preset's search depth,
+/// and changes the stream.
+#[test]
+fn mmvd_exact_and_used() {
+    use mica::{GopStructure, Preset};
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 5);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 136, 72, 256, 192)).collect();
+    for (gop, preset, qp, bit_depth) in [
+        (GopStructure::RandomAccess, Preset::Medium, 32, 8),
+        (GopStructure::LowDelay, Preset::Fast, 27, 8),
+        (GopStructure::RandomAccess, Preset::Slow, 37, 10),
+    ] {
+        let mut c = config(256, 192, qp);
+        c.gop = gop;
+        c.gop_size = 4;
+        c.preset = preset;
+        c.bit_depth = bit_depth;
+        c.mmvd = false;
+        let off = assert_round_trip(&c, &cuts);
+        c.mmvd = true;
+        let on = assert_round_trip(&c, &cuts);
+        assert_ne!(on, off, "{gop:?} {preset:?}: merge offsets changed nothing");
+    }
+}

@@ -2084,6 +2084,7 @@ mod tests {
                 dmvr: false,
                 bdof: false,
                 history_merge: false,
+                mmvd: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

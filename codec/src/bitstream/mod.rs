@@ -162,12 +162,18 @@ pub struct Tools {
     /// Merge lists take history-based and pairwise-average candidates
     /// (`docs/bitstream.md` 4.7; `inter_tool_flags` bit 2).
     pub history_merge: bool,
+    /// Merge CUs may add a motion vector difference to candidate 0 or 1
+    /// (`docs/bitstream.md` 4.6; `inter_tool_flags` bit 3).
+    pub mmvd: bool,
 }
 
 impl Tools {
     /// The second tool word, `inter_tool_flags` (sent when `tool_flags` bit 15 is set).
     fn inter_tool_flags(&self) -> u16 {
-        self.dmvr as u16 | (self.bdof as u16) << 1 | (self.history_merge as u16) << 2
+        self.dmvr as u16
+            | (self.bdof as u16) << 1
+            | (self.history_merge as u16) << 2
+            | (self.mmvd as u16) << 3
     }
 }
 
@@ -472,8 +478,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             check(
                 "inter_tool_flags",
                 t as i64,
-                t != 0 && t & !0b111 == 0,
-                "bits 0 (decoder-side motion vector refinement), 1 (optical flow) and 2 (history merge candidates) only, and not 0 (tool_flags bit 15 says it has a tool)",
+                t != 0 && t & !0b1111 == 0,
+                "bits 0 (decoder-side motion vector refinement), 1 (optical flow), 2 (history merge candidates) and 3 (merge with motion vector differences) only, and not 0 (tool_flags bit 15 says it has a tool)",
             )?;
             t
         } else {
@@ -517,6 +523,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 dmvr: inter_tools & 1 != 0,
                 bdof: inter_tools & 2 != 0,
                 history_merge: inter_tools & 4 != 0,
+                mmvd: inter_tools & 8 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -731,6 +738,7 @@ mod tests {
                     dmvr: true,
                     bdof: true,
                     history_merge: true,
+                    mmvd: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -827,6 +835,7 @@ mod tests {
             dmvr: false,
             bdof: false,
             history_merge: false,
+            mmvd: false,
         };
         let alone = [
             Tools {
@@ -865,6 +874,7 @@ mod tests {
                 history_merge: true,
                 ..none
             },
+            Tools { mmvd: true, ..none },
             // Bit 9 needs bit 5.
             Tools {
                 multi_type_tree: true,
@@ -921,6 +931,7 @@ mod tests {
         s.tools.dmvr = false;
         s.tools.bdof = false;
         s.tools.history_merge = false;
+        s.tools.mmvd = false;
         let without = write_packet_headers(Some(&s), &f);
         s.tools.dmvr = true;
         let with = write_packet_headers(Some(&s), &f);
@@ -938,9 +949,9 @@ mod tests {
             b
         };
         assert!(with[(first + 31) / 8] & (0x80 >> ((first + 31) % 8)) != 0);
-        // Bit 3 (unknown), bit 15 (unknown), and bit 0 cleared (an empty word).
+        // Bit 4 (unknown), bit 15 (unknown), and bit 0 cleared (an empty word).
         for bad in [
-            flip(&with, first + 28),
+            flip(&with, first + 27),
             flip(&with, first + 16),
             flip(&with, first + 31),
         ] {

@@ -40,6 +40,8 @@ struct FrameDecoder<'a> {
     bdof: bool,
     /// Merge lists take history candidates (`inter_tool_flags` bit 2).
     history_merge: bool,
+    /// Merge CUs may carry a motion vector difference (`inter_tool_flags` bit 3).
+    mmvd: bool,
     /// The quantiser's `qP'` per plane, at the current superblock's QP.
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
@@ -91,6 +93,7 @@ pub(crate) fn decode_frame(
         dmvr: seq.tools.dmvr,
         bdof: seq.tools.bdof,
         history_merge: seq.tools.history_merge,
+        mmvd: seq.tools.mmvd,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
         implicit_mts: seq.tools.implicit_mts,
@@ -269,9 +272,8 @@ impl FrameDecoder<'_> {
         if self.fh.frame_type == FrameType::Inter {
             let c = partition::skip_ctx(&self.st, x, y);
             if partition::read_skip(&mut self.dec, &mut self.ctx, c) {
-                let idx = inter::read_merge_idx(&mut self.dec, &mut self.ctx);
-                let m = self.motion_env().merge_list(x, y, w, h)[idx];
-                return self.inter_cu(x, y, w, h, m, true, true);
+                let (m, refinable) = self.read_merge_data(x, y, w, h);
+                return self.inter_cu(x, y, w, h, m, refinable, true);
             }
             if !partition::read_intra(&mut self.dec, &mut self.ctx) {
                 let (m, merged) = self.read_motion(x, y, w, h)?;
@@ -281,8 +283,21 @@ impl FrameDecoder<'_> {
         self.intra_cu(x, y, w, h)
     }
 
-    /// Reads the motion of a non-skipped inter CU, and whether it is a merge
-    /// candidate's.
+    /// Reads which merge candidate a CU takes (with a motion vector
+    /// difference or not): its motion, and whether decoder-side vector
+    /// refinement may apply (a candidate taken as it is).
+    fn read_merge_data(&mut self, x: usize, y: usize, w: usize, h: usize) -> (Motion, bool) {
+        if self.mmvd && inter::mmvd::read_flag(&mut self.dec, &mut self.ctx) {
+            let offset = inter::mmvd::read(&mut self.dec, &mut self.ctx);
+            let base = self.motion_env().merge_list(x, y, w, h)[usize::from(offset.base)];
+            return (offset.apply(&base, self.lists), false);
+        }
+        let idx = inter::read_merge_idx(&mut self.dec, &mut self.ctx);
+        (self.motion_env().merge_list(x, y, w, h)[idx], true)
+    }
+
+    /// Reads the motion of a non-skipped inter CU, and whether decoder-side
+    /// vector refinement may apply (a merge candidate taken as it is).
     fn read_motion(
         &mut self,
         x: usize,
@@ -291,8 +306,7 @@ impl FrameDecoder<'_> {
         h: usize,
     ) -> Result<(Motion, bool), Error> {
         if inter::read_merge(&mut self.dec, &mut self.ctx) {
-            let idx = inter::read_merge_idx(&mut self.dec, &mut self.ctx);
-            return Ok((self.motion_env().merge_list(x, y, w, h)[idx], true));
+            return Ok(self.read_merge_data(x, y, w, h));
         }
         let dir = if self.lists.is_b() {
             inter::read_inter_dir(&mut self.dec, &mut self.ctx, w, h)

@@ -150,6 +150,9 @@ pub struct EncoderConfig {
     /// Merge lists take history-based and pairwise-average candidates
     /// (`inter_tool_flags` bit 2).
     pub history_merge: bool,
+    /// Merge CUs may add a motion vector difference to candidate 0 or 1
+    /// (`inter_tool_flags` bit 3).
+    pub mmvd: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -212,6 +215,7 @@ impl EncoderConfig {
             dmvr: true,
             bdof: true,
             history_merge: true,
+            mmvd: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

@@ -113,6 +113,7 @@ pub(super) fn encode_frame(
     search.dmvr = seq.tools.dmvr;
     search.bdof = seq.tools.bdof;
     search.history_merge = seq.tools.history_merge;
+    search.mmvd = seq.tools.mmvd;
     if seq.tools.multi_type_tree {
         search.code_multi_type_trees(SplitTools::of(&seq.tools));
     }
@@ -225,6 +226,8 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
         Preset::Fast => {
             p.rd_modes = [3, 3, 2, 2];
             p.merge_rd = 1;
+            p.mmvd_distances = 4;
+            p.bi_iterations = 0;
             p.me.range_min = 16;
             p.me.range_max = 64;
             p.me.range_per_picture = 8;
@@ -257,6 +260,8 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
         Preset::Slow => {
             p.rd_modes = [8, 8, 3, 3];
             p.merge_rd = 3;
+            p.mmvd_distances = 8;
+            p.bi_iterations = 2;
             p.me.range_min = 64;
             p.me.range_max = 256;
             p.me.range_per_picture = 32;

@@ -116,6 +116,7 @@ impl Encoder {
                 dmvr: self.cfg.dmvr,
                 bdof: self.cfg.bdof,
                 history_merge: self.cfg.history_merge,
+                mmvd: self.cfg.mmvd,
             },
             video_info: self.cfg.video_info,
             models: self

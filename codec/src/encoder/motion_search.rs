@@ -14,7 +14,7 @@
 use crate::cpu::CpuLevel;
 use crate::dsp::{dist, mc};
 use crate::inter::{predict_plane, RefPicture, MAX_BLOCK};
-use crate::picture::{Mv, Plane};
+use crate::picture::Mv;
 
 /// Motion search settings.
 #[derive(Clone, Copy, Debug)]
@@ -84,8 +84,12 @@ pub(crate) fn mv_bits(mv: Mv, pred: Mv) -> f64 {
 
 /// Where to search and how to price vectors.
 pub(crate) struct Target<'a> {
-    /// The source luma plane (coded size).
-    pub src: &'a Plane,
+    /// The samples to match, from the block's top-left one: the source luma,
+    /// or another target (bi-prediction refines one list against twice the
+    /// source minus the other list's prediction).
+    pub src: &'a [u16],
+    /// Row stride of `src`.
+    pub src_stride: usize,
     /// Block position and side.
     pub x: usize,
     /// Block row.
@@ -134,8 +138,7 @@ fn clamp_int(t: &Target, r: &RefPicture, dx: i32, dy: i32) -> (i32, i32) {
 fn sad_at(t: &Target, r: &RefPicture, dx: i32, dy: i32) -> u32 {
     let p = &r.planes[0];
     let o = p.index(t.x as isize + dx as isize, t.y as isize + dy as isize);
-    let src = &t.src.data[t.y * t.src.width + t.x..];
-    dist::sad(src, t.src.width, &p.data[o..], p.stride, t.w, t.h, t.cpu)
+    dist::sad(t.src, t.src_stride, &p.data[o..], p.stride, t.w, t.h, t.cpu)
 }
 
 /// SATD of the (sub-sample) prediction at `mv`.
@@ -150,8 +153,7 @@ pub(crate) fn satd_at(
     predict_plane(r, 0, t.x, t.y, t.w, t.h, mv, &mut tmp[..n], t.cpu);
     let bd = u32::from(r.bit_depth);
     mc::put_uni(&tmp[..n], t.w, t.w, t.h, &mut pred[..n], t.w, bd, t.cpu);
-    let src = &t.src.data[t.y * t.src.width + t.x..];
-    dist::satd(src, t.src.width, &pred[..n], t.w, t.w, t.h, t.cpu)
+    dist::satd(t.src, t.src_stride, &pred[..n], t.w, t.w, t.h, t.cpu)
 }
 
 /// State of the integer test-zone search.
@@ -495,8 +497,10 @@ mod tests {
                                 continue;
                             }
                             blocks += 1;
+                            let plane = &src.planes[0];
                             let target = |x: usize, y: usize, s: usize| Target {
-                                src: &src.planes[0],
+                                src: &plane.data[y * plane.width + x..],
+                                src_stride: plane.width,
                                 x,
                                 y,
                                 w: s,

@@ -5,6 +5,7 @@
 
 mod bdof;
 pub mod dmvr;
+pub mod mmvd;
 mod mvp;
 mod prediction;
 mod syntax;

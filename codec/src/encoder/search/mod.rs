@@ -4,6 +4,7 @@
 use crate::cpu::CpuLevel;
 use crate::dsp::{self, dist};
 use crate::entropy::{BinSink, BitCounter, Contexts, RangeEncoder, COST_ONE_BIT};
+use crate::inter::mmvd::Mmvd;
 use crate::inter::{
     self, predict_block, ColField, MotionEnv, RefLists, RefPicture, Refinement, MAX_BLOCK,
     MERGE_CANDIDATES,
@@ -43,14 +44,30 @@ pub(crate) enum CuMode {
         chroma_index: u8,
     },
     /// Merge candidate, no residual.
-    Skip { merge_idx: u8, motion: Motion },
+    Skip { merge: MergeCand, motion: Motion },
     /// Merge candidate or explicit motion, with a residual when `root_cbf`.
     Inter {
         motion: Motion,
-        merge_idx: Option<u8>,
+        merge: Option<MergeCand>,
         mvp: [u8; 2],
         root_cbf: bool,
     },
+}
+
+/// Which merge candidate a CU takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MergeCand {
+    /// Candidate `merge_idx` as it is.
+    Index(u8),
+    /// Candidate 0 or 1 with a motion vector difference.
+    Mmvd(Mmvd),
+}
+
+impl MergeCand {
+    /// Whether decoder-side vector refinement may apply (a candidate taken as it is).
+    fn refinable(self) -> bool {
+        matches!(self, MergeCand::Index(_))
+    }
 }
 
 /// Decisions for one coding unit.
@@ -100,6 +117,11 @@ pub(crate) struct SearchParams {
     pub me: MeParams,
     /// Merge candidates given a full rate-distortion check.
     pub merge_rd: usize,
+    /// Distances searched for merge with motion vector differences (0..=8).
+    pub mmvd_distances: usize,
+    /// Turns of the iterative bi-prediction search (0: the two best
+    /// uni-prediction vectors only).
+    pub bi_iterations: usize,
     /// Try intra CUs in inter frames only when the best inter CU's cost per
     /// sample exceeds this multiple of lambda (0: always).
     pub intra_in_inter_bar: f64,
@@ -150,6 +172,8 @@ impl SearchParams {
             cpu,
             me: MeParams::default(),
             merge_rd: 2,
+            mmvd_distances: 6,
+            bi_iterations: 1,
             intra_in_inter_bar: 0.0,
             skip_stops_split: false,
             nxn_in_inter: true,
@@ -182,6 +206,8 @@ pub(crate) struct FrameSearch<'a> {
     pub bdof: bool,
     /// The stream's merge lists take history candidates (`inter_tool_flags` bit 2).
     pub history_merge: bool,
+    /// The stream allows merge with motion vector differences (`inter_tool_flags` bit 3).
+    pub mmvd: bool,
     pub ctx: Contexts,
     pub p: SearchParams,
     scratch: Box<TuScratch>,
@@ -303,6 +329,7 @@ impl<'a> FrameSearch<'a> {
             dmvr: false,
             bdof: false,
             history_merge: false,
+            mmvd: false,
             ctx,
             p,
             scratch,

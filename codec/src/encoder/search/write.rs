@@ -55,25 +55,34 @@ impl FrameSearch<'_> {
         let c = partition::skip_ctx(&self.st, x, y);
         partition::write_skip(s, &mut self.ctx, c, matches!(mode, CuMode::Skip { .. }));
         match *mode {
-            CuMode::Skip { merge_idx, .. } => {
-                inter::write_merge_idx(s, &mut self.ctx, merge_idx as usize)
-            }
+            CuMode::Skip { merge, .. } => self.write_merge_cand(s, merge),
             CuMode::Intra { .. } => partition::write_intra(s, &mut self.ctx, true),
             CuMode::Inter {
                 motion,
-                merge_idx,
+                merge,
                 mvp,
                 root_cbf,
             } => {
                 partition::write_intra(s, &mut self.ctx, false);
-                inter::write_merge(s, &mut self.ctx, merge_idx.is_some());
-                if let Some(idx) = merge_idx {
-                    inter::write_merge_idx(s, &mut self.ctx, idx as usize);
+                inter::write_merge(s, &mut self.ctx, merge.is_some());
+                if let Some(cand) = merge {
+                    self.write_merge_cand(s, cand);
                 } else {
                     self.write_explicit_motion(s, x, y, w, h, &motion, mvp);
                 }
                 inter::write_root_cbf(s, &mut self.ctx, root_cbf);
             }
+        }
+    }
+
+    /// The merge candidate of a skip or merge CU (`docs/bitstream.md` 4.6).
+    fn write_merge_cand<S: BinSink>(&mut self, s: &mut S, cand: MergeCand) {
+        if self.mmvd {
+            inter::mmvd::write_flag(s, &mut self.ctx, matches!(cand, MergeCand::Mmvd(_)));
+        }
+        match cand {
+            MergeCand::Index(idx) => inter::write_merge_idx(s, &mut self.ctx, idx.into()),
+            MergeCand::Mmvd(m) => inter::mmvd::write(s, &mut self.ctx, m),
         }
     }
 

@@ -148,6 +148,9 @@ struct Args {
     /// History-based and pairwise-average merge candidates: on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     history_merge: String,
+    /// Merge with motion vector differences: on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    mmvd: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -296,6 +299,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.dmvr = args.dmvr == "on";
     cfg.bdof = args.bdof == "on";
     cfg.history_merge = args.history_merge == "on";
+    cfg.mmvd = args.mmvd == "on";
     cfg.cclm = args.cclm == "on";
     cfg.nn_filter = args.nn_filter == "on";
     cfg.alf = args.alf == "on";
