@@ -579,3 +579,31 @@ fn mmvd_exact_and_used() {
         assert_ne!(on, off, "{gop:?} {preset:?}: merge offsets changed nothing");
     }
 }
+
+/// Adaptive motion vector resolution (`inter_tool_flags` bit 4) decodes
+/// exactly in random access and low delay, at 8 and 10 bits, and changes
+/// the stream.
+#[test]
+fn amvr_exact_and_used() {
+    use mica::{GopStructure, Preset};
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 5);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 136, 72, 256, 192)).collect();
+    for (gop, preset, qp, bit_depth) in [
+        (GopStructure::RandomAccess, Preset::Medium, 27, 8),
+        (GopStructure::LowDelay, Preset::Slow, 32, 10),
+    ] {
+        let mut c = config(256, 192, qp);
+        c.gop = gop;
+        c.gop_size = 4;
+        c.preset = preset;
+        c.bit_depth = bit_depth;
+        c.amvr = false;
+        let off = assert_round_trip(&c, &cuts);
+        c.amvr = true;
+        let on = assert_round_trip(&c, &cuts);
+        assert_ne!(
+            on, off,
+            "{gop:?} {preset:?}: vector resolution changed nothing"
+        );
+    }
+}

@@ -2085,6 +2085,7 @@ mod tests {
                 bdof: false,
                 history_merge: false,
                 mmvd: false,
+                amvr: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

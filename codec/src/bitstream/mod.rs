@@ -165,6 +165,9 @@ pub struct Tools {
     /// Merge CUs may add a motion vector difference to candidate 0 or 1
     /// (`docs/bitstream.md` 4.6; `inter_tool_flags` bit 3).
     pub mmvd: bool,
+    /// CUs with explicit motion may code whole or four-sample vector
+    /// differences (`docs/bitstream.md` 4.6; `inter_tool_flags` bit 4).
+    pub amvr: bool,
 }
 
 impl Tools {
@@ -174,6 +177,7 @@ impl Tools {
             | (self.bdof as u16) << 1
             | (self.history_merge as u16) << 2
             | (self.mmvd as u16) << 3
+            | (self.amvr as u16) << 4
     }
 }
 
@@ -478,8 +482,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             check(
                 "inter_tool_flags",
                 t as i64,
-                t != 0 && t & !0b1111 == 0,
-                "bits 0 (decoder-side motion vector refinement), 1 (optical flow), 2 (history merge candidates) and 3 (merge with motion vector differences) only, and not 0 (tool_flags bit 15 says it has a tool)",
+                t != 0 && t & !0b1_1111 == 0,
+                "bits 0 (decoder-side motion vector refinement), 1 (optical flow), 2 (history merge candidates), 3 (merge with motion vector differences) and 4 (adaptive vector resolution) only, and not 0 (tool_flags bit 15 says it has a tool)",
             )?;
             t
         } else {
@@ -524,6 +528,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 bdof: inter_tools & 2 != 0,
                 history_merge: inter_tools & 4 != 0,
                 mmvd: inter_tools & 8 != 0,
+                amvr: inter_tools & 16 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -739,6 +744,7 @@ mod tests {
                     bdof: true,
                     history_merge: true,
                     mmvd: true,
+                    amvr: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -836,6 +842,7 @@ mod tests {
             bdof: false,
             history_merge: false,
             mmvd: false,
+            amvr: false,
         };
         let alone = [
             Tools {
@@ -875,6 +882,7 @@ mod tests {
                 ..none
             },
             Tools { mmvd: true, ..none },
+            Tools { amvr: true, ..none },
             // Bit 9 needs bit 5.
             Tools {
                 multi_type_tree: true,
@@ -932,6 +940,7 @@ mod tests {
         s.tools.bdof = false;
         s.tools.history_merge = false;
         s.tools.mmvd = false;
+        s.tools.amvr = false;
         let without = write_packet_headers(Some(&s), &f);
         s.tools.dmvr = true;
         let with = write_packet_headers(Some(&s), &f);
@@ -949,9 +958,9 @@ mod tests {
             b
         };
         assert!(with[(first + 31) / 8] & (0x80 >> ((first + 31) % 8)) != 0);
-        // Bit 4 (unknown), bit 15 (unknown), and bit 0 cleared (an empty word).
+        // Bit 5 (unknown), bit 15 (unknown), and bit 0 cleared (an empty word).
         for bad in [
-            flip(&with, first + 27),
+            flip(&with, first + 26),
             flip(&with, first + 16),
             flip(&with, first + 31),
         ] {

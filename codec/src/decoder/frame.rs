@@ -42,6 +42,8 @@ struct FrameDecoder<'a> {
     history_merge: bool,
     /// Merge CUs may carry a motion vector difference (`inter_tool_flags` bit 3).
     mmvd: bool,
+    /// Explicit motion may have coarser vector differences (`inter_tool_flags` bit 4).
+    amvr: bool,
     /// The quantiser's `qP'` per plane, at the current superblock's QP.
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
@@ -94,6 +96,7 @@ pub(crate) fn decode_frame(
         bdof: seq.tools.bdof,
         history_merge: seq.tools.history_merge,
         mmvd: seq.tools.mmvd,
+        amvr: seq.tools.amvr,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
         implicit_mts: seq.tools.implicit_mts,
@@ -313,8 +316,8 @@ impl FrameDecoder<'_> {
         } else {
             0
         };
-        let mut m = Motion::INTRA;
-        for l in 0..2 {
+        let mut coded: [Option<CodedMotion>; 2] = [None, None];
+        for (l, c) in coded.iter_mut().enumerate() {
             if !(dir == 2 || dir as usize == l) {
                 continue;
             }
@@ -324,17 +327,47 @@ impl FrameDecoder<'_> {
             } else {
                 0
             };
-            let (dx, dy) =
+            let mvd =
                 inter::read_mvd(&mut self.dec, &mut self.ctx).ok_or_else(|| self.corrupt())?;
             let mvp = inter::read_mvp(&mut self.dec, &mut self.ctx);
+            *c = Some(CodedMotion { ref_idx, mvd, mvp });
+        }
+        let any_difference = coded.iter().flatten().any(|c| c.mvd != (0, 0));
+        let precision = if self.amvr && any_difference {
+            inter::amvr::read(&mut self.dec, &mut self.ctx)
+        } else {
+            0
+        };
+        let shift = inter::amvr::SHIFTS[usize::from(precision)];
+        let mut m = Motion::INTRA;
+        for (l, c) in coded.iter().enumerate() {
+            let Some(&CodedMotion {
+                ref_idx,
+                mvd: (dx, dy),
+                mvp,
+            }) = c.as_ref()
+            else {
+                continue;
+            };
             let pred = self.motion_env().amvp(x, y, w, h, l, ref_idx)[mvp];
-            let mv = Mv::checked(pred.x as i32 + dx, pred.y as i32 + dy).ok_or(
-                BitstreamError::InvalidField {
+            let pred = inter::amvr::round_mv(pred, shift);
+            let (vx, vy) = (
+                i64::from(pred.x) + (i64::from(dx) << shift),
+                i64::from(pred.y) + (i64::from(dy) << shift),
+            );
+            let mv = i32::try_from(vx)
+                .ok()
+                .zip(i32::try_from(vy).ok())
+                .and_then(|(vx, vy)| Mv::checked(vx, vy))
+                .ok_or(BitstreamError::InvalidField {
                     field: "motion vector",
-                    value: (pred.x as i64 + dx as i64).max(pred.y as i64 + dy as i64),
+                    value: if (-32768..=32767).contains(&vx) {
+                        vy
+                    } else {
+                        vx
+                    },
                     allowed: "-32768..=32767 quarter samples per component",
-                },
-            )?;
+                })?;
             m.ref_idx[l] = ref_idx as i8;
             m.mv[l] = mv;
         }
@@ -553,4 +586,13 @@ impl FrameDecoder<'_> {
 /// log2 of a block side.
 fn log2(n: usize) -> u32 {
     n.trailing_zeros()
+}
+
+/// One list's explicit motion as coded: reference index, vector difference
+/// (in units of the CU's vector resolution) and predictor index.
+#[derive(Clone, Copy)]
+struct CodedMotion {
+    ref_idx: usize,
+    mvd: (i32, i32),
+    mvp: usize,
 }

@@ -153,6 +153,9 @@ pub struct EncoderConfig {
     /// Merge CUs may add a motion vector difference to candidate 0 or 1
     /// (`inter_tool_flags` bit 3).
     pub mmvd: bool,
+    /// CUs with explicit motion may code whole or four-sample vector
+    /// differences (`inter_tool_flags` bit 4).
+    pub amvr: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -216,6 +219,7 @@ impl EncoderConfig {
             bdof: true,
             history_merge: true,
             mmvd: true,
+            amvr: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

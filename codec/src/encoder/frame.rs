@@ -114,6 +114,7 @@ pub(super) fn encode_frame(
     search.bdof = seq.tools.bdof;
     search.history_merge = seq.tools.history_merge;
     search.mmvd = seq.tools.mmvd;
+    search.amvr = seq.tools.amvr;
     if seq.tools.multi_type_tree {
         search.code_multi_type_trees(SplitTools::of(&seq.tools));
     }

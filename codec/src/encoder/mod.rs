@@ -117,6 +117,7 @@ impl Encoder {
                 bdof: self.cfg.bdof,
                 history_merge: self.cfg.history_merge,
                 mmvd: self.cfg.mmvd,
+                amvr: self.cfg.amvr,
             },
             video_info: self.cfg.video_info,
             models: self

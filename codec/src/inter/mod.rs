@@ -3,6 +3,7 @@
 //! motion-compensated prediction from reference pictures (5.2) over the
 //! kernels of `dsp/mc`.
 
+pub mod amvr;
 mod bdof;
 pub mod dmvr;
 pub mod mmvd;

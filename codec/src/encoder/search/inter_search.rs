@@ -131,6 +131,87 @@ impl FrameSearch<'_> {
         (satd as f64 + rate + sqrt_lambda, m, mvp)
     }
 
+    /// `m` with each vector rounded to the precision (1: whole samples, 2:
+    /// four), its predictors chosen for the fewest bits: the estimate, the
+    /// motion, the predictor indices and the precision; `None` when no
+    /// difference would be left to send (the precision is then not coded).
+    fn coarse_motion(
+        &mut self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+        m: Motion,
+        precision: u8,
+    ) -> Option<(f64, Motion, [u8; 2], u8)> {
+        let shift = inter::amvr::SHIFTS[usize::from(precision)];
+        let inter = self.inter.clone().expect("inter frame");
+        let lists = inter.lists;
+        let sqrt_lambda = self.p.lambda.sqrt();
+        let mut coarse = m;
+        let mut mvp = [0u8; 2];
+        let mut rate = 0.0;
+        let mut any_difference = false;
+        for l in 0..2 {
+            if !m.uses(l) {
+                continue;
+            }
+            let ri = m.ref_idx[l] as usize;
+            coarse.mv[l] = inter::amvr::round_mv(m.mv[l], shift);
+            let amvp = self.motion_env().expect("inter").amvp(x, y, w, h, l, ri);
+            let mvd = amvp.map(|p| {
+                let p = inter::amvr::round_mv(p, shift);
+                Mv {
+                    x: ((i32::from(coarse.mv[l].x) - i32::from(p.x)) >> shift) as i16,
+                    y: ((i32::from(coarse.mv[l].y) - i32::from(p.y)) >> shift) as i16,
+                }
+            });
+            let bits = mvd.map(|d| motion_search::mv_bits(d, Mv::ZERO));
+            let pi = usize::from(bits[1] < bits[0]);
+            mvp[l] = pi as u8;
+            any_difference |= mvd[pi] != Mv::ZERO;
+            let ref_bits = if lists.len[l] > 1 {
+                (ri + 1).min(lists.len[l] - 1) as f64
+            } else {
+                0.0
+            };
+            rate += sqrt_lambda * (bits[pi] + ref_bits + 1.0);
+        }
+        if !any_difference {
+            return None;
+        }
+        let refs = [&inter.refs[0][..], &inter.refs[1][..]];
+        let cpu = self.p.cpu;
+        let refine = self.refinement(&lists, &coarse, false, w, h);
+        let mut pred = [0u16; MAX_BLOCK * MAX_BLOCK];
+        let mut mc_tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
+        inter::predict_luma(
+            refs,
+            &coarse,
+            refine,
+            x,
+            y,
+            w,
+            h,
+            &mut pred,
+            &mut mc_tmp,
+            cpu,
+        );
+        let src = &self.src.planes[0];
+        let satd = dist::satd(
+            &src.data[y * src.width + x..],
+            src.width,
+            &pred,
+            w,
+            w,
+            h,
+            cpu,
+        );
+        // Direction flag, the precision's two bins.
+        let estimate = satd as f64 + rate + sqrt_lambda * 3.0;
+        Some((estimate, coarse, mvp, precision))
+    }
+
     /// Adds merge candidates 0 and 1 with motion vector differences to the
     /// ranking: per base, distances from the smallest while one of the four
     /// directions improves on the base's best so far (VVenC stops a base the
@@ -330,12 +411,12 @@ impl FrameSearch<'_> {
             }
         }
         self.parent_motion[depth] = found;
-        let mut explicit: Vec<(f64, Motion, [u8; 2])> = Vec::new();
+        let mut explicit: Vec<(f64, Motion, [u8; 2], u8)> = Vec::new();
         for (l, b) in best_uni.iter().enumerate() {
             if let Some((c, m, pi, _)) = b {
                 let mut mvp = [0u8; 2];
                 mvp[l] = *pi;
-                explicit.push((*c, *m, mvp));
+                explicit.push((*c, *m, mvp, 0));
             }
         }
         if let (Some((c0, m0, p0, d0)), Some((c1, m1, p1, d1))) = (best_uni[0], best_uni[1]) {
@@ -367,12 +448,28 @@ impl FrameSearch<'_> {
             );
             // Rate: both vectors' rates as found.
             let rate = (c0 - d0 as f64) + (c1 - d1 as f64);
-            explicit.push((satd as f64 + rate + sqrt_lambda, m, [p0, p1]));
+            explicit.push((satd as f64 + rate + sqrt_lambda, m, [p0, p1], 0));
             if self.p.bi_iterations > 0 {
-                explicit.push(self.refine_bi(x, y, w, h, m));
+                let (c, m, mvp) = self.refine_bi(x, y, w, h, m);
+                explicit.push((c, m, mvp, 0));
             }
         }
         explicit.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // The best motion at whole and four-sample precision, priced with
+        // their coarser differences (and every estimate with the flag).
+        if self.amvr {
+            if let Some(&(_, m, _, _)) = explicit.first() {
+                for e in explicit.iter_mut() {
+                    e.0 += sqrt_lambda;
+                }
+                for precision in 1..inter::amvr::SHIFTS.len() as u8 {
+                    if let Some(c) = self.coarse_motion(x, y, w, h, m, precision) {
+                        explicit.push(c);
+                    }
+                }
+                explicit.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+        }
 
         // Full rate-distortion checks of the best few.
         let start = self.snapshot(x, y, w, h);
@@ -387,15 +484,17 @@ impl FrameSearch<'_> {
                 motion,
                 merge: Some(cand),
                 mvp: [0, 0],
+                amvr: 0,
                 root_cbf: true,
             });
         }
-        if let Some(&(_, m, mvp)) = explicit.first() {
+        if let Some(&(_, m, mvp, amvr)) = explicit.first() {
             if !merge.contains(&m) {
                 trials.push(CuMode::Inter {
                     motion: m,
                     merge: None,
                     mvp,
+                    amvr,
                     root_cbf: true,
                 });
             }
@@ -501,13 +600,17 @@ impl FrameSearch<'_> {
         any |= cb.tu.cbf || cr.tu.cbf;
         tus.push(cb.tu);
         tus.push(cr.tu);
-        let CuMode::Inter { merge, mvp, .. } = mode else {
+        let CuMode::Inter {
+            merge, mvp, amvr, ..
+        } = mode
+        else {
             unreachable!()
         };
         let mode = CuMode::Inter {
             motion,
             merge,
             mvp,
+            amvr,
             root_cbf: any,
         };
         if !any {

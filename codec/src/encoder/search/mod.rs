@@ -50,6 +50,9 @@ pub(crate) enum CuMode {
         motion: Motion,
         merge: Option<MergeCand>,
         mvp: [u8; 2],
+        /// Vector difference precision index of explicit motion (0: quarter
+        /// samples, 1 whole, 2 four samples).
+        amvr: u8,
         root_cbf: bool,
     },
 }
@@ -208,6 +211,8 @@ pub(crate) struct FrameSearch<'a> {
     pub history_merge: bool,
     /// The stream allows merge with motion vector differences (`inter_tool_flags` bit 3).
     pub mmvd: bool,
+    /// The stream allows coarse vector differences (`inter_tool_flags` bit 4).
+    pub amvr: bool,
     pub ctx: Contexts,
     pub p: SearchParams,
     scratch: Box<TuScratch>,
@@ -330,6 +335,7 @@ impl<'a> FrameSearch<'a> {
             bdof: false,
             history_merge: false,
             mmvd: false,
+            amvr: false,
             ctx,
             p,
             scratch,

@@ -61,6 +61,7 @@ impl FrameSearch<'_> {
                 motion,
                 merge,
                 mvp,
+                amvr,
                 root_cbf,
             } => {
                 partition::write_intra(s, &mut self.ctx, false);
@@ -68,7 +69,7 @@ impl FrameSearch<'_> {
                 if let Some(cand) = merge {
                     self.write_merge_cand(s, cand);
                 } else {
-                    self.write_explicit_motion(s, x, y, w, h, &motion, mvp);
+                    self.write_explicit_motion(s, x, y, w, h, &motion, mvp, amvr);
                 }
                 inter::write_root_cbf(s, &mut self.ctx, root_cbf);
             }
@@ -96,7 +97,10 @@ impl FrameSearch<'_> {
         h: usize,
         m: &Motion,
         mvp: [u8; 2],
+        amvr: u8,
     ) {
+        let shift = inter::amvr::SHIFTS[usize::from(amvr)];
+        let mut any_difference = false;
         let lists = self.inter.as_ref().expect("inter frame").lists;
         if lists.is_b() {
             let dir = if m.uses(0) && m.uses(1) {
@@ -117,12 +121,27 @@ impl FrameSearch<'_> {
                 .motion_env()
                 .expect("inter")
                 .amvp(x, y, w, h, l, m.ref_idx[l] as usize)[mvp[l] as usize];
+            let pred = inter::amvr::round_mv(pred, shift);
             let mvd = Mv {
-                x: m.mv[l].x.wrapping_sub(pred.x),
-                y: m.mv[l].y.wrapping_sub(pred.y),
+                x: m.mv[l].x.wrapping_sub(pred.x) >> shift,
+                y: m.mv[l].y.wrapping_sub(pred.y) >> shift,
             };
+            debug_assert_eq!(
+                (i32::from(mvd.x) << shift, i32::from(mvd.y) << shift),
+                (
+                    i32::from(m.mv[l].x) - i32::from(pred.x),
+                    i32::from(m.mv[l].y) - i32::from(pred.y)
+                ),
+                "vectors of coarse precision are multiples of it"
+            );
+            any_difference |= mvd != Mv::ZERO;
             inter::write_mvd(s, &mut self.ctx, mvd);
             inter::write_mvp(s, &mut self.ctx, mvp[l] as usize);
+        }
+        if self.amvr && any_difference {
+            inter::amvr::write(s, &mut self.ctx, amvr);
+        } else {
+            debug_assert_eq!(amvr, 0, "a coarse precision needs a difference to be sent");
         }
     }
 

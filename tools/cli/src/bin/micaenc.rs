@@ -151,6 +151,9 @@ struct Args {
     /// Merge with motion vector differences: on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     mmvd: String,
+    /// Adaptive motion vector resolution (whole and four-sample differences): on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    amvr: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -300,6 +303,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.bdof = args.bdof == "on";
     cfg.history_merge = args.history_merge == "on";
     cfg.mmvd = args.mmvd == "on";
+    cfg.amvr = args.amvr == "on";
     cfg.cclm = args.cclm == "on";
     cfg.nn_filter = args.nn_filter == "on";
     cfg.alf = args.alf == "on";
