@@ -40,18 +40,22 @@ make ra_city_6f_qp32_mtt samples/city_720x400_6f.y4m --qp 32 --mtt on --tt off -
 make ra_city_6f_qp27_tt samples/city_720x400_6f.y4m --qp 27 --mtt on --tt on --implicit-mts off --alf off --cclm off
 make intra_chelsea_qp27_tt_slow samples/still_chelsea_448x296.y4m --qp 27 --preset slow --mtt on --tt on --implicit-mts off --alf off --cclm off
 # Decoder-side motion vector refinement (inter_tool_flags bit 0) with the default tools.
-make ra_city_6f_qp32_dmvr samples/city_720x400_6f.y4m --qp 32 --dmvr on --bdof off --history-merge off --mmvd off --amvr off
+make ra_city_6f_qp32_dmvr samples/city_720x400_6f.y4m --qp 32 --dmvr on --bdof off --history-merge off --mmvd off --amvr off --smvd off
 # Optical flow (inter_tool_flags bit 1) alone: merge and AMVP CUs.
-make ra_city_6f_qp32_bdof samples/city_720x400_6f.y4m --qp 32 --dmvr off --bdof on --history-merge off --mmvd off --amvr off
+make ra_city_6f_qp32_bdof samples/city_720x400_6f.y4m --qp 32 --dmvr off --bdof on --history-merge off --mmvd off --amvr off --smvd off
 # History and pairwise-average merge candidates (inter_tool_flags bit 2) alone.
-make ra_city_6f_qp32_history samples/city_720x400_6f.y4m --qp 32 --dmvr off --bdof off --history-merge on --mmvd off --amvr off
-make ld_city_6f_qp37_history samples/city_720x400_6f.y4m --qp 37 --gop low-delay --dmvr off --bdof off --history-merge on --mmvd off --amvr off
+make ra_city_6f_qp32_history samples/city_720x400_6f.y4m --qp 32 --dmvr off --bdof off --history-merge on --mmvd off --amvr off --smvd off
+make ld_city_6f_qp37_history samples/city_720x400_6f.y4m --qp 37 --gop low-delay --dmvr off --bdof off --history-merge on --mmvd off --amvr off --smvd off
 # Merge with motion vector differences (inter_tool_flags bit 3) alone, then issue 29's tools together (the default).
-make ra_city_6f_qp32_mmvd samples/city_720x400_6f.y4m --qp 32 --dmvr off --bdof off --history-merge off --mmvd on --amvr off
-make ld_city_6f_qp27_mmvd samples/city_720x400_6f.y4m --qp 27 --gop low-delay --dmvr off --bdof off --history-merge off --mmvd on --amvr off
+make ra_city_6f_qp32_mmvd samples/city_720x400_6f.y4m --qp 32 --dmvr off --bdof off --history-merge off --mmvd on --amvr off --smvd off
+make ld_city_6f_qp27_mmvd samples/city_720x400_6f.y4m --qp 27 --gop low-delay --dmvr off --bdof off --history-merge off --mmvd on --amvr off --smvd off
 # Adaptive vector resolution (inter_tool_flags bit 4) alone.
-make ra_city_6f_qp27_amvr samples/city_720x400_6f.y4m --qp 27 --dmvr off --bdof off --history-merge off --mmvd off --amvr on
-make ld_city_6f_qp32_amvr samples/city_720x400_6f.y4m --qp 32 --gop low-delay --dmvr off --bdof off --history-merge off --mmvd off --amvr on
+make ra_city_6f_qp27_amvr samples/city_720x400_6f.y4m --qp 27 --dmvr off --bdof off --history-merge off --mmvd off --amvr on --smvd off
+make ld_city_6f_qp32_amvr samples/city_720x400_6f.y4m --qp 32 --gop low-delay --dmvr off --bdof off --history-merge off --mmvd off --amvr on --smvd off
+# Symmetric vector differences (inter_tool_flags bit 5) alone, then with
+# whole and four-sample differences.
+make ra_city_6f_qp32_smvd samples/city_720x400_6f.y4m --qp 32 --dmvr off --bdof off --history-merge off --mmvd off --amvr off --smvd on
+make ra_city_6f_qp27_smvd_amvr samples/city_720x400_6f.y4m --qp 27 --dmvr off --bdof off --history-merge off --mmvd off --amvr on --smvd on
 make ra_city_6f_qp27_inter samples/city_720x400_6f.y4m --qp 27
 # Issue 28's tools all off: the quadtree syntax of tool_flags bits 5-8 clear, with the current encoder.
 make ra_city_6f_qp37_quadtree samples/city_720x400_6f.y4m --qp 37 --mtt off --implicit-mts off --alf off --cclm off
@@ -70,6 +74,6 @@ make ra_city_6f_qp32_coded10 samples/city_720x400_6f.y4m --qp 32 --bit-depth 10 
 make intra_chelsea10_qp32_hdr "$chelsea10" --qp 32 --colour-primaries bt2020 --transfer pq --matrix bt2020nc \
   --master-display "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)" --max-cll 1000,400
 make intra_chelsea10_qp37_alf_nofilter "$chelsea10" --qp 37 --nn-filter off --alf on
-make ra_city10_6f_qp27_dmvr "$city10" --qp 27 --dmvr on --bdof off --history-merge off --mmvd off --amvr off
-make ra_city10_6f_qp27_dmvr_bdof "$city10" --qp 27 --dmvr on --bdof on --history-merge off --mmvd off --amvr off
+make ra_city10_6f_qp27_dmvr "$city10" --qp 27 --dmvr on --bdof off --history-merge off --mmvd off --amvr off --smvd off
+make ra_city10_6f_qp27_dmvr_bdof "$city10" --qp 27 --dmvr on --bdof on --history-merge off --mmvd off --amvr off --smvd off
 make ra_city10_6f_qp32_inter "$city10" --qp 32

@@ -627,3 +627,50 @@ fn amvr_exact_and_used() {
         );
     }
 }
+
+/// The packets of a stream after its first (the keyframe, which carries the
+/// sequence header and so the tool flags).
+fn packets_after_first(cfg: &EncoderConfig, frames: &[mica::Frame]) -> Vec<Vec<u8>> {
+    let mut enc = mica::Encoder::new(cfg.clone()).expect("config");
+    for f in frames {
+        enc.send_frame(f.clone()).expect("frame");
+    }
+    enc.flush();
+    std::iter::from_fn(|| enc.receive_packet())
+        .skip(1)
+        .map(|p| p.data)
+        .collect()
+}
+
+/// Symmetric vector differences decode exactly in random access at 8 and 10
+/// bits and at the slow preset, and change the inter frames there; in low
+/// delay (no picture after the current one, so no symmetric pair) the inter
+/// frames code exactly as without the tool.
+#[test]
+fn smvd_exact_used_in_random_access_only() {
+    use mica::{GopStructure, Preset};
+    let frames = read_frames(&samples_dir().join("city_720x400_6f.y4m"), 5);
+    let cuts: Vec<_> = frames.iter().map(|f| crop(f, 136, 72, 256, 192)).collect();
+    for (gop, preset, qp, bit_depth) in [
+        (GopStructure::RandomAccess, Preset::Medium, 27, 8),
+        (GopStructure::RandomAccess, Preset::Slow, 32, 10),
+        (GopStructure::LowDelay, Preset::Medium, 27, 8),
+    ] {
+        let mut c = config(256, 192, qp);
+        c.gop = gop;
+        c.gop_size = 4;
+        c.preset = preset;
+        c.bit_depth = bit_depth;
+        c.smvd = false;
+        assert_round_trip(&c, &cuts);
+        let off = packets_after_first(&c, &cuts);
+        c.smvd = true;
+        assert_round_trip(&c, &cuts);
+        let on = packets_after_first(&c, &cuts);
+        if gop == GopStructure::LowDelay {
+            assert_eq!(on, off, "low delay has no symmetric pair");
+        } else {
+            assert_ne!(on, off, "{preset:?}: symmetric differences changed nothing");
+        }
+    }
+}

@@ -2086,6 +2086,7 @@ mod tests {
                 history_merge: false,
                 mmvd: false,
                 amvr: false,
+                smvd: false,
             },
             video_info: VideoInfo {
                 chroma_siting: 1,

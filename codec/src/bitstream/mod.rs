@@ -168,6 +168,10 @@ pub struct Tools {
     /// CUs with explicit motion may code whole or four-sample vector
     /// differences (`docs/bitstream.md` 4.6; `inter_tool_flags` bit 4).
     pub amvr: bool,
+    /// Bi-predicted CUs with explicit motion may code one symmetric vector
+    /// difference for the frame's symmetric pair of references
+    /// (`docs/bitstream.md` 4.6; `inter_tool_flags` bit 5).
+    pub smvd: bool,
 }
 
 impl Tools {
@@ -178,6 +182,7 @@ impl Tools {
             | (self.history_merge as u16) << 2
             | (self.mmvd as u16) << 3
             | (self.amvr as u16) << 4
+            | (self.smvd as u16) << 5
     }
 }
 
@@ -482,8 +487,8 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             check(
                 "inter_tool_flags",
                 t as i64,
-                t != 0 && t & !0b1_1111 == 0,
-                "bits 0 (decoder-side motion vector refinement), 1 (optical flow), 2 (history merge candidates), 3 (merge with motion vector differences) and 4 (adaptive vector resolution) only, and not 0 (tool_flags bit 15 says it has a tool)",
+                t != 0 && t & !0b11_1111 == 0,
+                "bits 0 (decoder-side motion vector refinement), 1 (optical flow), 2 (history merge candidates), 3 (merge with motion vector differences), 4 (adaptive vector resolution) and 5 (symmetric vector differences) only, and not 0 (tool_flags bit 15 says it has a tool)",
             )?;
             t
         } else {
@@ -529,6 +534,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
                 history_merge: inter_tools & 4 != 0,
                 mmvd: inter_tools & 8 != 0,
                 amvr: inter_tools & 16 != 0,
+                smvd: inter_tools & 32 != 0,
             },
             video_info: VideoInfo {
                 chroma_siting,
@@ -745,6 +751,7 @@ mod tests {
                     history_merge: true,
                     mmvd: true,
                     amvr: true,
+                    smvd: true,
                 },
                 video_info: VideoInfo {
                     chroma_siting: 2,
@@ -843,6 +850,7 @@ mod tests {
             history_merge: false,
             mmvd: false,
             amvr: false,
+            smvd: false,
         };
         let alone = [
             Tools {
@@ -883,6 +891,7 @@ mod tests {
             },
             Tools { mmvd: true, ..none },
             Tools { amvr: true, ..none },
+            Tools { smvd: true, ..none },
             // Bit 9 needs bit 5.
             Tools {
                 multi_type_tree: true,
@@ -941,6 +950,7 @@ mod tests {
         s.tools.history_merge = false;
         s.tools.mmvd = false;
         s.tools.amvr = false;
+        s.tools.smvd = false;
         let without = write_packet_headers(Some(&s), &f);
         s.tools.dmvr = true;
         let with = write_packet_headers(Some(&s), &f);
@@ -958,9 +968,9 @@ mod tests {
             b
         };
         assert!(with[(first + 31) / 8] & (0x80 >> ((first + 31) % 8)) != 0);
-        // Bit 5 (unknown), bit 15 (unknown), and bit 0 cleared (an empty word).
+        // Bit 6 (unknown), bit 15 (unknown), and bit 0 cleared (an empty word).
         for bad in [
-            flip(&with, first + 26),
+            flip(&with, first + 25),
             flip(&with, first + 16),
             flip(&with, first + 31),
         ] {

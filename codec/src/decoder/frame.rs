@@ -44,6 +44,8 @@ struct FrameDecoder<'a> {
     mmvd: bool,
     /// Explicit motion may have coarser vector differences (`inter_tool_flags` bit 4).
     amvr: bool,
+    /// Bi-predicted explicit motion may be symmetric (`inter_tool_flags` bit 5).
+    smvd: bool,
     /// The quantiser's `qP'` per plane, at the current superblock's QP.
     quant_qp: [u8; 3],
     /// The current superblock's QP and its delta's contexts.
@@ -97,6 +99,7 @@ pub(crate) fn decode_frame(
         history_merge: seq.tools.history_merge,
         mmvd: seq.tools.mmvd,
         amvr: seq.tools.amvr,
+        smvd: seq.tools.smvd,
         quant_qp: quant_qps(fh, fh.qp, seq.bit_depth),
         sb_qp: SbQpState::new(seq.tools.sb_qp_delta, fh.qp),
         implicit_mts: seq.tools.implicit_mts,
@@ -316,9 +319,31 @@ impl FrameDecoder<'_> {
         } else {
             0
         };
+        // Symmetric differences: the frame's pair of references, one
+        // difference (list 0's), both predictor flags.
+        let pair = if dir == 2 && self.smvd {
+            inter::smvd::symmetric_pair(self.lists)
+        } else {
+            None
+        };
+        let symmetric = pair.is_some() && inter::smvd::read_flag(&mut self.dec, &mut self.ctx);
         let mut coded: [Option<CodedMotion>; 2] = [None, None];
         for (l, c) in coded.iter_mut().enumerate() {
             if !(dir == 2 || dir as usize == l) {
+                continue;
+            }
+            if let (true, Some(pair)) = (symmetric, pair) {
+                let mvd = if l == 0 {
+                    inter::read_mvd(&mut self.dec, &mut self.ctx).ok_or_else(|| self.corrupt())?
+                } else {
+                    (0, 0)
+                };
+                let mvp = inter::read_mvp(&mut self.dec, &mut self.ctx);
+                *c = Some(CodedMotion {
+                    ref_idx: pair[l],
+                    mvd,
+                    mvp,
+                });
                 continue;
             }
             let count = self.lists.len[l];
@@ -339,7 +364,37 @@ impl FrameDecoder<'_> {
             0
         };
         let shift = inter::amvr::SHIFTS[usize::from(precision)];
+        let bad_vector = |vx: i64, vy: i64| BitstreamError::InvalidField {
+            field: "motion vector",
+            value: if (-32768..=32767).contains(&vx) {
+                vy
+            } else {
+                vx
+            },
+            allowed: "-32768..=32767 quarter samples per component",
+        };
         let mut m = Motion::INTRA;
+        if let (true, [Some(c0), Some(c1)]) = (symmetric, coded) {
+            let pred = [
+                self.motion_env().amvp(x, y, w, h, 0, c0.ref_idx)[c0.mvp],
+                self.motion_env().amvp(x, y, w, h, 1, c1.ref_idx)[c1.mvp],
+            ]
+            .map(|p| inter::amvr::round_mv(p, shift));
+            let mvd = (i64::from(c0.mvd.0) << shift, i64::from(c0.mvd.1) << shift);
+            let mv = inter::smvd::vectors(pred, mvd).ok_or_else(|| {
+                // The component out of range, for the message.
+                let (ax, ay) = (i64::from(pred[0].x) + mvd.0, i64::from(pred[0].y) + mvd.1);
+                let (bx, by) = (i64::from(pred[1].x) - mvd.0, i64::from(pred[1].y) - mvd.1);
+                if (-32768..=32767).contains(&ax) && (-32768..=32767).contains(&ay) {
+                    bad_vector(bx, by)
+                } else {
+                    bad_vector(ax, ay)
+                }
+            })?;
+            m.ref_idx = [c0.ref_idx as i8, c1.ref_idx as i8];
+            m.mv = mv;
+            return Ok((m, false));
+        }
         for (l, c) in coded.iter().enumerate() {
             let Some(&CodedMotion {
                 ref_idx,
@@ -359,15 +414,7 @@ impl FrameDecoder<'_> {
                 .ok()
                 .zip(i32::try_from(vy).ok())
                 .and_then(|(vx, vy)| Mv::checked(vx, vy))
-                .ok_or(BitstreamError::InvalidField {
-                    field: "motion vector",
-                    value: if (-32768..=32767).contains(&vx) {
-                        vy
-                    } else {
-                        vx
-                    },
-                    allowed: "-32768..=32767 quarter samples per component",
-                })?;
+                .ok_or(bad_vector(vx, vy))?;
             m.ref_idx[l] = ref_idx as i8;
             m.mv[l] = mv;
         }

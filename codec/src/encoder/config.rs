@@ -156,6 +156,9 @@ pub struct EncoderConfig {
     /// CUs with explicit motion may code whole or four-sample vector
     /// differences (`inter_tool_flags` bit 4).
     pub amvr: bool,
+    /// Bi-predicted CUs with explicit motion may code one symmetric vector
+    /// difference (`inter_tool_flags` bit 5).
+    pub smvd: bool,
     /// Speed preset.
     pub preset: Preset,
     /// The learned in-loop filter may be used.
@@ -220,6 +223,7 @@ impl EncoderConfig {
             history_merge: true,
             mmvd: true,
             amvr: true,
+            smvd: true,
             preset: Preset::Medium,
             nn_filter: true,
             nn_filter_model: None,

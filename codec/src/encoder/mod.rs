@@ -118,6 +118,7 @@ impl Encoder {
                 history_merge: self.cfg.history_merge,
                 mmvd: self.cfg.mmvd,
                 amvr: self.cfg.amvr,
+                smvd: self.cfg.smvd,
             },
             video_info: self.cfg.video_info,
             models: self

@@ -14,7 +14,7 @@ use crate::bitstream::MAX_QP;
 /// Every context array of the block syntax (named as in `docs/bitstream.md`)
 /// and its length, in the order of the initialisation tables
 /// (`docs/context-init.md`); `nn_filter[k][c]` is entry `3k + c`.
-pub const CONTEXT_ELEMENTS: [(&str, usize); 28] = [
+pub const CONTEXT_ELEMENTS: [(&str, usize); 31] = [
     ("split", 9),
     ("nxn", 1),
     ("mpm", 1),
@@ -43,9 +43,12 @@ pub const CONTEXT_ELEMENTS: [(&str, usize); 28] = [
     ("mtt_vertical", 3),
     ("mtt_binary", 4),
     ("cclm", 1),
+    ("mmvd", 3),
+    ("amvr", 2),
+    ("smvd", 1),
 ];
 
-/// Number of adaptive contexts (183).
+/// Number of adaptive contexts (189).
 pub const NUM_CONTEXTS: usize = {
     let (mut n, mut i) = (0, 0);
     while i < CONTEXT_ELEMENTS.len() {
@@ -117,25 +120,13 @@ pub struct Contexts {
     /// and multi-type depth.
     pub mtt_binary: [Context; 4],
     /// mmvd_flag, mmvd_cand_flag and the first bin of mmvd_distance_idx
-    /// (`inter_tool_flags` bit 3). Not in the trained tables yet: with trained
-    /// contexts they start at [`MMVD_INIT`] in every frame (`docs/bitstream.md` 3).
+    /// (`inter_tool_flags` bit 3).
     pub mmvd: [Context; 3],
-    /// amvr_flag and amvr_4pel_flag (`inter_tool_flags` bit 4); like `mmvd`,
-    /// started from [`AMVR_INIT`] with trained contexts.
+    /// amvr_flag and amvr_4pel_flag (`inter_tool_flags` bit 4).
     pub amvr: [Context; 2],
+    /// sym_mvd_flag (`inter_tool_flags` bit 5).
+    pub smvd: [Context; 1],
 }
-
-/// Start values (P(bin = 0), 15 bits) of the `mmvd` contexts when contexts are trained,
-/// until the tables include them: the bins' frequencies in 17-frame encodes of four
-/// training clips (`../shared/media/train`, QP 27 and 37, learned filter off) with the
-/// first encoder that had the syntax: the flag set in 22 % of merge CUs, base 1 in 45 % of
-/// those, a distance above the smallest in 79 %.
-pub const MMVD_INIT: [u16; 3] = [25559, 18022, 6881];
-
-/// Start values of the `amvr` contexts when contexts are trained, measured as
-/// [`MMVD_INIT`]: a coarse precision in 41 % of the CUs that code one, four samples in
-/// 31 % of those.
-pub const AMVR_INIT: [u16; 2] = [19340, 22518];
 
 /// Number of QP classes of the context initialisation tables.
 pub const CONTEXT_QP_CLASSES: usize = 5;
@@ -167,8 +158,6 @@ impl Contexts {
         for (c, &p0) in ctx.iter_mut().zip(table) {
             *c = Context::with_p0(p0);
         }
-        ctx.mmvd = MMVD_INIT.map(Context::with_p0);
-        ctx.amvr = AMVR_INIT.map(Context::with_p0);
         ctx
     }
 
@@ -203,6 +192,9 @@ impl Contexts {
             .chain(&self.mtt_vertical)
             .chain(&self.mtt_binary)
             .chain(&self.cclm)
+            .chain(&self.mmvd)
+            .chain(&self.amvr)
+            .chain(&self.smvd)
     }
 
     /// Every context, mutably, in the order of [`CONTEXT_ELEMENTS`].
@@ -236,6 +228,9 @@ impl Contexts {
             .chain(&mut self.mtt_vertical)
             .chain(&mut self.mtt_binary)
             .chain(&mut self.cclm)
+            .chain(&mut self.mmvd)
+            .chain(&mut self.amvr)
+            .chain(&mut self.smvd)
     }
 }
 
@@ -275,6 +270,7 @@ impl Default for Contexts {
             mtt_binary: [c; 4],
             mmvd: [c; 3],
             amvr: [c; 2],
+            smvd: [c; 1],
         }
     }
 }
@@ -298,18 +294,21 @@ mod tests {
             assert_eq!(c.p0(), 1000 + i as u32);
         }
         assert_eq!(ctx.split[0].p0(), 1000);
-        assert_eq!(ctx.cclm[0].p0(), 1000 + NUM_CONTEXTS as u32 - 1);
-        assert_eq!(ctx.nn_intra[8].p0(), 1000 + NUM_CONTEXTS as u32 - 12);
+        assert_eq!(ctx.smvd[0].p0(), 1000 + NUM_CONTEXTS as u32 - 1);
+        assert_eq!(ctx.amvr[1].p0(), 1000 + NUM_CONTEXTS as u32 - 2);
+        assert_eq!(ctx.cclm[0].p0(), 1000 + NUM_CONTEXTS as u32 - 7);
+        assert_eq!(ctx.nn_intra[8].p0(), 1000 + NUM_CONTEXTS as u32 - 18);
         assert_eq!(
             ctx.nn_filter[1][0].p0(),
-            1000 + NUM_CONTEXTS as u32 - 11 - 9 - 3
+            1000 + NUM_CONTEXTS as u32 - 17 - 9 - 3
         );
-        // Every context is in the tables but the three of merge offsets and
-        // the two of vector resolution (`mmvd`, `amvr`, started from
-        // MMVD_INIT and AMVR_INIT until the tables are retrained).
-        assert_eq!(std::mem::size_of::<Contexts>(), (NUM_CONTEXTS + 5) * 4);
+        // Every context is in the tables.
+        assert_eq!(std::mem::size_of::<Contexts>(), NUM_CONTEXTS * 4);
         let trained = Contexts::for_frame(true, false, 32);
-        assert_eq!(trained.mmvd.map(|c| c.p0()), MMVD_INIT.map(u32::from));
+        assert_eq!(
+            trained.mmvd.map(|c| c.p0()),
+            std::array::from_fn(|i| u32::from(CONTEXT_INIT[0][2][NUM_CONTEXTS - 6 + i]))
+        );
         assert!(Contexts::for_frame(false, false, 32)
             .mmvd
             .iter()
@@ -348,6 +347,9 @@ mod tests {
             "mtt_vertical" => &mut c.mtt_vertical,
             "mtt_binary" => &mut c.mtt_binary,
             "cclm" => &mut c.cclm,
+            "mmvd" => &mut c.mmvd,
+            "amvr" => &mut c.amvr,
+            "smvd" => &mut c.smvd,
             other => panic!("unknown context array {other}"),
         }
     }

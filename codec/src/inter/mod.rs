@@ -9,6 +9,7 @@ pub mod dmvr;
 pub mod mmvd;
 mod mvp;
 mod prediction;
+pub mod smvd;
 mod syntax;
 
 pub use mvp::{col_field, remember, ColField, MotionEnv, RefLists, MERGE_CANDIDATES};

@@ -586,7 +586,7 @@ fn context_tables_from_training_material() {
     };
     let (rust, spec) = tables("1", "one");
     assert_eq!(tables("2", "two"), (rust.clone(), spec.clone()));
-    // 2 frame types x 5 QP classes, each with 28 context arrays of 183 contexts.
+    // 2 frame types x 5 QP classes, each with 31 context arrays of 189 contexts.
     assert_eq!(spec.matches("\n## ").count(), 10);
     let mut values = 0;
     for row in spec
@@ -599,7 +599,7 @@ fn context_tables_from_training_material() {
             values += 1;
         }
     }
-    assert_eq!(values, 10 * 183);
+    assert_eq!(values, 10 * 189);
     assert_eq!(rust.matches("// split\n").count(), 10);
     assert!(rust.contains("pub static CONTEXT_INIT"));
     // A bad QP is refused by name; nothing is written.

@@ -15,6 +15,15 @@ pub(super) struct ParentMotion {
     mv: [[Option<Mv>; 4]; 2],
 }
 
+/// Bits of reference index `r` of list `l` (truncated unary).
+fn ref_idx_bits(lists: &RefLists, l: usize, r: usize) -> f64 {
+    if lists.len[l] > 1 {
+        (r + 1).min(lists.len[l] - 1) as f64
+    } else {
+        0.0
+    }
+}
+
 impl FrameSearch<'_> {
     pub(super) fn motion_env(&self) -> Option<MotionEnv<'_>> {
         let inter = self.inter.as_ref()?;
@@ -108,12 +117,7 @@ impl FrameSearch<'_> {
             let amvp = self.motion_env().expect("inter").amvp(x, y, w, h, l, ri);
             let bits = amvp.map(|p| motion_search::mv_bits(m.mv[l], p));
             mvp[l] = u8::from(bits[1] < bits[0]);
-            let ref_bits = if lists.len[l] > 1 {
-                (ri + 1).min(lists.len[l] - 1) as f64
-            } else {
-                0.0
-            };
-            rate += sqrt_lambda * (bits[usize::from(mvp[l])] + ref_bits + 1.0);
+            rate += sqrt_lambda * (bits[usize::from(mvp[l])] + ref_idx_bits(&lists, l, ri) + 1.0);
         }
         let refine = self.refinement(&lists, &m, false, w, h);
         let mut pred = [0u16; MAX_BLOCK * MAX_BLOCK];
@@ -131,10 +135,12 @@ impl FrameSearch<'_> {
         (satd as f64 + rate + sqrt_lambda, m, mvp)
     }
 
-    /// `m` with each vector rounded to the precision (1: whole samples, 2:
-    /// four), its predictors chosen for the fewest bits: the estimate, the
-    /// motion, the predictor indices and the precision; `None` when no
-    /// difference would be left to send (the precision is then not coded).
+    /// `m` at a coarser precision (1: whole samples, 2: four): each vector
+    /// rounded, then moved a step of that precision at a time, list by list,
+    /// while the estimate improves (its predictors chosen for the fewest
+    /// bits each time). Returns the estimate, the motion, the predictor
+    /// indices and the precision; `None` when no difference would be left to
+    /// send (the precision is then not coded).
     fn coarse_motion(
         &mut self,
         x: usize,
@@ -145,19 +151,65 @@ impl FrameSearch<'_> {
         precision: u8,
     ) -> Option<(f64, Motion, [u8; 2], u8)> {
         let shift = inter::amvr::SHIFTS[usize::from(precision)];
-        let inter = self.inter.clone().expect("inter frame");
-        let lists = inter.lists;
-        let sqrt_lambda = self.p.lambda.sqrt();
         let mut coarse = m;
-        let mut mvp = [0u8; 2];
-        let mut rate = 0.0;
-        let mut any_difference = false;
+        for l in 0..2 {
+            if m.uses(l) {
+                coarse.mv[l] = inter::amvr::round_mv(m.mv[l], shift);
+            }
+        }
+        let mut best = self.coarse_estimate(x, y, w, h, &coarse, shift);
+        let step = 1i16 << shift;
         for l in 0..2 {
             if !m.uses(l) {
                 continue;
             }
-            let ri = m.ref_idx[l] as usize;
-            coarse.mv[l] = inter::amvr::round_mv(m.mv[l], shift);
+            for _ in 0..self.p.amvr_steps {
+                let centre = coarse;
+                let mut improved = false;
+                for (dx, dy) in [(0, -step), (-step, 0), (step, 0), (0, step)] {
+                    let mut c = centre;
+                    c.mv[l].x = c.mv[l].x.saturating_add(dx);
+                    c.mv[l].y = c.mv[l].y.saturating_add(dy);
+                    let e = self.coarse_estimate(x, y, w, h, &c, shift);
+                    if e.0 < best.0 {
+                        best = e;
+                        coarse = c;
+                        improved = true;
+                    }
+                }
+                if !improved {
+                    break;
+                }
+            }
+        }
+        let (estimate, mvp, any_difference) = best;
+        any_difference.then_some((estimate, coarse, mvp, precision))
+    }
+
+    /// Estimate of motion `coarse` (vectors at the precision of `shift`):
+    /// SATD of its prediction plus the rate of its differences from the
+    /// rounded predictors, the flags included; the predictor indices; and
+    /// whether any difference is left to send.
+    fn coarse_estimate(
+        &mut self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+        coarse: &Motion,
+        shift: u32,
+    ) -> (f64, [u8; 2], bool) {
+        let inter = self.inter.clone().expect("inter frame");
+        let lists = inter.lists;
+        let sqrt_lambda = self.p.lambda.sqrt();
+        let mut mvp = [0u8; 2];
+        let mut rate = 0.0;
+        let mut any_difference = false;
+        for l in 0..2 {
+            if !coarse.uses(l) {
+                continue;
+            }
+            let ri = coarse.ref_idx[l] as usize;
             let amvp = self.motion_env().expect("inter").amvp(x, y, w, h, l, ri);
             let mvd = amvp.map(|p| {
                 let p = inter::amvr::round_mv(p, shift);
@@ -170,24 +222,16 @@ impl FrameSearch<'_> {
             let pi = usize::from(bits[1] < bits[0]);
             mvp[l] = pi as u8;
             any_difference |= mvd[pi] != Mv::ZERO;
-            let ref_bits = if lists.len[l] > 1 {
-                (ri + 1).min(lists.len[l] - 1) as f64
-            } else {
-                0.0
-            };
-            rate += sqrt_lambda * (bits[pi] + ref_bits + 1.0);
-        }
-        if !any_difference {
-            return None;
+            rate += sqrt_lambda * (bits[pi] + ref_idx_bits(&lists, l, ri) + 1.0);
         }
         let refs = [&inter.refs[0][..], &inter.refs[1][..]];
         let cpu = self.p.cpu;
-        let refine = self.refinement(&lists, &coarse, false, w, h);
+        let refine = self.refinement(&lists, coarse, false, w, h);
         let mut pred = [0u16; MAX_BLOCK * MAX_BLOCK];
         let mut mc_tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
         inter::predict_luma(
             refs,
-            &coarse,
+            coarse,
             refine,
             x,
             y,
@@ -208,8 +252,190 @@ impl FrameSearch<'_> {
             cpu,
         );
         // Direction flag, the precision's two bins.
-        let estimate = satd as f64 + rate + sqrt_lambda * 3.0;
-        Some((estimate, coarse, mvp, precision))
+        (satd as f64 + rate + sqrt_lambda * 3.0, mvp, any_difference)
+    }
+
+    /// SATD of the luma prediction of `m` (with the refinements `refine`).
+    #[allow(clippy::too_many_arguments)]
+    fn prediction_satd(
+        &mut self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+        m: &Motion,
+        refine: Refinement,
+    ) -> u32 {
+        let inter = self.inter.clone().expect("inter frame");
+        let refs = [&inter.refs[0][..], &inter.refs[1][..]];
+        let cpu = self.p.cpu;
+        let mut pred = [0u16; MAX_BLOCK * MAX_BLOCK];
+        let mut mc_tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
+        inter::predict_luma(refs, m, refine, x, y, w, h, &mut pred, &mut mc_tmp, cpu);
+        let src = &self.src.planes[0];
+        dist::satd(
+            &src.data[y * src.width + x..],
+            src.width,
+            &pred,
+            w,
+            w,
+            h,
+            cpu,
+        )
+    }
+
+    /// Symmetric bi-prediction from the frame's pair of references
+    /// (VVenC's symmetric search): the difference of list 0 (list 1 takes
+    /// its negation) starting from the vectors found for those references
+    /// (`starts[l]`), under each pair of predictors, then moved by whole,
+    /// half and quarter samples while the estimate improves. Returns the
+    /// estimate, the motion and its predictor indices; at coarser precisions
+    /// too when the stream allows them.
+    #[allow(clippy::type_complexity)]
+    fn symmetric_motion(
+        &mut self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+        starts: [&[Mv]; 2],
+    ) -> Vec<(f64, Motion, [u8; 2], u8, bool)> {
+        let inter = self.inter.clone().expect("inter frame");
+        let lists = inter.lists;
+        let Some(pair) = inter::smvd::symmetric_pair(&lists) else {
+            return Vec::new();
+        };
+        let sqrt_lambda = self.p.lambda.sqrt();
+        let env = self.motion_env().expect("inter");
+        let amvp = [
+            env.amvp(x, y, w, h, 0, pair[0]),
+            env.amvp(x, y, w, h, 1, pair[1]),
+        ];
+        let motion_of = |p: [Mv; 2], d: (i64, i64)| -> Option<Motion> {
+            Some(Motion {
+                ref_idx: [pair[0] as i8, pair[1] as i8],
+                mv: inter::smvd::vectors(p, d)?,
+            })
+        };
+        // Flag, two predictor flags, the bi-prediction bin.
+        let side_bits = 4.0;
+        // Searched without the decoder-side refinements (cheaper); the
+        // result is estimated with them.
+        let cost = |fs: &mut Self, p: [Mv; 2], d: (i64, i64)| -> Option<(f64, Motion)> {
+            let m = motion_of(p, d)?;
+            let satd = fs.prediction_satd(x, y, w, h, &m, Refinement::NONE);
+            let bits = motion_search::mv_bits(
+                Mv {
+                    x: d.0.clamp(-32768, 32767) as i16,
+                    y: d.1.clamp(-32768, 32767) as i16,
+                },
+                Mv::ZERO,
+            );
+            Some((satd as f64 + sqrt_lambda * (bits + side_bits), m))
+        };
+        // Starting differences under each pair of predictors.
+        let mut best: Option<(f64, [u8; 2], (i64, i64))> = None;
+        for i0 in 0..2u8 {
+            for i1 in 0..2u8 {
+                let p = [amvp[0][usize::from(i0)], amvp[1][usize::from(i1)]];
+                let mut diffs: Vec<(i64, i64)> = vec![(0, 0)];
+                for &v in starts[0] {
+                    diffs.push((
+                        i64::from(v.x) - i64::from(p[0].x),
+                        i64::from(v.y) - i64::from(p[0].y),
+                    ));
+                }
+                for &v in starts[1] {
+                    diffs.push((
+                        i64::from(p[1].x) - i64::from(v.x),
+                        i64::from(p[1].y) - i64::from(v.y),
+                    ));
+                }
+                diffs.dedup();
+                for (k, &d) in diffs.iter().enumerate() {
+                    if diffs[..k].contains(&d) {
+                        continue;
+                    }
+                    if let Some((c, _)) = cost(self, p, d) {
+                        if best.is_none_or(|b| c < b.0) {
+                            best = Some((c, [i0, i1], d));
+                        }
+                    }
+                }
+            }
+        }
+        let Some((mut best_cost, mvp, mut d)) = best else {
+            return Vec::new();
+        };
+        let p = [amvp[0][usize::from(mvp[0])], amvp[1][usize::from(mvp[1])]];
+        for (step, rounds) in [(4i64, 4), (2, 1), (1, 2)] {
+            for _ in 0..rounds {
+                let centre = d;
+                for (ox, oy) in [(0, -step), (-step, 0), (step, 0), (0, step)] {
+                    let t = (centre.0 + ox, centre.1 + oy);
+                    if let Some((c, _)) = cost(self, p, t) {
+                        if c < best_cost {
+                            best_cost = c;
+                            d = t;
+                        }
+                    }
+                }
+                if d == centre {
+                    break;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mut push = |fs: &mut Self, p: [Mv; 2], d: (i64, i64), precision: u8| {
+            let Some(m) = motion_of(p, d) else {
+                return;
+            };
+            let refine = fs.refinement(&lists, &m, false, w, h);
+            let satd = fs.prediction_satd(x, y, w, h, &m, refine);
+            let shift = inter::amvr::SHIFTS[usize::from(precision)];
+            let coded = Mv {
+                x: (d.0 >> shift).clamp(-32768, 32767) as i16,
+                y: (d.1 >> shift).clamp(-32768, 32767) as i16,
+            };
+            let mut bits = motion_search::mv_bits(coded, Mv::ZERO) + side_bits;
+            if fs.amvr && coded != Mv::ZERO {
+                bits += 1.0 + f64::from(precision > 0);
+            }
+            out.push((
+                satd as f64 + sqrt_lambda * (bits + 1.0),
+                m,
+                mvp,
+                precision,
+                true,
+            ));
+        };
+        push(self, p, d, 0);
+        if self.amvr {
+            // The difference rounded to each coarser precision, from the
+            // predictors rounded to it.
+            for precision in 1..inter::amvr::SHIFTS.len() as u8 {
+                let shift = inter::amvr::SHIFTS[usize::from(precision)];
+                let rp = p.map(|v| inter::amvr::round_mv(v, shift));
+                let full = (
+                    i64::from(p[0].x) + d.0 - i64::from(rp[0].x),
+                    i64::from(p[0].y) + d.1 - i64::from(rp[0].y),
+                );
+                let r = inter::amvr::round_mv(
+                    Mv {
+                        x: full.0.clamp(-32768, 32767) as i16,
+                        y: full.1.clamp(-32768, 32767) as i16,
+                    },
+                    shift,
+                );
+                let step = 1i16 << shift;
+                // (A component clipped at the edge of the range is no
+                // multiple of the precision.)
+                if r != Mv::ZERO && r.x % step == 0 && r.y % step == 0 {
+                    push(self, rp, (i64::from(r.x), i64::from(r.y)), precision);
+                }
+            }
+        }
+        out
     }
 
     /// Adds merge candidates 0 and 1 with motion vector differences to the
@@ -335,14 +561,16 @@ impl FrameSearch<'_> {
             ));
         }
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
-        // The best offset candidate is coded for real too when its estimate
-        // beats the best candidate's (in place of none of those).
+        // The best offset candidate is coded for real too (at the fast
+        // preset only when its estimate beats the best candidate's).
         let mut offsets = Vec::new();
         if self.mmvd {
             self.rank_mmvd(x, y, w, h, &merge, &mut offsets);
             offsets.sort_by(|a, b| a.0.total_cmp(&b.0));
             offsets.truncate(1);
-            offsets.retain(|o| ranked.first().is_none_or(|r| o.0 < r.0));
+            if !self.p.mmvd_rd_always {
+                offsets.retain(|o| ranked.first().is_none_or(|r| o.0 < r.0));
+            }
         }
 
         // Motion search per list and reference, then bi-prediction from the two best.
@@ -399,24 +627,22 @@ impl FrameSearch<'_> {
                     motion_search::mv_bits(f.mv, amvp[1]),
                 ];
                 let pi = if rates[1] < rates[0] { 1 } else { 0 };
-                let ref_bits = if lists.len[l] > 1 {
-                    (r + 1).min(lists.len[l] - 1) as f64
-                } else {
-                    0.0
-                };
-                let c = f.satd as f64 + sqrt_lambda * (rates[pi] + ref_bits + 1.0);
+                let c =
+                    f.satd as f64 + sqrt_lambda * (rates[pi] + ref_idx_bits(&lists, l, r) + 1.0);
                 if best_uni[l].as_ref().is_none_or(|b| c < b.0) {
                     best_uni[l] = Some((c, Motion::uni(l, r as i8, f.mv), pi as u8, f.satd));
                 }
             }
         }
         self.parent_motion[depth] = found;
-        let mut explicit: Vec<(f64, Motion, [u8; 2], u8)> = Vec::new();
+        // Searched motions: estimate, motion, predictor indices, vector
+        // precision, symmetric.
+        let mut explicit: Vec<(f64, Motion, [u8; 2], u8, bool)> = Vec::new();
         for (l, b) in best_uni.iter().enumerate() {
             if let Some((c, m, pi, _)) = b {
                 let mut mvp = [0u8; 2];
                 mvp[l] = *pi;
-                explicit.push((*c, *m, mvp, 0));
+                explicit.push((*c, *m, mvp, 0, false));
             }
         }
         if let (Some((c0, m0, p0, d0)), Some((c1, m1, p1, d1))) = (best_uni[0], best_uni[1]) {
@@ -448,25 +674,48 @@ impl FrameSearch<'_> {
             );
             // Rate: both vectors' rates as found.
             let rate = (c0 - d0 as f64) + (c1 - d1 as f64);
-            explicit.push((satd as f64 + rate + sqrt_lambda, m, [p0, p1], 0));
+            explicit.push((satd as f64 + rate + sqrt_lambda, m, [p0, p1], 0, false));
             if self.p.bi_iterations > 0 {
                 let (c, m, mvp) = self.refine_bi(x, y, w, h, m);
-                explicit.push((c, m, mvp, 0));
+                explicit.push((c, m, mvp, 0, false));
             }
         }
         explicit.sort_by(|a, b| a.0.total_cmp(&b.0));
         // The best motion at whole and four-sample precision, priced with
         // their coarser differences (and every estimate with the flag).
         if self.amvr {
-            if let Some(&(_, m, _, _)) = explicit.first() {
+            if let Some(&(_, m, ..)) = explicit.first() {
                 for e in explicit.iter_mut() {
                     e.0 += sqrt_lambda;
                 }
                 for precision in 1..inter::amvr::SHIFTS.len() as u8 {
-                    if let Some(c) = self.coarse_motion(x, y, w, h, m, precision) {
-                        explicit.push(c);
+                    if let Some((c, m, mvp, precision)) =
+                        self.coarse_motion(x, y, w, h, m, precision)
+                    {
+                        explicit.push((c, m, mvp, precision, false));
                     }
                 }
+                explicit.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+        }
+        // Symmetric bi-prediction, from the vectors found for the pair's
+        // references.
+        if self.smvd && self.p.smvd_search && lists.is_b() {
+            if let Some(pair) = inter::smvd::symmetric_pair(&lists) {
+                let mut starts: [Vec<Mv>; 2] = [Vec::new(), Vec::new()];
+                for (l, s) in starts.iter_mut().enumerate() {
+                    s.extend(found.mv[l][pair[l]]);
+                    for e in &explicit {
+                        if e.1.uses(l)
+                            && e.1.ref_idx[l] as usize == pair[l]
+                            && !s.contains(&e.1.mv[l])
+                        {
+                            s.push(e.1.mv[l]);
+                        }
+                    }
+                }
+                let sym = self.symmetric_motion(x, y, w, h, [&starts[0], &starts[1]]);
+                explicit.extend(sym);
                 explicit.sort_by(|a, b| a.0.total_cmp(&b.0));
             }
         }
@@ -485,19 +734,29 @@ impl FrameSearch<'_> {
                 merge: Some(cand),
                 mvp: [0, 0],
                 amvr: 0,
+                symmetric: false,
                 root_cbf: true,
             });
         }
-        if let Some(&(_, m, mvp, amvr)) = explicit.first() {
-            if !merge.contains(&m) {
-                trials.push(CuMode::Inter {
-                    motion: m,
-                    merge: None,
-                    mvp,
-                    amvr,
-                    root_cbf: true,
-                });
+        // The preset's number of best searched motions (those not already
+        // merge candidates).
+        let mut tried: Vec<Motion> = Vec::new();
+        for &(_, m, mvp, amvr, symmetric) in explicit.iter() {
+            if tried.len() >= self.p.explicit_rd {
+                break;
             }
+            if merge.contains(&m) || tried.contains(&m) {
+                continue;
+            }
+            tried.push(m);
+            trials.push(CuMode::Inter {
+                motion: m,
+                merge: None,
+                mvp,
+                amvr,
+                symmetric,
+                root_cbf: true,
+            });
         }
         for mode in trials {
             if best.is_some() {
@@ -601,7 +860,11 @@ impl FrameSearch<'_> {
         tus.push(cb.tu);
         tus.push(cr.tu);
         let CuMode::Inter {
-            merge, mvp, amvr, ..
+            merge,
+            mvp,
+            amvr,
+            symmetric,
+            ..
         } = mode
         else {
             unreachable!()
@@ -611,6 +874,7 @@ impl FrameSearch<'_> {
             merge,
             mvp,
             amvr,
+            symmetric,
             root_cbf: any,
         };
         if !any {

@@ -53,6 +53,9 @@ pub(crate) enum CuMode {
         /// Vector difference precision index of explicit motion (0: quarter
         /// samples, 1 whole, 2 four samples).
         amvr: u8,
+        /// Explicit bi-prediction from the frame's symmetric pair with one
+        /// coded difference (`docs/bitstream.md` 4.6).
+        symmetric: bool,
         root_cbf: bool,
     },
 }
@@ -120,11 +123,22 @@ pub(crate) struct SearchParams {
     pub me: MeParams,
     /// Merge candidates given a full rate-distortion check.
     pub merge_rd: usize,
+    /// Searched motions (uni, bi, coarser precisions) given a full
+    /// rate-distortion check, best estimates first.
+    pub explicit_rd: usize,
+    /// The best merge offset gets a full check whatever its estimate (else
+    /// only when it beats the best merge candidate's).
+    pub mmvd_rd_always: bool,
+    /// Search symmetric bi-prediction where the stream allows it.
+    pub smvd_search: bool,
     /// Distances searched for merge with motion vector differences (0..=8).
     pub mmvd_distances: usize,
     /// Turns of the iterative bi-prediction search (0: the two best
     /// uni-prediction vectors only).
     pub bi_iterations: usize,
+    /// Steps of the coarse-precision refinement per list (adaptive motion
+    /// vector resolution; 0: the rounded vectors only).
+    pub amvr_steps: usize,
     /// Try intra CUs in inter frames only when the best inter CU's cost per
     /// sample exceeds this multiple of lambda (0: always).
     pub intra_in_inter_bar: f64,
@@ -175,8 +189,12 @@ impl SearchParams {
             cpu,
             me: MeParams::default(),
             merge_rd: 2,
+            explicit_rd: 2,
+            mmvd_rd_always: true,
+            smvd_search: true,
             mmvd_distances: 6,
             bi_iterations: 1,
+            amvr_steps: 2,
             intra_in_inter_bar: 0.0,
             skip_stops_split: false,
             nxn_in_inter: true,
@@ -213,6 +231,8 @@ pub(crate) struct FrameSearch<'a> {
     pub mmvd: bool,
     /// The stream allows coarse vector differences (`inter_tool_flags` bit 4).
     pub amvr: bool,
+    /// The stream allows symmetric vector differences (`inter_tool_flags` bit 5).
+    pub smvd: bool,
     pub ctx: Contexts,
     pub p: SearchParams,
     scratch: Box<TuScratch>,
@@ -336,6 +356,7 @@ impl<'a> FrameSearch<'a> {
             history_merge: false,
             mmvd: false,
             amvr: false,
+            smvd: false,
             ctx,
             p,
             scratch,

@@ -62,6 +62,7 @@ impl FrameSearch<'_> {
                 merge,
                 mvp,
                 amvr,
+                symmetric,
                 root_cbf,
             } => {
                 partition::write_intra(s, &mut self.ctx, false);
@@ -69,7 +70,7 @@ impl FrameSearch<'_> {
                 if let Some(cand) = merge {
                     self.write_merge_cand(s, cand);
                 } else {
-                    self.write_explicit_motion(s, x, y, w, h, &motion, mvp, amvr);
+                    self.write_explicit_motion(s, x, y, w, h, &motion, mvp, amvr, symmetric);
                 }
                 inter::write_root_cbf(s, &mut self.ctx, root_cbf);
             }
@@ -98,6 +99,7 @@ impl FrameSearch<'_> {
         m: &Motion,
         mvp: [u8; 2],
         amvr: u8,
+        symmetric: bool,
     ) {
         let shift = inter::amvr::SHIFTS[usize::from(amvr)];
         let mut any_difference = false;
@@ -109,9 +111,48 @@ impl FrameSearch<'_> {
                 m.uses(1) as u8
             };
             inter::write_inter_dir(s, &mut self.ctx, w, h, dir);
+            let pair = if dir == 2 && self.smvd {
+                inter::smvd::symmetric_pair(&lists)
+            } else {
+                None
+            };
+            if let Some(pair) = pair {
+                inter::smvd::write_flag(s, &mut self.ctx, symmetric);
+                debug_assert!(
+                    !symmetric || m.ref_idx.map(|r| r as usize) == pair,
+                    "symmetric motion uses the frame's pair"
+                );
+            } else {
+                debug_assert!(!symmetric, "no symmetric pair in this frame");
+            }
         }
+        let mut first_mvd = Mv::ZERO;
         for l in 0..2 {
             if !m.uses(l) {
+                continue;
+            }
+            if symmetric {
+                let pred =
+                    self.motion_env()
+                        .expect("inter")
+                        .amvp(x, y, w, h, l, m.ref_idx[l] as usize)[mvp[l] as usize];
+                let pred = inter::amvr::round_mv(pred, shift);
+                let mvd = Mv {
+                    x: m.mv[l].x.wrapping_sub(pred.x) >> shift,
+                    y: m.mv[l].y.wrapping_sub(pred.y) >> shift,
+                };
+                if l == 0 {
+                    first_mvd = mvd;
+                    any_difference |= mvd != Mv::ZERO;
+                    inter::write_mvd(s, &mut self.ctx, mvd);
+                } else {
+                    debug_assert_eq!(
+                        (i32::from(mvd.x), i32::from(mvd.y)),
+                        (-i32::from(first_mvd.x), -i32::from(first_mvd.y)),
+                        "list 1 takes the negated difference"
+                    );
+                }
+                inter::write_mvp(s, &mut self.ctx, mvp[l] as usize);
                 continue;
             }
             if lists.len[l] > 1 {

@@ -154,6 +154,9 @@ struct Args {
     /// Adaptive motion vector resolution (whole and four-sample differences): on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     amvr: String,
+    /// Symmetric motion vector differences: on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    smvd: String,
     /// Switch the deblocking filter off.
     #[arg(long)]
     no_deblock: bool,
@@ -304,6 +307,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.history_merge = args.history_merge == "on";
     cfg.mmvd = args.mmvd == "on";
     cfg.amvr = args.amvr == "on";
+    cfg.smvd = args.smvd == "on";
     cfg.cclm = args.cclm == "on";
     cfg.nn_filter = args.nn_filter == "on";
     cfg.alf = args.alf == "on";
