@@ -224,33 +224,8 @@ impl FrameSearch<'_> {
             any_difference |= mvd[pi] != Mv::ZERO;
             rate += sqrt_lambda * (bits[pi] + ref_idx_bits(&lists, l, ri) + 1.0);
         }
-        let refs = [&inter.refs[0][..], &inter.refs[1][..]];
-        let cpu = self.p.cpu;
         let refine = self.refinement(&lists, coarse, false, w, h);
-        let mut pred = [0u16; MAX_BLOCK * MAX_BLOCK];
-        let mut mc_tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
-        inter::predict_luma(
-            refs,
-            coarse,
-            refine,
-            x,
-            y,
-            w,
-            h,
-            &mut pred,
-            &mut mc_tmp,
-            cpu,
-        );
-        let src = &self.src.planes[0];
-        let satd = dist::satd(
-            &src.data[y * src.width + x..],
-            src.width,
-            &pred,
-            w,
-            w,
-            h,
-            cpu,
-        );
+        let satd = self.prediction_satd(x, y, w, h, coarse, refine);
         // Direction flag, the precision's two bins.
         (satd as f64 + rate + sqrt_lambda * 3.0, mvp, any_difference)
     }

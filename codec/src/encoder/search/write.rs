@@ -131,31 +131,8 @@ impl FrameSearch<'_> {
             if !m.uses(l) {
                 continue;
             }
-            if symmetric {
-                let pred =
-                    self.motion_env()
-                        .expect("inter")
-                        .amvp(x, y, w, h, l, m.ref_idx[l] as usize)[mvp[l] as usize];
-                let pred = inter::amvr::round_mv(pred, shift);
-                let mvd = Mv {
-                    x: m.mv[l].x.wrapping_sub(pred.x) >> shift,
-                    y: m.mv[l].y.wrapping_sub(pred.y) >> shift,
-                };
-                if l == 0 {
-                    first_mvd = mvd;
-                    any_difference |= mvd != Mv::ZERO;
-                    inter::write_mvd(s, &mut self.ctx, mvd);
-                } else {
-                    debug_assert_eq!(
-                        (i32::from(mvd.x), i32::from(mvd.y)),
-                        (-i32::from(first_mvd.x), -i32::from(first_mvd.y)),
-                        "list 1 takes the negated difference"
-                    );
-                }
-                inter::write_mvp(s, &mut self.ctx, mvp[l] as usize);
-                continue;
-            }
-            if lists.len[l] > 1 {
+            // Symmetric motion sends no reference indices.
+            if !symmetric && lists.len[l] > 1 {
                 inter::write_ref_idx(s, &mut self.ctx, m.ref_idx[l] as usize, lists.len[l]);
             }
             let pred = self
@@ -175,8 +152,18 @@ impl FrameSearch<'_> {
                 ),
                 "vectors of coarse precision are multiples of it"
             );
-            any_difference |= mvd != Mv::ZERO;
-            inter::write_mvd(s, &mut self.ctx, mvd);
+            if symmetric && l == 1 {
+                // List 1's difference is list 0's negated, and not sent.
+                debug_assert_eq!(
+                    (i32::from(mvd.x), i32::from(mvd.y)),
+                    (-i32::from(first_mvd.x), -i32::from(first_mvd.y)),
+                    "list 1 takes the negated difference"
+                );
+            } else {
+                first_mvd = mvd;
+                any_difference |= mvd != Mv::ZERO;
+                inter::write_mvd(s, &mut self.ctx, mvd);
+            }
             inter::write_mvp(s, &mut self.ctx, mvp[l] as usize);
         }
         if self.amvr && any_difference {
