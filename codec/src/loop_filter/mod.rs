@@ -17,7 +17,7 @@ mod tests;
 use crate::bitstream::{FrameHeader, FrameType};
 use crate::cpu::CpuLevel;
 use crate::entropy::{bin_cost, BinSink, Context, Contexts, RangeDecoder, COST_ONE_BIT};
-use crate::nn::{hex, identity, Engine, LayerOp, Model, ModelError};
+use crate::nn::{hex, identity, Chain, Engine, LayerOp, Model, ModelError, Rect};
 use crate::picture::{Frame, Plane};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -25,6 +25,12 @@ pub(crate) use decision::filter_and_decide;
 pub use model::{side_info, LoopFilter};
 pub(crate) use process::{apply, filter_frame};
 pub(crate) use syntax::{read_flags, sb_grid, write_flags, FilterFlags};
+
+/// The embedded model's bytes (for tests elsewhere in the crate).
+#[cfg(test)]
+pub(crate) fn default_model_bytes() -> &'static [u8] {
+    model::DEFAULT_MODEL
+}
 
 /// Role of the loop filter in the sequence header's model list.
 pub const ROLE: u8 = 1;

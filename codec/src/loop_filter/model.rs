@@ -63,6 +63,10 @@ pub struct LoopFilter {
 /// (an engine allocates its tensors once).
 pub(super) struct Network {
     pub(super) model: Model,
+    /// The fast path, when the network is a chain whose reach stays within
+    /// [`BORDER`] (so repeating the picture's edges equals the engine's run
+    /// over the edge-extended plane).
+    pub(super) chain: Option<Chain>,
     pub(super) geometry: Geometry,
     /// Engines by input size and CPU level (so a caller asking for one
     /// level never gets an engine built for another).
@@ -217,6 +221,7 @@ impl LoopFilter {
             let model = model.only_output(k);
             nets.push(Network {
                 geometry: check_network(&model)?,
+                chain: Chain::from_model(&model).filter(|c| c.reach() <= BORDER),
                 model,
                 engines: Mutex::new(Vec::new()),
             });
@@ -341,7 +346,7 @@ impl LoopFilter {
         cpu: CpuLevel,
     ) -> Vec<u8> {
         let whole = [Region::whole(plane)];
-        self.filter_regions(
+        self.filter_regions_by_engine(
             plane,
             8,
             side,
@@ -361,6 +366,53 @@ impl LoopFilter {
     /// samples rounded to 8 bits ([`network_sample`]) and its output is at 8 bits.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn filter_regions(
+        &self,
+        plane: &Plane,
+        bit_depth: u8,
+        side: [i16; 3],
+        which: (bool, bool, usize),
+        cpu: CpuLevel,
+        budget: f64,
+        regions: &[Region],
+    ) -> Vec<u8> {
+        let net = &self.nets[self.net_index(which.0, which.1, which.2)];
+        let Some(chain) = &net.chain else {
+            return self
+                .filter_regions_by_engine(plane, bit_depth, side, which, cpu, budget, regions);
+        };
+        let (w, h) = (plane.width, plane.height);
+        let samples: Vec<u8> = plane
+            .data
+            .iter()
+            .map(|&v| network_sample(v, bit_depth) as u8)
+            .collect();
+        let rects: Vec<Rect> = regions
+            .iter()
+            .map(|r| Rect {
+                x0: r.x0,
+                y0: r.y0,
+                x1: r.x1,
+                y1: r.y1,
+            })
+            .collect();
+        let side_channels = net.model.inputs.get(1).map_or(0, |s| s.channels);
+        let mut out = vec![0u8; w * h];
+        chain.filter(
+            &samples,
+            w,
+            h,
+            &side[..side_channels],
+            &rects,
+            cpu,
+            &mut out,
+        );
+        out
+    }
+
+    /// [`Self::filter_regions`] through the engine (the definition, and the
+    /// path of networks that are not chains).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn filter_regions_by_engine(
         &self,
         plane: &Plane,
         bit_depth: u8,

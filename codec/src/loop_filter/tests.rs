@@ -209,7 +209,8 @@ fn half_resolution_filters_load_and_run_exactly() {
 
 /// Filtering in strips (each with the network's reach of rows around it)
 /// gives exactly the one-run result, for both default networks and a
-/// half-resolution one, at strip heights down to 4 rows, at every CPU level.
+/// half-resolution one, at strip heights down to 4 rows, at every CPU level;
+/// so does the fast path (chains).
 #[test]
 fn strips_equal_one_run() {
     let frame = &smooth_frames()[1];
@@ -224,7 +225,7 @@ fn strips_equal_one_run() {
                 let g = f.nets[f.net_index(key, p > 0, set)].geometry;
                 let side = side_info(40, 0, p, key);
                 let whole = [Region::whole(plane)];
-                let one_run = f.filter_regions(
+                let one_run = f.filter_regions_by_engine(
                     plane,
                     8,
                     side,
@@ -238,10 +239,48 @@ fn strips_equal_one_run() {
                 for core in [4, 8, 20] {
                     let budget = row_values * ((core + 2 * g.reach) as f64 + 0.5);
                     for cpu in CpuLevel::all_supported() {
-                        let strips = f.filter_regions(plane, 8, side, which, cpu, budget, &whole);
+                        let strips =
+                            f.filter_regions_by_engine(plane, 8, side, which, cpu, budget, &whole);
                         assert!(strips == one_run, "plane {p}, {core}-row strips, {cpu:?}");
                     }
                 }
+                // The fast path (a chain, for the default networks) equals the engine.
+                for cpu in CpuLevel::all_supported() {
+                    let fast = f.filter_regions(plane, 8, side, which, cpu, STRIP_BUDGET, &whole);
+                    assert!(fast == one_run, "plane {p}, fast path, {cpu:?}");
+                }
+            }
+        }
+    }
+}
+
+/// At 10 bits the fast path sees the samples rounded to 8 bits as the
+/// engine does: every default network gives the engine's result.
+#[test]
+fn fast_path_equals_the_engine_at_ten_bits() {
+    let frame = &smooth_frames()[1];
+    let f = LoopFilter::default_model();
+    for (p, plane) in frame.planes.iter().enumerate() {
+        let mut ten = plane.clone();
+        for (i, v) in ten.data.iter_mut().enumerate() {
+            *v = (*v * 4 + (i as u16 * 7) % 4).min(1023);
+        }
+        for net in 0..f.nets.len() {
+            let which = (net % 2 == 1, p > 0, net / 4);
+            let side = side_info(30, 0, p, which.0);
+            let whole = [Region::whole(&ten)];
+            let want = f.filter_regions_by_engine(
+                &ten,
+                10,
+                side,
+                which,
+                CpuLevel::Scalar,
+                STRIP_BUDGET,
+                &whole,
+            );
+            for cpu in CpuLevel::all_supported() {
+                let got = f.filter_regions(&ten, 10, side, which, cpu, STRIP_BUDGET, &whole);
+                assert!(got == want, "plane {p}, network {net}, {cpu:?}");
             }
         }
     }

@@ -8,8 +8,10 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod chain;
 mod engine;
 mod format;
+mod peak;
 #[cfg(feature = "torch")]
 mod torch;
 #[cfg(feature = "torch")]
@@ -35,8 +37,10 @@ fn avx2_padded_out(c: usize) -> usize {
     c
 }
 
+pub use chain::{Chain, Rect};
 pub(crate) use engine::requantise;
 pub use engine::Engine;
+pub use peak::{measure as measure_peak, Peak};
 // Layer, TensorSpec and ACC_BOUND serve the tools (`mica::internals::nn`).
 #[cfg_attr(not(feature = "internals"), allow(unused_imports))]
 pub use format::{hex, identity, Layer, LayerOp, Model, ModelError, TensorSpec, ACC_BOUND};

@@ -989,3 +989,42 @@ fn bad_hdr_options_and_inputs_are_refused() {
         "no output may be left behind"
     );
 }
+
+/// `mica-model peak` measures the machine's multiply-accumulate peak, and
+/// `bench` times the loop filter's networks on their fast path (a chain)
+/// against it.
+#[test]
+fn model_bench_reports_the_chain_against_the_measured_peak() {
+    let o = run(mica_model().args(["peak", "--threads", "1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let peak = stdout(&o);
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models/loopfilter/loopfilter.micanet"
+    );
+    let o = run(mica_model().arg("bench").arg(model).args([
+        "--size",
+        "64x48",
+        "--runs",
+        "1",
+        "--threads",
+        "1",
+        "--output",
+        "0",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("engine") && out.contains("chain (the loop filter's path)"),
+        "{out}"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        assert!(
+            peak.contains("GMAC/s on 1 threads: int16 vpmaddwd"),
+            "{peak}"
+        );
+        assert!(out.contains("% of the measured peak"), "{out}");
+    }
+    let _ = peak;
+}

@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use mica::internals::nn::{hex, identity, Engine, LayerOp, Model};
+use mica::internals::nn::{hex, identity, measure_peak, Chain, Engine, LayerOp, Model, Rect};
 use mica::CpuLevel;
 use mica_cli::EXIT_FAILURE;
 use std::path::PathBuf;
@@ -47,6 +47,14 @@ enum Command {
         /// the loop filter: 0 inter frames, 1 keyframes); default: all outputs.
         #[arg(long)]
         output: Option<usize>,
+    },
+    /// Measure this machine's peak rate of integer multiply-accumulates per
+    /// kernel type (a register-only loop on every thread at once), the
+    /// measure `bench` reports its convolutions against.
+    Peak {
+        /// Threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
     },
     /// Join models that take the same inputs into one file computing the
     /// first's outputs, then the second's, and so on (the loop filter ships
@@ -251,13 +259,67 @@ fn run(args: &Args) -> Result<()> {
             let per = start.elapsed().as_secs_f64() / (*runs).max(1) as f64;
             let (macs, _) = model.cost(w * h);
             mica_cli::outln!(
-                "{} at {w}x{h}, {} ({} threads): {:.2} ms per frame, {:.2} GMAC/s",
+                "{} at {w}x{h}, engine, {} ({} threads): {:.2} ms per frame, {:.2} GMAC/s",
                 file.display(),
                 cpu.name(),
                 pool.current_num_threads(),
                 per * 1e3,
                 macs * (w * h) as f64 / per / 1e9
             )?;
+            // The loop filter's path: networks that are chains run as one.
+            if let Some(chain) = Chain::from_model(&model) {
+                let samples: Vec<u8> = inputs[0].iter().map(|&v| v.clamp(0, 255) as u8).collect();
+                let side: Vec<i16> = inputs
+                    .get(1)
+                    .map_or(vec![], |s| s.chunks_exact(w * h).map(|c| c[0]).collect());
+                let whole = [Rect {
+                    x0: 0,
+                    y0: 0,
+                    x1: w,
+                    y1: h,
+                }];
+                let mut out = vec![0u8; w * h];
+                let run = |out: &mut [u8]| {
+                    pool.install(|| chain.filter(&samples, w, h, &side, &whole, cpu, out))
+                };
+                run(&mut out);
+                let start = std::time::Instant::now();
+                for _ in 0..(*runs).max(1) {
+                    run(&mut out);
+                }
+                let per = start.elapsed().as_secs_f64() / (*runs).max(1) as f64;
+                let gmacs = (chain.macs_per_sample() * (w * h) as u64) as f64 / per / 1e9;
+                let peak = pool
+                    .install(|| measure_peak(pool.current_num_threads(), 0.3))
+                    .into_iter()
+                    .next();
+                let fraction = peak.map_or(String::new(), |p| {
+                    format!(
+                        ", {:.0} % of the measured peak ({:.1} GMAC/s, {})",
+                        100.0 * gmacs / p.gmacs,
+                        p.gmacs,
+                        p.what
+                    )
+                });
+                mica_cli::outln!(
+                    "{} at {w}x{h}, chain (the loop filter's path), {} ({} threads): {:.2} ms per frame, {:.2} GMAC/s{fraction}",
+                    file.display(),
+                    cpu.name(),
+                    pool.current_num_threads(),
+                    per * 1e3,
+                    gmacs
+                )?;
+            }
+        }
+        Command::Peak { threads } => {
+            let threads = if *threads == 0 {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                *threads
+            };
+            for p in measure_peak(threads, 1.0) {
+                mica_cli::outln!("{:.1} GMAC/s on {threads} threads: {}", p.gmacs, p.what)?;
+            }
         }
         Command::Join {
             first,
