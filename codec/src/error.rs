@@ -60,6 +60,9 @@ pub enum ConfigError {
     /// Malformed HDR metadata.
     #[error("mastering display metadata: {0}")]
     MasteringDisplay(&'static str),
+    /// More worker threads than [`crate::MAX_THREADS`].
+    #[error("{0} worker threads is out of range: valid counts are 0 (one per core) ..= 256")]
+    Threads(usize),
     /// Chroma QP offset outside -12..=12.
     #[error("chroma QP offset {0} is out of range: valid offsets are -12..=12")]
     ChromaQpOffset(i32),

@@ -68,6 +68,9 @@ pub use loop_filter::LoopFilter;
 pub use nn::ModelError;
 pub use picture::{Frame, Plane};
 
+/// The most worker threads an encoder or decoder takes.
+pub const MAX_THREADS: usize = 256;
+
 /// The codec's insides for Mica's own tools, benchmarks and trainer (feature
 /// `internals`): kernels, the integer network format and engines, the
 /// derivations the trainers must share with the codec, and the encoder's

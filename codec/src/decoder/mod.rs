@@ -27,6 +27,9 @@ pub struct DecoderConfig {
     /// `source_bit_depth`) instead of the coded one: 8-bit video coded at 10 bits
     /// comes back at 8.
     pub output_source_depth: bool,
+    /// Worker threads (0: one per core; more than [`crate::MAX_THREADS`]
+    /// counts as that many). The output does not depend on it.
+    pub threads: usize,
 }
 
 /// A decoded frame in display order, cropped to the visible size.
@@ -76,6 +79,17 @@ pub struct Decoder {
     next_out: Option<u32>,
     draining: bool,
     output_source_depth: bool,
+    /// The threads a frame's work is shared among.
+    pool: Arc<rayon::ThreadPool>,
+}
+
+/// A pool of `threads` workers (0: one per core), capped at
+/// [`crate::MAX_THREADS`]; one worker where the system will not start more.
+fn thread_pool(threads: usize) -> rayon::ThreadPool {
+    let build = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build();
+    build(threads.min(crate::MAX_THREADS))
+        .or_else(|_| build(1))
+        .expect("a thread pool of one worker")
 }
 
 impl Decoder {
@@ -97,6 +111,7 @@ impl Decoder {
             next_out: None,
             draining: false,
             output_source_depth: config.output_source_depth,
+            pool: Arc::new(thread_pool(config.threads)),
         }
     }
 
@@ -108,6 +123,11 @@ impl Decoder {
     /// Decodes one packet (one IVF frame). Decoded frames become available
     /// from [`Decoder::receive_frame`] in display order.
     pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), Error> {
+        let pool = self.pool.clone();
+        pool.install(|| self.decode_packet(packet))
+    }
+
+    fn decode_packet(&mut self, packet: &[u8]) -> Result<(), Error> {
         self.draining = false;
         let headers = read_packet_headers(packet)?;
         let fh = headers.frame;
@@ -280,5 +300,45 @@ impl Decoder {
             frame_number: number,
             frame,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ConfigError, Decoder, DecoderConfig, Encoder, EncoderConfig, Error, Frame};
+
+    /// Thread counts: the encoder refuses more than `MAX_THREADS`; the
+    /// decoder takes any count (capped), and both give the same frames at
+    /// every count.
+    #[test]
+    fn thread_counts_are_bounded_and_do_not_change_the_output() {
+        let mut cfg = EncoderConfig::new(64, 48);
+        cfg.nn_filter = false;
+        cfg.threads = crate::MAX_THREADS + 1;
+        assert!(matches!(
+            Encoder::new(cfg.clone()),
+            Err(Error::Config(ConfigError::Threads(257)))
+        ));
+        cfg.threads = 1;
+        let mut enc = Encoder::new(cfg).unwrap();
+        let mut frame = Frame::new_420(64, 48);
+        for (i, v) in frame.planes[0].data.iter_mut().enumerate() {
+            *v = (i * 7 % 251) as u16;
+        }
+        enc.send_frame(frame).unwrap();
+        enc.flush();
+        let packet = enc.receive_packet().unwrap();
+        let decode = |threads| {
+            let mut dec = Decoder::new(DecoderConfig {
+                threads,
+                ..Default::default()
+            });
+            dec.send_packet(&packet.data).unwrap();
+            dec.flush();
+            dec.receive_frame().unwrap().frame
+        };
+        let one = decode(1);
+        assert_eq!(decode(2), one);
+        assert_eq!(decode(usize::MAX), one);
     }
 }

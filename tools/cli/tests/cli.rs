@@ -229,6 +229,18 @@ fn bad_options_exit_2() {
     assert!(stderr(&o).contains("deblock-offset"), "{}", stderr(&o));
     let o = run(enc().arg(sample("still_chelsea_448x296.y4m")));
     assert_eq!(o.status.code(), Some(2), "missing -o");
+    // Thread counts the system could not start are refused, not attempted.
+    let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).args([
+        "-o",
+        "/dev/null",
+        "--threads",
+        "257",
+    ]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
+    let o = run(dec().args(["in.ivf", "--md5", "--threads", "100000"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
     // Zero frames would be a clip with nothing to code.
     let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).args([
         "-o",

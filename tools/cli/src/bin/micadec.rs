@@ -44,6 +44,9 @@ struct Args {
     /// embedded defaults; streams name models by SHA-256.
     #[arg(long)]
     model: Vec<PathBuf>,
+    /// Worker threads: 0 (one per core) ..= 256. The output does not depend on it.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
+    threads: u16,
 }
 
 /// Which bit depth frames are output at (`--output-depth`).
@@ -100,6 +103,7 @@ fn run(args: &Args) -> Result<()> {
         filters,
         intra_predictors,
         output_source_depth: args.output_depth == OutputDepth::Source,
+        threads: args.threads as usize,
     });
     let mut writer: Option<Y4mWriter<Output>> = None;
     let mut md5 = SampleMd5::default();

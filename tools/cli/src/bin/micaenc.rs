@@ -90,9 +90,9 @@ struct Args {
     /// Encode at most this many frames (1 or more).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     limit: Option<u64>,
-    /// Worker threads (0: one per core). The output does not depend on it.
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
+    /// Worker threads: 0 (one per core) ..= 256. The output does not depend on it.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
+    threads: u16,
     /// Speed preset: fast, medium or slow (fast also keeps the learned loop
     /// filter to its first set of networks, filtering each frame once).
     #[arg(long, default_value = "medium", value_parser = ["fast", "medium", "slow"])]
@@ -282,7 +282,7 @@ fn run(args: &Args) -> Result<()> {
     cfg.deblock = !args.no_deblock;
     cfg.deblock_offset = args.deblock_offset;
     cfg.rdoq = !args.no_rdoq;
-    cfg.threads = args.threads;
+    cfg.threads = args.threads as usize;
     cfg.cpu = cpu;
     cfg.video_info = video_info(args, &header);
     cfg.preset = Preset::from_name(&args.preset).expect("validated by clap");
