@@ -18,8 +18,10 @@
 # usage: scripts/speed_issue30.sh OUT_DIR
 #   BIN (default target/release) holds micaenc and micadec; MEDIA (default
 #   ../shared/media); REPS (default 3); DEC_REPS (default 5); QP (default 32);
-#   AV1_CRF (default 40) and X265_CRF (default 30) put the peers near Mica's
-#   bit rate; SKIP_1080=1 leaves the 1080p input out.
+#   AV1_CRF (default 55) and X265_CRF (default 33) put the peers near Mica's
+#   bit rate; SKIP_1080=1 leaves the 1080p input out; PRESETS (default: every
+#   preset but slow, which takes about ten times medium's time) lists the
+#   presets besides medium.
 # Needs ffmpeg (with libaom-av1, libsvtav1, libx265) and dav1d
 # (Debian: apt-get install ffmpeg dav1d).
 set -euo pipefail
@@ -30,8 +32,8 @@ media=$(readlink -f "${MEDIA:-../shared/media}")
 reps=${REPS:-3}
 dec_reps=${DEC_REPS:-5}
 qp=${QP:-32}
-av1_crf=${AV1_CRF:-40}
-x265_crf=${X265_CRF:-30}
+av1_crf=${AV1_CRF:-55}
+x265_crf=${X265_CRF:-33}
 mkdir -p "$out"
 out=$(readlink -f "$out")
 work=$(mktemp -d)
@@ -58,11 +60,17 @@ if [ "${SKIP_1080:-0}" != 1 ]; then
         -f yuv4mpegpipe -strict -1 "$work/city1080-dec.y4m"
     dec_inputs+=(city1080-dec)
 fi
-frames() { grep -c '^FRAME' -a "$1"; }
-fps_of() { head -c 200 "$1" | tr ' ' '\n' | grep -a '^F' | head -1 | cut -c2- | awk -F: '{print $1 / $2}'; }
+frames() { # a y4m's frame count: its size over one frame's (8-bit 4:2:0, no frame parameters)
+    local header w h
+    header=$(head -1 "$1")
+    w=$(echo "$header" | tr ' ' '\n' | grep '^W' | cut -c2-)
+    h=$(echo "$header" | tr ' ' '\n' | grep '^H' | cut -c2-)
+    echo $(( ($(stat -L -c %s "$1") - ${#header} - 1) / (6 + w * h * 3 / 2) ))
+}
+fps_of() { head -1 "$1" | tr ' ' '\n' | grep '^F' | cut -c2- | awk -F: '{print $1 / $2}'; }
 
 # Encoders: name and command (IN and OUT replaced).
-presets=$("$bin/micaenc" --help | grep -A1 -- '--preset' | grep -o 'fast\|medium\|slow\|faster\|fastest' | sort -u || true)
+presets=${PRESETS:-$("$bin/micaenc" --help | grep -A1 -- '--preset' | grep -o 'fast\|medium\|slow\|faster\|fastest' | sort -u | grep -v slow || true)}
 encoders=("mica-medium|$bin/micaenc IN -o OUT.ivf --qp $qp --threads 2 --quiet")
 encoders+=("mica-medium-nnf-off|$bin/micaenc IN -o OUT.ivf --qp $qp --threads 2 --quiet --nn-filter off")
 for p in $presets; do

@@ -54,6 +54,23 @@ impl FrameSearch<'_> {
         }
     }
 
+    /// [`Self::refinement`] for the SATD estimates that rank candidates:
+    /// without optical flow unless `SearchParams::estimate_bdof` (its
+    /// correction is small beside the differences between candidates; the
+    /// full checks and the coded prediction keep it).
+    fn estimate_refinement(
+        &self,
+        lists: &RefLists,
+        m: &Motion,
+        merged: bool,
+        w: usize,
+        h: usize,
+    ) -> Refinement {
+        let mut r = self.refinement(lists, m, merged, w, h);
+        r.bdof &= self.p.estimate_bdof;
+        r
+    }
+
     /// Bi-prediction from `m` refined by turns (list 1 first): each list's
     /// vector searched again, near where it is, against twice the source
     /// minus the other list's prediction (HM's iterative bi-prediction
@@ -119,7 +136,7 @@ impl FrameSearch<'_> {
             mvp[l] = u8::from(bits[1] < bits[0]);
             rate += sqrt_lambda * (bits[usize::from(mvp[l])] + ref_idx_bits(&lists, l, ri) + 1.0);
         }
-        let refine = self.refinement(&lists, &m, false, w, h);
+        let refine = self.estimate_refinement(&lists, &m, false, w, h);
         let mut pred = [0u16; MAX_BLOCK * MAX_BLOCK];
         let mut mc_tmp = [[0i16; MAX_BLOCK * MAX_BLOCK]; 2];
         inter::predict_luma(refs, &m, refine, x, y, w, h, &mut pred, &mut mc_tmp, cpu);
@@ -224,7 +241,7 @@ impl FrameSearch<'_> {
             any_difference |= mvd[pi] != Mv::ZERO;
             rate += sqrt_lambda * (bits[pi] + ref_idx_bits(&lists, l, ri) + 1.0);
         }
-        let refine = self.refinement(&lists, coarse, false, w, h);
+        let refine = self.estimate_refinement(&lists, coarse, false, w, h);
         let satd = self.prediction_satd(x, y, w, h, coarse, refine);
         // Direction flag, the precision's two bins.
         (satd as f64 + rate + sqrt_lambda * 3.0, mvp, any_difference)
@@ -365,7 +382,7 @@ impl FrameSearch<'_> {
             let Some(m) = motion_of(p, d) else {
                 return;
             };
-            let refine = fs.refinement(&lists, &m, false, w, h);
+            let refine = fs.estimate_refinement(&lists, &m, false, w, h);
             let satd = fs.prediction_satd(x, y, w, h, &m, refine);
             let shift = inter::amvr::SHIFTS[usize::from(precision)];
             let coded = Mv {
@@ -447,7 +464,7 @@ impl FrameSearch<'_> {
                     }
                     // Ranked with the optical-flow correction: without it
                     // (as VVenC ranks) the tool gained 0.33 % less here.
-                    let refine = self.refinement(&inter.lists, &m, false, w, h);
+                    let refine = self.estimate_refinement(&inter.lists, &m, false, w, h);
                     inter::predict_luma(
                         refs,
                         &m,
@@ -511,7 +528,7 @@ impl FrameSearch<'_> {
             inter::predict_luma(
                 refs,
                 m,
-                self.refinement(&inter.lists, m, true, w, h),
+                self.estimate_refinement(&inter.lists, m, true, w, h),
                 x,
                 y,
                 w,
@@ -625,7 +642,7 @@ impl FrameSearch<'_> {
                 ref_idx: [m0.ref_idx[0], m1.ref_idx[1]],
                 mv: [m0.mv[0], m1.mv[1]],
             };
-            let refine = self.refinement(&lists, &m, false, w, h);
+            let refine = self.estimate_refinement(&lists, &m, false, w, h);
             inter::predict_luma(
                 refs,
                 &m,

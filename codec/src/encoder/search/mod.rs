@@ -131,6 +131,9 @@ pub(crate) struct SearchParams {
     pub mmvd_rd_always: bool,
     /// Search symmetric bi-prediction where the stream allows it.
     pub smvd_search: bool,
+    /// The SATD estimates that rank candidates include optical flow (the
+    /// full checks always do).
+    pub estimate_bdof: bool,
     /// Distances searched for merge with motion vector differences (0..=8).
     pub mmvd_distances: usize,
     /// Turns of the iterative bi-prediction search (0: the two best
@@ -192,6 +195,7 @@ impl SearchParams {
             explicit_rd: 2,
             mmvd_rd_always: true,
             smvd_search: true,
+            estimate_bdof: true,
             mmvd_distances: 6,
             bi_iterations: 1,
             amvr_steps: 2,

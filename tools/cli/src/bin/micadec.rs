@@ -122,7 +122,9 @@ fn run(args: &Args) -> Result<()> {
             if let Some(w) = writer.as_mut() {
                 w.write_frame(&decoded.frame)?;
             }
-            md5.update(&decoded.frame);
+            if args.md5 {
+                md5.update(&decoded.frame);
+            }
         }
         Ok(())
     };
