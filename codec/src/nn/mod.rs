@@ -11,6 +11,7 @@ mod avx2;
 mod chain;
 mod engine;
 mod format;
+#[cfg(feature = "internals")]
 mod peak;
 #[cfg(feature = "torch")]
 mod torch;
@@ -40,6 +41,7 @@ fn avx2_padded_out(c: usize) -> usize {
 pub use chain::{Chain, Rect};
 pub(crate) use engine::requantise;
 pub use engine::Engine;
+#[cfg(feature = "internals")]
 pub use peak::{measure as measure_peak, Peak};
 // Layer, TensorSpec and ACC_BOUND serve the tools (`mica::internals::nn`).
 #[cfg_attr(not(feature = "internals"), allow(unused_imports))]

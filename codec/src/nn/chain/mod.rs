@@ -290,6 +290,7 @@ impl Chain {
     }
 
     /// Multiply-accumulates per output sample (the network's own count).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn macs_per_sample(&self) -> u64 {
         self.convs
             .iter()
