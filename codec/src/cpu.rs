@@ -7,6 +7,9 @@
 
 use std::sync::OnceLock;
 
+/// The most worker threads an encoder or decoder takes.
+pub const MAX_THREADS: usize = 256;
+
 /// Instruction-set level, ordered: a higher level may use everything below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CpuLevel {

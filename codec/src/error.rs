@@ -60,7 +60,7 @@ pub enum ConfigError {
     /// Malformed HDR metadata.
     #[error("mastering display metadata: {0}")]
     MasteringDisplay(&'static str),
-    /// More worker threads than [`crate::MAX_THREADS`].
+    /// More worker threads than [`crate::cpu::MAX_THREADS`].
     #[error("{0} worker threads is out of range: valid counts are 0 (one per core) ..= 256")]
     Threads(usize),
     /// Chroma QP offset outside -12..=12.

@@ -59,7 +59,7 @@ pub use bitstream::{
     min_qp, ColourDescription, ContentLight, MasteringDisplay, ModelRef, SequenceHeader, Tools,
     VideoInfo,
 };
-pub use cpu::CpuLevel;
+pub use cpu::{CpuLevel, MAX_THREADS};
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
 pub use encoder::{Encoder, EncoderConfig, GopStructure, IntraModeCounts, Packet, Preset};
 pub use error::{BitstreamError, ConfigError, Error};
@@ -67,9 +67,6 @@ pub use intra::IntraPredictor;
 pub use loop_filter::LoopFilter;
 pub use nn::ModelError;
 pub use picture::{Frame, Plane};
-
-/// The most worker threads an encoder or decoder takes.
-pub const MAX_THREADS: usize = 256;
 
 /// The codec's insides for Mica's own tools, benchmarks and trainer (feature
 /// `internals`): kernels, the integer network format and engines, the

@@ -27,7 +27,7 @@ pub struct DecoderConfig {
     /// `source_bit_depth`) instead of the coded one: 8-bit video coded at 10 bits
     /// comes back at 8.
     pub output_source_depth: bool,
-    /// Worker threads (0: one per core; more than [`crate::MAX_THREADS`]
+    /// Worker threads (0: one per core; more than [`crate::cpu::MAX_THREADS`]
     /// counts as that many). The output does not depend on it.
     pub threads: usize,
 }
@@ -84,10 +84,10 @@ pub struct Decoder {
 }
 
 /// A pool of `threads` workers (0: one per core), capped at
-/// [`crate::MAX_THREADS`]; one worker where the system will not start more.
+/// [`crate::cpu::MAX_THREADS`]; one worker where the system will not start more.
 fn thread_pool(threads: usize) -> rayon::ThreadPool {
     let build = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build();
-    build(threads.min(crate::MAX_THREADS))
+    build(threads.min(crate::cpu::MAX_THREADS))
         .or_else(|_| build(1))
         .expect("a thread pool of one worker")
 }
@@ -314,7 +314,7 @@ mod tests {
     fn thread_counts_are_bounded_and_do_not_change_the_output() {
         let mut cfg = EncoderConfig::new(64, 48);
         cfg.nn_filter = false;
-        cfg.threads = crate::MAX_THREADS + 1;
+        cfg.threads = crate::cpu::MAX_THREADS + 1;
         assert!(matches!(
             Encoder::new(cfg.clone()),
             Err(Error::Config(ConfigError::Threads(257)))

@@ -82,7 +82,7 @@ pub struct EncoderConfig {
     pub deblock_offset: Option<i8>,
     /// Rate-distortion optimised quantisation.
     pub rdoq: bool,
-    /// Worker threads (0: one per core; at most [`crate::MAX_THREADS`]). Output does not depend on it.
+    /// Worker threads (0: one per core; at most [`crate::cpu::MAX_THREADS`]). Output does not depend on it.
     pub threads: usize,
     /// Kernel level; `None` uses the best the CPU supports (capped by `MICA_CPU`).
     pub cpu: Option<CpuLevel>,
@@ -297,7 +297,7 @@ impl EncoderConfig {
         if !(-12..=12).contains(&self.chroma_qp_offset) {
             return Err(ConfigError::ChromaQpOffset(self.chroma_qp_offset as i32));
         }
-        if self.threads > crate::MAX_THREADS {
+        if self.threads > crate::cpu::MAX_THREADS {
             return Err(ConfigError::Threads(self.threads));
         }
         if let Some(o) = self.deblock_offset.filter(|o| !(-6..=6).contains(o)) {
