@@ -96,7 +96,7 @@ pub fn assert_round_trip(cfg: &EncoderConfig, frames: &[Frame]) -> usize {
             check(d);
         }
     }
-    dec.flush();
+    dec.flush().expect("decodable packets");
     while let Some(d) = dec.receive_frame() {
         check(d);
     }

@@ -340,7 +340,7 @@ fn all_intra_sequence_header_every_keyint() {
                 out.push((d.frame_number, d.frame));
             }
         }
-        dec.flush();
+        dec.flush().unwrap();
         while let Some(d) = dec.receive_frame() {
             out.push((d.frame_number, d.frame));
         }

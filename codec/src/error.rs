@@ -158,4 +158,28 @@ pub enum BitstreamError {
     /// An empty packet.
     #[error("empty packet")]
     EmptyPacket,
+    /// An error in a frame's payload (the frame number says which, as a
+    /// decoder with frame threads may report it after later packets).
+    #[error("frame {frame}: {error}")]
+    InFrame {
+        /// Frame number from the frame header.
+        frame: u32,
+        /// What is wrong.
+        error: Box<BitstreamError>,
+    },
+}
+
+impl BitstreamError {
+    /// This error, naming frame `frame` if it does not already.
+    pub(crate) fn in_frame(self, frame: u32) -> BitstreamError {
+        match self {
+            BitstreamError::PayloadMismatch { .. }
+            | BitstreamError::LevelOverflow { .. }
+            | BitstreamError::InFrame { .. } => self,
+            error => BitstreamError::InFrame {
+                frame,
+                error: Box::new(error),
+            },
+        }
+    }
 }

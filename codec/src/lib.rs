@@ -21,7 +21,7 @@
 //! while let Some(packet) = encoder.receive_packet() {
 //!     decoder.send_packet(&packet.data)?;
 //! }
-//! decoder.flush();
+//! decoder.flush()?;
 //! let decoded = decoder.receive_frame().expect("one frame");
 //! assert_eq!(decoded.frame, Frame::new_420(64, 48));
 //! # Ok::<(), mica::Error>(())

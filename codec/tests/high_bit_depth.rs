@@ -54,7 +54,7 @@ fn decode(packets: &[Packet], config: DecoderConfig) -> (Decoder, Vec<Frame>) {
             out.push(f.frame);
         }
     }
-    dec.flush();
+    dec.flush().unwrap();
     while let Some(f) = dec.receive_frame() {
         out.push(f.frame);
     }

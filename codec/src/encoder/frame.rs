@@ -373,7 +373,7 @@ mod tests {
         for p in [&p0, &p1] {
             dec.send_packet(&p.data).unwrap();
         }
-        dec.flush();
+        dec.flush().unwrap();
         for p in [&p0, &p1] {
             let d = dec.receive_frame().expect("a frame");
             assert_eq!(d.frame, p.recon, "frame {}", p.frame_number);
@@ -419,7 +419,9 @@ mod tests {
             let payload = search.encode_blocks().finish();
             let mut data = write_packet_headers(Some(&seq), &FrameHeader::key(0, 49));
             data.extend_from_slice(&payload);
-            Decoder::new(Default::default()).send_packet(&data)
+            let mut dec = Decoder::new(Default::default());
+            dec.send_packet(&data)?;
+            dec.flush()
         };
         assert!(packet(vec![-3, 2]).is_ok());
         let err = packet(vec![-3, 3]).unwrap_err().to_string();

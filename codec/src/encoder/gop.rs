@@ -640,7 +640,7 @@ mod tests {
             dec.send_packet(&p.data).expect("decodes");
             decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
         }
-        dec.flush();
+        dec.flush().expect("decodes");
         decoded.extend(std::iter::from_fn(|| dec.receive_frame()));
         let mut recon: Vec<&Packet> = packets.iter().collect();
         recon.sort_by_key(|p| p.frame_number);

@@ -561,7 +561,7 @@ mod tests {
             ..Default::default()
         });
         dec.send_packet(&packet.data).expect("decodes");
-        dec.flush();
+        dec.flush().expect("decodes");
         assert_eq!(dec.receive_frame().expect("frame").frame, packet.recon);
         let mut dec = Decoder::new(DecoderConfig::default());
         match dec.send_packet(&packet.data) {

@@ -576,7 +576,7 @@ fn keyframe_deblocking_offset_follows_the_learned_filter() {
         for p in &packets {
             dec.send_packet(&p.data).expect("decodes");
         }
-        dec.flush();
+        dec.flush().expect("decodes");
         let mut recon: Vec<_> = packets.iter().map(|p| (p.frame_number, &p.recon)).collect();
         recon.sort_by_key(|r| r.0);
         for (want, got) in recon.iter().zip(std::iter::from_fn(|| dec.receive_frame())) {
@@ -683,7 +683,7 @@ fn used_in_loop_and_decoded_exactly(filter: Arc<LoopFilter>) {
     for p in &packets {
         dec.send_packet(&p.data).expect("decodes");
     }
-    dec.flush();
+    dec.flush().expect("decodes");
     let mut n = 0;
     while let Some(d) = dec.receive_frame() {
         let r = &packets

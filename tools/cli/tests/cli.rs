@@ -73,7 +73,14 @@ fn help_lists_every_option() {
     }
     let o = run(dec().arg("--help"));
     let h = stdout(&o);
-    for opt in ["--output", "--md5", "--cpu", "--output-depth"] {
+    for opt in [
+        "--output",
+        "--md5",
+        "--cpu",
+        "--output-depth",
+        "--threads",
+        "--frame-delay",
+    ] {
         assert!(h.contains(opt), "micadec --help lacks {opt}");
     }
 }
@@ -202,6 +209,12 @@ fn every_accepted_gop_size_round_trips() {
         let d = run(dec().arg(&ivf).arg("--md5"));
         assert!(d.status.success(), "--gop-size {size}: {}", stderr(&d));
         assert_eq!(stdout(&o), stdout(&d), "--gop-size {size}");
+        // Frame threads: the upper layers decode side by side.
+        let d = run(dec()
+            .arg(&ivf)
+            .args(["--md5", "--threads", "3", "--frame-delay", "8"]));
+        assert!(d.status.success(), "--gop-size {size}: {}", stderr(&d));
+        assert_eq!(stdout(&o), stdout(&d), "--gop-size {size}, frame threads");
     }
     for size in ["0", "33", "adaptive"] {
         let o = run(enc()
@@ -241,6 +254,9 @@ fn bad_options_exit_2() {
     let o = run(dec().args(["in.ivf", "--md5", "--threads", "100000"]));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
+    let o = run(dec().args(["in.ivf", "--md5", "--frame-delay", "257"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--frame-delay"), "{}", stderr(&o));
     // Zero frames would be a clip with nothing to code.
     let o = run(enc().arg(sample("still_chelsea_448x296.y4m")).args([
         "-o",

@@ -230,7 +230,8 @@ pub fn round_trip(src: &Source, case: &Case) -> Result<Passed> {
             decoded.push(d);
         }
     }
-    dec.flush();
+    dec.flush()
+        .map_err(|e| anyhow!("decoder, end of stream: {e}"))?;
     while let Some(d) = dec.receive_frame() {
         decoded.push(d);
     }

@@ -47,6 +47,11 @@ struct Args {
     /// Worker threads: 0 (one per core) ..= 256. The output does not depend on it.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
     threads: u16,
+    /// Most frames decoding at once (frame threads): 0 (the thread count, at
+    /// most 8) ..= 256; 1 decodes each packet before reading the next. The
+    /// output does not depend on it.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
+    frame_delay: u16,
 }
 
 /// Which bit depth frames are output at (`--output-depth`).
@@ -104,6 +109,7 @@ fn run(args: &Args) -> Result<()> {
         intra_predictors,
         output_source_depth: args.output_depth == OutputDepth::Source,
         threads: args.threads as usize,
+        max_frame_delay: args.frame_delay as usize,
     });
     let mut writer: Option<Y4mWriter<Output>> = None;
     let mut md5 = SampleMd5::default();
@@ -142,7 +148,9 @@ fn run(args: &Args) -> Result<()> {
     if index == 0 {
         bail!("{} holds no frames", args.input.display());
     }
-    decoder.flush();
+    decoder
+        .flush()
+        .with_context(|| format!("packet {}", index - 1))?;
     emit(&mut decoder, &mut writer)?;
     if let Some(w) = writer {
         w.into_inner()?.commit()?;
