@@ -9,15 +9,14 @@ use super::*;
 /// The encoder's choice: per superblock, the filter where it lowers
 /// `SSE + lambda * bits` (rates from the flag contexts as they adapt), and
 /// per plane kind, the filter only if the frame gains overall. Returns the
-/// flags (set 0) and per kind the change in cost they bring (0 when off).
+/// flags (set 0).
 pub(crate) fn decide(
     orig: &Frame,
     recon: &Frame,
     filtered: &[Option<Vec<u8>>; 3],
     lambda: [f64; 2],
     ctx: &Contexts,
-) -> (FilterFlags, [f64; 2]) {
-    let mut gain = [0.0; 2];
+) -> FilterFlags {
     let (w, h) = (recon.planes[0].width, recon.planes[0].height);
     let (cols, rows) = sb_grid(w, h);
     let mut f = FilterFlags::default();
@@ -27,27 +26,9 @@ pub(crate) fn decide(
             continue;
         }
         let mut best: Option<(f64, u8, Vec<bool>)> = None;
-        let bd = recon.bit_depth;
         for scale in 0..NUM_SCALES {
             let eighths = scale_eighths(scale);
-            // SSE change per superblock when filtered at this scale.
-            let mut delta = vec![0i64; cols * rows];
-            for &p in planes {
-                let fp = filtered[p].as_ref().expect("checked");
-                let (o, r) = (&orig.planes[p], &recon.planes[p]);
-                for (i, d) in delta.iter_mut().enumerate() {
-                    let (x0, y0, x1, y1) = sb_rect(r, p, cols, i);
-                    for y in y0..y1 {
-                        let row = y * r.width;
-                        for x in x0..x1 {
-                            let s = o.data[row + x] as i64;
-                            let a = s - r.data[row + x] as i64;
-                            let b = s - scaled(r.data[row + x], fp[row + x], eighths, bd) as i64;
-                            *d += b * b - a * a;
-                        }
-                    }
-                }
-            }
+            let delta = sse_changes(orig, recon, filtered, planes, eighths, None);
             let mut c = ctx.nn_filter[kind];
             let mut flags = vec![false; cols * rows];
             // The frame header's scale costs 3 bits.
@@ -70,10 +51,44 @@ pub(crate) fn decide(
             f.on[kind] = true;
             f.scale[kind] = scale;
             f.sb[kind] = flags;
-            gain[kind] = total;
         }
     }
-    (f, gain)
+    f
+}
+
+/// Per superblock, the change in SSE against `orig` that filtering
+/// `planes` at `eighths` brings (0 outside `only`, where given).
+fn sse_changes(
+    orig: &Frame,
+    recon: &Frame,
+    filtered: &[Option<Vec<u8>>; 3],
+    planes: &[usize],
+    eighths: i32,
+    only: Option<&[bool]>,
+) -> Vec<i64> {
+    let (cols, rows) = sb_grid(recon.planes[0].width, recon.planes[0].height);
+    let bd = recon.bit_depth;
+    let mut delta = vec![0i64; cols * rows];
+    for &p in planes {
+        let fp = filtered[p].as_ref().expect("run for this kind");
+        let (o, r) = (&orig.planes[p], &recon.planes[p]);
+        for (i, d) in delta.iter_mut().enumerate() {
+            if only.is_some_and(|only| !only[i]) {
+                continue;
+            }
+            let (x0, y0, x1, y1) = sb_rect(r, p, cols, i);
+            for y in y0..y1 {
+                let row = y * r.width;
+                for x in x0..x1 {
+                    let s = o.data[row + x] as i64;
+                    let a = s - r.data[row + x] as i64;
+                    let b = s - scaled(r.data[row + x], fp[row + x], eighths, bd) as i64;
+                    *d += b * b - a * a;
+                }
+            }
+        }
+    }
+    delta
 }
 
 /// The encoder's filtering of a reconstructed frame: runs the networks,
@@ -98,7 +113,7 @@ pub(crate) fn filter_and_decide(
     let differ = [false, true].map(|chroma| try_second_set && filter.sets_differ(key, chroma));
     if !differ.contains(&true) {
         let filtered = filter_frame(filter, recon, [true; 2], [0; 2], None, fh, cpu);
-        let (flags, _) = decide(orig, recon, &filtered, lambda, ctx);
+        let flags = decide(orig, recon, &filtered, lambda, ctx);
         return (flags, filtered);
     }
     let (w, h) = (recon.planes[0].width, recon.planes[0].height);
@@ -140,7 +155,7 @@ pub(crate) fn filter_and_decide(
             }
         }
     }
-    let (mut flags, _) = decide(orig, recon, &filtered, lambda, ctx);
+    let mut flags = decide(orig, recon, &filtered, lambda, ctx);
     for kind in 0..2 {
         if flags.on[kind] {
             flags.set[kind] = set[kind];
@@ -160,28 +175,16 @@ fn sampled_gain(
     sample: &[bool],
 ) -> i64 {
     let planes: &[usize] = if kind == 0 { &[0] } else { &[1, 2] };
-    let (cols, _) = sb_grid(recon.planes[0].width, recon.planes[0].height);
-    let bd = recon.bit_depth;
     (0..NUM_SCALES)
         .map(|scale| {
-            let eighths = scale_eighths(scale);
-            let mut delta = vec![0i64; sample.len()];
-            for &p in planes {
-                let fp = filtered[p].as_ref().expect("run for this kind");
-                let (o, r) = (&orig.planes[p], &recon.planes[p]);
-                for (i, d) in delta.iter_mut().enumerate().filter(|(i, _)| sample[*i]) {
-                    let (x0, y0, x1, y1) = sb_rect(r, p, cols, i);
-                    for y in y0..y1 {
-                        let row = y * r.width;
-                        for x in x0..x1 {
-                            let s = o.data[row + x] as i64;
-                            let a = s - r.data[row + x] as i64;
-                            let b = s - scaled(r.data[row + x], fp[row + x], eighths, bd) as i64;
-                            *d += b * b - a * a;
-                        }
-                    }
-                }
-            }
+            let delta = sse_changes(
+                orig,
+                recon,
+                filtered,
+                planes,
+                scale_eighths(scale),
+                Some(sample),
+            );
             delta.iter().map(|&d| d.min(0)).sum::<i64>()
         })
         .min()
