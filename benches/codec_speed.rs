@@ -60,6 +60,8 @@ fn main() {
             dec.send_packet(&p.data).expect("decodable");
             while dec.receive_frame().is_some() {}
         }
+        dec.flush().expect("decodable");
+        while dec.receive_frame().is_some() {}
     }
     let dec_s = start.elapsed().as_secs_f64() / reps as f64;
     let bytes: usize = packets.iter().map(|p| p.data.len()).sum();

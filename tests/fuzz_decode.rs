@@ -164,7 +164,11 @@ fn main() {
     let (mut trials, mut packets, mut refused, mut findings) = (0u64, 0u64, 0u64, 0u32);
     while start.elapsed() < Duration::from_secs(seconds) {
         let stream = mutate_stream(&corpus, &mut rng);
-        let mut dec = Decoder::new(DecoderConfig::default());
+        // One frame at a time: a packet's panic or slowness shows in its own call.
+        let mut dec = Decoder::new(DecoderConfig {
+            max_frame_delay: 1,
+            ..Default::default()
+        });
         for (k, p) in stream.iter().enumerate() {
             let t = Instant::now();
             let result = catch_unwind(AssertUnwindSafe(|| {

@@ -400,6 +400,8 @@ fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -
             decoded.push(d);
         }
     }
+    dec.flush()
+        .map_err(|e| anyhow!("mica decoder, end of stream: {e}"))?;
     while let Some(d) = dec.receive_frame() {
         decoded.push(d);
     }
