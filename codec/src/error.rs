@@ -99,6 +99,12 @@ pub enum ConfigError {
     /// Frame rate with a zero numerator or denominator.
     #[error("frame rate {0}/{1} is invalid: both terms must be positive")]
     FrameRate(u32, u32),
+    /// A target bit rate that is not a number within 1..=1000000 kbit/s.
+    #[error("target bit rate {0} kbit/s is out of range: valid rates are 1..=1000000 kbit/s")]
+    Bitrate(String),
+    /// First-pass statistics that cannot drive a second pass.
+    #[error("first-pass statistics {0}")]
+    FirstPass(String),
 }
 
 /// A malformed or unsupported bitstream.

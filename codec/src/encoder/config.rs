@@ -52,6 +52,13 @@ impl Preset {
 /// networks restore less, lost with -2.
 pub const KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER: i8 = -2;
 
+use super::rate::RateControl;
+
+/// The lowest target bit rate accepted, kbit/s.
+pub const MIN_KBPS: f64 = 1.0;
+/// The highest target bit rate accepted, kbit/s (1 Gbit/s).
+pub const MAX_KBPS: f64 = 1_000_000.0;
+
 /// Encoder settings. Build with [`EncoderConfig::new`] and adjust fields.
 #[derive(Clone, Debug)]
 pub struct EncoderConfig {
@@ -161,6 +168,9 @@ pub struct EncoderConfig {
     pub smvd: bool,
     /// Speed preset.
     pub preset: Preset,
+    /// How each frame's QP is chosen: from `qp` (the default) or to meet a
+    /// target bit rate ([`RateControl`]).
+    pub rate: RateControl,
     /// The learned in-loop filter may be used.
     pub nn_filter: bool,
     /// The loop-filter model (`None`: the embedded default). A decoder must know
@@ -225,6 +235,7 @@ impl EncoderConfig {
             amvr: true,
             smvd: true,
             preset: Preset::Medium,
+            rate: RateControl::ConstantQp,
             nn_filter: true,
             nn_filter_model: None,
             // Off by default: the current model costs about 0.3 % (BD-rate,
@@ -308,6 +319,14 @@ impl EncoderConfig {
         }
         if !(1..=32).contains(&self.gop_size) {
             return Err(ConfigError::GopSize(self.gop_size));
+        }
+        if let RateControl::Bitrate { kbps, first_pass } = &self.rate {
+            if !(MIN_KBPS..=MAX_KBPS).contains(kbps) {
+                return Err(ConfigError::Bitrate(kbps.to_string()));
+            }
+            if first_pass.as_ref().is_some_and(|s| s.is_empty()) {
+                return Err(ConfigError::FirstPass("holds no frames".to_string()));
+            }
         }
         Ok(())
     }

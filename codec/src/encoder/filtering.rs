@@ -177,7 +177,7 @@ impl Encoder {
             .collect();
         let cuts: Vec<bool> = seq.iter().map(|s| s.1).collect();
         let offset = self.past.len();
-        let qp = self.cfg.qp;
+        let qp = self.nominal_base_qp();
         let cpu = self.cpu;
         let importance_qp = self.cfg.importance_qp;
         self.pool.install(|| {

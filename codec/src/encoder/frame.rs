@@ -175,6 +175,7 @@ pub(super) fn encode_frame(
         random_access: plan.sequence_header,
         recon: crop(&state.recon, cfg.width, cfg.height),
         qp: plan.qp,
+        base_qp: plan.base_qp,
         intra_modes,
     };
     let extras = FrameExtras {
@@ -341,6 +342,7 @@ mod tests {
             key: true,
             sequence_header: true,
             layer: 0,
+            base_qp: 32,
             qp: 32,
             lambda: lambda(32),
             refs: Default::default(),
@@ -355,6 +357,7 @@ mod tests {
             key: false,
             sequence_header: false,
             layer: 1,
+            base_qp: 32,
             qp: 34,
             lambda: lambda(34),
             refs: [

@@ -32,6 +32,9 @@ pub(super) struct FramePlan {
     pub(super) sequence_header: bool,
     /// Temporal layer (0 for keyframes and anchors).
     pub(super) layer: usize,
+    /// The base QP the frame's QP follows from (the configuration's, or
+    /// the rate control's for this frame).
+    pub(super) base_qp: i8,
     pub(super) qp: i8,
     pub(super) lambda: f64,
     /// References, list 0 then list 1 (held pictures).
@@ -224,7 +227,7 @@ impl Encoder {
             .iter()
             .enumerate()
             .filter_map(|(i, &pos)| {
-                filtering::filter_setting(size, self.cfg.qp, pos).map(|s| (i, s))
+                filtering::filter_setting(size, self.nominal_base_qp(), pos).map(|s| (i, s))
             })
             .collect();
         let mut out: Vec<Option<FilteredSource>> = positions.iter().map(|_| None).collect();
@@ -243,12 +246,13 @@ impl Encoder {
     /// stills the all-intra factor is at the optimum (`git show
     /// fccebb0:docs/results.md`, issue 6).
     fn key_plan(
-        &self,
+        &mut self,
         poc: u32,
         anchors_predicted_frames: bool,
         importance_offset: i32,
     ) -> FramePlan {
-        let mut qp = self.cfg.qp;
+        let base_qp = self.take_base_qp();
+        let mut qp = base_qp;
         let factor = match self.cfg.gop {
             _ if !anchors_predicted_frames => INTRA_ONLY_LAMBDA_FACTOR,
             GopStructure::IntraOnly => INTRA_ONLY_LAMBDA_FACTOR,
@@ -273,6 +277,7 @@ impl Encoder {
             key: true,
             sequence_header: true,
             layer: 0,
+            base_qp,
             qp,
             lambda: lambda(factor, qp, self.cfg.bit_depth),
             refs: Default::default(),
@@ -288,7 +293,8 @@ impl Encoder {
             2 => (2, 0.4624),
             _ => (3, 0.4624),
         };
-        let qp = (self.cfg.qp as i32 + offset).min(51) as i8;
+        let base_qp = self.take_base_qp();
+        let qp = (base_qp as i32 + offset).min(51) as i8;
         let mut l0: Vec<Held> = self.dpb.clone();
         l0.sort_by_key(|h| std::cmp::Reverse(h.picture.poc));
         l0.truncate(self.max_refs());
@@ -298,6 +304,7 @@ impl Encoder {
             key: false,
             sequence_header: false,
             layer: 1,
+            base_qp,
             qp,
             lambda: lambda(factor, qp, self.cfg.bit_depth),
             refs: [l0, Vec::new()],
@@ -323,8 +330,14 @@ impl Encoder {
     /// +9 in the deepest layer) with lambda tied to QP, which the long groups
     /// need: GOP 16 against 8 went from +1.24 % (HM's tables, layers 4 and
     /// deeper as 3) to -2.27 % (Y BD-rate, the four clips).
-    fn layer_qp_lambda(&self, layer: usize, importance_offset: i32, size: usize) -> (i8, f64) {
-        let base = self.cfg.qp as i32;
+    fn layer_qp_lambda(
+        &self,
+        base_qp: i8,
+        layer: usize,
+        importance_offset: i32,
+        size: usize,
+    ) -> (i8, f64) {
+        let base = base_qp as i32;
         let bd = self.cfg.bit_depth;
         let clip = |qp: i32| qp.clamp(i32::from(min_qp(bd)), i32::from(MAX_QP)) as i8;
         if size > 8 {
@@ -415,12 +428,14 @@ impl Encoder {
                     }
                 });
                 let offset = importance.as_ref().map_or(0, filtering::mean_offset);
-                let (qp, lambda) = self.layer_qp_lambda(layer, offset, size);
+                let base_qp = self.take_base_qp();
+                let (qp, lambda) = self.layer_qp_lambda(base_qp, layer, offset, size);
                 plans.push(FramePlan {
                     poc,
                     key: false,
                     sequence_header: false,
                     layer,
+                    base_qp,
                     qp,
                     lambda,
                     refs: [l0, l1],

@@ -9,13 +9,17 @@ mod gop;
 mod group_length;
 mod motion_search;
 mod packet;
+mod rate;
 mod rdoq;
 mod search;
 mod temporal_filter;
 pub(crate) mod training;
 
-pub use config::{EncoderConfig, GopStructure, Preset, KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER};
+pub use config::{
+    EncoderConfig, GopStructure, Preset, KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER, MAX_KBPS, MIN_KBPS,
+};
 pub use packet::{IntraModeCounts, Packet};
+pub use rate::{FirstPassFrame, FirstPassStats, RateControl};
 
 use crate::bitstream::{ModelRef, SequenceHeader, Tools};
 use crate::cpu::CpuLevel;
@@ -58,6 +62,8 @@ pub struct Encoder {
     /// With adaptive group lengths: the thumbnail of the anchor's source
     /// (the last frame coded of the last group or keyframe).
     anchor_thumbnail: Option<group_length::Thumbnail>,
+    /// Target bit rate: the controller choosing base QPs.
+    rate: Option<rate::RateController>,
 }
 
 impl Encoder {
@@ -72,6 +78,16 @@ impl Encoder {
             .num_threads(cfg.threads)
             .build()
             .expect("thread pool");
+        let rate = match &cfg.rate {
+            RateControl::ConstantQp => None,
+            RateControl::Bitrate { kbps, first_pass } => Some(rate::RateController::new(
+                *kbps,
+                cfg.fps_num as f64 / cfg.fps_den as f64,
+                first_pass.clone(),
+                cfg.width * cfg.height,
+                cfg.bit_depth,
+            )),
+        };
         Ok(Encoder {
             cfg,
             cpu,
@@ -86,7 +102,25 @@ impl Encoder {
             last_small: None,
             past: VecDeque::new(),
             anchor_thumbnail: None,
+            rate,
         })
+    }
+
+    /// The base QP of the next frame planned: the configuration's, or the
+    /// rate control's.
+    fn take_base_qp(&mut self) -> i8 {
+        match self.rate.as_mut() {
+            Some(rc) => rc.frame_base_qp(),
+            None => self.cfg.qp,
+        }
+    }
+
+    /// The base QP frames are coded around now (for the lookahead's
+    /// QP-dependent settings).
+    fn nominal_base_qp(&self) -> i8 {
+        self.rate
+            .as_ref()
+            .map_or(self.cfg.qp, |rc| rc.nominal_base_qp())
     }
 
     /// The sequence header this encoder writes.
@@ -216,6 +250,17 @@ impl Encoder {
                 .map(|(plan, f)| encode_frame(cfg, hooks, &seq, plan, f, cpu, filter, intra))
                 .collect()
         });
+        if let Some(rc) = self.rate.as_mut() {
+            let coded: Vec<(u32, usize, i8, u64)> = plans
+                .iter()
+                .zip(&results)
+                .map(|(plan, (packet, _, _))| {
+                    let kind = if plan.key { 0 } else { 1 + plan.layer };
+                    (plan.poc, kind, plan.base_qp, packet.data.len() as u64 * 8)
+                })
+                .collect();
+            rc.coded(&coded);
+        }
         for (plan, (packet, extras, picture)) in plans.iter().zip(results) {
             if let Some(slot) = plan.store {
                 self.dpb.retain(|h| h.slot != slot);

@@ -20,6 +20,9 @@ pub struct Packet {
     pub recon: Frame,
     /// The frame's base QP (its temporal layer's offset included).
     pub qp: i8,
+    /// The QP its layer's offset applies to: the configuration's QP, or the
+    /// rate control's choice for this frame.
+    pub base_qp: i8,
     /// How the frame's intra luma blocks were predicted.
     pub intra_modes: IntraModeCounts,
 }

@@ -13,6 +13,8 @@ macro_rules! outln {
     }};
 }
 
+pub mod first_pass;
+
 use anyhow::{bail, Context, Result};
 use md5::{Digest, Md5};
 use mica::internals::{TrainingEncoder, TrainingHooks, TrainingPacket};
@@ -200,9 +202,9 @@ pub struct PsnrAccumulator {
 }
 
 impl PsnrAccumulator {
-    /// Adds one frame pair; `b` is brought to `a`'s bit depth first (PSNR is
-    /// measured against `a`'s sample range).
-    pub fn add(&mut self, a: &Frame, b: &Frame) {
+    /// Adds one frame pair and returns its PSNR per plane; `b` is brought to
+    /// `a`'s bit depth first (PSNR is measured against `a`'s sample range).
+    pub fn add(&mut self, a: &Frame, b: &Frame) -> [f64; 3] {
         let converted;
         let b = if b.bit_depth == a.bit_depth {
             b
@@ -210,10 +212,12 @@ impl PsnrAccumulator {
             converted = b.clone().with_bit_depth(a.bit_depth);
             &converted
         };
-        for i in 0..3 {
-            self.psnr_sum[i] += psnr(&a.planes[i].data, &b.planes[i].data, a.bit_depth);
+        let frame = [0, 1, 2].map(|i| psnr(&a.planes[i].data, &b.planes[i].data, a.bit_depth));
+        for (sum, p) in self.psnr_sum.iter_mut().zip(frame) {
+            *sum += p;
         }
         self.frames += 1;
+        frame
     }
     /// Mean of per-frame PSNR for each plane.
     pub fn mean(&self) -> [f64; 3] {

@@ -53,6 +53,9 @@ fn help_lists_every_option() {
     for opt in [
         "--output",
         "--qp",
+        "--bitrate",
+        "--pass",
+        "--stats",
         "--recon",
         "--limit",
         "--threads",
@@ -1055,4 +1058,133 @@ fn model_bench_reports_the_chain_against_the_measured_peak() {
         assert!(out.contains("% of the measured peak"), "{out}");
     }
     let _ = peak;
+}
+
+/// Two passes meet a target on a short cut (the first pass's statistics
+/// name every frame at two QPs), and every bad rate option or statistics
+/// file is refused with exit status 1, a message naming it and no output
+/// left behind.
+#[test]
+fn rate_control_two_passes_and_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("cut.y4m");
+    write_sliding_cut(&sample("city_720x400_6f.y4m"), &src, 128, 96, 12, 1);
+    let stats = dir.path().join("pass.stats");
+    let ivf = dir.path().join("two.ivf");
+    let first = run(enc()
+        .arg(&src)
+        .args([
+            "-o",
+            "/dev/null",
+            "--bitrate",
+            "150",
+            "--pass",
+            "1",
+            "--stats",
+        ])
+        .arg(&stats));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = std::fs::read_to_string(&stats).unwrap();
+    assert_eq!(text.lines().filter(|l| l.starts_with("frame ")).count(), 12);
+    assert!(text
+        .lines()
+        .filter(|l| l.starts_with("frame "))
+        .all(|l| l.split(' ').count() == 6));
+    let second = run(enc()
+        .arg(&src)
+        .arg("-o")
+        .arg(&ivf)
+        .args(["--bitrate", "150", "--pass", "2", "--stats"])
+        .arg(&stats)
+        .arg("--md5"));
+    assert!(second.status.success(), "{}", stderr(&second));
+    let d = run(dec().arg(&ivf).arg("--md5"));
+    assert_eq!(
+        stdout(&second),
+        stdout(&d),
+        "the second pass decodes to its MD5"
+    );
+    let bytes = std::fs::metadata(&ivf).unwrap().len() - 32 - 12 * 12;
+    let kbps = bytes as f64 * 8.0 / (12.0 / 25.0) / 1000.0;
+    assert!((kbps / 150.0 - 1.0).abs() < 0.25, "{kbps} kbit/s for 150");
+    // The per-frame log: a header and a line per frame whose bits add up.
+    let csv = dir.path().join("frames.csv");
+    let o = run(enc()
+        .arg(&src)
+        .arg("-o")
+        .arg(&ivf)
+        .args(["--qp", "37", "--stats-csv"])
+        .arg(&csv));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        lines[0],
+        "frame,keyframe,base_qp,qp,bits,psnr_y,psnr_u,psnr_v"
+    );
+    assert_eq!(lines.len(), 13);
+    let bits: u64 = lines[1..]
+        .iter()
+        .map(|l| l.split(',').nth(4).unwrap().parse::<u64>().unwrap())
+        .sum();
+    let coded = std::fs::metadata(&ivf).unwrap().len() - 32 - 12 * 12;
+    assert_eq!(bits, coded * 8);
+    assert!(lines[1..].iter().all(|l| l.split(',').nth(2) == Some("37")));
+
+    let out = dir.path().join("out.ivf");
+    let refused = |args: &[&str], stats_file: Option<&Path>, what: &str| {
+        let mut cmd = enc();
+        cmd.arg(&src).arg("-o").arg(&out).args(args);
+        if let Some(s) = stats_file {
+            cmd.arg("--stats").arg(s);
+        }
+        let o = run(&mut cmd);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(what), "{args:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{args:?} left an output");
+    };
+    for rate in ["0", "-5", "1e9", "NaN"] {
+        refused(&["--bitrate", rate], None, "--bitrate");
+    }
+    refused(&["--bitrate", "100", "--qp", "30"], None, "conflict");
+    refused(&["--pass", "2"], Some(&stats), "needs --bitrate");
+    refused(&["--bitrate", "100", "--pass", "2"], None, "needs --stats");
+    refused(&["--bitrate", "100"], Some(&stats), "--stats needs --pass");
+    let missing = dir.path().join("missing.stats");
+    refused(
+        &["--bitrate", "100", "--pass", "2"],
+        Some(&missing),
+        "cannot read",
+    );
+    let truncated = dir.path().join("truncated.stats");
+    std::fs::write(&truncated, &text[..text.len() / 2]).unwrap();
+    refused(
+        &["--bitrate", "100", "--pass", "2"],
+        Some(&truncated),
+        "truncated",
+    );
+    // Other settings: a group length the first pass did not use.
+    refused(
+        &["--bitrate", "100", "--pass", "2", "--gop-size", "8"],
+        Some(&stats),
+        "other settings",
+    );
+    // Another input of the same size.
+    let other = dir.path().join("other.y4m");
+    write_cut(&sample("still_chelsea_448x296.y4m"), &other, 128, 96, 12);
+    let o = run(enc()
+        .arg(&other)
+        .arg("-o")
+        .arg(&out)
+        .args(["--bitrate", "100", "--pass", "2", "--stats"])
+        .arg(&stats));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("another input"), "{}", stderr(&o));
+    assert!(!out.exists());
+    // Fewer frames than the first pass saw.
+    refused(
+        &["--bitrate", "100", "--pass", "2", "--limit", "6"],
+        Some(&stats),
+        "other settings",
+    );
 }

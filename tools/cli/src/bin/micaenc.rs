@@ -13,7 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mica::CpuLevel;
 use mica::IntraPredictor;
 use mica::{ColourDescription, ContentLight, MasteringDisplay};
-use mica::{Encoder, EncoderConfig, GopStructure, Preset};
+use mica::{Encoder, EncoderConfig, FirstPassStats, GopStructure, Preset, RateControl};
+use mica_cli::first_pass::FirstPassFile;
 use mica_cli::{
     load_filter, open_input, Output, PsnrAccumulator, SampleMd5, UsageError, EXIT_FAILURE,
     EXIT_USAGE,
@@ -42,8 +43,26 @@ struct Args {
     /// Quantisation parameter: 0..=51 when coding 8 bits, -12..=51 when
     /// coding 10 (lower is better quality; the step size doubles every 6, and
     /// a QP gives the same step relative to the sample range at both depths).
-    #[arg(long, default_value_t = 32, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-12..=51))]
-    qp: i8,
+    /// Default 32; not with --bitrate.
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-12..=51))]
+    qp: Option<i8>,
+    /// Target bit rate in kbit/s (1..=1000000) instead of a fixed QP: the
+    /// rate control moves each frame's base QP (the layers' and the
+    /// lookahead's offsets stay). One pass by default; with --pass, two.
+    #[arg(long, allow_hyphen_values = true)]
+    bitrate: Option<f64>,
+    /// Two-pass coding: 1 codes with the fast preset (whatever --preset
+    /// says) and writes --stats; 2 reads --stats and meets --bitrate closely.
+    /// Give both passes the same input and frame-structure options.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pass: Option<u8>,
+    /// The first pass's statistics file (written by --pass 1, read by --pass 2).
+    #[arg(long)]
+    stats: Option<PathBuf>,
+    /// Write a line per frame, in coding order, to this CSV file: display
+    /// number, keyframe, base QP, QP, bits, PSNR of Y, U and V.
+    #[arg(long)]
+    stats_csv: Option<PathBuf>,
     /// Coded bit depth, 8 or 10 (default: the input's depth). 8-bit input
     /// coded at 10 bits is shifted up; 10-bit input coded at 8 is rounded.
     #[arg(long, value_parser = parse_bit_depth)]
@@ -246,6 +265,64 @@ fn parse_max_cll(text: &str) -> Result<ContentLight, String> {
     mica_io::colour::parse_content_light(text).map_err(|e| e.to_string())
 }
 
+/// The base QPs the first pass codes at.
+const FIRST_PASS_QPS: [i8; 2] = [24, 36];
+
+/// Records the sizes of the packets `encoder` has ready into `stats`.
+fn record_packets(encoder: &mut Encoder, stats: &mut FirstPassStats) {
+    while let Some(p) = encoder.receive_packet() {
+        stats.record(p.frame_number, p.base_qp, p.data.len() as u64 * 8);
+    }
+}
+
+/// The rate options that cannot go together (exit status 1, before any
+/// output is created).
+fn check_rate_options(args: &Args) -> Result<()> {
+    if args.bitrate.is_some() && args.qp.is_some() {
+        bail!("--qp and --bitrate conflict: give a fixed QP or a target bit rate, not both");
+    }
+    if let Some(kbps) = args.bitrate {
+        if !(mica::MIN_KBPS..=mica::MAX_KBPS).contains(&kbps) {
+            bail!("--bitrate {kbps} is out of range: give 1..=1000000 kbit/s",);
+        }
+    }
+    match (args.pass, &args.stats, args.bitrate) {
+        (Some(p), _, None) => bail!("--pass {p} needs --bitrate (the target)"),
+        (Some(p), None, _) => bail!("--pass {p} needs --stats FILE"),
+        (None, Some(_), _) => bail!("--stats needs --pass 1 or --pass 2"),
+        _ => Ok(()),
+    }
+}
+
+/// What identifies the input of a two-pass encode: its size, rate, depth
+/// and first frame.
+fn input_identity(header: &Y4mHeader, first_frame_md5: &str) -> String {
+    format!(
+        "{}x{} fps {}/{} depth {} first-frame-md5 {first_frame_md5}",
+        header.width,
+        header.height,
+        header.fps_num,
+        header.fps_den,
+        header.bit_depth()
+    )
+}
+
+/// The options the frame structure (which frames exist, their types and
+/// layers) depends on: both passes must agree on them.
+fn frame_structure_settings(args: &Args) -> String {
+    let gop_size = match args.gop_size {
+        GopSize::Fixed(n) => n.to_string(),
+        GopSize::Auto => "auto".to_string(),
+    };
+    format!(
+        "gop {} gop-size {gop_size} keyint {} scene-cut {} limit {}",
+        args.gop,
+        args.keyint.map_or("auto".to_string(), |k| k.to_string()),
+        !args.no_scene_cut,
+        args.limit.map_or("all".to_string(), |l| l.to_string()),
+    )
+}
+
 fn run(args: &Args) -> Result<()> {
     let cpu = match &args.cpu {
         None => None,
@@ -264,18 +341,19 @@ fn run(args: &Args) -> Result<()> {
         input_depth
     });
     let min_qp = -6 * (coded_depth as i8 - 8);
-    if args.qp < min_qp {
+    let qp = args.qp.unwrap_or(32);
+    if qp < min_qp {
         return Err(UsageError(format!(
-            "--qp {} is out of range when coding {coded_depth} bits: QP is 0..=51 at 8 bits \
-             and -12..=51 at 10 (--bit-depth 10)",
-            args.qp
+            "--qp {qp} is out of range when coding {coded_depth} bits: QP is 0..=51 at 8 bits \
+             and -12..=51 at 10 (--bit-depth 10)"
         ))
         .into());
     }
+    check_rate_options(args)?;
     let mut cfg = EncoderConfig::new(header.width, header.height);
     cfg.fps_num = header.fps_num;
     cfg.fps_den = header.fps_den;
-    cfg.qp = args.qp;
+    cfg.qp = qp;
     cfg.bit_depth = coded_depth;
     cfg.input_bit_depth = input_depth;
     cfg.chroma_qp_offset = args.chroma_qp_offset;
@@ -324,6 +402,37 @@ fn run(args: &Args) -> Result<()> {
             .with_context(|| format!("{} is not a usable intra-predictor model", path.display()))?;
         cfg.nn_intra_model = Some(Arc::new(p));
     }
+    let settings = frame_structure_settings(args);
+    let first_pass = match (args.pass, &args.stats) {
+        (Some(2), Some(path)) => {
+            let file = FirstPassFile::read(path)?;
+            if file.settings != settings {
+                bail!(
+                    "{} was made with other settings ({}) than this pass ({settings}): run \
+                     the first pass again with these",
+                    path.display(),
+                    file.settings
+                );
+            }
+            Some(file)
+        }
+        _ => None,
+    };
+    // The first pass codes with the fast preset at two QPs (this encoder
+    // and a shadow), which gives every frame its slope of bits against QP.
+    let mut shadow = None;
+    if args.pass == Some(1) {
+        cfg.preset = Preset::Fast;
+        cfg.qp = FIRST_PASS_QPS[0];
+        let mut other = cfg.clone();
+        other.qp = FIRST_PASS_QPS[1];
+        shadow = Some(Encoder::new(other)?);
+    } else if let Some(kbps) = args.bitrate {
+        cfg.rate = RateControl::Bitrate {
+            kbps,
+            first_pass: first_pass.as_ref().map(|f| Arc::new(f.stats.clone())),
+        };
+    }
     let mut encoder = Encoder::new(cfg.clone())?;
     let seq = encoder.sequence_header();
     let recon_depth = match args.recon_depth {
@@ -368,6 +477,17 @@ fn run(args: &Args) -> Result<()> {
     let mut bytes = 0u64;
     let mut frames = 0u64;
     let mut intra_modes = mica::IntraModeCounts::default();
+    let mut csv = match &args.stats_csv {
+        Some(path) => {
+            let mut out = Output::create(path)?;
+            writeln!(out, "frame,keyframe,base_qp,qp,bits,psnr_y,psnr_u,psnr_v")?;
+            Some(out)
+        }
+        None => None,
+    };
+    let mut pass_stats = FirstPassStats::default();
+    let mut shadow_stats = FirstPassStats::default();
+    let mut first_frame_md5 = None;
     // Packets come in coding order; the reconstruction is written (and
     // hashed) in display order, as a decoder outputs it.
     let mut drain = |encoder: &mut Encoder,
@@ -380,10 +500,26 @@ fn run(args: &Args) -> Result<()> {
                 .remove(&packet.frame_number)
                 .expect("one source per packet");
             let shown = packet.recon.with_bit_depth(recon_depth);
-            psnr.add(&src, &shown);
+            let [y, u, v] = psnr.add(&src, &shown);
+            if let Some(csv) = csv.as_mut() {
+                writeln!(
+                    csv,
+                    "{},{},{},{},{},{y:.4},{u:.4},{v:.4}",
+                    packet.frame_number,
+                    packet.keyframe as u8,
+                    packet.base_qp,
+                    packet.qp,
+                    packet.data.len() * 8
+                )?;
+            }
             bytes += packet.data.len() as u64;
             frames += 1;
             intra_modes += packet.intra_modes;
+            pass_stats.record(
+                packet.frame_number,
+                packet.base_qp,
+                packet.data.len() as u64 * 8,
+            );
             ivf.write(&packet.data, packet.frame_number as u64)?;
             recon_pending.insert(packet.frame_number, shown);
             while let Some(f) = recon_pending.remove(&next_recon) {
@@ -403,22 +539,74 @@ fn run(args: &Args) -> Result<()> {
             .read_frame()
             .with_context(|| format!("cannot read {}", args.input.display()))?;
         let Some(frame) = frame else { break };
+        if read == 0 {
+            let mut md5 = SampleMd5::default();
+            md5.update(&frame);
+            let identity = input_identity(&header, &md5.hex());
+            if let (Some(file), Some(path)) = (&first_pass, &args.stats) {
+                if file.input != identity {
+                    bail!(
+                        "{} was made from another input ({}) than {} ({identity})",
+                        path.display(),
+                        file.input,
+                        args.input.display()
+                    );
+                }
+            }
+            first_frame_md5 = Some(identity);
+        }
         read += 1;
         sources.insert(read as u32 - 1, frame.clone());
+        if let Some(shadow) = shadow.as_mut() {
+            shadow.send_frame(frame.clone())?;
+            record_packets(shadow, &mut shadow_stats);
+        }
         encoder.send_frame(frame)?;
         drain(&mut encoder, &mut sources, &mut ivf, &mut recon)?;
     }
     if read == 0 {
         bail!("{} holds no frames", args.input.display());
     }
+    if let (Some(file), Some(path)) = (&first_pass, &args.stats) {
+        if file.stats.len() as u64 != read {
+            bail!(
+                "{} holds {} frames and this pass read {read}: give both passes the same \
+                 input and --limit",
+                path.display(),
+                file.stats.len()
+            );
+        }
+    }
     encoder.flush();
     drain(&mut encoder, &mut sources, &mut ivf, &mut recon)?;
+    if let Some(shadow) = shadow.as_mut() {
+        shadow.flush();
+        record_packets(shadow, &mut shadow_stats);
+    }
     progress.finish_and_clear();
     let elapsed = start.elapsed().as_secs_f64();
 
+    if let (Some(1), Some(path)) = (args.pass, &args.stats) {
+        for (n, f) in shadow_stats.frames() {
+            for &(qp, bits) in &f.points {
+                pass_stats.record(n, qp, bits);
+            }
+        }
+        let file = FirstPassFile {
+            input: first_frame_md5.expect("a frame was read"),
+            settings: settings.clone(),
+            stats: pass_stats,
+        };
+        let mut out = Output::create(path)?;
+        out.write_all(file.to_text().as_bytes())?;
+        out.commit()?;
+    }
     ivf.finish()?;
     if let Some(r) = recon {
         r.into_inner()?.commit()?;
+    }
+    if let Some(csv) = csv {
+        csv.commit()?;
     }
     let seconds = frames as f64 * header.fps_den as f64 / header.fps_num as f64;
     let [py, pu, pv] = psnr.mean();
