@@ -1147,6 +1147,7 @@ fn rate_control_two_passes_and_bad_options() {
         refused(&["--bitrate", rate], None, "--bitrate");
     }
     refused(&["--bitrate", "100", "--qp", "30"], None, "conflict");
+    refused(&["--bitrate", "100"], None, "two passes");
     refused(&["--pass", "2"], Some(&stats), "needs --bitrate");
     refused(&["--bitrate", "100", "--pass", "2"], None, "needs --stats");
     refused(&["--bitrate", "100"], Some(&stats), "--stats needs --pass");

@@ -48,7 +48,7 @@ struct Args {
     qp: Option<i8>,
     /// Target bit rate in kbit/s (1..=1000000) instead of a fixed QP: the
     /// rate control moves each frame's base QP (the layers' and the
-    /// lookahead's offsets stay). One pass by default; with --pass, two.
+    /// lookahead's offsets stay). Needs two passes (--pass) for now.
     #[arg(long, allow_hyphen_values = true)]
     bitrate: Option<f64>,
     /// Two-pass coding: 1 codes with the fast preset (whatever --preset
@@ -290,6 +290,12 @@ fn check_rate_options(args: &Args) -> Result<()> {
         (Some(p), _, None) => bail!("--pass {p} needs --bitrate (the target)"),
         (Some(p), None, _) => bail!("--pass {p} needs --stats FILE"),
         (None, Some(_), _) => bail!("--stats needs --pass 1 or --pass 2"),
+        // The library's one pass misses by up to +112 % on the test clips
+        // (docs/results.md, "Rate control"): not offered until it is close.
+        (None, None, Some(_)) => bail!(
+            "--bitrate needs two passes for now (--pass 1 --stats FILE, then --pass 2 \
+             --stats FILE): one-pass rate control is not accurate yet"
+        ),
         _ => Ok(()),
     }
 }
