@@ -29,9 +29,9 @@ pub enum RateControl {
     /// A target bit rate in kbit/s (over the frame rate of the
     /// configuration): one pass when `first_pass` is `None`, else the
     /// second pass of two, with the first pass's statistics. One pass is
-    /// approximate so far (within +7 % to +112 % of the target on the
-    /// 48-60 frame test clips, over-spending on their first keyframe and
-    /// groups); the second pass within 1 % at 100-1000 kbit/s.
+    /// approximate so far (-1.4 % to +112 % off the target on the 48-60
+    /// frame test clips, over-spending on their first keyframe and groups);
+    /// the second pass within 1.5 % at 100-1000 kbit/s.
     Bitrate {
         /// Target in kbit/s.
         kbps: f64,

@@ -290,7 +290,7 @@ fn check_rate_options(args: &Args) -> Result<()> {
         (Some(p), _, None) => bail!("--pass {p} needs --bitrate (the target)"),
         (Some(p), None, _) => bail!("--pass {p} needs --stats FILE"),
         (None, Some(_), _) => bail!("--stats needs --pass 1 or --pass 2"),
-        // The library's one pass misses by up to +112 % on the test clips
+        // The library's one pass is off by up to +112 % on the test clips
         // (docs/results.md, "Rate control"): not offered until it is close.
         (None, None, Some(_)) => bail!(
             "--bitrate needs two passes for now (--pass 1 --stats FILE, then --pass 2 \
