@@ -76,6 +76,7 @@ impl FirstPassFile {
         let input = field(lines.next(), "input ")?;
         let settings = field(lines.next(), "settings ")?;
         let mut stats = FirstPassStats::default();
+        let mut seen = std::collections::BTreeSet::new();
         let mut ended = None;
         for (i, line) in lines.enumerate() {
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -86,7 +87,7 @@ impl FirstPassFile {
                     let Ok(n) = n.parse::<u32>() else {
                         bail!("line {} is malformed: '{line}'", i + 4);
                     };
-                    if stats.frames().any(|(m, _)| m == n) {
+                    if !seen.insert(n) {
                         bail!("line {}: frame {n} appears twice", i + 4);
                     }
                     for pair in points.chunks(2) {
