@@ -508,14 +508,13 @@ mod tests {
                 dec.send_packet(&p.data).unwrap();
             }
             dec.flush().unwrap();
-            for p in &one {
+            for _ in &one {
                 let d = dec.receive_frame().unwrap();
                 let want = one
                     .iter()
                     .find(|q| q.frame_number == d.frame_number)
                     .unwrap();
                 assert_eq!(d.frame, want.recon);
-                let _ = p;
             }
             let bits: usize = one.iter().map(|p| p.data.len() * 8).sum();
             errors.push((bits as f64 / target_bits - 1.0).abs());
