@@ -105,6 +105,21 @@ pub enum ConfigError {
     /// First-pass statistics that cannot drive a second pass.
     #[error("first-pass statistics {0}")]
     FirstPass(String),
+    /// A constant-quality level outside the coded depth's QP range.
+    #[error(
+        "constant quality {crf} is out of range at {bit_depth} bits: valid levels are {min}..=51"
+    )]
+    Quality {
+        /// The level asked for.
+        crf: String,
+        /// The coded bit depth.
+        bit_depth: u8,
+        /// The lowest level at that depth.
+        min: i32,
+    },
+    /// A buffer model that is out of range or cannot be kept.
+    #[error("buffer model: {0}")]
+    Buffer(String),
 }
 
 /// A malformed or unsupported bitstream.

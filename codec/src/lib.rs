@@ -62,8 +62,8 @@ pub use bitstream::{
 pub use cpu::{CpuLevel, MAX_THREADS};
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
 pub use encoder::{
-    Encoder, EncoderConfig, FirstPassFrame, FirstPassStats, GopStructure, IntraModeCounts, Packet,
-    Preset, RateControl, MAX_KBPS, MIN_KBPS,
+    BufferModel, Encoder, EncoderConfig, FirstPassFrame, FirstPassStats, GopStructure,
+    IntraModeCounts, Packet, Preset, RateControl, MAX_KBPS, MIN_KBPS,
 };
 pub use error::{BitstreamError, ConfigError, Error};
 pub use intra::IntraPredictor;

@@ -52,7 +52,7 @@ impl Preset {
 /// networks restore less, lost with -2.
 pub const KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER: i8 = -2;
 
-use super::rate::RateControl;
+use super::rate::{BufferModel, RateControl};
 
 /// The lowest target bit rate accepted, kbit/s.
 pub const MIN_KBPS: f64 = 1.0;
@@ -171,6 +171,9 @@ pub struct EncoderConfig {
     /// How each frame's QP is chosen: from `qp` (the default) or to meet a
     /// target bit rate ([`RateControl`]).
     pub rate: RateControl,
+    /// A leaky-bucket constraint for streaming (`--maxrate`/`--bufsize`),
+    /// with a rate-controlled `rate` only. Default none.
+    pub buffer: Option<BufferModel>,
     /// The learned in-loop filter may be used.
     pub nn_filter: bool,
     /// The loop-filter model (`None`: the embedded default). A decoder must know
@@ -236,6 +239,7 @@ impl EncoderConfig {
             smvd: true,
             preset: Preset::Medium,
             rate: RateControl::ConstantQp,
+            buffer: None,
             nn_filter: true,
             nn_filter_model: None,
             // Off by default: the current model costs about 0.3 % (BD-rate,
@@ -271,8 +275,13 @@ impl EncoderConfig {
         if self.keyint > 0 {
             self.keyint
         } else {
-            ((10.0 * self.fps_num as f64 / self.fps_den as f64).round() as usize).max(1)
+            ((10.0 * self.fps()).round() as usize).max(1)
         }
+    }
+
+    /// Frames per second.
+    pub(crate) fn fps(&self) -> f64 {
+        self.fps_num as f64 / self.fps_den as f64
     }
 
     /// Checks every field against its valid range.
@@ -326,6 +335,36 @@ impl EncoderConfig {
             }
             if first_pass.as_ref().is_some_and(|s| s.is_empty()) {
                 return Err(ConfigError::FirstPass("holds no frames".to_string()));
+            }
+        }
+        if let RateControl::ConstantQuality { crf } = self.rate {
+            let lowest = f64::from(min_qp(self.bit_depth));
+            if !(lowest..=f64::from(MAX_QP)).contains(&crf) {
+                return Err(ConfigError::Quality {
+                    crf: crf.to_string(),
+                    bit_depth: self.bit_depth,
+                    min: lowest as i32,
+                });
+            }
+        }
+        if let Some(buffer) = &self.buffer {
+            if let Some(problem) = buffer.problem(self.fps()) {
+                return Err(ConfigError::Buffer(problem));
+            }
+            match self.rate {
+                RateControl::ConstantQp => {
+                    return Err(ConfigError::Buffer(
+                        "needs a rate-controlled mode: fixed QP cannot keep to a buffer"
+                            .to_string(),
+                    ))
+                }
+                RateControl::Bitrate { kbps, .. } if kbps > buffer.max_kbps => {
+                    return Err(ConfigError::Buffer(format!(
+                        "fills at {} kbit/s, below the target {kbps} kbit/s",
+                        buffer.max_kbps
+                    )))
+                }
+                _ => {}
             }
         }
         Ok(())

@@ -177,6 +177,7 @@ pub(super) fn encode_frame(
         qp: plan.qp,
         base_qp: plan.base_qp,
         intra_modes,
+        buffer_level: None,
     };
     let extras = FrameExtras {
         deblocked,

@@ -45,6 +45,18 @@ pub(super) struct FramePlan {
     pub(super) importance: Option<ImportanceMap>,
 }
 
+impl FramePlan {
+    /// Raises the frame's QP by `steps` (up to 51), its base QP and lambda
+    /// with it: for a frame coded again to fit the decoder's buffer.
+    pub(super) fn raise_qp(&mut self, steps: i8, bit_depth: u8) {
+        let qp = (i32::from(self.qp) + i32::from(steps)).min(i32::from(MAX_QP)) as i8;
+        let delta = qp - self.qp;
+        self.qp = qp;
+        self.base_qp = (i32::from(self.base_qp) + i32::from(delta)).min(i32::from(MAX_QP)) as i8;
+        self.lambda *= lambda(1.0, qp, bit_depth) / lambda(1.0, qp - delta, bit_depth);
+    }
+}
+
 impl Encoder {
     /// Whether the frame `poc` (with scene-cut flag `cut`) must be a random
     /// access point: the first frame, a scene cut, or `keyint` frames after
@@ -251,7 +263,7 @@ impl Encoder {
         anchors_predicted_frames: bool,
         importance_offset: i32,
     ) -> FramePlan {
-        let base_qp = self.take_base_qp();
+        let base_qp = self.take_base_qp(poc, 0);
         let mut qp = base_qp;
         let factor = match self.cfg.gop {
             _ if !anchors_predicted_frames => INTRA_ONLY_LAMBDA_FACTOR,
@@ -293,7 +305,7 @@ impl Encoder {
             2 => (2, 0.4624),
             _ => (3, 0.4624),
         };
-        let base_qp = self.take_base_qp();
+        let base_qp = self.take_base_qp(poc, 2);
         let qp = (base_qp as i32 + offset).min(51) as i8;
         let mut l0: Vec<Held> = self.dpb.clone();
         l0.sort_by_key(|h| std::cmp::Reverse(h.picture.poc));
@@ -428,7 +440,7 @@ impl Encoder {
                     }
                 });
                 let offset = importance.as_ref().map_or(0, filtering::mean_offset);
-                let base_qp = self.take_base_qp();
+                let base_qp = self.take_base_qp(poc, 1 + layer);
                 let (qp, lambda) = self.layer_qp_lambda(base_qp, layer, offset, size);
                 plans.push(FramePlan {
                     poc,

@@ -19,9 +19,9 @@ pub use config::{
     EncoderConfig, GopStructure, Preset, KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER, MAX_KBPS, MIN_KBPS,
 };
 pub use packet::{IntraModeCounts, Packet};
-pub use rate::{FirstPassFrame, FirstPassStats, RateControl};
+pub use rate::{BufferModel, FirstPassFrame, FirstPassStats, RateControl};
 
-use crate::bitstream::{ModelRef, SequenceHeader, Tools};
+use crate::bitstream::{ModelRef, SequenceHeader, Tools, MAX_QP};
 use crate::cpu::CpuLevel;
 use crate::error::{ConfigError, Error};
 use crate::inter::RefPicture;
@@ -80,10 +80,10 @@ impl Encoder {
             .expect("thread pool");
         let rate = match &cfg.rate {
             RateControl::ConstantQp => None,
-            RateControl::Bitrate { kbps, first_pass } => Some(rate::RateController::new(
-                *kbps,
-                cfg.fps_num as f64 / cfg.fps_den as f64,
-                first_pass.clone(),
+            rate => Some(rate::RateController::new(
+                rate,
+                cfg.buffer.as_ref(),
+                cfg.fps(),
                 cfg.width * cfg.height,
                 cfg.bit_depth,
             )),
@@ -106,11 +106,12 @@ impl Encoder {
         })
     }
 
-    /// The base QP of the next frame planned: the configuration's, or the
-    /// rate control's.
-    fn take_base_qp(&mut self) -> i8 {
+    /// The base QP of frame `poc` of kind `kind` (0 for keyframes, else 1 +
+    /// temporal layer), planned next: the configuration's, or the rate
+    /// control's.
+    fn take_base_qp(&mut self, poc: u32, kind: usize) -> i8 {
         match self.rate.as_mut() {
-            Some(rc) => rc.frame_base_qp(),
+            Some(rc) => rc.frame_base_qp(poc, kind),
             None => self.cfg.qp,
         }
     }
@@ -243,7 +244,8 @@ impl Encoder {
         let intra = cfg.intra_predictor();
         let intra = intra.as_ref();
         let hooks = self.hooks;
-        let results: Vec<(Packet, FrameExtras, Arc<RefPicture>)> = self.pool.install(|| {
+        let mut plans = plans;
+        let mut results: Vec<(Packet, FrameExtras, Arc<RefPicture>)> = self.pool.install(|| {
             plans
                 .par_iter()
                 .zip(frames.par_iter())
@@ -251,6 +253,23 @@ impl Encoder {
                 .collect()
         });
         if let Some(rc) = self.rate.as_mut() {
+            // The frames leave the buffer in coding order; one that would
+            // take more than it holds is coded again at a higher QP (the
+            // batch's frames do not reference each other, so the others
+            // stand).
+            for (plan, (f, result)) in plans.iter_mut().zip(frames.iter().zip(results.iter_mut())) {
+                if let Some(room) = rc.buffer_room() {
+                    while result.0.data.len() as f64 * 8.0 > room && plan.qp < MAX_QP {
+                        let bits = result.0.data.len() as f64 * 8.0;
+                        plan.raise_qp(rate::qp_raise_to_fit(bits, room), cfg.bit_depth);
+                        *result = self.pool.install(|| {
+                            encode_frame(cfg, hooks, &seq, plan, f, cpu, filter, intra)
+                        });
+                    }
+                }
+                let level = rc.leave_buffer(result.0.data.len() as u64 * 8);
+                result.0.buffer_level = level.map(|l| l.floor() as i64);
+            }
             let coded: Vec<(u32, usize, i8, u64)> = plans
                 .iter()
                 .zip(&results)

@@ -25,6 +25,11 @@ pub struct Packet {
     pub base_qp: i8,
     /// How the frame's intra luma blocks were predicted.
     pub intra_modes: IntraModeCounts,
+    /// With a [`crate::BufferModel`]: the bits left in the decoder's buffer
+    /// just after this frame left it (negative: it underflowed, which the
+    /// encoder allows only for a frame too large for the buffer even at QP
+    /// 51).
+    pub buffer_level: Option<i64>,
 }
 
 /// How a frame's intra luma transform blocks were predicted, by size.

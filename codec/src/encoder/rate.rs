@@ -26,6 +26,15 @@ pub enum RateControl {
     /// temporal layer's offset and the lookahead's).
     #[default]
     ConstantQp,
+    /// Constant quality: every frame coded from base QP `crf` (which may be
+    /// fractional: the frames' integer base QPs average it) with the
+    /// temporal layers' and the lookahead's offsets, as fixed QP codes; the
+    /// difference is that a [`BufferModel`] may cap it (the QP rises where
+    /// the buffer would run dry, "capped CRF").
+    ConstantQuality {
+        /// The base QP to code at, `min_qp..=51` for the coded depth.
+        crf: f64,
+    },
     /// A target bit rate in kbit/s (over the frame rate of the
     /// configuration): one pass when `first_pass` is `None`, else the
     /// second pass of two, with the first pass's statistics. One pass is
@@ -49,6 +58,87 @@ pub enum RateControl {
 pub struct FirstPassStats {
     /// By display frame number.
     frames: BTreeMap<u32, FirstPassFrame>,
+}
+
+/// A leaky-bucket constraint for streaming (the VBR hypothetical decoder
+/// buffer of H.264 Annex C): the decoder's buffer of `size_kbits` fills at
+/// `max_kbps` until full, starts `initial_fullness` full, and each frame's
+/// bits leave it at the frame's decoding time, one frame interval apart in
+/// coding order. The encoder never lets a frame take more bits than the
+/// buffer holds: it plans QPs to keep the buffer from running dry, and
+/// codes a frame again at a higher QP where it would. A buffer already full
+/// stops filling (VBR), so it cannot overflow. Only with a rate-controlled
+/// mode ([`RateControl::Bitrate`] or [`RateControl::ConstantQuality`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BufferModel {
+    /// The rate the buffer fills at, kbit/s ([`crate::MIN_KBPS`]..=[`crate::MAX_KBPS`]).
+    pub max_kbps: f64,
+    /// The buffer's size, kbit: at least one frame interval's filling.
+    pub size_kbits: f64,
+    /// How full the buffer is when the first frame leaves it, a fraction
+    /// in (0, 1] (x264's default, 0.9, is the command line's).
+    pub initial_fullness: f64,
+}
+
+impl BufferModel {
+    /// What is wrong with the model at `fps` frames per second, if anything.
+    pub(crate) fn problem(&self, fps: f64) -> Option<String> {
+        if !(super::MIN_KBPS..=super::MAX_KBPS).contains(&self.max_kbps) {
+            return Some(format!(
+                "maximum rate {} kbit/s is out of range: valid rates are 1..=1000000 kbit/s",
+                self.max_kbps
+            ));
+        }
+        let per_frame = self.max_kbps / fps;
+        if !(self.size_kbits >= per_frame && self.size_kbits <= 3600.0 * self.max_kbps) {
+            return Some(format!(
+                "size {} kbit is out of range: at {} kbit/s and {fps:.3} frames/s it must be \
+                 {per_frame:.3}..={} kbit (a frame interval's filling to an hour's)",
+                self.size_kbits,
+                self.max_kbps,
+                3600.0 * self.max_kbps
+            ));
+        }
+        if !(self.initial_fullness > 0.0 && self.initial_fullness <= 1.0) {
+            return Some(format!(
+                "initial fullness {} is out of range: valid fractions are above 0 and at most 1",
+                self.initial_fullness
+            ));
+        }
+        None
+    }
+}
+
+/// The buffer's state as frames leave it, in bits.
+#[derive(Clone, Debug)]
+pub(crate) struct Bucket {
+    size: f64,
+    per_frame: f64,
+    level: f64,
+}
+
+impl Bucket {
+    pub(crate) fn new(model: &BufferModel, fps: f64) -> Bucket {
+        Bucket {
+            size: model.size_kbits * 1000.0,
+            per_frame: model.max_kbps * 1000.0 / fps,
+            level: model.initial_fullness * model.size_kbits * 1000.0,
+        }
+    }
+
+    /// The bits the next frame may take.
+    pub(crate) fn room(&self) -> f64 {
+        self.level
+    }
+
+    /// The next frame leaves with `bits` bits; the buffer then fills for a
+    /// frame interval. Returns the level just after the frame left
+    /// (negative: it underflowed).
+    pub(crate) fn take(&mut self, bits: u64) -> f64 {
+        let after = self.level - bits as f64;
+        self.level = (after.max(0.0) + self.per_frame).min(self.size);
+        after
+    }
 }
 
 /// One frame of a first pass: its bits at each base QP it was coded from.
@@ -122,6 +212,14 @@ impl FirstPassStats {
     }
 }
 
+/// The QP steps (at least one) by which to raise a frame of `bits` bits
+/// that must fit in `room` bits, aiming a tenth below it.
+pub(crate) fn qp_raise_to_fit(bits: f64, room: f64) -> i8 {
+    (QP_PER_HALVING * (bits / (0.9 * room.max(1.0))).log2())
+        .ceil()
+        .clamp(1.0, f64::from(MAX_QP)) as i8
+}
+
 /// A frame's bits at base QP `qp`, from its bits at base QP `at` (the
 /// model's exponential law).
 fn bits_at(bits: f64, at: f64, qp: f64) -> f64 {
@@ -171,6 +269,81 @@ pub(crate) struct RateController {
     /// One pass: frames ahead the budget is planned over (two seconds, at
     /// least 32).
     horizon: f64,
+    /// Constant quality: the base QP every frame is coded from (no target).
+    quality: Option<f64>,
+    /// The leaky bucket, where the stream has one.
+    bucket: Option<Bucket>,
+    /// The bits predicted for frames given a base QP and not coded yet
+    /// (the batch being planned), which the bucket will lose.
+    planned: Vec<f64>,
+    /// Second pass: the first-pass frames not coded yet, their predicted
+    /// bits summed on a grid of base QPs (kept up to date as frames are
+    /// coded, so that planning a batch does not revisit every frame).
+    rest: Option<RestOfStream>,
+}
+
+/// The predicted bits of the frames a second pass has still to code, summed
+/// at every [`RestOfStream::STEP`] of base QP from the lowest QP to
+/// [`MAX_QP`]: O(grid) to update per frame and to solve, where summing the
+/// frames for each step of the solver would be quadratic in the stream's
+/// length.
+#[derive(Clone, Debug)]
+struct RestOfStream {
+    lowest: f64,
+    sums: Vec<f64>,
+    frames: usize,
+}
+
+impl RestOfStream {
+    /// Grid spacing in QP steps: the sum of the frames' log-linear curves
+    /// is log-convex, so interpolating its logarithm linearly over an
+    /// eighth of a QP step is off by far less than the model is.
+    const STEP: f64 = 0.125;
+
+    fn new(stats: &FirstPassStats, bit_depth: u8) -> RestOfStream {
+        let lowest = f64::from(min_qp(bit_depth));
+        let points = ((f64::from(MAX_QP) - lowest) / Self::STEP).round() as usize + 1;
+        let mut rest = RestOfStream {
+            lowest,
+            sums: vec![0.0; points],
+            frames: 0,
+        };
+        for frame in stats.frames.values() {
+            rest.change(frame, 1.0);
+        }
+        rest
+    }
+
+    fn qp_at(&self, i: usize) -> f64 {
+        self.lowest + i as f64 * Self::STEP
+    }
+
+    /// Adds (`sign` 1) or removes (-1) a frame's curve.
+    fn change(&mut self, frame: &FirstPassFrame, sign: f64) {
+        for i in 0..self.sums.len() {
+            let bits = frame.bits_at(self.qp_at(i));
+            self.sums[i] = (self.sums[i] + sign * bits).max(0.0);
+        }
+        if sign > 0.0 {
+            self.frames += 1;
+        } else {
+            self.frames = self.frames.saturating_sub(1);
+        }
+    }
+
+    /// Removes a coded frame's curve.
+    fn remove(&mut self, frame: &FirstPassFrame) {
+        self.change(frame, -1.0);
+    }
+
+    /// The frames' predicted bits at base QP `qp` (within the grid).
+    fn bits_at(&self, qp: f64) -> f64 {
+        let x = ((qp - self.lowest) / Self::STEP).clamp(0.0, (self.sums.len() - 1) as f64);
+        let i = (x.floor() as usize).min(self.sums.len() - 2);
+        let t = x - i as f64;
+        let log = |b: f64| b.max(1e-9).ln();
+        ((1.0 - t) * log(self.sums[i]) + t * log(self.sums[i + 1])).exp()
+    }
 }
 
 /// The most a base QP moves from one batch to the next in one pass (a
@@ -181,18 +354,34 @@ const ONE_PASS_MAX_STEP: f64 = 2.0;
 /// and cheap, and must not take a large error at a QP far from the rest.
 const SECOND_PASS_MAX_STEP: f64 = 1.0;
 
+/// The share of the bits in the buffer that one frame is planned to take at
+/// most: a frame predicted to take more is planned at a higher QP. (A frame
+/// that still comes out larger than the buffer holds is coded again.)
+const BUFFER_SHARE_PER_FRAME: f64 = 0.5;
+
 impl RateController {
-    /// A controller for `kbps` at `fps` frames per second, `samples` luma samples per frame.
+    /// A controller for `rate` (not fixed QP) at `fps` frames per second,
+    /// `samples` luma samples per frame, with `buffer` if given.
     pub(crate) fn new(
-        kbps: f64,
+        rate: &RateControl,
+        buffer: Option<&BufferModel>,
         fps: f64,
-        first_pass: Option<Arc<FirstPassStats>>,
         samples: usize,
         bit_depth: u8,
     ) -> RateController {
+        let (kbps, first_pass, quality) = match rate {
+            // (Fixed QP builds no controller; were one asked for, it
+            // would code at the default QP.)
+            RateControl::ConstantQp => (0.0, None, Some(32.0)),
+            RateControl::ConstantQuality { crf } => (0.0, None, Some(*crf)),
+            RateControl::Bitrate { kbps, first_pass } => (*kbps, first_pass.clone(), None),
+        };
         let mut rc = RateController {
             per_frame: kbps * 1000.0 / fps,
             first_pass,
+            quality,
+            bucket: buffer.map(|b| Bucket::new(b, fps)),
+            planned: Vec::new(),
             coded: BTreeSet::new(),
             spent: 0.0,
             predicted: 0.0,
@@ -205,20 +394,61 @@ impl RateController {
             samples: samples as f64,
             bit_depth,
             horizon: 32.0,
+            rest: None,
         };
+        rc.rest = rc
+            .first_pass
+            .as_ref()
+            .map(|stats| RestOfStream::new(stats, bit_depth));
         rc.base = rc.next_base();
         rc
     }
 
-    /// The base QP for the next frame planned (rounded so that the frames'
-    /// base QPs average the controller's real-valued one).
-    pub(crate) fn frame_base_qp(&mut self) -> i8 {
+    /// The base QP for frame `number` of kind `kind` (0 for keyframes, else
+    /// 1 + temporal layer), planned next: rounded so that the frames' base
+    /// QPs average the controller's real-valued one, and raised where the
+    /// frame is predicted to take more than its share of the buffer.
+    pub(crate) fn frame_base_qp(&mut self, number: u32, kind: usize) -> i8 {
         let want = self.base + self.carry;
-        let qp = want
+        let mut qp = want
             .round()
             .clamp(min_qp(self.bit_depth) as f64, MAX_QP as f64);
         self.carry = (want - qp).clamp(-1.0, 1.0);
+        if let Some(bucket) = &self.bucket {
+            // The level when this frame leaves: the planned frames before
+            // it leave first, each followed by a frame interval's filling.
+            let level = self.planned.iter().fold(bucket.level, |level, bits| {
+                ((level - bits).max(0.0) + bucket.per_frame).min(bucket.size)
+            });
+            let cap = BUFFER_SHARE_PER_FRAME * level;
+            while qp < MAX_QP as f64 && self.expected_bits(number, kind, qp) > cap {
+                qp += 1.0;
+            }
+            self.planned.push(self.expected_bits(number, kind, qp));
+        }
         qp as i8
+    }
+
+    /// The bits frame `number` of kind `kind` is expected to take at base QP
+    /// `base` (a second pass's prediction corrected by the frames coded).
+    fn expected_bits(&self, number: u32, kind: usize, base: f64) -> f64 {
+        let bits = self.predict(number, kind, base);
+        if self.first_pass.is_some() {
+            bits * self.correction()
+        } else {
+            bits
+        }
+    }
+
+    /// The bits the next frame to leave the buffer may take, if there is one.
+    pub(crate) fn buffer_room(&self) -> Option<f64> {
+        self.bucket.as_ref().map(Bucket::room)
+    }
+
+    /// The next frame in coding order leaves the buffer with `bits` bits:
+    /// the level just after (negative if it underflowed), if there is one.
+    pub(crate) fn leave_buffer(&mut self, bits: u64) -> Option<f64> {
+        self.bucket.as_mut().map(|b| b.take(bits))
     }
 
     /// The base QP the controller aims at now, rounded (for the lookahead's
@@ -234,9 +464,16 @@ impl RateController {
     /// base QP of the next batch.
     pub(crate) fn coded(&mut self, frames: &[(u32, usize, i8, u64)]) {
         for &(number, kind, base, bits) in frames {
-            self.coded.insert(number);
+            if self.coded.insert(number) {
+                let frame = self.first_pass.as_ref().and_then(|s| s.frames.get(&number));
+                if let (Some(rest), Some(frame)) = (self.rest.as_mut(), frame) {
+                    rest.remove(frame);
+                }
+            }
             self.spent += bits as f64;
-            self.predicted += self.predict(number, kind, base as f64);
+            if self.quality.is_none() {
+                self.predicted += self.predict(number, kind, base as f64);
+            }
             if self.first_pass.is_none() {
                 // Learn the kind's bits per sample at 32 (a running mean
                 // over the first frames, then a slow average).
@@ -248,6 +485,11 @@ impl RateController {
                 let weight = 1.0 / f64::from(self.taught[k].min(8));
                 self.per_sample[k] += weight * (seen - self.per_sample[k]);
             }
+        }
+        self.planned.clear();
+        if let Some(quality) = self.quality {
+            self.base = quality;
+            return;
         }
         let next = self.next_base();
         let step = if self.first_pass.is_none() {
@@ -304,29 +546,26 @@ impl RateController {
         (self.spent + prior) / (self.predicted + prior)
     }
 
-    /// The base QP that spends what is left of the budget on what is left.
+    /// The base QP that spends what is left of the budget on what is left
+    /// (constant quality: its QP).
     fn next_base(&self) -> f64 {
+        if let Some(quality) = self.quality {
+            return quality;
+        }
         match &self.first_pass {
             Some(stats) => {
                 let total = self.per_frame * stats.frames.len() as f64;
                 let left = (total - self.spent).max(0.1 * self.per_frame);
-                let rest: Vec<&FirstPassFrame> = stats
-                    .frames
-                    .iter()
-                    .filter(|(n, _)| !self.coded.contains(n))
-                    .map(|(_, f)| f)
-                    .collect();
-                if rest.is_empty() {
+                let Some(rest) = self.rest.as_ref().filter(|r| r.frames > 0) else {
                     return self.base;
-                }
+                };
                 // The base QP where the rest's corrected bits meet what is
                 // left (they fall as the QP rises): bisection.
                 let correction = self.correction();
-                let bits = |qp: f64| correction * rest.iter().map(|f| f.bits_at(qp)).sum::<f64>();
                 let (mut lo, mut hi) = (min_qp(self.bit_depth) as f64, MAX_QP as f64);
                 for _ in 0..40 {
                     let mid = 0.5 * (lo + hi);
-                    if bits(mid) > left {
+                    if correction * rest.bits_at(mid) > left {
                         lo = mid;
                     } else {
                         hi = mid;
@@ -364,6 +603,20 @@ impl RateController {
 mod tests {
     use super::*;
 
+    /// A bit-rate controller at 8 bits without a buffer.
+    fn controller(
+        kbps: f64,
+        fps: f64,
+        stats: Option<FirstPassStats>,
+        samples: usize,
+    ) -> RateController {
+        let rate = RateControl::Bitrate {
+            kbps,
+            first_pass: stats.map(Arc::new),
+        };
+        RateController::new(&rate, None, fps, samples, 8)
+    }
+
     /// A second pass over frames whose bits follow the model exactly aims
     /// its first base QP where the total meets the target.
     #[test]
@@ -373,12 +626,47 @@ mod tests {
             stats.record(n, 30, 10_000);
         }
         // 100 kbit in 10 frames at QP 30; a target of half: 5.5 QP higher.
-        let rc = RateController::new(50.0, 10.0, Some(Arc::new(stats)), 64 * 64, 8);
+        let rc = controller(50.0, 10.0, Some(stats), 64 * 64);
         assert!(
             (rc.base - (30.0 + QP_PER_HALVING)).abs() < 1e-9,
             "{}",
             rc.base
         );
+    }
+
+    /// The grid of the rest of the stream agrees with summing its frames
+    /// directly, also between grid points and after frames are removed.
+    #[test]
+    fn rest_of_stream_matches_the_direct_sum() {
+        let mut stats = FirstPassStats::default();
+        for n in 0..50u32 {
+            let bits = 2_000 + u64::from(n * 7919 % 60_000);
+            stats.record(n, 24, bits * 4 + u64::from(n % 5) * 1_000);
+            stats.record(n, 36, bits / (1 + u64::from(n % 3)));
+        }
+        let mut rest = RestOfStream::new(&stats, 10);
+        let direct = |from: u32, qp: f64| -> f64 {
+            stats
+                .frames()
+                .filter(|(n, _)| *n >= from)
+                .map(|(_, f)| f.bits_at(qp))
+                .sum()
+        };
+        let mut gone = 0;
+        for removed in [0u32, 20, 49] {
+            for n in gone..removed {
+                rest.remove(&stats.frames[&n]);
+            }
+            gone = removed;
+            assert_eq!(rest.frames, 50 - removed as usize);
+            for qp in [-12.0, -3.3, 0.0, 17.06, 24.0, 29.99, 36.5, 44.2, 51.0] {
+                let (grid, sum) = (rest.bits_at(qp), direct(removed, qp));
+                assert!(
+                    (grid / sum - 1.0).abs() < 1e-3,
+                    "{removed} {qp}: {grid} {sum}"
+                );
+            }
+        }
     }
 
     /// Frames that come out larger than the model said raise the QP of the
@@ -389,10 +677,10 @@ mod tests {
         for n in 0..20 {
             stats.record(n, 32, 8_000);
         }
-        let mut rc = RateController::new(80.0, 10.0, Some(Arc::new(stats)), 64 * 64, 8);
+        let mut rc = controller(80.0, 10.0, Some(stats), 64 * 64);
         let start = rc.base;
         let (sum, n) = (0..4).fold((0i32, 0), |(s, n), _| {
-            (s + rc.frame_base_qp() as i32, n + 1)
+            (s + rc.frame_base_qp(n, 1) as i32, n + 1)
         });
         assert!((sum as f64 / n as f64 - start).abs() <= 0.25 + 1e-9);
         rc.coded(&[(0, 0, 32, 16_000), (1, 1, 32, 16_000)]);
@@ -405,12 +693,12 @@ mod tests {
     #[test]
     fn one_pass_learns_and_converges() {
         let samples = 640 * 480;
-        let mut rc = RateController::new(500.0, 25.0, None, samples, 8);
+        let mut rc = controller(500.0, 25.0, None, samples);
         let cost = |kind: usize, qp: i8| {
             let per_sample = 3.0 * PRIOR_BITS_PER_SAMPLE_AT_32[kind];
             bits_at(per_sample * samples as f64, 32.0, qp as f64) as u64
         };
-        let qp = rc.frame_base_qp();
+        let qp = rc.frame_base_qp(0, 0);
         let mut total = cost(0, qp);
         rc.coded(&[(0, 0, qp, total)]);
         // Layers of a group of 8: anchor, 1, 2 (two), 3 (four).
@@ -423,7 +711,7 @@ mod tests {
                 let batch: Vec<(u32, usize, i8, u64)> = kinds
                     .iter()
                     .map(|&k| {
-                        let qp = rc.frame_base_qp();
+                        let qp = rc.frame_base_qp(number + 1, k);
                         number += 1;
                         (number, k, qp, cost(k, qp))
                     })
@@ -443,6 +731,40 @@ mod tests {
         );
         let rate = total as f64 / (1.0 + 24.0 * 8.0) * 25.0 / 1000.0;
         assert!((rate / 500.0 - 1.0).abs() < 0.1, "{rate} kbit/s");
+    }
+
+    /// Constant quality codes at its level, its fractional part averaged;
+    /// a buffer raises the QP of the frames predicted to take more than their
+    /// share of it, and only those.
+    #[test]
+    fn constant_quality_capped_by_a_buffer() {
+        let samples = 640 * 480;
+        let quality = RateControl::ConstantQuality { crf: 27.25 };
+        let mut free = RateController::new(&quality, None, 25.0, samples, 8);
+        let qps: Vec<i8> = (0..8).map(|n| free.frame_base_qp(n, 5)).collect();
+        let mean = qps.iter().map(|&q| f64::from(q)).sum::<f64>() / 8.0;
+        assert!((mean - 27.25).abs() < 1e-9, "{qps:?}");
+        // A 500 kbit/s buffer of 200 kbit, 90 % full: a keyframe at the
+        // prior's 0.25 bits per sample at QP 32 (77 kbit) fits its half at
+        // 27 only if smaller: the QP rises; a deep-layer frame's does not.
+        let buffer = BufferModel {
+            max_kbps: 500.0,
+            size_kbits: 200.0,
+            initial_fullness: 0.9,
+        };
+        let mut capped = RateController::new(&quality, Some(&buffer), 25.0, samples, 8);
+        let key = capped.frame_base_qp(0, 0);
+        let predicted = capped.expected_bits(0, 0, f64::from(key));
+        assert!(key > 27, "{key}");
+        assert!(predicted <= 0.5 * 180_000.0, "{predicted}");
+        assert!(capped.expected_bits(0, 0, f64::from(key - 1)) > 0.5 * 180_000.0);
+        capped.coded(&[(0, 0, key, predicted as u64)]);
+        assert_eq!(
+            capped.leave_buffer(predicted as u64),
+            Some(180_000.0 - predicted.floor())
+        );
+        let deep = capped.frame_base_qp(1, 5);
+        assert!((27..=28).contains(&deep), "{deep}");
     }
 
     /// Rate-controlled streams (one pass, and a second pass over two

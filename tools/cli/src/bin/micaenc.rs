@@ -12,8 +12,10 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mica::CpuLevel;
 use mica::IntraPredictor;
+use mica::{
+    BufferModel, Encoder, EncoderConfig, FirstPassStats, GopStructure, Preset, RateControl,
+};
 use mica::{ColourDescription, ContentLight, MasteringDisplay};
-use mica::{Encoder, EncoderConfig, FirstPassStats, GopStructure, Preset, RateControl};
 use mica_cli::first_pass::FirstPassFile;
 use mica_cli::{
     load_filter, open_input, Output, PsnrAccumulator, SampleMd5, UsageError, EXIT_FAILURE,
@@ -51,8 +53,28 @@ struct Args {
     /// lookahead's offsets stay). Needs two passes (--pass) for now.
     #[arg(long, allow_hyphen_values = true)]
     bitrate: Option<f64>,
+    /// Constant quality instead of a fixed QP: the base QP every frame is
+    /// coded from (fractional levels allowed, in the --qp range), with the
+    /// layers' and the lookahead's offsets as --qp has them; with --maxrate
+    /// and --bufsize the QP rises where the buffer would run dry.
+    #[arg(long, allow_hyphen_values = true)]
+    crf: Option<f64>,
+    /// Leaky-bucket constraint for streaming: the rate in kbit/s at which
+    /// the decoder's buffer (--bufsize) fills. The encoder never lets a
+    /// frame take more than the buffer holds. With --bitrate (at least the
+    /// target) or --crf.
+    #[arg(long, allow_hyphen_values = true)]
+    maxrate: Option<f64>,
+    /// The decoder buffer's size in kbit, for --maxrate (at least one frame
+    /// interval's filling).
+    #[arg(long, allow_hyphen_values = true)]
+    bufsize: Option<f64>,
+    /// How full the buffer is when decoding starts, a fraction in (0, 1].
+    #[arg(long, default_value_t = 0.9, allow_hyphen_values = true)]
+    buffer_init: f64,
     /// Two-pass coding: 1 codes with the fast preset (whatever --preset
-    /// says) and writes --stats; 2 reads --stats and meets --bitrate closely.
+    /// says) at two QPs around the target and writes --stats; 2 reads
+    /// --stats and meets --bitrate closely.
     /// Give both passes the same input and frame-structure options.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
     pass: Option<u8>,
@@ -60,7 +82,8 @@ struct Args {
     #[arg(long)]
     stats: Option<PathBuf>,
     /// Write a line per frame, in coding order, to this CSV file: display
-    /// number, keyframe, base QP, QP, bits, PSNR of Y, U and V.
+    /// number, keyframe, base QP, QP, bits, PSNR of Y, U and V, and with
+    /// --maxrate the bits left in the decoder's buffer after the frame.
     #[arg(long)]
     stats_csv: Option<PathBuf>,
     /// Coded bit depth, 8 or 10 (default: the input's depth). 8-bit input
@@ -265,8 +288,20 @@ fn parse_max_cll(text: &str) -> Result<ContentLight, String> {
     mica_io::colour::parse_content_light(text).map_err(|e| e.to_string())
 }
 
-/// The base QPs the first pass codes at.
-const FIRST_PASS_QPS: [i8; 2] = [24, 36];
+/// The base QPs the first pass codes at: six either side of where a clip of
+/// middling detail meets the target, so that the second pass interpolates
+/// each frame's bits rather than extrapolating them. (The four test clips
+/// span about 1.6 halvings of bits at a QP, ~8 QP steps: box, the plainest,
+/// codes 0.023 bits per luma sample per frame at base QP 30 with the fast
+/// preset, city, the most detailed, 0.069; the middle taken is 0.04 at
+/// about 5 QP steps per halving.)
+fn first_pass_qps(kbps: f64, fps: f64, luma_samples: usize, coded_depth: u8) -> [i8; 2] {
+    let per_sample = kbps * 1000.0 / fps / luma_samples as f64;
+    let centre = 30.0 - 5.0 * (per_sample / 0.04).log2();
+    let lowest = f64::from(-6 * (coded_depth as i8 - 8));
+    let centre = centre.clamp(lowest + 6.0, 45.0).round() as i8;
+    [centre - 6, centre + 6]
+}
 
 /// Records the sizes of the packets `encoder` has ready into `stats`.
 fn record_packets(encoder: &mut Encoder, stats: &mut FirstPassStats) {
@@ -277,9 +312,55 @@ fn record_packets(encoder: &mut Encoder, stats: &mut FirstPassStats) {
 
 /// The rate options that cannot go together (exit status 1, before any
 /// output is created).
-fn check_rate_options(args: &Args) -> Result<()> {
-    if args.bitrate.is_some() && args.qp.is_some() {
-        bail!("--qp and --bitrate conflict: give a fixed QP or a target bit rate, not both");
+fn check_rate_options(args: &Args, min_qp: i8) -> Result<()> {
+    let modes: Vec<&str> = [
+        (args.qp.is_some(), "--qp"),
+        (args.crf.is_some(), "--crf"),
+        (args.bitrate.is_some(), "--bitrate"),
+    ]
+    .iter()
+    .filter(|m| m.0)
+    .map(|m| m.1)
+    .collect();
+    if modes.len() > 1 {
+        bail!(
+            "{} conflict: give one of a fixed QP (--qp), a constant quality (--crf) or a target \
+             bit rate (--bitrate)",
+            modes.join(" and ")
+        );
+    }
+    if let Some(crf) = args.crf {
+        if !(f64::from(min_qp)..=51.0).contains(&crf) {
+            bail!("--crf {crf} is out of range: give {min_qp}..=51 (the --qp range at this depth)");
+        }
+        if args.pass.is_some() {
+            bail!("--crf codes in one pass: --pass is for --bitrate");
+        }
+    }
+    match (args.maxrate, args.bufsize) {
+        (Some(_), None) => bail!("--maxrate needs --bufsize (the decoder buffer's size in kbit)"),
+        (None, Some(_)) => bail!("--bufsize needs --maxrate (the rate the buffer fills at)"),
+        (Some(maxrate), Some(bufsize)) => {
+            if !(mica::MIN_KBPS..=mica::MAX_KBPS).contains(&maxrate) {
+                bail!("--maxrate {maxrate} is out of range: give 1..=1000000 kbit/s");
+            }
+            if !(bufsize > 0.0 && bufsize.is_finite()) {
+                bail!("--bufsize {bufsize} is out of range: give a size in kbit above 0");
+            }
+            if !(args.buffer_init > 0.0 && args.buffer_init <= 1.0) {
+                bail!(
+                    "--buffer-init {} is out of range: give a fraction above 0 and at most 1",
+                    args.buffer_init
+                );
+            }
+            if args.crf.is_none() && args.bitrate.is_none() {
+                bail!("--maxrate needs --crf or --bitrate: a fixed QP cannot keep to a buffer");
+            }
+            if let Some(kbps) = args.bitrate.filter(|&k| k > maxrate) {
+                bail!("--maxrate {maxrate} is below --bitrate {kbps}: the buffer would run dry");
+            }
+        }
+        (None, None) => {}
     }
     if let Some(kbps) = args.bitrate {
         if !(mica::MIN_KBPS..=mica::MAX_KBPS).contains(&kbps) {
@@ -355,7 +436,7 @@ fn run(args: &Args) -> Result<()> {
         ))
         .into());
     }
-    check_rate_options(args)?;
+    check_rate_options(args, min_qp)?;
     let mut cfg = EncoderConfig::new(header.width, header.height);
     cfg.fps_num = header.fps_num;
     cfg.fps_den = header.fps_den;
@@ -428,16 +509,30 @@ fn run(args: &Args) -> Result<()> {
     // and a shadow), which gives every frame its slope of bits against QP.
     let mut shadow = None;
     if args.pass == Some(1) {
+        let kbps = args.bitrate.expect("checked: --pass needs --bitrate");
+        let fps = f64::from(header.fps_num) / f64::from(header.fps_den);
+        let qps = first_pass_qps(kbps, fps, header.width * header.height, coded_depth);
         cfg.preset = Preset::Fast;
-        cfg.qp = FIRST_PASS_QPS[0];
+        cfg.qp = qps[0];
         let mut other = cfg.clone();
-        other.qp = FIRST_PASS_QPS[1];
+        other.qp = qps[1];
         shadow = Some(Encoder::new(other)?);
     } else if let Some(kbps) = args.bitrate {
         cfg.rate = RateControl::Bitrate {
             kbps,
             first_pass: first_pass.as_ref().map(|f| Arc::new(f.stats.clone())),
         };
+    } else if let Some(crf) = args.crf {
+        cfg.rate = RateControl::ConstantQuality { crf };
+    }
+    if let (Some(max_kbps), Some(size_kbits), false) =
+        (args.maxrate, args.bufsize, args.pass == Some(1))
+    {
+        cfg.buffer = Some(BufferModel {
+            max_kbps,
+            size_kbits,
+            initial_fullness: args.buffer_init,
+        });
     }
     let mut encoder = Encoder::new(cfg.clone())?;
     let seq = encoder.sequence_header();
@@ -486,11 +581,15 @@ fn run(args: &Args) -> Result<()> {
     let mut csv = match &args.stats_csv {
         Some(path) => {
             let mut out = Output::create(path)?;
-            writeln!(out, "frame,keyframe,base_qp,qp,bits,psnr_y,psnr_u,psnr_v")?;
+            writeln!(
+                out,
+                "frame,keyframe,base_qp,qp,bits,psnr_y,psnr_u,psnr_v,buffer_bits"
+            )?;
             Some(out)
         }
         None => None,
     };
+    let mut lowest_level: Option<(i64, u32)> = None;
     let mut pass_stats = FirstPassStats::default();
     let mut shadow_stats = FirstPassStats::default();
     let mut first_frame_md5 = None;
@@ -510,13 +609,28 @@ fn run(args: &Args) -> Result<()> {
             if let Some(csv) = csv.as_mut() {
                 writeln!(
                     csv,
-                    "{},{},{},{},{},{y:.4},{u:.4},{v:.4}",
+                    "{},{},{},{},{},{y:.4},{u:.4},{v:.4},{}",
                     packet.frame_number,
                     packet.keyframe as u8,
                     packet.base_qp,
                     packet.qp,
-                    packet.data.len() * 8
+                    packet.data.len() * 8,
+                    packet.buffer_level.map_or(String::new(), |l| l.to_string())
                 )?;
+            }
+            if let Some(level) = packet.buffer_level {
+                if level < 0 {
+                    bail!(
+                        "frame {} takes {} bits, more than the decoder's buffer holds ({}) even \
+                         at QP 51: --bufsize is too small for this content",
+                        packet.frame_number,
+                        packet.data.len() * 8,
+                        packet.data.len() as i64 * 8 + level
+                    );
+                }
+                if lowest_level.is_none_or(|(l, _)| level < l) {
+                    lowest_level = Some((level, packet.frame_number));
+                }
             }
             bytes += packet.data.len() as u64;
             frames += 1;
@@ -622,6 +736,15 @@ fn run(args: &Args) -> Result<()> {
             bytes as f64 * 8.0 / seconds / 1000.0,
             frames as f64 / elapsed
         );
+        if let (Some((level, frame)), Some(buffer)) = (lowest_level, &cfg.buffer) {
+            let size = buffer.size_kbits * 1000.0;
+            eprintln!(
+                "buffer: lowest {:.1} kbit ({:.1} % of {:.1} kbit) after frame {frame}",
+                level as f64 / 1000.0,
+                100.0 * level as f64 / size,
+                size / 1000.0
+            );
+        }
         if cfg.nn_intra && intra_modes.blocks.iter().any(|&b| b > 0) {
             let shares: Vec<String> = (0..3)
                 .map(|i| {
