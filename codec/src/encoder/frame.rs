@@ -176,6 +176,7 @@ pub(super) fn encode_frame(
         recon: crop(&state.recon, cfg.width, cfg.height),
         qp: plan.qp,
         base_qp: plan.base_qp,
+        temporal_layer: plan.layer as u8,
         intra_modes,
         buffer_level: None,
     };

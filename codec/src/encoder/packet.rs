@@ -23,6 +23,10 @@ pub struct Packet {
     /// The QP its layer's offset applies to: the configuration's QP, or the
     /// rate control's choice for this frame.
     pub base_qp: i8,
+    /// The frame's temporal layer: 0 for keyframes and for the frame that
+    /// ends a random-access group, deeper for the frames between (low
+    /// delay: 1).
+    pub temporal_layer: u8,
     /// How the frame's intra luma blocks were predicted.
     pub intra_modes: IntraModeCounts,
     /// With a [`crate::BufferModel`]: the bits left in the decoder's buffer
@@ -30,6 +34,18 @@ pub struct Packet {
     /// encoder allows only for a frame too large for the buffer even at QP
     /// 51).
     pub buffer_level: Option<i64>,
+}
+
+impl Packet {
+    /// The frame's kind for rate control: 0 for keyframes, else 1 + its
+    /// temporal layer.
+    pub fn kind(&self) -> u8 {
+        if self.keyframe {
+            0
+        } else {
+            1 + self.temporal_layer
+        }
+    }
 }
 
 /// How a frame's intra luma transform blocks were predicted, by size.

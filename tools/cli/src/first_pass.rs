@@ -6,11 +6,18 @@
 //! A text file:
 //!
 //! ```text
-//! mica-first-pass 1
+//! mica-first-pass 2
 //! input 640x480 fps 30000/1001 depth 8 first-frame-md5 <hex>
 //! settings <the options the frame structure depends on>
-//! frame <display number> <base QP> <bits> [<base QP> <bits> ...]   (one per frame)
+//! frame <display number> kind <kind> <base QP> <bits> [<base QP> <bits> ...]   (one per frame)
 //! end <frames>
+//! ```
+//!
+//! The kind is 0 for keyframes, else 1 + the frame's temporal layer
+//! ([`mica::Packet::kind`]). (Version 1 had no kinds: refused, since a
+//! second pass corrects each kind apart.)
+//!
+//! ```text
 //! ```
 
 use anyhow::{bail, Context, Result};
@@ -18,7 +25,7 @@ use mica::FirstPassStats;
 use std::fmt::Write as _;
 use std::path::Path;
 
-const MAGIC: &str = "mica-first-pass 1";
+const MAGIC: &str = "mica-first-pass 2";
 
 /// A first pass's statistics with what identifies its input and settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +46,7 @@ impl FirstPassFile {
             self.input, self.settings
         );
         for (n, f) in self.stats.frames() {
-            write!(s, "frame {n}").expect("a String takes any text");
+            write!(s, "frame {n} kind {}", f.kind).expect("a String takes any text");
             for (qp, bits) in &f.points {
                 write!(s, " {qp} {bits}").expect("a String takes any text");
             }
@@ -81,12 +88,15 @@ impl FirstPassFile {
         for (i, line) in lines.enumerate() {
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
-                ["frame", n, points @ ..]
+                ["frame", n, "kind", kind, points @ ..]
                     if ended.is_none() && !points.is_empty() && points.len() % 2 == 0 =>
                 {
-                    let Ok(n) = n.parse::<u32>() else {
+                    let (Ok(n), Ok(kind)) = (n.parse::<u32>(), kind.parse::<u8>()) else {
                         bail!("line {} is malformed: '{line}'", i + 4);
                     };
+                    if kind > 32 {
+                        bail!("line {}: kind {kind} is out of range", i + 4);
+                    }
                     if !seen.insert(n) {
                         bail!("line {}: frame {n} appears twice", i + 4);
                     }
@@ -98,7 +108,7 @@ impl FirstPassFile {
                         if !(-12..=51).contains(&qp) {
                             bail!("line {}: QP {qp} is out of range", i + 4);
                         }
-                        stats.record(n, qp, bits);
+                        stats.record(n, kind, qp, bits);
                     }
                 }
                 ["end", count] if ended.is_none() => {
@@ -127,9 +137,9 @@ mod tests {
 
     fn sample() -> FirstPassFile {
         let mut stats = FirstPassStats::default();
-        stats.record(0, 30, 40_000);
-        stats.record(0, 36, 20_000);
-        stats.record(1, 31, 2_000);
+        stats.record(0, 0, 30, 40_000);
+        stats.record(0, 0, 36, 20_000);
+        stats.record(1, 3, 31, 2_000);
         FirstPassFile {
             input: "64x48 fps 25/1 depth 8 first-frame-md5 00".into(),
             settings: "gop random-access".into(),
@@ -149,12 +159,15 @@ mod tests {
             assert!(FirstPassFile::parse(&cut).is_err(), "{keep} lines kept");
         }
         for (from, to) in [
-            ("frame 1 31 2000", "frame 1 31 2x00"),
-            ("frame 1 31 2000", "frame 1 31 2000 32"),
-            ("frame 1 31", "frame 1 99"),
-            ("frame 1 31", "frame 0 31"),
+            ("frame 1 kind 3 31 2000", "frame 1 kind 3 31 2x00"),
+            ("frame 1 kind 3 31 2000", "frame 1 kind 3 31 2000 32"),
+            ("frame 1 kind 3 31", "frame 1 kind 3 99"),
+            ("frame 1 kind 3 31", "frame 0 kind 3 31"),
+            ("frame 1 kind 3 31", "frame 1 kind 99 31"),
+            ("frame 1 kind 3 31", "frame 1 kind x 31"),
+            ("frame 1 kind 3 31", "frame 1 31"),
             ("end 2", "end 3"),
-            ("mica-first-pass 1", "mica-first-pass 2"),
+            ("mica-first-pass 2", "mica-first-pass 1"),
         ] {
             let bad = text.replace(from, to);
             assert!(FirstPassFile::parse(&bad).is_err(), "{to}");

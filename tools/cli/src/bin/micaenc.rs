@@ -306,7 +306,7 @@ fn first_pass_qps(kbps: f64, fps: f64, luma_samples: usize, coded_depth: u8) -> 
 /// Records the sizes of the packets `encoder` has ready into `stats`.
 fn record_packets(encoder: &mut Encoder, stats: &mut FirstPassStats) {
     while let Some(p) = encoder.receive_packet() {
-        stats.record(p.frame_number, p.base_qp, p.data.len() as u64 * 8);
+        stats.record_packet(&p);
     }
 }
 
@@ -604,6 +604,7 @@ fn run(args: &Args) -> Result<()> {
             let src = sources
                 .remove(&packet.frame_number)
                 .expect("one source per packet");
+            pass_stats.record_packet(&packet);
             let shown = packet.recon.with_bit_depth(recon_depth);
             let [y, u, v] = psnr.add(&src, &shown);
             if let Some(csv) = csv.as_mut() {
@@ -635,11 +636,7 @@ fn run(args: &Args) -> Result<()> {
             bytes += packet.data.len() as u64;
             frames += 1;
             intra_modes += packet.intra_modes;
-            pass_stats.record(
-                packet.frame_number,
-                packet.base_qp,
-                packet.data.len() as u64 * 8,
-            );
+
             ivf.write(&packet.data, packet.frame_number as u64)?;
             recon_pending.insert(packet.frame_number, shown);
             while let Some(f) = recon_pending.remove(&next_recon) {
@@ -709,7 +706,7 @@ fn run(args: &Args) -> Result<()> {
     if let (Some(1), Some(path)) = (args.pass, &args.stats) {
         for (n, f) in shadow_stats.frames() {
             for &(qp, bits) in &f.points {
-                pass_stats.record(n, qp, bits);
+                pass_stats.record(n, f.kind, qp, bits);
             }
         }
         let file = FirstPassFile {
