@@ -16,6 +16,7 @@ macro_rules! outln {
 pub mod first_pass;
 
 use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use md5::{Digest, Md5};
 use mica::internals::{TrainingEncoder, TrainingHooks, TrainingPacket};
 use mica::Frame;
@@ -363,6 +364,48 @@ fn code_point(text: &str, names: &[(&str, u8)]) -> Result<u8, String> {
         "expected an H.273 code point 0..=255 or one of {}",
         listed.join(", ")
     ))
+}
+
+/// A progress display on standard error: frames done (of `total`, where
+/// known, with the time left), frames per second, the message (the rate so
+/// far) and the time taken. Hidden with `quiet`, and whenever standard
+/// error is not a terminal (a log file or a pipe gets only the summary).
+pub fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let template = if total.is_some() {
+        "{pos}/{len} frames, {per_sec}, {msg} [{elapsed_precise}, about {eta} left]"
+    } else {
+        "{spinner} {pos} frames, {per_sec}, {msg} [{elapsed_precise}]"
+    };
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    bar
+}
+
+/// `bytes` over `frames` frames at `fps_num/fps_den` frames per second, as
+/// the progress display shows it.
+pub fn rate_so_far(bytes: u64, frames: u64, fps_num: u32, fps_den: u32) -> String {
+    if frames == 0 || fps_num == 0 {
+        return String::new();
+    }
+    let seconds = frames as f64 * f64::from(fps_den) / f64::from(fps_num);
+    format!("{:.1} kbit/s", bytes as f64 * 8.0 / seconds / 1000.0)
+}
+
+/// The frames a y4m file holds, estimated from its size (none for standard
+/// input or an unreadable size): each frame is its samples and a 6-byte
+/// `FRAME` line, and the header is shorter than a frame.
+pub fn y4m_frames_in(path: &Path, width: usize, height: usize, bit_depth: u8) -> Option<u64> {
+    if path.as_os_str() == "-" {
+        return None;
+    }
+    let len = std::fs::metadata(path).ok()?.len();
+    let bytes_per_sample = if bit_depth > 8 { 2 } else { 1 };
+    let frame =
+        (width * height + 2 * width.div_ceil(2) * height.div_ceil(2)) as u64 * bytes_per_sample + 6;
+    Some(len / frame)
 }
 
 #[cfg(test)]

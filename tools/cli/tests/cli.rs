@@ -1396,3 +1396,25 @@ fn constant_quality_and_buffer_constraints() {
         "below --bitrate",
     );
 }
+
+/// The progress display stays off standard error when that is not a
+/// terminal (here a pipe): the encoder prints its summary alone, the decoder
+/// nothing.
+#[test]
+fn no_progress_display_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("cut.y4m");
+    write_cut(&sample("still_chelsea_448x296.y4m"), &src, 64, 48, 3);
+    let ivf = dir.path().join("cut.ivf");
+    let e = run(enc().arg(&src).arg("-o").arg(&ivf).args(["--qp", "40"]));
+    assert!(e.status.success(), "{}", stderr(&e));
+    let text = stderr(&e);
+    assert_eq!(text.lines().count(), 1, "{text:?}");
+    assert!(
+        text.starts_with("3 frames, ") && !text.contains(['\r', '\u{1b}']),
+        "{text:?}"
+    );
+    let d = run(dec().arg(&ivf).arg("--md5"));
+    assert!(d.status.success());
+    assert_eq!(stderr(&d), "");
+}

@@ -52,6 +52,11 @@ struct Args {
     /// output does not depend on it.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
     frame_delay: u16,
+    /// No progress display (it shows on standard error only when that is a
+    /// terminal: frames decoded, frames per second, the rate and the time
+    /// left).
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// Which bit depth frames are output at (`--output-depth`).
@@ -111,29 +116,41 @@ fn run(args: &Args) -> Result<()> {
         threads: args.threads as usize,
         max_frame_delay: args.frame_delay as usize,
     });
+    let ivf = reader.header().clone();
+    let total = (ivf.frame_count > 0).then_some(u64::from(ivf.frame_count));
+    let progress = mica_cli::progress_bar(total, args.quiet);
     let mut writer: Option<Y4mWriter<Output>> = None;
     let mut md5 = SampleMd5::default();
-    let mut emit = |decoder: &mut Decoder, writer: &mut Option<Y4mWriter<Output>>| -> Result<()> {
-        while let Some(decoded) = decoder.receive_frame() {
-            if writer.is_none() {
-                if let Some(path) = &args.output {
-                    let seq = decoder.sequence_header().expect("a frame was decoded");
-                    // The frame's depth is the one asked for (coded or source).
-                    *writer = Some(Y4mWriter::new(
-                        Output::create(path)?,
-                        &Y4mHeader::for_stream_at(seq, decoded.frame.bit_depth),
-                    )?);
+    let mut bytes = 0u64;
+    let mut emit =
+        |decoder: &mut Decoder, writer: &mut Option<Y4mWriter<Output>>, bytes: u64| -> Result<()> {
+            while let Some(decoded) = decoder.receive_frame() {
+                progress.inc(1);
+                progress.set_message(mica_cli::rate_so_far(
+                    bytes,
+                    progress.position(),
+                    ivf.timebase_den,
+                    ivf.timebase_num,
+                ));
+                if writer.is_none() {
+                    if let Some(path) = &args.output {
+                        let seq = decoder.sequence_header().expect("a frame was decoded");
+                        // The frame's depth is the one asked for (coded or source).
+                        *writer = Some(Y4mWriter::new(
+                            Output::create(path)?,
+                            &Y4mHeader::for_stream_at(seq, decoded.frame.bit_depth),
+                        )?);
+                    }
+                }
+                if let Some(w) = writer.as_mut() {
+                    w.write_frame(&decoded.frame)?;
+                }
+                if args.md5 {
+                    md5.update(&decoded.frame);
                 }
             }
-            if let Some(w) = writer.as_mut() {
-                w.write_frame(&decoded.frame)?;
-            }
-            if args.md5 {
-                md5.update(&decoded.frame);
-            }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     let mut index = 0u64;
     while let Some(packet) = reader
         .next_frame()
@@ -143,7 +160,8 @@ fn run(args: &Args) -> Result<()> {
             .send_packet(&packet.data)
             .with_context(|| format!("packet {index}"))?;
         index += 1;
-        emit(&mut decoder, &mut writer)?;
+        bytes += packet.data.len() as u64;
+        emit(&mut decoder, &mut writer, bytes)?;
     }
     if index == 0 {
         bail!("{} holds no frames", args.input.display());
@@ -151,7 +169,8 @@ fn run(args: &Args) -> Result<()> {
     decoder
         .flush()
         .with_context(|| format!("packet {}", index - 1))?;
-    emit(&mut decoder, &mut writer)?;
+    emit(&mut decoder, &mut writer, bytes)?;
+    progress.finish_and_clear();
     if let Some(w) = writer {
         w.into_inner()?.commit()?;
     }

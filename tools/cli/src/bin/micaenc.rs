@@ -9,7 +9,6 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mica::CpuLevel;
 use mica::IntraPredictor;
 use mica::{
@@ -241,7 +240,9 @@ struct Args {
     /// it; at --recon-depth).
     #[arg(long)]
     md5: bool,
-    /// No progress bar or summary.
+    /// No progress display or summary. (The progress display, on standard
+    /// error, shows only when standard error is a terminal: frames done,
+    /// frames per second, the rate so far and the time left.)
     #[arg(short, long)]
     quiet: bool,
 }
@@ -286,21 +287,6 @@ fn parse_master_display(text: &str) -> Result<MasteringDisplay, String> {
 
 fn parse_max_cll(text: &str) -> Result<ContentLight, String> {
     mica_io::colour::parse_content_light(text).map_err(|e| e.to_string())
-}
-
-/// The base QPs the first pass codes at: six either side of where a clip of
-/// middling detail meets the target, so that the second pass interpolates
-/// each frame's bits rather than extrapolating them. (The four test clips
-/// span about 1.6 halvings of bits at a QP, ~8 QP steps: box, the plainest,
-/// codes 0.023 bits per luma sample per frame at base QP 30 with the fast
-/// preset, city, the most detailed, 0.069; the middle taken is 0.04 at
-/// about 5 QP steps per halving.)
-fn first_pass_qps(kbps: f64, fps: f64, luma_samples: usize, coded_depth: u8) -> [i8; 2] {
-    let per_sample = kbps * 1000.0 / fps / luma_samples as f64;
-    let centre = 30.0 - 5.0 * (per_sample / 0.04).log2();
-    let lowest = f64::from(-6 * (coded_depth as i8 - 8));
-    let centre = centre.clamp(lowest + 6.0, 45.0).round() as i8;
-    [centre - 6, centre + 6]
 }
 
 /// Records the sizes of the packets `encoder` has ready into `stats`.
@@ -511,7 +497,7 @@ fn run(args: &Args) -> Result<()> {
     if args.pass == Some(1) {
         let kbps = args.bitrate.expect("checked: --pass needs --bitrate");
         let fps = f64::from(header.fps_num) / f64::from(header.fps_den);
-        let qps = first_pass_qps(kbps, fps, header.width * header.height, coded_depth);
+        let qps = FirstPassStats::qps_for(kbps, fps, header.width * header.height, coded_depth);
         cfg.preset = Preset::Fast;
         cfg.qp = qps[0];
         let mut other = cfg.clone();
@@ -556,18 +542,11 @@ fn run(args: &Args) -> Result<()> {
         None => None,
     };
 
-    let progress = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let pb = ProgressBar::with_draw_target(args.limit, ProgressDrawTarget::stderr());
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {pos} frames {per_sec} [{elapsed_precise}] {msg}",
-            )
-            .expect("valid template"),
-        );
-        pb
-    };
+    let total =
+        mica_cli::y4m_frames_in(&args.input, header.width, header.height, header.bit_depth())
+            .map(|n| args.limit.map_or(n, |l| l.min(n)))
+            .or(args.limit);
+    let progress = mica_cli::progress_bar(total, args.quiet);
 
     let start = Instant::now();
     let mut sources = std::collections::HashMap::new();
@@ -647,6 +626,12 @@ fn run(args: &Args) -> Result<()> {
                 next_recon += 1;
             }
             progress.inc(1);
+            progress.set_message(mica_cli::rate_so_far(
+                bytes,
+                frames,
+                header.fps_num,
+                header.fps_den,
+            ));
         }
         Ok(())
     };
