@@ -4,7 +4,10 @@
 
 use crate::external::{self, ExternalCodec, Vars};
 use anyhow::{anyhow, bail, Context, Result};
-use mica::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, Plane};
+use mica::{
+    Decoder, DecoderConfig, Encoder, EncoderConfig, FirstPassStats, Frame, Plane, Preset,
+    RateControl,
+};
 use mica_io::y4m::{Y4mReader, Y4mWriter};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -333,6 +336,98 @@ pub fn code_clip(
 }
 
 fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -> Result<Coded> {
+    let cfg = mica_config(clip, q, v, opts)?;
+    let settings = format!(
+        "mica library API (crate mica {}): {:?}",
+        env!("CARGO_PKG_VERSION"),
+        cfg
+    );
+    code_mica(clip, cfg, settings, 0.0, decode)
+}
+
+/// Mica's two passes on `clip` (the library's, as `micaenc --pass 1/2`
+/// runs them): a first pass with the fast preset at the two base QPs
+/// around `kbps`, returning its statistics and seconds.
+pub fn mica_first_pass(
+    codec: &Codec,
+    clip: &Clip,
+    kbps: f64,
+    opts: &RunOpts,
+) -> Result<(FirstPassStats, f64)> {
+    let CodecKind::Mica(v) = codec.kind else {
+        bail!(
+            "{} has no rate control here (only Mica's is built in)",
+            codec.name
+        );
+    };
+    let mut cfg = mica_config(clip, 32, v, opts)?;
+    cfg.preset = Preset::Fast;
+    let fps = f64::from(clip.fps_num) / f64::from(clip.fps_den);
+    let qps = FirstPassStats::qps_for(kbps, fps, clip.width * clip.height, cfg.bit_depth);
+    let t0 = Instant::now();
+    let mut stats = FirstPassStats::default();
+    let mut encoders = qps
+        .iter()
+        .map(|&qp| {
+            let mut c = cfg.clone();
+            c.qp = qp;
+            Encoder::new(c).map_err(|e| anyhow!("mica first pass: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for f in &clip.frames {
+        for enc in &mut encoders {
+            enc.send_frame(f.clone())
+                .map_err(|e| anyhow!("mica first pass: {e}"))?;
+            while let Some(p) = enc.receive_packet() {
+                stats.record_packet(&p);
+            }
+        }
+    }
+    for enc in &mut encoders {
+        enc.flush();
+        while let Some(p) = enc.receive_packet() {
+            stats.record_packet(&p);
+        }
+    }
+    Ok((stats, t0.elapsed().as_secs_f64()))
+}
+
+/// Codes `clip` with Mica's second pass at `kbps` from a first pass's
+/// `stats` (which took `first_pass_s` seconds, counted in the encode time).
+pub fn code_clip_at_rate(
+    codec: &Codec,
+    clip: &Clip,
+    kbps: f64,
+    stats: FirstPassStats,
+    first_pass_s: f64,
+    opts: &RunOpts,
+    decode: bool,
+) -> Result<Coded> {
+    let CodecKind::Mica(v) = codec.kind else {
+        bail!(
+            "{} has no rate control here (only Mica's is built in)",
+            codec.name
+        );
+    };
+    let mut cfg = mica_config(clip, 32, v, opts)?;
+    cfg.rate = RateControl::Bitrate {
+        kbps,
+        first_pass: Some(std::sync::Arc::new(stats)),
+    };
+    let settings = format!(
+        "mica library API (crate mica {}), two passes (first: fast preset at the two QPs \
+         FirstPassStats::qps_for gives) at {kbps:.3} kbit/s: {:?}",
+        env!("CARGO_PKG_VERSION"),
+        EncoderConfig {
+            rate: RateControl::ConstantQp,
+            ..cfg.clone()
+        }
+    );
+    code_mica(clip, cfg, settings, first_pass_s, decode)
+}
+
+/// The encoder configuration of Mica variant `v` on `clip` at QP `q`.
+fn mica_config(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts) -> Result<EncoderConfig> {
     let mut cfg = EncoderConfig::new(clip.width, clip.height);
     let source_depth = clip.frames.first().map_or(8, |f| f.bit_depth);
     cfg.input_bit_depth = source_depth;
@@ -350,11 +445,21 @@ fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -
     cfg.fps_num = clip.fps_num;
     cfg.fps_den = clip.fps_den;
     cfg.threads = opts.threads;
-    let settings = format!(
-        "mica library API (crate mica {}): {:?}",
-        env!("CARGO_PKG_VERSION"),
-        cfg
-    );
+    Ok(cfg)
+}
+
+/// Codes `clip` with `cfg` (`settings` describing it), adding `extra_s`
+/// seconds to the encode time, and decodes it where asked, checking the
+/// decoder's output against the encoder's reconstruction.
+fn code_mica(
+    clip: &Clip,
+    cfg: EncoderConfig,
+    settings: String,
+    extra_s: f64,
+    decode: bool,
+) -> Result<Coded> {
+    let source_depth = clip.frames.first().map_or(8, |f| f.bit_depth);
+    let q = cfg.qp;
     let frames: Vec<Frame> = clip.frames.clone();
     let t0 = Instant::now();
     let mut enc = Encoder::new(cfg).map_err(|e| anyhow!("mica encoder: {e}"))?;
@@ -370,7 +475,7 @@ fn run_mica(clip: &Clip, q: i64, v: MicaVariant, opts: &RunOpts, decode: bool) -
     while let Some(p) = enc.receive_packet() {
         packets.push(p);
     }
-    let enc_s = t0.elapsed().as_secs_f64();
+    let enc_s = t0.elapsed().as_secs_f64() + extra_s;
     let bytes: u64 = packets.iter().map(|p| p.data.len() as u64).sum();
     let file_bytes = 32 + 12 * packets.len() as u64 + bytes;
     let mut per_frame: Vec<(u32, u64)> = packets

@@ -117,6 +117,17 @@ struct ClicArgs {
     /// Bitrate targets in kbit/s, comma separated (e.g. 1000,100).
     #[arg(long, value_delimiter = ',', required = true)]
     targets: Vec<f64>,
+    /// Mica entries meet each target with their rate control (a first and
+    /// a second pass per clip, aiming 1 % under the target) instead of a
+    /// bisection over QPs; other codecs still bisect.
+    #[arg(long)]
+    rate_control: bool,
+    /// Each target is a budget for the whole set of clips (CLIC's rule: the
+    /// set's total size over its total duration), shared among the clips
+    /// where their first passes predict one base QP meets it. Needs
+    /// --rate-control and Mica entries only.
+    #[arg(long)]
+    set_budget: bool,
 }
 
 #[derive(Args)]
@@ -519,6 +530,13 @@ fn cmd_clic(a: ClicArgs) -> Result<()> {
     }
     let paths = clip_paths(&c.clips)?;
     let (codecs, skipped) = select_codecs(c)?;
+    let is_mica = |codec: &Codec| matches!(codec.kind, codecs::CodecKind::Mica(_));
+    if a.set_budget && (!a.rate_control || !codecs.iter().all(|codec| is_mica(codec))) {
+        bail!("--set-budget needs --rate-control and Mica entries only (their rate control shares a set's budget; other codecs bisect each clip's QP)");
+    }
+    let (rate_codecs, codecs): (Vec<_>, Vec<_>) = codecs
+        .into_iter()
+        .partition(|codec| a.rate_control && is_mica(codec));
     std::fs::create_dir_all(&c.out)?;
     let results = c.out.join("results.csv");
     let clic_path = c.out.join("clic.csv");
@@ -559,10 +577,40 @@ fn cmd_clic(a: ClicArgs) -> Result<()> {
     if !c.quiet {
         eprintln!("{total} (codec, clip, target) searches to run, {parallel} in parallel, {} thread(s) per codec", c.threads);
     }
-    let sink = Sink::open(&results, &c.out.join("frames.csv"), total, c.quiet)?;
+    let rate_total = (rate_codecs.len() * clips.len() * a.targets.len()) as u64;
+    let sink = Sink::open(
+        &results,
+        &c.out.join("frames.csv"),
+        total + rate_total,
+        c.quiet,
+    )?;
     let clic_sink = Mutex::new(CsvAppender::open(&clic_path)?);
+    let started = std::time::Instant::now();
     runner::run_clic(jobs, parallel, &opts, &seed, &sink, &clic_sink)?;
+    let bisection_s = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    runner::run_clic_rate(
+        &rate_codecs,
+        &clips,
+        &a.targets,
+        a.set_budget,
+        parallel,
+        &opts,
+        &sink.bar,
+        &clic_sink,
+    )?;
+    let rate_s = started.elapsed().as_secs_f64();
     sink.bar.finish_and_clear();
+    if !c.quiet {
+        if total > 0 {
+            eprintln!("bisections: {bisection_s:.1} s");
+        }
+        if rate_total > 0 {
+            eprintln!("rate control: {rate_s:.1} s");
+        }
+    }
+    let mut codecs = codecs;
+    codecs.extend(rate_codecs);
     drop(clic_sink);
     finish(&c.out, &c.anchor, &codecs, c, parallel, &skipped)?;
     let clic = consolidate(read_csv::<Row>(&clic_path)?);

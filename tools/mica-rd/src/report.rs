@@ -332,6 +332,19 @@ pub fn clic_markdown(clic: &[Row]) -> String {
                     ok.iter().map(|r| r.msssim_y).sum::<f64>() / n,
                     if all_meet { "every clip within budget" } else { "some clip over budget" }
                 );
+                // CLIC's rule for a set: its total size over its total duration.
+                let bits: f64 = ok.iter().map(|r| r.bytes as f64 * 8.0).sum();
+                let seconds: f64 = ok
+                    .iter()
+                    .map(|r| r.frames as f64 * f64::from(r.fps_den) / f64::from(r.fps_num))
+                    .sum();
+                let rate = bits / seconds / 1000.0;
+                let _ = writeln!(
+                    s,
+                    "| **{c}** | **set rate (total size / total duration)** | | **{rate:.1}** | | | | {} ({:+.2} % of {t}) |",
+                    if rate <= t { "set within budget" } else { "set over budget" },
+                    100.0 * (rate / t - 1.0)
+                );
             }
         }
     }

@@ -2,11 +2,14 @@
 //! (so an interrupted run resumes where it stopped), and searches settings
 //! for CLIC-style bitrate targets.
 
-use crate::codecs::{check_decoded, code_clip, Clip, Codec, Coded, RunOpts};
+use crate::codecs::{
+    check_decoded, code_clip, code_clip_at_rate, mica_first_pass, Clip, Codec, Coded, RunOpts,
+};
 use crate::metrics::{clip_metrics, frame_metrics, msssim_db, FrameMetrics, YuvWeights};
 use crate::results::{CsvAppender, FrameRow, PointKey, Row};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
+use mica::FirstPassStats;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -107,10 +110,24 @@ pub fn measure(
     target: Option<f64>,
     opts: &MeasureOpts,
 ) -> (Row, Vec<FrameRow>) {
+    measure_coded(codec, clip, q, target, opts, || {
+        code_clip(codec, clip, q, &opts.run, true)
+    })
+}
+
+/// As [`measure`], with the clip coded by `code`.
+pub fn measure_coded(
+    codec: &Codec,
+    clip: &Clip,
+    q: i64,
+    target: Option<f64>,
+    opts: &MeasureOpts,
+    code: impl FnOnce() -> Result<Coded>,
+) -> (Row, Vec<FrameRow>) {
     let mut row = base_row(codec, clip, q, target, opts);
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
         || -> Result<(Coded, Vec<FrameMetrics>)> {
-            let coded = code_clip(codec, clip, q, &opts.run, true)?;
+            let coded = code()?;
             check_decoded(clip, &coded.decoded)?;
             let fm: Vec<FrameMetrics> = clip
                 .frames
@@ -417,6 +434,114 @@ pub fn run_clic(
         return Err(e);
     }
     Ok(out.into_inner().unwrap())
+}
+
+/// The share of a CLIC budget the rate control aims at: its second pass
+/// lands within about 1.5 % of a target, and a budget must not be exceeded.
+pub const RATE_CONTROL_AIM: f64 = 0.99;
+
+/// CLIC through Mica's rate control: for each codec (Mica entries only) and
+/// budget, one first pass and one second pass per clip instead of a
+/// bisection over QPs. Each clip aims at [`RATE_CONTROL_AIM`] of the
+/// budget; with `set_budget` the budget is the whole set's (CLIC's rule: the
+/// set's total size over its total duration), shared among the clips where
+/// their first passes predict the same base QP meets it (equal QP, about
+/// equal slope of distortion against rate: where a bit buys the same
+/// everywhere). The rows go to `clic_sink` with the share each clip aimed at.
+#[allow(clippy::too_many_arguments)]
+pub fn run_clic_rate(
+    codecs: &[Arc<Codec>],
+    clips: &[Arc<Clip>],
+    targets: &[f64],
+    set_budget: bool,
+    parallel: usize,
+    opts: &MeasureOpts,
+    bar: &ProgressBar,
+    clic_sink: &Mutex<CsvAppender>,
+) -> Result<Vec<Row>> {
+    let out = Mutex::new(Vec::new());
+    let err = Mutex::new(None);
+    for codec in codecs {
+        for &budget in targets {
+            bar.set_message(format!("{} first passes @ {budget} kbit/s", codec.name));
+            let firsts: Vec<Mutex<Option<(FirstPassStats, f64)>>> =
+                clips.iter().map(|_| Mutex::new(None)).collect();
+            let indices: Vec<usize> = (0..clips.len()).collect();
+            for_each_parallel(&indices, parallel, |&i| {
+                match mica_first_pass(codec, &clips[i], budget, &opts.run) {
+                    Ok(r) => *firsts[i].lock().unwrap() = Some(r),
+                    Err(e) => *err.lock().unwrap() = Some(e),
+                }
+            });
+            if let Some(e) = err.lock().unwrap().take() {
+                return Err(e);
+            }
+            let firsts: Vec<(FirstPassStats, f64)> = firsts
+                .into_iter()
+                .map(|m| m.into_inner().unwrap().expect("every first pass ran"))
+                .collect();
+            let shares = if set_budget {
+                set_shares(clips, &firsts, budget * RATE_CONTROL_AIM)
+            } else {
+                vec![budget * RATE_CONTROL_AIM; clips.len()]
+            };
+            bar.set_message(format!("{} second passes @ {budget} kbit/s", codec.name));
+            for_each_parallel(&indices, parallel, |&i| {
+                let (stats, first_s) = firsts[i].clone();
+                let clip = &clips[i];
+                let share = shares[i];
+                let (mut row, _) = measure_coded(codec, clip, 0, Some(budget), opts, || {
+                    code_clip_at_rate(codec, clip, share, stats, first_s, &opts.run, true)
+                });
+                row.param = "two-pass".into();
+                row.q = share.round() as i64;
+                if row.ok() && !set_budget && row.kbps > budget {
+                    row.error = format!("over budget: {:.1} kbit/s", row.kbps);
+                }
+                if let Err(e) = clic_sink.lock().unwrap().push(&row) {
+                    *err.lock().unwrap() = Some(e);
+                }
+                out.lock().unwrap().push(row);
+                bar.inc(1);
+            });
+        }
+    }
+    if let Some(e) = err.into_inner().unwrap() {
+        return Err(e);
+    }
+    Ok(out.into_inner().unwrap())
+}
+
+/// Each clip's rate (kbit/s) where the set's first passes predict that the
+/// same base QP spends `kbps` over the whole set.
+fn set_shares(clips: &[Arc<Clip>], firsts: &[(FirstPassStats, f64)], kbps: f64) -> Vec<f64> {
+    let seconds: Vec<f64> = clips
+        .iter()
+        .map(|c| c.frames.len() as f64 * f64::from(c.fps_den) / f64::from(c.fps_num))
+        .collect();
+    let bits_at = |stats: &FirstPassStats, qp: f64| -> f64 {
+        stats.frames().map(|(_, f)| f.bits_at(qp)).sum()
+    };
+    let budget = kbps * 1000.0 * seconds.iter().sum::<f64>();
+    let total = |qp: f64| -> f64 { firsts.iter().map(|(s, _)| bits_at(s, qp)).sum() };
+    let (mut lo, mut hi) = (-12.0, 51.0);
+    for _ in 0..50 {
+        let mid = 0.5 * (lo + hi);
+        if total(mid) > budget {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let qp = 0.5 * (lo + hi);
+    // Scaled so that the shares add up to the budget even where no QP
+    // reaches it.
+    let scale = budget / total(qp).max(1.0);
+    firsts
+        .iter()
+        .zip(&seconds)
+        .map(|((s, _), secs)| scale * bits_at(s, qp) / secs / 1000.0)
+        .collect()
 }
 
 #[cfg(test)]

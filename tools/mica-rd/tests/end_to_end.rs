@@ -393,3 +393,55 @@ decoder = "coreutils"
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("skipping codec ghost"));
 }
+
+/// CLIC through Mica's rate control, a budget for the whole set: one row
+/// per clip, the clips' shares adding up to the aim (1 % under the budget)
+/// over the set's duration, each coded near its share, and the set's rate
+/// near the budget; refused without --rate-control.
+#[test]
+fn clic_set_budget_through_the_rate_control() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_clip(dir.path(), "grad", 64, 48, 6);
+    let b = write_clip(dir.path(), "wide", 96, 64, 4);
+    let out = dir.path().join("out");
+    let clic = |extra: &[&str]| {
+        Command::new(bin())
+            .args(["clic", "-q", "--codecs", "mica", "--targets", "150"])
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .arg(&a.path)
+            .arg(&b.path)
+            .output()
+            .unwrap()
+    };
+    let refused = clic(&["--set-budget"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--set-budget needs --rate-control"));
+    let o = clic(&["--rate-control", "--set-budget"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<mica_rd::results::Row> =
+        mica_rd::results::read_csv(&out.join("clic.csv")).unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let seconds = |r: &mica_rd::results::Row| r.frames as f64 / 25.0;
+    let aimed: f64 = rows.iter().map(|r| r.q as f64 * seconds(r)).sum();
+    let total: f64 = rows.iter().map(seconds).sum();
+    assert!(
+        (aimed / total / (0.99 * 150.0) - 1.0).abs() < 0.02,
+        "shares {aimed} over {total} s"
+    );
+    for r in &rows {
+        assert_eq!(r.status, "ok", "{}", r.error);
+        assert_eq!(r.param, "two-pass");
+        assert!(
+            (r.kbps / r.q as f64 - 1.0).abs() < 0.25,
+            "{} for {}",
+            r.kbps,
+            r.q
+        );
+    }
+    let rate = rows.iter().map(|r| r.bytes as f64 * 8.0).sum::<f64>() / total / 1000.0;
+    assert!((rate / 150.0 - 1.0).abs() < 0.2, "{rate} kbit/s");
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(report.contains("set rate"), "{report}");
+}
