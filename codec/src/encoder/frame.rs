@@ -294,7 +294,7 @@ fn apply_preset(p: &mut SearchParams, preset: Preset, layer: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoder::gop::Held;
+    use crate::encoder::gop::{Held, QpRule};
     use crate::{Decoder, Encoder};
 
     /// A 128x64 frame whose two superblocks hold the same busy texture,
@@ -345,6 +345,11 @@ mod tests {
             sequence_header: true,
             layer: 0,
             base_qp: 32,
+            rule: QpRule::Key {
+                qp_offset: 0,
+                factor: 1.0,
+                importance_offset: 0,
+            },
             qp: 32,
             lambda: lambda(32),
             refs: Default::default(),
@@ -360,6 +365,10 @@ mod tests {
             sequence_header: false,
             layer: 1,
             base_qp: 32,
+            rule: QpRule::LowDelay {
+                offset: 2,
+                factor: 1.0,
+            },
             qp: 34,
             lambda: lambda(34),
             refs: [

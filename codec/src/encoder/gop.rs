@@ -35,6 +35,8 @@ pub(super) struct FramePlan {
     /// The base QP the frame's QP follows from (the configuration's, or
     /// the rate control's for this frame).
     pub(super) base_qp: i8,
+    /// How `qp` and `lambda` follow from `base_qp`.
+    pub(super) rule: QpRule,
     pub(super) qp: i8,
     pub(super) lambda: f64,
     /// References, list 0 then list 1 (held pictures).
@@ -45,19 +47,62 @@ pub(super) struct FramePlan {
     pub(super) importance: Option<ImportanceMap>,
 }
 
-impl FramePlan {
-    /// Raises the frame's QP by `steps` (up to 51), its base QP and lambda
-    /// with it: for a frame coded again to fit the decoder's buffer.
-    pub(super) fn raise_qp(&mut self, steps: i8, bit_depth: u8) {
-        let qp = (i32::from(self.qp) + i32::from(steps)).min(i32::from(MAX_QP)) as i8;
-        let delta = qp - self.qp;
-        self.qp = qp;
-        self.base_qp = (i32::from(self.base_qp) + i32::from(delta)).min(i32::from(MAX_QP)) as i8;
-        self.lambda *= lambda(1.0, qp, bit_depth) / lambda(1.0, qp - delta, bit_depth);
-    }
+/// How a frame's QP and lambda follow from its base QP, kept with its plan
+/// so that a frame coded again from another base QP (to fit the decoder's
+/// buffer) is planned as it would have been from that base QP.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum QpRule {
+    /// A keyframe: QP offset (0, or -3 anchoring a long group), lambda
+    /// factor, and the lookahead's importance offset.
+    Key {
+        qp_offset: i32,
+        factor: f64,
+        importance_offset: i32,
+    },
+    /// A frame of temporal layer `layer` of a random-access group of
+    /// nominal size `size` ([`Encoder::layer_qp_lambda`]).
+    Layer {
+        layer: usize,
+        size: usize,
+        importance_offset: i32,
+    },
+    /// Low delay: QP offset and lambda factor.
+    LowDelay { offset: i32, factor: f64 },
 }
 
 impl Encoder {
+    /// A frame's QP and lambda from base QP `base_qp` by `rule`.
+    pub(super) fn qp_lambda(&self, rule: QpRule, base_qp: i8) -> (i8, f64) {
+        let bd = self.cfg.bit_depth;
+        let clip = |qp: i32| qp.clamp(i32::from(min_qp(bd)), i32::from(MAX_QP)) as i8;
+        match rule {
+            QpRule::Key {
+                qp_offset,
+                factor,
+                importance_offset,
+            } => {
+                let qp = clip(clip(i32::from(base_qp) + qp_offset) as i32 + importance_offset);
+                (qp, lambda(factor, qp, bd))
+            }
+            QpRule::Layer {
+                layer,
+                size,
+                importance_offset,
+            } => self.layer_qp_lambda(base_qp, layer, importance_offset, size),
+            QpRule::LowDelay { offset, factor } => {
+                let qp = clip(i32::from(base_qp) + offset);
+                (qp, lambda(factor, qp, bd))
+            }
+        }
+    }
+
+    /// Plans `plan` again from a base QP `steps` higher (at most 51): for a
+    /// frame coded again to fit the decoder's buffer.
+    pub(super) fn raise_base_qp(&self, plan: &mut FramePlan, steps: i8) {
+        plan.base_qp = (i32::from(plan.base_qp) + i32::from(steps)).min(i32::from(MAX_QP)) as i8;
+        (plan.qp, plan.lambda) = self.qp_lambda(plan.rule, plan.base_qp);
+    }
+
     /// Whether the frame `poc` (with scene-cut flag `cut`) must be a random
     /// access point: the first frame, a scene cut, or `keyint` frames after
     /// the last one. (In predicted GOPs that makes it a keyframe; all intra,
@@ -73,7 +118,13 @@ impl Encoder {
                 return;
             };
             if self.cfg.gop == GopStructure::IntraOnly {
-                let batch = self.pool.current_num_threads().max(1);
+                // Rate control learns between batches: its batches must not
+                // depend on the thread count, or neither would the stream.
+                let batch = if self.rate.is_some() {
+                    RATE_CONTROLLED_INTRA_BATCH
+                } else {
+                    self.pool.current_num_threads().max(1)
+                };
                 if self.input.len() < batch && !flushing {
                     return;
                 }
@@ -264,7 +315,7 @@ impl Encoder {
         importance_offset: i32,
     ) -> FramePlan {
         let base_qp = self.take_base_qp(poc, 0);
-        let mut qp = base_qp;
+        let mut qp_offset = 0;
         let factor = match self.cfg.gop {
             _ if !anchors_predicted_frames => INTRA_ONLY_LAMBDA_FACTOR,
             GopStructure::IntraOnly => INTRA_ONLY_LAMBDA_FACTOR,
@@ -273,7 +324,7 @@ impl Encoder {
             // all-intra lambda of its QP (1.44 % less than HM's lambda
             // factor at the base QP, GOP 32; docs/results.md "Temporal coding").
             GopStructure::RandomAccess if self.cfg.gop_size > 8 => {
-                qp = (qp - 3).max(min_qp(self.cfg.bit_depth));
+                qp_offset = -3;
                 INTRA_ONLY_LAMBDA_FACTOR
             }
             GopStructure::RandomAccess => {
@@ -281,17 +332,21 @@ impl Encoder {
                     * (1.0 - (0.05 * (self.cfg.gop_size as f64 - 1.0)).clamp(0.0, 0.5))
             }
         };
-        let bd = self.cfg.bit_depth;
-        let qp = (i32::from(qp) + importance_offset).clamp(i32::from(min_qp(bd)), i32::from(MAX_QP))
-            as i8;
+        let rule = QpRule::Key {
+            qp_offset,
+            factor,
+            importance_offset,
+        };
+        let (qp, lambda) = self.qp_lambda(rule, base_qp);
         FramePlan {
             poc,
             key: true,
             sequence_header: true,
             layer: 0,
             base_qp,
+            rule,
             qp,
-            lambda: lambda(factor, qp, self.cfg.bit_depth),
+            lambda,
             refs: Default::default(),
             store: None,
             importance: None,
@@ -306,7 +361,8 @@ impl Encoder {
             _ => (3, 0.4624),
         };
         let base_qp = self.take_base_qp(poc, 2);
-        let qp = (base_qp as i32 + offset).min(51) as i8;
+        let rule = QpRule::LowDelay { offset, factor };
+        let (qp, lambda) = self.qp_lambda(rule, base_qp);
         let mut l0: Vec<Held> = self.dpb.clone();
         l0.sort_by_key(|h| std::cmp::Reverse(h.picture.poc));
         l0.truncate(self.max_refs());
@@ -317,8 +373,9 @@ impl Encoder {
             sequence_header: false,
             layer: 1,
             base_qp,
+            rule,
             qp,
-            lambda: lambda(factor, qp, self.cfg.bit_depth),
+            lambda,
             refs: [l0, Vec::new()],
             store: Some(store),
             importance: None,
@@ -441,13 +498,19 @@ impl Encoder {
                 });
                 let offset = importance.as_ref().map_or(0, filtering::mean_offset);
                 let base_qp = self.take_base_qp(poc, 1 + layer);
-                let (qp, lambda) = self.layer_qp_lambda(base_qp, layer, offset, size);
+                let rule = QpRule::Layer {
+                    layer,
+                    size,
+                    importance_offset: offset,
+                };
+                let (qp, lambda) = self.qp_lambda(rule, base_qp);
                 plans.push(FramePlan {
                     poc,
                     key: false,
                     sequence_header: false,
                     layer,
                     base_qp,
+                    rule,
                     qp,
                     lambda,
                     refs: [l0, l1],
@@ -496,6 +559,10 @@ fn temporal_layers(n: u32) -> Vec<usize> {
     split(0, n, 1, &mut layer_of);
     layer_of
 }
+
+/// All-intra frames coded together under rate control (without it, a
+/// frame per thread).
+const RATE_CONTROLLED_INTRA_BATCH: usize = 8;
 
 /// The long group of adaptive group lengths (the longest group).
 const LONG_GROUP: usize = 32;

@@ -252,16 +252,19 @@ impl Encoder {
                 .map(|(plan, f)| encode_frame(cfg, hooks, &seq, plan, f, cpu, filter, intra))
                 .collect()
         });
-        if let Some(rc) = self.rate.as_mut() {
+        // (Taken out while the batch is settled, so that frames can be
+        // planned again meanwhile.)
+        if let Some(mut rc) = self.rate.take() {
             // The frames leave the buffer in coding order; one that would
-            // take more than it holds is coded again at a higher QP (the
-            // batch's frames do not reference each other, so the others
-            // stand).
+            // take more than it holds is coded again from a higher base QP
+            // (the batch's frames do not reference each other, so the
+            // others stand).
             for (plan, (f, result)) in plans.iter_mut().zip(frames.iter().zip(results.iter_mut())) {
                 if let Some(room) = rc.buffer_room() {
-                    while result.0.data.len() as f64 * 8.0 > room && plan.qp < MAX_QP {
+                    while result.0.data.len() as f64 * 8.0 > room && plan.base_qp < MAX_QP {
                         let bits = result.0.data.len() as f64 * 8.0;
-                        plan.raise_qp(rate::qp_raise_to_fit(bits, room), cfg.bit_depth);
+                        self.raise_base_qp(plan, rate::qp_raise_to_fit(bits, room));
+                        let (cfg, plan) = (&self.cfg, &*plan);
                         *result = self.pool.install(|| {
                             encode_frame(cfg, hooks, &seq, plan, f, cpu, filter, intra)
                         });
@@ -279,6 +282,7 @@ impl Encoder {
                 })
                 .collect();
             rc.coded(&coded);
+            self.rate = Some(rc);
         }
         for (plan, (packet, extras, picture)) in plans.iter().zip(results) {
             if let Some(slot) = plan.store {

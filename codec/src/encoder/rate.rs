@@ -1,7 +1,9 @@
 //! Rate control: the base QP of each frame chosen to meet a target bit
 //! rate, in one pass (a model of bits against QP per kind of frame, learnt
 //! from the frames coded) or in a second pass (every frame's bits at the
-//! first pass's QP, corrected by the frames coded).
+//! first pass's QPs, corrected per kind by the frames coded); or constant
+//! quality (one base QP, fractional levels averaged); either within a
+//! leaky-bucket buffer ([`BufferModel`]) where one is given.
 //!
 //! The controller only moves the *base* QP from which each frame's QP
 //! follows as in fixed-QP coding (temporal layer, lookahead offsets), so the
@@ -64,11 +66,14 @@ pub struct FirstPassStats {
 /// buffer of H.264 Annex C): the decoder's buffer of `size_kbits` fills at
 /// `max_kbps` until full, starts `initial_fullness` full, and each frame's
 /// bits leave it at the frame's decoding time, one frame interval apart in
-/// coding order. The encoder never lets a frame take more bits than the
-/// buffer holds: it plans QPs to keep the buffer from running dry, and
-/// codes a frame again at a higher QP where it would. A buffer already full
-/// stops filling (VBR), so it cannot overflow. Only with a rate-controlled
-/// mode ([`RateControl::Bitrate`] or [`RateControl::ConstantQuality`]).
+/// coding order. The encoder plans QPs to keep each frame within half of
+/// what the buffer will hold, and codes a frame again from a higher base
+/// QP where it would still take more than the buffer holds. A frame too
+/// large even from base QP 51 is output with a negative
+/// [`crate::Packet::buffer_level`]: callers must check it (`micaenc` stops
+/// with an error). A buffer already full stops filling (VBR), so it cannot
+/// overflow. Only with a rate-controlled mode ([`RateControl::Bitrate`] or
+/// [`RateControl::ConstantQuality`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BufferModel {
     /// The rate the buffer fills at, kbit/s ([`crate::MIN_KBPS`]..=[`crate::MAX_KBPS`]).
@@ -841,6 +846,71 @@ mod tests {
         );
         let deep = capped.frame_base_qp(1, 5);
         assert!((27..=28).contains(&deep), "{deep}");
+    }
+
+    /// A frame that comes out larger than the buffer holds is coded again
+    /// from a higher base QP: noise costs ten times what the prior predicts,
+    /// so the first keyframe is planned at the level and must be raised. The
+    /// buffer never runs dry (simulated here on the packet sizes), the
+    /// stream is the same at 1 and 3 threads (all intra: the batches do not
+    /// follow the thread count), and it decodes to the reconstruction.
+    #[test]
+    fn frames_too_large_for_the_buffer_are_coded_again() {
+        use crate::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, GopStructure};
+        let mut seed = 12345u32;
+        let frames: Vec<Frame> = (0..10)
+            .map(|_| {
+                let mut f = Frame::new_420(64, 64);
+                for p in f.planes.iter_mut() {
+                    for v in p.data.iter_mut() {
+                        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        *v = (seed >> 24) as u16;
+                    }
+                }
+                f
+            })
+            .collect();
+        let buffer = BufferModel {
+            max_kbps: 150.0,
+            size_kbits: 8.0,
+            initial_fullness: 1.0,
+        };
+        let encode = |threads: usize| {
+            let mut cfg = EncoderConfig::new(64, 64);
+            cfg.nn_filter = false;
+            cfg.gop = GopStructure::IntraOnly;
+            (cfg.fps_num, cfg.fps_den) = (25, 1);
+            cfg.threads = threads;
+            cfg.rate = RateControl::ConstantQuality { crf: 30.0 };
+            cfg.buffer = Some(buffer);
+            let mut enc = Encoder::new(cfg).unwrap();
+            for f in &frames {
+                enc.send_frame(f.clone()).unwrap();
+            }
+            enc.flush();
+            std::iter::from_fn(|| enc.receive_packet()).collect::<Vec<_>>()
+        };
+        let one = encode(1);
+        let three = encode(3);
+        let bytes = |ps: &[crate::Packet]| ps.iter().map(|p| p.data.clone()).collect::<Vec<_>>();
+        assert_eq!(bytes(&one), bytes(&three));
+        assert_eq!(one.len(), 10);
+        assert!(one[0].base_qp > 30, "{}", one[0].base_qp);
+        let mut level = 8_000.0;
+        for p in &one {
+            let after = level - p.data.len() as f64 * 8.0;
+            assert!(after >= 0.0, "frame {} ran the buffer dry", p.frame_number);
+            assert_eq!(p.buffer_level, Some(after.floor() as i64));
+            level = (after + 6_000.0f64).min(8_000.0);
+        }
+        let mut dec = Decoder::new(DecoderConfig::default());
+        for p in &one {
+            dec.send_packet(&p.data).unwrap();
+        }
+        dec.flush().unwrap();
+        for p in &one {
+            assert_eq!(dec.receive_frame().unwrap().frame, p.recon);
+        }
     }
 
     /// Rate-controlled streams (one pass, and a second pass over two

@@ -16,9 +16,6 @@
 //! The kind is 0 for keyframes, else 1 + the frame's temporal layer
 //! ([`mica::Packet::kind`]). (Version 1 had no kinds: refused, since a
 //! second pass corrects each kind apart.)
-//!
-//! ```text
-//! ```
 
 use anyhow::{bail, Context, Result};
 use mica::FirstPassStats;

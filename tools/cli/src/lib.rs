@@ -395,13 +395,17 @@ pub fn rate_so_far(bytes: u64, frames: u64, fps_num: u32, fps_den: u32) -> Strin
 }
 
 /// The frames a y4m file holds, estimated from its size (none for standard
-/// input or an unreadable size): each frame is its samples and a 6-byte
+/// input, a pipe or an unreadable size): each frame is its samples and a 6-byte
 /// `FRAME` line, and the header is shorter than a frame.
 pub fn y4m_frames_in(path: &Path, width: usize, height: usize, bit_depth: u8) -> Option<u64> {
     if path.as_os_str() == "-" {
         return None;
     }
-    let len = std::fs::metadata(path).ok()?.len();
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return None;
+    }
+    let len = meta.len();
     let bytes_per_sample = if bit_depth > 8 { 2 } else { 1 };
     let frame =
         (width * height + 2 * width.div_ceil(2) * height.div_ceil(2)) as u64 * bytes_per_sample + 6;

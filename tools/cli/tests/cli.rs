@@ -1303,6 +1303,7 @@ fn constant_quality_and_buffer_constraints() {
             .skip(1)
             .map(|l| l.split(',').nth(8).unwrap().parse().unwrap())
             .collect();
+        assert_eq!(logged.len(), levels.len());
         for (a, b) in logged.iter().zip(&levels) {
             assert!(
                 (a - b.floor()).abs() <= 1.0,
@@ -1365,7 +1366,8 @@ fn constant_quality_and_buffer_constraints() {
         &["--crf", "30", "--maxrate", "1", "--bufsize", "0.05"],
         "too small for this content",
     );
-    for init in ["0", "1.5", "-0.5", "NaN"] {
+    refused(&["--crf", "30", "--buffer-init", "0.5"], "needs --maxrate");
+    for init in ["0", "1.5", "-0.5", "NaN", "inf"] {
         refused(
             &[
                 "--crf",

@@ -447,7 +447,9 @@ pub const RATE_CONTROL_AIM: f64 = 0.99;
 /// set's total size over its total duration), shared among the clips where
 /// their first passes predict the same base QP meets it (equal QP, about
 /// equal slope of distortion against rate: where a bit buys the same
-/// everywhere). The rows go to `clic_sink` with the share each clip aimed at.
+/// everywhere). The rows go to `clic_sink` with the share each clip aimed
+/// at (in `q`, kbit/s); they are not resumed (an interrupted run codes them
+/// all again) and their per-frame rows are not kept.
 #[allow(clippy::too_many_arguments)]
 pub fn run_clic_rate(
     codecs: &[Arc<Codec>],
@@ -540,7 +542,9 @@ fn set_shares(clips: &[Arc<Clip>], firsts: &[(FirstPassStats, f64)], kbps: f64) 
     firsts
         .iter()
         .zip(&seconds)
-        .map(|((s, _), secs)| scale * bits_at(s, qp) / secs / 1000.0)
+        .map(|((s, _), secs)| {
+            (scale * bits_at(s, qp) / secs / 1000.0).clamp(mica::MIN_KBPS, mica::MAX_KBPS)
+        })
         .collect()
 }
 

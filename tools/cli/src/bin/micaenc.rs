@@ -32,6 +32,10 @@ use std::time::Instant;
 /// video at 10 bits costs time and may save bits.
 const DEFAULT_CODED_DEPTH_FOR_8BIT_INPUT: u8 = 8;
 
+/// How full the decoder's buffer starts when --buffer-init is not given
+/// (x264's default).
+const DEFAULT_BUFFER_INIT: f64 = 0.9;
+
 /// Encode a y4m video (4:2:0, 8 or 10 bits) with Mica.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
@@ -68,9 +72,10 @@ struct Args {
     /// interval's filling).
     #[arg(long, allow_hyphen_values = true)]
     bufsize: Option<f64>,
-    /// How full the buffer is when decoding starts, a fraction in (0, 1].
-    #[arg(long, default_value_t = 0.9, allow_hyphen_values = true)]
-    buffer_init: f64,
+    /// How full the buffer is when decoding starts, a fraction in (0, 1]
+    /// (default 0.9); with --maxrate.
+    #[arg(long, allow_hyphen_values = true)]
+    buffer_init: Option<f64>,
     /// Two-pass coding: 1 codes with the fast preset (whatever --preset
     /// says) at two QPs around the target and writes --stats; 2 reads
     /// --stats and meets --bitrate closely.
@@ -323,6 +328,14 @@ fn check_rate_options(args: &Args, min_qp: i8) -> Result<()> {
             bail!("--crf codes in one pass: --pass is for --bitrate");
         }
     }
+    if let Some(init) = args.buffer_init {
+        if !(init > 0.0 && init <= 1.0) {
+            bail!("--buffer-init {init} is out of range: give a fraction above 0 and at most 1");
+        }
+        if args.maxrate.is_none() {
+            bail!("--buffer-init needs --maxrate and --bufsize (the buffer it starts)");
+        }
+    }
     match (args.maxrate, args.bufsize) {
         (Some(_), None) => bail!("--maxrate needs --bufsize (the decoder buffer's size in kbit)"),
         (None, Some(_)) => bail!("--bufsize needs --maxrate (the rate the buffer fills at)"),
@@ -332,12 +345,6 @@ fn check_rate_options(args: &Args, min_qp: i8) -> Result<()> {
             }
             if !(bufsize > 0.0 && bufsize.is_finite()) {
                 bail!("--bufsize {bufsize} is out of range: give a size in kbit above 0");
-            }
-            if !(args.buffer_init > 0.0 && args.buffer_init <= 1.0) {
-                bail!(
-                    "--buffer-init {} is out of range: give a fraction above 0 and at most 1",
-                    args.buffer_init
-                );
             }
             if args.crf.is_none() && args.bitrate.is_none() {
                 bail!("--maxrate needs --crf or --bitrate: a fixed QP cannot keep to a buffer");
@@ -517,7 +524,7 @@ fn run(args: &Args) -> Result<()> {
         cfg.buffer = Some(BufferModel {
             max_kbps,
             size_kbits,
-            initial_fullness: args.buffer_init,
+            initial_fullness: args.buffer_init.unwrap_or(DEFAULT_BUFFER_INIT),
         });
     }
     let mut encoder = Encoder::new(cfg.clone())?;
