@@ -165,14 +165,22 @@ pub struct FirstPassFrame {
 const SLOPE_LIMITS: (f64, f64) = (3.0, 12.0);
 
 impl FirstPassFrame {
-    /// The frame's predicted bits at base QP `qp`: log-linear through its
-    /// points (extrapolated beyond them), at [`QP_PER_HALVING`] with one point.
+    /// The frame's predicted bits at base QP `qp`: log-linear between the
+    /// two points around it (from the nearest two beyond them: at least as
+    /// steep as the default law there), at [`QP_PER_HALVING`] with one point.
     pub fn bits_at(&self, qp: f64) -> f64 {
         let log = |b: u64| (b.max(1) as f64).log2();
-        match self.points.as_slice() {
+        let points = self.points.as_slice();
+        match points {
             [] => 0.0,
             [(q, b)] => bits_at(*b as f64, *q as f64, qp),
-            [first, .., last] => {
+            _ => {
+                // The segment around `qp` (or the end segment nearer it).
+                let i = points
+                    .windows(2)
+                    .position(|w| qp <= f64::from(w[1].0))
+                    .unwrap_or(points.len() - 2);
+                let (first, last) = (points[i], points[i + 1]);
                 let (qa, la) = (first.0 as f64, log(first.1));
                 let (qb, lb) = (last.0 as f64, log(last.1));
                 // QP steps per halving, within the limits.
@@ -186,7 +194,8 @@ impl FirstPassFrame {
                 } else {
                     (qb, lb)
                 };
-                let outside = qp < qa || qp > qb;
+                let outside =
+                    qp < f64::from(points[0].0) || qp > f64::from(points[points.len() - 1].0);
                 let per_halving = if outside {
                     per_halving.min(QP_PER_HALVING)
                 } else {
@@ -223,20 +232,24 @@ impl FirstPassStats {
 
     /// The base QPs a first pass codes at for a target of `kbps` at `fps`
     /// frames per second, `luma_samples` per frame, coding `bit_depth`
-    /// bits: six either side of where a clip of middling detail meets the
-    /// target, so that the second pass interpolates each frame's bits
-    /// rather than extrapolating them. (The four test clips span about 1.6
-    /// halvings of bits at a QP, ~8 QP steps: box, the plainest, codes 0.023
-    /// bits per luma sample per frame at base QP 30 with the fast preset,
-    /// city, the most detailed, 0.069; the middle taken is 0.04, at about 5
-    /// QP steps per halving.)
-    pub fn qps_for(kbps: f64, fps: f64, luma_samples: usize, bit_depth: u8) -> [i8; 2] {
+    /// bits: where a clip of middling detail meets the target and ten
+    /// either side, so that the second pass interpolates each frame's bits
+    /// rather than extrapolating them. Content moves where a target lands by
+    /// more than the six either side first tried: box, the plainest of the
+    /// four test clips, codes 0.023 bits per luma sample per frame at base
+    /// QP 30 with the fast preset, city, the most detailed, 0.069 (the
+    /// middle taken is 0.04, at about 5 QP steps per halving), and the near
+    /// static cup needed base QP 32 where the estimate was 45. (The middle
+    /// point also follows each frame's curvature.)
+    pub fn qps_for(kbps: f64, fps: f64, luma_samples: usize, bit_depth: u8) -> [i8; 3] {
         let per_sample = kbps * 1000.0 / fps / luma_samples.max(1) as f64;
         let centre = 30.0 - 5.0 * (per_sample / 0.04).log2();
         let lowest = f64::from(min_qp(bit_depth));
         let centre = if centre.is_nan() { 30.0 } else { centre };
-        let centre = centre.clamp(lowest + 6.0, f64::from(MAX_QP) - 6.0).round() as i8;
-        [centre - 6, centre + 6]
+        let centre = centre
+            .clamp(lowest + 10.0, f64::from(MAX_QP) - 10.0)
+            .round() as i8;
+        [centre - 10, centre, centre + 10]
     }
 
     /// The frames recorded, by display number.
@@ -712,6 +725,29 @@ mod tests {
             "{}",
             rc.base
         );
+    }
+
+    /// A frame's bits pass through its points, follow the segment around a
+    /// QP between them, and beyond them the end segment's slope (at least
+    /// the default law's).
+    #[test]
+    fn bits_between_and_beyond_three_points() {
+        let mut stats = FirstPassStats::default();
+        // 8000 bits at 20, 2000 at 30 (5 QP per halving), 1000 at 40 (10).
+        for (qp, bits) in [(30, 2_000), (20, 8_000), (40, 1_000)] {
+            stats.record(7, 2, qp, bits);
+        }
+        let f = &stats.frames[&7];
+        assert_eq!(f.points, vec![(20, 8_000), (30, 2_000), (40, 1_000)]);
+        let close = |a: f64, b: f64| (a / b - 1.0).abs() < 1e-9;
+        for (qp, bits) in [(20.0, 8_000.0), (30.0, 2_000.0), (40.0, 1_000.0)] {
+            assert!(close(f.bits_at(qp), bits), "{qp}");
+        }
+        assert!(close(f.bits_at(25.0), 4_000.0));
+        assert!(close(f.bits_at(35.0), 2_000.0 / 2f64.sqrt()));
+        assert!(close(f.bits_at(15.0), 16_000.0));
+        // Beyond 40: the last segment's 10 QP per halving, steepened to 5.5.
+        assert!(close(f.bits_at(45.5), 500.0));
     }
 
     /// The grid of the rest of the stream agrees with summing its frames

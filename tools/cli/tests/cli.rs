@@ -1089,7 +1089,7 @@ fn rate_control_two_passes_and_bad_options() {
     assert!(text
         .lines()
         .filter(|l| l.starts_with("frame "))
-        .all(|l| l.split(' ').count() == 8));
+        .all(|l| l.split(' ').count() == 10));
     let second = run(enc()
         .arg(&src)
         .arg("-o")

@@ -77,7 +77,7 @@ struct Args {
     #[arg(long, allow_hyphen_values = true)]
     buffer_init: Option<f64>,
     /// Two-pass coding: 1 codes with the fast preset (whatever --preset
-    /// says) at two QPs around the target and writes --stats; 2 reads
+    /// says) at three QPs around the target and writes --stats; 2 reads
     /// --stats and meets --bitrate closely.
     /// Give both passes the same input and frame-structure options.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
@@ -498,18 +498,21 @@ fn run(args: &Args) -> Result<()> {
         }
         _ => None,
     };
-    // The first pass codes with the fast preset at two QPs (this encoder
-    // and a shadow), which gives every frame its slope of bits against QP.
-    let mut shadow = None;
+    // The first pass codes with the fast preset at several QPs (this
+    // encoder and shadows), which gives every frame its curve of bits
+    // against QP.
+    let mut shadows = Vec::new();
     if args.pass == Some(1) {
         let kbps = args.bitrate.expect("checked: --pass needs --bitrate");
         let fps = f64::from(header.fps_num) / f64::from(header.fps_den);
         let qps = FirstPassStats::qps_for(kbps, fps, header.width * header.height, coded_depth);
         cfg.preset = Preset::Fast;
         cfg.qp = qps[0];
-        let mut other = cfg.clone();
-        other.qp = qps[1];
-        shadow = Some(Encoder::new(other)?);
+        for &qp in &qps[1..] {
+            let mut other = cfg.clone();
+            other.qp = qp;
+            shadows.push(Encoder::new(other)?);
+        }
     } else if let Some(kbps) = args.bitrate {
         cfg.rate = RateControl::Bitrate {
             kbps,
@@ -666,7 +669,7 @@ fn run(args: &Args) -> Result<()> {
         }
         read += 1;
         sources.insert(read as u32 - 1, frame.clone());
-        if let Some(shadow) = shadow.as_mut() {
+        for shadow in &mut shadows {
             shadow.send_frame(frame.clone())?;
             record_packets(shadow, &mut shadow_stats);
         }
@@ -688,7 +691,7 @@ fn run(args: &Args) -> Result<()> {
     }
     encoder.flush();
     drain(&mut encoder, &mut sources, &mut ivf, &mut recon)?;
-    if let Some(shadow) = shadow.as_mut() {
+    for shadow in &mut shadows {
         shadow.flush();
         record_packets(shadow, &mut shadow_stats);
     }
