@@ -447,8 +447,10 @@ pub const RATE_CONTROL_AIM: f64 = 0.99;
 /// set's total size over its total duration), shared among the clips where
 /// their first passes predict the same base QP meets it (equal QP, about
 /// equal slope of distortion against rate: where a bit buys the same
-/// everywhere). The rows go to `clic_sink` with the share each clip aimed
-/// at (in `q`, kbit/s); they are not resumed (an interrupted run codes them
+/// everywhere). Where the second passes overshoot the budget (the set's, or
+/// a clip's), the clip that overshot most is coded again aiming lower (at
+/// most twice). The rows go to `clic_sink` with the share each clip first
+/// aimed at (in `q`, kbit/s; its encode time includes every pass); they are not resumed (an interrupted run codes them
 /// all again) and their per-frame rows are not kept.
 #[allow(clippy::too_many_arguments)]
 pub fn run_clic_rate(
@@ -488,15 +490,60 @@ pub fn run_clic_rate(
                 vec![budget * RATE_CONTROL_AIM; clips.len()]
             };
             bar.set_message(format!("{} second passes @ {budget} kbit/s", codec.name));
-            for_each_parallel(&indices, parallel, |&i| {
+            let second = |i: usize, share: f64| -> Row {
                 let (stats, first_s) = firsts[i].clone();
                 let clip = &clips[i];
-                let share = shares[i];
                 let (mut row, _) = measure_coded(codec, clip, 0, Some(budget), opts, || {
                     code_clip_at_rate(codec, clip, share, stats, first_s, &opts.run, true)
                 });
                 row.param = "two-pass".into();
                 row.q = share.round() as i64;
+                row
+            };
+            let rows: Vec<Mutex<Row>> = indices
+                .iter()
+                .map(|&i| Mutex::new(base_row(codec, &clips[i], 0, Some(budget), opts)))
+                .collect();
+            for_each_parallel(&indices, parallel, |&i| {
+                *rows[i].lock().unwrap() = second(i, shares[i]);
+                bar.inc(1);
+            });
+            let mut rows: Vec<Row> = rows.into_iter().map(|m| m.into_inner().unwrap()).collect();
+            // A budget is a limit: where the second passes overshot it (by
+            // their 1-2 %), the clip that overshot its share most is coded
+            // again, aiming its share less the excess (at most twice).
+            for _ in 0..2 {
+                let over: Vec<(usize, f64)> = rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.ok())
+                    .map(|(i, r)| (i, (r.kbps - shares[i] / RATE_CONTROL_AIM) * seconds(r)))
+                    .collect();
+                let excess = if set_budget {
+                    over.iter().map(|o| o.1).sum::<f64>()
+                } else {
+                    over.iter().map(|o| o.1).fold(f64::MIN, f64::max)
+                };
+                let Some(&(worst, _)) = over.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+                    break;
+                };
+                if excess <= 0.0 || rows.iter().any(|r| !r.ok()) {
+                    break;
+                }
+                let again = (shares[worst] - excess / seconds(&rows[worst]) / RATE_CONTROL_AIM)
+                    .max(mica::MIN_KBPS);
+                bar.set_message(format!(
+                    "{} {} again @ {again:.1} kbit/s",
+                    codec.name, clips[worst].name
+                ));
+                let mut row = second(worst, again);
+                row.enc_s += rows[worst].enc_s;
+                // (`q` stays the clip's share of the budget.)
+                row.q = rows[worst].q;
+                rows[worst] = row;
+            }
+            for row in rows {
+                let mut row = row;
                 if row.ok() && !set_budget && row.kbps > budget {
                     row.error = format!("over budget: {:.1} kbit/s", row.kbps);
                 }
@@ -504,14 +551,18 @@ pub fn run_clic_rate(
                     *err.lock().unwrap() = Some(e);
                 }
                 out.lock().unwrap().push(row);
-                bar.inc(1);
-            });
+            }
         }
     }
     if let Some(e) = err.into_inner().unwrap() {
         return Err(e);
     }
     Ok(out.into_inner().unwrap())
+}
+
+/// A row's duration in seconds.
+fn seconds(r: &Row) -> f64 {
+    r.frames as f64 * f64::from(r.fps_den) / f64::from(r.fps_num)
 }
 
 /// Each clip's rate (kbit/s) where the set's first passes predict that the

@@ -397,7 +397,8 @@ decoder = "coreutils"
 /// CLIC through Mica's rate control, a budget for the whole set: one row
 /// per clip, the clips' shares adding up to the aim (1 % under the budget)
 /// over the set's duration, each coded near its share, and the set's rate
-/// near the budget; refused without --rate-control.
+/// within the budget (clips coded again where it overshot) and near it;
+/// refused without --rate-control.
 #[test]
 fn clic_set_budget_through_the_rate_control() {
     let dir = tempfile::tempdir().unwrap();
@@ -441,7 +442,7 @@ fn clic_set_budget_through_the_rate_control() {
         );
     }
     let rate = rows.iter().map(|r| r.bytes as f64 * 8.0).sum::<f64>() / total / 1000.0;
-    assert!((rate / 150.0 - 1.0).abs() < 0.2, "{rate} kbit/s");
+    assert!(rate <= 150.0 && rate > 0.8 * 150.0, "{rate} kbit/s");
     let report = String::from_utf8_lossy(&o.stdout);
     assert!(report.contains("set rate"), "{report}");
 }
