@@ -221,7 +221,7 @@ impl FirstPassStats {
     }
 
     /// Records a first-pass packet.
-    pub fn record_packet(&mut self, packet: &crate::Packet) {
+    pub fn record_packet(&mut self, packet: &super::Packet) {
         self.record(
             packet.frame_number,
             packet.kind(),
