@@ -42,7 +42,7 @@ pub enum RateControl {
     /// second pass of two, with the first pass's statistics. One pass is
     /// approximate so far (-1.4 % to +112 % off the target on the 48-60
     /// frame test clips, over-spending on their first keyframe and groups);
-    /// the second pass within 1.5 % at 100-1000 kbit/s.
+    /// the second pass within 0.8 % at 100-3000 kbit/s (`docs/results.md`).
     Bitrate {
         /// Target in kbit/s.
         kbps: f64,
