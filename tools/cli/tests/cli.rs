@@ -1071,19 +1071,7 @@ fn rate_control_two_passes_and_bad_options() {
     write_sliding_cut(&sample("city_720x400_6f.y4m"), &src, 128, 96, 12, 1);
     let stats = dir.path().join("pass.stats");
     let ivf = dir.path().join("two.ivf");
-    let first = run(enc()
-        .arg(&src)
-        .args([
-            "-o",
-            "/dev/null",
-            "--bitrate",
-            "150",
-            "--pass",
-            "1",
-            "--stats",
-        ])
-        .arg(&stats));
-    assert!(first.status.success(), "{}", stderr(&first));
+    first_pass_at_150(&src, &stats);
     let text = std::fs::read_to_string(&stats).unwrap();
     assert_eq!(text.lines().filter(|l| l.starts_with("frame ")).count(), 12);
     assert!(text
@@ -1190,6 +1178,23 @@ fn rate_control_two_passes_and_bad_options() {
     );
 }
 
+/// Runs `micaenc --pass 1` on `src` for 150 kbit/s, writing `stats`.
+fn first_pass_at_150(src: &Path, stats: &Path) {
+    let first = run(enc()
+        .arg(src)
+        .args([
+            "-o",
+            "/dev/null",
+            "--bitrate",
+            "150",
+            "--pass",
+            "1",
+            "--stats",
+        ])
+        .arg(stats));
+    assert!(first.status.success(), "{}", stderr(&first));
+}
+
 /// The coded frames' sizes in bytes, read from an IVF file (32-byte file
 /// header, then a 12-byte header before each frame).
 fn ivf_frame_sizes(path: &Path) -> Vec<u64> {
@@ -1254,19 +1259,7 @@ fn constant_quality_and_buffer_constraints() {
 
     // Buffers: (arguments, max rate, size); 25 frames/s.
     let stats = dir.path().join("pass.stats");
-    let first = run(enc()
-        .arg(&src)
-        .args([
-            "-o",
-            "/dev/null",
-            "--bitrate",
-            "150",
-            "--pass",
-            "1",
-            "--stats",
-        ])
-        .arg(&stats));
-    assert!(first.status.success(), "{}", stderr(&first));
+    first_pass_at_150(&src, &stats);
     let stats = stats.to_str().unwrap();
     let cases: [(&[&str], f64, f64); 3] = [
         (
