@@ -157,3 +157,70 @@ pub(crate) unsafe fn with_object<T: Poisonable>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Object {
+        poisoned: bool,
+        calls: u32,
+    }
+
+    impl Poisonable for Object {
+        fn poisoned(&mut self) -> &mut bool {
+            &mut self.poisoned
+        }
+    }
+
+    fn message() -> String {
+        // SAFETY: the thread's message is a NUL-terminated string.
+        unsafe { std::ffi::CStr::from_ptr(mica_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_an_error_and_the_object_refuses_afterwards() {
+        let mut object = Object {
+            poisoned: false,
+            calls: 0,
+        };
+        let ptr: *mut Object = &mut object;
+        let call = |f: &dyn Fn(&mut Object) -> Result<MicaStatus, CError>| {
+            // SAFETY: `ptr` points to `object`, used by nothing else meanwhile.
+            unsafe { with_object(ptr, "the object", |o| f(o)) }
+        };
+        let count = |o: &mut Object| {
+            o.calls += 1;
+            Ok(MicaStatus::MicaOk)
+        };
+        assert_eq!(call(&count), MicaStatus::MicaOk);
+        let status = call(&|_| panic!("index out of bounds in a kernel"));
+        assert_eq!(status, MicaStatus::MicaErrorInternal);
+        assert!(
+            message().contains("index out of bounds in a kernel"),
+            "{}",
+            message()
+        );
+        assert_eq!(call(&count), MicaStatus::MicaErrorInternal);
+        assert!(message().contains("stopped working after an internal error"));
+        // SAFETY: nothing uses `object` any more.
+        assert_eq!(
+            unsafe { (*ptr).calls },
+            1,
+            "the poisoned object was not called"
+        );
+        // Errors set the message; a null object is named.
+        // SAFETY: a null pointer is what is tested.
+        let null = unsafe {
+            with_object(std::ptr::null_mut::<Object>(), "the thing", |_| {
+                Ok(MicaStatus::MicaOk)
+            })
+        };
+        assert_eq!(null, MicaStatus::MicaErrorNull);
+        assert_eq!(message(), "the thing is null");
+        // A plain panic in a guard.
+        assert_eq!(guard(|| panic!("boom")), MicaStatus::MicaErrorInternal);
+    }
+}
