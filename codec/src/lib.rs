@@ -56,8 +56,8 @@ mod sb_qp;
 mod transform;
 
 pub use bitstream::{
-    min_qp, ColourDescription, ContentLight, MasteringDisplay, ModelRef, SequenceHeader, Tools,
-    VideoInfo,
+    min_qp, packet_info, set_frame_number, ColourDescription, ContentLight, MasteringDisplay,
+    ModelRef, PacketInfo, SequenceHeader, Tools, VideoInfo,
 };
 pub use cpu::{CpuLevel, MAX_THREADS};
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};

@@ -283,6 +283,8 @@ pub struct PacketHeaders {
     pub frame: FrameHeader,
     /// Byte offset of the entropy-coded payload within the packet.
     pub payload_offset: usize,
+    /// Bit offset of the frame header's `frame_number` within the packet.
+    pub frame_number_bit: u64,
 }
 
 const MAX_MODELS: u32 = 15;
@@ -551,6 +553,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
     } else {
         None
     };
+    let frame_number_bit = io(r.position_in_bits(), "frame")?;
     let frame_number = io(r.read::<32, u32>(), "frame")?;
     // Its range depends on the bit depth: the decoder checks it against the
     // sequence header in force.
@@ -620,6 +623,7 @@ pub fn read_packet_headers(packet: &[u8]) -> Result<PacketHeaders, BitstreamErro
             num_refs,
             ref_slots,
         },
+        frame_number_bit,
         payload_offset,
     })
 }
@@ -719,6 +723,47 @@ fn read_colour<R: BitRead>(r: &mut R) -> Result<ColourBlock, BitstreamError> {
         mastering_display,
         content_light,
     })
+}
+
+/// What a packet's headers say about it, for tools that handle coded
+/// streams without decoding them (joining chunks, cutting at random access
+/// points).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketInfo {
+    /// A keyframe (it empties every reference slot).
+    pub keyframe: bool,
+    /// Its display-order number.
+    pub frame_number: u32,
+    /// The sequence header it carries (a random access point), if any.
+    pub sequence: Option<SequenceHeader>,
+}
+
+/// Reads a packet's headers; an error names the first field out of range.
+pub fn packet_info(packet: &[u8]) -> Result<PacketInfo, BitstreamError> {
+    let headers = read_packet_headers(packet)?;
+    Ok(PacketInfo {
+        keyframe: headers.frame.frame_type == FrameType::Key,
+        frame_number: headers.frame.frame_number,
+        sequence: headers.sequence,
+    })
+}
+
+/// Gives a coded packet another display-order number: rewrites its frame
+/// header's `frame_number` in place and returns the number it had. This is
+/// how independently coded chunks of one video are joined into one stream
+/// (each chunk's numbers moved to where the chunk sits) without decoding or
+/// re-encoding: nothing else in a packet depends on the absolute number
+/// (references are by slot, motion scaling by differences of numbers).
+/// A packet whose headers do not parse is refused, and left unchanged.
+pub fn set_frame_number(packet: &mut [u8], frame_number: u32) -> Result<u32, BitstreamError> {
+    let headers = read_packet_headers(packet)?;
+    let start = headers.frame_number_bit as usize;
+    for i in 0..32 {
+        let bit = (frame_number >> (31 - i)) & 1;
+        let (byte, shift) = ((start + i) / 8, 7 - (start + i) % 8);
+        packet[byte] = packet[byte] & !(1 << shift) | ((bit as u8) << shift);
+    }
+    Ok(headers.frame.frame_number)
 }
 
 #[cfg(test)]

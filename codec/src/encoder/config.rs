@@ -121,6 +121,18 @@ pub struct EncoderConfig {
     pub keyint: usize,
     /// Insert keyframes at scene cuts.
     pub scene_cut: bool,
+    /// Display-order number of the first frame sent (the packets' and the
+    /// decoded frames' numbers count from it): a chunk of a longer video
+    /// coded on its own is numbered where it sits.
+    pub first_frame_number: u32,
+    /// Frames (by number, counting from `first_frame_number`) that must be
+    /// keyframes opening a closed chunk: as at a scene cut, the encoder uses
+    /// nothing before such a frame for it or anything after it (no temporal
+    /// filtering, group or keyframe-interval decision reaches across), so
+    /// coding from it on alone, with `first_frame_number` set to it, gives
+    /// the very same packets (fixed QP or a whole constant quality). This is
+    /// what chunked encoding joins exactly (`mica-join`).
+    pub forced_keyframes: Vec<u32>,
     /// Random access: code the keyframes and the frames later frames predict
     /// from most from a motion-compensated temporal filtering of their
     /// source and its neighbours (VVenC's MCTF); the encoder then holds
@@ -225,6 +237,8 @@ impl EncoderConfig {
             adaptive_gop: true,
             keyint: 0,
             scene_cut: true,
+            first_frame_number: 0,
+            forced_keyframes: Vec::new(),
             temporal_filter: true,
             importance_qp: true,
             sb_qp_deltas: false,

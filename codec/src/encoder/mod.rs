@@ -88,6 +88,7 @@ impl Encoder {
                 cfg.bit_depth,
             )),
         };
+        let first_frame_number = cfg.first_frame_number;
         Ok(Encoder {
             cfg,
             cpu,
@@ -95,7 +96,7 @@ impl Encoder {
             input: VecDeque::new(),
             out: VecDeque::new(),
             hooks: TrainingHooks::default(),
-            next_number: 0,
+            next_number: first_frame_number,
             dpb: Vec::new(),
             anchor: None,
             last_key: 0,
@@ -212,11 +213,14 @@ impl Encoder {
         }
         let frame = frame.with_bit_depth(self.cfg.bit_depth);
         let small = downscale_luma(&frame);
-        let cut = self.cfg.scene_cut
-            && self
-                .last_small
-                .as_ref()
-                .is_some_and(|prev| is_scene_cut(prev, &small));
+        // A forced keyframe closes what came before as a scene cut does.
+        let forced = self.cfg.forced_keyframes.contains(&self.next_number);
+        let cut = forced
+            || self.cfg.scene_cut
+                && self
+                    .last_small
+                    .as_ref()
+                    .is_some_and(|prev| is_scene_cut(prev, &small));
         self.last_small = Some(small);
         self.input.push_back((self.next_number, frame, cut));
         self.next_number += 1;

@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use md5::{Digest, Md5};
 use mica::internals::{TrainingEncoder, TrainingHooks, TrainingPacket};
 use mica::Frame;
+use mica_io::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -410,6 +411,41 @@ pub fn y4m_frames_in(path: &Path, width: usize, height: usize, bit_depth: u8) ->
     let frame =
         (width * height + 2 * width.div_ceil(2) * height.div_ceil(2)) as u64 * bytes_per_sample + 6;
     Some(len / frame)
+}
+
+/// IVF output that patches the frame count when it is a file.
+pub enum IvfSink {
+    /// A file: the header's frame count is patched at the end.
+    File(IvfWriter<Output>),
+    /// Standard output or a pipe: the frame count stays 0 (unknown).
+    Stream(IvfStreamWriter<Output>),
+}
+
+impl IvfSink {
+    /// Writes `header` to `out`.
+    pub fn new(out: Output, header: &IvfHeader) -> Result<IvfSink> {
+        Ok(match out {
+            Output::File(..) => IvfSink::File(IvfWriter::new(out, header)?),
+            Output::Stdout(_) | Output::Special(_) => {
+                IvfSink::Stream(IvfStreamWriter::new(out, header)?)
+            }
+        })
+    }
+    /// Writes one frame.
+    pub fn write(&mut self, data: &[u8], pts: u64) -> Result<()> {
+        match self {
+            IvfSink::File(w) => w.write_frame(data, pts)?,
+            IvfSink::Stream(w) => w.write_frame(data, pts)?,
+        }
+        Ok(())
+    }
+    /// Finishes the file (its frame count) and commits it to its name.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            IvfSink::File(w) => w.finish()?.commit(),
+            IvfSink::Stream(w) => w.finish()?.commit(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,10 +17,10 @@ use mica::{
 use mica::{ColourDescription, ContentLight, MasteringDisplay};
 use mica_cli::first_pass::FirstPassFile;
 use mica_cli::{
-    load_filter, open_input, Output, PsnrAccumulator, SampleMd5, UsageError, EXIT_FAILURE,
+    load_filter, open_input, IvfSink, Output, PsnrAccumulator, SampleMd5, UsageError, EXIT_FAILURE,
     EXIT_USAGE,
 };
-use mica_io::ivf::{IvfHeader, IvfStreamWriter, IvfWriter};
+use mica_io::ivf::IvfHeader;
 use mica_io::y4m::{Y4mHeader, Y4mReader, Y4mWriter};
 use std::io::Write;
 use std::path::PathBuf;
@@ -136,6 +136,17 @@ struct Args {
     /// Encode at most this many frames (1 or more).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     limit: Option<u64>,
+    /// Start at the input's frame N (skipping the frames before it) and
+    /// number the coded frames from N: one chunk of a video coded on its
+    /// own, to be joined with the others by `mica-join`.
+    #[arg(long, default_value_t = 0)]
+    start: u32,
+    /// Comma-separated frame numbers that must be keyframes opening closed
+    /// chunks (nothing before one is used for it or after it): the stream
+    /// then equals the chunks coded apart (`--start N --limit M`, each
+    /// with its own keyframes) and joined by `mica-join`, packet for packet.
+    #[arg(long, value_delimiter = ',')]
+    force_keyframes: Vec<u32>,
     /// Worker threads: 0 (one per core) ..= 256. The output does not depend on it.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
     threads: u16,
@@ -395,11 +406,13 @@ fn frame_structure_settings(args: &Args) -> String {
         GopSize::Auto => "auto".to_string(),
     };
     format!(
-        "gop {} gop-size {gop_size} keyint {} scene-cut {} limit {}",
+        "gop {} gop-size {gop_size} keyint {} scene-cut {} limit {} start {} keyframes {:?}",
         args.gop,
         args.keyint.map_or("auto".to_string(), |k| k.to_string()),
         !args.no_scene_cut,
         args.limit.map_or("all".to_string(), |l| l.to_string()),
+        args.start,
+        args.force_keyframes,
     )
 }
 
@@ -455,6 +468,8 @@ fn run(args: &Args) -> Result<()> {
     };
     cfg.keyint = args.keyint.unwrap_or(0);
     cfg.scene_cut = !args.no_scene_cut;
+    cfg.first_frame_number = args.start;
+    cfg.forced_keyframes = args.force_keyframes.clone();
     cfg.temporal_filter = args.temporal_filter == "on";
     cfg.importance_qp = args.importance_qp != "off";
     cfg.sb_qp_deltas = args.importance_qp == "block";
@@ -554,6 +569,7 @@ fn run(args: &Args) -> Result<()> {
 
     let total =
         mica_cli::y4m_frames_in(&args.input, header.width, header.height, header.bit_depth())
+            .map(|n| n.saturating_sub(u64::from(args.start)))
             .map(|n| args.limit.map_or(n, |l| l.min(n)))
             .or(args.limit);
     let progress = mica_cli::progress_bar(total, args.quiet);
@@ -561,7 +577,7 @@ fn run(args: &Args) -> Result<()> {
     let start = Instant::now();
     let mut sources = std::collections::HashMap::new();
     let mut recon_pending = std::collections::BTreeMap::new();
-    let mut next_recon = 0u32;
+    let mut next_recon = args.start;
     let mut psnr = PsnrAccumulator::default();
     let mut md5 = SampleMd5::default();
     let mut bytes = 0u64;
@@ -645,6 +661,19 @@ fn run(args: &Args) -> Result<()> {
         }
         Ok(())
     };
+    for skipped in 0..args.start {
+        if reader
+            .read_frame()
+            .with_context(|| format!("cannot read {}", args.input.display()))?
+            .is_none()
+        {
+            bail!(
+                "--start {} is past the end of {} ({skipped} frames)",
+                args.start,
+                args.input.display()
+            );
+        }
+    }
     let mut read = 0u64;
     while args.limit.is_none_or(|l| read < l) {
         let frame = reader
@@ -668,7 +697,7 @@ fn run(args: &Args) -> Result<()> {
             first_frame_md5 = Some(identity);
         }
         read += 1;
-        sources.insert(read as u32 - 1, frame.clone());
+        sources.insert(args.start + read as u32 - 1, frame.clone());
         for shadow in &mut shadows {
             shadow.send_frame(frame.clone())?;
             record_packets(shadow, &mut shadow_stats);
@@ -803,34 +832,4 @@ enum ContextInit {
     Trained,
     /// Probability one half.
     Uniform,
-}
-
-/// IVF output that patches the frame count when it is a file.
-enum IvfSink {
-    File(IvfWriter<Output>),
-    Stream(IvfStreamWriter<Output>),
-}
-
-impl IvfSink {
-    fn new(out: Output, header: &IvfHeader) -> Result<IvfSink> {
-        Ok(match out {
-            Output::File(..) => IvfSink::File(IvfWriter::new(out, header)?),
-            Output::Stdout(_) | Output::Special(_) => {
-                IvfSink::Stream(IvfStreamWriter::new(out, header)?)
-            }
-        })
-    }
-    fn write(&mut self, data: &[u8], pts: u64) -> Result<()> {
-        match self {
-            IvfSink::File(w) => w.write_frame(data, pts)?,
-            IvfSink::Stream(w) => w.write_frame(data, pts)?,
-        }
-        Ok(())
-    }
-    fn finish(self) -> Result<()> {
-        match self {
-            IvfSink::File(w) => w.finish()?.commit(),
-            IvfSink::Stream(w) => w.finish()?.commit(),
-        }
-    }
 }
