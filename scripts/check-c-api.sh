@@ -44,14 +44,23 @@ echo "bad input through the C API: $(tail -1 "$work/bad_input.txt") (static: $(t
 
 "$work/mica_roundtrip" "$sample" "$work/c.ivf" "$work/c.yuv"
 cargo build --release -p mica-cli --bin micaenc --bin micadec
-bin=${CARGO_TARGET_DIR:-target}/release
+bin=$(cargo metadata --format-version 1 --no-deps |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release
 c_md5=$(md5sum < "$work/c.yuv" | cut -d' ' -f1)
 dec_md5=$("$bin/micadec" "$work/c.ivf" --md5 -q)
 enc_md5=$("$bin/micaenc" "$sample" -o "$work/cli.ivf" --md5 -q)
 echo "C round trip: C API decode $c_md5, micadec --md5 $dec_md5, micaenc --md5 $enc_md5"
-[ "$c_md5" = "$dec_md5" ] && [ "$c_md5" = "$enc_md5" ]
+same() {  # one comparison per call: a failed test ends the script
+  if [ "$2" != "$3" ]; then echo "MD5 mismatch: $1 ($2 against $3)" >&2; exit 1; fi
+}
+same "C API decode against micadec --md5" "$c_md5" "$dec_md5"
+same "C API decode against micaenc --md5" "$c_md5" "$enc_md5"
 
 if ! command -v ffmpeg >/dev/null 2>&1; then
+  if [ -n "${CI:-}" ]; then
+    echo "ffmpeg is not installed: CI must run the FFmpeg pipe recipes" >&2
+    exit 1
+  fi
   echo "WARNING: ffmpeg is not installed; the FFmpeg pipe recipes were not run" >&2
   exit 0
 fi
@@ -59,15 +68,15 @@ fi
 cd "$work"
 ffmpeg -loglevel error -y -i "$repo/$sample" -c:v libx264 -crf 18 -pix_fmt yuv420p in.mp4
 ffmpeg -loglevel error -i in.mp4 -f yuv4mpegpipe -pix_fmt yuv420p - \
-  | "$repo/$bin/micaenc" - -o mica.ivf --md5 -q > enc.md5
-"$repo/$bin/micadec" mica.ivf -o - -q \
+  | "$bin/micaenc" - -o mica.ivf --md5 -q > enc.md5
+"$bin/micadec" mica.ivf -o - -q \
   | ffmpeg -loglevel error -y -f yuv4mpegpipe -i - -c:v libx264 -crf 18 out.mp4
 # What FFmpeg received from micadec is what micaenc reconstructed.
-"$repo/$bin/micadec" mica.ivf -o - -q \
+"$bin/micadec" mica.ivf -o - -q \
   | ffmpeg -loglevel error -f yuv4mpegpipe -i - -f rawvideo -pix_fmt yuv420p - | md5sum \
   | cut -d' ' -f1 > piped.md5
 frames=$(ffprobe -v error -count_frames -select_streams v:0 \
   -show_entries stream=nb_read_frames -of csv=p=0 out.mp4)
 echo "FFmpeg pipes: micaenc --md5 $(cat enc.md5), decoded into FFmpeg $(cat piped.md5), out.mp4 $frames frames"
-cmp -s enc.md5 piped.md5
-[ "$frames" = 6 ]
+same "what FFmpeg received from micadec against micaenc --md5" "$(cat enc.md5)" "$(cat piped.md5)"
+same "frames in out.mp4" "$frames" 6

@@ -23,8 +23,12 @@ sample=$repo/samples/city_720x400_6f.y4m
   cargo build --release --locked
 )
 cargo build --release -p mica-cli --bin micaenc --bin micadec
-bin=$repo/${CARGO_TARGET_DIR:-target}/release
-export GST_PLUGIN_PATH=$repo/gst/target/release
+target_dir() {
+  cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
+}
+bin=$(target_dir)/release
+GST_PLUGIN_PATH=$(cd gst && target_dir)/release
+export GST_PLUGIN_PATH
 gst-inspect-1.0 mica > "$work/inspect.txt"
 grep -q "micaenc: Mica video encoder" "$work/inspect.txt"
 
@@ -39,4 +43,9 @@ gst-launch-1.0 -q filesrc location="$work/cli.ivf" ! micaivfdemux ! micadec \
   ! filesink location="$work/cli.yuv"
 cli_md5=$(md5sum < "$work/cli.yuv" | cut -d' ' -f1)
 echo "GStreamer round trip: decoded $gst_md5, micadec --md5 $dec_md5, micaenc --md5 $enc_md5; micaenc's stream through micadec (element) $cli_md5"
-[ "$gst_md5" = "$dec_md5" ] && [ "$gst_md5" = "$enc_md5" ] && [ "$cli_md5" = "$enc_md5" ]
+same() {  # one comparison per call: a failed test ends the script
+  if [ "$2" != "$3" ]; then echo "MD5 mismatch: $1 ($2 against $3)" >&2; exit 1; fi
+}
+same "GStreamer decode against micadec --md5" "$gst_md5" "$dec_md5"
+same "GStreamer decode against micaenc --md5" "$gst_md5" "$enc_md5"
+same "micaenc's stream through the micadec element" "$cli_md5" "$enc_md5"

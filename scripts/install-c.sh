@@ -18,10 +18,18 @@ major=${version%%.*}
 
 cargo build --release -p mica-capi
 target=${CARGO_TARGET_DIR:-target}/release
-# What a static link needs besides libmica.a, as rustc reports it.
-static_libs=$(cargo rustc --release -p mica-capi --crate-type staticlib -- \
-  --print native-static-libs 2>&1 | sed -n 's/.*native-static-libs: //p' | tail -1)
-[ -n "$static_libs" ] || static_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
+# What a static link needs besides libmica.a: the Rust standard library's
+# system libraries (Mica links nothing native of its own), as rustc reports
+# them for an empty static library.
+probe=$(mktemp -d)
+echo '#![no_main]' > "$probe/probe.rs"
+static_libs=$(rustc --crate-type staticlib --print native-static-libs -o "$probe/libprobe.a" \
+  "$probe/probe.rs" 2>&1 | sed -n 's/.*native-static-libs: //p' | tail -1) || true
+rm -rf "$probe"
+if [ -z "$static_libs" ]; then
+  echo "rustc did not report the system libraries a static link needs" >&2
+  exit 1
+fi
 
 install -d "$libdir/pkgconfig" "$includedir/mica"
 install -m 644 capi/include/mica/mica.h "$includedir/mica/mica.h"

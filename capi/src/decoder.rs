@@ -7,6 +7,9 @@ use crate::error::{codec_error, guard, with_object, CError, MicaStatus, Poisonab
 use crate::picture::{owned_picture, MicaPicture};
 use crate::settings::{empty_settings, settings_or_default, MicaSettings};
 
+/// The largest packet a decoder takes (the specification's limit).
+const MAX_PACKET_BYTES: usize = 256 << 20;
+
 /// A decoder: made by `mica_decoder_new()`, freed by `mica_decoder_free()`.
 pub struct MicaDecoder {
     decoder: Decoder,
@@ -39,6 +42,9 @@ pub unsafe extern "C" fn mica_decoder_new(
         if decoder.is_null() {
             return Err(CError::null("the decoder's out pointer"));
         }
+        // SAFETY: non-null and writable (the caller's promise); null until
+        // a decoder is made, so a failed call leaves nothing to free.
+        unsafe { *decoder = std::ptr::null_mut() };
         let default = empty_settings();
         // SAFETY: the caller promises a live settings object or null.
         let settings = unsafe { settings_or_default(settings, &default) };
@@ -62,10 +68,12 @@ pub unsafe extern "C" fn mica_decoder_new(
 #[no_mangle]
 pub unsafe extern "C" fn mica_decoder_free(decoder: *mut MicaDecoder) {
     if !decoder.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: the caller gives back a pointer from mica_decoder_new, once.
             drop(unsafe { Box::from_raw(decoder) });
         }));
+        // (A panic's payload is dropped under a guard of its own.)
+        let _ = dropped.map_err(crate::error::internal_error);
     }
 }
 
@@ -84,6 +92,11 @@ impl MicaDecoder {
             ));
         }
         Ok(())
+    }
+
+    fn fail_with(&mut self, message: String) -> CError {
+        self.failed = Some(message.clone());
+        CError::new(MicaStatus::MicaErrorStream, message)
     }
 
     fn fail(&mut self, e: mica::Error) -> CError {
@@ -120,6 +133,11 @@ pub unsafe extern "C" fn mica_decoder_send_data(
         d.refuse_if_done()?;
         if data.is_null() {
             return Err(CError::null("data"));
+        }
+        if size > MAX_PACKET_BYTES {
+            return Err(d.fail_with(format!(
+                "a packet of {size} bytes: decoders refuse packets above 256 MiB"
+            )));
         }
         // SAFETY: `size` readable bytes at `data` (the caller's promise).
         let bytes = unsafe { std::slice::from_raw_parts(data, size) };

@@ -66,6 +66,9 @@ pub unsafe extern "C" fn mica_encoder_new(
         if encoder.is_null() {
             return Err(CError::null("the encoder's out pointer"));
         }
+        // SAFETY: non-null and writable (the caller's promise); null until
+        // an encoder is made, so a failed call leaves nothing to free.
+        unsafe { *encoder = std::ptr::null_mut() };
         // SAFETY: the caller promises a live settings object or null.
         let settings = unsafe { settings.as_ref() }.ok_or_else(|| CError::null("settings"))?;
         let cfg = settings.encoder_config()?;
@@ -93,10 +96,12 @@ pub unsafe extern "C" fn mica_encoder_new(
 pub unsafe extern "C" fn mica_encoder_free(encoder: *mut MicaEncoder) {
     if !encoder.is_null() {
         // A panic while dropping must not cross the boundary either.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: the caller gives back a pointer from mica_encoder_new, once.
             drop(unsafe { Box::from_raw(encoder) });
         }));
+        // (A panic's payload is dropped under a guard of its own.)
+        let _ = dropped.map_err(crate::error::internal_error);
     }
 }
 

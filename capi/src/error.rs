@@ -78,7 +78,8 @@ fn set_last_error(message: &str) {
     // rather than lose the message.
     let message = message.split('\0').next().unwrap_or_default();
     let message = CString::new(message).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = message);
+    // (During thread teardown the message is lost rather than panic.)
+    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = message);
 }
 
 /// The message of the latest call on this thread that returned an error
@@ -86,7 +87,9 @@ fn set_last_error(message: &str) {
 /// valid until the next call on this thread that returns an error.
 #[no_mangle]
 pub extern "C" fn mica_error_message() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|e| e.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -99,13 +102,15 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-pub(crate) fn internal_error(payload: &(dyn std::any::Any + Send)) -> CError {
+/// The error a caught panic becomes; the payload is dropped inside a guard
+/// of its own (a payload whose drop panics must not unwind into C).
+pub(crate) fn internal_error(payload: Box<dyn std::any::Any + Send>) -> CError {
+    let message = panic_message(payload.as_ref());
+    // A second panic, from the payload's drop, is caught and ignored.
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(payload)));
     CError::new(
         MicaStatus::MicaErrorInternal,
-        format!(
-            "internal error (a bug in Mica; please report it): {}",
-            panic_message(payload)
-        ),
+        format!("internal error (a bug in Mica; please report it): {message}"),
     )
 }
 
@@ -113,7 +118,7 @@ pub(crate) fn internal_error(payload: &(dyn std::any::Any + Send)) -> CError {
 /// message.
 pub(crate) fn guard(f: impl FnOnce() -> Result<MicaStatus, CError>) -> MicaStatus {
     let result = panic::catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|payload| Err(internal_error(payload.as_ref())));
+        .unwrap_or_else(|payload| Err(internal_error(payload)));
     match result {
         Ok(status) => status,
         Err(e) => {
@@ -152,7 +157,7 @@ pub(crate) unsafe fn with_object<T: Poisonable>(
             Ok(result) => result,
             Err(payload) => {
                 *object.poisoned() = true;
-                Err(internal_error(payload.as_ref()))
+                Err(internal_error(payload))
             }
         }
     })

@@ -39,7 +39,32 @@ pub struct MicaPicture {
 #[repr(C)]
 pub(crate) struct OwnedPicture {
     public: MicaPicture,
-    _bytes: [Vec<u8>; 3],
+    _planes: [Samples; 3],
+}
+
+/// A plane's samples, stored as C reads them: bytes, or `uint16_t`s
+/// (aligned as such) above 8 bits.
+enum Samples {
+    Bytes(Vec<u8>),
+    Words(Vec<u16>),
+}
+
+impl Samples {
+    fn of(plane: &Plane, bit_depth: u8) -> Samples {
+        if bit_depth > 8 {
+            Samples::Words(plane.data.clone())
+        } else {
+            // Samples of an 8-bit frame are below 256.
+            Samples::Bytes(plane.data.iter().map(|&s| s as u8).collect())
+        }
+    }
+
+    fn as_ptr(&self) -> *const c_void {
+        match self {
+            Samples::Bytes(b) => b.as_ptr().cast(),
+            Samples::Words(w) => w.as_ptr().cast(),
+        }
+    }
 }
 
 fn frame_error(message: String) -> CError {
@@ -120,28 +145,19 @@ pub(crate) unsafe fn read_picture(
     Ok(frame)
 }
 
-fn plane_bytes(plane: &Plane, bit_depth: u8) -> Vec<u8> {
-    if bit_depth > 8 {
-        plane.data.iter().flat_map(|s| s.to_ne_bytes()).collect()
-    } else {
-        // Samples of an 8-bit frame are below 256.
-        plane.data.iter().map(|&s| s as u8).collect()
-    }
-}
-
 /// A decoded frame as a picture the library owns (free with
 /// `mica_picture_free()`).
 pub(crate) fn owned_picture(frame: &Frame, frame_number: u32) -> *mut MicaPicture {
-    let bytes = frame
+    let planes = frame
         .planes
         .each_ref()
-        .map(|p| plane_bytes(p, frame.bit_depth));
+        .map(|p| Samples::of(p, frame.bit_depth));
     let sample = if frame.bit_depth > 8 { 2 } else { 1 };
     let public = MicaPicture {
         width: frame.width() as u32,
         height: frame.height() as u32,
         bit_depth: u32::from(frame.bit_depth),
-        planes: [0, 1, 2].map(|i| bytes[i].as_ptr().cast()),
+        planes: [0, 1, 2].map(|i| planes[i].as_ptr()),
         strides: [0, 1, 2].map(|i| (frame.planes[i].width * sample) as isize),
         frame_number: u64::from(frame_number),
     };
@@ -149,7 +165,7 @@ pub(crate) fn owned_picture(frame: &Frame, frame_number: u32) -> *mut MicaPictur
     // pointers above point.
     Box::into_raw(Box::new(OwnedPicture {
         public,
-        _bytes: bytes,
+        _planes: planes,
     }))
     .cast()
 }

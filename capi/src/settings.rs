@@ -402,12 +402,10 @@ impl MicaSettings {
 }
 
 /// New settings holding every default: an encoder made from them still
-/// needs `width` and `height`. Free with `mica_settings_free()`. Returns
-/// null only if memory ran out.
+/// needs `width` and `height`. Free with `mica_settings_free()`.
 #[no_mangle]
 pub extern "C" fn mica_settings_new() -> *mut MicaSettings {
-    std::panic::catch_unwind(|| Box::into_raw(Box::new(MicaSettings { values: Vec::new() })))
-        .unwrap_or(std::ptr::null_mut())
+    Box::into_raw(Box::new(empty_settings()))
 }
 
 /// Frees settings made by `mica_settings_new()`; null is ignored.

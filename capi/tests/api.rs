@@ -32,7 +32,8 @@ fn settings(pairs: &[(&str, &str)]) -> *mut MicaSettings {
 
 fn new_encoder(pairs: &[(&str, &str)]) -> Result<*mut MicaEncoder, (MicaStatus, String)> {
     let s = settings(pairs);
-    let mut e = null_mut();
+    // Not null: a failed call must set it to null (nothing to free).
+    let mut e: *mut MicaEncoder = std::ptr::NonNull::dangling().as_ptr();
     // SAFETY: live settings, a writable out pointer.
     let status = unsafe { mica_encoder_new(s, &mut e) };
     // SAFETY: from mica_settings_new, freed once.

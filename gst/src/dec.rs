@@ -43,6 +43,10 @@ mod imp {
     struct State {
         decoder: Decoder,
         config: DecoderConfig,
+        /// The display-order number each pending packet's header gives ->
+        /// its input frame (frames come out by number, whatever the
+        /// timestamps say).
+        system_numbers: std::collections::HashMap<u32, u32>,
         input_state: gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>,
         output_info: Option<gst_video::VideoInfo>,
     }
@@ -150,16 +154,12 @@ mod imp {
         }
 
         /// Hands every decoded frame to the base class, each as the output
-        /// of the pending input frame with the lowest PTS (frames come out
-        /// in display order, which is PTS order).
+        /// of the input frame that carried its packet.
         fn output_frames(&self, state: &mut State) -> Result<gst::FlowSuccess, gst::FlowError> {
             let obj = self.obj();
             while let Some(decoded) = state.decoder.receive_frame() {
-                let pending = obj.frames();
-                let Some(mut frame) = pending
-                    .into_iter()
-                    .min_by_key(|f| (f.pts().map(|t| t.nseconds()), f.system_frame_number()))
-                else {
+                let system = state.system_numbers.remove(&decoded.frame_number);
+                let Some(mut frame) = system.and_then(|n| obj.frame(n as i32)) else {
                     gst::warning!(
                         CAT,
                         imp = self,
@@ -214,12 +214,11 @@ mod imp {
             Ok(info)
         }
 
-        /// Decodes what is in flight, gives it out, and starts a fresh
-        /// decoder for what follows.
+        /// Decodes what is in flight and gives it out; the decoder goes on
+        /// with the packets that follow (a drain is not the stream's end).
         fn drain_decoder(&self, state: &mut State) -> Result<gst::FlowSuccess, gst::FlowError> {
             let flushed = state.decoder.flush();
             let out = self.output_frames(state);
-            state.decoder = Decoder::new(state.config.clone());
             flushed.map_err(|e| self.stream_error(e))?;
             out
         }
@@ -276,10 +275,22 @@ mod imp {
             *guard = Some(State {
                 decoder: Decoder::new(config.clone()),
                 config,
+                system_numbers: std::collections::HashMap::new(),
                 input_state: input_state.clone(),
                 output_info: None,
             });
             drop(guard);
+            // Frames decoding at once (up to 8) plus the reordering of a
+            // random-access group of 32 (a frame waits for the five above it
+            // in the cascade).
+            let fps = input_state.info().fps();
+            if fps.numer() > 0 && fps.denom() > 0 {
+                let frame = gst::ClockTime::SECOND
+                    .mul_div_floor(fps.denom() as u64, fps.numer() as u64)
+                    .unwrap_or(gst::ClockTime::ZERO);
+                let latency = frame * (8 + 6);
+                self.obj().set_latency(latency, latency);
+            }
             self.parent_set_format(input_state)
         }
 
@@ -291,7 +302,14 @@ mod imp {
             let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
             let input = frame.input_buffer().ok_or(gst::FlowError::Error)?;
             let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
-            let sent = state.decoder.send_packet(&map);
+            let number = mica::packet_info(&map).map(|info| info.frame_number);
+            let sent = match number {
+                Ok(n) => {
+                    state.system_numbers.insert(n, frame.system_frame_number());
+                    state.decoder.send_packet(&map)
+                }
+                Err(e) => Err(e.into()),
+            };
             drop(map);
             drop(frame);
             sent.map_err(|e| self.stream_error(e))?;
@@ -301,6 +319,7 @@ mod imp {
         fn flush(&self) -> bool {
             if let Some(state) = self.state.lock().unwrap().as_mut() {
                 state.decoder = Decoder::new(state.config.clone());
+                state.system_numbers.clear();
             }
             true
         }
@@ -314,7 +333,13 @@ mod imp {
 
         fn finish(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
             match self.state.lock().unwrap().as_mut() {
-                Some(state) => self.drain_decoder(state),
+                Some(state) => {
+                    let out = self.drain_decoder(state);
+                    // The stream ended: what follows starts afresh.
+                    state.decoder = Decoder::new(state.config.clone());
+                    state.system_numbers.clear();
+                    out
+                }
                 None => Ok(gst::FlowSuccess::Ok),
             }
         }

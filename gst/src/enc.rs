@@ -417,6 +417,20 @@ mod imp {
                 system_numbers: HashMap::new(),
             });
             let obj = self.obj();
+            // Random access holds a group of up to 32 frames and the
+            // temporal filter's four more before it codes.
+            let fps = state.info().fps();
+            if fps.numer() > 0 && fps.denom() > 0 {
+                let frame = gst::ClockTime::SECOND
+                    .mul_div_floor(fps.denom() as u64, fps.numer() as u64)
+                    .unwrap_or(gst::ClockTime::ZERO);
+                let held = match self.settings.lock().unwrap().gop.as_str() {
+                    "random-access" => 32 + 4 + 1,
+                    _ => 1,
+                };
+                let latency = frame * held;
+                obj.set_latency(latency, latency);
+            }
             let output = obj
                 .set_output_state(caps, Some(state))
                 .map_err(|_| gst::loggable_error!(CAT, "cannot set the output state"))?;

@@ -139,18 +139,26 @@ mod imp {
                     break;
                 }
                 let ts = u64::from_le_bytes(state.pending[at + 4..at + 12].try_into().unwrap());
+                let scale = |frames: u64| {
+                    let ns = u128::from(frames) * u128::from(header.timebase_num) * 1_000_000_000
+                        / u128::from(header.timebase_den);
+                    // u64::MAX is GStreamer's "no time".
+                    u64::try_from(ns)
+                        .ok()
+                        .filter(|&ns| ns < u64::MAX)
+                        .map(gst::ClockTime::from_nseconds)
+                };
+                let (Some(pts), Some(duration)) = (scale(ts), scale(1)) else {
+                    return Err(self.format_error(format!(
+                        "IVF timestamp {ts} is beyond any time GStreamer can hold"
+                    )));
+                };
                 let mut buf =
                     gst::Buffer::from_slice(state.pending[at + 12..at + 12 + size].to_vec());
                 {
                     let b = buf.get_mut().expect("a new buffer is writable");
-                    let scale = |frames: u64| {
-                        let ns =
-                            u128::from(frames) * u128::from(header.timebase_num) * 1_000_000_000
-                                / u128::from(header.timebase_den);
-                        gst::ClockTime::from_nseconds(u64::try_from(ns).unwrap_or(u64::MAX))
-                    };
-                    b.set_pts(scale(ts));
-                    b.set_duration(scale(1));
+                    b.set_pts(pts);
+                    b.set_duration(duration);
                 }
                 out.push(buf);
                 at += 12 + size;
@@ -280,10 +288,12 @@ mod imp {
             &self,
             transition: gst::StateChange,
         ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+            let result = self.parent_change_state(transition)?;
+            // After the parent: no chain call is running any more.
             if transition == gst::StateChange::PausedToReady {
                 *self.state.lock().unwrap() = State::default();
             }
-            self.parent_change_state(transition)
+            Ok(result)
         }
     }
 }

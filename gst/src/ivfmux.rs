@@ -33,6 +33,8 @@ mod imp {
         header_sent: bool,
         /// Packets written (timestamps for buffers without a PTS).
         count: u64,
+        /// The input's time segment: IVF timestamps count from its start.
+        segment: gst::FormattedSegment<gst::ClockTime>,
     }
 
     pub struct MicaIvfMux {
@@ -74,6 +76,11 @@ mod imp {
                     &gst::Caps::builder("video/x-ivf").build(),
                 ));
             }
+            if let gst::EventView::Segment(segment) = event.view() {
+                if let Ok(time) = segment.segment().clone().downcast::<gst::ClockTime>() {
+                    self.state.lock().unwrap().segment = time;
+                }
+            }
             gst::Pad::event_default(pad, Some(&*self.obj()), event)
         }
 
@@ -98,7 +105,10 @@ mod imp {
                 out.extend_from_slice(&[0; 8]);
                 state.header_sent = true;
             }
-            let timestamp = match buffer.pts() {
+            let running = buffer
+                .pts()
+                .and_then(|pts| state.segment.to_running_time(pts));
+            let timestamp = match running {
                 Some(pts) => {
                     let frames = u128::from(pts.nseconds()) * fps_num as u128
                         / (fps_den as u128 * 1_000_000_000);
@@ -216,12 +226,12 @@ mod imp {
             &self,
             transition: gst::StateChange,
         ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-            if transition == gst::StateChange::ReadyToNull
-                || transition == gst::StateChange::PausedToReady
-            {
+            let result = self.parent_change_state(transition)?;
+            // After the parent: no chain call is running any more.
+            if transition == gst::StateChange::PausedToReady {
                 *self.state.lock().unwrap() = State::default();
             }
-            self.parent_change_state(transition)
+            Ok(result)
         }
     }
 }

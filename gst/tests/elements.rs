@@ -28,10 +28,13 @@ fn run(description: &str) -> Result<(), String> {
         .set_state(gst::State::Playing)
         .map_err(|e| e.to_string())?;
     let bus = pipeline.bus().unwrap();
-    let mut result = Ok(());
+    let mut result = Err("timed out: no end of stream in 300 s".to_string());
     for msg in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
         match msg.view() {
-            gst::MessageView::Eos(..) => break,
+            gst::MessageView::Eos(..) => {
+                result = Ok(());
+                break;
+            }
             gst::MessageView::Error(e) => {
                 result = Err(format!("{} ({:?})", e.error(), e.debug()));
                 break;
@@ -169,6 +172,15 @@ fn bad_streams_are_errors_on_the_bus() {
     huge.extend_from_slice(&[0; 8]);
     let e = decode(&write("huge.ivf", &huge)).unwrap_err();
     assert!(e.contains("beyond any real frame"), "{e}");
+
+    // A timestamp beyond any time GStreamer holds (timebase 1/1).
+    let mut late = bad.clone();
+    late[16..24].copy_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0]);
+    late.extend_from_slice(&1u32.to_le_bytes());
+    late.extend_from_slice(&u64::MAX.to_le_bytes());
+    late.push(0);
+    let e = decode(&write("late.ivf", &late)).unwrap_err();
+    assert!(e.contains("beyond any time"), "{e}");
 
     // A stream cut inside a header.
     let e = decode(&write("short.ivf", &bad[..20])).unwrap_err();

@@ -224,8 +224,7 @@ const char *mica_error_message(void);
 void mica_picture_free(MicaPicture *picture);
 
 // New settings holding every default: an encoder made from them still
-// needs `width` and `height`. Free with `mica_settings_free()`. Returns
-// null only if memory ran out.
+// needs `width` and `height`. Free with `mica_settings_free()`.
 MicaSettings *mica_settings_new(void);
 
 // Frees settings made by `mica_settings_new()`; null is ignored.
