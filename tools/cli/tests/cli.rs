@@ -1413,3 +1413,127 @@ fn no_progress_display_off_a_terminal() {
     assert!(d.status.success());
     assert_eq!(stderr(&d), "");
 }
+
+fn join() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mica-join"))
+}
+
+/// Chunked encoding joins exactly: a clip cut into four chunks at forced
+/// keyframes, each coded on its own (`--start`/`--limit`, or from its own
+/// file numbered from 0) and joined by mica-join, is byte for byte the
+/// one-process encode with the same keyframes (`--force-keyframes`), for
+/// random access (temporal filter, adaptive groups) and low delay; the
+/// joined stream decodes to that encode's MD5. Chunks that cannot join
+/// are refused with exit 1 and no output.
+#[test]
+fn chunks_join_to_the_one_process_encode() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let clip = d.join("clip.y4m");
+    write_sliding_cut(&sample("city_720x400_6f.y4m"), &clip, 128, 64, 40, 1);
+    let starts = [0u32, 10, 20, 33];
+    let keyframes = "0,10,20,33";
+    let ranges: Vec<(u32, u32)> = starts
+        .iter()
+        .zip(starts.iter().skip(1).chain([&40]))
+        .map(|(&a, &b)| (a, b - a))
+        .collect();
+    for gop in ["random-access", "low-delay"] {
+        let whole = d.join(format!("whole-{gop}.ivf"));
+        let o = run(enc()
+            .arg(&clip)
+            .arg("-o")
+            .arg(&whole)
+            .args(["--gop", gop, "--qp", "34", "-q", "--md5"])
+            .args(["--force-keyframes", keyframes]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let whole_md5 = stdout(&o);
+        let mut chunks = Vec::new();
+        for &(start, frames) in &ranges {
+            let chunk = d.join(format!("{gop}-{start}.ivf"));
+            let o = run(enc()
+                .arg(&clip)
+                .arg("-o")
+                .arg(&chunk)
+                .args(["--gop", gop, "--qp", "34", "-q"])
+                .args([
+                    "--start",
+                    &start.to_string(),
+                    "--limit",
+                    &frames.to_string(),
+                ]));
+            assert!(o.status.success(), "{}", stderr(&o));
+            chunks.push(chunk);
+        }
+        let joined = d.join(format!("joined-{gop}.ivf"));
+        let o = run(join().args(&chunks).arg("-o").arg(&joined).arg("-q"));
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            std::fs::read(&joined).unwrap() == std::fs::read(&whole).unwrap(),
+            "{gop}: the joined chunks are the one-process encode"
+        );
+        let o = run(dec().arg(&joined).arg("--md5"));
+        assert_eq!(stdout(&o), whole_md5, "{gop}");
+    }
+
+    // Chunks cut into files of their own, numbered from 0: random access
+    // decides nothing from absolute numbers, so they join the same.
+    let mut reader = mica_io::y4m::Y4mReader::new(std::fs::File::open(&clip).unwrap()).unwrap();
+    let header = reader.header().clone();
+    let frames: Vec<mica::Frame> = std::iter::from_fn(|| reader.read_frame().unwrap()).collect();
+    let mut chunks = Vec::new();
+    for &(start, n) in &ranges {
+        let part = d.join(format!("part-{start}.y4m"));
+        let mut w =
+            mica_io::y4m::Y4mWriter::new(std::fs::File::create(&part).unwrap(), &header).unwrap();
+        for f in &frames[start as usize..(start + n) as usize] {
+            w.write_frame(f).unwrap();
+        }
+        w.into_inner().unwrap();
+        let chunk = d.join(format!("part-{start}.ivf"));
+        let o = run(enc()
+            .arg(&part)
+            .arg("-o")
+            .arg(&chunk)
+            .args(["--qp", "34", "-q"]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        chunks.push(chunk);
+    }
+    let joined = d.join("joined-parts.ivf");
+    let o = run(join().args(&chunks).arg("-o").arg(&joined).arg("-q"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read(&joined).unwrap()
+            == std::fs::read(d.join("whole-random-access.ivf")).unwrap()
+    );
+
+    // A chunk that does not start with a random access point, and one of
+    // another encode (another size), are refused; nothing is written.
+    let mut r = mica_io::ivf::IvfReader::new(std::fs::File::open(&chunks[1]).unwrap()).unwrap();
+    let ivf_header = r.header().clone();
+    let packets: Vec<_> = std::iter::from_fn(|| r.next_frame().unwrap()).collect();
+    let headless = d.join("headless.ivf");
+    let mut w =
+        mica_io::ivf::IvfWriter::new(std::fs::File::create(&headless).unwrap(), &ivf_header)
+            .unwrap();
+    for p in &packets[1..] {
+        w.write_frame(&p.data, p.pts).unwrap();
+    }
+    w.finish().unwrap();
+    let small = d.join("small.y4m");
+    write_cut(&sample("city_720x400_6f.y4m"), &small, 64, 64, 2);
+    let other = d.join("other.ivf");
+    assert!(run(enc().arg(&small).arg("-o").arg(&other).arg("-q"))
+        .status
+        .success());
+    for (bad, want) in [
+        (&headless, "does not start with a keyframe"),
+        (&other, "another sequence header"),
+    ] {
+        let out = d.join("refused.ivf");
+        let o = run(join().arg(&chunks[0]).arg(bad).arg("-o").arg(&out));
+        assert_eq!(o.status.code(), Some(1), "{want}");
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+        assert!(!out.exists(), "no output left after a refusal");
+    }
+}
