@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use mica_cli::{open_input, IvfSink, Output, EXIT_FAILURE};
 use mica_io::ivf::{IvfHeader, IvfReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
@@ -49,7 +49,7 @@ struct Chunk {
     frames: u32,
 }
 
-fn read_chunk(path: &PathBuf) -> Result<Chunk> {
+fn read_chunk(path: &Path) -> Result<Chunk> {
     let name = path.display();
     let mut reader =
         IvfReader::new(open_input(path)?).with_context(|| format!("cannot read {name}"))?;
