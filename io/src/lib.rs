@@ -10,6 +10,7 @@
 
 pub mod colour;
 pub mod ivf;
+pub mod join;
 pub mod y4m;
 
 #[cfg(test)]
