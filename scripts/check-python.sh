@@ -10,7 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-work=${1:-$(mktemp -d)}
+if [ -n "${1:-}" ]; then
+  work=$1
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT  # two virtual environments, Ray among them
+fi
 mkdir -p "$work"
 python=${PYTHON:-python3}
 

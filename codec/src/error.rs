@@ -57,6 +57,9 @@ pub enum ConfigError {
         /// What is wrong with it.
         what: String,
     },
+    /// More frames than frame numbers (2^32, counted from the first frame's).
+    #[error("frame number {0} would pass 2^32 - 1: frames are numbered in 32 bits")]
+    FrameNumber(u64),
     /// Malformed HDR metadata.
     #[error("mastering display metadata: {0}")]
     MasteringDisplay(&'static str),

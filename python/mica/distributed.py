@@ -8,6 +8,9 @@ with the same keyframes::
 
     micaenc in.y4m -o out.ivf --force-keyframes 0,240,480,...
 
+That holds for a fixed QP and a whole ``crf``; a fractional ``crf`` (whose
+rounding carries from frame to frame) is refused here.
+
 Ray does the scheduling, the retries of a chunk whose worker died, and the
 transport of the coded chunks (Ray objects) back to the driver; this module
 only cuts, submits, reports progress and joins. Without an ``address`` it
@@ -109,19 +112,28 @@ def encode_chunked(input: str, output: str, *, chunk_frames: Optional[int] = Non
     """
     import ray  # the optional dependency: pip install mica-codec[ray]
 
+    # Workers open the input themselves: give them the whole path.
+    input = os.path.abspath(input)
+    if "first_frame_number" in settings:
+        raise _mica.SettingError("first_frame_number is set per chunk: do not give it")
+    crf = settings.get("crf")
+    if crf is not None and float(crf) != int(float(crf)):
+        raise _mica.SettingError(
+            f"crf={crf}: chunks join exactly only at a whole crf (or a fixed qp)")
     total, _info = _count_frames(input)
     chunks = plan_chunks(total, chunk_frames, keyframes)
     settings = dict(settings)
     settings.setdefault("threads", 1)
     # Check the settings here, not on a worker.
-    probe = dict(settings)
-    probe.pop("first_frame_number", None)
-    _mica.Encoder(16, 16, **probe)
+    _mica.Encoder(16, 16, **settings)
 
     started_ray = False
     if not ray.is_initialized():
         if address is None:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            # "local": a Ray of its own on this machine, never a cluster
+            # found through RAY_ADDRESS or an earlier `ray start`.
+            ray.init(address="local", num_cpus=workers, include_dashboard=False,
+                     log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
         started_ray = True
@@ -132,22 +144,23 @@ def encode_chunked(input: str, output: str, *, chunk_frames: Optional[int] = Non
         pending = {
             task.remote(input, c, settings, faults.get(c.index)): c for c in chunks
         }
-        results = {}
         report = progress or (lambda done, n: print(
             f"mica: {done}/{n} chunks coded", file=sys.stderr))
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                chunk = pending.pop(ref)
-                results[chunk.index] = ray.get(ref)
-                report(len(results), len(chunks))
         with tempfile.TemporaryDirectory() as d:
-            paths = []
-            for c in chunks:
-                p = os.path.join(d, f"chunk{c.index:06}.ivf")
-                with open(p, "wb") as f:
-                    f.write(results[c.index])
-                paths.append(p)
+            paths = [os.path.join(d, f"chunk{c.index:06}.ivf") for c in chunks]
+            try:
+                while pending:
+                    ready, _ = ray.wait(list(pending), num_returns=1)
+                    for ref in ready:
+                        chunk = pending.pop(ref)
+                        # Each chunk goes to disk as it comes: the driver
+                        # never holds the whole output in memory.
+                        with open(paths[chunk.index], "wb") as f:
+                            f.write(ray.get(ref))
+                        report(len(chunks) - len(pending), len(chunks))
+            finally:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
             frames = _mica.join(paths, output)
         seconds = time.monotonic() - start
     finally:

@@ -23,21 +23,23 @@ use pyo3::exceptions::{PyException, PyIOError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-create_exception!(_mica, MicaError, PyException, "Every error Mica raises.");
+// Module `mica` (which re-exports them): pickling finds them there, so
+// they cross Ray and multiprocessing as themselves.
+create_exception!(mica, MicaError, PyException, "Every error Mica raises.");
 create_exception!(
-    _mica,
+    mica,
     SettingError,
     MicaError,
     "An unknown setting, a value it does not take, or settings that do not go together."
 );
 create_exception!(
-    _mica,
+    mica,
     FrameError,
     MicaError,
     "A frame whose size, depth, layout or samples do not match the encoder's settings."
 );
 create_exception!(
-    _mica,
+    mica,
     StreamError,
     MicaError,
     "Data that is not a valid Mica stream, or chunks that do not join."
@@ -78,6 +80,27 @@ const SETTINGS: &[&str] = &[
     "first_frame_number",
     "force_keyframes",
 ];
+
+/// A file beside `output` (same directory, so the final rename is atomic)
+/// with a name of its own; it disappears unless persisted.
+fn temporary_beside(output: &std::path::Path) -> PyResult<tempfile::NamedTempFile> {
+    let dir = match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".mica-")
+        .suffix(".partial")
+        .tempfile_in(&dir)
+        .map_err(|e| io_error(&format!("cannot create a file in {}", dir.display()), e))
+}
+
+/// Moves a finished temporary file to its name.
+fn persist(file: tempfile::NamedTempFile, output: &std::path::Path) -> PyResult<()> {
+    file.persist(output)
+        .map(|_| ())
+        .map_err(|e| io_error(&format!("cannot write {}", output.display()), e.error))
+}
 
 /// An encoder configuration from keyword arguments.
 fn encoder_config(
@@ -509,9 +532,10 @@ fn encode_file(
         let header = IvfHeader::new(h.width as u16, h.height as u16, h.fps_num, h.fps_den);
         // Written beside the output and renamed at the end: a failed encode
         // leaves no file that looks valid.
-        let partial = output.with_extension("partial");
-        let file = File::create(&partial)
-            .map_err(|e| io_error(&format!("cannot create {}", partial.display()), e))?;
+        let partial = temporary_beside(&output)?;
+        let file = partial
+            .reopen()
+            .map_err(|e| io_error(&format!("cannot write {out_name}"), e))?;
         let write_err =
             |e: mica_io::ivf::IvfError| io_error(&format!("cannot write {out_name}"), e);
         let mut writer = IvfWriter::new(BufWriter::new(file), &header).map_err(write_err)?;
@@ -543,13 +567,11 @@ fn encode_file(
                 )));
             }
             writer.finish().map_err(write_err)?;
-            std::fs::rename(&partial, &output)
-                .map_err(|e| io_error(&format!("cannot write {out_name}"), e))
+            Ok(())
         })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&partial);
-        }
-        result.map(|()| coded)
+        result?;
+        persist(partial, &output)?;
+        Ok(coded)
     })
 }
 
@@ -572,19 +594,23 @@ fn decode_file(
             ..DecoderConfig::default()
         });
         let mut md5 = Md5Hasher::default();
+        // The frames go to a file beside `output`, named only once all are
+        // decoded: an error leaves nothing that looks like a whole video.
+        let partial = match &output {
+            Some(path) => Some(temporary_beside(path)?),
+            None => None,
+        };
         let mut writer: Option<Y4mWriter<BufWriter<File>>> = None;
         let mut emit = |decoder: &mut Decoder,
                         writer: &mut Option<Y4mWriter<BufWriter<File>>>|
          -> PyResult<()> {
             while let Some(d) = decoder.receive_frame() {
                 md5.update(&d.frame);
-                if let Some(path) = &output {
+                if let Some(tmp) = &partial {
                     if writer.is_none() {
                         let seq = decoder.sequence_header().expect("a frame was decoded");
                         let header = mica_io::y4m::Y4mHeader::for_stream_at(seq, d.frame.bit_depth);
-                        let f = File::create(path).map_err(|e| {
-                            io_error(&format!("cannot create {}", path.display()), e)
-                        })?;
+                        let f = tmp.reopen().map_err(|e| io_error("cannot write y4m", e))?;
                         *writer = Some(
                             Y4mWriter::new(BufWriter::new(f), &header)
                                 .map_err(|e| io_error("cannot write y4m", e))?,
@@ -616,6 +642,9 @@ fn decode_file(
             w.into_inner()
                 .map_err(|e| io_error("cannot write y4m", e))?;
         }
+        if let (Some(tmp), Some(path)) = (partial, &output) {
+            persist(tmp, path)?;
+        }
         Ok(md5.hex())
     })
 }
@@ -629,7 +658,7 @@ fn join(py: Python<'_>, chunks: Vec<PathBuf>, output: PathBuf) -> PyResult<u32> 
         return Err(MicaError::new_err("join needs at least one chunk"));
     }
     py.allow_threads(move || -> PyResult<u32> {
-        let partial = output.with_extension("partial");
+        let partial = temporary_beside(&output)?;
         let result = (|| -> PyResult<u32> {
             let mut join = mica_io::join::Join::new();
             let mut writer = None;
@@ -640,9 +669,9 @@ fn join(py: Python<'_>, chunks: Vec<PathBuf>, output: PathBuf) -> PyResult<u32> 
                 let chunk = mica_io::join::read_chunk(&name, BufReader::new(file))
                     .map_err(|e| StreamError::new_err(e.to_string()))?;
                 if writer.is_none() {
-                    let f = File::create(&partial).map_err(|e| {
-                        io_error(&format!("cannot create {}", partial.display()), e)
-                    })?;
+                    let f = partial
+                        .reopen()
+                        .map_err(|e| io_error("cannot write the joined stream", e))?;
                     writer = Some(
                         IvfWriter::new(BufWriter::new(f), &chunk.header)
                             .map_err(|e| io_error("cannot write the joined stream", e))?,
@@ -659,14 +688,11 @@ fn join(py: Python<'_>, chunks: Vec<PathBuf>, output: PathBuf) -> PyResult<u32> 
                 .expect("at least one chunk")
                 .finish()
                 .map_err(|e| io_error("cannot write the joined stream", e))?;
-            std::fs::rename(&partial, &output)
-                .map_err(|e| io_error(&format!("cannot write {}", output.display()), e))?;
             Ok(join.frames())
         })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&partial);
-        }
-        result
+        let frames = result?;
+        persist(partial, &output)?;
+        Ok(frames)
     })
 }
 

@@ -63,8 +63,30 @@ def test_chunked_encode_survives_a_killed_worker(cluster, tmp_path):
     md5 = mica.decode_file(str(tmp_path / "chunked.ivf"))
     assert md5 == mica.decode_file(str(tmp_path / "whole.ivf"))
 
+    # Without retries the chunk whose worker dies fails the encode, and no
+    # output is left.
+    with pytest.raises(ray.exceptions.RayError):
+        distributed.encode_chunked(
+            SAMPLE, str(tmp_path / "failed.ivf"), keyframes=keyframes, address=c.address,
+            qp=40, max_retries=0, fail_first_try=[(2, str(tmp_path / "chunk2-died"))])
+    assert not (tmp_path / "failed.ivf").exists()
+
     # Bad settings are refused on the driver, before any task runs.
     with pytest.raises(mica.SettingError, match="unknown setting"):
         distributed.encode_chunked(SAMPLE, str(tmp_path / "x.ivf"), chunk_frames=2,
                                    address=c.address, speed=9)
     assert not (tmp_path / "x.ivf").exists()
+    with pytest.raises(mica.SettingError, match="whole crf"):
+        distributed.encode_chunked(SAMPLE, str(tmp_path / "x.ivf"), chunk_frames=2,
+                                   address=c.address, crf=30.5)
+
+
+def test_one_machine_without_a_cluster(tmp_path):
+    """No address: the driver starts a Ray of its own and stops it after."""
+    if ray.is_initialized():
+        ray.shutdown()
+    result = distributed.encode_chunked(SAMPLE, str(tmp_path / "local.ivf"), chunk_frames=3,
+                                        workers=2, qp=44, progress=lambda done, n: None)
+    assert result["keyframes"] == [0, 3] and not ray.is_initialized()
+    mica.encode_file(SAMPLE, tmp_path / "whole.ivf", qp=44, force_keyframes=[0, 3])
+    assert (tmp_path / "local.ivf").read_bytes() == (tmp_path / "whole.ivf").read_bytes()

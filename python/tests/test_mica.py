@@ -145,7 +145,8 @@ def test_stream_and_file_errors(tmp_path):
     assert not (tmp_path / "x.ivf").exists()
     with pytest.raises(mica.SettingError, match="past the end"):
         mica.encode_file(SAMPLE, tmp_path / "y.ivf", start=10)
-    assert not (tmp_path / "y.ivf").exists() and not (tmp_path / "y.partial").exists()
+    assert not (tmp_path / "y.ivf").exists()
+    assert not list(tmp_path.glob(".mica-*")), "no partial file left behind"
     (tmp_path / "junk.ivf").write_bytes(b"DKIF" + bytes(60))
     with pytest.raises(mica.StreamError):
         mica.decode_file(str(tmp_path / "junk.ivf"))
@@ -168,3 +169,36 @@ def test_chunks_join_to_the_one_process_encode(tmp_path):
         truncated.write_bytes(data[:32] + data[first:])
         mica.join([chunks[0], truncated], tmp_path / "never.ivf")
     assert not (tmp_path / "never.ivf").exists()
+
+
+def test_errors_pickle_as_themselves():
+    import pickle
+
+    for cls in (mica.MicaError, mica.SettingError, mica.FrameError, mica.StreamError):
+        e = pickle.loads(pickle.dumps(cls("message")))
+        assert type(e) is cls and str(e) == "message"
+
+
+def test_frame_numbers_stop_at_32_bits():
+    y, c = np.zeros((16, 16), np.uint8), np.zeros((8, 8), np.uint8)
+    enc = mica.Encoder(16, 16, gop="low-delay", nn_filter=False, first_frame_number=2**32 - 4)
+    packets = []
+    for _ in range(3):
+        packets += enc.encode(y, c, c)
+    with pytest.raises(mica.FrameError, match="2\\^32"):
+        enc.encode(y, c, c)
+    packets += enc.flush()
+    assert [p.frame_number for p in packets] == [2**32 - 4, 2**32 - 3, 2**32 - 2]
+
+
+def test_decode_file_leaves_no_partial_output(tmp_path):
+    mica.encode_file(SAMPLE, tmp_path / "s.ivf", qp=45, gop="low-delay", nn_filter=False)
+    data = (tmp_path / "s.ivf").read_bytes()
+    # Keep the header and the first frame, then a frame cut short.
+    first = 32 + 12 + int.from_bytes(data[32:36], "little")
+    second = first + 12 + int.from_bytes(data[first:first + 4], "little")
+    (tmp_path / "cut.ivf").write_bytes(data[:second - 5])
+    with pytest.raises(mica.StreamError):
+        mica.decode_file(str(tmp_path / "cut.ivf"), tmp_path / "out.y4m")
+    assert not (tmp_path / "out.y4m").exists()
+    assert not list(tmp_path.glob(".mica-*"))

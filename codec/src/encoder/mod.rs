@@ -211,6 +211,10 @@ impl Encoder {
             }
             .into());
         }
+        if self.next_number == u32::MAX {
+            // Its successor could not be numbered (nor a group ordered).
+            return Err(ConfigError::FrameNumber(u64::from(u32::MAX) + 1).into());
+        }
         let frame = frame.with_bit_depth(self.cfg.bit_depth);
         let small = downscale_luma(&frame);
         // A forced keyframe closes what came before as a scene cut does.

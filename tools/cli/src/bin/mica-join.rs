@@ -49,18 +49,24 @@ fn run(args: &Args) -> Result<()> {
         let (first, frames) = (chunk.first, chunk.frames);
         let out = match &mut sink {
             Some(s) => s,
-            None => sink.insert(IvfSink::new(Output::create(&args.output)?, &chunk.header)?),
+            None => {
+                // The count is the joined stream's (patched at the end of a
+                // file; unknown, 0, on a pipe), not the first chunk's.
+                let mut header = chunk.header.clone();
+                header.frame_count = 0;
+                sink.insert(IvfSink::new(Output::create(&args.output)?, &header)?)
+            }
         };
         let start = join.append(&name, chunk, |packet, number| {
             out.write(packet, u64::from(number))
                 .map_err(std::io::Error::other)
         })?;
         if !args.quiet {
-            eprintln!(
-                "{name}: frames {first}..{} as {start}..{}",
-                first + frames,
-                start + frames
+            let (end, new_end) = (
+                u64::from(first) + u64::from(frames),
+                u64::from(start) + u64::from(frames),
             );
+            eprintln!("{name}: frames {first}..{end} as {start}..{new_end}");
         }
     }
     sink.expect("at least one chunk (clap requires it)")
