@@ -63,7 +63,7 @@ pub use cpu::{CpuLevel, MAX_THREADS};
 pub use decoder::{DecodedFrame, Decoder, DecoderConfig};
 pub use encoder::{
     BufferModel, Encoder, EncoderConfig, FirstPassFrame, FirstPassStats, GopStructure,
-    IntraModeCounts, Packet, Preset, RateControl, MAX_KBPS, MIN_KBPS,
+    IntraModeCounts, Packet, Preset, RateControl, SceneCutDetector, MAX_KBPS, MIN_KBPS,
 };
 pub use error::{BitstreamError, ConfigError, Error};
 pub use intra::IntraPredictor;

@@ -31,6 +31,7 @@ from ._mica import (
     encode_file,
     join,
     read_y4m,
+    scene_cuts,
     version,
 )
 
@@ -48,6 +49,7 @@ __all__ = [
     "encode_file",
     "join",
     "read_y4m",
+    "scene_cuts",
     "version",
 ]
 __version__ = version()

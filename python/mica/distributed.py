@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from . import _mica
 
@@ -44,20 +44,22 @@ class Chunk:
 
 def plan_chunks(total: int, chunk_frames: Optional[int] = None,
                 keyframes: Optional[Sequence[int]] = None) -> List[Chunk]:
-    """Cuts ``total`` frames into chunks: every ``chunk_frames`` frames, or
-    at the given ``keyframes`` (frame numbers; 0 is always one)."""
+    """Cuts ``total`` frames into chunks: at the given ``keyframes`` (frame
+    numbers; 0 is always one), and every ``chunk_frames`` frames (within the
+    stretches between keyframes, when both are given)."""
     if total <= 0:
         raise _mica.SettingError(f"the input holds no frames ({total})")
-    if keyframes is not None:
-        starts = sorted(set(int(k) for k in keyframes) | {0})
-        if starts[-1] >= total or starts[0] < 0:
-            raise _mica.SettingError(
-                f"keyframes {list(keyframes)} must lie in 0..{total - 1}")
-    else:
-        if chunk_frames is None or chunk_frames <= 0:
-            raise _mica.SettingError(
-                f"chunk_frames={chunk_frames}: give a positive chunk length or keyframes")
-        starts = list(range(0, total, chunk_frames))
+    if keyframes is None and (chunk_frames is None or chunk_frames <= 0):
+        raise _mica.SettingError(
+            f"chunk_frames={chunk_frames}: give a positive chunk length or keyframes")
+    if chunk_frames is not None and chunk_frames <= 0:
+        raise _mica.SettingError(f"chunk_frames={chunk_frames} is not a positive length")
+    starts = sorted(set(int(k) for k in (keyframes or [])) | {0})
+    if starts[-1] >= total or starts[0] < 0:
+        raise _mica.SettingError(f"keyframes {list(keyframes or [])} must lie in 0..{total - 1}")
+    if chunk_frames is not None:
+        ends = starts[1:] + [total]
+        starts = [s for a, b in zip(starts, ends) for s in range(a, b, chunk_frames)]
     ends = starts[1:] + [total]
     return [Chunk(i, s, e - s) for i, (s, e) in enumerate(zip(starts, ends))]
 
@@ -89,15 +91,16 @@ def _encode_chunk(path: str, chunk: Chunk, settings: dict,
 
 
 def encode_chunked(input: str, output: str, *, chunk_frames: Optional[int] = None,
-                   keyframes: Optional[Sequence[int]] = None, workers: Optional[int] = None,
+                   keyframes: Union[Sequence[int], str, None] = None, workers: Optional[int] = None,
                    address: Optional[str] = None, max_retries: int = 3,
                    progress: Optional[Callable[[int, int], None]] = None,
                    fail_first_try: Optional[Sequence[Tuple[int, str]]] = None,
                    **settings) -> dict:
     """Encodes ``input`` (y4m) into ``output`` (IVF) in chunks on Ray.
 
-    ``chunk_frames`` or ``keyframes`` say where chunks start (each start is
-    a closed keyframe); ``settings`` are the encoder's (``qp``, ``crf``,
+    ``keyframes`` (frame numbers, or ``"scenes"``: the scene cuts the
+    encoder finds, :func:`mica.scene_cuts`) and ``chunk_frames`` (a longest
+    chunk) say where chunks start (each start is a closed keyframe); ``settings`` are the encoder's (``qp``, ``crf``,
     ``preset``, ..., as :class:`mica.Encoder` takes them; ``threads``
     defaults to 1, one chunk per worker CPU). ``workers`` caps the CPUs a
     local Ray uses; ``address`` joins a running cluster instead. A chunk
@@ -121,6 +124,10 @@ def encode_chunked(input: str, output: str, *, chunk_frames: Optional[int] = Non
         raise _mica.SettingError(
             f"crf={crf}: chunks join exactly only at a whole crf (or a fixed qp)")
     total, _info = _count_frames(input)
+    if isinstance(keyframes, str):
+        if keyframes != "scenes":
+            raise _mica.SettingError(f"keyframes={keyframes!r}: give frame numbers or 'scenes'")
+        keyframes = _mica.scene_cuts(input)
     chunks = plan_chunks(total, chunk_frames, keyframes)
     settings = dict(settings)
     settings.setdefault("threads", 1)

@@ -736,6 +736,28 @@ mod md5_impl {
     }
 }
 
+/// The frames of a y4m file where a new scene starts, as the encoder finds
+/// them (frame 0 is not listed): where chunked encoding cuts a video.
+#[pyfunction]
+fn scene_cuts(py: Python<'_>, path: &str) -> PyResult<Vec<u32>> {
+    let mut reader = open_y4m(path)?;
+    py.allow_threads(move || {
+        let mut detector = mica::SceneCutDetector::new();
+        let mut cuts = Vec::new();
+        let mut n = 0u32;
+        while let Some(frame) = reader
+            .read_frame()
+            .map_err(|e| io_error(&format!("cannot read {path}"), e))?
+        {
+            if detector.push(&frame) {
+                cuts.push(n);
+            }
+            n += 1;
+        }
+        Ok(cuts)
+    })
+}
+
 /// The library's version.
 #[pyfunction]
 fn version() -> &'static str {
@@ -758,6 +780,7 @@ fn _mica(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_file, m)?)?;
     m.add_function(wrap_pyfunction!(decode_file, m)?)?;
     m.add_function(wrap_pyfunction!(join, m)?)?;
+    m.add_function(wrap_pyfunction!(scene_cuts, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     Ok(())
 }

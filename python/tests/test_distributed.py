@@ -43,6 +43,9 @@ def test_plan_chunks():
         distributed.plan_chunks(6, keyframes=[7])
     with pytest.raises(mica.SettingError):
         distributed.plan_chunks(6)
+    # Scene cuts, and long scenes split further.
+    assert [c.start for c in distributed.plan_chunks(20, chunk_frames=6, keyframes=[8])] == [
+        0, 6, 8, 14]
 
 
 def test_chunked_encode_survives_a_killed_worker(cluster, tmp_path):
@@ -90,3 +93,23 @@ def test_one_machine_without_a_cluster(tmp_path):
     assert result["keyframes"] == [0, 3] and not ray.is_initialized()
     mica.encode_file(SAMPLE, tmp_path / "whole.ivf", qp=44, force_keyframes=[0, 3])
     assert (tmp_path / "local.ivf").read_bytes() == (tmp_path / "whole.ivf").read_bytes()
+
+
+def test_chunks_at_scene_cuts(tmp_path):
+    """A clip with a hard cut: the chunks open there, and still join to the
+    one-process encode with those keyframes."""
+    frames = list(mica.read_y4m(SAMPLE))
+    clip = tmp_path / "cut.y4m"
+    header = open(SAMPLE, "rb").readline()
+    with open(clip, "wb") as f:
+        f.write(header)
+        # The sample forwards, then backwards and inverted: a new scene at 6.
+        for y, u, v in frames + [(255 - y, u, v) for y, u, v in reversed(frames)]:
+            f.write(b"FRAME\n" + y.tobytes() + u.tobytes() + v.tobytes())
+    assert mica.scene_cuts(str(clip)) == [6]
+    result = distributed.encode_chunked(str(clip), str(tmp_path / "scenes.ivf"),
+                                        keyframes="scenes", chunk_frames=4, workers=2, qp=44,
+                                        progress=lambda done, n: None)
+    assert result["keyframes"] == [0, 4, 6, 10]
+    mica.encode_file(str(clip), tmp_path / "whole.ivf", qp=44, force_keyframes=[0, 4, 6, 10])
+    assert (tmp_path / "scenes.ivf").read_bytes() == (tmp_path / "whole.ivf").read_bytes()

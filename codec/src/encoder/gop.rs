@@ -656,6 +656,34 @@ fn lambda(factor: f64, qp: i8, bit_depth: u8) -> f64 {
     factor * 2f64.powf((qp_prime - 12.0) / 3.0)
 }
 
+/// Finds scene cuts in a sequence of frames as the encoder does (it puts a
+/// keyframe at each): frame by frame, on an 8x-downscaled luma. Chunked
+/// encoding cuts a video there, so its chunks open where the content
+/// changes anyway.
+#[derive(Clone, Debug, Default)]
+pub struct SceneCutDetector {
+    last: Option<Vec<u8>>,
+}
+
+impl SceneCutDetector {
+    /// A detector that has seen no frame.
+    pub fn new() -> SceneCutDetector {
+        SceneCutDetector::default()
+    }
+
+    /// Whether `frame` starts a new scene against the frame before it (the
+    /// first frame does not).
+    pub fn push(&mut self, frame: &Frame) -> bool {
+        let small = downscale_luma(frame);
+        let cut = self
+            .last
+            .as_ref()
+            .is_some_and(|prev| prev.len() == small.len() && is_scene_cut(prev, &small));
+        self.last = Some(small);
+        cut
+    }
+}
+
 /// Luma averaged over 8x8 blocks, in 8-bit units: enough to notice a change of scene.
 pub(super) fn downscale_luma(f: &Frame) -> Vec<u8> {
     let shift = 6 + u32::from(f.bit_depth) - 8;
@@ -693,6 +721,24 @@ pub(super) fn is_scene_cut(prev: &[u8], cur: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scene_cut_detector_finds_a_change_of_content() {
+        let flat = |v: u16| {
+            let mut f = Frame::new_420(64, 64);
+            f.planes[0].data.fill(v);
+            f
+        };
+        let mut d = SceneCutDetector::new();
+        assert!(!d.push(&flat(40)), "the first frame is no cut");
+        assert!(!d.push(&flat(41)), "a small change is none");
+        assert!(d.push(&flat(200)), "a new picture is one");
+        assert!(!d.push(&flat(200)));
+        // A frame of another size is compared with nothing.
+        let mut big = Frame::new_420(128, 64);
+        big.planes[0].data.fill(10);
+        assert!(!d.push(&big));
+    }
     use crate::{Decoder, EncoderConfig, Packet};
 
     /// Frames with texture that moves, so inter coding uses its references.

@@ -18,6 +18,7 @@ pub(crate) mod training;
 pub use config::{
     EncoderConfig, GopStructure, Preset, KEYFRAME_DEBLOCK_OFFSET_WITH_NN_FILTER, MAX_KBPS, MIN_KBPS,
 };
+pub use gop::SceneCutDetector;
 pub use packet::{IntraModeCounts, Packet};
 pub use rate::{BufferModel, FirstPassFrame, FirstPassStats, RateControl};
 
@@ -29,7 +30,7 @@ use crate::intra;
 use crate::loop_filter;
 use crate::picture::Frame;
 use frame::encode_frame;
-use gop::{downscale_luma, is_scene_cut, FramePlan, Held};
+use gop::{FramePlan, Held};
 use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -54,8 +55,8 @@ pub struct Encoder {
     /// Display number of the last keyframe (all intra: of the last frame
     /// carrying the sequence header).
     last_key: u32,
-    /// Low-resolution luma of the previous input frame, for scene-cut detection.
-    last_small: Option<Vec<u8>>,
+    /// Scene cuts against the previous input frame.
+    scene_cuts: SceneCutDetector,
     /// The last few sources coded (unfiltered) and their scene-cut flags:
     /// the temporal filter's past neighbours.
     past: VecDeque<(Frame, bool)>,
@@ -100,7 +101,7 @@ impl Encoder {
             dpb: Vec::new(),
             anchor: None,
             last_key: 0,
-            last_small: None,
+            scene_cuts: SceneCutDetector::new(),
             past: VecDeque::new(),
             anchor_thumbnail: None,
             rate,
@@ -216,16 +217,10 @@ impl Encoder {
             return Err(ConfigError::FrameNumber(u64::from(u32::MAX) + 1).into());
         }
         let frame = frame.with_bit_depth(self.cfg.bit_depth);
-        let small = downscale_luma(&frame);
+        let scene_cut = self.scene_cuts.push(&frame);
         // A forced keyframe closes what came before as a scene cut does.
         let forced = self.cfg.forced_keyframes.contains(&self.next_number);
-        let cut = forced
-            || self.cfg.scene_cut
-                && self
-                    .last_small
-                    .as_ref()
-                    .is_some_and(|prev| is_scene_cut(prev, &small));
-        self.last_small = Some(small);
+        let cut = forced || self.cfg.scene_cut && scene_cut;
         self.input.push_back((self.next_number, frame, cut));
         self.next_number += 1;
         self.encode_ready(false);
