@@ -700,39 +700,22 @@ fn join(py: Python<'_>, chunks: Vec<PathBuf>, output: PathBuf) -> PyResult<u32> 
 /// samples in order, one byte each at 8 bits, two (little-endian) above.
 #[derive(Default)]
 struct Md5Hasher {
-    inner: md5_impl::Md5,
+    md5: md5::Md5,
     bytes: Vec<u8>,
 }
 
 impl Md5Hasher {
     fn update(&mut self, frame: &Frame) {
+        use md5::Digest;
         self.bytes.clear();
         mica_io::y4m::append_sample_bytes(frame, &mut self.bytes);
-        self.inner.update(&self.bytes);
+        self.md5.update(&self.bytes);
     }
 
     fn hex(self) -> String {
-        self.inner.hex()
-    }
-}
-
-mod md5_impl {
-    use md5::Digest;
-
-    #[derive(Default)]
-    pub struct Md5(md5::Md5);
-
-    impl Md5 {
-        pub fn update(&mut self, bytes: &[u8]) {
-            self.0.update(bytes);
-        }
-        pub fn hex(self) -> String {
-            self.0
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        }
+        use md5::Digest;
+        let digest = self.md5.finalize();
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
